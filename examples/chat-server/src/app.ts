@@ -1,0 +1,55 @@
+import { createHerald, createHeraldServer, type Broker, type HeraldServer } from '@herald/server';
+import { createTokenIssuer, randomSecret } from './auth.js';
+import { createChatRouter, type ChatContext } from './router.js';
+
+export interface ChatServerOptions {
+  /** @default 8787 */
+  port?: number;
+  host?: string;
+  /** @default the in-memory broker */
+  broker?: Broker;
+  /** Token signing secret, shared by every node (at least 32 bytes). @default a random one */
+  authSecret?: string;
+  /** Heartbeat settings, passed to the server. */
+  heartbeat?: { pingIntervalMs?: number; pongTimeoutMs?: number };
+  historySize?: number;
+  nodeId?: string;
+}
+
+export interface ChatServer {
+  readonly server: HeraldServer;
+  /** Closes the server, then the broker. */
+  close(): Promise<void>;
+}
+
+/** Starts the demo chat app: the contract router on a Herald server. */
+export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  const herald = createHerald({
+    ...(options.broker ? { broker: options.broker } : {}),
+    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
+  });
+  const tokens = createTokenIssuer(options.authSecret ?? randomSecret());
+  const router = createChatRouter({ herald, tokens, startedAt: Date.now(), ...(options.historySize ? { historySize: options.historySize } : {}) });
+
+  const server = await createHeraldServer({
+    router,
+    herald,
+    port: options.port ?? 8787,
+    ...(options.host ? { host: options.host } : {}),
+    ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+    async createContext({ connectionParams }): Promise<ChatContext> {
+      const token = connectionParams?.['token'];
+      if (!token) return { user: null, authError: null };
+      const result = await tokens.verify(token);
+      return result.ok ? { user: result.user, authError: null } : { user: null, authError: result.reason };
+    },
+  });
+
+  return {
+    server,
+    async close() {
+      await server.close();
+      await herald.close();
+    },
+  };
+}

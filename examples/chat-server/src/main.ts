@@ -1,0 +1,26 @@
+import { startChatServer } from './app.js';
+
+const port = Number(process.env['PORT'] ?? 8787);
+const authSecret = process.env['AUTH_SECRET'];
+if (!authSecret) {
+  console.warn('[chat-server] AUTH_SECRET is not set: using a random secret, so tokens are good on this process only.');
+}
+
+const chat = await startChatServer({ port, ...(authSecret ? { authSecret } : {}) });
+console.log(`[chat-server] listening: WebSocket ${chat.server.url}, health ${chat.server.httpUrl}/healthz`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`[chat-server] ${signal}: draining connections`);
+    chat.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('[chat-server] shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { heraldErrorFormatter, resumeInput, transformer, type Herald } from '@herald/server';
+import { z } from 'zod';
+import type { TokenIssuer } from './auth.js';
+import { Message, RoomName, User } from './schemas.js';
+
+export interface ChatContext {
+  readonly user: User | null;
+  /** Why the connection's token was refused, when it was. */
+  readonly authError: string | null;
+}
+
+export interface ChatDeps {
+  readonly herald: Herald;
+  readonly tokens: TokenIssuer;
+  readonly startedAt: number;
+  /** Messages each room keeps for `chat.history` and resume. @default 1000 */
+  readonly historySize?: number;
+}
+
+const t = initTRPC.context<ChatContext>().create({ transformer, errorFormatter: heraldErrorFormatter });
+
+const authed = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.user) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: ctx.authError
+        ? `Your token was refused (${ctx.authError}). Log in again with auth.login.`
+        : 'Log in with auth.login and pass the token as connectionParams.token.',
+    });
+  }
+  return next({ ctx: { user: ctx.user } });
+});
+
+export function createChatRouter(deps: ChatDeps) {
+  const { herald, tokens } = deps;
+  const rooms = herald.channel('chat.room', {
+    key: RoomName,
+    message: Message,
+    presence: User,
+    history: { size: deps.historySize ?? 1000, ttlMs: 7 * 24 * 60 * 60 * 1000 },
+  });
+
+  return t.router({
+    auth: t.router({
+      login: t.procedure
+        .input(z.object({ name: z.string().trim().min(1).max(32) }))
+        .mutation(async ({ input }) => {
+          const user: User = { id: `u_${randomUUID()}`, name: input.name };
+          return { token: await tokens.sign(user), user };
+        }),
+    }),
+
+    chat: t.router({
+      send: authed
+        .input(z.object({ room: RoomName, text: z.string().min(1).max(2000) }))
+        .mutation(async ({ input, ctx }) => {
+          const message: Message = { id: randomUUID(), room: input.room, author: ctx.user, text: input.text, sentAt: new Date() };
+          await rooms.publish(input.room, message);
+          return message;
+        }),
+
+      history: t.procedure
+        .input(z.object({ room: RoomName, limit: z.number().int().min(1).max(200).optional() }))
+        .query(async ({ input }) => {
+          const { messages } = await rooms.history(input.room, { limit: input.limit ?? 50 });
+          return messages.map((entry) => entry.message);
+        }),
+
+      onMessage: t.procedure
+        .input(z.object({ room: RoomName, ...resumeInput }))
+        .subscription(({ input, ctx, signal }) =>
+          rooms.stream(input.room, { lastEventId: input.lastEventId, signal, presence: ctx.user ?? undefined }),
+        ),
+
+      members: t.procedure.input(z.object({ room: RoomName })).query(({ input }) => rooms.members(input.room)),
+
+      onPresence: t.procedure
+        .input(z.object({ room: RoomName }))
+        .subscription(({ input, signal }) => rooms.presenceEvents(input.room, { signal })),
+    }),
+
+    system: t.router({
+      health: t.procedure.query(() => ({ uptimeMs: Date.now() - deps.startedAt, nodeId: herald.nodeId })),
+    }),
+  });
+}
+
+export type AppRouter = ReturnType<typeof createChatRouter>;

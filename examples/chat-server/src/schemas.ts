@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+export const RoomName = z.string().regex(/^[a-z0-9-]{1,64}$/, 'Room names are 1-64 lowercase letters, digits or dashes');
+
+export const User = z.object({
+  id: z.string().min(1).max(64),
+  name: z.string().min(1).max(32),
+});
+export type User = z.infer<typeof User>;
+
+export const Message = z.object({
+  id: z.string().min(1),
+  room: RoomName,
+  author: User,
+  text: z.string().min(1).max(2000),
+  sentAt: z.date(),
+});
+export type Message = z.infer<typeof Message>;

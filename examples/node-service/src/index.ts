@@ -1,0 +1,1 @@
+export { startEchoBot, replyTo, type EchoBot, type EchoBotOptions } from './bot.js';

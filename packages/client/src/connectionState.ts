@@ -1,0 +1,61 @@
+import type { ConnectionState } from '@herald/shared';
+
+export type ConnectionStateListener = (next: ConnectionState, previous: ConnectionState) => void;
+
+/** The read side apps get: the current state and a way to follow it. */
+export interface ConnectionStateSource {
+  readonly current: ConnectionState;
+  /** Calls `listener` on every change (not with the current value). Returns the unsubscribe function. */
+  subscribe(listener: ConnectionStateListener): () => void;
+}
+
+/**
+ * The one place a client's connection state changes. Moves to an equal state
+ * are ignored, so listeners see only real transitions, each with the state it
+ * came from. `closed` is terminal.
+ */
+export class ConnectionStateMachine implements ConnectionStateSource {
+  private state: ConnectionState = { status: 'connecting', url: null };
+  private readonly listeners = new Set<ConnectionStateListener>();
+
+  get current(): ConnectionState {
+    return this.state;
+  }
+
+  set(next: ConnectionState): void {
+    const previous = this.state;
+    if (previous.status === 'closed' || sameState(previous, next)) return;
+    this.state = next;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(next, previous);
+      } catch (error) {
+        // A listener's bug must not stop the others or the link.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  subscribe(listener: ConnectionStateListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+}
+
+function sameState(a: ConnectionState, b: ConnectionState): boolean {
+  if (a.status !== b.status) return false;
+  switch (a.status) {
+    case 'connecting':
+      return a.url === (b as typeof a).url;
+    case 'open':
+      return a.url === (b as typeof a).url;
+    case 'reconnecting':
+      return a.attempt === (b as typeof a).attempt;
+    case 'closed':
+      return true;
+  }
+}

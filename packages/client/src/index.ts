@@ -1,0 +1,16 @@
+export { createHeraldClient, type HeraldClient } from './client.js';
+export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from './options.js';
+export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './backoff.js';
+export type { ConnectionStateListener, ConnectionStateSource } from './connectionState.js';
+export {
+  CloseCode,
+  HeraldErrorCode,
+  heraldCodeOf,
+  transformer,
+  type ChannelEvent,
+  type ConnectionState,
+  type ConnectionStatus,
+  type GapReason,
+  type PresenceEvent,
+  type PresenceMember,
+} from '@herald/shared';

@@ -1,0 +1,1 @@
+export const PlatformWebSocket: typeof globalThis.WebSocket = globalThis.WebSocket;

@@ -1,0 +1,36 @@
+/**
+ * Client-side failover across several server URLs: start at a random one (so
+ * a crowd of clients spreads over the nodes), stay on it while it works, and
+ * move to the next after an attempt that never opened.
+ */
+export class UrlRotation {
+  private index: number;
+  private lastAttemptOpened = true;
+  private currentUrl: string;
+
+  constructor(
+    private readonly urls: readonly string[],
+    random: () => number = Math.random,
+  ) {
+    if (urls.length === 0) throw new TypeError('createHeraldClient: `url` must name at least one server');
+    this.index = Math.floor(random() * urls.length);
+    this.currentUrl = urls[this.index] as string;
+  }
+
+  /** The URL for the next connection attempt. */
+  next(): string {
+    if (!this.lastAttemptOpened) this.index = (this.index + 1) % this.urls.length;
+    this.lastAttemptOpened = false;
+    this.currentUrl = this.urls[this.index] as string;
+    return this.currentUrl;
+  }
+
+  /** The attempt made with the URL last returned has opened. */
+  markOpened(): void {
+    this.lastAttemptOpened = true;
+  }
+
+  get current(): string {
+    return this.currentUrl;
+  }
+}

@@ -1,0 +1,98 @@
+import type { GapReason } from '@herald/shared';
+
+/**
+ * The one seam all delivery goes through. A broker knows topics (a channel
+ * name plus key), opaque serialized payloads and positions; nothing about
+ * WebSocket, tRPC or schemas. The in-memory broker and the Redis broker both
+ * implement it, and the same test suite runs against both.
+ */
+export interface Broker {
+  /** A short label for logs and health (`memory`, `redis`). */
+  readonly kind: string;
+
+  /**
+   * Appends to the topic's history and notifies live subscribers, as one
+   * step: no subscriber can see a message before it is in history. Resolves
+   * with the message's id, which orders it among all of the topic's messages
+   * whichever process published them. Rejects with `BROKER_UNAVAILABLE` when
+   * the publish did not happen.
+   */
+  publish(topic: string, data: string, retention: Retention): Promise<string>;
+
+  /**
+   * Live delivery of the topic's messages in id order, from now on. Resolves
+   * once the subscription is active: anything published after that reaches
+   * `onEntry`.
+   */
+  subscribe(topic: string, onEntry: (entry: BrokerEntry) => void): Promise<Unsubscribe>;
+
+  /**
+   * Messages after `after` (exclusive), oldest first, at most `limit`, and
+   * whether retained history can prove nothing after `after` was lost.
+   * `after = null` reads nothing and only reports the head.
+   */
+  readAfter(topic: string, after: string | null, retention: Retention): Promise<ReadAfterResult>;
+
+  /** The newest `limit` retained messages, oldest first, and the head. */
+  readLatest(topic: string, limit: number, retention: Retention): Promise<ReadLatestResult>;
+
+  readonly presence: PresenceStore;
+
+  /** Resolves when the broker can serve; rejects with the reason when it cannot. */
+  ping(): Promise<void>;
+
+  /** Ends every subscription and timer the broker owns. */
+  close(): Promise<void>;
+}
+
+export interface BrokerEntry {
+  readonly id: string;
+  readonly data: string;
+}
+
+/** How much history a topic keeps. Whichever bound is hit first trims. */
+export interface Retention {
+  readonly size: number;
+  readonly ttlMs: number;
+}
+
+export interface ReadAfterResult {
+  readonly entries: readonly BrokerEntry[];
+  /**
+   * The topic's newest id when the read happened (or the zero id if it has
+   * none): resuming from `head` later loses nothing published after the read.
+   */
+  readonly head: string;
+  /** Set when messages after `after` may have been dropped; `entries` is then empty. */
+  readonly gap: GapReason | null;
+}
+
+export interface ReadLatestResult {
+  readonly entries: readonly BrokerEntry[];
+  readonly head: string;
+}
+
+export type Unsubscribe = () => Promise<void>;
+
+/**
+ * Who is subscribed to a topic, across every process that shares the broker.
+ * Entries of a process that dies without leaving expire by TTL (Redis); the
+ * memory broker lives and dies with its process, so it needs none.
+ */
+export interface PresenceStore {
+  join(topic: string, record: PresenceRecord): Promise<void>;
+  leave(topic: string, clientId: string): Promise<void>;
+  list(topic: string): Promise<PresenceRecord[]>;
+  subscribe(topic: string, onEvent: (event: PresenceChange) => void): Promise<Unsubscribe>;
+}
+
+export interface PresenceRecord {
+  readonly clientId: string;
+  /** Transformer-serialized member info. */
+  readonly info: string;
+  readonly joinedAt: number;
+}
+
+export type PresenceChange =
+  | { readonly type: 'join'; readonly record: PresenceRecord }
+  | { readonly type: 'leave'; readonly clientId: string };

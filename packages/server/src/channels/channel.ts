@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import { tracked, type TrackedEnvelope } from '@trpc/server';
+import { transformer, type ChannelEvent, type PresenceEvent, type PresenceMember } from '@herald/shared';
+import { z } from 'zod';
+import type { Broker, BrokerEntry, PresenceChange, PresenceRecord, Retention } from '../brokers/broker.js';
+import { compareStreamIds, parseStreamId, type StreamId } from '../brokers/streamId.js';
+import { HeraldError } from '../errors.js';
+import type { FanoutRegistry } from './fanout.js';
+import { SubscriberQueue } from './subscriberQueue.js';
+
+export interface ChannelOptions<
+  TKey extends z.ZodType<string, unknown>,
+  TMessage extends z.ZodType,
+  TPresence extends z.ZodType,
+> {
+  /** Schema of the key that splits the channel into independent streams (a room, a user). */
+  key: TKey;
+  /** Schema every published message must pass; nothing failing it is stored or delivered. */
+  message: TMessage;
+  /** Schema of what a subscriber shows others in presence. Omit for a channel without presence. */
+  presence?: TPresence;
+  /** How much history each key keeps for resume and `history()`. */
+  history?: Partial<Retention>;
+  /**
+   * How many messages a subscriber may fall behind live delivery before its
+   * backlog is dropped and it catches up from history instead.
+   * @default 10_000
+   */
+  subscriberBufferSize?: number;
+}
+
+export const channelDefaults = {
+  history: { size: 1_000, ttlMs: 24 * 60 * 60 * 1000 } satisfies Retention,
+  subscriberBufferSize: 10_000,
+};
+
+/** A message with its position, as `history()` returns it. */
+export interface PositionedMessage<TMessage> {
+  readonly id: string;
+  readonly message: TMessage;
+}
+
+export interface StreamOptions<TPresenceInfo> {
+  /** Resume after this position (tRPC passes it as `input.lastEventId`). */
+  lastEventId?: string | null | undefined;
+  /** Ends the stream; pass the procedure's `signal`. */
+  signal?: AbortSignal | undefined;
+  /** Join the key's presence with this info while subscribed. */
+  presence?: TPresenceInfo | undefined;
+}
+
+/** The zod shape a resumable subscription's input must include (tRPC merges `lastEventId` into it). */
+export const resumeInput = {
+  lastEventId: z.string().max(64).nullish(),
+};
+
+export interface Channel<TKeyIn, TMessageIn, TMessage, TPresenceIn, TPresence> {
+  readonly name: string;
+  /** Validates, stores in history and delivers to every subscriber of `key`. Resolves with the message's id. */
+  publish(key: TKeyIn, message: TMessageIn): Promise<string>;
+  /**
+   * The events of one key for a tRPC subscription procedure: replay after
+   * `lastEventId` (or a gap notice), a `live` marker, then live messages, each
+   * `tracked` with its position.
+   */
+  stream(key: TKeyIn, options?: StreamOptions<TPresenceIn>): AsyncGenerator<TrackedEnvelope<ChannelEvent<TMessage>>, void, unknown>;
+  /** The newest `limit` messages of `key`, oldest first, and the position to resume a stream from. */
+  history(key: TKeyIn, options?: { limit?: number }): Promise<{ messages: PositionedMessage<TMessage>[]; position: string }>;
+  /** Who is subscribed to `key` now, across every node. */
+  members(key: TKeyIn): Promise<PresenceMember<TPresence>[]>;
+  /** A snapshot of `key`'s members, then join and leave events. Not resumable: a resubscribe gets a new snapshot. */
+  presenceEvents(key: TKeyIn, options?: { signal?: AbortSignal | undefined }): AsyncGenerator<PresenceEvent<TPresence>, void, unknown>;
+}
+
+export interface ChannelRuntime {
+  readonly broker: Broker;
+  readonly fanout: FanoutRegistry;
+  readonly onError: (error: unknown) => void;
+}
+
+export function createChannel<
+  TKey extends z.ZodType<string, unknown>,
+  TMessage extends z.ZodType,
+  TPresence extends z.ZodType = z.ZodNever,
+>(
+  name: string,
+  options: ChannelOptions<TKey, TMessage, TPresence>,
+  runtime: ChannelRuntime,
+): Channel<z.input<TKey>, z.input<TMessage>, z.output<TMessage>, z.input<TPresence>, z.output<TPresence>> {
+  type Message = z.output<TMessage>;
+  type PresenceInfo = z.output<TPresence>;
+  const { broker, fanout } = runtime;
+  const retention: Retention = { ...channelDefaults.history, ...options.history };
+  const bufferSize = options.subscriberBufferSize ?? channelDefaults.subscriberBufferSize;
+
+  function topicOf(key: unknown): string {
+    const parsed = options.key.safeParse(key);
+    if (!parsed.success) {
+      throw new HeraldError('INVALID_KEY', `Channel "${name}": invalid key: ${z.prettifyError(parsed.error)}`, {
+        cause: parsed.error,
+      });
+    }
+    return `${name}:${parsed.data}`;
+  }
+
+  const decode = (entry: BrokerEntry): PositionedMessage<Message> => ({
+    id: entry.id,
+    message: transformer.parse<Message>(entry.data),
+  });
+
+  const decodePresence = (record: PresenceRecord): PresenceMember<PresenceInfo> => ({
+    clientId: record.clientId,
+    joinedAt: record.joinedAt,
+    info: transformer.parse<PresenceInfo>(record.info),
+  });
+
+  async function* stream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>> = {}) {
+    const topic = topicOf(key);
+    const signal = streamOptions.signal ?? new AbortController().signal;
+    const queue = new SubscriberQueue<{ id: string; value: unknown; position: StreamId }>(bufferSize);
+    const detach = await fanout.attach(topic, (entry) => {
+      const position = parseStreamId(entry.id);
+      if (position) queue.push({ id: entry.id, value: entry.value, position });
+    });
+    const presenceClientId = streamOptions.presence === undefined ? null : randomUUID();
+    try {
+      if (presenceClientId !== null && options.presence) {
+        const info = options.presence.parse(streamOptions.presence);
+        await broker.presence.join(topic, { clientId: presenceClientId, info: transformer.stringify(info), joinedAt: Date.now() });
+      }
+      // The live subscription is already buffering, so reading history now
+      // leaves no window; anything in both is skipped by position below.
+      let from = streamOptions.lastEventId ?? null;
+      let last: StreamId | null = null;
+      while (!signal.aborted) {
+        const read = await broker.readAfter(topic, from, retention);
+        if (read.gap) yield tracked(read.head, { type: 'gap', reason: read.gap } as ChannelEvent<Message>);
+        for (const entry of read.entries) {
+          const { id, message } = decode(entry);
+          yield tracked(id, { type: 'message', message } as ChannelEvent<Message>);
+        }
+        last = parseStreamId(read.head);
+        yield tracked(read.head, { type: 'live', replayed: read.entries.length } as ChannelEvent<Message>);
+
+        // Live phase, until the subscriber overflows its buffer (then catch up from history again).
+        while (!signal.aborted) {
+          await queue.wait(signal);
+          if (queue.takeOverflow()) break;
+          for (const item of queue.drain()) {
+            if (last && compareStreamIds(item.position, last) <= 0) continue;
+            last = item.position;
+            yield tracked(item.id, { type: 'message', message: item.value as Message } as ChannelEvent<Message>);
+          }
+        }
+        from = last ? `${last.ms}-${last.seq}` : from;
+      }
+    } finally {
+      detach();
+      if (presenceClientId !== null) {
+        await broker.presence.leave(topic, presenceClientId).catch(runtime.onError);
+      }
+    }
+  }
+
+  return {
+    name,
+
+    async publish(key, message) {
+      const topic = topicOf(key);
+      const parsed = options.message.safeParse(message);
+      if (!parsed.success) {
+        throw new HeraldError('INVALID_MESSAGE', `Channel "${name}": message rejected: ${z.prettifyError(parsed.error)}`, {
+          cause: parsed.error,
+        });
+      }
+      try {
+        return await broker.publish(topic, transformer.stringify(parsed.data), retention);
+      } catch (error) {
+        if (error instanceof HeraldError) throw error;
+        throw new HeraldError('BROKER_UNAVAILABLE', `Channel "${name}": publish failed, the message was not stored: ${String(error)}`, {
+          cause: error,
+        });
+      }
+    },
+
+    stream,
+
+    async history(key, historyOptions = {}) {
+      const topic = topicOf(key);
+      const limit = Math.max(0, Math.min(historyOptions.limit ?? retention.size, retention.size));
+      const read = await broker.readLatest(topic, limit, retention);
+      return { messages: read.entries.map(decode), position: read.head };
+    },
+
+    async members(key) {
+      const records = await broker.presence.list(topicOf(key));
+      return records.map(decodePresence);
+    },
+
+    async *presenceEvents(key, presenceOptions = {}) {
+      const topic = topicOf(key);
+      const signal = presenceOptions.signal ?? new AbortController().signal;
+      const queue = new SubscriberQueue<PresenceChange>(bufferSize);
+      const unsubscribe = await broker.presence.subscribe(topic, (change) => queue.push(change));
+      try {
+        while (!signal.aborted) {
+          // Snapshot after subscribing: a change racing the list shows up
+          // twice at worst, and members are keyed by clientId, so that is harmless.
+          const records = await broker.presence.list(topic);
+          yield { type: 'snapshot', members: records.map(decodePresence) } as PresenceEvent<PresenceInfo>;
+          while (!signal.aborted) {
+            await queue.wait(signal);
+            if (queue.takeOverflow()) break;
+            for (const change of queue.drain()) {
+              yield (change.type === 'join'
+                ? { type: 'join', member: decodePresence(change.record) }
+                : { type: 'leave', clientId: change.clientId }) as PresenceEvent<PresenceInfo>;
+            }
+          }
+        }
+      } finally {
+        await unsubscribe().catch(runtime.onError);
+      }
+    },
+  };
+}

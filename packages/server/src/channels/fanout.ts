@@ -1,0 +1,81 @@
+import { transformer } from '@herald/shared';
+import type { Broker, BrokerEntry, Unsubscribe } from '../brokers/broker.js';
+
+/** A message as the node delivers it: its id and its value, decoded once for all local subscribers. */
+export interface DecodedEntry {
+  readonly id: string;
+  readonly value: unknown;
+}
+
+export type Sink = (entry: DecodedEntry) => void;
+
+interface TopicFanout {
+  readonly sinks: Set<Sink>;
+  readonly subscribed: Promise<Unsubscribe>;
+}
+
+/**
+ * The node-local side of delivery: one broker subscription per topic however
+ * many local subscribers it has, dropped when the last one leaves. Each entry
+ * the broker delivers is decoded once and handed to every sink.
+ */
+export class FanoutRegistry {
+  private readonly topics = new Map<string, TopicFanout>();
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly onSinkError: (error: unknown) => void,
+  ) {}
+
+  /** Adds a sink; resolves once the broker subscription is live. Returns the detach function. */
+  async attach(topic: string, sink: Sink): Promise<() => void> {
+    let fanout = this.topics.get(topic);
+    if (!fanout) {
+      const sinks = new Set<Sink>();
+      const subscribed = this.broker.subscribe(topic, (entry) => this.deliver(sinks, entry));
+      fanout = { sinks, subscribed };
+      this.topics.set(topic, fanout);
+      // A failed subscribe must not leave a dead entry that later attaches would reuse.
+      subscribed.catch(() => {
+        if (this.topics.get(topic) === fanout) this.topics.delete(topic);
+      });
+    }
+    fanout.sinks.add(sink);
+    const current = fanout;
+    try {
+      await current.subscribed;
+    } catch (error) {
+      current.sinks.delete(sink);
+      throw error;
+    }
+    return () => this.detach(topic, current, sink);
+  }
+
+  /** Topics with at least one local subscriber. */
+  get topicCount(): number {
+    return this.topics.size;
+  }
+
+  private detach(topic: string, fanout: TopicFanout, sink: Sink): void {
+    if (!fanout.sinks.delete(sink) || fanout.sinks.size > 0) return;
+    if (this.topics.get(topic) === fanout) this.topics.delete(topic);
+    fanout.subscribed.then((unsubscribe) => unsubscribe()).catch(this.onSinkError);
+  }
+
+  private deliver(sinks: Set<Sink>, entry: BrokerEntry): void {
+    let decoded: DecodedEntry;
+    try {
+      decoded = { id: entry.id, value: transformer.parse(entry.data) };
+    } catch (error) {
+      this.onSinkError(error);
+      return;
+    }
+    for (const sink of sinks) {
+      try {
+        sink(decoded);
+      } catch (error) {
+        this.onSinkError(error);
+      }
+    }
+  }
+}

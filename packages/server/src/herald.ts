@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { Broker } from './brokers/broker.js';
+import { memoryBroker } from './brokers/memory.js';
+import { createChannel, type Channel, type ChannelOptions } from './channels/channel.js';
+import { FanoutRegistry } from './channels/fanout.js';
+
+export interface HeraldOptions {
+  /**
+   * Where messages, history and presence live. Pass `redisBroker(...)` to run
+   * several processes as one.
+   * @default memoryBroker()
+   */
+  broker?: Broker;
+  /**
+   * This process's name in health output and logs.
+   * @default a random UUID
+   */
+  nodeId?: string;
+  /** Errors that have no caller to reach (a failed unsubscribe, a broken payload). @default console.error */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The channels of one server process and the broker behind them. Declare
+ * channels on it, publish from anywhere, and hand it to `createHeraldServer`
+ * so health and shutdown cover it.
+ */
+export interface Herald {
+  readonly nodeId: string;
+  readonly broker: Broker;
+  channel<TKey extends z.ZodType<string, unknown>, TMessage extends z.ZodType, TPresence extends z.ZodType = z.ZodNever>(
+    name: string,
+    options: ChannelOptions<TKey, TMessage, TPresence>,
+  ): Channel<z.input<TKey>, z.input<TMessage>, z.output<TMessage>, z.input<TPresence>, z.output<TPresence>>;
+  /** Closes the broker. Channels reject afterwards. */
+  close(): Promise<void>;
+}
+
+const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+export function createHerald(options: HeraldOptions = {}): Herald {
+  const broker = options.broker ?? memoryBroker();
+  const onError = options.onError ?? ((error: unknown) => console.error('[herald]', error));
+  const fanout = new FanoutRegistry(broker, onError);
+  const names = new Set<string>();
+  let closing: Promise<void> | null = null;
+
+  return {
+    nodeId: options.nodeId ?? randomUUID(),
+    broker,
+    channel(name, channelOptions) {
+      // Topics are `<name>:<key>`, so a name may not contain the separator.
+      if (!CHANNEL_NAME.test(name)) {
+        throw new TypeError(`Channel name "${name}" must match ${CHANNEL_NAME}`);
+      }
+      if (names.has(name)) throw new TypeError(`Channel "${name}" is declared twice`);
+      names.add(name);
+      return createChannel(name, channelOptions, { broker, fanout, onError });
+    },
+    close() {
+      closing ??= broker.close();
+      return closing;
+    },
+  };
+}

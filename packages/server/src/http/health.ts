@@ -1,0 +1,49 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Herald } from '../herald.js';
+
+export interface HealthSource {
+  readonly startedAt: number;
+  readonly herald: Herald | undefined;
+  connectionCount(): number;
+  isClosing(): boolean;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/**
+ * `/healthz` answers whether the process is alive (always 200 while it runs);
+ * `/readyz` whether it should get traffic: broker reachable and not closing.
+ * Load balancers route on the second, restart on the first.
+ */
+export async function serveHealth(source: HealthSource, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const base = {
+    nodeId: source.herald?.nodeId ?? null,
+    uptimeMs: Date.now() - source.startedAt,
+    connections: source.connectionCount(),
+  };
+  if (path === '/healthz') {
+    sendJson(res, 200, { status: 'ok', ...base });
+    return true;
+  }
+  if (path === '/readyz') {
+    if (source.isClosing()) {
+      sendJson(res, 503, { status: 'closing', ...base });
+      return true;
+    }
+    const broker = source.herald?.broker;
+    try {
+      await broker?.ping();
+      sendJson(res, 200, { status: 'ready', broker: broker?.kind ?? null, ...base });
+    } catch (error) {
+      sendJson(res, 503, { status: 'broker-unavailable', broker: broker?.kind ?? null, error: String(error), ...base });
+    }
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,26 @@
+export { createHeraldServer, type HeraldServer } from './server.js';
+export { serverDefaults, type HeraldServerOptions, type HeraldContextOptions, type HeartbeatOptions } from './options.js';
+export { createHerald, type Herald, type HeraldOptions } from './herald.js';
+export {
+  channelDefaults,
+  resumeInput,
+  type Channel,
+  type ChannelOptions,
+  type PositionedMessage,
+  type StreamOptions,
+} from './channels/channel.js';
+export type {
+  Broker,
+  BrokerEntry,
+  PresenceChange,
+  PresenceRecord,
+  PresenceStore,
+  ReadAfterResult,
+  ReadLatestResult,
+  Retention,
+  Unsubscribe,
+} from './brokers/broker.js';
+export { memoryBroker, memoryBrokerDefaults, type MemoryBrokerOptions } from './brokers/memory.js';
+export { HeraldError, heraldErrorFormatter, type ZodIssueLike } from './errors.js';
+export { transformer } from '@herald/shared';
+export type { ChannelEvent, GapReason, PresenceEvent, PresenceMember } from '@herald/shared';
