@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { HeraldErrorCode, TRPC_CODE_OF } from '@herald/shared';
+import { TRPC_CODE_OF, type HeraldErrorCode } from '@herald/shared';
 
 /**
  * A TRPCError that also carries a stable Herald code. Thrown from channels,
