@@ -1,7 +1,7 @@
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
-import { PlatformWebSocket } from '#platform';
+import { platformWebSocket } from '#platform';
 import { fullJitterBackoff } from './backoff.js';
 import { ConnectionStateMachine, type ConnectionStateSource } from './connectionState.js';
 import { clientDefaults, type HeraldClientOptions } from './options.js';
@@ -34,7 +34,7 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
   const wsClient = createWSClient({
     url: () => urls.next(),
     connectionParams: options.connectionParams ?? null,
-    WebSocket: options.WebSocket ?? PlatformWebSocket,
+    WebSocket: options.WebSocket ?? platformWebSocket({ connectTimeoutMs: options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs }),
     retryDelayMs: fullJitterBackoff(options.backoff),
     keepAlive: { enabled: true, intervalMs: heartbeat.pingIntervalMs, pongTimeoutMs: heartbeat.pongTimeoutMs },
     onOpen: () => urls.markOpened(),

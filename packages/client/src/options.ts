@@ -35,11 +35,18 @@ export interface HeraldClientOptions {
    * @default the browser's `WebSocket`; in Node, `ws`
    */
   WebSocket?: typeof globalThis.WebSocket;
+  /**
+   * Give up on a connection attempt whose opening handshake has not finished
+   * after this long, and retry. Node only; browsers bound it themselves.
+   * @default 10_000
+   */
+  connectTimeoutMs?: number;
   /** Called on every connection state change. Same as `client.connection.subscribe`. */
   onStateChange?: (next: ConnectionState, previous: ConnectionState) => void;
 }
 
 export const clientDefaults = {
+  connectTimeoutMs: 10_000,
   heartbeat: {
     pingIntervalMs: DEFAULT_CLIENT_PING_INTERVAL_MS,
     pongTimeoutMs: DEFAULT_CLIENT_PONG_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import { WebSocket as WsWebSocket } from 'ws';
+import { WebSocket as WsWebSocket, type ClientOptions } from 'ws';
 
 /**
  * How long a closing socket may wait for the server's close frame. `ws` would
@@ -7,15 +7,25 @@ import { WebSocket as WsWebSocket } from 'ws';
  */
 const CLOSE_HANDSHAKE_GRACE_MS = 1_000;
 
-/** `ws`'s WebSocket, with a close that cannot hang on a dead peer. */
-class NodeWebSocket extends WsWebSocket {
-  override close(code?: number, reason?: string | Buffer): void {
-    super.close(code, reason);
-    if (this.readyState === this.CLOSED) return;
-    const timer = setTimeout(() => this.terminate(), CLOSE_HANDSHAKE_GRACE_MS);
-    timer.unref();
-    this.once('close', () => clearTimeout(timer));
-  }
+export interface PlatformSocketOptions {
+  /** Give up on an opening handshake after this long (a stalled network never answers). */
+  readonly connectTimeoutMs: number;
 }
 
-export const PlatformWebSocket = NodeWebSocket as unknown as typeof globalThis.WebSocket;
+/** `ws`'s WebSocket, with a bounded opening handshake and a close that cannot hang on a dead peer. */
+export function platformWebSocket(options: PlatformSocketOptions): typeof globalThis.WebSocket {
+  class NodeWebSocket extends WsWebSocket {
+    constructor(address: string | URL, protocols?: string | string[], clientOptions?: ClientOptions) {
+      super(address, protocols, { handshakeTimeout: options.connectTimeoutMs, ...clientOptions });
+    }
+
+    override close(code?: number, reason?: string | Buffer): void {
+      super.close(code, reason);
+      if (this.readyState === this.CLOSED) return;
+      const timer = setTimeout(() => this.terminate(), CLOSE_HANDSHAKE_GRACE_MS);
+      timer.unref();
+      this.once('close', () => clearTimeout(timer));
+    }
+  }
+  return NodeWebSocket as unknown as typeof globalThis.WebSocket;
+}

@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Broker, BrokerEntry, PresenceChange } from '@herald/server';
+
+const retention = { size: 5, ttlMs: 60_000 };
+
+/**
+ * The behaviour every broker must have. Each broker's test file calls this
+ * with a factory, so the memory and Redis brokers are held to one standard.
+ */
+export function brokerContract(name: string, makeBroker: () => Promise<Broker> | Broker): void {
+  describe(`${name} broker contract`, () => {
+    let broker: Broker;
+    let topicCounter = 0;
+    const topic = () => `contract-${Date.now()}-${++topicCounter}`;
+
+    beforeEach(async () => {
+      broker = await makeBroker();
+    });
+    afterEach(async () => {
+      await broker.close();
+    });
+
+    it('gives increasing ids and delivers live entries in order', async () => {
+      const t = topic();
+      const seen: BrokerEntry[] = [];
+      const unsubscribe = await broker.subscribe(t, (entry) => seen.push(entry));
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push(await broker.publish(t, `m${i}`, { size: 100, ttlMs: 60_000 }));
+      await expect.poll(() => seen.length).toBe(20);
+      expect(seen.map((e) => e.data)).toEqual(ids.map((_, i) => `m${i}`));
+      expect(seen.map((e) => e.id)).toEqual(ids);
+      expect([...ids].sort(compareIds)).toEqual(ids);
+      await unsubscribe();
+      await broker.publish(t, 'after', retention);
+      expect(seen).toHaveLength(20);
+    });
+
+    it('reads after a position and reports the head', async () => {
+      const t = topic();
+      const empty = await broker.readAfter(t, null, retention);
+      expect(empty.entries).toEqual([]);
+      expect(empty.gap).toBeNull();
+      const a = await broker.publish(t, 'a', retention);
+      const b = await broker.publish(t, 'b', retention);
+      const c = await broker.publish(t, 'c', retention);
+      const fromA = await broker.readAfter(t, a, retention);
+      expect(fromA.entries).toEqual([
+        { id: b, data: 'b' },
+        { id: c, data: 'c' },
+      ]);
+      expect(fromA.head).toBe(c);
+      expect(fromA.gap).toBeNull();
+      // The head of an empty topic is a valid position that replays everything published since.
+      const fromEmptyHead = await broker.readAfter(t, empty.head, retention);
+      expect(fromEmptyHead.entries.map((e) => e.data)).toEqual(['a', 'b', 'c']);
+      expect((await broker.readAfter(t, c, retention)).entries).toEqual([]);
+    });
+
+    it('reports a trimmed gap instead of a silent loss', async () => {
+      const t = topic();
+      const first = await broker.publish(t, 'm0', retention);
+      for (let i = 1; i < retention.size + 3; i++) await broker.publish(t, `m${i}`, retention);
+      const read = await broker.readAfter(t, first, retention);
+      expect(read.gap).toBe('trimmed');
+      expect(read.entries).toEqual([]);
+      const latest = await broker.readLatest(t, 100, retention);
+      expect(latest.entries.map((e) => e.data)).toEqual(['m3', 'm4', 'm5', 'm6', 'm7']);
+      expect(latest.head).toBe(latest.entries.at(-1)?.id);
+      // A position still inside history resumes without a gap.
+      const inside = await broker.readAfter(t, latest.entries[1]?.id ?? '', retention);
+      expect(inside.gap).toBeNull();
+      expect(inside.entries.map((e) => e.data)).toEqual(['m5', 'm6', 'm7']);
+    });
+
+    it('rejects positions it never issued', async () => {
+      const t = topic();
+      await broker.publish(t, 'x', retention);
+      expect((await broker.readAfter(t, 'garbage', retention)).gap).toBe('unknown-position');
+      expect((await broker.readAfter(t, `${Number.MAX_SAFE_INTEGER}-0`, retention)).gap).toBe('unknown-position');
+    });
+
+    it('keeps presence and announces joins and leaves', async () => {
+      const t = topic();
+      const events: PresenceChange[] = [];
+      const unsubscribe = await broker.presence.subscribe(t, (e) => events.push(e));
+      await broker.presence.join(t, { clientId: 'c1', info: '"ann"', joinedAt: 1 });
+      await broker.presence.join(t, { clientId: 'c2', info: '"bob"', joinedAt: 2 });
+      expect((await broker.presence.list(t)).map((r) => r.clientId).sort()).toEqual(['c1', 'c2']);
+      await broker.presence.leave(t, 'c1');
+      expect((await broker.presence.list(t)).map((r) => r.clientId)).toEqual(['c2']);
+      await expect.poll(() => events.length).toBe(3);
+      expect(events.map((e) => (e.type === 'join' ? `join:${e.record.clientId}` : `leave:${e.clientId}`))).toEqual([
+        'join:c1',
+        'join:c2',
+        'leave:c1',
+      ]);
+      await unsubscribe();
+    });
+
+    it('answers ping while open', async () => {
+      await expect(broker.ping()).resolves.toBeUndefined();
+    });
+  });
+}
+
+function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
