@@ -18,6 +18,7 @@ export type {
   ReadAfterResult,
   ReadLatestResult,
   Retention,
+  TopicListener,
   Unsubscribe,
 } from './brokers/broker.js';
 export { memoryBroker, memoryBrokerDefaults, type MemoryBrokerOptions } from './brokers/memory.js';

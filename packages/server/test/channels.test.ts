@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { TrackedEnvelope } from '@trpc/server';
 import { createHerald, HeraldError, type ChannelEvent, type Herald, type PresenceEvent } from '@herald/server';
 
 type Event = ChannelEvent<{ n: number }>;
@@ -21,6 +22,13 @@ async function collect(
     if (until(received) || received.length >= maxEvents) break;
   }
   return received;
+}
+
+/** The id and event of one `stream.next()` result. */
+function unpack(result: IteratorResult<TrackedEnvelope<Event>, void>): Received {
+  if (result.done) throw new Error('the stream ended');
+  const [id, event] = result.value;
+  return { id, event };
 }
 
 const messagesOf = (received: Received[]) =>
@@ -47,8 +55,8 @@ describe('channels', () => {
     const numbers = numbersChannel();
     const controller = new AbortController();
     const stream = numbers.stream('s', { signal: controller.signal });
-    const first = await stream.next(); // the `live` marker: subscribed from here on
-    expect((first.value as [string, Event])[1].type).toBe('live');
+    // The `live` marker: subscribed from here on.
+    expect(unpack(await stream.next()).event.type).toBe('live');
 
     const error = await numbers.publish('s', { n: 'not a number' } as unknown as { n: number }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HeraldError);
@@ -57,8 +65,7 @@ describe('channels', () => {
     await expect(numbers.publish('', { n: 1 })).rejects.toMatchObject({ heraldCode: 'INVALID_KEY' });
 
     await numbers.publish('s', { n: 7 });
-    const next = await stream.next();
-    expect((next.value as [string, Event])[1]).toEqual({ type: 'message', message: { n: 7 } });
+    expect(unpack(await stream.next()).event).toEqual({ type: 'message', message: { n: 7 } });
     expect((await numbers.history('s')).messages.map((m) => m.message.n)).toEqual([7]);
     controller.abort();
     await stream.return();
@@ -96,17 +103,16 @@ describe('channels', () => {
     for (let n = 2; n <= 30; n++) await numbers.publish('s', { n });
 
     const stream = numbers.stream('s', { lastEventId: first });
-    const head = await stream.next();
-    const [gapId, gapEvent] = head.value as [string, Event];
-    expect(gapEvent).toEqual({ type: 'gap', reason: 'trimmed' });
-    expect(((await stream.next()).value as unknown[]).slice(0, 2)).toEqual([gapId, { type: 'live', replayed: 0 }]);
+    const gap = unpack(await stream.next());
+    expect(gap.event).toEqual({ type: 'gap', reason: 'trimmed' });
+    expect(unpack(await stream.next())).toEqual({ id: gap.id, event: { type: 'live', replayed: 0 } });
     await numbers.publish('s', { n: 31 });
-    expect(((await stream.next()).value as [string, Event])[1]).toEqual({ type: 'message', message: { n: 31 } });
+    expect(unpack(await stream.next()).event).toEqual({ type: 'message', message: { n: 31 } });
     await stream.return();
 
     // The position the gap carried is a good resume point: nothing after it is missed.
     await numbers.publish('s', { n: 32 });
-    const resumed = await collect(numbers.stream('s', { lastEventId: gapId }), (r) => r.some((x) => x.event.type === 'live'));
+    const resumed = await collect(numbers.stream('s', { lastEventId: gap.id }), (r) => r.some((x) => x.event.type === 'live'));
     expect(messagesOf(resumed)).toEqual([31, 32]);
   });
 

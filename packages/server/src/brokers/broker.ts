@@ -22,9 +22,9 @@ export interface Broker {
   /**
    * Live delivery of the topic's messages in id order, from now on. Resolves
    * once the subscription is active: anything published after that reaches
-   * `onEntry`.
+   * the listener.
    */
-  subscribe(topic: string, onEntry: (entry: BrokerEntry) => void): Promise<Unsubscribe>;
+  subscribe(topic: string, listener: TopicListener): Promise<Unsubscribe>;
 
   /**
    * Messages after `after` (exclusive), oldest first, at most `limit`, and
@@ -43,6 +43,17 @@ export interface Broker {
 
   /** Ends every subscription and timer the broker owns. */
   close(): Promise<void>;
+}
+
+export interface TopicListener {
+  /** A live entry, in id order. */
+  onEntry(entry: BrokerEntry): void;
+  /**
+   * Live delivery may have skipped entries (for example the broker's
+   * connection dropped and came back). Subscribers catch up from history,
+   * after the last id they saw.
+   */
+  onInterrupted(): void;
 }
 
 export interface BrokerEntry {

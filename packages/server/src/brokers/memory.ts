@@ -8,6 +8,7 @@ import type {
   ReadAfterResult,
   ReadLatestResult,
   Retention,
+  TopicListener,
   Unsubscribe,
 } from './broker.js';
 import { compareStreamIds, formatStreamId, nextStreamId, parseStreamId, type StreamId } from './streamId.js';
@@ -40,7 +41,7 @@ interface TopicState {
   last: StreamId;
   /** The newest id ever dropped from history, and why: a resume from before it has a gap. */
   dropped: { upTo: StreamId; reason: GapReason } | null;
-  listeners: Set<(entry: BrokerEntry) => void>;
+  listeners: Set<TopicListener>;
 }
 
 /**
@@ -128,16 +129,16 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       state.entries.push(entry);
       prune(state, retention);
       const delivered: BrokerEntry = { id: entry.id, data };
-      for (const listener of state.listeners) listener(delivered);
+      for (const listener of state.listeners) listener.onEntry(delivered);
       return entry.id;
     },
 
-    async subscribe(topic, onEntry) {
+    async subscribe(topic, listener) {
       assertOpen();
       const state = topicState(topic);
-      state.listeners.add(onEntry);
+      state.listeners.add(listener);
       return async () => {
-        state.listeners.delete(onEntry);
+        state.listeners.delete(listener);
       };
     },
 

@@ -118,9 +118,12 @@ export function createChannel<
     const topic = topicOf(key);
     const signal = streamOptions.signal ?? new AbortController().signal;
     const queue = new SubscriberQueue<{ id: string; value: unknown; position: StreamId }>(bufferSize);
-    const detach = await fanout.attach(topic, (entry) => {
-      const position = parseStreamId(entry.id);
-      if (position) queue.push({ id: entry.id, value: entry.value, position });
+    const detach = await fanout.attach(topic, {
+      entry: (entry) => {
+        const position = parseStreamId(entry.id);
+        if (position) queue.push({ id: entry.id, value: entry.value, position });
+      },
+      interrupted: () => queue.requestResync(),
     });
     const presenceClientId = streamOptions.presence === undefined ? null : randomUUID();
     try {
@@ -145,7 +148,7 @@ export function createChannel<
         // Live phase, until the subscriber overflows its buffer (then catch up from history again).
         while (!signal.aborted) {
           await queue.wait(signal);
-          if (queue.takeOverflow()) break;
+          if (queue.takeResync()) break;
           for (const item of queue.drain()) {
             if (last && compareStreamIds(item.position, last) <= 0) continue;
             last = item.position;
@@ -210,7 +213,7 @@ export function createChannel<
           yield { type: 'snapshot', members: records.map(decodePresence) } as PresenceEvent<PresenceInfo>;
           while (!signal.aborted) {
             await queue.wait(signal);
-            if (queue.takeOverflow()) break;
+            if (queue.takeResync()) break;
             for (const change of queue.drain()) {
               yield (change.type === 'join'
                 ? { type: 'join', member: decodePresence(change.record) }

@@ -7,7 +7,12 @@ export interface DecodedEntry {
   readonly value: unknown;
 }
 
-export type Sink = (entry: DecodedEntry) => void;
+/** One local subscriber, as the fan-out sees it. */
+export interface Sink {
+  entry(entry: DecodedEntry): void;
+  /** Live delivery may have skipped entries: catch up from history. */
+  interrupted(): void;
+}
 
 interface TopicFanout {
   readonly sinks: Set<Sink>;
@@ -32,7 +37,10 @@ export class FanoutRegistry {
     let fanout = this.topics.get(topic);
     if (!fanout) {
       const sinks = new Set<Sink>();
-      const subscribed = this.broker.subscribe(topic, (entry) => this.deliver(sinks, entry));
+      const subscribed = this.broker.subscribe(topic, {
+        onEntry: (entry) => this.deliver(sinks, entry),
+        onInterrupted: () => this.each(sinks, (sink) => sink.interrupted()),
+      });
       fanout = { sinks, subscribed };
       this.topics.set(topic, fanout);
       // A failed subscribe must not leave a dead entry that later attaches would reuse.
@@ -70,9 +78,13 @@ export class FanoutRegistry {
       this.onSinkError(error);
       return;
     }
+    this.each(sinks, (sink) => sink.entry(decoded));
+  }
+
+  private each(sinks: Set<Sink>, call: (sink: Sink) => void): void {
     for (const sink of sinks) {
       try {
-        sink(decoded);
+        call(sink);
       } catch (error) {
         this.onSinkError(error);
       }

@@ -16,12 +16,10 @@ export class SubscriberQueue<T> {
   push(item: T): void {
     if (this.overflowedFlag) return;
     if (this.items.length - this.head >= this.capacity) {
-      this.overflowedFlag = true;
-      this.items = [];
-      this.head = 0;
-    } else {
-      this.items.push(item);
+      this.requestResync();
+      return;
     }
+    this.items.push(item);
     this.wake();
   }
 
@@ -33,8 +31,16 @@ export class SubscriberQueue<T> {
     return out;
   }
 
-  /** True once after an overflow; the caller must resync from history. */
-  takeOverflow(): boolean {
+  /** Drops the backlog and asks the consumer to resync from history (overflow, broker interruption). */
+  requestResync(): void {
+    this.overflowedFlag = true;
+    this.items = [];
+    this.head = 0;
+    this.wake();
+  }
+
+  /** True once after an overflow or `requestResync`; the caller must then resync from history. */
+  takeResync(): boolean {
     const flag = this.overflowedFlag;
     this.overflowedFlag = false;
     return flag;

@@ -23,7 +23,7 @@ export function brokerContract(name: string, makeBroker: () => Promise<Broker> |
     it('gives increasing ids and delivers live entries in order', async () => {
       const t = topic();
       const seen: BrokerEntry[] = [];
-      const unsubscribe = await broker.subscribe(t, (entry) => seen.push(entry));
+      const unsubscribe = await broker.subscribe(t, { onEntry: (entry) => seen.push(entry), onInterrupted: () => {} });
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) ids.push(await broker.publish(t, `m${i}`, { size: 100, ttlMs: 60_000 }));
       await expect.poll(() => seen.length).toBe(20);
