@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { TrackedEnvelope } from '@trpc/server';
-import { createHerald, HeraldError, type ChannelEvent, type Herald, type PresenceEvent } from '@herald/server';
+import { createHerald, HeraldError, memoryBroker, type Broker, type ChannelEvent, type Herald, type PresenceEvent } from '@herald/server';
+import { redisBroker } from '@herald/server/redis';
+import { REDIS_URL, redisAvailable, testPrefix } from './helpers/redis.js';
 
 type Event = ChannelEvent<{ n: number }>;
 interface Received {
@@ -34,14 +36,17 @@ function unpack(result: IteratorResult<TrackedEnvelope<Event>, void>): Received 
 const messagesOf = (received: Received[]) =>
   received.flatMap((r) => (r.event.type === 'message' ? [r.event.message.n] : []));
 
-describe('channels', () => {
+const brokers: [string, () => Broker][] = [['memory', () => memoryBroker()]];
+if (redisAvailable) brokers.push(['redis', () => redisBroker({ url: REDIS_URL, prefix: testPrefix() })]);
+
+describe.each(brokers)('channels on the %s broker', (_name, makeBroker) => {
   let herald: Herald;
   afterEach(async () => {
     await herald.close();
   });
 
   function numbersChannel(options: { historySize?: number; subscriberBufferSize?: number } = {}) {
-    herald = createHerald();
+    herald = createHerald({ broker: makeBroker() });
     return herald.channel('numbers', {
       key: z.string().min(1),
       message: z.object({ n: z.number().int() }),

@@ -1,4 +1,5 @@
 import type { GapReason } from '@herald/shared';
+import { BrokerUnavailableError } from './errors.js';
 import type {
   Broker,
   BrokerEntry,
@@ -110,7 +111,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   }
 
   function assertOpen(): void {
-    if (closed) throw new Error('memory broker is closed');
+    if (closed) throw new BrokerUnavailableError('The memory broker is closed');
   }
 
   const presence = memoryPresence();

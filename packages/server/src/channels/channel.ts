@@ -29,6 +29,21 @@ export interface ChannelOptions<
   subscriberBufferSize?: number;
 }
 
+/** Longest wait between history reads while a live subscriber resyncs through a broker outage. */
+const RESYNC_RETRY_MAX_MS = 2_000;
+
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 export const channelDefaults = {
   history: { size: 1_000, ttlMs: 24 * 60 * 60 * 1000 } satisfies Retention,
   subscriberBufferSize: 10_000,
@@ -103,6 +118,16 @@ export function createChannel<
     return `${name}:${parsed.data}`;
   }
 
+  /** Runs a broker call, reporting any failure as BROKER_UNAVAILABLE with what did not happen. */
+  async function brokerCall<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new HeraldError('BROKER_UNAVAILABLE', `Channel "${name}": ${what}: ${reason}`, { cause: error });
+    }
+  }
+
   const decode = (entry: BrokerEntry): PositionedMessage<Message> => ({
     id: entry.id,
     message: transformer.parse<Message>(entry.data),
@@ -114,29 +139,45 @@ export function createChannel<
     info: transformer.parse<PresenceInfo>(record.info),
   });
 
+  async function readWithRetry(topic: string, from: string | null, signal: AbortSignal) {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        return await broker.readAfter(topic, from, retention);
+      } catch (error) {
+        if (attempt === 0) runtime.onError(error);
+        await abortableDelay(Math.min(100 * 2 ** attempt, RESYNC_RETRY_MAX_MS), signal);
+      }
+    }
+    return null;
+  }
+
   async function* stream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>> = {}) {
     const topic = topicOf(key);
     const signal = streamOptions.signal ?? new AbortController().signal;
     const queue = new SubscriberQueue<{ id: string; value: unknown; position: StreamId }>(bufferSize);
-    const detach = await fanout.attach(topic, {
+    const detach = await brokerCall('subscribe failed', () => fanout.attach(topic, {
       entry: (entry) => {
         const position = parseStreamId(entry.id);
         if (position) queue.push({ id: entry.id, value: entry.value, position });
       },
       interrupted: () => queue.requestResync(),
-    });
+    }));
     const presenceClientId = streamOptions.presence === undefined ? null : randomUUID();
     try {
       if (presenceClientId !== null && options.presence) {
         const info = options.presence.parse(streamOptions.presence);
-        await broker.presence.join(topic, { clientId: presenceClientId, info: transformer.stringify(info), joinedAt: Date.now() });
+        const record = { clientId: presenceClientId, info: transformer.stringify(info), joinedAt: Date.now() };
+        await brokerCall('presence join failed', () => broker.presence.join(topic, record));
       }
       // The live subscription is already buffering, so reading history now
       // leaves no window; anything in both is skipped by position below.
       let from = streamOptions.lastEventId ?? null;
       let last: StreamId | null = null;
       while (!signal.aborted) {
-        const read = await broker.readAfter(topic, from, retention);
+        // The first read fails fast; a resync of a live subscriber (after an
+        // overflow or a broker outage) waits for the broker instead of ending it.
+        const read = last === null ? await brokerCall('history read failed', () => broker.readAfter(topic, from, retention)) : await readWithRetry(topic, from, signal);
+        if (!read) return;
         if (read.gap) yield tracked(read.head, { type: 'gap', reason: read.gap } as ChannelEvent<Message>);
         for (const entry of read.entries) {
           const { id, message } = decode(entry);
@@ -176,14 +217,9 @@ export function createChannel<
           cause: parsed.error,
         });
       }
-      try {
-        return await broker.publish(topic, transformer.stringify(parsed.data), retention);
-      } catch (error) {
-        if (error instanceof HeraldError) throw error;
-        throw new HeraldError('BROKER_UNAVAILABLE', `Channel "${name}": publish failed, the message was not stored: ${String(error)}`, {
-          cause: error,
-        });
-      }
+      return brokerCall('publish failed, the message was not stored', () =>
+        broker.publish(topic, transformer.stringify(parsed.data), retention),
+      );
     },
 
     stream,
@@ -191,12 +227,13 @@ export function createChannel<
     async history(key, historyOptions = {}) {
       const topic = topicOf(key);
       const limit = Math.max(0, Math.min(historyOptions.limit ?? retention.size, retention.size));
-      const read = await broker.readLatest(topic, limit, retention);
+      const read = await brokerCall('history read failed', () => broker.readLatest(topic, limit, retention));
       return { messages: read.entries.map(decode), position: read.head };
     },
 
     async members(key) {
-      const records = await broker.presence.list(topicOf(key));
+      const topic = topicOf(key);
+      const records = await brokerCall('presence list failed', () => broker.presence.list(topic));
       return records.map(decodePresence);
     },
 
@@ -204,12 +241,12 @@ export function createChannel<
       const topic = topicOf(key);
       const signal = presenceOptions.signal ?? new AbortController().signal;
       const queue = new SubscriberQueue<PresenceChange>(bufferSize);
-      const unsubscribe = await broker.presence.subscribe(topic, (change) => queue.push(change));
+      const unsubscribe = await brokerCall('presence subscribe failed', () => broker.presence.subscribe(topic, (change) => queue.push(change)));
       try {
         while (!signal.aborted) {
           // Snapshot after subscribing: a change racing the list shows up
           // twice at worst, and members are keyed by clientId, so that is harmless.
-          const records = await broker.presence.list(topic);
+          const records = await brokerCall('presence list failed', () => broker.presence.list(topic));
           yield { type: 'snapshot', members: records.map(decodePresence) } as PresenceEvent<PresenceInfo>;
           while (!signal.aborted) {
             await queue.wait(signal);

@@ -1,0 +1,1 @@
+export { redisBroker, redisBrokerDefaults, type RedisBrokerOptions } from './redisBroker.js';

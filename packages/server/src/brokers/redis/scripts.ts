@@ -1,0 +1,131 @@
+/**
+ * Lua scripts run atomically by Redis. Each reads the clock with `TIME` so
+ * every node agrees on "now" without trusting its own clock.
+ */
+
+/** Milliseconds from Redis's clock, as a Lua number. */
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * Append + trim + notify, as one step, so no subscriber can see a message
+ * before it is in history, and two publishers get one order.
+ * KEYS: stream, epoch. ARGV: data, maxlen, ttlMs, pubsub channel.
+ *
+ * Trimming uses XDEL rather than XADD MAXLEN or XTRIM MINID because only
+ * XDEL advances the stream's `max-deleted-entry-id`, which is how a resume
+ * learns that history dropped something after its position.
+ * The stream key expires `ttlMs` after its last publish, exactly when its last
+ * entry would have aged out, so an idle topic leaves nothing behind.
+ */
+export const PUBLISH_SCRIPT = `${NOW_MS}
+redis.call('SET', KEYS[2], now - 1, 'NX')
+local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
+if excess > 0 then
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
+    redis.call('XDEL', KEYS[1], entry[1])
+  end
+end
+local ttl = tonumber(ARGV[3])
+if now - ttl > 0 then
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '(' .. (now - ttl) .. '-0', 'COUNT', 1000)) do
+    redis.call('XDEL', KEYS[1], entry[1])
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PUBLISH', ARGV[4], id .. '\\n' .. ARGV[1])
+return id`;
+
+/**
+ * A consistent snapshot for resume and history: clock, epoch, the stream's
+ * last and newest-dropped ids, and entries (after a position, or the newest).
+ * KEYS: stream, epoch. ARGV: mode ('after' | 'latest'), position or '', count.
+ * Returns { now, epoch, exists, lastGenerated, maxDeleted, entries }.
+ */
+export const READ_SCRIPT = `${NOW_MS}
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  redis.call('SET', KEYS[2], now - 1)
+  epoch = tostring(now - 1)
+end
+local exists = redis.call('EXISTS', KEYS[1])
+local lastGenerated = ''
+local maxDeleted = ''
+local entries = {}
+if exists == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then lastGenerated = info[i + 1] end
+    if info[i] == 'max-deleted-entry-id' then maxDeleted = info[i + 1] end
+  end
+  if ARGV[1] == 'after' and ARGV[2] ~= '' then
+    entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', ARGV[3])
+  elseif ARGV[1] == 'latest' then
+    entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[3])
+  end
+end
+return { tostring(now), epoch, exists, lastGenerated, maxDeleted, entries }`;
+
+/**
+ * KEYS: members zset (score = expiry ms), records hash. ARGV: clientId,
+ * record JSON, ttlMs, pubsub channel, event JSON.
+ */
+export const PRESENCE_JOIN_SCRIPT = `${NOW_MS}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]) * 2)
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;
+
+/** KEYS: members zset, records hash. ARGV: clientId, pubsub channel, event JSON. Publishes only if it removed something. */
+export const PRESENCE_LEAVE_SCRIPT = `if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0`;
+
+/**
+ * Extends this node's live entries; an entry a sweep already removed (the
+ * node looked dead, e.g. during a Redis outage) is added back with a join.
+ * KEYS: members zset, records hash. ARGV: ttlMs, pubsub channel, then
+ * (clientId, record JSON, join event JSON) triples.
+ */
+export const PRESENCE_REFRESH_SCRIPT = `${NOW_MS}
+local ttl = tonumber(ARGV[1])
+for i = 3, #ARGV, 3 do
+  local present = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+  if not present then
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    redis.call('PUBLISH', ARGV[2], ARGV[i + 2])
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+redis.call('PEXPIRE', KEYS[2], ttl * 2)
+return 1`;
+
+/**
+ * Removes entries whose node stopped refreshing them (announcing each leave
+ * exactly once, whichever node sweeps first) and returns the live records.
+ * KEYS: members zset, records hash. ARGV: pubsub channel.
+ */
+export const PRESENCE_LIST_SCRIPT = `${NOW_MS}
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, id in ipairs(expired) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('PUBLISH', ARGV[1], cjson.encode({ type = 'leave', clientId = id }))
+  end
+end
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local records = {}
+for i = 1, #ids, 500 do
+  local chunk = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 499, #ids)))
+  for _, record in ipairs(chunk) do
+    if record then records[#records + 1] = record end
+  end
+end
+return records`;
