@@ -1,3 +1,4 @@
+import { redisBroker } from '@herald/server/redis';
 import { startChatServer } from './app.js';
 
 const port = Number(process.env['PORT'] ?? 8787);
@@ -6,7 +7,15 @@ if (!authSecret) {
   console.warn('[chat-server] AUTH_SECRET is not set: using a random secret, so tokens are good on this process only.');
 }
 
-const chat = await startChatServer({ port, ...(authSecret ? { authSecret } : {}) });
+const redisUrl = process.env['REDIS_URL'];
+const nodeId = process.env['NODE_ID'];
+const chat = await startChatServer({
+  port,
+  ...(authSecret ? { authSecret } : {}),
+  ...(redisUrl ? { broker: redisBroker({ url: redisUrl }) } : {}),
+  ...(nodeId ? { nodeId } : {}),
+});
+console.log(`[chat-server] broker: ${redisUrl ? `redis (${redisUrl})` : 'in-memory (set REDIS_URL to share one Redis between nodes)'}`);
 console.log(`[chat-server] listening: WebSocket ${chat.server.url}, health ${chat.server.httpUrl}/healthz`);
 
 let stopping = false;
