@@ -1,4 +1,5 @@
-import { createTRPCClient, createWSClient, wsLink, type TRPCClient, type TRPCLink } from '@trpc/client';
+import { createTRPCClient, createWSClient, TRPCClientError, wsLink, type TRPCClient, type TRPCLink } from '@trpc/client';
+import { observable } from '@trpc/server/observable';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import { platformWebSocket } from '#platform';
@@ -55,7 +56,18 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
     },
   });
 
-  const link = wsLink<TRouter>({ client: wsClient, transformer });
+  const socketLink = wsLink<TRouter>({ client: wsClient, transformer });
+  // tRPC's client reopens its socket for any call made after close(); Herald
+  // makes close final, so such calls fail instead of reconnecting.
+  const link: TRPCLink<TRouter> = (runtime) => {
+    const next = socketLink(runtime);
+    return (ctx) =>
+      closed
+        ? observable((observer) => {
+            observer.error(TRPCClientError.from(new Error('This Herald client was closed; create a new one to reconnect')));
+          })
+        : next(ctx);
+  };
 
   return {
     trpc: createTRPCClient<TRouter>({ links: [link] }),

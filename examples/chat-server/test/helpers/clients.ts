@@ -1,0 +1,223 @@
+/**
+ * Test helpers shared by the chat-server and node-service tests: clients of
+ * both kinds (tRPC's stock wsLink, Herald's client), bounded waits, a room
+ * subscription that records its events, and cleanup for afterEach.
+ */
+import { createTRPCClient, createWSClient, TRPCClientError, wsLink, type TRPCClient } from '@trpc/client';
+import { createHeraldClient, type ConnectionStateSource, type ConnectionStatus, type HeraldClient } from '@herald/client';
+import { transformer, type ChannelEvent } from '@herald/shared';
+import { startChatServer, type AppRouter, type ChatServer, type ChatServerOptions, type Message } from '@herald/example-chat-server';
+import { WebSocket } from 'ws';
+
+export type ChatTrpc = TRPCClient<AppRouter>;
+export type ChatError = TRPCClientError<AppRouter>;
+export type RoomEvent = ChannelEvent<Message>;
+export type ConnectionParams = Record<string, string>;
+
+/** The two client kinds every protocol test runs against. */
+export const CLIENT_KINDS = ['stock', 'herald'] as const;
+export type ClientKind = (typeof CLIENT_KINDS)[number];
+
+/** Short reconnect delays, so reconnect tests take milliseconds. */
+export const FAST_BACKOFF = { initialDelayMs: 50, maxDelayMs: 200 } as const;
+const STOCK_RETRY_DELAY_MS = 50;
+
+export interface TestClient {
+  readonly kind: ClientKind;
+  readonly trpc: ChatTrpc;
+  /** The Herald client's connection state; `null` for the stock client, which has no such thing. */
+  readonly connection: ConnectionStateSource | null;
+  close(): Promise<void>;
+}
+
+/** tRPC's stock client: `createWSClient` + `wsLink`, with `ws` as the WebSocket. */
+export function stockClient(url: string, connectionParams?: ConnectionParams): TestClient {
+  const wsClient = createWSClient({
+    url,
+    ...(connectionParams ? { connectionParams } : {}),
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    retryDelayMs: () => STOCK_RETRY_DELAY_MS,
+  });
+  const trpc = createTRPCClient<AppRouter>({ links: [wsLink<AppRouter>({ client: wsClient, transformer })] });
+  return { kind: 'stock', trpc, connection: null, close: () => wsClient.close() };
+}
+
+/** Herald's client, with short backoff. */
+export function heraldClient(url: string, connectionParams?: ConnectionParams): HeraldClient<AppRouter> {
+  return createHeraldClient<AppRouter>({ url, ...(connectionParams ? { connectionParams } : {}), backoff: FAST_BACKOFF });
+}
+
+export function makeClient(kind: ClientKind, url: string, connectionParams?: ConnectionParams): TestClient {
+  if (kind === 'stock') return stockClient(url, connectionParams);
+  const client = heraldClient(url, connectionParams);
+  return { kind, trpc: client.trpc, connection: client.connection, close: () => client.close() };
+}
+
+/**
+ * Closes what a test opened, newest first (clients before the servers they
+ * talk to). Call `run()` in afterEach.
+ */
+export class Cleanup {
+  private readonly tasks: (() => Promise<unknown> | unknown)[] = [];
+
+  add<T extends { close(): Promise<unknown> | unknown }>(resource: T): T {
+    this.tasks.push(() => resource.close());
+    return resource;
+  }
+
+  defer(task: () => Promise<unknown> | unknown): void {
+    this.tasks.push(task);
+  }
+
+  async run(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const task of this.tasks.splice(0).reverse()) {
+      try {
+        await task();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
+  }
+}
+
+/** A chat server on a free local port. */
+export function startTestServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  return startChatServer({ port: 0, host: '127.0.0.1', ...options });
+}
+
+/** Logs in as `name` on a throwaway stock client and returns the session. */
+export async function loginToken(url: string, name = 'tester'): Promise<{ token: string; user: { id: string; name: string } }> {
+  const client = stockClient(url);
+  try {
+    return await client.trpc.auth.login.mutate({ name });
+  } finally {
+    await client.close();
+  }
+}
+
+/** Polls `predicate` (which may be async, e.g. a query) until it holds; fails after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000, label = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`waitFor: ${label} did not hold within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** `promise`, or a rejection after `timeoutMs`. */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, label = 'promise'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${label} did not settle within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The TRPCClientError `promise` rejects with; fails if it resolves or rejects with something else. */
+export async function trpcErrorOf(promise: Promise<unknown>): Promise<ChatError> {
+  let value: unknown;
+  try {
+    value = await promise;
+  } catch (error) {
+    if (error instanceof TRPCClientError) return error as ChatError;
+    throw new Error(`expected a TRPCClientError, got ${String(error)}`, { cause: error });
+  }
+  throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+}
+
+export interface RoomSubscription {
+  /** Every event in arrival order, with its tracked id. */
+  readonly events: readonly { readonly id: string; readonly event: RoomEvent }[];
+  readonly errors: readonly unknown[];
+  /** The messages received, in order. */
+  messages(): Message[];
+  /** Resolves once `predicate` holds for the events so far; checked on every event. */
+  until(predicate: (events: readonly RoomEvent[]) => boolean, timeoutMs?: number, label?: string): Promise<void>;
+  /** Resolves with the messages once at least `count` have arrived. */
+  waitForMessages(count: number, timeoutMs?: number): Promise<Message[]>;
+  /** Resolves once `count` `live` markers have arrived (the first one: the subscription is live). */
+  waitForLive(count?: number, timeoutMs?: number): Promise<void>;
+  unsubscribe(): void;
+}
+
+/** Subscribes to `chat.onMessage` for `room` and records what arrives. */
+export function subscribeRoom(trpc: ChatTrpc, room: string): RoomSubscription {
+  const events: { id: string; event: RoomEvent }[] = [];
+  const errors: unknown[] = [];
+  const waiters = new Set<() => void>();
+  const notify = () => {
+    for (const waiter of [...waiters]) waiter();
+  };
+
+  const subscription = trpc.chat.onMessage.subscribe(
+    { room },
+    {
+      onData: ({ id, data }) => {
+        events.push({ id, event: data });
+        notify();
+      },
+      onError: (error) => {
+        errors.push(error);
+        notify();
+      },
+    },
+  );
+
+  const messages = () => events.flatMap(({ event }) => (event.type === 'message' ? [event.message] : []));
+
+  const until: RoomSubscription['until'] = (predicate, timeoutMs = 5_000, label = 'subscription events') =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (errors.length > 0) {
+          finish();
+          reject(new Error(`subscription failed while waiting for ${label}`, { cause: errors[0] }));
+        } else if (predicate(events.map((entry) => entry.event))) {
+          finish();
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        const seen = events.map(({ event }) => event.type).join(', ');
+        reject(new Error(`${label}: not seen within ${timeoutMs} ms (seen: ${seen || 'nothing'})`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+
+  return {
+    events,
+    errors,
+    messages,
+    until,
+    async waitForMessages(count, timeoutMs) {
+      await until((seen) => seen.filter((event) => event.type === 'message').length >= count, timeoutMs, `${count} message(s)`);
+      return messages();
+    },
+    waitForLive(count = 1, timeoutMs) {
+      return until((seen) => seen.filter((event) => event.type === 'live').length >= count, timeoutMs, `${count} live marker(s)`);
+    },
+    unsubscribe: () => subscription.unsubscribe(),
+  };
+}
+
+/** The statuses a Herald client's connection went through, consecutive repeats collapsed. */
+export function recordStatuses(connection: ConnectionStateSource): { readonly statuses: ConnectionStatus[]; stop(): void } {
+  const statuses: ConnectionStatus[] = [connection.current.status];
+  const stop = connection.subscribe((next) => {
+    if (statuses.at(-1) !== next.status) statuses.push(next.status);
+  });
+  return { statuses, stop };
+}

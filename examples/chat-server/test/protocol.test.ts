@@ -1,0 +1,170 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import type { ChatServer } from '@herald/example-chat-server';
+import {
+  CLIENT_KINDS,
+  Cleanup,
+  loginToken,
+  makeClient,
+  startTestServer,
+  subscribeRoom,
+  trpcErrorOf,
+  withTimeout,
+  type TestClient,
+} from './helpers/clients.js';
+
+const cleanup = new Cleanup();
+let chat: ChatServer;
+
+beforeEach(async () => {
+  chat = cleanup.add(await startTestServer());
+});
+afterEach(() => cleanup.run());
+
+describe.each(CLIENT_KINDS)('protocol over the %s client', (kind) => {
+  /** A logged-in client of this kind: the login goes over its own anonymous client. */
+  async function loggedIn(name = 'ann'): Promise<{ client: TestClient; userId: string }> {
+    const anonymous = cleanup.add(makeClient(kind, chat.server.url));
+    const session = await anonymous.trpc.auth.login.mutate({ name });
+    const client = cleanup.add(makeClient(kind, chat.server.url, { token: session.token }));
+    return { client, userId: session.user.id };
+  }
+
+  it('logs in, sends, reads history and health, all over one socket per client', async () => {
+    const anonymous = cleanup.add(makeClient(kind, chat.server.url));
+    const session = await anonymous.trpc.auth.login.mutate({ name: '  ann  ' });
+    expect(session.user).toEqual({ id: expect.stringMatching(/^u_/), name: 'ann' });
+    expect(session.token.split('.')).toHaveLength(3);
+
+    const client = cleanup.add(makeClient(kind, chat.server.url, { token: session.token }));
+    const sent = await client.trpc.chat.send.mutate({ room: 'lobby', text: 'first' });
+    expect(sent).toEqual({ id: expect.any(String), room: 'lobby', author: session.user, text: 'first', sentAt: expect.any(Date) });
+
+    await client.trpc.chat.send.mutate({ room: 'lobby', text: 'second' });
+    await client.trpc.chat.send.mutate({ room: 'lobby', text: 'third' });
+    await client.trpc.chat.send.mutate({ room: 'elsewhere', text: 'other room' });
+
+    const all = await client.trpc.chat.history.query({ room: 'lobby' });
+    expect(all.map((m) => m.text)).toEqual(['first', 'second', 'third']);
+    expect(all[0]).toEqual(sent);
+    for (const message of all) expect(message.sentAt).toBeInstanceOf(Date);
+    expect(all.map((m) => m.sentAt.getTime())).toEqual([...all.map((m) => m.sentAt.getTime())].sort((a, b) => a - b));
+
+    const latestTwo = await client.trpc.chat.history.query({ room: 'lobby', limit: 2 });
+    expect(latestTwo.map((m) => m.text)).toEqual(['second', 'third']);
+
+    // History needs no login: the anonymous client reads it too.
+    expect(await anonymous.trpc.chat.history.query({ room: 'empty-room' })).toEqual([]);
+
+    const health = await client.trpc.system.health.query();
+    expect(health).toEqual({ uptimeMs: expect.any(Number), nodeId: expect.any(String) });
+    expect(health.uptimeMs).toBeGreaterThanOrEqual(0);
+
+    // Every call above went over the two clients' own sockets, nothing else.
+    expect(chat.server.connectionCount).toBe(2);
+  });
+
+  it('delivers a message another client sends to a subscriber, after the live marker', async () => {
+    const { client: subscriber } = await loggedIn('sub');
+    const { client: sender, userId: senderId } = await loggedIn('pub');
+    const subscription = subscribeRoom(subscriber.trpc, 'lobby');
+    await subscription.waitForLive();
+
+    const sent = await sender.trpc.chat.send.mutate({ room: 'lobby', text: 'hello subscriber' });
+    await sender.trpc.chat.send.mutate({ room: 'another-room', text: 'not for you' });
+    const [received] = await subscription.waitForMessages(1);
+
+    expect(subscription.events.map(({ event }) => event)).toEqual([
+      { type: 'live', replayed: 0 },
+      { type: 'message', message: sent },
+    ]);
+    expect(received?.author.id).toBe(senderId);
+    expect(received?.sentAt).toBeInstanceOf(Date);
+    // Every event is tracked: its id is a stream position, the message's own one last.
+    expect(subscription.events.map(({ id }) => id)).toEqual([expect.stringMatching(/^\d+-\d+$/), expect.stringMatching(/^\d+-\d+$/)]);
+    subscription.unsubscribe();
+  });
+
+  it('reports validation failures as BAD_REQUEST with the zod issues', async () => {
+    const { client } = await loggedIn();
+
+    const badRoom = await trpcErrorOf(client.trpc.chat.send.mutate({ room: 'Bad Room!', text: 'hi' }));
+    expect(badRoom.data?.code).toBe('BAD_REQUEST');
+    expect(badRoom.data?.httpStatus).toBe(400);
+    expect(badRoom.data?.zodIssues).toEqual([expect.objectContaining({ path: ['room'], code: expect.any(String), message: expect.any(String) })]);
+
+    const emptyText = await trpcErrorOf(client.trpc.chat.send.mutate({ room: 'lobby', text: '' }));
+    expect(emptyText.data?.code).toBe('BAD_REQUEST');
+    expect(emptyText.data?.zodIssues?.map((issue) => issue.path)).toEqual([['text']]);
+
+    const emptyName = await trpcErrorOf(client.trpc.auth.login.mutate({ name: '   ' }));
+    expect(emptyName.data?.code).toBe('BAD_REQUEST');
+    expect(emptyName.data?.zodIssues?.map((issue) => issue.path)).toEqual([['name']]);
+
+    const noName = await trpcErrorOf(client.trpc.auth.login.mutate({ name: '' }));
+    expect(noName.data?.code).toBe('BAD_REQUEST');
+
+    // Nothing invalid was stored, and the socket still serves calls.
+    expect(await client.trpc.chat.history.query({ room: 'lobby' })).toEqual([]);
+  });
+
+  it('refuses chat.send without a token, with a garbage token, and with another server’s token', async () => {
+    const anonymous = cleanup.add(makeClient(kind, chat.server.url));
+    const noToken = await trpcErrorOf(anonymous.trpc.chat.send.mutate({ room: 'lobby', text: 'hi' }));
+    expect(noToken.data?.code).toBe('UNAUTHORIZED');
+    expect(noToken.message).toMatch(/Log in with auth\.login/);
+
+    const garbage = cleanup.add(makeClient(kind, chat.server.url, { token: 'not-a-jwt' }));
+    const refused = await trpcErrorOf(garbage.trpc.chat.send.mutate({ room: 'lobby', text: 'hi' }));
+    expect(refused.data?.code).toBe('UNAUTHORIZED');
+    expect(refused.message).toMatch(/token was refused/);
+
+    const other = cleanup.add(await startTestServer({ authSecret: 'x'.repeat(32) }));
+    const { token: foreignToken } = await loginToken(other.server.url);
+    const foreign = cleanup.add(makeClient(kind, chat.server.url, { token: foreignToken }));
+    const wrongSecret = await trpcErrorOf(foreign.trpc.chat.send.mutate({ room: 'lobby', text: 'hi' }));
+    expect(wrongSecret.data?.code).toBe('UNAUTHORIZED');
+    expect(wrongSecret.message).toMatch(/token was refused \(token signature or format invalid\)/);
+
+    // An unauthenticated connection is still a working connection for public procedures.
+    expect(await garbage.trpc.system.health.query()).toMatchObject({ nodeId: expect.any(String) });
+    expect(await anonymous.trpc.chat.history.query({ room: 'lobby' })).toEqual([]);
+  });
+});
+
+describe('HTTP endpoints', () => {
+  it('answers /healthz with status ok', async () => {
+    const response = await fetch(`${chat.server.httpUrl}/healthz`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await response.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('answers /readyz with 200 while the broker is up', async () => {
+    const response = await fetch(`${chat.server.httpUrl}/readyz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'ready', broker: 'memory' });
+  });
+
+  it('answers an unknown path with 404', async () => {
+    const response = await fetch(`${chat.server.httpUrl}/nope`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: 'NOT_FOUND' });
+  });
+
+  it('refuses a WebSocket upgrade on a path other than /ws', async () => {
+    const socket = new WebSocket(`${chat.server.httpUrl.replace(/^http/, 'ws')}/nope`);
+    cleanup.defer(() => socket.terminate());
+    const outcome = await withTimeout(
+      new Promise<string>((resolve) => {
+        socket.once('open', () => resolve('open'));
+        socket.once('unexpected-response', (_req, res) => resolve(`refused ${res.statusCode ?? '?'}`));
+        socket.on('error', (error) => resolve(`error ${error.message}`));
+      }),
+      5_000,
+      'upgrade on /nope',
+    );
+    expect(outcome).toBe('refused 404');
+    expect(chat.server.connectionCount).toBe(0);
+  });
+});
