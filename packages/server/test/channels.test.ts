@@ -121,14 +121,28 @@ describe.each(brokers)('channels on the %s broker', (_name, makeBroker) => {
     expect(messagesOf(resumed)).toEqual([31, 32]);
   });
 
-  it('catches a subscriber that fell behind its buffer up from history, losing nothing', async () => {
-    const numbers = numbersChannel({ historySize: 1_000, subscriberBufferSize: 10 });
+  it('tells a consumer that fell further behind than history holds about the gap, then goes on live', async () => {
+    const numbers = numbersChannel({ historySize: 50, subscriberBufferSize: 10 });
     const stream = numbers.stream('s');
     await stream.next(); // live
-    // The subscriber does not pull while 200 messages go out: its buffer overflows.
+    // The consumer does not pull while 200 messages go out: more than its
+    // queue (history + buffer) holds, so its backlog is dropped.
     for (let n = 1; n <= 200; n++) await numbers.publish('s', { n });
-    const received = await collect(stream, (r) => messagesOf(r).at(-1) === 200);
-    expect(messagesOf(received)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const gap = unpack(await stream.next());
+    expect(gap.event).toEqual({ type: 'gap', reason: 'trimmed' });
+    expect(unpack(await stream.next()).event).toEqual({ type: 'live', replayed: 0 });
+    await numbers.publish('s', { n: 201 });
+    expect(unpack(await stream.next()).event).toEqual({ type: 'message', message: { n: 201 } });
+    await stream.return();
+  });
+
+  it('lets a consumer fall behind by up to a whole history without loss', async () => {
+    const numbers = numbersChannel({ historySize: 150, subscriberBufferSize: 10 });
+    const stream = numbers.stream('s');
+    await stream.next(); // live
+    for (let n = 1; n <= 150; n++) await numbers.publish('s', { n });
+    const received = await collect(stream, (r) => messagesOf(r).at(-1) === 150);
+    expect(messagesOf(received)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
   });
 
   it('tracks presence: members, join and leave events, leave when a subscriber ends', async () => {

@@ -152,7 +152,11 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       if (after === null) return { entries: [], head, gap: null };
       const position = parseStreamId(after);
       if (!position) return { entries: [], head, gap: 'unknown-position' };
-      if (compareStreamIds(position, boot) < 0) return { entries: [], head, gap: 'reset' };
+      if (compareStreamIds(position, boot) < 0) {
+        // Everything retained since the restart is newer than anything the
+        // subscriber saw: replay it after the notice rather than skip it.
+        return { entries: retained(state).map(({ id, data }) => ({ id, data })), head, gap: 'reset' };
+      }
       if (compareStreamIds(position, state.last) > 0) return { entries: [], head, gap: 'unknown-position' };
       if (state.dropped && compareStreamIds(position, state.dropped.upTo) < 0) {
         return { entries: [], head, gap: state.dropped.reason };

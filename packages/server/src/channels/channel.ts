@@ -3,9 +3,10 @@ import { tracked, type TrackedEnvelope } from '@trpc/server';
 import { transformer, type ChannelEvent, type PresenceEvent, type PresenceMember } from '@herald/shared';
 import { z } from 'zod';
 import type { Broker, BrokerEntry, PresenceChange, PresenceRecord, Retention } from '../brokers/broker.js';
-import { compareStreamIds, parseStreamId, type StreamId } from '../brokers/streamId.js';
 import { HeraldError } from '../errors.js';
 import type { FanoutRegistry } from './fanout.js';
+import { NATIVE_STREAM, type NativeStream } from './nativeStream.js';
+import { ChannelSubscriber, type EventSink } from './subscriber.js';
 import { SubscriberQueue } from './subscriberQueue.js';
 
 export interface ChannelOptions<
@@ -27,21 +28,6 @@ export interface ChannelOptions<
    * @default 10_000
    */
   subscriberBufferSize?: number;
-}
-
-/** Longest wait between history reads while a live subscriber resyncs through a broker outage. */
-const RESYNC_RETRY_MAX_MS = 2_000;
-
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export const channelDefaults = {
@@ -139,71 +125,76 @@ export function createChannel<
     info: transformer.parse<PresenceInfo>(record.info),
   });
 
-  async function readWithRetry(topic: string, from: string | null, signal: AbortSignal) {
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      try {
-        return await broker.readAfter(topic, from, retention);
-      } catch (error) {
-        if (attempt === 0) runtime.onError(error);
-        await abortableDelay(Math.min(100 * 2 ** attempt, RESYNC_RETRY_MAX_MS), signal);
+  function openStream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>>) {
+    const topic = topicOf(key);
+    const presenceInfo =
+      streamOptions.presence !== undefined && options.presence ? options.presence.parse(streamOptions.presence) : undefined;
+    const context = { topic, broker, fanout, retention, bufferSize, onError: runtime.onError };
+
+    return async (sink: EventSink, from: string | null) => {
+      const subscriber = new ChannelSubscriber(context, from, sink);
+      await brokerCall('subscribe failed', () => subscriber.start());
+      let presenceClientId: string | null = null;
+      if (presenceInfo !== undefined) {
+        const record = { clientId: randomUUID(), info: transformer.stringify(presenceInfo), joinedAt: Date.now() };
+        try {
+          await brokerCall('presence join failed', () => broker.presence.join(topic, record));
+        } catch (error) {
+          subscriber.close();
+          throw error;
+        }
+        presenceClientId = record.clientId;
       }
-    }
-    return null;
+      return {
+        subscriber,
+        async close() {
+          subscriber.close();
+          if (presenceClientId !== null) await broker.presence.leave(topic, presenceClientId).catch(runtime.onError);
+        },
+      };
+    };
   }
 
-  async function* stream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>> = {}) {
-    const topic = topicOf(key);
+  function stream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>> = {}) {
+    const open = openStream(key, streamOptions);
+    const from = streamOptions.lastEventId ?? null;
     const signal = streamOptions.signal ?? new AbortController().signal;
-    const queue = new SubscriberQueue<{ id: string; value: unknown; position: StreamId }>(bufferSize);
-    const detach = await brokerCall('subscribe failed', () => fanout.attach(topic, {
-      entry: (entry) => {
-        const position = parseStreamId(entry.id);
-        if (position) queue.push({ id: entry.id, value: entry.value, position });
-      },
-      interrupted: () => queue.requestResync(),
-    }));
-    const presenceClientId = streamOptions.presence === undefined ? null : randomUUID();
-    try {
-      if (presenceClientId !== null && options.presence) {
-        const info = options.presence.parse(streamOptions.presence);
-        const record = { clientId: presenceClientId, info: transformer.stringify(info), joinedAt: Date.now() };
-        await brokerCall('presence join failed', () => broker.presence.join(topic, record));
-      }
-      // The live subscription is already buffering, so reading history now
-      // leaves no window; anything in both is skipped by position below.
-      let from = streamOptions.lastEventId ?? null;
-      let last: StreamId | null = null;
-      while (!signal.aborted) {
-        // The first read fails fast; a resync of a live subscriber (after an
-        // overflow or a broker outage) waits for the broker instead of ending it.
-        const read = last === null ? await brokerCall('history read failed', () => broker.readAfter(topic, from, retention)) : await readWithRetry(topic, from, signal);
-        if (!read) return;
-        if (read.gap) yield tracked(read.head, { type: 'gap', reason: read.gap } as ChannelEvent<Message>);
-        for (const entry of read.entries) {
-          const { id, message } = decode(entry);
-          yield tracked(id, { type: 'message', message } as ChannelEvent<Message>);
-        }
-        last = parseStreamId(read.head);
-        yield tracked(read.head, { type: 'live', replayed: read.entries.length } as ChannelEvent<Message>);
 
-        // Live phase, until the subscriber overflows its buffer (then catch up from history again).
+    // The adapter for consumers that iterate: a bounded queue between the
+    // subscriber and the generator. When the consumer falls behind, the
+    // backlog is dropped and the subscriber resyncs from the last position
+    // the consumer actually took.
+    async function* iterate(): AsyncGenerator<TrackedEnvelope<ChannelEvent<Message>>, void, unknown> {
+      // Room for a whole history replay (at most `retention.size` messages and
+      // two markers) on top of the live allowance: a replay is pushed in one go,
+      // so a smaller queue would overflow on every resync and never catch up.
+      const queue = new SubscriberQueue<{ position: string; event: ChannelEvent<Message> }>(bufferSize + retention.size + 2);
+      const handle = await open({ deliver: (position, event) => queue.push({ position, event: event as ChannelEvent<Message> }) }, from);
+      let consumed = from;
+      try {
         while (!signal.aborted) {
           await queue.wait(signal);
-          if (queue.takeResync()) break;
+          if (queue.takeResync()) {
+            handle.subscriber.resync(consumed);
+            continue;
+          }
           for (const item of queue.drain()) {
-            if (last && compareStreamIds(item.position, last) <= 0) continue;
-            last = item.position;
-            yield tracked(item.id, { type: 'message', message: item.value as Message } as ChannelEvent<Message>);
+            consumed = item.position;
+            yield tracked(item.position, item.event);
           }
         }
-        from = last ? `${last.ms}-${last.seq}` : from;
-      }
-    } finally {
-      detach();
-      if (presenceClientId !== null) {
-        await broker.presence.leave(topic, presenceClientId).catch(runtime.onError);
+      } finally {
+        await handle.close();
       }
     }
+
+    const generator = iterate();
+    const native: NativeStream = {
+      async open(sink) {
+        return open(sink, from);
+      },
+    };
+    return Object.assign(generator, { [NATIVE_STREAM]: native });
   }
 
   return {

@@ -1,10 +1,17 @@
 import { transformer } from '@herald/shared';
 import type { Broker, BrokerEntry, Unsubscribe } from '../brokers/broker.js';
+import { parseStreamId, type StreamId } from '../brokers/streamId.js';
+import { SharedEvent } from './sharedEvent.js';
 
-/** A message as the node delivers it: its id and its value, decoded once for all local subscribers. */
+/**
+ * A message as the node delivers it: decoded once, and serialized as a
+ * `message` event at most once, for all local subscribers.
+ */
 export interface DecodedEntry {
   readonly id: string;
+  readonly position: StreamId;
   readonly value: unknown;
+  readonly shared: SharedEvent;
 }
 
 /** One local subscriber, as the fan-out sees it. */
@@ -73,7 +80,10 @@ export class FanoutRegistry {
   private deliver(sinks: Set<Sink>, entry: BrokerEntry): void {
     let decoded: DecodedEntry;
     try {
-      decoded = { id: entry.id, value: transformer.parse(entry.data) };
+      const position = parseStreamId(entry.id);
+      if (!position) throw new Error(`broker delivered an entry with a malformed id: ${entry.id}`);
+      const value = transformer.parse(entry.data);
+      decoded = { id: entry.id, position, value, shared: new SharedEvent({ type: 'message', message: value }) };
     } catch (error) {
       this.onSinkError(error);
       return;

@@ -1,0 +1,24 @@
+import type { EventSink } from './subscriber.js';
+
+/**
+ * Marks the async generator a channel's `stream()` returns, so a connection
+ * handler that knows channels can skip the generator and have events written
+ * straight to its socket: no generator step, promise or serialization per
+ * subscriber per message. Other consumers just iterate the generator.
+ */
+export const NATIVE_STREAM = Symbol.for('herald.nativeChannelStream');
+
+export interface NativeStream {
+  /** Starts delivery into `sink`; rejects if the subscription cannot start. */
+  open(sink: EventSink): Promise<NativeStreamHandle>;
+}
+
+export interface NativeStreamHandle {
+  close(): Promise<void>;
+}
+
+export function nativeStreamOf(value: unknown): NativeStream | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const native = (value as { [NATIVE_STREAM]?: NativeStream })[NATIVE_STREAM];
+  return native ?? null;
+}

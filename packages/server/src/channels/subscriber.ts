@@ -1,0 +1,171 @@
+import { transformer, type ChannelEvent } from '@herald/shared';
+import type { Broker, ReadAfterResult, Retention } from '../brokers/broker.js';
+import { compareStreamIds, parseStreamId, type StreamId } from '../brokers/streamId.js';
+import type { DecodedEntry, FanoutRegistry } from './fanout.js';
+import { SharedEvent } from './sharedEvent.js';
+
+/** Where a subscription's events go, in position order. */
+export interface EventSink {
+  /**
+   * One event. For live messages `shared` is the same object for every local
+   * subscriber, so serialization and framing happen once per message.
+   */
+  deliver(position: string, event: ChannelEvent<unknown>, shared: SharedEvent): void;
+}
+
+export interface SubscriberContext {
+  readonly topic: string;
+  readonly broker: Broker;
+  readonly fanout: FanoutRegistry;
+  readonly retention: Retention;
+  /** Live messages buffered while history is read, before a resync is forced. */
+  readonly bufferSize: number;
+  readonly onError: (error: unknown) => void;
+}
+
+/** Longest wait between history reads while a live subscriber resyncs through a broker outage. */
+const RESYNC_RETRY_MAX_MS = 2_000;
+
+/**
+ * One subscription to one topic: the resume algorithm, written once for every
+ * way events leave the server.
+ *
+ * ```
+ *  start(from) ──attach live (buffering)──▶ readAfter(from) ──▶ gap? ─▶ replay ─▶ live marker
+ *                                                                            │
+ *        ┌──────── buffered live entries, ids <= last skipped ◀─────────────┘
+ *        ▼
+ *      live: each entry with id > last is delivered; broker interruption or
+ *            a forced resync (overflow) goes back to readAfter(last)
+ * ```
+ */
+export class ChannelSubscriber {
+  private mode: 'idle' | 'catching-up' | 'live' | 'closed' = 'idle';
+  private buffer: DecodedEntry[] = [];
+  private bufferOverflowed = false;
+  private last: StreamId | null = null;
+  private lastId: string | null;
+  /** Bumped by every catch-up, so a slow one that was superseded does nothing. */
+  private generation = 0;
+  private detach: (() => void) | null = null;
+  private readonly stopped = new AbortController();
+
+  constructor(
+    private readonly ctx: SubscriberContext,
+    from: string | null,
+    private readonly sink: EventSink,
+  ) {
+    this.lastId = from;
+  }
+
+  /** Attaches and delivers history. Rejects (fail fast) if the broker cannot serve the first read. */
+  async start(): Promise<void> {
+    this.detach = await this.ctx.fanout.attach(this.ctx.topic, {
+      entry: (entry) => this.onLive(entry),
+      interrupted: () => this.resync(this.lastId),
+    });
+    if (this.isClosed()) {
+      this.detach();
+      return;
+    }
+    await this.catchUp(this.lastId, true);
+  }
+
+  /**
+   * Drops what is buffered and reads history again after `from` (the last
+   * position the consumer really took), waiting out broker outages.
+   */
+  resync(from: string | null): void {
+    if (this.mode === 'closed') return;
+    this.lastId = from;
+    this.catchUp(from, false).catch(this.ctx.onError);
+  }
+
+  /** Read through a method: `mode` changes across awaits, which narrowing cannot see. */
+  private isClosed(): boolean {
+    return this.mode === 'closed';
+  }
+
+  close(): void {
+    if (this.mode === 'closed') return;
+    this.mode = 'closed';
+    this.buffer = [];
+    this.stopped.abort();
+    this.detach?.();
+  }
+
+  private async catchUp(from: string | null, failFast: boolean): Promise<void> {
+    const generation = ++this.generation;
+    this.mode = 'catching-up';
+    this.buffer = [];
+    this.bufferOverflowed = false;
+    const read = failFast
+      ? await this.ctx.broker.readAfter(this.ctx.topic, from, this.ctx.retention)
+      : await this.readWithRetry(from);
+    if (!read || generation !== this.generation || this.isClosed()) return;
+
+    if (read.gap) this.emit(read.head, { type: 'gap', reason: read.gap });
+    for (const entry of read.entries) {
+      this.emit(entry.id, { type: 'message', message: transformer.parse(entry.data) });
+    }
+    this.last = parseStreamId(read.head);
+    this.lastId = read.head;
+    this.emit(read.head, { type: 'live', replayed: read.entries.length });
+
+    if (this.bufferOverflowed) {
+      // Live delivery outran the history read; read again from where we are.
+      this.catchUp(this.lastId, false).catch(this.ctx.onError);
+      return;
+    }
+    const buffered = this.buffer;
+    this.buffer = [];
+    this.mode = 'live';
+    for (const entry of buffered) this.onLive(entry);
+  }
+
+  private onLive(entry: DecodedEntry): void {
+    if (this.mode === 'closed' || this.mode === 'idle') return;
+    if (this.mode === 'catching-up') {
+      if (this.buffer.length >= this.ctx.bufferSize) {
+        this.buffer = [];
+        this.bufferOverflowed = true;
+      } else if (!this.bufferOverflowed) {
+        this.buffer.push(entry);
+      }
+      return;
+    }
+    if (this.last && compareStreamIds(entry.position, this.last) <= 0) return;
+    this.last = entry.position;
+    this.lastId = entry.id;
+    this.sink.deliver(entry.id, { type: 'message', message: entry.value }, entry.shared);
+  }
+
+  private emit(position: string, event: ChannelEvent<unknown>): void {
+    this.sink.deliver(position, event, new SharedEvent(event));
+  }
+
+  private async readWithRetry(from: string | null): Promise<ReadAfterResult | null> {
+    const signal = this.stopped.signal;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        return await this.ctx.broker.readAfter(this.ctx.topic, from, this.ctx.retention);
+      } catch (error) {
+        if (attempt === 0) this.ctx.onError(error);
+        await abortableDelay(Math.min(100 * 2 ** attempt, RESYNC_RETRY_MAX_MS), signal);
+      }
+    }
+    return null;
+  }
+}
+
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,12 @@
+export {
+  createFaultProxy,
+  faultProxyDefaults,
+  type FaultDirection,
+  type FaultDirectionStats,
+  type FaultFrame,
+  type FaultFramePredicate,
+  type FaultProxy,
+  type FaultProxyOptions,
+  type FaultProxyStats,
+  type FaultProxyTarget,
+} from './faultProxy.js';
