@@ -1,5 +1,11 @@
 export { createHeraldServer, type HeraldServer } from './server.js';
-export { serverDefaults, type HeraldServerOptions, type HeraldContextOptions, type HeartbeatOptions } from './options.js';
+export {
+  serverDefaults,
+  type HeraldServerOptions,
+  type HeraldContextOptions,
+  type HeartbeatOptions,
+  type LimitOptions,
+} from './options.js';
 export { createHerald, type Herald, type HeraldOptions } from './herald.js';
 export {
   channelDefaults,

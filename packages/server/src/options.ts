@@ -30,6 +30,38 @@ export interface HeartbeatOptions {
   pongTimeoutMs?: number;
 }
 
+export interface LimitOptions {
+  /**
+   * Largest incoming frame, in bytes; a bigger one closes the socket with
+   * 1009. `ws` would allow 100 MiB, far too much for an internet-facing server.
+   * @default 1_048_576
+   */
+  maxPayloadBytes?: number;
+  /**
+   * Subscriptions one connection may hold at once; one more is refused with
+   * `LIMIT_EXCEEDED` (the connection stays up).
+   * @default 1_000
+   */
+  maxSubscriptionsPerConnection?: number;
+  /**
+   * Requests one frame may batch; a bigger batch is refused whole.
+   * @default 100
+   */
+  maxBatchSize?: number;
+  /**
+   * Bytes queued for a socket that is not reading before it is closed with
+   * 4002 (slow consumer). Its client reconnects and resumes from history.
+   * @default 4_194_304
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Time a client that announced `connectionParams` has to send them; then
+   * the connection is closed with 4001.
+   * @default 10_000
+   */
+  connectionParamsTimeoutMs?: number;
+}
+
 export interface HeraldServerOptions<TRouter extends AnyRouter> {
   /** The app's tRPC router. Create it with `transformer` from `@herald/shared`. */
   router: TRouter;
@@ -53,12 +85,8 @@ export interface HeraldServerOptions<TRouter extends AnyRouter> {
    */
   path?: string;
   heartbeat?: HeartbeatOptions;
-  /**
-   * Largest incoming frame, in bytes; a bigger one closes the socket with
-   * 1009. `ws` would allow 100 MiB, far too much for an internet-facing server.
-   * @default 1_048_576
-   */
-  maxPayloadBytes?: number;
+  /** Bounds that keep one client from taking more than its share. */
+  limits?: LimitOptions;
   /**
    * How long `close()` waits for clients to close their sockets after the
    * reconnect notice before it terminates them.
@@ -82,6 +110,12 @@ export const serverDefaults = {
     pingIntervalMs: DEFAULT_SERVER_PING_INTERVAL_MS,
     pongTimeoutMs: DEFAULT_SERVER_PONG_TIMEOUT_MS,
   },
-  maxPayloadBytes: 1_048_576,
+  limits: {
+    maxPayloadBytes: 1_048_576,
+    maxSubscriptionsPerConnection: 1_000,
+    maxBatchSize: 100,
+    maxBufferedBytes: 4_194_304,
+    connectionParamsTimeoutMs: 10_000,
+  },
   closeTimeoutMs: 2_000,
 } as const;

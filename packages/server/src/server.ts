@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
-import { WsHandler } from './connection/wsHandler.js';
+import { ConnectionHandler } from './connection/handler.js';
 import { serveHealth } from './http/health.js';
 import { serverDefaults, type HeraldServerOptions } from './options.js';
 
@@ -32,12 +32,19 @@ export async function createHeraldServer<TRouter extends AnyRouter>(options: Her
   const startedAt = Date.now();
   let closing: Promise<void> | null = null;
 
-  const ws = new WsHandler({
+  const limits = { ...serverDefaults.limits, ...options.limits };
+  const ws = new ConnectionHandler({
     router: options.router,
     createContext: options.createContext,
     pingIntervalMs: heartbeat.pingIntervalMs,
     pongTimeoutMs: heartbeat.pongTimeoutMs,
-    maxPayloadBytes: options.maxPayloadBytes ?? serverDefaults.maxPayloadBytes,
+    maxPayloadBytes: limits.maxPayloadBytes,
+    limits: {
+      maxSubscriptions: limits.maxSubscriptionsPerConnection,
+      maxBatchSize: limits.maxBatchSize,
+      maxBufferedBytes: limits.maxBufferedBytes,
+      connectionParamsTimeoutMs: limits.connectionParamsTimeoutMs,
+    },
     onError: options.onError,
   });
 

@@ -169,7 +169,7 @@ export function createChannel<
       // two markers) on top of the live allowance: a replay is pushed in one go,
       // so a smaller queue would overflow on every resync and never catch up.
       const queue = new SubscriberQueue<{ position: string; event: ChannelEvent<Message> }>(bufferSize + retention.size + 2);
-      const handle = await open({ deliver: (position, event) => queue.push({ position, event: event as ChannelEvent<Message> }) }, from);
+      const handle = await open({ deliver: (shared) => queue.push({ position: shared.position, event: shared.event as ChannelEvent<Message> }) }, from);
       let consumed = from;
       try {
         while (!signal.aborted) {

@@ -1,31 +1,25 @@
-import { transformer } from '@herald/shared';
+import type { ChannelEvent } from '@herald/shared';
 
 /**
- * One channel event, serialized at most once however many local subscribers
- * receive it. The channel layer owns the serialization (transformer + JSON);
- * the connection layer owns frames and caches them here per distinct
- * subscription id, so the stock client's habit of numbering ids from 1 on
- * every connection means most subscribers share one frame.
+ * One channel event at its position, shared by every local subscriber that
+ * receives it. The connection layer memoizes its serialization and its frames
+ * here, so they are built once per message however many subscribers there
+ * are; frames are cached per distinct subscription id, and the stock client
+ * numbers ids from 1 on every connection, so most subscribers share one.
  */
 export class SharedEvent {
-  private serialized: string | null = null;
-  private readonly frames = new Map<string, Buffer>();
+  private readonly memos = new Map<string, unknown>();
 
-  constructor(private readonly event: unknown) {}
+  constructor(
+    readonly position: string,
+    readonly event: ChannelEvent<unknown>,
+  ) {}
 
-  /** `JSON.stringify(transformer.serialize(event))`, computed on first use. */
-  get json(): string {
-    this.serialized ??= JSON.stringify(transformer.serialize(this.event));
-    return this.serialized;
-  }
-
-  /** The frame for `key` (built by `build` the first time it is asked for). */
-  frame(key: string, build: () => Buffer): Buffer {
-    let frame = this.frames.get(key);
-    if (!frame) {
-      frame = build();
-      this.frames.set(key, frame);
-    }
-    return frame;
+  /** `build()`'s result under `key`, computed the first time it is asked for. */
+  memo<T>(key: string, build: () => T): T {
+    if (this.memos.has(key)) return this.memos.get(key) as T;
+    const value = build();
+    this.memos.set(key, value);
+    return value;
   }
 }

@@ -7,10 +7,10 @@ import { SharedEvent } from './sharedEvent.js';
 /** Where a subscription's events go, in position order. */
 export interface EventSink {
   /**
-   * One event. For live messages `shared` is the same object for every local
-   * subscriber, so serialization and framing happen once per message.
+   * One event at its position. For live messages it is the same object for
+   * every local subscriber, so serialization and framing happen once per message.
    */
-  deliver(position: string, event: ChannelEvent<unknown>, shared: SharedEvent): void;
+  deliver(event: SharedEvent): void;
 }
 
 export interface SubscriberContext {
@@ -137,11 +137,11 @@ export class ChannelSubscriber {
     if (this.last && compareStreamIds(entry.position, this.last) <= 0) return;
     this.last = entry.position;
     this.lastId = entry.id;
-    this.sink.deliver(entry.id, { type: 'message', message: entry.value }, entry.shared);
+    this.sink.deliver(entry.shared);
   }
 
   private emit(position: string, event: ChannelEvent<unknown>): void {
-    this.sink.deliver(position, event, new SharedEvent(event));
+    this.sink.deliver(new SharedEvent(position, event));
   }
 
   private async readWithRetry(from: string | null): Promise<ReadAfterResult | null> {

@@ -1,0 +1,87 @@
+import { getErrorShape, getTRPCErrorFromUnknown, type AnyRouter, type TRPCError } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+
+/**
+ * tRPC's WebSocket response frames, built as strings. The envelope (`"id":…`
+ * plus `"jsonrpc"` when the request had it) is computed once per request and
+ * spliced into every frame of it, so a subscription's data frames cost one
+ * string concatenation around data that was serialized once.
+ */
+export type Envelope = string;
+
+export const NULL_ENVELOPE: Envelope = '"id":null';
+
+export function envelopeOf(id: number | string | null, jsonrpc: '2.0' | undefined): Envelope {
+  return `"id":${JSON.stringify(id)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
+}
+
+/** Used when even the error formatter fails: it says nothing the formatter meant to hide. */
+const FALLBACK_ERROR = {
+  code: TRPC_ERROR_CODES_BY_KEY.INTERNAL_SERVER_ERROR,
+  message: 'Internal server error',
+  data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
+};
+
+export interface ErrorContext {
+  readonly type: 'query' | 'mutation' | 'subscription' | 'unknown';
+  readonly path: string | undefined;
+  readonly input: unknown;
+  readonly ctx: unknown;
+}
+
+export class Wire {
+  constructor(private readonly router: AnyRouter) {}
+
+  private serialize(value: unknown): unknown {
+    return this.router._def._config.transformer.output.serialize(value);
+  }
+
+  /** Whether this router's transformer is `candidate`, so data it serialized can go out as is. */
+  usesTransformer(candidate: unknown): boolean {
+    return this.router._def._config.transformer.output === candidate;
+  }
+
+  data(envelope: Envelope, value: unknown): string {
+    return `{${envelope},"result":{"type":"data","data":${JSON.stringify(this.serialize(value))}}}`;
+  }
+
+  /**
+   * The data of a tracked event as JSON text: tRPC clients expect the pair
+   * `{ id, data }`, serialized as one value, beside the id in the envelope.
+   */
+  serializeTracked(eventId: string, value: unknown): string {
+    return JSON.stringify(this.serialize({ id: eventId, data: value }));
+  }
+
+  /** A data frame of a tracked event whose data `serializeTracked` made. */
+  trackedData(envelope: Envelope, eventId: string, dataJson: string): string {
+    return `{${envelope},"result":{"type":"data","id":${JSON.stringify(eventId)},"data":${dataJson}}}`;
+  }
+
+  tracked(envelope: Envelope, eventId: string, value: unknown): string {
+    return this.trackedData(envelope, eventId, this.serializeTracked(eventId, value));
+  }
+
+  started(envelope: Envelope): string {
+    return `{${envelope},"result":{"type":"started"}}`;
+  }
+
+  stopped(envelope: Envelope): string {
+    return `{${envelope},"result":{"type":"stopped"}}`;
+  }
+
+  error(envelope: Envelope, error: TRPCError, context: ErrorContext, onFormatterError: (error: unknown) => void): string {
+    let shape: unknown;
+    try {
+      shape = this.serialize(getErrorShape({ config: this.router._def._config, error, ...context }));
+    } catch (cause) {
+      onFormatterError(getTRPCErrorFromUnknown(cause));
+      shape = this.serialize(FALLBACK_ERROR);
+    }
+    return `{${envelope},"error":${JSON.stringify(shape)}}`;
+  }
+
+  reconnect(): string {
+    return '{"id":null,"method":"reconnect"}';
+  }
+}
