@@ -10,7 +10,8 @@ import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStrea
 import { HeraldError } from '../errors.js';
 import type { HeraldServerOptions } from '../options.js';
 import type { HeartbeatPeer } from './heartbeat.js';
-import { envelopeOf, NULL_ENVELOPE, Wire, type Envelope, type ErrorContext } from './wire.js';
+import type { Wire} from './wire.js';
+import { envelopeOf, NULL_ENVELOPE, type Envelope, type ErrorContext } from './wire.js';
 
 export interface ConnectionLimits {
   /** Subscriptions one connection may hold at once. */
