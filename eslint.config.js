@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '**/test-artifacts/**', 'bench/results/**'] },
@@ -12,6 +13,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': ['error', { allow: ['warn', 'error'] }],
     },
+  },
+  {
+    // React code: the rules of hooks, the effect dependency check, and the
+    // React Compiler's checks (purity, refs, state updates in effects).
+    files: ['packages/client/src/react/**', 'examples/chat-web/src/**'],
+    ...reactHooks.configs.flat['recommended-latest'],
   },
   {
     files: ['examples/**/src/main.ts', '**/test/**', 'bench/**'],

@@ -1,6 +1,7 @@
 import { createHerald, createHeraldServer, type Broker, type HeraldServer } from '@herald/server';
 import { createTokenIssuer, randomSecret } from './auth.js';
 import { createChatRouter, type ChatContext } from './router.js';
+import { staticAppHandler } from './static.js';
 
 export interface ChatServerOptions {
   /** @default 8787 */
@@ -14,6 +15,12 @@ export interface ChatServerOptions {
   heartbeat?: { pingIntervalMs?: number; pongTimeoutMs?: number };
   historySize?: number;
   nodeId?: string;
+  /**
+   * A built web app (a folder with `index.html`, e.g. `examples/chat-web/dist`)
+   * to serve at `/`, with `index.html` for client-side routes. Throws at start
+   * when the folder has no `index.html`. @default none: HTTP answers only health checks
+   */
+  staticDir?: string;
 }
 
 export interface ChatServer {
@@ -24,6 +31,8 @@ export interface ChatServer {
 
 /** Starts the demo chat app: the contract router on a Herald server. */
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
+  // First, so a bad folder fails before anything is started.
+  const handleHttp = options.staticDir ? staticAppHandler(options.staticDir) : undefined;
   const herald = createHerald({
     ...(options.broker ? { broker: options.broker } : {}),
     ...(options.nodeId ? { nodeId: options.nodeId } : {}),
@@ -37,6 +46,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     port: options.port ?? 8787,
     ...(options.host ? { host: options.host } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+    ...(handleHttp ? { handleHttp } : {}),
     async createContext({ connectionParams }): Promise<ChatContext> {
       const token = connectionParams?.['token'];
       if (!token) return { user: null, authError: null };

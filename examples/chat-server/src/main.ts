@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { redisBroker } from '@herald/server/redis';
 import { startChatServer } from './app.js';
 
@@ -9,14 +12,22 @@ if (!authSecret) {
 
 const redisUrl = process.env['REDIS_URL'];
 const nodeId = process.env['NODE_ID'];
+// The web app built by `pnpm --filter @herald/example-chat-web build` (root `pnpm start` does it).
+const staticDir = process.env['STATIC_DIR'] ?? fileURLToPath(new URL('../../chat-web/dist', import.meta.url));
+const serveWeb = existsSync(join(staticDir, 'index.html'));
+if (!serveWeb) {
+  console.warn(`[chat-server] no web app in ${staticDir}: build it with \`pnpm --filter @herald/example-chat-web build\` to serve it at /`);
+}
 const chat = await startChatServer({
   port,
   ...(authSecret ? { authSecret } : {}),
   ...(redisUrl ? { broker: redisBroker({ url: redisUrl }) } : {}),
   ...(nodeId ? { nodeId } : {}),
+  ...(serveWeb ? { staticDir } : {}),
 });
 console.log(`[chat-server] broker: ${redisUrl ? `redis (${redisUrl})` : 'in-memory (set REDIS_URL to share one Redis between nodes)'}`);
 console.log(`[chat-server] listening: WebSocket ${chat.server.url}, health ${chat.server.httpUrl}/healthz`);
+if (serveWeb) console.log(`[chat-server] web app: ${chat.server.httpUrl.replace('127.0.0.1', 'localhost')}/`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -41,12 +41,37 @@ export interface HeraldClientOptions {
    * @default 10_000
    */
   connectTimeoutMs?: number;
+  /** Calls made while there is no connection wait here, and are sent in order when it comes back. */
+  offlineQueue?: {
+    /**
+     * Calls that may wait at once; one more fails with `OFFLINE_QUEUE_FULL`.
+     * @default 1_000
+     */
+    maxSize?: number;
+    /**
+     * How long a query or mutation may wait before it fails with
+     * `OFFLINE_TIMEOUT` (subscriptions wait as long as the app keeps them).
+     * @default 30_000
+     */
+    maxAgeMs?: number;
+  };
+  /**
+   * Resend a mutation that was in flight when the connection dropped, with the
+   * same idempotency key, so a Herald server runs it at most once and answers
+   * the repeat with the first result. Turn off against servers that do not
+   * honour idempotency keys (stock tRPC): such mutations then fail with
+   * `CONNECTION_LOST`.
+   * @default true
+   */
+  retryMutations?: boolean;
   /** Called on every connection state change. Same as `client.connection.subscribe`. */
   onStateChange?: (next: ConnectionState, previous: ConnectionState) => void;
 }
 
 export const clientDefaults = {
   connectTimeoutMs: 10_000,
+  offlineQueue: { maxSize: 1_000, maxAgeMs: 30_000 },
+  retryMutations: true,
   heartbeat: {
     pingIntervalMs: DEFAULT_CLIENT_PING_INTERVAL_MS,
     pongTimeoutMs: DEFAULT_CLIENT_PONG_TIMEOUT_MS,

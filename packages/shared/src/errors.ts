@@ -17,6 +17,14 @@ export const HeraldErrorCode = {
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** The server is shutting down; retry on another node or after reconnecting. */
   SERVER_CLOSING: 'SERVER_CLOSING',
+  /** Client: the call waited offline longer than `offlineQueue.maxAgeMs` and was not sent. */
+  OFFLINE_TIMEOUT: 'OFFLINE_TIMEOUT',
+  /** Client: `offlineQueue.maxSize` calls were already waiting; this one was not sent. */
+  OFFLINE_QUEUE_FULL: 'OFFLINE_QUEUE_FULL',
+  /** Client: the socket dropped while a mutation was in flight and `retryMutations` is off; it may or may not have run. */
+  CONNECTION_LOST: 'CONNECTION_LOST',
+  /** Client: the client was closed; the call was not sent or its answer was dropped. */
+  CLIENT_CLOSED: 'CLIENT_CLOSED',
 } as const;
 export type HeraldErrorCode = (typeof HeraldErrorCode)[keyof typeof HeraldErrorCode];
 
@@ -29,6 +37,10 @@ export const TRPC_CODE_OF = {
   FORBIDDEN: 'FORBIDDEN',
   LIMIT_EXCEEDED: 'TOO_MANY_REQUESTS',
   SERVER_CLOSING: 'SERVICE_UNAVAILABLE',
+  OFFLINE_TIMEOUT: 'TIMEOUT',
+  OFFLINE_QUEUE_FULL: 'TOO_MANY_REQUESTS',
+  CONNECTION_LOST: 'CLIENT_CLOSED_REQUEST',
+  CLIENT_CLOSED: 'CLIENT_CLOSED_REQUEST',
 } as const satisfies Record<HeraldErrorCode, string>;
 
 /** Reads the Herald code out of a tRPC client error's `data`, if there is one. */

@@ -1,9 +1,12 @@
 /**
- * Test helpers shared by the chat-server and node-service tests: clients of
- * both kinds (tRPC's stock wsLink, Herald's client), bounded waits, a room
- * subscription that records its events, and cleanup for afterEach.
+ * Test helpers shared by the chat-server, node-service and server cluster
+ * tests: clients of both kinds (tRPC's stock wsLink, Herald's client), bounded
+ * waits, subscriptions that record their events, and cleanup for afterEach.
+ * The clients default to the demo's `AppRouter`; pass another router type
+ * (`stockClient<NumbersRouter>(url)`) for other apps.
  */
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink, type TRPCClient } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
 import { createHeraldClient, type ConnectionStateSource, type ConnectionStatus, type HeraldClient } from '@herald/client';
 import { transformer, type ChannelEvent } from '@herald/shared';
 import { startChatServer, type AppRouter, type ChatServer, type ChatServerOptions, type Message } from '@herald/example-chat-server';
@@ -22,34 +25,41 @@ export type ClientKind = (typeof CLIENT_KINDS)[number];
 export const FAST_BACKOFF = { initialDelayMs: 50, maxDelayMs: 200 } as const;
 const STOCK_RETRY_DELAY_MS = 50;
 
-export interface TestClient {
+export interface TestClient<TRouter extends AnyRouter = AppRouter> {
   readonly kind: ClientKind;
-  readonly trpc: ChatTrpc;
+  readonly trpc: TRPCClient<TRouter>;
   /** The Herald client's connection state; `null` for the stock client, which has no such thing. */
   readonly connection: ConnectionStateSource | null;
   close(): Promise<void>;
 }
 
 /** tRPC's stock client: `createWSClient` + `wsLink`, with `ws` as the WebSocket. */
-export function stockClient(url: string, connectionParams?: ConnectionParams): TestClient {
+export function stockClient<TRouter extends AnyRouter = AppRouter>(url: string, connectionParams?: ConnectionParams): TestClient<TRouter> {
   const wsClient = createWSClient({
     url,
     ...(connectionParams ? { connectionParams } : {}),
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     retryDelayMs: () => STOCK_RETRY_DELAY_MS,
   });
-  const trpc = createTRPCClient<AppRouter>({ links: [wsLink<AppRouter>({ client: wsClient, transformer })] });
+  const trpc = createTRPCClient<TRouter>({ links: [wsLink<TRouter>({ client: wsClient, transformer })] });
   return { kind: 'stock', trpc, connection: null, close: () => wsClient.close() };
 }
 
-/** Herald's client, with short backoff. */
-export function heraldClient(url: string, connectionParams?: ConnectionParams): HeraldClient<AppRouter> {
-  return createHeraldClient<AppRouter>({ url, ...(connectionParams ? { connectionParams } : {}), backoff: FAST_BACKOFF });
+/** Herald's client, with short backoff. `url` may list several servers (failover). */
+export function heraldClient<TRouter extends AnyRouter = AppRouter>(
+  url: string | readonly string[],
+  connectionParams?: ConnectionParams,
+): HeraldClient<TRouter> {
+  return createHeraldClient<TRouter>({ url, ...(connectionParams ? { connectionParams } : {}), backoff: FAST_BACKOFF });
 }
 
-export function makeClient(kind: ClientKind, url: string, connectionParams?: ConnectionParams): TestClient {
-  if (kind === 'stock') return stockClient(url, connectionParams);
-  const client = heraldClient(url, connectionParams);
+export function makeClient<TRouter extends AnyRouter = AppRouter>(
+  kind: ClientKind,
+  url: string,
+  connectionParams?: ConnectionParams,
+): TestClient<TRouter> {
+  if (kind === 'stock') return stockClient<TRouter>(url, connectionParams);
+  const client = heraldClient<TRouter>(url, connectionParams);
   return { kind, trpc: client.trpc, connection: client.connection, close: () => client.close() };
 }
 
@@ -133,47 +143,68 @@ export async function trpcErrorOf(promise: Promise<unknown>): Promise<ChatError>
   throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
 }
 
-export interface RoomSubscription {
-  /** Every event in arrival order, with its tracked id. */
-  readonly events: readonly { readonly id: string; readonly event: RoomEvent }[];
+/** What a recorded subscription received. */
+export interface RecordedSubscription<TEvent> {
+  /** Every event in arrival order, with its tracked id (`null` for an untracked one). */
+  readonly events: readonly { readonly id: string | null; readonly event: TEvent }[];
   readonly errors: readonly unknown[];
-  /** The messages received, in order. */
-  messages(): Message[];
   /** Resolves once `predicate` holds for the events so far; checked on every event. */
-  until(predicate: (events: readonly RoomEvent[]) => boolean, timeoutMs?: number, label?: string): Promise<void>;
-  /** Resolves with the messages once at least `count` have arrived. */
-  waitForMessages(count: number, timeoutMs?: number): Promise<Message[]>;
-  /** Resolves once `count` `live` markers have arrived (the first one: the subscription is live). */
-  waitForLive(count?: number, timeoutMs?: number): Promise<void>;
+  until(predicate: (events: readonly TEvent[]) => boolean, timeoutMs?: number, label?: string): Promise<void>;
   unsubscribe(): void;
 }
 
-/** Subscribes to `chat.onMessage` for `room` and records what arrives. */
-export function subscribeRoom(trpc: ChatTrpc, room: string): RoomSubscription {
-  const events: { id: string; event: RoomEvent }[] = [];
+/** A recorded subscription to a Herald channel stream (`ChannelEvent`s). */
+export interface ChannelSubscription<TMessage> extends RecordedSubscription<ChannelEvent<TMessage>> {
+  readonly events: readonly { readonly id: string; readonly event: ChannelEvent<TMessage> }[];
+  /** The messages received, in order. */
+  messages(): TMessage[];
+  /** Resolves with the messages once at least `count` have arrived. */
+  waitForMessages(count: number, timeoutMs?: number): Promise<TMessage[]>;
+  /** Resolves once `count` `live` markers have arrived (the first one: the subscription is live). */
+  waitForLive(count?: number, timeoutMs?: number): Promise<void>;
+}
+
+export type RoomSubscription = ChannelSubscription<Message>;
+
+/** The callbacks `recordSubscription` hands to `start`, shaped like tRPC's subscribe options. */
+export interface SubscriptionHandlers<TData> {
+  onData(data: TData): void;
+  onError(error: unknown): void;
+}
+
+/**
+ * Starts a subscription with recording callbacks: `start` calls tRPC's
+ * `subscribe(input, handlers)`. Tracked data (`{ id, data }`) is recorded
+ * with its id; anything else with id `null`.
+ */
+export function recordSubscription<TEvent>(
+  start: (handlers: SubscriptionHandlers<{ id: string; data: TEvent } | TEvent>) => { unsubscribe(): void },
+  options: { tracked: boolean },
+): RecordedSubscription<TEvent> {
+  const events: { id: string | null; event: TEvent }[] = [];
   const errors: unknown[] = [];
   const waiters = new Set<() => void>();
   const notify = () => {
     for (const waiter of [...waiters]) waiter();
   };
 
-  const subscription = trpc.chat.onMessage.subscribe(
-    { room },
-    {
-      onData: ({ id, data }) => {
-        events.push({ id, event: data });
-        notify();
-      },
-      onError: (error) => {
-        errors.push(error);
-        notify();
-      },
+  const subscription = start({
+    onData: (data) => {
+      if (options.tracked) {
+        const { id, data: event } = data as { id: string; data: TEvent };
+        events.push({ id, event });
+      } else {
+        events.push({ id: null, event: data as TEvent });
+      }
+      notify();
     },
-  );
+    onError: (error) => {
+      errors.push(error);
+      notify();
+    },
+  });
 
-  const messages = () => events.flatMap(({ event }) => (event.type === 'message' ? [event.message] : []));
-
-  const until: RoomSubscription['until'] = (predicate, timeoutMs = 5_000, label = 'subscription events') =>
+  const until: RecordedSubscription<TEvent>['until'] = (predicate, timeoutMs = 5_000, label = 'subscription events') =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
         if (errors.length > 0) {
@@ -186,7 +217,7 @@ export function subscribeRoom(trpc: ChatTrpc, room: string): RoomSubscription {
       };
       const timer = setTimeout(() => {
         finish();
-        const seen = events.map(({ event }) => event.type).join(', ');
+        const seen = events.map(({ event }) => (event as { type?: unknown }).type).join(', ');
         reject(new Error(`${label}: not seen within ${timeoutMs} ms (seen: ${seen || 'nothing'})`));
       }, timeoutMs);
       const finish = () => {
@@ -197,11 +228,26 @@ export function subscribeRoom(trpc: ChatTrpc, room: string): RoomSubscription {
       check();
     });
 
+  return { events, errors, until, unsubscribe: () => subscription.unsubscribe() };
+}
+
+/** Records a channel stream subscription; `start` calls the procedure's `subscribe(input, handlers)`. */
+export function recordChannel<TMessage>(
+  start: (handlers: SubscriptionHandlers<{ id: string; data: ChannelEvent<TMessage> }>) => { unsubscribe(): void },
+): ChannelSubscription<TMessage> {
+  const recorded = recordSubscription<ChannelEvent<TMessage>>(
+    (handlers) => start(handlers as SubscriptionHandlers<{ id: string; data: ChannelEvent<TMessage> }>),
+    { tracked: true },
+  );
+  const events = recorded.events as ChannelSubscription<TMessage>['events'];
+  const { until } = recorded;
+  const messages = () => events.flatMap(({ event }) => (event.type === 'message' ? [event.message] : []));
   return {
     events,
-    errors,
+    errors: recorded.errors,
     messages,
     until,
+    unsubscribe: recorded.unsubscribe,
     async waitForMessages(count, timeoutMs) {
       await until((seen) => seen.filter((event) => event.type === 'message').length >= count, timeoutMs, `${count} message(s)`);
       return messages();
@@ -209,8 +255,12 @@ export function subscribeRoom(trpc: ChatTrpc, room: string): RoomSubscription {
     waitForLive(count = 1, timeoutMs) {
       return until((seen) => seen.filter((event) => event.type === 'live').length >= count, timeoutMs, `${count} live marker(s)`);
     },
-    unsubscribe: () => subscription.unsubscribe(),
   };
+}
+
+/** Subscribes to `chat.onMessage` for `room` and records what arrives. */
+export function subscribeRoom(trpc: ChatTrpc, room: string): RoomSubscription {
+  return recordChannel<Message>((handlers) => trpc.chat.onMessage.subscribe({ room }, handlers));
 }
 
 /** The statuses a Herald client's connection went through, consecutive repeats collapsed. */

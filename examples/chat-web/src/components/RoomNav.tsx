@@ -1,0 +1,108 @@
+import { useId, useState, type FormEvent } from 'react';
+import { toRoomName } from '../lib/rooms.js';
+import type { User } from '../lib/types.js';
+import { Avatar } from './Avatar.js';
+
+interface Props {
+  rooms: readonly string[];
+  current: string;
+  onOpen: (room: string) => void;
+  user: User;
+  onSignOut: () => void;
+}
+
+/** Rooms, a form to open a new one, and who is signed in. A sidebar on wide screens, a bar on phones. */
+export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
+  const [draft, setDraft] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const inputId = useId();
+  const errorId = useId();
+  const selectId = useId();
+
+  const create = (event: FormEvent) => {
+    event.preventDefault();
+    const name = toRoomName(draft);
+    if (!name) {
+      setError('Use letters, digits or dashes.');
+      return;
+    }
+    setError(null);
+    setDraft('');
+    onOpen(name);
+  };
+
+  return (
+    <nav className="sidebar" aria-label="Rooms">
+      <div className="sidebar__top">
+        <div className="brand">
+          <span className="brand__mark" aria-hidden="true">H</span>
+          <span>Herald Chat</span>
+        </div>
+        <div className="room-select">
+          <label htmlFor={selectId} className="visually-hidden">
+            Room
+          </label>
+          <select id={selectId} value={current} onChange={(event) => onOpen(event.target.value)}>
+            {rooms.map((room) => (
+              <option key={room} value={room}>
+                # {room}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+
+      <h2 className="sidebar__heading">Rooms</h2>
+      <ul className="room-list">
+        {rooms.map((room) => (
+          <li key={room}>
+            <a
+              href={`#/${room}`}
+              className="room-link"
+              aria-current={room === current ? 'page' : undefined}
+              onClick={(event) => {
+                event.preventDefault();
+                onOpen(room);
+              }}
+            >
+              <span aria-hidden="true">#</span> {room}
+            </a>
+          </li>
+        ))}
+      </ul>
+
+      <form className="new-room" onSubmit={create} noValidate>
+        <label htmlFor={inputId}>New room</label>
+        <div className="new-room__row">
+          <input
+            id={inputId}
+            value={draft}
+            placeholder="room-name"
+            maxLength={64}
+            onChange={(event) => setDraft(event.target.value)}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? errorId : undefined}
+          />
+          <button type="submit" className="button" disabled={!draft.trim()}>
+            Create
+          </button>
+        </div>
+        {error && (
+          <p className="field-error" id={errorId} role="alert">
+            {error}
+          </p>
+        )}
+      </form>
+
+      <div className="me">
+        <Avatar name={user.name} id={user.id} />
+        <span className="me__name" title={user.name}>
+          {user.name}
+        </span>
+        <button type="button" className="button button--ghost" onClick={onSignOut}>
+          Sign out
+        </button>
+      </div>
+    </nav>
+  );
+}

@@ -1,0 +1,28 @@
+import type { Session } from './types.js';
+
+const KEY = 'herald-chat:session';
+
+/**
+ * The session lives in sessionStorage: it survives a reload, and each tab can
+ * be someone else (handy for trying the demo with two people in one browser).
+ */
+export function loadSession(): Session | null {
+  try {
+    const raw = sessionStorage.getItem(KEY);
+    if (!raw) return null;
+    const value = JSON.parse(raw) as Partial<Session> | null;
+    if (typeof value?.token !== 'string' || typeof value.user?.id !== 'string' || typeof value.user.name !== 'string') return null;
+    return { token: value.token, user: { id: value.user.id, name: value.user.name } };
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(session: Session | null): void {
+  try {
+    if (session) sessionStorage.setItem(KEY, JSON.stringify(session));
+    else sessionStorage.removeItem(KEY);
+  } catch {
+    // Storage can be unavailable (private mode, quota); the session then lasts until reload.
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The chat web app in a real browser (Debian's Chromium, driven by
+ * playwright-core), against the chat server started in-process: two people
+ * chat, the server restarts mid-conversation, and both recover.
+ *
+ * Chromium: `apt-get install chromium` (.ci/run does it). Without it the
+ * suite fails in CI and is skipped locally, with the reason printed.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { startChatServer, type ChatServer } from '@herald/example-chat-server';
+
+const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ARTIFACTS = resolve(WEB_ROOT, '../../test-artifacts');
+const AUTH_SECRET = 'browser-test-secret-0123456789abcdef';
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** Bounds: the whole file stays well under a minute. */
+const BUILD_TIMEOUT_MS = 60_000;
+const UI_TIMEOUT_MS = 10_000;
+const RECOVERY_TIMEOUT_MS = 15_000;
+
+function findChromium(): string | null {
+  for (const candidate of [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
+    if (candidate && existsSync(candidate)) return candidate;
+  }
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+const chromiumPath = findChromium();
+const missing = chromiumPath ? null : 'Chromium not found (install it with `apt-get install -y chromium`, or set CHROMIUM_PATH)';
+if (missing && !process.env['CI']) console.warn(`[chat-web browser test] skipped: ${missing}`);
+
+/** Builds the app with the package's Vite into a temporary folder. */
+function buildWebApp(outDir: string): Promise<void> {
+  const vite = join(WEB_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+  return new Promise((done, fail) => {
+    execFile(
+      process.execPath,
+      [vite, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
+      { cwd: WEB_ROOT, timeout: BUILD_TIMEOUT_MS, env: { ...process.env, NODE_ENV: 'production' } },
+      (error, _stdout, stderr) => (error ? fail(new Error(`vite build failed: ${stderr || error.message}`, { cause: error })) : done()),
+    );
+  });
+}
+
+const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
+/** Settled messages (confirmed by the server) whose text is exactly `text`. */
+const messagesWithText = (page: Page, text: string): Locator => page.locator('[data-message-id] .message__text').filter({ hasText: exactly(text) });
+const membersPanel = (page: Page): Locator => page.getByRole('complementary', { name: /In this room/ });
+/** The connection banner: a live region that is always in the page (hidden while there is nothing to say). */
+const banner = (page: Page): Locator => page.locator('[role="status"][data-connection]');
+
+async function expectCount(locator: Locator, count: number, timeout = UI_TIMEOUT_MS): Promise<void> {
+  await expect.poll(() => locator.count(), { timeout, interval: 100 }).toBe(count);
+}
+
+async function logIn(page: Page, url: string, name: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await page.getByLabel('Message').waitFor({ timeout: UI_TIMEOUT_MS });
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.getByLabel('Message').fill(text);
+  await page.getByRole('button', { name: 'Send' }).click();
+}
+
+describe.skipIf(missing !== null && !process.env['CI'])('chat web app in Chromium', () => {
+  let outDir = '';
+  let chat: ChatServer | null = null;
+  let browser: Browser | null = null;
+  const pageErrors: string[] = [];
+
+  const start = (port: number) => startChatServer({ port, host: '127.0.0.1', staticDir: outDir, authSecret: AUTH_SECRET });
+
+  beforeAll(async () => {
+    if (missing) throw new Error(missing); // CI: a missing browser fails the run
+    outDir = mkdtempSync(join(tmpdir(), 'herald-chat-web-'));
+    await buildWebApp(outDir);
+    chat = await start(0);
+    browser = await chromium.launch({ executablePath: chromiumPath ?? undefined, headless: true, args: CHROMIUM_FLAGS, timeout: UI_TIMEOUT_MS });
+  }, BUILD_TIMEOUT_MS + 20_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await chat?.close();
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  async function newPage(viewport: { width: number; height: number }): Promise<Page> {
+    if (!browser) throw new Error('browser not started');
+    const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT_MS);
+    page.on('pageerror', (error) => pageErrors.push(`${viewport.width}px: ${error.message}`));
+    return page;
+  }
+
+  it('two people chat, the server restarts mid-conversation, and both recover without losing or doubling messages', async () => {
+    if (!chat) throw new Error('server not started');
+    const port = chat.server.port;
+    const url = `${chat.server.httpUrl}/`;
+    // Ann on a laptop, Bob on a phone.
+    const ann = await newPage({ width: 1200, height: 760 });
+    const bob = await newPage({ width: 390, height: 760 });
+
+    await logIn(ann, url, 'Ann');
+    await logIn(bob, url, 'Bob');
+
+    // Each sees the other in the room.
+    await membersPanel(ann).getByText('Bob', { exact: true }).waitFor();
+    await membersPanel(bob).getByText('Ann', { exact: true }).waitFor();
+
+    await send(ann, 'Hi Bob! Did the deploy go out?');
+    await expectCount(messagesWithText(bob, 'Hi Bob! Did the deploy go out?'), 1);
+    await send(bob, 'Yes, 10 minutes ago. All green.');
+    await expectCount(messagesWithText(ann, 'Yes, 10 minutes ago. All green.'), 1);
+
+    // The server goes away: both show that they are reconnecting.
+    await chat.close();
+    chat = null;
+    await expect.poll(() => banner(ann).textContent(), { timeout: UI_TIMEOUT_MS }).toMatch(/Reconnecting…/);
+    await expect.poll(() => banner(bob).textContent(), { timeout: UI_TIMEOUT_MS }).toMatch(/Reconnecting…/);
+
+    // Written during the outage: queued, and shown as waiting.
+    await send(ann, 'Sent while the server was down (Ann)');
+    await send(bob, 'Sent while the server was down (Bob)');
+    await expectCount(ann.locator('[data-outbox-status="queued"]'), 1);
+    await expectCount(bob.locator('[data-outbox-status="queued"]'), 1);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await ann.screenshot({ path: join(ARTIFACTS, 'chat-reconnecting.png') });
+
+    // Back on the same port with the same secret: sessions stay valid.
+    chat = await start(port);
+    for (const page of [ann, bob]) {
+      await expect.poll(() => banner(page).getAttribute('data-connection'), { timeout: RECOVERY_TIMEOUT_MS }).toBe('open');
+    }
+
+    // Everything is there, each once; nothing is left waiting or failed.
+    const conversation = [
+      'Hi Bob! Did the deploy go out?',
+      'Yes, 10 minutes ago. All green.',
+      'Sent while the server was down (Ann)',
+      'Sent while the server was down (Bob)',
+    ];
+    for (const page of [ann, bob]) {
+      for (const text of conversation) await expectCount(messagesWithText(page, text), 1, RECOVERY_TIMEOUT_MS);
+      await expectCount(page.locator('[data-outbox-status]'), 0);
+      await expect.poll(() => banner(page).textContent(), { timeout: UI_TIMEOUT_MS }).not.toMatch(/Reconnecting/);
+    }
+
+    // Presence and live delivery work again after the restart.
+    await membersPanel(ann).getByText('Bob', { exact: true }).waitFor();
+    await membersPanel(bob).getByText('Ann', { exact: true }).waitFor();
+    await send(bob, 'Back online. Shipping the fix now.');
+    await expectCount(messagesWithText(ann, 'Back online. Shipping the fix now.'), 1);
+    await expectCount(messagesWithText(bob, 'Back online. Shipping the fix now.'), 1);
+    // Order is kept: the list ends with the newest message on both screens.
+    for (const page of [ann, bob]) {
+      await expect.poll(() => page.locator('[data-message-id] .message__text').last().textContent()).toBe('Back online. Shipping the fix now.');
+    }
+
+    await expect.poll(() => banner(ann).textContent(), { timeout: 5_000 }).toBe(''); // "Connected again." has faded
+    await ann.screenshot({ path: join(ARTIFACTS, 'chat.png') });
+    await bob.screenshot({ path: join(ARTIFACTS, 'chat-phone.png') });
+
+    expect(pageErrors).toEqual([]);
+  }, 50_000);
+});

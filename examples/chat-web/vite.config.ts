@@ -1,0 +1,15 @@
+import { defaultClientConditions, defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+// `herald-source` makes `@herald/*` (and the client's `#platform`, as its
+// browser variant) resolve to their TypeScript sources, so the app builds
+// without building the packages first.
+export default defineConfig({
+  plugins: [react()],
+  resolve: { conditions: ['herald-source', ...defaultClientConditions] },
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022' },
+  server: {
+    // `pnpm dev`: the chat server (`pnpm start` at the root) answers the WebSocket.
+    proxy: { '/ws': { target: 'ws://127.0.0.1:8787', ws: true } },
+  },
+});

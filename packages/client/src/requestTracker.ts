@@ -1,0 +1,206 @@
+import { TRPCClientError } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { transformResult } from '@trpc/server/unstable-core-do-not-import';
+import { TRPC_CODE_OF, transformer, type HeraldErrorCode } from '@herald/shared';
+import type { SocketSession } from './socketSession.js';
+
+export type CallType = 'query' | 'mutation' | 'subscription';
+
+/** How a call reports back; the link turns these into tRPC's observable events. */
+export interface CallObserver {
+  next(result: { type: 'started' } | { type: 'data'; id?: string; data: unknown }): void;
+  error(error: TRPCClientError<AnyRouter>): void;
+  complete(): void;
+}
+
+export interface CallRequest {
+  readonly type: CallType;
+  readonly path: string;
+  readonly input: unknown;
+  /** Resume position for a subscription (from the op's input, if the app passed one). */
+  readonly lastEventId?: string | undefined;
+}
+
+export interface TrackerSettings {
+  /** Calls that may wait for a socket at once. */
+  readonly maxQueued: number;
+  /** How long a query or mutation may wait for a socket before it fails. */
+  readonly maxQueuedAgeMs: number;
+  /** Resend in-flight mutations (with their idempotency key) after a reconnect. */
+  readonly retryMutations: boolean;
+  /** Makes idempotency keys; crypto.randomUUID where there is one. */
+  readonly newKey: () => string;
+}
+
+interface Call extends CallRequest {
+  readonly id: number;
+  readonly serializedInput: unknown;
+  readonly idempotencyKey: string | undefined;
+  readonly observer: CallObserver;
+  /** The session it was last sent on; null while it waits for one. */
+  session: SocketSession | null;
+  /** When it started waiting for a session (for the offline age bound). */
+  waitingSince: number;
+  lastEventId: string | undefined;
+  started: boolean;
+}
+
+/**
+ * Every call of one client, whatever socket it is on. Calls are sent the
+ * moment a socket is ready (no batching timer), wait in a bounded queue while
+ * there is none, and are sent again on the next socket when theirs is lost:
+ * queries as they are, mutations with the same idempotency key (a Herald
+ * server answers a repeat with the first result), subscriptions with the last
+ * tracked id they delivered. Frames from a socket a call has left are ignored.
+ */
+export class RequestTracker {
+  private readonly calls = new Map<number, Call>();
+  private lastId = 0;
+  private readonly sweepTimer: ReturnType<typeof setInterval>;
+  private session: SocketSession | null = null;
+  private closed = false;
+
+  constructor(private readonly settings: TrackerSettings) {
+    this.sweepTimer = setInterval(() => this.expireQueued(), Math.max(50, Math.min(1_000, settings.maxQueuedAgeMs / 4)));
+    (this.sweepTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Starts a call; returns the function that cancels it. */
+  start(request: CallRequest, observer: CallObserver): () => void {
+    if (this.closed) {
+      observer.error(clientError('CLIENT_CLOSED', 'This Herald client was closed; create a new one to reconnect'));
+      return () => undefined;
+    }
+    if (!this.session && this.queuedCount() >= this.settings.maxQueued) {
+      observer.error(clientError('OFFLINE_QUEUE_FULL', `${this.settings.maxQueued} calls are already waiting for the connection`));
+      return () => undefined;
+    }
+    const call: Call = {
+      ...request,
+      id: ++this.lastId,
+      serializedInput: transformer.serialize(request.input),
+      idempotencyKey: request.type === 'mutation' ? this.settings.newKey() : undefined,
+      observer,
+      session: null,
+      waitingSince: Date.now(),
+      lastEventId: request.lastEventId,
+      started: false,
+    };
+    this.calls.set(call.id, call);
+    if (this.session) this.sendOn(call, this.session);
+    return () => this.cancel(call);
+  }
+
+  /** A socket is ready: everything not on it goes out on it, oldest first. */
+  onSession(session: SocketSession): void {
+    this.session = session;
+    for (const call of this.calls.values()) {
+      if (call.session !== session) this.sendOn(call, session);
+    }
+  }
+
+  onSessionLost(session: SocketSession): void {
+    if (this.session === session) this.session = null;
+    const now = Date.now();
+    for (const call of [...this.calls.values()]) {
+      if (call.session !== session) continue;
+      call.session = null;
+      call.waitingSince = now;
+      if (call.type === 'mutation' && !this.settings.retryMutations) {
+        this.finish(call);
+        call.observer.error(
+          clientError('CONNECTION_LOST', 'The connection dropped while this mutation was in flight; it may or may not have run'),
+        );
+      }
+    }
+  }
+
+  onMessage(session: SocketSession, message: unknown): void {
+    if (typeof message !== 'object' || message === null) return;
+    const id = (message as { id?: unknown }).id;
+    if (typeof id !== 'number') return; // `id: null` errors concern the connection, not a call.
+    const call = this.calls.get(id);
+    if (!call || call.session !== session) return;
+
+    const transformed = transformResult(message as never, transformer);
+    if (!transformed.ok) {
+      this.finish(call);
+      call.observer.error(TRPCClientError.from(transformed.error));
+      return;
+    }
+    const result = transformed.result as { type?: string; id?: string; data?: unknown };
+    if (call.type !== 'subscription') {
+      this.finish(call);
+      call.observer.next({ type: 'data', data: result.data });
+      call.observer.complete();
+      return;
+    }
+    if (result.type === 'started') {
+      // A resubscription after a reconnect is invisible to the app.
+      if (!call.started) {
+        call.started = true;
+        call.observer.next({ type: 'started' });
+      }
+    } else if (result.type === 'stopped') {
+      this.finish(call);
+      call.observer.complete();
+    } else {
+      if (result.id !== undefined) call.lastEventId = String(result.id);
+      call.observer.next({ type: 'data', ...(result.id !== undefined ? { id: String(result.id) } : {}), data: result.data });
+    }
+  }
+
+  /** Fails every call; the client is closing. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    for (const call of [...this.calls.values()]) {
+      this.finish(call);
+      if (call.type === 'subscription') call.observer.complete();
+      else call.observer.error(clientError('CLIENT_CLOSED', 'The client was closed before the call was answered'));
+    }
+  }
+
+  private sendOn(call: Call, session: SocketSession): void {
+    const params: Record<string, unknown> = { path: call.path, input: call.serializedInput };
+    if (call.lastEventId !== undefined) params['lastEventId'] = call.lastEventId;
+    if (call.idempotencyKey !== undefined) params['idempotencyKey'] = call.idempotencyKey;
+    if (session.send(JSON.stringify({ id: call.id, method: call.type, params }))) call.session = session;
+  }
+
+  private cancel(call: Call): void {
+    if (this.calls.get(call.id) !== call) return;
+    this.finish(call);
+    // `subscription.stop` also cancels a query or mutation on a Herald server (its signal aborts).
+    call.session?.send(JSON.stringify({ id: call.id, method: 'subscription.stop' }));
+  }
+
+  private finish(call: Call): void {
+    this.calls.delete(call.id);
+  }
+
+  private queuedCount(): number {
+    let count = 0;
+    for (const call of this.calls.values()) if (call.session === null) count++;
+    return count;
+  }
+
+  private expireQueued(): void {
+    const oldest = Date.now() - this.settings.maxQueuedAgeMs;
+    for (const call of [...this.calls.values()]) {
+      // Subscriptions wait as long as the app keeps them.
+      if (call.session !== null || call.type === 'subscription' || call.waitingSince > oldest) continue;
+      this.finish(call);
+      call.observer.error(
+        clientError('OFFLINE_TIMEOUT', `No connection for ${this.settings.maxQueuedAgeMs} ms; the ${call.type} was not sent`),
+      );
+    }
+  }
+}
+
+/** A client-side failure shaped like a server error, so apps read `data.code` and `data.heraldCode` the same way. */
+export function clientError(code: HeraldErrorCode, message: string): TRPCClientError<AnyRouter> {
+  return TRPCClientError.from({
+    error: { code: -32_000, message, data: { code: TRPC_CODE_OF[code], heraldCode: code, httpStatus: 0 } },
+  });
+}

@@ -1,0 +1,151 @@
+import type { ConnectionParams } from './options.js';
+
+export interface SessionSettings {
+  readonly WebSocket: typeof globalThis.WebSocket;
+  readonly connectionParams: ConnectionParams | null;
+  readonly pingIntervalMs: number;
+  readonly pongTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+export interface SessionHandlers {
+  /** The socket is open and `connectionParams` went out: requests may be sent. */
+  onReady(session: SocketSession): void;
+  /** A decoded frame other than `PING`/`PONG`. */
+  onMessage(session: SocketSession, message: unknown): void;
+  /** The session is over (closed, failed to open, or declared dead); called once. */
+  onEnd(session: SocketSession, reason: SessionEnd): void;
+}
+
+export interface SessionEnd {
+  readonly wasReady: boolean;
+  readonly code: number | null;
+  readonly error: Error;
+}
+
+/**
+ * One WebSocket, from dialing to its end: the `connectionParams` frame, the
+ * client's heartbeat, and a bounded opening handshake. A session never
+ * reconnects; `ReconnectingConnection` makes a new one.
+ *
+ * A session that its heartbeat declares dead ends at once: the app is not
+ * kept waiting for a close handshake with a peer that is gone.
+ */
+export class SocketSession {
+  private readonly socket: WebSocket;
+  private ready = false;
+  private ended = false;
+  private lastSeenAt = Date.now();
+  private pingSentAt = 0;
+  private readonly heartbeatTimer: ReturnType<typeof setInterval>;
+  private readonly connectTimer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    readonly url: string,
+    private readonly settings: SessionSettings,
+    private readonly handlers: SessionHandlers,
+  ) {
+    this.socket = new settings.WebSocket(settings.connectionParams ? withConnectionParamsFlag(url) : url);
+    this.socket.addEventListener('open', () => this.onOpen());
+    this.socket.addEventListener('message', (event) => this.onFrame(event.data));
+    this.socket.addEventListener('close', (event) =>
+      this.end({ code: event.code, error: new Error(`WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`) }),
+    );
+    // Browsers fire `error` then `close`; `ws` too. The close carries the details.
+    this.socket.addEventListener('error', () => undefined);
+
+    this.connectTimer = setTimeout(() => {
+      if (!this.ready) this.fail(new Error(`The opening handshake took longer than ${settings.connectTimeoutMs} ms`));
+    }, settings.connectTimeoutMs);
+    const tickMs = Math.max(10, Math.floor(Math.min(settings.pingIntervalMs, settings.pongTimeoutMs) / 4));
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), tickMs);
+    unref(this.connectTimer);
+    unref(this.heartbeatTimer);
+  }
+
+  get isReady(): boolean {
+    return this.ready && !this.ended;
+  }
+
+  /** Sends one frame; false if the session cannot send (not ready, or over). */
+  send(frame: string): boolean {
+    if (!this.isReady) return false;
+    this.socket.send(frame);
+    return true;
+  }
+
+  /** Closes normally; `onEnd` follows. */
+  close(code = 1000, reason = 'client closing'): void {
+    this.fail(new Error(reason), code);
+  }
+
+  private onOpen(): void {
+    if (this.ended) return;
+    clearTimeout(this.connectTimer);
+    this.lastSeenAt = Date.now();
+    if (this.settings.connectionParams) {
+      this.socket.send(JSON.stringify({ method: 'connectionParams', data: this.settings.connectionParams }));
+    }
+    this.ready = true;
+    this.handlers.onReady(this);
+  }
+
+  private onFrame(data: unknown): void {
+    if (this.ended) return;
+    this.lastSeenAt = Date.now();
+    this.pingSentAt = 0;
+    if (typeof data !== 'string') return; // Herald and tRPC speak text frames only.
+    if (data === 'PONG') return;
+    if (data === 'PING') {
+      this.socket.send('PONG');
+      return;
+    }
+    let message: unknown;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return; // A frame that is not JSON cannot be routed to any call.
+    }
+    this.handlers.onMessage(this, message);
+  }
+
+  private checkHeartbeat(): void {
+    if (!this.ready || this.ended) return;
+    const now = Date.now();
+    if (this.pingSentAt !== 0) {
+      if (now - this.pingSentAt >= this.settings.pongTimeoutMs) {
+        this.fail(new Error(`No answer to PING within ${this.settings.pongTimeoutMs} ms`));
+      }
+    } else if (now - this.lastSeenAt >= this.settings.pingIntervalMs) {
+      this.pingSentAt = now;
+      this.socket.send('PING');
+    }
+  }
+
+  private fail(error: Error, code = 4000): void {
+    if (this.ended) return;
+    try {
+      this.socket.close(code === 4000 ? 1000 : code, error.message.slice(0, 120));
+    } catch {
+      // Closing a socket that never opened can throw in some runtimes; it is over either way.
+    }
+    this.end({ code: null, error });
+  }
+
+  private end(details: { code: number | null; error: Error }): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.connectTimer);
+    clearInterval(this.heartbeatTimer);
+    this.handlers.onEnd(this, { wasReady: this.ready, ...details });
+  }
+}
+
+function withConnectionParamsFlag(url: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}connectionParams=1`;
+}
+
+/** Node timers keep the process alive; a client's own timers should not. */
+function unref(timer: unknown): void {
+  (timer as { unref?: () => void }).unref?.();
+}
