@@ -5,6 +5,7 @@ export {
   type HeraldContextOptions,
   type HeartbeatOptions,
   type LimitOptions,
+  type IdempotencyOptions,
 } from './options.js';
 export { createHerald, type Herald, type HeraldOptions } from './herald.js';
 export {
@@ -19,6 +20,7 @@ export type {
   Broker,
   BrokerEntry,
   PresenceChange,
+  PresenceListener,
   PresenceRecord,
   PresenceStore,
   ReadAfterResult,
@@ -27,6 +29,7 @@ export type {
   TopicListener,
   Unsubscribe,
 } from './brokers/broker.js';
+export type { ClaimResult, IdempotencyStore } from './brokers/idempotency.js';
 export { memoryBroker, memoryBrokerDefaults, type MemoryBrokerOptions } from './brokers/memory.js';
 export { HeraldError, heraldErrorFormatter, type ZodIssueLike } from './errors.js';
 export { transformer } from '@herald/shared';

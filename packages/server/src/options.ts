@@ -62,6 +62,27 @@ export interface LimitOptions {
   connectionParamsTimeoutMs?: number;
 }
 
+export interface IdempotencyOptions {
+  /**
+   * How long an outcome is kept for repeats, and how long a claim whose run
+   * never finished (its process died) blocks a repeat.
+   * @default 600_000
+   */
+  ttlMs?: number;
+  /**
+   * How long a repeat waits for a first attempt that is still running before
+   * it fails with TIMEOUT.
+   * @default 30_000
+   */
+  waitTimeoutMs?: number;
+  /**
+   * Who the key belongs to, from the connection's context (for example the
+   * user id), so one user's key can never return another user's result.
+   * @default every key in one space (keys are random UUIDs)
+   */
+  scope?: (ctx: unknown) => string | null | undefined;
+}
+
 export interface HeraldServerOptions<TRouter extends AnyRouter> {
   /** The app's tRPC router. Create it with `transformer` from `@herald/shared`. */
   router: TRouter;
@@ -99,6 +120,8 @@ export interface HeraldServerOptions<TRouter extends AnyRouter> {
    * answer 404.
    */
   handleHttp?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Mutations sent with an idempotency key (Herald's client does) run once per key. */
+  idempotency?: IdempotencyOptions;
   /** Called for every error a procedure throws, and for connection errors. */
   onError?: (info: { error: Error; path: string | undefined; type: string }) => void;
 }
@@ -118,4 +141,5 @@ export const serverDefaults = {
     connectionParamsTimeoutMs: 10_000,
   },
   closeTimeoutMs: 2_000,
+  idempotency: { ttlMs: 600_000, waitTimeoutMs: 30_000 },
 } as const;

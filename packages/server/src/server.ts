@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
+import { memoryIdempotencyStore } from './brokers/idempotency.js';
 import { ConnectionHandler } from './connection/handler.js';
 import { serveHealth } from './http/health.js';
 import { serverDefaults, type HeraldServerOptions } from './options.js';
@@ -44,6 +45,12 @@ export async function createHeraldServer<TRouter extends AnyRouter>(options: Her
       maxBatchSize: limits.maxBatchSize,
       maxBufferedBytes: limits.maxBufferedBytes,
       connectionParamsTimeoutMs: limits.connectionParamsTimeoutMs,
+    },
+    idempotency: {
+      store: options.herald?.broker.idempotency ?? memoryIdempotencyStore(),
+      ttlMs: options.idempotency?.ttlMs ?? serverDefaults.idempotency.ttlMs,
+      waitTimeoutMs: options.idempotency?.waitTimeoutMs ?? serverDefaults.idempotency.waitTimeoutMs,
+      scope: options.idempotency?.scope,
     },
     onError: options.onError,
   });

@@ -54,7 +54,7 @@ describe.skipIf(!redisAvailable)('redis broker', () => {
     const prefix = testPrefix();
     const survivor = make(prefix, 300);
     const events: PresenceChange[] = [];
-    const unsubscribe = await survivor.presence.subscribe('room', (e) => events.push(e));
+    const unsubscribe = await survivor.presence.subscribe('room', { onEvent: (e) => events.push(e), onInterrupted: () => {} });
     await survivor.presence.join('room', { clientId: 'alive', info: '"a"', joinedAt: 2 });
     const { child } = await spawnTs('packages/server/test/fixtures/presenceNode.ts', [REDIS_URL, prefix, 'room', 'ghost', '300'], {
       ready: /joined/,

@@ -1,4 +1,5 @@
 import type { GapReason } from '@herald/shared';
+import type { IdempotencyStore } from './idempotency.js';
 
 /**
  * The one seam all delivery goes through. A broker knows topics (a channel
@@ -38,6 +39,9 @@ export interface Broker {
 
   readonly presence: PresenceStore;
 
+  /** Outcomes of mutations by idempotency key, shared by every node. */
+  readonly idempotency: IdempotencyStore;
+
   /** Resolves when the broker can serve; rejects with the reason when it cannot. */
   ping(): Promise<void>;
 
@@ -74,7 +78,11 @@ export interface ReadAfterResult {
    * none): resuming from `head` later loses nothing published after the read.
    */
   readonly head: string;
-  /** Set when messages after `after` may have been dropped; `entries` is then empty. */
+  /**
+   * Set when messages after `after` may have been dropped. `entries` is then
+   * empty, except for `reset`: what was stored since the reset (none of which
+   * the subscriber can have seen) may follow the notice.
+   */
   readonly gap: GapReason | null;
 }
 
@@ -94,7 +102,13 @@ export interface PresenceStore {
   join(topic: string, record: PresenceRecord): Promise<void>;
   leave(topic: string, clientId: string): Promise<void>;
   list(topic: string): Promise<PresenceRecord[]>;
-  subscribe(topic: string, onEvent: (event: PresenceChange) => void): Promise<Unsubscribe>;
+  subscribe(topic: string, listener: PresenceListener): Promise<Unsubscribe>;
+}
+
+export interface PresenceListener {
+  onEvent(event: PresenceChange): void;
+  /** Events may have been missed (the broker's connection dropped and came back): list the members again. */
+  onInterrupted(): void;
 }
 
 export interface PresenceRecord {

@@ -1,9 +1,11 @@
 import type { GapReason } from '@herald/shared';
 import { BrokerUnavailableError } from './errors.js';
+import { memoryIdempotencyStore } from './idempotency.js';
 import type {
   Broker,
   BrokerEntry,
   PresenceChange,
+  PresenceListener,
   PresenceRecord,
   PresenceStore,
   ReadAfterResult,
@@ -100,6 +102,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   }
 
   function sweep(): void {
+    idempotency.sweep();
     for (const [topic, state] of topics) {
       const retention = retentionOf.get(topic);
       if (retention) prune(state, retention);
@@ -115,6 +118,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   }
 
   const presence = memoryPresence();
+  const idempotency = memoryIdempotencyStore(opts.now);
 
   return {
     kind: 'memory',
@@ -178,6 +182,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
     },
 
     presence,
+    idempotency,
 
     async ping() {
       assertOpen();
@@ -194,10 +199,10 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
 
 function memoryPresence(): PresenceStore {
   const members = new Map<string, Map<string, PresenceRecord>>();
-  const listeners = new Map<string, Set<(event: PresenceChange) => void>>();
+  const listeners = new Map<string, Set<PresenceListener>>();
 
   function emit(topic: string, event: PresenceChange): void {
-    for (const listener of listeners.get(topic) ?? []) listener(event);
+    for (const listener of listeners.get(topic) ?? []) listener.onEvent(event);
   }
 
   return {
@@ -216,12 +221,12 @@ function memoryPresence(): PresenceStore {
     async list(topic) {
       return [...(members.get(topic)?.values() ?? [])];
     },
-    async subscribe(topic, onEvent): Promise<Unsubscribe> {
+    async subscribe(topic, listener): Promise<Unsubscribe> {
       let set = listeners.get(topic);
       if (!set) listeners.set(topic, (set = new Set()));
-      set.add(onEvent);
+      set.add(listener);
       return async () => {
-        set.delete(onEvent);
+        set.delete(listener);
         if (set.size === 0) listeners.delete(topic);
       };
     },

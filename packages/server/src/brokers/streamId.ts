@@ -32,6 +32,11 @@ export function compareStreamIds(a: StreamId, b: StreamId): number {
 /** The position before any message: resuming from it replays everything retained. */
 export const ZERO_ID: StreamId = { ms: 0, seq: 0 };
 
+/** The greatest id before `id` (a resume from it replays `id` itself). */
+export function previousStreamId(id: StreamId): StreamId {
+  return id.seq > 0 ? { ms: id.ms, seq: id.seq - 1 } : { ms: Math.max(0, id.ms - 1), seq: Number.MAX_SAFE_INTEGER };
+}
+
 /** The next id after `last` at wall-clock time `nowMs`, never going backwards. */
 export function nextStreamId(last: StreamId, nowMs: number): StreamId {
   return nowMs > last.ms ? { ms: nowMs, seq: 0 } : { ms: last.ms, seq: last.seq + 1 };

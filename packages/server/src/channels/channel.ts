@@ -232,7 +232,11 @@ export function createChannel<
       const topic = topicOf(key);
       const signal = presenceOptions.signal ?? new AbortController().signal;
       const queue = new SubscriberQueue<PresenceChange>(bufferSize);
-      const unsubscribe = await brokerCall('presence subscribe failed', () => broker.presence.subscribe(topic, (change) => queue.push(change)));
+      const unsubscribe = await brokerCall('presence subscribe failed', () => broker.presence.subscribe(topic, {
+          onEvent: (change) => queue.push(change),
+          // Missed events cannot be replayed; a new snapshot replaces them.
+          onInterrupted: () => queue.requestResync(),
+        }));
       try {
         while (!signal.aborted) {
           // Snapshot after subscribing: a change racing the list shows up

@@ -1,6 +1,6 @@
 import { transformer, type ChannelEvent } from '@herald/shared';
 import type { Broker, ReadAfterResult, Retention } from '../brokers/broker.js';
-import { compareStreamIds, parseStreamId, type StreamId } from '../brokers/streamId.js';
+import { compareStreamIds, formatStreamId, parseStreamId, previousStreamId, type StreamId } from '../brokers/streamId.js';
 import type { DecodedEntry, FanoutRegistry } from './fanout.js';
 import { SharedEvent } from './sharedEvent.js';
 
@@ -104,7 +104,12 @@ export class ChannelSubscriber {
       : await this.readWithRetry(from);
     if (!read || generation !== this.generation || this.isClosed()) return;
 
-    if (read.gap) this.emit(read.head, { type: 'gap', reason: read.gap });
+    if (read.gap) {
+      // After a `reset` the broker may replay what it stored since; the
+      // notice's position sits just before that, so a resume from it replays it.
+      const first = read.entries[0] ? parseStreamId(read.entries[0].id) : null;
+      this.emit(first ? formatStreamId(previousStreamId(first)) : read.head, { type: 'gap', reason: read.gap });
+    }
     for (const entry of read.entries) {
       this.emit(entry.id, { type: 'message', message: transformer.parse(entry.data) });
     }

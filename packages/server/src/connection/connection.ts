@@ -6,6 +6,7 @@ import { parseTRPCMessage } from '@trpc/server/rpc';
 import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
 import { CloseCode } from '@herald/shared';
 import type { RawData, WebSocket } from 'ws';
+import type { IdempotencyStore } from '../brokers/idempotency.js';
 import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStream.js';
 import { HeraldError } from '../errors.js';
 import type { HeraldServerOptions } from '../options.js';
@@ -32,6 +33,12 @@ export interface ConnectionConfig<TRouter extends AnyRouter> {
   readonly createContext: HeraldServerOptions<TRouter>['createContext'];
   readonly onError: HeraldServerOptions<TRouter>['onError'];
   readonly limits: ConnectionLimits;
+  readonly idempotency: {
+    readonly store: IdempotencyStore;
+    readonly ttlMs: number;
+    readonly waitTimeoutMs: number;
+    readonly scope: ((ctx: unknown) => string | null | undefined) | undefined;
+  };
   readonly onClosed: (connection: Connection<TRouter>) => void;
 }
 
@@ -255,7 +262,13 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
     }
     const call: RunningCall = { controller: new AbortController(), type };
     this.calls.set(envelope, call);
-    const run = type === 'subscription' ? this.subscribe(envelope, call, context, batchIndex) : this.answer(envelope, call, context, batchIndex);
+    const idempotencyKey = type === 'mutation' ? idempotencyKeyOf(raw) : null;
+    const run =
+      type === 'subscription'
+        ? this.subscribe(envelope, call, context, batchIndex)
+        : idempotencyKey
+          ? this.answerOnce(envelope, idempotencyKey, context, batchIndex)
+          : this.answer(envelope, call, context, batchIndex);
     run
       .catch((cause: unknown) => {
         if (call.controller.signal.aborted && this.closed) return;
@@ -290,6 +303,42 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
       throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `A ${context.type} cannot return a stream; use a subscription` });
     }
     this.send(this.config.wire.data(envelope, result));
+  }
+
+  /**
+   * A mutation with an idempotency key runs once per key, whichever node and
+   * socket its repeats arrive on: a repeat gets the first attempt's response
+   * (data or error). The run is not cancelled when the socket closes, so the
+   * outcome is recorded for the repeat the client will send after reconnecting.
+   */
+  private async answerOnce(envelope: Envelope, idempotencyKey: string, context: ErrorContext, batchIndex: number): Promise<void> {
+    const contextResult = await this.context;
+    if (!contextResult?.ok) return;
+    const { store, ttlMs, waitTimeoutMs, scope } = this.config.idempotency;
+    const key = `${scope?.(contextResult.ctx) ?? ''}|${context.path ?? ''}|${idempotencyKey}`;
+    const claim = await store.claim(key, ttlMs);
+    let body: string | null;
+    if (claim.state === 'done') {
+      body = claim.outcome;
+    } else if (claim.state === 'pending') {
+      body = await store.wait(key, waitTimeoutMs);
+      if (body === null) {
+        throw new TRPCError({ code: 'TIMEOUT', message: 'The first attempt of this mutation is still running; retry later with the same key' });
+      }
+    } else {
+      const uncancelled: RunningCall = { controller: new AbortController(), type: 'mutation' };
+      try {
+        const result = await this.callProcedure(uncancelled, context, batchIndex);
+        if (result === SKIPPED) return;
+        body = this.config.wire.dataBody(result);
+      } catch (cause) {
+        const error = getTRPCErrorFromUnknown(cause);
+        this.report(error, 'mutation', context.path);
+        body = this.config.wire.errorBody(error, { ...context, ctx: this.ctxValue }, (e) => this.report(e, 'mutation'));
+      }
+      await store.complete(key, body, ttlMs);
+    }
+    this.send(this.config.wire.withEnvelope(envelope, body));
   }
 
   private async subscribe(envelope: Envelope, call: RunningCall, context: ErrorContext, batchIndex: number): Promise<void> {
@@ -384,6 +433,13 @@ function stringEntries(params: Record<string, string | undefined> | null): Recor
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(params)) if (typeof value === 'string') out[key] = value;
   return out;
+}
+
+/** The idempotency key Herald's client puts beside a mutation's params (tRPC's parser drops it). */
+function idempotencyKeyOf(raw: unknown): string | null {
+  const params = typeof raw === 'object' && raw !== null ? (raw as { params?: unknown }).params : undefined;
+  const key = typeof params === 'object' && params !== null ? (params as { idempotencyKey?: unknown }).idempotencyKey : undefined;
+  return typeof key === 'string' && key.length > 0 && key.length <= 128 ? key : null;
 }
 
 function messageOf(cause: unknown): string {

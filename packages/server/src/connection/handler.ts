@@ -4,7 +4,7 @@ import type { AnyRouter } from '@trpc/server';
 import { CloseCode, transformer } from '@herald/shared';
 import { WebSocketServer } from 'ws';
 import type { HeraldServerOptions } from '../options.js';
-import { Connection, type ConnectionLimits } from './connection.js';
+import { Connection, type ConnectionConfig, type ConnectionLimits } from './connection.js';
 import { HeartbeatMonitor } from './heartbeat.js';
 import { Wire } from './wire.js';
 
@@ -16,6 +16,7 @@ export interface ConnectionHandlerConfig<TRouter extends AnyRouter> {
   readonly pongTimeoutMs: number;
   readonly maxPayloadBytes: number;
   readonly limits: ConnectionLimits;
+  readonly idempotency: ConnectionConfig<TRouter>['idempotency'];
 }
 
 /**
@@ -55,6 +56,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
         createContext: this.config.createContext,
         onError: this.config.onError,
         limits: this.config.limits,
+        idempotency: this.config.idempotency,
         onClosed: (closed) => {
           this.connections.delete(closed);
           this.heartbeat.delete(closed);

@@ -42,7 +42,17 @@ export class Wire {
   }
 
   data(envelope: Envelope, value: unknown): string {
-    return `{${envelope},"result":{"type":"data","data":${JSON.stringify(this.serialize(value))}}}`;
+    return `{${envelope},${this.dataBody(value)}}`;
+  }
+
+  /** A response without its envelope: what an idempotent mutation stores and replays under another id. */
+  dataBody(value: unknown): string {
+    return `"result":{"type":"data","data":${JSON.stringify(this.serialize(value))}}`;
+  }
+
+  /** Puts a stored response body under `envelope`. */
+  withEnvelope(envelope: Envelope, body: string): string {
+    return `{${envelope},${body}}`;
   }
 
   /**
@@ -71,6 +81,10 @@ export class Wire {
   }
 
   error(envelope: Envelope, error: TRPCError, context: ErrorContext, onFormatterError: (error: unknown) => void): string {
+    return `{${envelope},${this.errorBody(error, context, onFormatterError)}}`;
+  }
+
+  errorBody(error: TRPCError, context: ErrorContext, onFormatterError: (error: unknown) => void): string {
     let shape: unknown;
     try {
       shape = this.serialize(getErrorShape({ config: this.router._def._config, error, ...context }));
@@ -78,7 +92,7 @@ export class Wire {
       onFormatterError(getTRPCErrorFromUnknown(cause));
       shape = this.serialize(FALLBACK_ERROR);
     }
-    return `{${envelope},"error":${JSON.stringify(shape)}}`;
+    return `"error":${JSON.stringify(shape)}`;
   }
 
   reconnect(): string {

@@ -82,7 +82,7 @@ export function brokerContract(name: string, makeBroker: () => Promise<Broker> |
     it('keeps presence and announces joins and leaves', async () => {
       const t = topic();
       const events: PresenceChange[] = [];
-      const unsubscribe = await broker.presence.subscribe(t, (e) => events.push(e));
+      const unsubscribe = await broker.presence.subscribe(t, { onEvent: (e) => events.push(e), onInterrupted: () => {} });
       await broker.presence.join(t, { clientId: 'c1', info: '"ann"', joinedAt: 1 });
       await broker.presence.join(t, { clientId: 'c2', info: '"bob"', joinedAt: 2 });
       expect((await broker.presence.list(t)).map((r) => r.clientId).sort()).toEqual(['c1', 'c2']);

@@ -15,8 +15,11 @@ import {
  * A minimal app for channel tests: one `numbers` channel keyed by stream name,
  * whose messages are `{ n }`, and a presence-carrying subscription.
  */
-export function createNumbersApp(options: { broker?: Broker; historySize?: number; ttlMs?: number } = {}) {
-  const herald = createHerald(options.broker ? { broker: options.broker } : {});
+export function createNumbersApp(options: { broker?: Broker; historySize?: number; ttlMs?: number; nodeId?: string } = {}) {
+  const herald = createHerald({
+    ...(options.broker ? { broker: options.broker } : {}),
+    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
+  });
   const numbers = herald.channel('numbers', {
     key: z.string().min(1).max(32),
     message: z.object({ n: z.number().int() }),
@@ -37,6 +40,8 @@ export function createNumbersApp(options: { broker?: Broker; historySize?: numbe
     presence: t.procedure
       .input(z.object({ stream: z.string() }))
       .subscription(({ input, signal }) => numbers.presenceEvents(input.stream, { signal })),
+    /** Which node answered: tells a test where a client (or a load balancer) put its connection. */
+    node: t.procedure.query(() => ({ nodeId: herald.nodeId })),
   });
   return { herald, numbers, router };
 }
@@ -50,7 +55,7 @@ export interface NumbersServer {
 }
 
 export async function startNumbersServer(
-  options: { broker?: Broker; historySize?: number; port?: number; heartbeat?: HeartbeatOptions } = {},
+  options: { broker?: Broker; historySize?: number; port?: number; heartbeat?: HeartbeatOptions; nodeId?: string } = {},
 ): Promise<NumbersServer> {
   const app = createNumbersApp(options);
   const server = await createHeraldServer({

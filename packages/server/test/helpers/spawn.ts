@@ -30,7 +30,13 @@ export async function spawnTs(
       child.kill('SIGKILL');
       throw new Error(`${entry} was not ready after ${timeoutMs} ms:\n${output}`);
     }
-    await Promise.race([once(child.stdout!, 'data'), once(child, 'exit'), new Promise((r) => setTimeout(r, 100))]);
+    // Listeners of the waits that lost the race are removed, so polling a slow child does not pile them up.
+    const lost = new AbortController();
+    const wake = (emitter: NodeJS.EventEmitter, event: string) => once(emitter, event, { signal: lost.signal }).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([wake(child.stdout!, 'data'), wake(child, 'exit'), new Promise((r) => (timer = setTimeout(r, 100)))]);
+    lost.abort();
+    clearTimeout(timer);
   }
   return { child, output: () => output };
 }

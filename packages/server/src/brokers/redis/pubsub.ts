@@ -22,12 +22,21 @@ interface ChannelState {
 export class PubSub {
   private readonly channels = new Map<string, ChannelState>();
   private lostConnection = false;
+  /**
+   * From a lost connection until handlers are told. Messages that arrive on
+   * the new connection before that are dropped: a handler still in live mode
+   * would take them and move its position past the ones published while no
+   * subscription existed, and its resync would then never read those back.
+   * The resync that follows reads the dropped ones from history.
+   */
+  private interrupted = false;
 
   constructor(
     private readonly connection: Redis,
     private readonly onError: (error: unknown) => void,
   ) {
     connection.on('message', (channel: string, message: string) => {
+      if (this.interrupted) return;
       const state = this.channels.get(channel);
       if (!state) return;
       for (const handler of state.handlers) {
@@ -40,6 +49,7 @@ export class PubSub {
     });
     connection.on('close', () => {
       this.lostConnection = true;
+      this.interrupted = true;
     });
     connection.on('ready', () => {
       if (!this.lostConnection) return;
@@ -95,6 +105,9 @@ export class PubSub {
       .ping()
       .catch(() => undefined)
       .finally(() => {
+        // A newer drop since this reconnect gets its own notice after its own reconnect.
+        if (this.lostConnection) return;
+        this.interrupted = false;
         for (const state of this.channels.values()) {
           for (const handler of state.handlers) {
             try {

@@ -11,6 +11,7 @@ import type {
 } from '../broker.js';
 import { BrokerUnavailableError } from '../errors.js';
 import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from '../streamId.js';
+import { redisIdempotencyStore } from './idempotency.js';
 import { PubSub } from './pubsub.js';
 import {
   PRESENCE_JOIN_SCRIPT,
@@ -208,13 +209,13 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       );
       return raw.map((text) => JSON.parse(text) as PresenceRecord);
     },
-    async subscribe(topic, onEvent) {
+    async subscribe(topic, listener) {
       presenceSweepTopics.set(topic, (presenceSweepTopics.get(topic) ?? 0) + 1);
       try {
         const unsubscribe = await call('presence subscribe', () =>
           pubsub.subscribe(keys.presenceEvents(topic), {
-            onMessage: (message) => onEvent(JSON.parse(message) as PresenceChange),
-            onInterrupted: () => undefined, // Presence streams re-list on their own schedule.
+            onMessage: (message) => listener.onEvent(JSON.parse(message) as PresenceChange),
+            onInterrupted: () => listener.onInterrupted(),
           }),
         );
         return async () => {
@@ -262,6 +263,14 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       if (after === null) return { entries: [], head: snapshot.head, gap: null };
       if (!position) return { entries: [], head: snapshot.head, gap: 'unknown-position' };
       const gap = gapFor(position, snapshot, retention);
+      if (gap === 'reset') {
+        // Everything stored since the reset is newer than anything this
+        // subscriber saw, so it is replayed after the notice. Skipping to the
+        // head would drop acknowledged publishes that reached the new Redis
+        // before this node's subscription came back.
+        const since = await read(topic, 'after', formatStreamId(snapshot.epoch), retention.size);
+        return { entries: since.entries, head: since.entries.at(-1)?.id ?? since.head, gap };
+      }
       if (gap) return { entries: [], head: snapshot.head, gap };
       const last = snapshot.entries.at(-1)?.id;
       return { entries: snapshot.entries, head: last ?? snapshot.head, gap: null };
@@ -276,6 +285,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     },
 
     presence,
+    idempotency: redisIdempotencyStore(redis, (key) => `${prefix}:idem:${key}`, call),
 
     async ping() {
       await call('ping', () => redis.ping());

@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFaultProxy, type FaultProxy } from '@herald/server/testing';
+import { createHeraldClient } from '@herald/client';
+import { transformer } from '@herald/shared';
+import { WebSocket } from 'ws';
+import type { AppRouter, ChatServer } from '@herald/example-chat-server';
+import { Cleanup, FAST_BACKOFF, loginToken, startTestServer, waitFor } from './helpers/clients.js';
+
+/**
+ * Exactly-once mutations: Herald's client resends a mutation cut off by a
+ * drop with its idempotency key, and the server answers a repeat with the
+ * first outcome instead of running it again.
+ */
+describe('exactly-once mutations', () => {
+  const cleanup = new Cleanup();
+  let chat: ChatServer;
+  let proxy: FaultProxy;
+
+  afterEach(() => cleanup.run());
+
+  async function setUp(): Promise<void> {
+    chat = cleanup.add(await startTestServer({ historySize: 5_000 }));
+    proxy = await createFaultProxy({ target: { port: chat.server.port } });
+    cleanup.defer(() => proxy.close());
+  }
+
+  it('answers a repeated idempotency key with the first result and runs the mutation once', async () => {
+    await setUp();
+    const { token } = await loginToken(chat.server.url);
+    const socket = new WebSocket(`${chat.server.url}?connectionParams=1`);
+    cleanup.defer(() => socket.close());
+    const frames: { id: number; result?: { data: unknown } }[] = [];
+    socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as (typeof frames)[number]));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
+    const send = (id: number) =>
+      socket.send(
+        JSON.stringify({
+          id,
+          method: 'mutation',
+          params: { path: 'chat.send', input: transformer.serialize({ room: 'once', text: 'only once' }), idempotencyKey: 'key-1' },
+        }),
+      );
+    send(1);
+    send(2); // the repeat arrives while the first may still run
+    await waitFor(() => frames.length === 2, 5_000, 'both answers');
+    send(3); // and one after it finished
+    await waitFor(() => frames.length === 3, 5_000, 'the third answer');
+
+    const ids = frames.map((frame) => (transformer.deserialize(frame.result?.data as never) as { id: string }).id);
+    expect(new Set(ids).size).toBe(1);
+    const reader = createHeraldClient<AppRouter>({ url: chat.server.url });
+    cleanup.defer(() => reader.close());
+    expect((await reader.trpc.chat.history.query({ room: 'once' })).map((m) => m.text)).toEqual(['only once']);
+  });
+
+  it('keeps 2,000 chat.send calls exactly once and in order while connections are cut at random', async () => {
+    await setUp();
+    const { token } = await loginToken(chat.server.url);
+    const client = createHeraldClient<AppRouter>({ url: proxy.url(), connectionParams: { token }, backoff: FAST_BACKOFF });
+    cleanup.defer(() => client.close());
+
+    const total = 2_000;
+    let sending = true;
+    let cuts = 0;
+    const chaos = (async () => {
+      for (let round = 0; sending && round < 400; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+        cuts += proxy.cutRandom(1);
+      }
+    })();
+    const outcomes: string[] = [];
+    for (let n = 1; n <= total; n++) {
+      const message = await client.trpc.chat.send.mutate({ room: 'chaos', text: `m${n}` });
+      outcomes.push(message.text);
+    }
+    sending = false;
+    await chaos;
+
+    expect(cuts).toBeGreaterThan(5);
+    expect(outcomes).toEqual(Array.from({ length: total }, (_, i) => `m${i + 1}`));
+    const reader = createHeraldClient<AppRouter>({ url: chat.server.url });
+    cleanup.defer(() => reader.close());
+    const stored: string[] = [];
+    // chat.history answers at most 200; the newest 200 must be the last 200 sent.
+    const snapshot = await reader.trpc.chat.history.query({ room: 'chaos', limit: 200 });
+    expect(snapshot.map((m) => m.text)).toEqual(Array.from({ length: 200 }, (_, i) => `m${total - 199 + i}`));
+    // The whole history: '0-0' is before every position, so the broker answers
+    // with a `reset` notice followed by everything it holds.
+    const subscription = reader.trpc.chat.onMessage.subscribe(
+      { room: 'chaos', lastEventId: '0-0' },
+      {
+        onData: ({ data: event }) => {
+          if (event.type === 'message') stored.push(event.message.text);
+        },
+      },
+    );
+    cleanup.defer(() => subscription.unsubscribe());
+    await waitFor(() => stored.length >= total, 10_000, 'the replay of the whole history');
+    expect(stored).toEqual(Array.from({ length: total }, (_, i) => `m${i + 1}`));
+  });
+});
