@@ -19,6 +19,8 @@ export interface ChatDeps {
   readonly historySize?: number;
 }
 
+const HistoryInput = z.object({ room: RoomName, limit: z.number().int().min(1).max(200).optional() });
+
 const t = initTRPC.context<ChatContext>().create({ transformer, errorFormatter: heraldErrorFormatter });
 
 const authed = t.procedure.use(({ ctx, next }) => {
@@ -42,6 +44,12 @@ export function createChatRouter(deps: ChatDeps) {
     history: { size: deps.historySize ?? 1000, ttlMs: 7 * 24 * 60 * 60 * 1000 },
   });
 
+  /** The newest messages of a room, oldest first, and the position they end at. */
+  async function latest(room: string, limit = 50): Promise<{ messages: Message[]; position: string }> {
+    const { messages, position } = await rooms.history(room, { limit });
+    return { messages: messages.map((entry) => entry.message), position };
+  }
+
   return t.router({
     auth: t.router({
       login: t.procedure
@@ -62,11 +70,17 @@ export function createChatRouter(deps: ChatDeps) {
         }),
 
       history: t.procedure
-        .input(z.object({ room: RoomName, limit: z.number().int().min(1).max(200).optional() }))
-        .query(async ({ input }) => {
-          const { messages } = await rooms.history(input.room, { limit: input.limit ?? 50 });
-          return messages.map((entry) => entry.message);
-        }),
+        .input(HistoryInput)
+        .query(async ({ input }) => (await latest(input.room, input.limit)).messages),
+
+      /**
+       * The room's newest messages and the stream position they end at: pass
+       * `position` as `lastEventId` to `chat.onMessage` and the subscription
+       * continues exactly after the snapshot, with nothing lost or doubled.
+       */
+      snapshot: t.procedure
+        .input(HistoryInput)
+        .query(({ input }) => latest(input.room, input.limit)),
 
       onMessage: t.procedure
         .input(z.object({ room: RoomName, ...resumeInput }))

@@ -2,6 +2,7 @@ export { createHeraldClient, type HeraldClient } from './client.js';
 export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from './options.js';
 export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './backoff.js';
 export type { ConnectionStateListener, ConnectionStateSource } from './connectionState.js';
+export { onChannelEvent, type ChannelHandlers, type TrackedChannelEvent } from './channelHandlers.js';
 export {
   CloseCode,
   HeraldErrorCode,
