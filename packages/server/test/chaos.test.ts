@@ -6,7 +6,7 @@ import {
   numbersClient,
   range,
   recordNumbers,
-  waitUntil,
+  waitFor,
   type NumbersClient,
 } from './helpers/subscribers.js';
 
@@ -44,7 +44,7 @@ describe('channels under network faults', () => {
       ...CLIENT_KINDS.map((kind) => client(kind, proxy.url())),
     ];
     const recorders = subscribers.map((s) => recordNumbers(s, 'chaos'));
-    await waitUntil(() => recorders.every((r) => r.events.some((e) => e.type === 'live')), 5_000, 'every subscriber to be live');
+    await waitFor(() => recorders.every((r) => r.events.some((e) => e.type === 'live')), 5_000, 'every subscriber to be live');
 
     const total = 10_000;
     let cuts = 0;
@@ -63,7 +63,7 @@ describe('channels under network faults', () => {
     publishing = false;
     await chaos;
 
-    await waitUntil(() => recorders.every((r) => r.numbers.length >= total), 30_000, 'every subscriber to catch up');
+    await waitFor(() => recorders.every((r) => r.numbers.length >= total), 30_000, 'every subscriber to catch up');
     expect(cuts).toBeGreaterThan(5);
     for (const recorder of recorders) {
       expect(recorder.gaps).toEqual([]);
@@ -77,52 +77,52 @@ describe('channels under network faults', () => {
       await setUp({ heartbeat });
       const subscriber = client(kind, proxy.url(), { heartbeat });
       const recorder = recordNumbers(subscriber, 'half-open');
-      await waitUntil(() => recorder.events.some((e) => e.type === 'live'), 5_000, 'the subscriber to be live');
+      await waitFor(() => recorder.events.some((e) => e.type === 'live'), 5_000, 'the subscriber to be live');
       await server.app.numbers.publish('half-open', { n: 1 });
-      await waitUntil(() => recorder.numbers.length === 1, 5_000, 'the first message');
+      await waitFor(() => recorder.numbers.length === 1, 5_000, 'the first message');
       const statuses: string[] = [];
-      subscriber.herald?.connection.subscribe((next) => statuses.push(next.status));
+      subscriber.connection?.subscribe((next) => statuses.push(next.status));
 
       proxy.stall(); // no FIN, no RST: only heartbeats can tell
       const stalledAt = Date.now();
       await server.app.numbers.publish('half-open', { n: 2 });
-      await waitUntil(() => server.server.connectionCount === 0, 5_000, 'the server to drop the silent peer');
+      await waitFor(() => server.server.connectionCount === 0, 5_000, 'the server to drop the silent peer');
       const serverDetectedMs = Date.now() - stalledAt;
       // Quiet for the ping interval, then the pong timeout, checked every quarter interval.
       expect(serverDetectedMs).toBeLessThan(heartbeat.pingIntervalMs + heartbeat.pongTimeoutMs + 500);
 
-      if (subscriber.herald) {
-        await waitUntil(() => statuses.includes('reconnecting'), 5_000, 'the client to notice');
+      if (subscriber.connection) {
+        await waitFor(() => statuses.includes('reconnecting'), 5_000, 'the client to notice');
         // Its ping interval and pong timeout, plus the bounded close handshake (1 s in Node).
         expect(Date.now() - stalledAt).toBeLessThan(heartbeat.pingIntervalMs + heartbeat.pongTimeoutMs + 1_000 + 500);
       }
 
       await server.app.numbers.publish('half-open', { n: 3 });
       proxy.resume();
-      await waitUntil(() => recorder.numbers.length >= 3, 10_000, 'the subscriber to resume');
+      await waitFor(() => recorder.numbers.length >= 3, 10_000, 'the subscriber to resume');
       expect(recorder.numbers).toEqual([1, 2, 3]);
       expect(recorder.gaps).toEqual([]);
-      if (subscriber.herald) await waitUntil(() => statuses.at(-1) === 'open', 5_000, 'the client to be open again');
+      if (subscriber.connection) await waitFor(() => statuses.at(-1) === 'open', 5_000, 'the client to be open again');
     });
 
     it('sends a gap notice, not silence, when history was trimmed past the resume position', async () => {
       await setUp({ historySize: 20 });
       const subscriber = client(kind, proxy.url());
       const recorder = recordNumbers(subscriber, 'trimmed');
-      await waitUntil(() => recorder.events.some((e) => e.type === 'live'), 5_000, 'the subscriber to be live');
+      await waitFor(() => recorder.events.some((e) => e.type === 'live'), 5_000, 'the subscriber to be live');
       for (const n of range(1, 5)) await server.app.numbers.publish('trimmed', { n });
-      await waitUntil(() => recorder.numbers.length === 5, 5_000, 'the first five');
+      await waitFor(() => recorder.numbers.length === 5, 5_000, 'the first five');
 
       proxy.refuse();
       proxy.cutAll();
-      await waitUntil(() => server.server.connectionCount === 0, 5_000, 'the cut to reach the server');
+      await waitFor(() => server.server.connectionCount === 0, 5_000, 'the cut to reach the server');
       for (const n of range(6, 60)) await server.app.numbers.publish('trimmed', { n });
       proxy.accept();
 
-      await waitUntil(() => recorder.gaps.length === 1, 10_000, 'the gap notice');
+      await waitFor(() => recorder.gaps.length === 1, 10_000, 'the gap notice');
       expect(recorder.gaps[0]).toEqual({ type: 'gap', reason: 'trimmed' });
       await server.app.numbers.publish('trimmed', { n: 61 });
-      await waitUntil(() => recorder.numbers.at(-1) === 61, 5_000, 'live delivery after the gap');
+      await waitFor(() => recorder.numbers.at(-1) === 61, 5_000, 'live delivery after the gap');
       expect(recorder.numbers).toEqual([...range(1, 5), 61]);
     });
 
@@ -142,12 +142,12 @@ describe('channels under network faults', () => {
       );
       const member = client(kind, proxy.url(), { name: 'ann', heartbeat: { pingIntervalMs: 60_000, pongTimeoutMs: 60_000 } });
       recordNumbers(member, 'room');
-      await waitUntil(() => events.includes('join:ann'), 5_000, 'the join');
+      await waitFor(() => events.includes('join:ann'), 5_000, 'the join');
       expect((await observer.trpc.members.query({ stream: 'room' })).map((m) => m.info.name)).toEqual(['ann']);
 
       proxy.stall();
       const stalledAt = Date.now();
-      await waitUntil(() => events.includes('leave'), 5_000, 'the leave');
+      await waitFor(() => events.includes('leave'), 5_000, 'the leave');
       expect(Date.now() - stalledAt).toBeLessThan(heartbeat.pingIntervalMs + heartbeat.pongTimeoutMs + 500);
       expect(await observer.trpc.members.query({ stream: 'room' })).toEqual([]);
     });
@@ -157,11 +157,11 @@ describe('channels under network faults', () => {
     await setUp();
     const subscriber = client('herald', server.server.url);
     const recorder = recordNumbers(subscriber, 'typed');
-    await waitUntil(() => recorder.events.some((e) => e.type === 'live'), 5_000, 'the subscriber to be live');
+    await waitFor(() => recorder.events.some((e) => e.type === 'live'), 5_000, 'the subscriber to be live');
     const error = await subscriber.trpc.publish.mutate({ stream: 'typed', n: 1.5 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ data: { code: 'BAD_REQUEST', heraldCode: 'INVALID_MESSAGE' } });
     await subscriber.trpc.publish.mutate({ stream: 'typed', n: 2 });
-    await waitUntil(() => recorder.numbers.length === 1, 5_000, 'the valid message');
+    await waitFor(() => recorder.numbers.length === 1, 5_000, 'the valid message');
     expect(recorder.numbers).toEqual([2]);
   });
 });

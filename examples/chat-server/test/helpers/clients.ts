@@ -33,13 +33,25 @@ export interface TestClient<TRouter extends AnyRouter = AppRouter> {
   close(): Promise<void>;
 }
 
+/** Options both client kinds take, for tests that tune them. */
+export interface TestClientOptions {
+  /** The client's own heartbeat (the stock client's `keepAlive`). */
+  readonly heartbeat?: { readonly pingIntervalMs: number; readonly pongTimeoutMs: number };
+}
+
 /** tRPC's stock client: `createWSClient` + `wsLink`, with `ws` as the WebSocket. */
-export function stockClient<TRouter extends AnyRouter = AppRouter>(url: string, connectionParams?: ConnectionParams): TestClient<TRouter> {
+export function stockClient<TRouter extends AnyRouter = AppRouter>(
+  url: string,
+  connectionParams?: ConnectionParams,
+  options: TestClientOptions = {},
+): TestClient<TRouter> {
+  const { heartbeat } = options;
   const wsClient = createWSClient({
     url,
     ...(connectionParams ? { connectionParams } : {}),
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     retryDelayMs: () => STOCK_RETRY_DELAY_MS,
+    ...(heartbeat ? { keepAlive: { enabled: true, intervalMs: heartbeat.pingIntervalMs, pongTimeoutMs: heartbeat.pongTimeoutMs } } : {}),
   });
   const trpc = createTRPCClient<TRouter>({ links: [wsLink<TRouter>({ client: wsClient, transformer })] });
   return { kind: 'stock', trpc, connection: null, close: () => wsClient.close() };
@@ -49,17 +61,24 @@ export function stockClient<TRouter extends AnyRouter = AppRouter>(url: string, 
 export function heraldClient<TRouter extends AnyRouter = AppRouter>(
   url: string | readonly string[],
   connectionParams?: ConnectionParams,
+  options: TestClientOptions = {},
 ): HeraldClient<TRouter> {
-  return createHeraldClient<TRouter>({ url, ...(connectionParams ? { connectionParams } : {}), backoff: FAST_BACKOFF });
+  return createHeraldClient<TRouter>({
+    url,
+    ...(connectionParams ? { connectionParams } : {}),
+    ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+    backoff: FAST_BACKOFF,
+  });
 }
 
 export function makeClient<TRouter extends AnyRouter = AppRouter>(
   kind: ClientKind,
   url: string,
   connectionParams?: ConnectionParams,
+  options: TestClientOptions = {},
 ): TestClient<TRouter> {
-  if (kind === 'stock') return stockClient<TRouter>(url, connectionParams);
-  const client = heraldClient<TRouter>(url, connectionParams);
+  if (kind === 'stock') return stockClient<TRouter>(url, connectionParams, options);
+  const client = heraldClient<TRouter>(url, connectionParams, options);
   return { kind, trpc: client.trpc, connection: client.connection, close: () => client.close() };
 }
 
