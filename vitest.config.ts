@@ -10,6 +10,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // The bad-input suite measures the heap after a full collection (global.gc).
+    execArgv: ['--expose-gc'],
     reporters: ['default'],
   },
 });

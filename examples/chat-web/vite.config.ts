@@ -9,7 +9,8 @@ export default defineConfig({
   resolve: { conditions: ['herald-source', ...defaultClientConditions] },
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022' },
   server: {
-    // `pnpm dev`: the chat server (`pnpm start` at the root) answers the WebSocket.
-    proxy: { '/ws': { target: 'ws://127.0.0.1:8787', ws: true } },
+    // `pnpm dev`: the chat server (`pnpm start` at the root) answers the
+    // WebSocket, and `/trpc` (HTTP and Server-Sent Events) when it falls back.
+    proxy: { '/ws': { target: 'ws://127.0.0.1:8787', ws: true }, '/trpc': { target: 'http://127.0.0.1:8787' } },
   },
 });

@@ -1,9 +1,15 @@
-import { createHerald, createHeraldServer, type Broker, type HeraldServer } from '@herald/server';
+import { createHerald, createHeraldServer, type Broker, type HeraldServer, type HeraldServerOptions } from '@herald/server';
 import { createTokenIssuer, randomSecret } from './auth.js';
 import { createChatRouter, type ChatContext } from './router.js';
 import { staticAppHandler } from './static.js';
 
-export interface ChatServerOptions {
+/** Server settings passed through as they are (see the README's server options). */
+export type ChatServerTuning = Pick<
+  HeraldServerOptions<never, never>,
+  'limits' | 'allowedOrigins' | 'trustProxy' | 'tls' | 'compression' | 'logger' | 'metrics' | 'drainTimeoutMs' | 'closeTimeoutMs'
+>;
+
+export interface ChatServerOptions extends ChatServerTuning {
   /** @default 8787 */
   port?: number;
   host?: string;
@@ -47,12 +53,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     ...(options.host ? { host: options.host } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
     ...(handleHttp ? { handleHttp } : {}),
-    async createContext({ connectionParams }): Promise<ChatContext> {
-      const token = connectionParams?.['token'];
-      if (!token) return { user: null, authError: null };
-      const result = await tokens.verify(token);
-      return result.ok ? { user: result.user, authError: null } : { user: null, authError: result.reason };
-    },
+    ...tuningOf(options),
+    // A bad token is refused at connect (UNAUTHORIZED, close 4001); no token is an anonymous connection.
+    authenticate: tokens.authenticate,
+    createContext: ({ user }): ChatContext => ({ user }),
   });
 
   return {
@@ -62,4 +66,12 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       await herald.close();
     },
   };
+}
+
+function tuningOf(options: ChatServerOptions): ChatServerTuning {
+  const { limits, allowedOrigins, trustProxy, tls, compression, logger, metrics, drainTimeoutMs, closeTimeoutMs } = options;
+  const tuning: ChatServerTuning = { limits, allowedOrigins, trustProxy, tls, compression, logger, metrics, drainTimeoutMs, closeTimeoutMs };
+  // Unset fields stay unset, so the server's defaults apply.
+  for (const key of Object.keys(tuning) as (keyof ChatServerTuning)[]) if (tuning[key] === undefined) delete tuning[key];
+  return tuning;
 }

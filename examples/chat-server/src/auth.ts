@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { jwtAuthenticator, type Authenticate } from '@herald/server';
+import { SignJWT } from 'jose';
 import { User } from './schemas.js';
 
 const ISSUER = 'herald-chat';
@@ -7,13 +8,18 @@ const ALGORITHM = 'HS256';
 
 export interface TokenIssuer {
   sign(user: User): Promise<string>;
-  /** The token's user, or the reason it was refused. */
-  verify(token: string): Promise<{ ok: true; user: User } | { ok: false; reason: string }>;
+  /**
+   * The server's `authenticate`: a connection without a token is anonymous
+   * (so `auth.login` works), one with a token that fails is refused at
+   * connect (UNAUTHORIZED, close 4001).
+   */
+  readonly authenticate: Authenticate<User>;
 }
 
 /**
- * HS256 session tokens. Every node of one deployment must share the secret
- * (`AUTH_SECRET`) so a token from one node is good on all.
+ * HS256 session tokens: signed here, verified by Herald's `jwtAuthenticator`.
+ * Every node of one deployment must share the secret (`AUTH_SECRET`) so a
+ * token from one node is good on all.
  */
 export function createTokenIssuer(secret: string | Uint8Array, ttlSeconds = 24 * 60 * 60): TokenIssuer {
   const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
@@ -28,16 +34,12 @@ export function createTokenIssuer(secret: string | Uint8Array, ttlSeconds = 24 *
         .setExpirationTime(`${ttlSeconds}s`)
         .sign(key);
     },
-    async verify(token) {
-      try {
-        const { payload } = await jwtVerify(token, key, { issuer: ISSUER, algorithms: [ALGORITHM] });
-        const user = User.safeParse({ id: payload.sub, name: payload['name'] });
-        return user.success ? { ok: true, user: user.data } : { ok: false, reason: 'token has no valid user' };
-      } catch (error) {
-        if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'token expired' };
-        return { ok: false, reason: 'token signature or format invalid' };
-      }
-    },
+    authenticate: jwtAuthenticator({
+      secret: key,
+      issuer: ISSUER,
+      algorithms: [ALGORITHM],
+      toUser: (payload) => User.parse({ id: payload.sub, name: payload['name'] }),
+    }),
   };
 }
 

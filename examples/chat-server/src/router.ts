@@ -6,9 +6,8 @@ import type { TokenIssuer } from './auth.js';
 import { Message, RoomName, User } from './schemas.js';
 
 export interface ChatContext {
+  /** The connection's user (its token was verified at connect), or null for an anonymous connection. */
   readonly user: User | null;
-  /** Why the connection's token was refused, when it was. */
-  readonly authError: string | null;
 }
 
 export interface ChatDeps {
@@ -25,12 +24,7 @@ const t = initTRPC.context<ChatContext>().create({ transformer, errorFormatter: 
 
 const authed = t.procedure.use(({ ctx, next }) => {
   if (!ctx.user) {
-    throw new TRPCError({
-      code: 'UNAUTHORIZED',
-      message: ctx.authError
-        ? `Your token was refused (${ctx.authError}). Log in again with auth.login.`
-        : 'Log in with auth.login and pass the token as connectionParams.token.',
-    });
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Log in with auth.login and pass the token as connectionParams.token.' });
   }
   return next({ ctx: { user: ctx.user } });
 });

@@ -1,15 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ChatServer } from '@herald/example-chat-server';
+import { createWSClient } from '@trpc/client';
+import { CloseCode } from '@herald/shared';
 import {
   CLIENT_KINDS,
   Cleanup,
+  heraldClient,
   loginToken,
   makeClient,
   startTestServer,
   subscribeRoom,
   trpcErrorOf,
+  waitFor,
   withTimeout,
+  type ClientKind,
   type TestClient,
 } from './helpers/clients.js';
 
@@ -108,27 +113,93 @@ describe.each(CLIENT_KINDS)('protocol over the %s client', (kind) => {
     expect(await client.trpc.chat.history.query({ room: 'lobby' })).toEqual([]);
   });
 
-  it('refuses chat.send without a token, with a garbage token, and with another server’s token', async () => {
+  it('refuses chat.send without a token, and lets the anonymous connection call public procedures', async () => {
     const anonymous = cleanup.add(makeClient(kind, chat.server.url));
     const noToken = await trpcErrorOf(anonymous.trpc.chat.send.mutate({ room: 'lobby', text: 'hi' }));
     expect(noToken.data?.code).toBe('UNAUTHORIZED');
     expect(noToken.message).toMatch(/Log in with auth\.login/);
+    // An anonymous connection is still a working connection for public procedures.
+    expect(await anonymous.trpc.system.health.query()).toMatchObject({ nodeId: expect.any(String) });
+    expect(await anonymous.trpc.chat.history.query({ room: 'lobby' })).toEqual([]);
+  });
 
-    const garbage = cleanup.add(makeClient(kind, chat.server.url, { token: 'not-a-jwt' }));
-    const refused = await trpcErrorOf(garbage.trpc.chat.send.mutate({ room: 'lobby', text: 'hi' }));
-    expect(refused.data?.code).toBe('UNAUTHORIZED');
-    expect(refused.message).toMatch(/token was refused/);
-
+  it('refuses a connection with a garbage token, or another server’s token, at connect with close code 4001', async () => {
     const other = cleanup.add(await startTestServer({ authSecret: 'x'.repeat(32) }));
     const { token: foreignToken } = await loginToken(other.server.url);
-    const foreign = cleanup.add(makeClient(kind, chat.server.url, { token: foreignToken }));
-    const wrongSecret = await trpcErrorOf(foreign.trpc.chat.send.mutate({ room: 'lobby', text: 'hi' }));
-    expect(wrongSecret.data?.code).toBe('UNAUTHORIZED');
-    expect(wrongSecret.message).toMatch(/token was refused \(token signature or format invalid\)/);
+    for (const token of ['not-a-jwt', foreignToken]) {
+      const code = await closeCodeOf(kind, chat.server.url, { token });
+      expect(code).toBe(CloseCode.UNAUTHORIZED);
+    }
+    // Nothing ran for them, and the server still serves everyone else.
+    const { client } = await loggedIn('after');
+    expect(await client.trpc.chat.send.mutate({ room: 'lobby', text: 'still up' })).toMatchObject({ text: 'still up' });
+  });
+});
 
-    // An unauthenticated connection is still a working connection for public procedures.
-    expect(await garbage.trpc.system.health.query()).toMatchObject({ nodeId: expect.any(String) });
-    expect(await anonymous.trpc.chat.history.query({ room: 'lobby' })).toEqual([]);
+/**
+ * The close code a client of `kind` sees when it connects with `connectionParams`:
+ * Herald's client reports it in its `reconnecting` state, tRPC's in `onClose`.
+ */
+async function closeCodeOf(kind: ClientKind, url: string, connectionParams: Record<string, string>): Promise<number> {
+  if (kind === 'herald') {
+    const client = cleanup.add(heraldClient(url, connectionParams));
+    return withTimeout(
+      new Promise<number>((resolve) => {
+        const stop = client.connection.subscribe((state) => {
+          const code = state.status === 'reconnecting' ? /\((\d{4})/.exec(state.error?.message ?? '')?.[1] : undefined;
+          if (code) {
+            stop();
+            resolve(Number(code));
+          }
+        });
+      }),
+      5_000,
+      'the Herald client to be refused',
+    );
+  }
+  const codes: number[] = [];
+  const wsClient = createWSClient({
+    url,
+    connectionParams,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    retryDelayMs: () => 1_000,
+    onClose: (cause) => {
+      if (cause?.code) codes.push(cause.code);
+    },
+  });
+  cleanup.defer(() => wsClient.close());
+  await waitFor(() => codes.length > 0, 5_000, 'the stock client to be refused');
+  return codes[0] as number;
+}
+
+describe('authentication at connect', () => {
+  it('answers a refused token with an UNAUTHORIZED error frame, then closes with 4001', async () => {
+    const socket = new WebSocket(`${chat.server.url}?connectionParams=1`);
+    cleanup.defer(() => socket.terminate());
+    const frames: unknown[] = [];
+    socket.on('message', (data: Buffer) => frames.push(JSON.parse(data.toString())));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ method: 'connectionParams', data: { token: 'not-a-jwt' } }));
+    // A request sent right behind it never runs.
+    socket.send(JSON.stringify({ id: 1, method: 'mutation', params: { path: 'chat.send', input: { json: { room: 'lobby', text: 'x' } } } }));
+
+    expect(await withTimeout(closed, 5_000, 'the refusal')).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'unauthorized' });
+    expect(frames).toEqual([
+      {
+        id: null,
+        error: {
+          json: expect.objectContaining({
+            message: 'Token refused: token signature or format invalid',
+            data: expect.objectContaining({ code: 'UNAUTHORIZED', heraldCode: 'UNAUTHORIZED' }),
+          }),
+        },
+      },
+    ]);
+    const reader = cleanup.add(makeClient('stock', chat.server.url));
+    expect(await reader.trpc.chat.history.query({ room: 'lobby' })).toEqual([]);
   });
 });
 

@@ -13,7 +13,8 @@ describe('snapshot then stream', () => {
   afterEach(() => cleanup.run());
 
   it('gives every client every message exactly once while messages arrive at a high rate', async () => {
-    const chat = cleanup.add(await startTestServer({ historySize: 5_000 }));
+    // One publisher sends about 1,500 mutations a second, above the default per-connection rate limit.
+    const chat = cleanup.add(await startTestServer({ historySize: 5_000, limits: { rate: false } }));
     const { token } = await loginToken(chat.server.url);
     const publisher = createHeraldClient<AppRouter>({ url: chat.server.url, connectionParams: { token }, backoff: FAST_BACKOFF });
     cleanup.defer(() => publisher.close());

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { QueryClient } from '@tanstack/react-query';
 import { createHeraldClient, type HeraldClient } from '@herald/client';
 import type { AppRouter } from '@herald/example-chat-server';
@@ -6,7 +6,7 @@ import { HeraldProvider } from './herald.js';
 import { ConnectionBanner } from './components/ConnectionBanner.js';
 import { ChatScreen } from './components/ChatScreen.js';
 import { Login } from './components/Login.js';
-import { loadSession, saveSession } from './lib/session.js';
+import { loadSession, refusedAtConnect, saveSession } from './lib/session.js';
 import type { Session } from './lib/types.js';
 
 /** The chat server's WebSocket: same host as the page, path `/ws`. */
@@ -23,12 +23,22 @@ interface Connection {
 /**
  * One Herald client per session: the server reads the token once per
  * connection, so logging in or out starts a new client (and a fresh cache).
+ * A token the server refuses at connect (expired, or signed with another
+ * secret) ends the session: `onRefused` runs.
  */
-function useConnection(token: string | null): Connection | null {
+function useConnection(token: string | null, onRefused: (reason: string) => void): Connection | null {
   const [connection, setConnection] = useState<Connection | null>(null);
+  const refused = useRef(onRefused);
+  useEffect(() => {
+    refused.current = onRefused;
+  });
   useEffect(() => {
     const client = createHeraldClient<AppRouter>({
       url: serverUrl(),
+      // WebSocket when the network lets it through; behind a proxy that strips
+      // upgrades, HTTP with Server-Sent Events (same port, `/trpc`), moving
+      // back to the WebSocket when an upgrade gets through again.
+      transport: 'auto',
       connectionParams: token ? { token } : null,
       // Quick first retries, then at most every 5 s: a person is watching.
       backoff: { initialDelayMs: 300, maxDelayMs: 5_000 },
@@ -40,10 +50,14 @@ function useConnection(token: string | null): Connection | null {
         mutations: { retry: false },
       },
     });
+    const stopWatching = client.connection.subscribe((next) => {
+      if (token && refusedAtConnect(next)) refused.current('Your session is no longer valid. Please log in again.');
+    });
     // The client is an external resource this effect makes and closes; state hands it to the render.
     // eslint-disable-next-line react-hooks/set-state-in-effect
     setConnection({ token, client, queryClient });
     return () => {
+      stopWatching();
       queryClient.clear();
       void client.close();
     };
@@ -54,7 +68,6 @@ function useConnection(token: string | null): Connection | null {
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
   const [notice, setNotice] = useState<string | null>(null);
-  const connection = useConnection(session?.token ?? null);
 
   const signIn = useCallback((next: Session) => {
     saveSession(next);
@@ -66,6 +79,7 @@ export function App() {
     setNotice(reason);
     setSession(null);
   }, []);
+  const connection = useConnection(session?.token ?? null, signOut);
 
   if (!connection) return null;
   return (

@@ -1,7 +1,8 @@
 /**
  * The chat web app in a real browser (Debian's Chromium, driven by
  * playwright-core), against the chat server started in-process: two people
- * chat, the server restarts mid-conversation, and both recover.
+ * chat, the server restarts mid-conversation, and both recover; and the same
+ * app behind a proxy that strips WebSocket upgrades, on HTTP + SSE.
  *
  * Chromium: `apt-get install chromium` (.ci/run does it). Without it the
  * suite fails in CI and is skipped locally, with the reason printed.
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { startChatServer, type ChatServer } from '@herald/example-chat-server';
+import { startUpgradeProxy } from '../../chat-server/test/helpers/upgradeProxy.js';
 
 const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = resolve(WEB_ROOT, '../../test-artifacts');
@@ -184,5 +186,60 @@ describe.skipIf(missing !== null && !process.env['CI'])('chat web app in Chromiu
     await bob.screenshot({ path: join(ARTIFACTS, 'chat-phone.png') });
 
     expect(pageErrors).toEqual([]);
+  }, 50_000);
+
+  it('works behind a proxy that refuses WebSocket upgrades: falls back to HTTP + SSE, survives a cut, loses nothing', async () => {
+    const direct = await startChatServer({ port: 0, host: '127.0.0.1', staticDir: outDir, authSecret: AUTH_SECRET });
+    const proxy = await startUpgradeProxy({ targetPort: direct.server.port, upgrades: 'refuse' });
+    try {
+      const url = `${proxy.httpUrl}/`;
+      const ann = await newPage({ width: 1200, height: 760 });
+      const bob = await newPage({ width: 390, height: 760 });
+      await logIn(ann, url, 'Ann');
+      await logIn(bob, url, 'Bob');
+      for (const page of [ann, bob]) {
+        await expect.poll(() => banner(page).getAttribute('data-transport'), { timeout: RECOVERY_TIMEOUT_MS }).toBe('http');
+      }
+      expect(proxy.upgradesRefused).toBeGreaterThan(0);
+
+      // Presence and messages over Server-Sent Events.
+      await membersPanel(ann).getByText('Bob', { exact: true }).waitFor();
+      await membersPanel(bob).getByText('Ann', { exact: true }).waitFor();
+      await send(ann, 'Can you hear me over HTTP?');
+      await expectCount(messagesWithText(bob, 'Can you hear me over HTTP?'), 1);
+      await send(bob, 'Loud and clear, through the proxy.');
+      await expectCount(messagesWithText(ann, 'Loud and clear, through the proxy.'), 1);
+
+      // The network drops: both say so, and what is written meanwhile waits.
+      proxy.setOffline(true);
+      proxy.cutAll();
+      for (const page of [ann, bob]) {
+        await expect.poll(() => banner(page).textContent(), { timeout: UI_TIMEOUT_MS }).toMatch(/Reconnecting…/);
+      }
+      await send(ann, 'Written during the cut (Ann)');
+      await expectCount(ann.locator('[data-outbox-status="queued"]'), 1);
+      proxy.setOffline(false);
+      for (const page of [ann, bob]) {
+        await expect.poll(() => banner(page).getAttribute('data-connection'), { timeout: RECOVERY_TIMEOUT_MS }).toBe('open');
+      }
+
+      const conversation = ['Can you hear me over HTTP?', 'Loud and clear, through the proxy.', 'Written during the cut (Ann)'];
+      for (const page of [ann, bob]) {
+        for (const text of conversation) await expectCount(messagesWithText(page, text), 1, RECOVERY_TIMEOUT_MS);
+        await expectCount(page.locator('[data-outbox-status]'), 0);
+        expect(await banner(page).getAttribute('data-transport')).toBe('http');
+      }
+      await send(bob, 'Still here after the cut.');
+      await expectCount(messagesWithText(ann, 'Still here after the cut.'), 1);
+      expect(proxy.upgradesForwarded).toBe(0);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await ann.screenshot({ path: join(ARTIFACTS, 'chat-http-fallback.png') });
+      expect(pageErrors).toEqual([]);
+      await ann.context().close();
+      await bob.context().close();
+    } finally {
+      await proxy.close();
+      await direct.close();
+    }
   }, 50_000);
 });

@@ -134,9 +134,9 @@ describe('bannerFor', () => {
     expect(bannerFor({ status: 'connecting', url: null }, true, false)?.text).toBe('Connecting…');
     expect(bannerFor({ status: 'reconnecting', attempt: 1, error: null }, true, false)?.text).toMatch(/^Reconnecting…/);
     expect(bannerFor({ status: 'reconnecting', attempt: 3, error: null }, true, false)?.text).toMatch(/\(attempt 3\)/);
-    expect(bannerFor({ status: 'open', url: 'ws://x/ws' }, false, false)?.kind).toBe('offline');
+    expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, false, false)?.kind).toBe('offline');
     expect(bannerFor({ status: 'closed' }, true, false)?.kind).toBe('offline');
-    expect(bannerFor({ status: 'open', url: 'ws://x/ws' }, true, false)).toBeNull();
-    expect(bannerFor({ status: 'open', url: 'ws://x/ws' }, true, true)?.text).toBe('Connected again.');
+    expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, true, false)).toBeNull();
+    expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, true, true)?.text).toBe('Connected again.');
   });
 });

@@ -1,6 +1,7 @@
 import { createTRPCClient, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { platformWebSocket } from '#platform';
+import { HTTP_PATH } from '@herald/shared';
+import { platformEventSource, platformWebSocket } from '#platform';
 import { fullJitterBackoff } from './backoff.js';
 import type { ConnectionStateSource } from './connectionState.js';
 import { heraldLink } from './link.js';
@@ -36,11 +37,19 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
     retryMutations: options.retryMutations ?? clientDefaults.retryMutations,
     newKey: newIdempotencyKey,
   });
+  const urls = typeof options.url === 'string' ? [options.url] : options.url;
+  const httpFallback = { ...clientDefaults.httpFallback, ...options.httpFallback };
   const connection = new ReconnectingConnection(
     {
-      urls: typeof options.url === 'string' ? [options.url] : options.url,
+      urls,
+      httpUrls: options.httpUrl === undefined ? urls.map(httpUrlOf) : typeof options.httpUrl === 'string' ? [options.httpUrl] : options.httpUrl,
+      transport: options.transport ?? clientDefaults.transport,
+      fallbackAfterFailures: Math.max(1, httpFallback.afterFailures),
+      upgradeProbeIntervalMs: httpFallback.upgradeProbeIntervalMs,
       connectionParams: options.connectionParams,
       WebSocket: options.WebSocket ?? platformWebSocket({ connectTimeoutMs }),
+      EventSource: options.EventSource ?? platformEventSource(),
+      fetch: options.fetch,
       retryDelayMs: fullJitterBackoff(options.backoff),
       pingIntervalMs: heartbeat.pingIntervalMs,
       pongTimeoutMs: heartbeat.pongTimeoutMs,
@@ -61,6 +70,17 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
       connection.close();
     },
   };
+}
+
+/** The HTTP endpoint beside a WebSocket URL: same host, `http(s):`, path `/trpc`. */
+export function httpUrlOf(webSocketUrl: string): string {
+  const url = new URL(webSocketUrl);
+  if (url.protocol === 'ws:') url.protocol = 'http:';
+  else if (url.protocol === 'wss:') url.protocol = 'https:';
+  url.pathname = HTTP_PATH;
+  url.search = '';
+  url.hash = '';
+  return url.toString();
 }
 
 /** A random key; `randomUUID` is missing outside secure contexts (plain-http pages), `getRandomValues` is not. */

@@ -1,4 +1,5 @@
-export { createHeraldClient, type HeraldClient } from './client.js';
+export { createHeraldClient, httpUrlOf, type HeraldClient } from './client.js';
+export type { TransportMode } from './transportChooser.js';
 export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from './options.js';
 export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './backoff.js';
 export type { ConnectionStateListener, ConnectionStateSource } from './connectionState.js';
@@ -14,4 +15,5 @@ export {
   type GapReason,
   type PresenceEvent,
   type PresenceMember,
+  type Transport,
 } from '@herald/shared';

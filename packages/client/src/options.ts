@@ -1,5 +1,7 @@
 import { DEFAULT_CLIENT_PING_INTERVAL_MS, DEFAULT_CLIENT_PONG_TIMEOUT_MS, type ConnectionState } from '@herald/shared';
+import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import type { BackoffOptions } from './backoff.js';
+import type { TransportMode } from './transportChooser.js';
 
 export type ConnectionParams = Record<string, string>;
 
@@ -9,6 +11,45 @@ export interface HeraldClientOptions {
    * starts at a random one and moves to the next when a connection attempt fails.
    */
   url: string | readonly string[];
+  /**
+   * How to reach the server.
+   * - `'websocket'`: one WebSocket for everything (works with any tRPC
+   *   WebSocket server, not only Herald's).
+   * - `'http'`: the server's HTTP endpoint (`httpUrl`): queries batched, each
+   *   mutation its own request (with an `Idempotency-Key` header), each
+   *   subscription a Server-Sent Events stream. For networks whose proxies
+   *   strip WebSocket upgrades.
+   * - `'auto'`: WebSocket first; after `httpFallback.afterFailures` failed
+   *   upgrades in a row (at once when an upgrade is answered with a plain HTTP
+   *   response, which only Node can see), HTTP; then a WebSocket upgrade is
+   *   tried every `httpFallback.upgradeProbeIntervalMs`, and calls move back
+   *   to it when it opens. Subscriptions carry their last tracked id across
+   *   every switch: nothing is lost or delivered twice.
+   *
+   * `client.connection.current.transport` (when `open`) says which is in use.
+   * @default 'websocket'
+   */
+  transport?: TransportMode;
+  /**
+   * The server's HTTP endpoint (Herald's `httpPath`), or one per `url`.
+   * @default each `url` with `ws:`/`wss:` made `http:`/`https:` and its path `/trpc`
+   */
+  httpUrl?: string | readonly string[];
+  /** When `transport: 'auto'` falls back to HTTP, and how it comes back. */
+  httpFallback?: {
+    /**
+     * WebSocket attempts that must fail in a row (without opening) before
+     * HTTP is tried. An upgrade answered with an HTTP error (Node) falls
+     * back at once.
+     * @default 2
+     */
+    afterFailures?: number;
+    /**
+     * While on HTTP, how often a WebSocket upgrade is tried again.
+     * @default 30_000
+     */
+    upgradeProbeIntervalMs?: number;
+  };
   /**
    * Sent as the first frame of every connection; the server's `createContext`
    * reads it. A function is called again on every reconnect, so a refreshed
@@ -35,6 +76,16 @@ export interface HeraldClientOptions {
    * @default the browser's `WebSocket`; in Node, `ws`
    */
   WebSocket?: typeof globalThis.WebSocket;
+  /**
+   * An EventSource class for subscriptions over HTTP (Node 20 has none).
+   * @default the browser's `EventSource`; in Node, the `eventsource` package
+   */
+  EventSource?: EventSourceLike.AnyConstructor;
+  /**
+   * The `fetch` for HTTP calls and probes.
+   * @default the runtime's `fetch`
+   */
+  fetch?: typeof globalThis.fetch;
   /**
    * Give up on a connection attempt whose opening handshake has not finished
    * after this long, and retry. Node only; browsers bound it themselves.
@@ -69,6 +120,8 @@ export interface HeraldClientOptions {
 }
 
 export const clientDefaults = {
+  transport: 'websocket',
+  httpFallback: { afterFailures: 2, upgradeProbeIntervalMs: 30_000 },
   connectTimeoutMs: 10_000,
   offlineQueue: { maxSize: 1_000, maxAgeMs: 30_000 },
   retryMutations: true,

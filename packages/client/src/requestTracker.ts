@@ -2,9 +2,9 @@ import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { transformResult } from '@trpc/server/unstable-core-do-not-import';
 import { TRPC_CODE_OF, transformer, type HeraldErrorCode } from '@herald/shared';
-import type { SocketSession } from './socketSession.js';
+import type { CallEvent, CallType, Session } from './session.js';
 
-export type CallType = 'query' | 'mutation' | 'subscription';
+export type { CallType } from './session.js';
 
 /** How a call reports back; the link turns these into tRPC's observable events. */
 export interface CallObserver {
@@ -38,7 +38,7 @@ interface Call extends CallRequest {
   readonly idempotencyKey: string | undefined;
   readonly observer: CallObserver;
   /** The session it was last sent on; null while it waits for one. */
-  session: SocketSession | null;
+  session: Session | null;
   /** When it started waiting for a session (for the offline age bound). */
   waitingSince: number;
   lastEventId: string | undefined;
@@ -52,12 +52,14 @@ interface Call extends CallRequest {
  * queries as they are, mutations with the same idempotency key (a Herald
  * server answers a repeat with the first result), subscriptions with the last
  * tracked id they delivered. Frames from a socket a call has left are ignored.
+ * Sessions may be WebSockets or HTTP: a call moves between transports the
+ * same way it moves between sockets.
  */
 export class RequestTracker {
   private readonly calls = new Map<number, Call>();
   private lastId = 0;
   private readonly sweepTimer: ReturnType<typeof setInterval>;
-  private session: SocketSession | null = null;
+  private session: Session | null = null;
   private closed = false;
 
   constructor(private readonly settings: TrackerSettings) {
@@ -92,14 +94,14 @@ export class RequestTracker {
   }
 
   /** A socket is ready: everything not on it goes out on it, oldest first. */
-  onSession(session: SocketSession): void {
+  onSession(session: Session): void {
     this.session = session;
     for (const call of this.calls.values()) {
       if (call.session !== session) this.sendOn(call, session);
     }
   }
 
-  onSessionLost(session: SocketSession): void {
+  onSessionLost(session: Session): void {
     if (this.session === session) this.session = null;
     const now = Date.now();
     for (const call of [...this.calls.values()]) {
@@ -115,7 +117,8 @@ export class RequestTracker {
     }
   }
 
-  onMessage(session: SocketSession, message: unknown): void {
+  /** A WebSocket frame: decoded, then handled as the call's event. */
+  onMessage(session: Session, message: unknown): void {
     if (typeof message !== 'object' || message === null) return;
     const id = (message as { id?: unknown }).id;
     if (typeof id !== 'number') return; // `id: null` errors concern the connection, not a call.
@@ -124,29 +127,45 @@ export class RequestTracker {
 
     const transformed = transformResult(message as never, transformer);
     if (!transformed.ok) {
-      this.finish(call);
-      call.observer.error(TRPCClientError.from(transformed.error));
+      this.onEvent(session, id, { type: 'error', error: TRPCClientError.from(transformed.error) });
       return;
     }
     const result = transformed.result as { type?: string; id?: string; data?: unknown };
-    if (call.type !== 'subscription') {
+    if (result.type === 'started' || result.type === 'stopped') {
+      this.onEvent(session, id, { type: result.type });
+    } else {
+      this.onEvent(session, id, result.id !== undefined ? { type: 'data', id: String(result.id), data: result.data } : { type: 'data', data: result.data });
+    }
+  }
+
+  /** One event of a call, from the session it is on (events from a session it has left are ignored). */
+  onEvent(session: Session, id: number, event: CallEvent): void {
+    const call = this.calls.get(id);
+    if (!call || call.session !== session) return;
+    if (event.type === 'error') {
       this.finish(call);
-      call.observer.next({ type: 'data', data: result.data });
+      call.observer.error(event.error);
+      return;
+    }
+    if (call.type !== 'subscription') {
+      if (event.type !== 'data') return;
+      this.finish(call);
+      call.observer.next({ type: 'data', data: event.data });
       call.observer.complete();
       return;
     }
-    if (result.type === 'started') {
-      // A resubscription after a reconnect is invisible to the app.
+    if (event.type === 'started') {
+      // A resubscription after a reconnect (or a move to another transport) is invisible to the app.
       if (!call.started) {
         call.started = true;
         call.observer.next({ type: 'started' });
       }
-    } else if (result.type === 'stopped') {
+    } else if (event.type === 'stopped') {
       this.finish(call);
       call.observer.complete();
     } else {
-      if (result.id !== undefined) call.lastEventId = String(result.id);
-      call.observer.next({ type: 'data', ...(result.id !== undefined ? { id: String(result.id) } : {}), data: result.data });
+      if (event.id !== undefined) call.lastEventId = event.id;
+      call.observer.next({ type: 'data', ...(event.id !== undefined ? { id: event.id } : {}), data: event.data });
     }
   }
 
@@ -161,18 +180,23 @@ export class RequestTracker {
     }
   }
 
-  private sendOn(call: Call, session: SocketSession): void {
-    const params: Record<string, unknown> = { path: call.path, input: call.serializedInput };
-    if (call.lastEventId !== undefined) params['lastEventId'] = call.lastEventId;
-    if (call.idempotencyKey !== undefined) params['idempotencyKey'] = call.idempotencyKey;
-    if (session.send(JSON.stringify({ id: call.id, method: call.type, params }))) call.session = session;
+  private sendOn(call: Call, session: Session): void {
+    const sent = session.startCall({
+      id: call.id,
+      type: call.type,
+      path: call.path,
+      input: call.input,
+      serializedInput: call.serializedInput,
+      lastEventId: call.lastEventId,
+      idempotencyKey: call.idempotencyKey,
+    });
+    if (sent) call.session = session;
   }
 
   private cancel(call: Call): void {
     if (this.calls.get(call.id) !== call) return;
     this.finish(call);
-    // `subscription.stop` also cancels a query or mutation on a Herald server (its signal aborts).
-    call.session?.send(JSON.stringify({ id: call.id, method: 'subscription.stop' }));
+    call.session?.stopCall(call.id);
   }
 
   private finish(call: Call): void {

@@ -1,4 +1,7 @@
 import type { ConnectionParams } from './options.js';
+import type { OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
+
+export type { SessionEnd, SessionHandlers } from './session.js';
 
 export interface SessionSettings {
   readonly WebSocket: typeof globalThis.WebSocket;
@@ -6,21 +9,6 @@ export interface SessionSettings {
   readonly pingIntervalMs: number;
   readonly pongTimeoutMs: number;
   readonly connectTimeoutMs: number;
-}
-
-export interface SessionHandlers {
-  /** The socket is open and `connectionParams` went out: requests may be sent. */
-  onReady(session: SocketSession): void;
-  /** A decoded frame other than `PING`/`PONG`. */
-  onMessage(session: SocketSession, message: unknown): void;
-  /** The session is over (closed, failed to open, or declared dead); called once. */
-  onEnd(session: SocketSession, reason: SessionEnd): void;
-}
-
-export interface SessionEnd {
-  readonly wasReady: boolean;
-  readonly code: number | null;
-  readonly error: Error;
 }
 
 /**
@@ -31,10 +19,13 @@ export interface SessionEnd {
  * A session that its heartbeat declares dead ends at once: the app is not
  * kept waiting for a close handshake with a peer that is gone.
  */
-export class SocketSession {
+export class SocketSession implements Session {
+  readonly transport = 'websocket' as const;
   private readonly socket: WebSocket;
   private ready = false;
   private ended = false;
+  /** The upgrade was answered with a plain HTTP response (`ws` says so in its error). */
+  private refused = false;
   private lastSeenAt = Date.now();
   private pingSentAt = 0;
   private readonly heartbeatTimer: ReturnType<typeof setInterval>;
@@ -51,8 +42,11 @@ export class SocketSession {
     this.socket.addEventListener('close', (event) =>
       this.end({ code: event.code, error: new Error(`WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`) }),
     );
-    // Browsers fire `error` then `close`; `ws` too. The close carries the details.
-    this.socket.addEventListener('error', () => undefined);
+    // Browsers fire `error` then `close`; `ws` too. The close carries the
+    // details, except that `ws` tells here that the upgrade got an HTTP answer.
+    this.socket.addEventListener('error', (event) => {
+      if (!this.ready && /Unexpected server response/.test(String((event as { message?: unknown }).message))) this.refused = true;
+    });
 
     this.connectTimer = setTimeout(() => {
       if (!this.ready) this.fail(new Error(`The opening handshake took longer than ${settings.connectTimeoutMs} ms`));
@@ -72,6 +66,18 @@ export class SocketSession {
     if (!this.isReady) return false;
     this.socket.send(frame);
     return true;
+  }
+
+  startCall(call: OutgoingCall): boolean {
+    const params: Record<string, unknown> = { path: call.path, input: call.serializedInput };
+    if (call.lastEventId !== undefined) params['lastEventId'] = call.lastEventId;
+    if (call.idempotencyKey !== undefined) params['idempotencyKey'] = call.idempotencyKey;
+    return this.send(JSON.stringify({ id: call.id, method: call.type, params }));
+  }
+
+  stopCall(id: number): void {
+    // `subscription.stop` also cancels a query or mutation on a Herald server (its signal aborts).
+    this.send(JSON.stringify({ id, method: 'subscription.stop' }));
   }
 
   /** Closes normally; `onEnd` follows. */
@@ -137,7 +143,7 @@ export class SocketSession {
     this.ended = true;
     clearTimeout(this.connectTimer);
     clearInterval(this.heartbeatTimer);
-    this.handlers.onEnd(this, { wasReady: this.ready, ...details });
+    this.handlers.onEnd(this, { wasReady: this.ready, refused: this.refused, ...details } satisfies SessionEnd);
   }
 }
 

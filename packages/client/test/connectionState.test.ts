@@ -10,7 +10,7 @@ function recorded(machine: ConnectionStateMachine): Transition[] {
   return transitions;
 }
 
-const open = (url = 'ws://a/ws'): ConnectionState => ({ status: 'open', url });
+const open = (url = 'ws://a/ws'): ConnectionState => ({ status: 'open', url, transport: 'websocket' });
 const reconnecting = (attempt: number, error: Error | null = null): ConnectionState => ({ status: 'reconnecting', attempt, error });
 
 afterEach(() => {

@@ -195,8 +195,8 @@ describe('useConnectionStateOf', () => {
     const machine = new ConnectionStateMachine();
     const { result } = renderHook(() => useConnectionStateOf(machine), null);
     expect(result.current).toEqual({ status: 'connecting', url: null });
-    act(() => machine.set({ status: 'open', url: 'ws://a/ws' }));
-    expect(result.current).toEqual({ status: 'open', url: 'ws://a/ws' });
+    act(() => machine.set({ status: 'open', url: 'ws://a/ws', transport: 'websocket' }));
+    expect(result.current).toEqual({ status: 'open', url: 'ws://a/ws', transport: 'websocket' });
     act(() => machine.set({ status: 'reconnecting', attempt: 1, error: null }));
     expect(result.current.status).toBe('reconnecting');
   });

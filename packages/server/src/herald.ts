@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { Broker } from './brokers/broker.js';
 import { memoryBroker } from './brokers/memory.js';
-import { createChannel, type Channel, type ChannelOptions } from './channels/channel.js';
+import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
 
-export interface HeraldOptions {
+export interface HeraldOptions<TCtx = unknown> {
   /**
    * Where messages, history and presence live. Pass `redisBroker(...)` to run
    * several processes as one.
@@ -19,6 +19,17 @@ export interface HeraldOptions {
   nodeId?: string;
   /** Errors that have no caller to reach (a failed unsubscribe, a broken payload). @default console.error */
   onError?: (error: unknown) => void;
+  /**
+   * Decides who may subscribe to (`stream`, `presenceEvents`, and the reads
+   * `history` and `members`) and publish on each channel key. It gets the
+   * `ctx` the call passed (`rooms.stream(key, { ctx })`), or `null` when it
+   * passed none (server code: timers, scripts; decide whether to trust it).
+   * Return false (or throw) to refuse: the call fails with `FORBIDDEN` and,
+   * for a subscription, nothing is sent but the error. Runs once per
+   * subscribe or publish, never per delivered message.
+   * @default none: every call is allowed
+   */
+  authorize?: Authorize<TCtx>;
 }
 
 /**
@@ -39,7 +50,7 @@ export interface Herald {
 
 const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
-export function createHerald(options: HeraldOptions = {}): Herald {
+export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}): Herald {
   const broker = options.broker ?? memoryBroker();
   const onError = options.onError ?? ((error: unknown) => console.error('[herald]', error));
   const fanout = new FanoutRegistry(broker, onError);
@@ -56,7 +67,7 @@ export function createHerald(options: HeraldOptions = {}): Herald {
       }
       if (names.has(name)) throw new TypeError(`Channel "${name}" is declared twice`);
       names.add(name);
-      return createChannel(name, channelOptions, { broker, fanout, onError });
+      return createChannel(name, channelOptions, { broker, fanout, onError, authorize: options.authorize as Authorize<unknown> | undefined });
     },
     close() {
       closing ??= broker.close();

@@ -6,12 +6,21 @@ export {
   type HeartbeatOptions,
   type LimitOptions,
   type IdempotencyOptions,
+  type Authenticate,
+  type CompressionOptions,
+  type MetricsOptions,
 } from './options.js';
+export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtKeySource } from './auth/jwt.js';
+export { RefusalReason } from './observability/metrics.js';
 export { createHerald, type Herald, type HeraldOptions } from './herald.js';
 export {
   channelDefaults,
   resumeInput,
+  type Authorize,
+  type AuthorizeRequest,
+  type CallerOptions,
   type Channel,
+  type ChannelAction,
   type ChannelOptions,
   type PositionedMessage,
   type StreamOptions,

@@ -1,19 +1,38 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TlsOptions } from 'node:tls';
 import type { AnyRouter, inferRouterContext } from '@trpc/server';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import {
   DEFAULT_SERVER_PING_INTERVAL_MS,
   DEFAULT_SERVER_PONG_TIMEOUT_MS,
+  HTTP_PATH,
   WS_PATH,
 } from '@herald/shared';
 import type { Herald } from './herald.js';
 
 /** What `createContext` gets: once per WebSocket connection, after its `connectionParams` arrive. */
-export interface HeraldContextOptions {
+export interface HeraldContextOptions<TUser = never> {
   /** The `connectionParams` the client sent, or `null` if it sent none. */
   readonly connectionParams: Readonly<Record<string, string>> | null;
   /** The HTTP upgrade request (headers, remote address). */
   readonly req: IncomingMessage;
+  /** What `authenticate` returned for this connection: its user, or `null` (anonymous, or no `authenticate`). */
+  readonly user: TUser | null;
 }
+
+/**
+ * Decides a connection's user from its `connectionParams` and upgrade request,
+ * before `createContext` and before any procedure runs. Return the user, or
+ * `null` to let the connection in anonymously. Throw to refuse it: the client
+ * gets an error frame with `heraldCode: 'UNAUTHORIZED'` (the message of a
+ * thrown `TRPCError`, else "Authentication failed") and the socket is closed
+ * with 4001. `jwtAuthenticator()` makes one for JWTs.
+ */
+export type Authenticate<TUser> = (
+  connectionParams: Readonly<Record<string, string>> | null,
+  req: IncomingMessage,
+) => TUser | null | Promise<TUser | null>;
 
 export interface HeartbeatOptions {
   /**
@@ -60,6 +79,95 @@ export interface LimitOptions {
    * @default 10_000
    */
   connectionParamsTimeoutMs?: number;
+  /**
+   * WebSocket connections the server holds at once (handshakes in progress
+   * included); one more is refused at the upgrade with HTTP 503.
+   * @default 10_000
+   */
+  maxConnections?: number;
+  /**
+   * Connections one IP address may hold at once; one more is refused at the
+   * upgrade with HTTP 429. Behind a proxy every client has the proxy's
+   * address: set `trustProxy` (and make sure the proxy sets
+   * `X-Forwarded-For`) or raise this.
+   * @default 100
+   */
+  maxConnectionsPerIp?: number;
+  /**
+   * Connections one authenticated user (see `userKey`) may hold at once; one
+   * more gets `LIMIT_EXCEEDED` and is closed with 4003. Anonymous
+   * connections are bounded per IP only.
+   * @default 20
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Requests per connection, as a token bucket: `burst` requests at once,
+   * refilled at `perSecond`. A request over it is answered with
+   * `LIMIT_EXCEEDED` (the connection stays up). `subscription.stop`, `PING`
+   * and `connectionParams` are not counted. The burst matches
+   * `maxSubscriptionsPerConnection` and the client's offline queue, so a
+   * reconnecting client that resends everything at once is never refused.
+   * `false` turns it off.
+   * @default { perSecond: 100, burst: 1_000 }
+   */
+  rate?: { perSecond?: number; burst?: number } | false;
+  /**
+   * Time a new TCP connection has to send its complete HTTP request headers
+   * (a WebSocket upgrade included), and with `tls` to finish its TLS
+   * handshake; then it is dropped (HTTP 408). Bounds sockets that connect
+   * and stall.
+   * @default 10_000
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Time a plain HTTP request has to arrive whole (headers and body).
+   * @default 30_000
+   */
+  requestTimeoutMs?: number;
+}
+
+/** permessage-deflate (RFC 7692) for WebSocket frames; off by default. */
+export interface CompressionOptions {
+  /**
+   * Frames smaller than this many bytes go out uncompressed (compressing
+   * them costs more CPU than it saves bandwidth).
+   * @default 1_024
+   */
+  threshold?: number;
+  /**
+   * zlib level, 1 (fastest) to 9 (smallest).
+   * @default 3
+   */
+  level?: number;
+  /**
+   * Keep the compression window between frames (better ratio, but about
+   * 300 KiB of zlib state per connection). Off, each frame is compressed on
+   * its own and a connection costs only what is in flight.
+   * @default false
+   */
+  contextTakeover?: boolean;
+}
+
+/** Prometheus metrics (`prom-client`). */
+export interface MetricsOptions {
+  /**
+   * Where the metrics are registered. Pass your own to add Herald's to an
+   * app's registry; several servers in one process must not share one.
+   * @default a new `Registry` per server (never prom-client's global one)
+   */
+  registry?: Registry;
+  /**
+   * The HTTP path they are served on, in Prometheus text format; `false`
+   * serves none (read `server.metrics.registry` yourself). It is on the
+   * public port: block it at the proxy if the numbers are private.
+   * @default '/metrics'
+   */
+  path?: string | false;
+  /**
+   * Prefix of every metric name.
+   * @default 'herald_'
+   */
+  prefix?: string;
 }
 
 export interface IdempotencyOptions {
@@ -83,11 +191,26 @@ export interface IdempotencyOptions {
   scope?: (ctx: unknown) => string | null | undefined;
 }
 
-export interface HeraldServerOptions<TRouter extends AnyRouter> {
+export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
   /** The app's tRPC router. Create it with `transformer` from `@herald/shared`. */
   router: TRouter;
-  /** Builds the context every call on a connection shares. Throw a `TRPCError` to refuse the connection. */
-  createContext: (opts: HeraldContextOptions) => inferRouterContext<TRouter> | Promise<inferRouterContext<TRouter>>;
+  /**
+   * Builds the context every call on a connection shares, after
+   * `authenticate` (its user is `opts.user`). Throw a `TRPCError` to refuse
+   * the connection (UNAUTHORIZED or FORBIDDEN close it with 4001).
+   */
+  createContext: (opts: HeraldContextOptions<TUser>) => inferRouterContext<TRouter> | Promise<inferRouterContext<TRouter>>;
+  /**
+   * Decides each connection's user before anything else runs on it; see
+   * `Authenticate`.
+   * @default none: every connection is anonymous (`user: null`)
+   */
+  authenticate?: Authenticate<TUser>;
+  /**
+   * The key `limits.maxConnectionsPerUser` counts a user under.
+   * @default the user's `id` or `sub` property, or the user itself if it is a string
+   */
+  userKey?: (user: TUser) => string | null;
   /** The channels hub, so health reports its broker and shutdown covers it. */
   herald?: Herald;
   /**
@@ -105,9 +228,54 @@ export interface HeraldServerOptions<TRouter extends AnyRouter> {
    * @default '/ws'
    */
   path?: string;
+  /**
+   * Path prefix the router is also served on over HTTP, for networks that
+   * strip WebSocket upgrades: tRPC's HTTP protocol (`<httpPath>/<procedure>`,
+   * batched queries and mutations, subscriptions as Server-Sent Events), with
+   * the same `createContext`, limits, resume and idempotency as the WebSocket.
+   * `createContext` gets the SSE request's `connectionParams`, else `{ token }`
+   * from an `Authorization: Bearer <token>` header. `false` turns it off.
+   * @default '/trpc'
+   */
+  httpPath?: string | false;
   heartbeat?: HeartbeatOptions;
   /** Bounds that keep one client from taking more than its share. */
   limits?: LimitOptions;
+  /**
+   * Browser origins allowed to open WebSockets (exact `Origin` values such
+   * as `'https://chat.example.com'`, or a predicate). An upgrade with another
+   * `Origin` header is refused with HTTP 403; one without the header
+   * (a non-browser client) is let in. This stops other sites from opening
+   * sockets with your users' cookies.
+   * @default undefined: every origin
+   */
+  allowedOrigins?: readonly string[] | ((origin: string) => boolean);
+  /**
+   * Take the client's address from the first `X-Forwarded-For` entry (set
+   * by your proxy) for `maxConnectionsPerIp` and logs. Only behind a proxy
+   * that overwrites the header: clients can send anything.
+   * @default false
+   */
+  trustProxy?: boolean;
+  /**
+   * Serve `wss://` and `https://`: Node TLS options, at least `key` and
+   * `cert` (PEM). `server.url` then starts with `wss://`.
+   * @default none: plain `ws://` and `http://`
+   */
+  tls?: TlsOptions & { key: NonNullable<TlsOptions['key']>; cert: NonNullable<TlsOptions['cert']> };
+  /**
+   * permessage-deflate for WebSocket frames (only with clients that offer
+   * it). `true` uses the defaults of `CompressionOptions`.
+   * @default false
+   */
+  compression?: boolean | CompressionOptions;
+  /**
+   * How long `close()` waits for calls in flight (queries and mutations;
+   * subscriptions are resumed elsewhere) to answer after it stopped
+   * accepting and sent the reconnect notice. Then sockets are closed.
+   * @default 10_000
+   */
+  drainTimeoutMs?: number;
   /**
    * How long `close()` waits for clients to close their sockets after the
    * reconnect notice before it terminates them.
@@ -115,8 +283,19 @@ export interface HeraldServerOptions<TRouter extends AnyRouter> {
    */
   closeTimeoutMs?: number;
   /**
-   * Serves HTTP requests Herald does not (anything other than `/healthz` and
-   * `/readyz`), for example a built web app. Return `false` to let Herald
+   * A pino logger: one line per connection opened and closed (with its
+   * reason) at `info`; refusals at `debug`.
+   * @default pino at 'info' on stdout; silent when NODE_ENV is 'test' or under vitest
+   */
+  logger?: Logger;
+  /**
+   * Prometheus metrics; `false` keeps none and serves no `/metrics`.
+   * @default { path: '/metrics', prefix: 'herald_' } on a registry of the server's own
+   */
+  metrics?: MetricsOptions | false;
+  /**
+   * Serves HTTP requests Herald does not (anything other than `/healthz`,
+   * `/readyz` and `httpPath`), for example a built web app. Return `false` to let Herald
    * answer 404.
    */
   handleHttp?: (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -129,6 +308,7 @@ export interface HeraldServerOptions<TRouter extends AnyRouter> {
 export const serverDefaults = {
   port: 8787,
   path: WS_PATH,
+  httpPath: HTTP_PATH,
   heartbeat: {
     pingIntervalMs: DEFAULT_SERVER_PING_INTERVAL_MS,
     pongTimeoutMs: DEFAULT_SERVER_PONG_TIMEOUT_MS,
@@ -139,7 +319,16 @@ export const serverDefaults = {
     maxBatchSize: 100,
     maxBufferedBytes: 4_194_304,
     connectionParamsTimeoutMs: 10_000,
+    maxConnections: 10_000,
+    maxConnectionsPerIp: 100,
+    maxConnectionsPerUser: 20,
+    rate: { perSecond: 100, burst: 1_000 },
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
   },
+  compression: { threshold: 1_024, level: 3, contextTakeover: false },
+  drainTimeoutMs: 10_000,
   closeTimeoutMs: 2_000,
+  metrics: { path: '/metrics', prefix: 'herald_' },
   idempotency: { ttlMs: 600_000, waitTimeoutMs: 30_000 },
 } as const;

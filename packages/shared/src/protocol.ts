@@ -6,6 +6,20 @@
 /** The HTTP path WebSocket connections upgrade on. */
 export const WS_PATH = '/ws';
 
+/**
+ * The HTTP path prefix the router is also served on (tRPC's HTTP protocol:
+ * `/trpc/<procedure>`, subscriptions as Server-Sent Events), for networks
+ * that strip WebSocket upgrades.
+ */
+export const HTTP_PATH = '/trpc';
+
+/**
+ * The request header that carries a mutation's idempotency key over HTTP
+ * (over WebSocket it rides in `params.idempotencyKey`). Header names are
+ * case-insensitive; Node lowercases them.
+ */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
 /** Server: quiet time on a socket before it sends `PING`. */
 export const DEFAULT_SERVER_PING_INTERVAL_MS = 10_000;
 /** Server: time to wait for any frame after a `PING` before dropping the peer. */
@@ -35,9 +49,12 @@ export const CloseCode = {
   UNAUTHORIZED: 4001,
   /** The peer stopped reading and its send buffer passed the bound. */
   SLOW_CONSUMER: 4002,
-  /** A per-connection limit was hit (rate, subscriptions). */
+  /** A limit on the connection as a whole was hit (`maxConnectionsPerUser`). Per-request limits answer the request instead. */
   LIMIT_EXCEEDED: 4003,
-  /** The request came from an origin not on the allow-list. */
+  /**
+   * Reserved for an origin not on the allow-list. Herald's server refuses
+   * those at the upgrade with HTTP 403, before a WebSocket exists.
+   */
   FORBIDDEN_ORIGIN: 4004,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -42,7 +42,13 @@ export function ConnectionBanner() {
   const browserOnline = useBrowserOnline();
   const banner = bannerFor(state, browserOnline, useJustRestored());
   return (
-    <div className={`banner${banner ? ` banner--${banner.kind}` : ''}`} role="status" aria-live="polite" data-connection={state.status}>
+    <div
+      className={`banner${banner ? ` banner--${banner.kind}` : ''}`}
+      role="status"
+      aria-live="polite"
+      data-connection={state.status}
+      data-transport={state.status === 'open' ? state.transport : undefined}
+    >
       {banner && (
         <p className="banner__text">
           {banner.kind !== 'restored' && <span className="banner__spinner" aria-hidden="true" />}

@@ -1,3 +1,4 @@
+import { CloseCode, type ConnectionState } from '@herald/client';
 import type { Session } from './types.js';
 
 const KEY = 'herald-chat:session';
@@ -25,4 +26,13 @@ export function saveSession(session: Session | null): void {
   } catch {
     // Storage can be unavailable (private mode, quota); the session then lasts until reload.
   }
+}
+
+/**
+ * The server refused the connection's credentials: Herald closes such a
+ * connection with 4001 (`CloseCode.UNAUTHORIZED`), which the client reports
+ * in its `reconnecting` state. Retrying with the same token cannot help.
+ */
+export function refusedAtConnect(state: ConnectionState): boolean {
+  return state.status === 'reconnecting' && new RegExp(`\\(${CloseCode.UNAUTHORIZED}\\b`).test(state.error?.message ?? '');
 }

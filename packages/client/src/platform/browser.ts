@@ -1,6 +1,12 @@
+import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import type { PlatformSocketOptions } from './node.js';
 
 /** Browsers bound the opening handshake themselves and expose no knob for it. */
 export function platformWebSocket(_options: PlatformSocketOptions): typeof globalThis.WebSocket {
   return globalThis.WebSocket;
+}
+
+/** The browser's own `EventSource`, for subscriptions over HTTP. */
+export function platformEventSource(): EventSourceLike.AnyConstructor {
+  return globalThis.EventSource;
 }

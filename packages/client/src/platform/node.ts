@@ -1,3 +1,5 @@
+import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
+import { EventSource } from 'eventsource';
 import { WebSocket as WsWebSocket, type ClientOptions } from 'ws';
 
 /**
@@ -28,4 +30,9 @@ export function platformWebSocket(options: PlatformSocketOptions): typeof global
     }
   }
   return NodeWebSocket as unknown as typeof globalThis.WebSocket;
+}
+
+/** Node 20 has no `EventSource`: the `eventsource` package's (on Node's `fetch`). */
+export function platformEventSource(): EventSourceLike.AnyConstructor {
+  return EventSource;
 }

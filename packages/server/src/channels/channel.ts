@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { tracked, type TrackedEnvelope } from '@trpc/server';
+import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { transformer, type ChannelEvent, type PresenceEvent, type PresenceMember } from '@herald/shared';
 import { z } from 'zod';
 import type { Broker, BrokerEntry, PresenceChange, PresenceRecord, Retention } from '../brokers/broker.js';
@@ -41,7 +41,34 @@ export interface PositionedMessage<TMessage> {
   readonly message: TMessage;
 }
 
-export interface StreamOptions<TPresenceInfo> {
+/** What a caller wants to do with a channel key, as `authorize` sees it. */
+export type ChannelAction = 'subscribe' | 'publish';
+
+export interface AuthorizeRequest<TCtx> {
+  /** The `ctx` the call passed, or `null` when it passed none (server code). */
+  readonly ctx: TCtx | null;
+  /** The channel's name. */
+  readonly channel: string;
+  /** The key, as its schema parsed it. */
+  readonly key: string;
+  /** `subscribe` for `stream`, `presenceEvents`, `history` and `members`; `publish` for `publish`. */
+  readonly action: ChannelAction;
+}
+
+/** `createHerald({ authorize })`: true to allow; false or a throw refuses with `FORBIDDEN`. */
+export type Authorize<TCtx> = (request: AuthorizeRequest<TCtx>) => boolean | Promise<boolean>;
+
+/** Who is asking, for `authorize`: pass the procedure's `ctx`. */
+export interface CallerOptions {
+  /**
+   * The tRPC context of the call, for `createHerald({ authorize })`; omit it
+   * in server code.
+   * @default none: `authorize` sees `ctx: null`
+   */
+  ctx?: unknown;
+}
+
+export interface StreamOptions<TPresenceInfo> extends CallerOptions {
   /** Resume after this position (tRPC passes it as `input.lastEventId`). */
   lastEventId?: string | null | undefined;
   /** Ends the stream; pass the procedure's `signal`. */
@@ -58,7 +85,7 @@ export const resumeInput = {
 export interface Channel<TKeyIn, TMessageIn, TMessage, TPresenceIn, TPresence> {
   readonly name: string;
   /** Validates, stores in history and delivers to every subscriber of `key`. Resolves with the message's id. */
-  publish(key: TKeyIn, message: TMessageIn): Promise<string>;
+  publish(key: TKeyIn, message: TMessageIn, options?: CallerOptions): Promise<string>;
   /**
    * The events of one key for a tRPC subscription procedure: replay after
    * `lastEventId` (or a gap notice), a `live` marker, then live messages, each
@@ -66,17 +93,21 @@ export interface Channel<TKeyIn, TMessageIn, TMessage, TPresenceIn, TPresence> {
    */
   stream(key: TKeyIn, options?: StreamOptions<TPresenceIn>): AsyncGenerator<TrackedEnvelope<ChannelEvent<TMessage>>, void, unknown>;
   /** The newest `limit` messages of `key`, oldest first, and the position to resume a stream from. */
-  history(key: TKeyIn, options?: { limit?: number }): Promise<{ messages: PositionedMessage<TMessage>[]; position: string }>;
+  history(key: TKeyIn, options?: { limit?: number } & CallerOptions): Promise<{ messages: PositionedMessage<TMessage>[]; position: string }>;
   /** Who is subscribed to `key` now, across every node. */
-  members(key: TKeyIn): Promise<PresenceMember<TPresence>[]>;
+  members(key: TKeyIn, options?: CallerOptions): Promise<PresenceMember<TPresence>[]>;
   /** A snapshot of `key`'s members, then join and leave events. Not resumable: a resubscribe gets a new snapshot. */
-  presenceEvents(key: TKeyIn, options?: { signal?: AbortSignal | undefined }): AsyncGenerator<PresenceEvent<TPresence>, void, unknown>;
+  presenceEvents(
+    key: TKeyIn,
+    options?: { signal?: AbortSignal | undefined } & CallerOptions,
+  ): AsyncGenerator<PresenceEvent<TPresence>, void, unknown>;
 }
 
 export interface ChannelRuntime {
   readonly broker: Broker;
   readonly fanout: FanoutRegistry;
   readonly onError: (error: unknown) => void;
+  readonly authorize?: Authorize<unknown> | undefined;
 }
 
 export function createChannel<
@@ -102,6 +133,22 @@ export function createChannel<
       });
     }
     return `${name}:${parsed.data}`;
+  }
+
+  /** Refuses with FORBIDDEN unless `authorize` (if there is one) allows `action` on `topic`. */
+  async function authorized(action: ChannelAction, topic: string, ctx: unknown): Promise<void> {
+    const authorize = runtime.authorize;
+    if (!authorize) return;
+    const key = topic.slice(name.length + 1);
+    const refusal = `Not allowed to ${action} on channel "${name}", key "${key}"`;
+    let allowed: boolean;
+    try {
+      allowed = await authorize({ ctx: ctx ?? null, channel: name, key, action });
+    } catch (cause) {
+      if (cause instanceof TRPCError) throw cause;
+      throw new HeraldError('FORBIDDEN', refusal, { cause });
+    }
+    if (allowed !== true) throw new HeraldError('FORBIDDEN', refusal);
   }
 
   /** Runs a broker call, reporting any failure as BROKER_UNAVAILABLE with what did not happen. */
@@ -130,8 +177,13 @@ export function createChannel<
     const presenceInfo =
       streamOptions.presence !== undefined && options.presence ? options.presence.parse(streamOptions.presence) : undefined;
     const context = { topic, broker, fanout, retention, bufferSize, onError: runtime.onError };
+    // Checked once per stream, whichever way it is consumed; `prepare` lets a
+    // connection ask before it announces the subscription.
+    let check: Promise<void> | null = null;
+    const authorize = () => (check ??= authorized('subscribe', topic, streamOptions.ctx));
 
-    return async (sink: EventSink, from: string | null) => {
+    const open = async (sink: EventSink, from: string | null) => {
+      await authorize();
       const subscriber = new ChannelSubscriber(context, from, sink);
       await brokerCall('subscribe failed', () => subscriber.start());
       let presenceClientId: string | null = null;
@@ -153,10 +205,11 @@ export function createChannel<
         },
       };
     };
+    return { open, authorize };
   }
 
   function stream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>> = {}) {
-    const open = openStream(key, streamOptions);
+    const { open, authorize } = openStream(key, streamOptions);
     const from = streamOptions.lastEventId ?? null;
     const signal = streamOptions.signal ?? new AbortController().signal;
 
@@ -190,6 +243,7 @@ export function createChannel<
 
     const generator = iterate();
     const native: NativeStream = {
+      prepare: authorize,
       async open(sink) {
         return open(sink, from);
       },
@@ -200,8 +254,9 @@ export function createChannel<
   return {
     name,
 
-    async publish(key, message) {
+    async publish(key, message, publishOptions = {}) {
       const topic = topicOf(key);
+      await authorized('publish', topic, publishOptions.ctx);
       const parsed = options.message.safeParse(message);
       if (!parsed.success) {
         throw new HeraldError('INVALID_MESSAGE', `Channel "${name}": message rejected: ${z.prettifyError(parsed.error)}`, {
@@ -217,19 +272,22 @@ export function createChannel<
 
     async history(key, historyOptions = {}) {
       const topic = topicOf(key);
+      await authorized('subscribe', topic, historyOptions.ctx);
       const limit = Math.max(0, Math.min(historyOptions.limit ?? retention.size, retention.size));
       const read = await brokerCall('history read failed', () => broker.readLatest(topic, limit, retention));
       return { messages: read.entries.map(decode), position: read.head };
     },
 
-    async members(key) {
+    async members(key, membersOptions = {}) {
       const topic = topicOf(key);
+      await authorized('subscribe', topic, membersOptions.ctx);
       const records = await brokerCall('presence list failed', () => broker.presence.list(topic));
       return records.map(decodePresence);
     },
 
     async *presenceEvents(key, presenceOptions = {}) {
       const topic = topicOf(key);
+      await authorized('subscribe', topic, presenceOptions.ctx);
       const signal = presenceOptions.signal ?? new AbortController().signal;
       const queue = new SubscriberQueue<PresenceChange>(bufferSize);
       const unsubscribe = await brokerCall('presence subscribe failed', () => broker.presence.subscribe(topic, {

@@ -83,7 +83,7 @@ export class FanoutRegistry {
       const position = parseStreamId(entry.id);
       if (!position) throw new Error(`broker delivered an entry with a malformed id: ${entry.id}`);
       const value = transformer.parse(entry.data);
-      decoded = { id: entry.id, position, value, shared: new SharedEvent(entry.id, { type: 'message', message: value }) };
+      decoded = { id: entry.id, position, value, shared: new SharedEvent(entry.id, { type: 'message', message: value }, true) };
     } catch (error) {
       this.onSinkError(error);
       return;

@@ -9,6 +9,11 @@ import type { EventSink } from './subscriber.js';
 export const NATIVE_STREAM = Symbol.for('herald.nativeChannelStream');
 
 export interface NativeStream {
+  /**
+   * Checks that the subscription may start (authorization) before anything
+   * is sent for it; rejects with the refusal.
+   */
+  prepare?(): Promise<void>;
   /** Starts delivery into `sink`; rejects if the subscription cannot start. */
   open(sink: EventSink): Promise<NativeStreamHandle>;
 }

@@ -13,6 +13,8 @@ export class SharedEvent {
   constructor(
     readonly position: string,
     readonly event: ChannelEvent<unknown>,
+    /** A live message from the broker (not a replay or a marker): its position tells when it was published. */
+    readonly live = false,
   ) {}
 
   /** `build()`'s result under `key`, computed the first time it is asked for. */

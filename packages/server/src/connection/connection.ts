@@ -5,13 +5,16 @@ import { isObservable, observableToAsyncIterable } from '@trpc/server/observable
 import { parseTRPCMessage } from '@trpc/server/rpc';
 import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
 import { CloseCode } from '@herald/shared';
+import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { IdempotencyStore } from '../brokers/idempotency.js';
 import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStream.js';
 import { HeraldError } from '../errors.js';
+import { RefusalReason, type ServerMetrics } from '../observability/metrics.js';
 import type { HeraldServerOptions } from '../options.js';
 import type { HeartbeatPeer } from './heartbeat.js';
-import type { Wire} from './wire.js';
+import { TokenBucket } from './rateLimiter.js';
+import type { Wire } from './wire.js';
 import { envelopeOf, NULL_ENVELOPE, type Envelope, type ErrorContext } from './wire.js';
 
 export interface ConnectionLimits {
@@ -23,6 +26,17 @@ export interface ConnectionLimits {
   readonly maxBufferedBytes: number;
   /** Time a client has to send its `connectionParams` after the upgrade. */
   readonly connectionParamsTimeoutMs: number;
+  /** Requests per second and burst (token bucket), or null for no rate limit. */
+  readonly rate: { readonly perSecond: number; readonly burst: number } | null;
+}
+
+/** What a connection needs to know about the user limit; the handler keeps the counts. */
+export interface UserSlots {
+  /** The key a user is counted under, or null to not count it. */
+  keyOf(user: unknown): string | null;
+  /** Takes a slot for `key`; false when the user holds `maxConnectionsPerUser` already. */
+  acquire(key: string): boolean;
+  release(key: string): void;
 }
 
 export interface ConnectionConfig<TRouter extends AnyRouter> {
@@ -30,9 +44,19 @@ export interface ConnectionConfig<TRouter extends AnyRouter> {
   readonly wire: Wire;
   /** Whether channel streams may be written straight to sockets (the router uses Herald's transformer). */
   readonly nativeChannels: boolean;
-  readonly createContext: HeraldServerOptions<TRouter>['createContext'];
+  readonly createContext: HeraldServerOptions<TRouter, unknown>['createContext'];
+  readonly authenticate: HeraldServerOptions<TRouter, unknown>['authenticate'];
   readonly onError: HeraldServerOptions<TRouter>['onError'];
   readonly limits: ConnectionLimits;
+  readonly users: UserSlots;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  /** This connection's name in logs. */
+  readonly connectionId: string;
+  /** The client's address (the proxy's `X-Forwarded-For` entry with `trustProxy`). */
+  readonly clientIp: string;
+  /** A query or mutation finished (the drain waits for the last one). */
+  readonly onAnswered: () => void;
   readonly idempotency: {
     readonly store: IdempotencyStore;
     readonly ttlMs: number;
@@ -50,6 +74,14 @@ interface RunningCall {
 }
 
 /**
+ * How long a slow consumer's socket may take to close after its 4002 close
+ * frame (queued behind everything it did not read) before it is destroyed:
+ * a peer that stopped reading will not read the close frame either, and its
+ * send buffer is memory the server wants back.
+ */
+const SLOW_CONSUMER_GRACE_MS = 1_000;
+
+/**
  * One WebSocket speaking tRPC's wire protocol: connection params, queries,
  * mutations, subscriptions (native channel streams written straight to the
  * socket; any other async iterable or observable stepped here), `PING`/`PONG`,
@@ -63,28 +95,53 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
   private readonly calls = new Map<Envelope, RunningCall>();
   private closed = false;
   private paramsTimer: NodeJS.Timeout | null = null;
+  private slowConsumerTimer: NodeJS.Timeout | null = null;
   private corked = false;
+  /** Queries and mutations not answered yet (what a drain waits for). */
+  private unanswered = 0;
+  private readonly bucket: TokenBucket | null;
+  /** The key this connection holds a user slot under. */
+  private userSlot: string | null = null;
+  /** Why the server ended the connection, when it did (for the close log line). */
+  private endedBy: { code: number; reason: string } | null = null;
+  private readonly openedAt = Date.now();
 
   constructor(
     readonly socket: WebSocket,
     readonly req: IncomingMessage,
     private readonly config: ConnectionConfig<TRouter>,
   ) {
+    const rate = config.limits.rate;
+    this.bucket = rate ? new TokenBucket(rate.perSecond, rate.burst, this.openedAt) : null;
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
-    socket.on('close', () => this.onClose());
+    socket.on('close', (code, reason) => this.onClose(code, reason));
     // `ws` reports protocol violations (bad UTF-8, oversized frames) here and
     // then closes the socket itself; without a listener they would crash the process.
-    socket.on('error', (error) => this.report(error, 'unknown'));
+    socket.on('error', (error) => this.onSocketError(error));
+    config.metrics.connectionsOpened++;
+    config.logger.info(
+      { event: 'connection.open', connectionId: config.connectionId, ip: config.clientIp, origin: req.headers.origin ?? null },
+      'connection opened',
+    );
 
     const wantsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
     if (wantsParams) {
       this.paramsTimer = setTimeout(() => {
-        this.sendError(NULL_ENVELOPE, new HeraldError('UNAUTHORIZED', 'No connectionParams arrived in time'), unknownContext);
-        this.close(CloseCode.UNAUTHORIZED, 'connectionParams timeout');
+        this.refuse(
+          new HeraldError('UNAUTHORIZED', 'No connectionParams arrived in time'),
+          CloseCode.UNAUTHORIZED,
+          'connectionParams timeout',
+          RefusalReason.CONNECTION_PARAMS_TIMEOUT,
+        );
       }, config.limits.connectionParamsTimeoutMs);
     } else {
-      this.context = this.createContext(null);
+      this.context = this.open(null);
     }
+  }
+
+  /** Queries and mutations received and not answered yet. */
+  get unansweredCount(): number {
+    return this.unanswered;
   }
 
   get subscriptionCount(): number {
@@ -97,12 +154,15 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
     this.send('PING');
   }
 
-  terminate(): void {
+  /** Drops the socket without a close handshake (heartbeat timeout, or a close that took too long). */
+  terminate(reason = 'heartbeat timeout'): void {
+    this.endedBy ??= { code: reason === 'heartbeat timeout' ? CloseCode.HEARTBEAT_TIMEOUT : 1006, reason };
     this.socket.terminate();
   }
 
   close(code: number, reason: string): void {
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
+      this.endedBy ??= { code, reason };
       this.socket.close(code, reason);
     }
   }
@@ -121,11 +181,21 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
     const socket = this.socket;
     if (socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > this.config.limits.maxBufferedBytes) {
-      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: send buffer over its bound');
+      this.closeSlowConsumer();
       return;
     }
     this.cork();
+    const metrics = this.config.metrics;
+    metrics.framesOut++;
+    metrics.bytesOut += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
     socket.send(frame, { binary: false });
+  }
+
+  private closeSlowConsumer(): void {
+    this.config.metrics.slowConsumerCloses++;
+    this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: send buffer over its bound');
+    this.slowConsumerTimer = setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS);
+    this.slowConsumerTimer.unref();
   }
 
   /**
@@ -148,6 +218,9 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
   private onFrame(data: RawData, isBinary: boolean): void {
     this.lastSeenAt = Date.now();
     this.pingSentAt = 0;
+    const metrics = this.config.metrics;
+    metrics.framesIn++;
+    metrics.bytesIn += Array.isArray(data) ? data.reduce((sum, chunk) => sum + chunk.length, 0) : data.byteLength;
     if (isBinary) {
       this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: 'Herald expects text frames of JSON' }), unknownContext);
       return;
@@ -171,6 +244,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
 
     const messages = Array.isArray(parsed) ? parsed : [parsed];
     if (messages.length > this.config.limits.maxBatchSize) {
+      metrics.refusal(RefusalReason.MAX_BATCH_SIZE);
       this.sendError(
         NULL_ENVELOPE,
         new HeraldError('LIMIT_EXCEEDED', `A frame may batch at most ${this.config.limits.maxBatchSize} requests`),
@@ -200,24 +274,77 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
       this.context = Promise.resolve({ ok: false });
       return;
     }
-    this.context = this.createContext(params);
+    this.context = this.open(params);
   }
 
-  private async createContext(connectionParams: Record<string, string> | null): Promise<ContextResult> {
+  /**
+   * Admits the connection: `authenticate` decides its user, the user limit
+   * is checked, then `createContext` builds the context. Requests that
+   * arrive meanwhile wait for this; any refusal answers them with nothing
+   * (the socket is closing) and ends the connection.
+   */
+  private async open(connectionParams: Record<string, string> | null): Promise<ContextResult> {
+    let user: unknown = null;
+    if (this.config.authenticate) {
+      try {
+        user = (await this.config.authenticate(connectionParams, this.req)) ?? null;
+      } catch (cause) {
+        if (!(cause instanceof TRPCError)) this.report(cause, 'authenticate');
+        this.refuse(authenticationError(cause), CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
+        return { ok: false };
+      }
+    }
+    if (this.closed) return { ok: false };
+    const key = user === null ? null : this.config.users.keyOf(user);
+    if (key !== null) {
+      if (!this.config.users.acquire(key)) {
+        this.refuse(
+          new HeraldError('LIMIT_EXCEEDED', 'This user holds as many connections as it may; close one first'),
+          CloseCode.LIMIT_EXCEEDED,
+          'too many connections for this user',
+          RefusalReason.MAX_CONNECTIONS_PER_USER,
+        );
+        return { ok: false };
+      }
+      this.userSlot = key;
+    }
     try {
-      this.ctxValue = await this.config.createContext({ connectionParams, req: this.req });
+      this.ctxValue = await this.config.createContext({ connectionParams, req: this.req, user });
       return { ok: true, ctx: this.ctxValue };
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       this.report(error, 'unknown');
-      this.sendError(NULL_ENVELOPE, error, unknownContext);
       const refused = error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN';
-      this.close(refused ? CloseCode.UNAUTHORIZED : 1011, refused ? 'unauthorized' : 'createContext failed');
+      if (refused) {
+        this.refuse(error, CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
+      } else {
+        this.sendError(NULL_ENVELOPE, error, unknownContext);
+        this.close(1011, 'createContext failed');
+      }
       return { ok: false };
     }
   }
 
+  /** Answers with `error` (a frame without a request id: it concerns the connection), then closes. */
+  private refuse(error: TRPCError, code: number, reason: string, refusal: RefusalReason): void {
+    this.config.metrics.refusal(refusal);
+    this.config.logger.debug({ event: 'connection.refused', connectionId: this.config.connectionId, reason: refusal, message: error.message });
+    this.sendError(NULL_ENVELOPE, error, unknownContext);
+    this.close(code, reason);
+  }
+
   private onRequest(raw: unknown, batchIndex: number): void {
+    if (this.bucket && !isStop(raw) && !this.bucket.take(Date.now())) {
+      this.config.metrics.refusal(RefusalReason.RATE);
+      const id = requestIdOf(raw);
+      const rate = this.config.limits.rate;
+      this.sendError(
+        id === null ? NULL_ENVELOPE : envelopeOf(id, jsonRpcOf(raw)),
+        new HeraldError('LIMIT_EXCEEDED', `Rate limit: at most ${rate?.perSecond} requests per second (bursts of ${rate?.burst})`),
+        unknownContext,
+      );
+      return;
+    }
     let message: ReturnType<typeof parseTRPCMessage>;
     try {
       message = parseTRPCMessage(raw, this.config.router._def._config.transformer);
@@ -253,6 +380,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
       return;
     }
     if (type === 'subscription' && this.subscriptionCount >= this.config.limits.maxSubscriptions) {
+      this.config.metrics.refusal(RefusalReason.MAX_SUBSCRIPTIONS);
       this.sendError(
         envelope,
         new HeraldError('LIMIT_EXCEEDED', `A connection may hold at most ${this.config.limits.maxSubscriptions} subscriptions`),
@@ -262,6 +390,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
     }
     const call: RunningCall = { controller: new AbortController(), type };
     this.calls.set(envelope, call);
+    const answers = type !== 'subscription';
+    if (answers) this.unanswered++;
     const idempotencyKey = type === 'mutation' ? idempotencyKeyOf(raw) : null;
     const run =
       type === 'subscription'
@@ -278,6 +408,10 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
       })
       .finally(() => {
         if (this.calls.get(envelope) === call) this.calls.delete(envelope);
+        if (answers) {
+          this.unanswered--;
+          this.config.onAnswered();
+        }
       });
   }
 
@@ -334,6 +468,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
       } catch (cause) {
         const error = getTRPCErrorFromUnknown(cause);
         this.report(error, 'mutation', context.path);
+        this.config.metrics.error(errorCodeOf(error));
         body = this.config.wire.errorBody(error, { ...context, ctx: this.ctxValue }, (e) => this.report(e, 'mutation'));
       }
       await store.complete(key, body, ttlMs);
@@ -347,15 +482,21 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
     const signal = call.controller.signal;
     const native = this.config.nativeChannels ? nativeStreamOf(result) : null;
     if (native) {
-      if (signal.aborted) return;
-      this.send(this.config.wire.started(envelope));
       const wire = this.config.wire;
+      const metrics = this.config.metrics;
       let handle: NativeStreamHandle;
       try {
+        // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
+        await native.prepare?.();
+        if (signal.aborted) return;
+        this.send(wire.started(envelope));
         handle = await native.open({
           deliver: (shared) => {
             // Serialized once per message, framed once per distinct subscription id.
-            const data = shared.memo(TRACKED_DATA, () => wire.serializeTracked(shared.position, shared.event));
+            const data = shared.memo(TRACKED_DATA, () => {
+              if (shared.live) metrics.observeDelivery(shared.position, Date.now());
+              return wire.serializeTracked(shared.position, shared.event);
+            });
             this.send(shared.memo(envelope, () => Buffer.from(wire.trackedData(envelope, shared.position, data))));
           },
         });
@@ -363,8 +504,13 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
         // The generator was never started; returning it releases nothing but keeps its contract.
         void (result as AsyncGenerator).return(undefined);
       }
-      if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-      await handle.close();
+      metrics.subscriptions++;
+      try {
+        if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        await handle.close();
+      } finally {
+        metrics.subscriptions--;
+      }
       this.send(wire.stopped(envelope));
       return;
     }
@@ -379,6 +525,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
     }
     this.send(this.config.wire.started(envelope));
     const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
+    this.config.metrics.subscriptions++;
     try {
       for (;;) {
         const next = await Promise.race([iterator.next(), aborted]);
@@ -391,6 +538,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
         );
       }
     } finally {
+      this.config.metrics.subscriptions--;
       // Not awaited when aborted: a generator stuck in its own await would hold the connection's teardown.
       const returned = iterator.return?.();
       if (returned) returned.catch((cause: unknown) => this.report(getTRPCErrorFromUnknown(cause), 'subscription', context.path));
@@ -398,16 +546,40 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
     this.send(this.config.wire.stopped(envelope));
   }
 
-  private onClose(): void {
+  private onClose(code: number, reasonBytes: Buffer): void {
     if (this.closed) return;
     this.closed = true;
     if (this.paramsTimer) clearTimeout(this.paramsTimer);
+    if (this.slowConsumerTimer) clearTimeout(this.slowConsumerTimer);
     for (const call of this.calls.values()) call.controller.abort();
     this.calls.clear();
+    if (this.userSlot !== null) this.config.users.release(this.userSlot);
+    this.config.metrics.connectionsClosed++;
+    const peerReason = reasonBytes.toString('utf8');
+    this.config.logger.info(
+      {
+        event: 'connection.close',
+        connectionId: this.config.connectionId,
+        ip: this.config.clientIp,
+        code: this.endedBy?.code ?? code,
+        reason: this.endedBy?.reason ?? (peerReason || (code === 1006 ? 'connection lost' : 'closed by client')),
+        closedBy: this.endedBy ? 'server' : 'client',
+        durationMs: Date.now() - this.openedAt,
+      },
+      'connection closed',
+    );
     this.config.onClosed(this);
   }
 
+  private onSocketError(error: Error): void {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.config.metrics.refusal(RefusalReason.MAX_PAYLOAD);
+    else this.config.metrics.error(typeof code === 'string' ? code : 'SOCKET_ERROR');
+    this.report(error, 'unknown');
+  }
+
   private sendError(envelope: Envelope, error: TRPCError, context: ErrorContext): void {
+    this.config.metrics.error(errorCodeOf(error));
     this.send(this.config.wire.error(envelope, error, context, (cause) => this.report(cause, context.type)));
   }
 
@@ -420,6 +592,27 @@ const SKIPPED = Symbol('skipped');
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
 const TRACKED_DATA = 'tracked-data';
 const unknownContext: ErrorContext = { type: 'unknown', path: undefined, input: undefined, ctx: undefined };
+
+/** The Herald code of a Herald error, else the tRPC code: the `code` label of `herald_errors_total`. */
+function errorCodeOf(error: TRPCError): string {
+  return error instanceof HeraldError ? error.heraldCode : error.code;
+}
+
+/** What a refused `authenticate` tells the client: a TRPCError's message, else nothing internal. */
+function authenticationError(cause: unknown): TRPCError {
+  if (cause instanceof HeraldError && cause.heraldCode === 'UNAUTHORIZED') return cause;
+  if (cause instanceof TRPCError) return new HeraldError('UNAUTHORIZED', cause.message, { cause });
+  return new HeraldError('UNAUTHORIZED', 'Authentication failed', { cause });
+}
+
+/** `subscription.stop` only releases: it is never rate limited. */
+function isStop(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && (raw as { method?: unknown }).method === 'subscription.stop';
+}
+
+function jsonRpcOf(raw: unknown): '2.0' | undefined {
+  return typeof raw === 'object' && raw !== null && (raw as { jsonrpc?: unknown }).jsonrpc === '2.0' ? '2.0' : undefined;
+}
 
 function requestIdOf(raw: unknown): number | string | null {
   if (typeof raw !== 'object' || raw === null) return null;

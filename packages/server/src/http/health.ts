@@ -5,7 +5,10 @@ export interface HealthSource {
   readonly startedAt: number;
   readonly herald: Herald | undefined;
   connectionCount(): number;
+  /** True from the moment `close()` starts draining. */
   isClosing(): boolean;
+  /** The Prometheus endpoint: its path and the exposition, or null for none. */
+  readonly metrics?: { readonly path: string; render(): Promise<{ contentType: string; body: string }> } | null;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -16,8 +19,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * `/healthz` answers whether the process is alive (always 200 while it runs);
- * `/readyz` whether it should get traffic: broker reachable and not closing.
- * Load balancers route on the second, restart on the first.
+ * `/readyz` whether it should get traffic: broker reachable and not draining
+ * or closing. Load balancers route on the second, restart on the first.
+ * `/metrics` (its path is configurable) is the Prometheus exposition.
  */
 export async function serveHealth(source: HealthSource, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const path = (req.url ?? '/').split('?')[0];
@@ -31,9 +35,15 @@ export async function serveHealth(source: HealthSource, req: IncomingMessage, re
     sendJson(res, 200, { status: 'ok', ...base });
     return true;
   }
+  if (source.metrics && path === source.metrics.path) {
+    const { contentType, body } = await source.metrics.render();
+    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  }
   if (path === '/readyz') {
     if (source.isClosing()) {
-      sendJson(res, 503, { status: 'closing', ...base });
+      sendJson(res, 503, { status: 'draining', ...base });
       return true;
     }
     const broker = source.herald?.broker;

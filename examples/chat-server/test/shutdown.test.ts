@@ -1,0 +1,33 @@
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { kill, spawnTs } from '../../../packages/server/test/helpers/spawn.js';
+import { Cleanup, heraldClient, recordStatuses, waitFor, withTimeout } from './helpers/clients.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+describe('the demo process', () => {
+  it('drains on SIGTERM: clients are told to move, and it exits 0', async () => {
+    const { child, output } = await spawnTs('examples/chat-server/src/main.ts', [], {
+      ready: /listening: WebSocket ws:\/\/\S+/,
+      env: { PORT: '0', STATIC_DIR: '/nonexistent', AUTH_SECRET: 'a'.repeat(32) },
+    });
+    cleanup.defer(() => kill(child));
+    const url = /listening: WebSocket (ws:\/\/[^\s,]+)/.exec(output())?.[1] ?? '';
+    const httpUrl = url.replace(/^ws/, 'http').replace(/\/ws$/, '');
+
+    const client = cleanup.add(heraldClient(url));
+    const statuses = recordStatuses(client.connection);
+    cleanup.defer(() => statuses.stop());
+    expect(await client.trpc.system.health.query()).toMatchObject({ nodeId: expect.any(String) });
+    expect((await fetch(`${httpUrl}/readyz`)).status).toBe(200);
+
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = (await withTimeout(exited, 10_000, 'the process to exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(output()).toMatch(/SIGTERM: draining connections/);
+    // The client saw its connection go, and keeps trying (there is no other node here).
+    await waitFor(() => statuses.statuses.includes('reconnecting'), 5_000, 'the client to notice');
+  });
+});

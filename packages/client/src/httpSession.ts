@@ -1,0 +1,285 @@
+import {
+  httpBatchLink,
+  httpLink,
+  httpSubscriptionLink,
+  splitLink,
+  TRPCClientError,
+  type Operation,
+  type OperationLink,
+  type OperationResultEnvelope,
+} from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
+import { IDEMPOTENCY_KEY_HEADER, transformer } from '@herald/shared';
+import type { ConnectionParams } from './options.js';
+import type { CallEvent, CallType, OutgoingCall, Session, SessionHandlers } from './session.js';
+
+export interface HttpSessionSettings {
+  readonly connectionParams: ConnectionParams | null;
+  readonly EventSource: EventSourceLike.AnyConstructor;
+  /** The `fetch` for queries, mutations and probes; the runtime's own by default. */
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly pingIntervalMs: number;
+  readonly pongTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+/** Longest GET URL a batch of queries may make before it is split (proxies refuse long URLs). */
+const MAX_URL_LENGTH = 4_000;
+
+interface RunningCall {
+  readonly type: CallType;
+  readonly path: string;
+  readonly controller: AbortController;
+  unsubscribe: (() => void) | null;
+  /** A subscription whose stream has not said `connected` yet (a buffering proxy never lets it). */
+  startTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/**
+ * The server's router over HTTP, as one session: tRPC's own links, composed
+ * with `splitLink`: queries batched by `httpBatchLink`, each mutation its own
+ * `httpLink` request (so it can carry its own `Idempotency-Key` header), and
+ * each subscription a Server-Sent Events stream from `httpSubscriptionLink`
+ * that resumes from the call's last tracked id.
+ *
+ * HTTP calls carry `Authorization: Bearer <connectionParams.token>`; SSE
+ * streams carry all `connectionParams` in their URL (tRPC's protocol: an
+ * EventSource cannot set headers).
+ *
+ * The session is up once `HEAD <url>` answers 2xx, and it heartbeats that way
+ * after `pingIntervalMs` without any answer. It ends, as a WebSocket would,
+ * when a probe fails, a request fails without reaching the server (no tRPC
+ * error shape: the network, a proxy), or a stream breaks: the tracker then
+ * moves every call to the next session, subscriptions with their last id.
+ * tRPC's own EventSource reconnects are cut short that way, so one place
+ * decides where calls go and no event is delivered twice.
+ */
+export class HttpSession implements Session {
+  readonly transport = 'http' as const;
+  private ready = false;
+  private ended = false;
+  private probing = false;
+  private lastSeenAt = Date.now();
+  private readonly link: OperationLink<AnyRouter>;
+  private readonly running = new Map<number, RunningCall>();
+  private readonly heartbeatTimer: ReturnType<typeof setInterval>;
+  private readonly fetch: typeof globalThis.fetch;
+
+  constructor(
+    readonly url: string,
+    private readonly settings: HttpSessionSettings,
+    private readonly handlers: SessionHandlers,
+  ) {
+    this.fetch = settings.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const token = settings.connectionParams?.['token'];
+    const authorization: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const fetchOption = settings.fetch ? { fetch: settings.fetch } : {};
+    this.link = splitLink<AnyRouter>({
+      condition: (op) => op.type === 'subscription',
+      true: httpSubscriptionLink<AnyRouter, EventSourceLike.AnyConstructor>({
+        url,
+        transformer,
+        EventSource: settings.EventSource,
+        ...(settings.connectionParams ? { connectionParams: settings.connectionParams } : {}),
+      }),
+      false: splitLink<AnyRouter>({
+        condition: (op) => op.type === 'mutation',
+        true: httpLink<AnyRouter>({
+          url,
+          transformer,
+          ...fetchOption,
+          headers: ({ op }) => {
+            const key = op.context['idempotencyKey'];
+            return typeof key === 'string' ? { ...authorization, [IDEMPOTENCY_KEY_HEADER]: key } : authorization;
+          },
+        }),
+        false: httpBatchLink<AnyRouter>({ url, transformer, ...fetchOption, headers: authorization, maxURLLength: MAX_URL_LENGTH }),
+      }),
+    })({});
+
+    const tickMs = Math.max(10, Math.floor(Math.min(settings.pingIntervalMs, settings.pongTimeoutMs) / 4));
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), tickMs);
+    unref(this.heartbeatTimer);
+    this.probe(settings.connectTimeoutMs).then(
+      () => {
+        if (this.ended) return;
+        this.ready = true;
+        this.lastSeenAt = Date.now();
+        this.handlers.onReady(this);
+      },
+      (error: unknown) => this.fail(asError(error)),
+    );
+  }
+
+  get isReady(): boolean {
+    return this.ready && !this.ended;
+  }
+
+  startCall(call: OutgoingCall): boolean {
+    if (!this.isReady) return false;
+    const running: RunningCall = { type: call.type, path: call.path, controller: new AbortController(), unsubscribe: null, startTimer: null };
+    this.running.set(call.id, running);
+    if (call.type === 'subscription') {
+      running.startTimer = setTimeout(() => {
+        if (this.running.get(call.id) !== running) return;
+        this.fail(new Error(`The event stream of ${call.path} did not start within ${this.settings.connectTimeoutMs} ms`));
+      }, this.settings.connectTimeoutMs);
+      unref(running.startTimer);
+    }
+    const op: Operation = {
+      id: call.id,
+      type: call.type,
+      path: call.path,
+      input: call.type === 'subscription' ? withLastEventId(call.input, call.lastEventId) : call.input,
+      context: call.idempotencyKey !== undefined ? { idempotencyKey: call.idempotencyKey } : {},
+      signal: running.controller.signal,
+    };
+    const subscription = this.link({
+      op,
+      next: () => {
+        throw new Error('Herald: the HTTP link chain ends in terminating links');
+      },
+    }).subscribe({
+      next: (envelope) => this.onEnvelope(call.id, running, envelope),
+      error: (error) => this.onCallError(call.id, running, error),
+      complete: () => this.onCallComplete(call.id, running),
+    });
+    if (this.running.get(call.id) === running) running.unsubscribe = () => subscription.unsubscribe();
+    else subscription.unsubscribe();
+    return true;
+  }
+
+  stopCall(id: number): void {
+    const running = this.running.get(id);
+    if (!running) return;
+    this.running.delete(id);
+    stop(running);
+  }
+
+  close(_code?: number, reason = 'client closing'): void {
+    this.fail(new Error(reason));
+  }
+
+  private onEnvelope(id: number, running: RunningCall, envelope: OperationResultEnvelope<unknown, TRPCClientError<AnyRouter>>): void {
+    if (this.ended || this.running.get(id) !== running) return;
+    const result = envelope.result as { type?: string; state?: string; error?: unknown; id?: string; data?: unknown };
+    if (result.type === 'state') {
+      // The stream broke (network, proxy, a retryable server error, or no
+      // ping within the server's inactivity bound): the session is lost.
+      if (result.state === 'connecting' && result.error) {
+        this.fail(new Error(`The event stream of ${running.path} broke: ${asError(result.error).message}`));
+      }
+      return;
+    }
+    this.lastSeenAt = Date.now();
+    if (running.type !== 'subscription') {
+      this.running.delete(id);
+      this.emit(id, { type: 'data', data: result.data });
+      return;
+    }
+    if (result.type === 'started') {
+      if (running.startTimer) clearTimeout(running.startTimer);
+      running.startTimer = null;
+      this.emit(id, { type: 'started' });
+    } else if (result.type === 'stopped') {
+      this.running.delete(id);
+      this.emit(id, { type: 'stopped' });
+    } else {
+      this.emit(id, result.id !== undefined ? { type: 'data', id: String(result.id), data: result.data } : { type: 'data', data: result.data });
+    }
+  }
+
+  private onCallError(id: number, running: RunningCall, error: unknown): void {
+    if (this.ended || this.running.get(id) !== running) return;
+    this.running.delete(id);
+    const clientError = error instanceof TRPCClientError ? (error as TRPCClientError<AnyRouter>) : null;
+    if (!clientError?.shape) {
+      // It never reached the server's router (no error shape): the link is
+      // down, not the call. The call stays with the tracker for the next session.
+      this.fail(new Error(`HTTP request for ${running.path} failed: ${asError(error).message}`));
+      return;
+    }
+    if ((clientError.data as { heraldCode?: unknown } | undefined)?.heraldCode === 'SERVER_CLOSING') {
+      // The server is draining and ran nothing: as a WebSocket client follows
+      // the reconnect notice, move the call to the next session (another node).
+      this.fail(new Error(`The server is shutting down (${running.path})`));
+      return;
+    }
+    this.lastSeenAt = Date.now();
+    this.emit(id, { type: 'error', error: clientError });
+  }
+
+  private onCallComplete(id: number, running: RunningCall): void {
+    if (this.ended || this.running.get(id) !== running) return;
+    this.running.delete(id);
+    if (running.type === 'subscription') this.emit(id, { type: 'stopped' });
+  }
+
+  private emit(id: number, event: CallEvent): void {
+    this.handlers.onEvent(this, id, event);
+  }
+
+  /** `HEAD <url>`: a Herald server answers 204 (503 while it shuts down); anything else is not one. */
+  private async probe(timeoutMs: number): Promise<void> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`No answer from ${this.url} within ${timeoutMs} ms`)), timeoutMs);
+    unref(timer);
+    try {
+      const response = await this.fetch(this.url, { method: 'HEAD', cache: 'no-store', signal: controller.signal });
+      if (!response.ok) throw new Error(`HEAD ${this.url} answered ${response.status}`);
+    } catch (error) {
+      throw controller.signal.aborted ? asError(controller.signal.reason) : asError(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private checkHeartbeat(): void {
+    if (!this.ready || this.ended || this.probing) return;
+    if (Date.now() - this.lastSeenAt < this.settings.pingIntervalMs) return;
+    this.probing = true;
+    this.probe(this.settings.pongTimeoutMs).then(
+      () => {
+        this.probing = false;
+        this.lastSeenAt = Date.now();
+      },
+      (error: unknown) => {
+        this.probing = false;
+        this.fail(new Error(`Heartbeat: ${asError(error).message}`));
+      },
+    );
+  }
+
+  private fail(error: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.heartbeatTimer);
+    const running = [...this.running.values()];
+    this.running.clear();
+    for (const call of running) stop(call);
+    this.handlers.onEnd(this, { wasReady: this.ready, code: null, error, refused: false });
+  }
+}
+
+function stop(running: RunningCall): void {
+  if (running.startTimer) clearTimeout(running.startTimer);
+  running.unsubscribe?.();
+  running.controller.abort();
+}
+
+/** As tRPC's links put a resume position into an input. */
+function withLastEventId(input: unknown, lastEventId: string | undefined): unknown {
+  if (lastEventId === undefined) return input;
+  if (input !== null && input !== undefined && typeof input !== 'object') return input;
+  return { ...(input as object | undefined), lastEventId };
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Node timers keep the process alive; a client's own timers should not. */
+function unref(timer: unknown): void {
+  (timer as { unref?: () => void }).unref?.();
+}

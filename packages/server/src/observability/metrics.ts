@@ -1,0 +1,160 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Why a connection or a request was turned away; the `reason` label of `herald_refusals_total`. */
+export const RefusalReason = {
+  /** The upgrade's `Origin` is not in `allowedOrigins` (HTTP 403). */
+  ORIGIN: 'origin',
+  /** The server is draining or closed (HTTP 503). */
+  DRAINING: 'draining',
+  /** `limits.maxConnections` (HTTP 503). */
+  MAX_CONNECTIONS: 'max_connections',
+  /** `limits.maxConnectionsPerIp` (HTTP 429). */
+  MAX_CONNECTIONS_PER_IP: 'max_connections_per_ip',
+  /** `limits.maxConnectionsPerUser` (close 4003). */
+  MAX_CONNECTIONS_PER_USER: 'max_connections_per_user',
+  /** `limits.rate` (a `LIMIT_EXCEEDED` answer). */
+  RATE: 'rate',
+  /** `limits.maxSubscriptionsPerConnection` (a `LIMIT_EXCEEDED` answer). */
+  MAX_SUBSCRIPTIONS: 'max_subscriptions',
+  /** `limits.maxBatchSize` (a `LIMIT_EXCEEDED` answer). */
+  MAX_BATCH_SIZE: 'max_batch_size',
+  /** `limits.maxPayloadBytes` (close 1009). */
+  MAX_PAYLOAD: 'max_payload',
+  /** `authenticate` or `createContext` refused the credentials (close 4001). */
+  UNAUTHORIZED: 'unauthorized',
+  /** `connectionParams` announced but not sent in time (close 4001). */
+  CONNECTION_PARAMS_TIMEOUT: 'connection_params_timeout',
+} as const;
+export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
+
+/** Publish-to-send latency buckets, in seconds: 1 ms to 10 s. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The numbers one server keeps about itself, and their Prometheus view.
+ *
+ * The hot path only bumps plain fields (`framesOut++`, `bytesOut += n`):
+ * prom-client's `inc()` allocates a label object per call, so the registry
+ * reads these fields when it is scraped instead. Labelled counts (errors by
+ * code, refusals by reason) are rare events and live in small maps.
+ */
+export class ServerMetrics {
+  connectionsOpened = 0;
+  connectionsClosed = 0;
+  /** Subscriptions running now, over every connection. */
+  subscriptions = 0;
+  framesIn = 0;
+  framesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  slowConsumerCloses = 0;
+  private readonly errors = new Map<string, number>();
+  private readonly refusals = new Map<string, number>();
+  private readonly latency: Histogram | null;
+  readonly registry: Registry | null;
+
+  /** `options === null`: count, but register nothing (metrics turned off). */
+  constructor(options: { registry: Registry; prefix: string; openConnections: () => number } | null) {
+    if (!options) {
+      this.registry = null;
+      this.latency = null;
+      return;
+    }
+    const { registry, prefix, openConnections } = options;
+    this.registry = registry;
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name: `${prefix}${name}`,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const labelled = (name: string, help: string, label: string, read: () => Iterable<[string, number]>) =>
+      new Counter({
+        name: `${prefix}${name}`,
+        help,
+        labelNames: [label],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [value, count] of read()) this.inc({ [label]: value }, count);
+        },
+      });
+
+    new Gauge({
+      name: `${prefix}connections`,
+      help: 'WebSocket connections open now',
+      registers: [registry],
+      collect() {
+        this.set(openConnections());
+      },
+    });
+    const subscriptions = () => this.subscriptions;
+    new Gauge({
+      name: `${prefix}subscriptions`,
+      help: 'Subscriptions running now',
+      registers: [registry],
+      collect() {
+        this.set(subscriptions());
+      },
+    });
+    counter('connections_opened_total', 'WebSocket connections accepted', () => this.connectionsOpened);
+    counter('connections_closed_total', 'WebSocket connections that ended', () => this.connectionsClosed);
+    counter('messages_received_total', 'WebSocket frames received', () => this.framesIn);
+    counter('messages_sent_total', 'WebSocket frames sent', () => this.framesOut);
+    counter('received_bytes_total', 'Bytes of WebSocket frames received (before decompression)', () => this.bytesIn);
+    counter('sent_bytes_total', 'Bytes of WebSocket frames sent (before compression)', () => this.bytesOut);
+    counter('slow_consumer_closes_total', 'Connections closed with 4002 because they stopped reading', () => this.slowConsumerCloses);
+    labelled('errors_total', 'Error answers sent, by Herald code (else tRPC code), and protocol errors by ws code', 'code', () =>
+      this.errors.entries(),
+    );
+    labelled('refusals_total', 'Connections and requests turned away, by the limit or check that refused them', 'reason', () =>
+      withZeros(this.refusals, Object.values(RefusalReason)),
+    );
+    this.latency = new Histogram({
+      name: `${prefix}delivery_latency_seconds`,
+      help: 'Time from a live channel message being published (its stream id) to its first frame leaving this server',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+  }
+
+  error(code: string): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  refusal(reason: RefusalReason): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+  }
+
+  /** How many times `reason` refused something so far (tests and health use it). */
+  refusalCount(reason: RefusalReason): number {
+    return this.refusals.get(reason) ?? 0;
+  }
+
+  /**
+   * A live message's publish-to-send latency. Stream ids start with the
+   * publish time in ms (the broker's clock: Redis's for the Redis broker).
+   */
+  observeDelivery(streamId: string, nowMs: number): void {
+    if (!this.latency) return;
+    const publishedAt = Number.parseInt(streamId, 10);
+    if (Number.isFinite(publishedAt)) this.latency.observe(Math.max(0, nowMs - publishedAt) / 1000);
+  }
+
+  /** The Prometheus text exposition. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    if (!this.registry) return { contentType: 'text/plain', body: '' };
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+function* withZeros(counts: Map<string, number>, known: readonly string[]): Iterable<[string, number]> {
+  for (const key of known) yield [key, counts.get(key) ?? 0];
+  for (const entry of counts) if (!known.includes(entry[0])) yield entry;
+}
+
+export { Registry };
