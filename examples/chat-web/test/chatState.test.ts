@@ -132,8 +132,8 @@ describe('toRoomName', () => {
 describe('bannerFor', () => {
   it('says connecting, reconnecting (with the attempt), offline, and connected again', () => {
     expect(bannerFor({ status: 'connecting', url: null }, true, false)?.text).toBe('Connecting…');
-    expect(bannerFor({ status: 'reconnecting', attempt: 1, error: null }, true, false)?.text).toMatch(/^Reconnecting…/);
-    expect(bannerFor({ status: 'reconnecting', attempt: 3, error: null }, true, false)?.text).toMatch(/\(attempt 3\)/);
+    expect(bannerFor({ status: 'reconnecting', attempt: 1, error: null, closeCode: null }, true, false)?.text).toMatch(/^Reconnecting…/);
+    expect(bannerFor({ status: 'reconnecting', attempt: 3, error: null, closeCode: null }, true, false)?.text).toMatch(/\(attempt 3\)/);
     expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, false, false)?.kind).toBe('offline');
     expect(bannerFor({ status: 'closed' }, true, false)?.kind).toBe('offline');
     expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, true, false)).toBeNull();

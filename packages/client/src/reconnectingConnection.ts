@@ -182,24 +182,24 @@ export class ReconnectingConnection {
       }
       this.chooser.failed(session.transport, end.refused);
       // A replacement failed while the old session still serves: retry quietly.
-      this.scheduleRetry(end.error, !serving);
+      this.scheduleRetry(end.error, !serving, end.code);
       return;
     }
     if (session !== this.current) return;
     this.current = null;
     this.clearProbe();
     this.listener.onSessionLost(session);
-    this.scheduleRetry(end.error);
+    this.scheduleRetry(end.error, true, end.code);
   }
 
   /** Makes sure a dial is under way or scheduled, and (unless a working session remains) says so. */
-  private scheduleRetry(error: Error, report = true): void {
+  private scheduleRetry(error: Error, report = true, closeCode: number | null = null): void {
     if (this.closed) return;
     if (!this.retryTimer && !this.dialing && !this.preparing) {
       this.attempt += 1;
       this.retryTimer = setTimeout(() => void this.dial(), this.settings.retryDelayMs(this.attempt - 1));
     }
-    if (report) this.state.set({ status: 'reconnecting', attempt: Math.max(1, this.attempt), error });
+    if (report) this.state.set({ status: 'reconnecting', attempt: Math.max(1, this.attempt), error, closeCode });
   }
 
   /** `auto` on HTTP: try the WebSocket again after a while. */

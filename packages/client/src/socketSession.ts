@@ -45,7 +45,11 @@ export class SocketSession implements Session {
     // Browsers fire `error` then `close`; `ws` too. The close carries the
     // details, except that `ws` tells here that the upgrade got an HTTP answer.
     this.socket.addEventListener('error', (event) => {
-      if (!this.ready && /Unexpected server response/.test(String((event as { message?: unknown }).message))) this.refused = true;
+      const status = /Unexpected server response: (\d+)/.exec(String((event as { message?: unknown }).message))?.[1];
+      // Herald's own refusals (origin 403, per-IP 429, full or draining 503)
+      // come from the server itself, and HTTP would be refused alike: only
+      // other answers mean something on the way strips upgrades.
+      if (!this.ready && status !== undefined && !HERALD_REFUSAL_STATUSES.has(Number(status))) this.refused = true;
     });
 
     this.connectTimer = setTimeout(() => {
@@ -146,6 +150,8 @@ export class SocketSession implements Session {
     this.handlers.onEnd(this, { wasReady: this.ready, refused: this.refused, ...details } satisfies SessionEnd);
   }
 }
+
+const HERALD_REFUSAL_STATUSES = new Set([403, 429, 503]);
 
 function withConnectionParamsFlag(url: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}connectionParams=1`;

@@ -11,7 +11,7 @@ function recorded(machine: ConnectionStateMachine): Transition[] {
 }
 
 const open = (url = 'ws://a/ws'): ConnectionState => ({ status: 'open', url, transport: 'websocket' });
-const reconnecting = (attempt: number, error: Error | null = null): ConnectionState => ({ status: 'reconnecting', attempt, error });
+const reconnecting = (attempt: number, error: Error | null = null): ConnectionState => ({ status: 'reconnecting', attempt, error, closeCode: null });
 
 afterEach(() => {
   vi.restoreAllMocks();

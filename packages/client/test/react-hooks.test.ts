@@ -197,7 +197,7 @@ describe('useConnectionStateOf', () => {
     expect(result.current).toEqual({ status: 'connecting', url: null });
     act(() => machine.set({ status: 'open', url: 'ws://a/ws', transport: 'websocket' }));
     expect(result.current).toEqual({ status: 'open', url: 'ws://a/ws', transport: 'websocket' });
-    act(() => machine.set({ status: 'reconnecting', attempt: 1, error: null }));
+    act(() => machine.set({ status: 'reconnecting', attempt: 1, error: null, closeCode: null }));
     expect(result.current.status).toBe('reconnecting');
   });
 });

@@ -114,9 +114,15 @@ describe('authenticate', () => {
       connectionParams: async () => ({ token: tokens[Math.min(calls++, tokens.length - 1)] as string }),
     });
     cleanup.add(client);
+    const closeCodes: (number | null)[] = [];
+    client.connection.subscribe((state) => {
+      if (state.status === 'reconnecting') closeCodes.push(state.closeCode);
+    });
     // The first token is refused (4001); the reconnect asks again and gets the next one.
     expect(await client.trpc.whoami.query()).toEqual({ id: 'first' });
     expect(calls).toBe(2);
+    // The app can tell refused credentials from a network loss.
+    expect(closeCodes).toEqual([4001]);
     // The server asks every client to reconnect (as a drain does): the new socket carries a new token.
     server.broadcastReconnect();
     await withTimeout(

@@ -18,6 +18,12 @@ export type ConnectionState =
       readonly status: 'reconnecting';
       readonly attempt: number;
       readonly error: Error | null;
+      /**
+       * The close code of the connection that was lost, when the server sent
+       * one: `CloseCode.UNAUTHORIZED` (4001) means the credentials were
+       * refused, and retrying with the same ones will not help.
+       */
+      readonly closeCode: number | null;
     }
   | { readonly status: 'closed' };
 

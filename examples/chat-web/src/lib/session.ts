@@ -31,8 +31,8 @@ export function saveSession(session: Session | null): void {
 /**
  * The server refused the connection's credentials: Herald closes such a
  * connection with 4001 (`CloseCode.UNAUTHORIZED`), which the client reports
- * in its `reconnecting` state. Retrying with the same token cannot help.
+ * as the `closeCode` of its `reconnecting` state. Retrying with the same token cannot help.
  */
 export function refusedAtConnect(state: ConnectionState): boolean {
-  return state.status === 'reconnecting' && new RegExp(`\\(${CloseCode.UNAUTHORIZED}\\b`).test(state.error?.message ?? '');
+  return state.status === 'reconnecting' && state.closeCode === CloseCode.UNAUTHORIZED;
 }
