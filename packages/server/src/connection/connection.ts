@@ -12,6 +12,7 @@ import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStrea
 import { HeraldError } from '../errors.js';
 import { RefusalReason, type ServerMetrics } from '../observability/metrics.js';
 import type { HeraldServerOptions } from '../options.js';
+import { corkUntilNextTick } from './cork.js';
 import type { HeartbeatPeer } from './heartbeat.js';
 import { TokenBucket } from './rateLimiter.js';
 import type { Wire } from './wire.js';
@@ -96,7 +97,6 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
   private closed = false;
   private paramsTimer: NodeJS.Timeout | null = null;
   private slowConsumerTimer: NodeJS.Timeout | null = null;
-  private corked = false;
   /** Queries and mutations not answered yet (what a drain waits for). */
   private unanswered = 0;
   private readonly bucket: TokenBucket | null;
@@ -184,11 +184,13 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
       this.closeSlowConsumer();
       return;
     }
-    this.cork();
+    // `ws` exposes no cork of its own; its net.Socket has been `_socket` since ws 1.
+    const raw = (socket as unknown as { _socket?: Parameters<typeof corkUntilNextTick>[0] })._socket;
+    if (raw) corkUntilNextTick(raw);
     const metrics = this.config.metrics;
     metrics.framesOut++;
     metrics.bytesOut += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
-    socket.send(frame, { binary: false });
+    socket.send(frame, TEXT_FRAME);
   }
 
   private closeSlowConsumer(): void {
@@ -196,23 +198,6 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
     this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: send buffer over its bound');
     this.slowConsumerTimer = setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS);
     this.slowConsumerTimer.unref();
-  }
-
-  /**
-   * Frames written in one tick (a batch's responses, a replay, a burst of
-   * live messages) leave in one TCP write. `ws` exposes no cork of its own, so
-   * this reaches the underlying net.Socket, which has been `_socket` since ws 1.
-   */
-  private cork(): void {
-    if (this.corked) return;
-    const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
-    if (!raw || raw.destroyed) return;
-    this.corked = true;
-    raw.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      raw.uncork();
-    });
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
@@ -589,6 +574,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
 }
 
 const SKIPPED = Symbol('skipped');
+/** Send options of every frame: Herald speaks text frames of JSON (one shared object, not one per send). */
+const TEXT_FRAME = { binary: false } as const;
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
 const TRACKED_DATA = 'tracked-data';
 const unknownContext: ErrorContext = { type: 'unknown', path: undefined, input: undefined, ctx: undefined };
