@@ -1,0 +1,42 @@
+import type { RpcKind, SubscriberKind } from '../lib/protocol.js';
+import { SocketIoSubscriber } from './socketio.js';
+import { RawWsSubscriber } from './rawWs.js';
+import { heraldRpcClient, stockRpcClient } from './rpcClients.js';
+import { TrpcWireClient, type ReconnectPolicy, type ReconnectStats } from './trpcWire.js';
+import type { RpcClient, SubscriberClient, SubscriberContext } from './types.js';
+
+export interface Resumable {
+  armResume(): void;
+  readonly resumed: boolean;
+}
+
+/** A fan-out receiver of `kind`; only trpc-wire clients reconnect (the storm scenario). */
+export function createSubscriber(
+  kind: SubscriberKind,
+  ctx: SubscriberContext,
+  reconnect: { policy: ReconnectPolicy; stats: ReconnectStats; onResumed: (atMs: number) => void } | null,
+): SubscriberClient & Partial<Resumable> {
+  switch (kind) {
+    case 'raw-ws':
+      return new RawWsSubscriber(ctx);
+    case 'socketio':
+      return new SocketIoSubscriber(ctx);
+    case 'trpc-wire':
+      return new TrpcWireClient(ctx, reconnect);
+  }
+}
+
+/** A connection that makes RPC calls. Calls record nothing themselves; the caller times them. */
+export async function createRpcClient(kind: RpcKind, ctx: SubscriberContext): Promise<RpcClient> {
+  switch (kind) {
+    case 'trpc-wire': {
+      const client = new TrpcWireClient(ctx);
+      await client.connect();
+      return client;
+    }
+    case 'herald-client':
+      return heraldRpcClient(ctx.url);
+    case 'trpc-client':
+      return stockRpcClient(ctx.url);
+  }
+}

@@ -1,0 +1,199 @@
+import { WebSocket } from 'ws';
+import { sentAtOf, trackedIdOf } from '../lib/frames.js';
+import { nowMs } from '../lib/payload.js';
+import { QUERY_PATH, ROOM, SUBSCRIPTION_PATH, type RpcClient, type SubscriberClient, type SubscriberContext } from './types.js';
+
+export interface ReconnectPolicy {
+  /** First retry waits up to this long (full jitter), doubling per failed attempt... */
+  readonly baseMs: number;
+  /** ...up to this bound. */
+  readonly capMs: number;
+}
+
+/** Counters the reconnect storm reads. */
+export interface ReconnectStats {
+  attempts: number;
+  failed: number;
+}
+
+interface WireMessage {
+  id?: unknown;
+  method?: unknown;
+  result?: { type?: unknown; id?: unknown; data?: { json?: { data?: { type?: unknown } } } };
+  error?: unknown;
+}
+
+const SUBSCRIPTION_ID = 1;
+
+/**
+ * The cheapest client that speaks tRPC's WebSocket protocol, the same for
+ * stock tRPC and Herald: one subscription (id 1) and queries (ids from 2).
+ * Message frames are not parsed as JSON: their publish time is read from the
+ * bytes (and, when resuming matters, the tracked id too). Other frames
+ * (`started`, the `live` marker, answers, errors) are parsed.
+ *
+ * With a reconnect policy it behaves as a real client would after its socket
+ * drops: it retries with full-jitter backoff and resubscribes with the last
+ * tracked id it saw (`lastEventId`).
+ */
+export class TrpcWireClient implements SubscriberClient, RpcClient {
+  private ws: WebSocket | null = null;
+  private nextId = SUBSCRIPTION_ID + 1;
+  private readonly calls = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  private subscribed = false;
+  private live: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  private lastEventId: string | null = null;
+  private closedByUs = false;
+  private attempt = 0;
+  /** Set by `armResume`: the time of the next live marker is reported to `onResumed`. */
+  private resumePending = false;
+  /** Whether the socket has dropped since `armResume` (a marker before that is not a resume). */
+  private droppedSinceArm = false;
+
+  constructor(
+    private readonly ctx: SubscriberContext,
+    private readonly reconnect: { policy: ReconnectPolicy; stats: ReconnectStats; onResumed: (atMs: number) => void } | null = null,
+  ) {}
+
+  connect(): Promise<void> {
+    const ws = this.open();
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('close', () => reject(new Error('closed before it opened')));
+    });
+  }
+
+  subscribe(): Promise<void> {
+    this.subscribed = true;
+    return new Promise((resolve, reject) => {
+      this.live = { resolve, reject };
+      this.sendSubscription();
+    });
+  }
+
+  call(): Promise<void> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const ws = this.ws;
+      if (!ws || ws.readyState !== ws.OPEN) {
+        reject(new Error('not connected'));
+        return;
+      }
+      this.calls.set(id, { resolve, reject });
+      ws.send(`{"id":${id},"method":"query","params":{"path":"${QUERY_PATH}","input":{"json":null}}}`);
+    });
+  }
+
+  /** From now on, the next live marker after a reconnect counts as this client's resume. */
+  armResume(): void {
+    this.resumePending = true;
+    this.droppedSinceArm = false;
+  }
+
+  get resumed(): boolean {
+    return !this.resumePending;
+  }
+
+  close(): Promise<void> {
+    this.closedByUs = true;
+    this.ws?.terminate();
+    return Promise.resolve();
+  }
+
+  private open(retry = false): WebSocket {
+    const ws = new WebSocket(this.ctx.url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30_000 });
+    this.ws = ws;
+    let opened = false;
+    ws.on('message', (data) => this.onFrame(data as Buffer));
+    ws.on('error', () => undefined);
+    ws.on('open', () => {
+      opened = true;
+      if (!retry) return;
+      this.attempt = 0;
+      if (this.subscribed) this.sendSubscription();
+    });
+    ws.on('close', () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      for (const call of this.calls.values()) call.reject(new Error('socket closed'));
+      this.calls.clear();
+      this.droppedSinceArm = true;
+      if (retry && !opened && this.reconnect) this.reconnect.stats.failed++;
+      if (this.reconnect && this.subscribed && !this.closedByUs) this.scheduleReconnect();
+    });
+    return ws;
+  }
+
+  private scheduleReconnect(): void {
+    const { policy, stats } = this.reconnect!;
+    const bound = Math.min(policy.capMs, policy.baseMs * 2 ** this.attempt);
+    this.attempt++;
+    setTimeout(() => {
+      if (this.closedByUs) return;
+      stats.attempts++;
+      this.open(true);
+    }, Math.random() * bound);
+  }
+
+  private sendSubscription(): void {
+    const resume = this.lastEventId === null ? '' : `,"lastEventId":${JSON.stringify(this.lastEventId)}`;
+    this.ws?.send(
+      `{"id":${SUBSCRIPTION_ID},"method":"subscription","params":{"path":"${SUBSCRIPTION_PATH}","input":{"json":{"room":"${ROOM}"}}${resume}}}`,
+    );
+  }
+
+  private onFrame(frame: Buffer): void {
+    const sentAt = sentAtOf(frame);
+    if (sentAt === sentAt) {
+      if (this.reconnect) this.lastEventId = trackedIdOf(frame) ?? this.lastEventId;
+      this.ctx.recorder.delivery(this.ctx.group, sentAt);
+      return;
+    }
+    const text = frame.toString();
+    if (text === 'PING') {
+      this.ws?.send('PONG');
+      return;
+    }
+    if (text === 'PONG') return;
+    let message: WireMessage;
+    try {
+      message = JSON.parse(text) as WireMessage;
+    } catch {
+      this.ctx.recorder.error();
+      return;
+    }
+    if (message.method === 'reconnect') {
+      // The server asks clients to move: drop this socket, the reconnect policy takes over.
+      this.ws?.close();
+      return;
+    }
+    if (message.id === SUBSCRIPTION_ID) {
+      this.onSubscriptionFrame(message);
+      return;
+    }
+    const call = typeof message.id === 'number' ? this.calls.get(message.id) : undefined;
+    if (!call) return;
+    this.calls.delete(message.id as number);
+    if (message.error) call.reject(new Error(JSON.stringify(message.error)));
+    else call.resolve();
+  }
+
+  private onSubscriptionFrame(message: WireMessage): void {
+    if (message.error) {
+      this.ctx.recorder.error();
+      this.live?.reject(new Error(JSON.stringify(message.error)));
+      this.live = null;
+      return;
+    }
+    const result = message.result;
+    if (result?.type !== 'data') return;
+    if (typeof result.id === 'string') this.lastEventId = result.id;
+    if (result.data?.json?.data?.type !== 'live') return;
+    this.live?.resolve();
+    this.live = null;
+    if (this.resumePending && this.droppedSinceArm) {
+      this.resumePending = false;
+      this.reconnect?.onResumed(nowMs());
+    }
+  }
+}

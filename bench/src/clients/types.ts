@@ -1,0 +1,29 @@
+import type { Recorder } from './recorder.js';
+
+/** What every subscriber client gets: where to connect, its latency group, where to record. */
+export interface SubscriberContext {
+  readonly url: string;
+  readonly group: number;
+  readonly recorder: Recorder;
+}
+
+/** One load-generator connection that receives the fan-out. */
+export interface SubscriberClient {
+  /** Resolves once the connection is open. */
+  connect(): Promise<void>;
+  /** Resolves once the subscription is live (its first answer arrived). */
+  subscribe(): Promise<void>;
+  close(): void;
+}
+
+/** One connection that makes calls (RPC scenario). */
+export interface RpcClient {
+  /** One trivial query, resolved when its answer arrives. */
+  call(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The channel key every bench subscriber joins, and its subscription procedure. */
+export const ROOM = 'bench';
+export const SUBSCRIPTION_PATH = 'onMessage';
+export const QUERY_PATH = 'ping';

@@ -1,0 +1,46 @@
+/**
+ * Scenario sizes and durations: the full suite (about 10 minutes on a
+ * 2-core machine) and `--quick` (about 2 minutes, fewer and shorter runs).
+ */
+export interface SuiteConfig {
+  readonly name: 'full' | 'quick';
+  readonly fanout: {
+    readonly subscribers: readonly number[];
+    /** Deliveries per second of the fixed-rate runs (messages/s = this / subscribers). */
+    readonly fixedDeliveriesPerSec: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+    /** Measurement windows per run: the figure is over all of them, the range across them. */
+    readonly windows: number;
+  };
+  readonly memory: { readonly connections: number };
+  readonly rpc: { readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
+  readonly reconnect: { readonly clients: number; readonly timeoutMs: number };
+  readonly scaleout: { readonly subscribers: number; readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
+}
+
+export const FULL: SuiteConfig = {
+  name: 'full',
+  fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
+  memory: { connections: 10_000 },
+  rpc: { warmupMs: 1_000, windowMs: 1_500, windows: 2 },
+  reconnect: { clients: 5_000, timeoutMs: 60_000 },
+  scaleout: { subscribers: 1_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
+};
+
+export const QUICK: SuiteConfig = {
+  name: 'quick',
+  fanout: { subscribers: [100, 1_000], fixedDeliveriesPerSec: 20_000, warmupMs: 500, windowMs: 800, windows: 2 },
+  memory: { connections: 2_000 },
+  rpc: { warmupMs: 300, windowMs: 700, windows: 1 },
+  reconnect: { clients: 1_000, timeoutMs: 30_000 },
+  scaleout: { subscribers: 300, warmupMs: 500, windowMs: 800, windows: 2 },
+};
+
+/**
+ * Messages a credit (max-rate) run may have unacknowledged: about 64k
+ * deliveries in flight (enough to keep both cores busy), 8 to 64 messages.
+ */
+export function creditWindow(subscribers: number): number {
+  return Math.min(64, Math.max(8, Math.ceil(65_536 / subscribers)));
+}

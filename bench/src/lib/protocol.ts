@@ -1,0 +1,123 @@
+/**
+ * What the orchestrator, the server processes and the load generator say to
+ * each other over IPC.
+ */
+import type { LatencySummary } from './stats.js';
+
+/** The systems compared. `raw-ws-*` are one `ws` server with two ways to send. */
+export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'trpc' | 'socketio' | 'herald';
+
+/** Load-generator clients: cheap receivers for fan-out, real clients for RPC. */
+export type SubscriberKind = 'raw-ws' | 'trpc-wire' | 'socketio';
+export type RpcKind = 'trpc-wire' | 'herald-client' | 'trpc-client';
+
+export interface ServerConfig {
+  readonly system: SystemName;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Herald only: the Redis broker instead of the memory one. */
+  readonly redis?: { readonly url: string; readonly prefix: string };
+  readonly nodeId?: string;
+}
+
+export interface CpuSample {
+  /** process.cpuUsage(), µs. */
+  readonly userUs: number;
+  readonly systemUs: number;
+  /** When it was taken (ms, shared clock). */
+  readonly atMs: number;
+}
+
+export interface ServerStats {
+  readonly cpu: CpuSample;
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  readonly published: number;
+  readonly publishErrors: number;
+  readonly connections: number;
+  /** Times the credit loop waited over a second for the load generator and went on anyway. */
+  readonly stalls: number;
+}
+
+/**
+ * How the server publishes: at a fixed rate, or as fast as the subscribers
+ * take messages (closed loop: at most `windowMessages` messages unacknowledged,
+ * acknowledgements being the load generator's delivery count relayed as notes).
+ */
+export type PublishPlan =
+  | { readonly mode: 'fixed'; readonly messagesPerSec: number }
+  | { readonly mode: 'credit'; readonly subscribers: number; readonly windowMessages: number }
+  | { readonly mode: 'burst'; readonly count: number };
+
+// Type aliases, not interfaces: they satisfy `CommandMap`'s index signature implicitly.
+export type ServerCommands = {
+  stats: { args: { gc: boolean }; result: ServerStats };
+  publish: { args: PublishPlan; result: null };
+  stop: { args: null; result: { published: number } };
+  /** For investigating memory: a V8 heap snapshot of the server process, after full collections. */
+  heapSnapshot: { args: { path: string }; result: { path: string } };
+};
+
+export interface ConnectPlan {
+  readonly kind: SubscriberKind;
+  /** Client i connects to urls[i % urls.length]. */
+  readonly urls: readonly string[];
+  /** The latency group of each url's clients (default: one group per url). */
+  readonly groups?: readonly number[];
+  readonly count: number;
+  readonly subscribe: boolean;
+  /** Connection attempts in flight at once. */
+  readonly concurrency: number;
+  /** trpc-wire only: reconnect on close after a full-jitter delay, resubscribing with lastEventId. */
+  readonly reconnect: { readonly baseMs: number; readonly capMs: number } | null;
+}
+
+export interface RpcPlan {
+  readonly kind: RpcKind;
+  readonly url: string;
+  readonly connections: number;
+  /** Calls each connection keeps in flight. */
+  readonly depth: number;
+}
+
+/** One measurement window of the load generator, and the run so far. */
+export interface LoadgenSnapshot {
+  /** Deliveries (fan-out) or completed calls (RPC) in this window. */
+  readonly events: number;
+  readonly errors: number;
+  /** Latencies in this window: all clients, and per group. */
+  readonly all: LatencySummary;
+  readonly groups: readonly LatencySummary[];
+  /** Latencies of every window since the run started (the warm-up excluded). */
+  readonly runAll: LatencySummary;
+  readonly runGroups: readonly LatencySummary[];
+  readonly cpu: CpuSample;
+  readonly connections: number;
+}
+
+export interface StormResult {
+  readonly clients: number;
+  readonly resumed: number;
+  /** Per resumed client: ms from the storm's start to its first live marker after reconnecting. */
+  readonly resumeMs: LatencySummary;
+  readonly lastResumeMs: number;
+  readonly connectAttempts: number;
+  readonly failedAttempts: number;
+}
+
+export type LoadgenCommands = {
+  connect: { args: ConnectPlan; result: { connected: number; failed: number; ms: number } };
+  subscribe: { args: null; result: { subscribed: number; ms: number } };
+  /** Zeroes counters and latencies; `creditStep` > 0 turns on progress events every that many deliveries. */
+  reset: { args: { creditStep: number }; result: null };
+  /** Closes a window; `startRun` discards everything before it (the warm-up). */
+  snapshot: { args: { startRun: boolean }; result: LoadgenSnapshot };
+  rpcStart: { args: RpcPlan; result: { connections: number } };
+  rpcStop: { args: null; result: null };
+  /** Marks every client as not resumed; the storm starts at `startMs` (shared clock). */
+  armStorm: { args: { startMs: number }; result: null };
+  waitResumed: { args: { timeoutMs: number }; result: StormResult };
+  closeAll: { args: null; result: null };
+};

@@ -1,0 +1,133 @@
+// `pnpm bench` (the full suite, about 10 minutes) or `pnpm bench --quick`
+// (about 2 minutes). Options for working on the bench itself:
+//   --only fanout,memory,rpc,reconnect,scaleout   run only these scenarios
+//   --systems herald,trpc,...                     fan-out and memory systems
+//   --cpu-prof                                    profile the fan-out server processes (bench/results/profiles)
+//   --out <dir>                                   where results.{md,png,json} go
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { FULL, QUICK } from './config.js';
+import { log } from './lib/log.js';
+import { LOADGEN_CORE, pinningStatus, pinSelf } from './lib/proc.js';
+import type { SystemName } from './lib/protocol.js';
+import { fanoutChartSvg, svgToPng } from './report/chart.js';
+import { readEnvironment } from './report/env.js';
+import { renderMarkdown } from './report/markdown.js';
+import type { SuiteResults } from './report/results.js';
+import { formatTargetLine, targetLines } from './report/targets.js';
+import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js';
+import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js';
+import { runReconnect, type StormRow } from './scenarios/reconnect.js';
+import { runRpc, type RpcRow } from './scenarios/rpc.js';
+import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
+
+const SCENARIOS = ['fanout', 'memory', 'rpc', 'reconnect', 'scaleout'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    systems: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+  allowPositionals: false,
+});
+
+const config = values.quick ? QUICK : FULL;
+const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : SCENARIOS);
+for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(', ')})`);
+const systems = values.systems ? (values.systems.split(',') as SystemName[]) : null;
+const outDir = resolve(values.out ?? (config.name === 'full' ? BENCH_DIR : join(BENCH_DIR, 'results', 'quick')));
+const cpuProfDir = values['cpu-prof'] ? join(BENCH_DIR, 'results', 'profiles') : undefined;
+
+/** A hard bound on the whole run: children exit when this process does (their IPC channel closes). */
+const DEADLINE_MS = config.name === 'full' ? 25 * 60_000 : 8 * 60_000;
+const deadline = setTimeout(() => {
+  console.error(`[bench] giving up: the ${config.name} suite ran past ${DEADLINE_MS / 60_000} minutes`);
+  process.exit(2);
+}, DEADLINE_MS);
+deadline.unref();
+
+pinningStatus();
+pinSelf(LOADGEN_CORE);
+const environment = readEnvironment();
+const started = Date.now();
+log(`${config.name} suite (${values.quick ? 'about 2 minutes' : 'about 10 minutes'}); ${environment.pinning}; load average ${environment.loadAverage}`);
+if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+
+const notes: string[] = [];
+let fanout: FanoutRow[] = [];
+let memory: MemoryRow[] = [];
+let rpc: RpcRow[] = [];
+let reconnect: StormRow[] = [];
+let scaleout: ScaleResult | null = null;
+
+/** Runs one scenario; a failure is reported and the suite goes on. */
+async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
+  if (!only.has(name)) return fallback;
+  log(`── ${name}`);
+  try {
+    return await run();
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+    console.error(`[bench] ${name} failed:`, error);
+    notes.push(`Scenario ${name} failed: ${message}`);
+    return fallback;
+  }
+}
+
+const pick = (list: readonly SystemName[]) => (systems ? list.filter((system) => systems.includes(system)) : list);
+fanout = await scenario('fanout', () => runFanout(config, { systems: pick(FANOUT_SYSTEMS), cpuProfDir }), fanout);
+memory = await scenario('memory', () => runMemory(config, pick(MEMORY_SYSTEMS)), memory);
+rpc = await scenario('rpc', () => runRpc(config, ['herald', 'trpc']), rpc);
+reconnect = await scenario('reconnect', () => runReconnect(config, ['herald', 'trpc']), reconnect);
+scaleout = await scenario('scaleout', () => runScaleout(config), scaleout);
+if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
+
+const results: SuiteResults = {
+  environment,
+  config,
+  durationSec: (Date.now() - started) / 1000,
+  loadAverageAtEnd: loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' '),
+  fanout,
+  memory,
+  rpc,
+  reconnect,
+  scaleout,
+  notes,
+};
+
+mkdirSync(outDir, { recursive: true });
+let chartFile: string | null = null;
+if (fanout.length > 0) {
+  const svg = fanoutChartSvg(results);
+  try {
+    writeFileSync(join(outDir, 'results.png'), svgToPng(svg));
+    chartFile = 'results.png';
+  } catch (error) {
+    console.error('[bench] could not render the chart to PNG:', error);
+    notes.push(`The chart could not be rendered to PNG: ${String(error)}`);
+  }
+}
+const targets = targetLines(results);
+writeFileSync(join(outDir, 'results.md'), renderMarkdown(results, targets, chartFile));
+writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+const where = relative(process.cwd(), outDir) || '.';
+log(`done in ${Math.round(results.durationSec)} s; wrote ${join(where, 'results.md')}${chartFile ? `, ${join(where, chartFile)}` : ''} and ${join(where, 'results.json')}`);
+console.log("\nHerald's ratios against each baseline:");
+for (const line of targets) console.log(`  ${formatTargetLine(line)}`);
+if (notes.length > 0) {
+  console.log('\nNotes:');
+  for (const note of notes) console.log(`  - ${note}`);
+}
+clearTimeout(deadline);

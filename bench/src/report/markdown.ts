@@ -1,0 +1,232 @@
+import { fmt } from '../lib/log.js';
+import type { LatencySummary, Measured } from '../lib/stats.js';
+import { SYSTEM_LABELS } from '../servers/index.js';
+import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
+import { REDIS_URL } from '../scenarios/scaleout.js';
+import type { SuiteResults } from './results.js';
+import { formatTargetLine, type TargetLine } from './targets.js';
+
+const KiB = 1024;
+
+function withRange(m: Measured, digits = 2): string {
+  if (!Number.isFinite(m.min) || m.min === m.max) return fmt(m.value, digits);
+  return `${fmt(m.value, digits)} (${fmt(m.min, digits)}–${fmt(m.max, digits)})`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+const ms = (value: number) => fmt(value, 2);
+const p = (latency: LatencySummary | null) => (latency ? `${ms(latency.p50)} / ${ms(latency.p99)}` : 'n/a');
+
+export function renderMarkdown(results: SuiteResults, targets: readonly TargetLine[], chartFile: string | null): string {
+  const env = results.environment;
+  const cfg = results.config;
+  const out: string[] = [];
+  out.push('# Herald benchmark results', '');
+  out.push(
+    `Written by \`pnpm bench${cfg.name === 'quick' ? ' --quick' : ''}\` (${cfg.name} suite, ${Math.round(results.durationSec)} s). ` +
+      'Each system serves the same 219-byte JSON message `{ n, sentAt, text }`; the server and the load generator run in separate ' +
+      'processes pinned to different cores, and server CPU is `process.cpuUsage()` inside the server process.',
+    '',
+  );
+  out.push(
+    table(
+      ['', ''],
+      [
+        ['date', env.date],
+        ['git commit', env.commit],
+        ['Node', env.node],
+        ...Object.entries(env.versions).map(([name, version]) => [name, version]),
+        ['CPU', `${env.cpuModel}, ${env.cores} cores, ${env.memoryGiB} GiB`],
+        ['pinning', env.pinning],
+        ['load average (1/5/15 min)', `${env.loadAverage} at the start, ${results.loadAverageAtEnd} at the end (other work on the machine adds noise)`],
+      ],
+    ),
+    '',
+  );
+
+  out.push("## Herald's ratios against the baselines", '');
+  out.push('```', ...targets.map(formatTargetLine), '```', '');
+  out.push(
+    'The max-rate ratios favour Herald partly by design: it corks each socket and writes once per event-loop tick, so a burst of ' +
+      'messages costs one syscall per subscriber, while the raw `ws` baselines write every message separately. The fixed-rate line ' +
+      '(one message per tick, nothing to coalesce) shows the per-delivery overhead without that effect.',
+    '',
+  );
+  out.push(
+    '**How the systems run.** Every process runs TypeScript through `bench/loader` (esbuild, as tsx uses, but without `keepNames`: ' +
+      "tsx's `__name()` wrappers add a property store and a `defineProperty` call to every closure Herald creates, which the production " +
+      'build does not have and the JavaScript baselines never pay). Herald runs with its defaults except: connection limits and the ' +
+      "per-connection request rate raised (all clients share 127.0.0.1; the checks still run), and its per-connection log lines silenced " +
+      '(pino at `silent`); metrics stay on. `@herald/client` and the server are measured as they are in the working tree at the commit above.',
+    '',
+  );
+
+  out.push('## 1. Fan-out', '');
+  out.push(
+    'One server process per system and subscriber count N; the load generator holds all N subscribers. **fixed**: ' +
+      `${cfg.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s (that many messages/s divided by N), each message published at its due time. ` +
+      '**max**: closed loop, the server publishes as fast as the subscribers take messages (at most a few messages per subscriber unacknowledged; ' +
+      "the load generator's delivery count is relayed to the server as credit). " +
+      `After a ${cfg.fanout.warmupMs} ms warm-up, ${cfg.fanout.windows} windows of ${cfg.fanout.windowMs} ms: the figure is over all windows, the range (in brackets) across them. ` +
+      'Latency is publish (`sentAt` in the message) to receive, over all deliveries of the windows; "p99 per window" is the median of ' +
+      "the windows' p99s with their range (the latency target uses it, so one window disturbed by other work on the machine does not decide it). " +
+      'At max rate a run is bound by whichever of the two cores saturates first (see the CPU columns); CPU per delivery is the comparable figure.',
+    '',
+  );
+  out.push(
+    'Systems: **raw ws: send(string)**: serialize once, `ws.send(string)` to every socket. **raw ws: one frame**: serialize and frame once, ' +
+      'write the same Buffer to every TCP socket. **stock tRPC**: `applyWSSHandler` + superjson, an async-generator subscription fed by an EventEmitter ' +
+      '(`events.on`) yielding `tracked` events. **Socket.IO**: `io.to(room).emit`. **Herald**: `createHeraldServer`, a `createHerald()` channel, ' +
+      'the subscription returns `channel.stream()` (native path), published with `channel.publish` in the server process. tRPC and Herald are ' +
+      'received by the same minimal raw-`ws` client speaking the tRPC wire protocol; Socket.IO by `socket.io-client`.',
+    '',
+  );
+  out.push(
+    table(
+      ['system', 'N', 'mode', 'deliveries/s', 'server CPU µs/delivery', 'server CPU', 'loadgen CPU', 'p50 / p99 ms', 'p99 per window ms', 'notes'],
+      results.fanout.map((row) => {
+        const m = row.measurement;
+        const notes = [m.stalls ? `${m.stalls} credit stalls` : '', m.publishErrors ? `${m.publishErrors} publish errors` : '', m.errors ? `${m.errors} errors` : '']
+          .filter(Boolean)
+          .join(', ');
+        return [
+          SYSTEM_LABELS[row.system],
+          row.subscribers.toLocaleString('en-US'),
+          row.mode,
+          withRange(m.rate, 0),
+          withRange(m.cpuUsPerEvent),
+          `${fmt(m.serverCpuPct, 0)}%`,
+          `${fmt(m.loadgenCpuPct, 0)}%`,
+          p(m.latency),
+          withRange(m.windowP99),
+          notes,
+        ];
+      }),
+    ),
+    '',
+  );
+  if (chartFile) out.push(`![Server CPU per delivery by system and subscriber count](${chartFile})`, '');
+
+  out.push('## 2. Server memory per connection', '');
+  out.push(
+    `${(results.memory[0]?.connections ?? cfg.memory.connections).toLocaleString('en-US')} connections from the load generator; deltas over the server's own baseline ` +
+      'after full collections (`global.gc()`, `--expose-gc`). **idle**: connected, nothing subscribed. **subscribed**: one live subscription each ' +
+      '(raw ws: in the subscriber set; Socket.IO: joined to the room; tRPC: a running generator; Herald: a channel stream). ' +
+      'RSS is what the process holds (it does not shrink after a collection, so it can overstate); heap is V8 heap used plus external (Buffers).',
+    '',
+  );
+  out.push(
+    table(
+      ['system', 'connections', 'idle RSS KiB/conn', 'idle heap KiB/conn', 'subscribed RSS KiB/conn', 'subscribed heap KiB/conn'],
+      results.memory.map((row) => [
+        row.system === 'raw-ws-string' ? 'raw ws' : SYSTEM_LABELS[row.system],
+        row.connections.toLocaleString('en-US'),
+        fmt(row.idle.rssPerConnection / KiB),
+        fmt(row.idle.heapPerConnection / KiB),
+        fmt(row.subscribed.rssPerConnection / KiB),
+        fmt(row.subscribed.heapPerConnection / KiB),
+      ]),
+    ),
+    '',
+  );
+
+  out.push('## 3. RPC round trips', '');
+  out.push(
+    'A trivial query (`ping`, returns a string) in closed loops: each connection keeps `in flight` calls outstanding. Clients: ' +
+      '**@herald/client** (`createHeraldClient`), **stock client** (`createWSClient` + `wsLink`, superjson), **minimal wire client** ' +
+      '(the raw-`ws` tRPC-protocol client of the fan-out runs). Server CPU per call includes the cost of waking up for each frame, ' +
+      'which dominates at one call in flight.',
+    '',
+  );
+  const clientLabel = { 'herald-client': '@herald/client', 'trpc-client': 'stock client (wsLink)', 'trpc-wire': 'minimal wire client' } as const;
+  out.push(
+    table(
+      ['server', 'client', 'connections × in flight', 'calls/s', 'server CPU µs/call', 'server CPU', 'loadgen CPU', 'p50 / p99 ms'],
+      results.rpc.map((row) => [
+        SYSTEM_LABELS[row.server],
+        clientLabel[row.client],
+        `${row.connections} × ${row.depth}`,
+        withRange(row.measurement.rate, 0),
+        fmt(row.measurement.cpuUsPerEvent.value),
+        `${fmt(row.measurement.serverCpuPct, 0)}%`,
+        `${fmt(row.measurement.loadgenCpuPct, 0)}%`,
+        p(row.measurement.latency),
+      ]),
+    ),
+    '',
+  );
+
+  out.push('## 4. Reconnect storm', '');
+  out.push(
+    'Minimal wire clients, each subscribed and holding a position (a few messages were published), then the server process is killed ' +
+      '(SIGKILL) and a new one started on the same port. Each client retries with full-jitter backoff ' +
+      `(random 0..min(${RECONNECT_POLICY.capMs}, ${RECONNECT_POLICY.baseMs}·2^attempt) ms) and resubscribes with its lastEventId; ` +
+      "it counts as resumed when its `live` marker arrives (Herald: after a `gap: reset` notice, since the new process's memory broker " +
+      'has no history; stock tRPC: the bench generator yields the same marker first). Times are from the kill.',
+    '',
+  );
+  out.push(
+    table(
+      ['system', 'clients', 'resumed', 'new process ready', 'all resumed', 'after ready', 'per client p50 / p99', 'connect attempts (failed)', 'server CPU during storm'],
+      results.reconnect.map((row) => [
+        SYSTEM_LABELS[row.system],
+        row.clients.toLocaleString('en-US'),
+        row.result.resumed.toLocaleString('en-US'),
+        `${fmt(row.restartMs, 0)} ms`,
+        `${fmt(row.allResumedMs, 0)} ms`,
+        `${fmt(row.afterReadyMs, 0)} ms`,
+        `${fmt(row.result.resumeMs.p50, 0)} / ${fmt(row.result.resumeMs.p99, 0)} ms`,
+        `${row.result.connectAttempts.toLocaleString('en-US')} (${row.result.failedAttempts.toLocaleString('en-US')})`,
+        `${fmt(row.serverCpuMs, 0)} ms`,
+      ]),
+    ),
+    '',
+  );
+
+  out.push('## 5. Scale-out over Redis', '');
+  const scale = results.scaleout;
+  if (!scale) {
+    out.push('Not run in this invocation.', '');
+  } else if ('skipped' in scale) {
+    out.push(`**Skipped**: ${scale.skipped}. Set \`REDIS_URL\` (default ${REDIS_URL}) to a Redis that answers.`, '');
+  } else {
+    out.push(
+      `Herald nodes with \`redisBroker\` on one Redis (${REDIS_URL}), subscribers spread evenly over the nodes, every message published on node A. ` +
+        '**With 2 cores the three nodes cannot be pinned to cores of their own: all nodes share the server core** (the load generator keeps the other), ' +
+        'and Redis runs unpinned wherever the scheduler puts it. Three nodes therefore show the cost of the Redis path and of cross-node ' +
+        'delivery, not added capacity. CPU per delivery sums every node' +
+        (scale.redisPid !== null ? ' and the Redis server process (read from /proc).' : ' (Redis is not a local process here, so it is not counted).'),
+      '',
+    );
+    out.push(
+      table(
+        ['nodes', 'subscribers', 'mode', 'deliveries/s', 'CPU µs/delivery', 'node CPU', 'same node p50 / p99 ms', 'cross node p50 / p99 ms'],
+        scale.rows.map((row) => [
+          String(row.nodes),
+          row.subscribers.toLocaleString('en-US'),
+          row.mode,
+          withRange(row.measurement.rate, 0),
+          withRange(row.measurement.cpuUsPerEvent),
+          `${fmt(row.measurement.serverCpuPct, 0)}%`,
+          p(row.sameNode),
+          p(row.crossNode),
+        ]),
+      ),
+      '',
+    );
+  }
+
+  out.push('## 6. permessage-deflate', '');
+  out.push(
+    '- [ ] TODO: permessage-deflate cost is **not measured** by this suite. Herald does not enable compression by default ' +
+      '(`compression` is off unless set, so every run above is uncompressed, as are the baselines); add a scenario comparing ' +
+      '`compression: true` against the uncompressed runs (server CPU per delivery, bytes on the wire, memory per connection).',
+    '',
+  );
+
+  if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');
+  return out.join('\n');
+}

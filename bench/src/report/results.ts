@@ -1,0 +1,22 @@
+import type { SuiteConfig } from '../config.js';
+import type { FanoutRow } from '../scenarios/fanout.js';
+import type { MemoryRow } from '../scenarios/memory.js';
+import type { StormRow } from '../scenarios/reconnect.js';
+import type { RpcRow } from '../scenarios/rpc.js';
+import type { ScaleResult } from '../scenarios/scaleout.js';
+import type { Environment } from './env.js';
+
+/** Everything one `pnpm bench` run measured; also written as results.json. */
+export interface SuiteResults {
+  readonly environment: Environment;
+  readonly config: SuiteConfig;
+  readonly durationSec: number;
+  readonly loadAverageAtEnd: string;
+  readonly fanout: FanoutRow[];
+  readonly memory: MemoryRow[];
+  readonly rpc: RpcRow[];
+  readonly reconnect: StormRow[];
+  readonly scaleout: ScaleResult | null;
+  /** Scenarios that failed or were left out, with why. */
+  readonly notes: string[];
+}

@@ -1,0 +1,139 @@
+import type { SystemName } from '../lib/protocol.js';
+import { fmt } from '../lib/log.js';
+import type { SuiteResults } from './results.js';
+
+export interface TargetLine {
+  readonly label: string;
+  /** The ratios, as printed (for example `0.81x @100, 0.93x @1,000`). */
+  readonly value: string;
+  readonly target: string;
+  /** null when there was nothing to compare. */
+  readonly met: boolean | null;
+  readonly note?: string;
+}
+
+const ratio = (value: number) => `${fmt(value)}x`;
+
+function fanoutCost(results: SuiteResults, system: SystemName, subscribers: number, mode: 'max' | 'fixed'): number {
+  const row = results.fanout.find((r) => r.system === system && r.subscribers === subscribers && r.mode === mode);
+  return row ? row.measurement.cpuUsPerEvent.value : Number.NaN;
+}
+
+/** The median of the per-window p99s at the fixed rate (one window disturbed by other work does not decide it). */
+function fanoutP99(results: SuiteResults, system: SystemName, subscribers: number): number {
+  const row = results.fanout.find((r) => r.system === system && r.subscribers === subscribers && r.mode === 'fixed');
+  return row ? row.measurement.windowP99.value : Number.NaN;
+}
+
+/** Herald against one baseline at every subscriber count: met only if every count meets it. */
+function perCount(
+  results: SuiteResults,
+  label: string,
+  target: string,
+  value: (subscribers: number) => number,
+  ok: (ratio: number) => boolean,
+): TargetLine {
+  const counts = [...new Set(results.fanout.map((row) => row.subscribers))].sort((a, b) => a - b);
+  const ratios = counts.map((count) => ({ count, value: value(count) })).filter((entry) => Number.isFinite(entry.value));
+  if (ratios.length === 0) return { label, value: 'n/a', target, met: null };
+  const missed = ratios.filter((entry) => !ok(entry.value));
+  return {
+    label,
+    value: ratios.map((entry) => `${ratio(entry.value)} @${entry.count.toLocaleString('en-US')}`).join(', '),
+    target,
+    met: missed.length === 0,
+    ...(missed.length > 0 && missed.length < ratios.length ? { note: `missed at ${missed.map((entry) => entry.count.toLocaleString('en-US')).join(', ')}` } : {}),
+  };
+}
+
+function rpcRow(results: SuiteResults, server: 'herald' | 'trpc', client: string, connections: number, depth: number) {
+  return results.rpc.find((r) => r.server === server && r.client === client && r.connections === connections && r.depth === depth);
+}
+
+function rpcRate(results: SuiteResults, server: 'herald' | 'trpc', client: string, connections: number, depth: number): number {
+  return rpcRow(results, server, client, connections, depth)?.measurement.rate.value ?? Number.NaN;
+}
+
+/** Herald's server CPU per call against stock's: steadier than call rates on a busy machine. */
+function rpcCostNote(results: SuiteResults, heraldClient: string, stockClient: string, connections: number, depth: number): string | undefined {
+  const herald = rpcRow(results, 'herald', heraldClient, connections, depth)?.measurement.cpuUsPerEvent.value;
+  const stock = rpcRow(results, 'trpc', stockClient, connections, depth)?.measurement.cpuUsPerEvent.value;
+  if (herald === undefined || stock === undefined) return undefined;
+  return `server CPU per call: Herald ${fmt(herald)} µs vs stock ${fmt(stock)} µs, ${ratio(herald / stock)}`;
+}
+
+function single(label: string, value: number, target: string, ok: (ratio: number) => boolean, note?: string): TargetLine {
+  if (!Number.isFinite(value)) return { label, value: 'n/a', target, met: null };
+  return { label, value: ratio(value), target, met: ok(value), ...(note ? { note } : {}) };
+}
+
+/** Herald's ratios against each baseline, one line per target. */
+export function targetLines(results: SuiteResults): TargetLine[] {
+  const heraldCost = (count: number) => fanoutCost(results, 'herald', count, 'max');
+  const lines: TargetLine[] = [
+    perCount(results, 'fan-out server CPU/delivery (max rate) vs raw ws.send(string)', '≤ 1.0x', (n) => heraldCost(n) / fanoutCost(results, 'raw-ws-string', n, 'max'), (r) => r <= 1.0),
+    perCount(results, 'fan-out server CPU/delivery (max rate) vs stock tRPC', '≤ 0.2x', (n) => heraldCost(n) / fanoutCost(results, 'trpc', n, 'max'), (r) => r <= 0.2),
+    perCount(results, 'fan-out server CPU/delivery (max rate) vs Socket.IO', '< 1.0x', (n) => heraldCost(n) / fanoutCost(results, 'socketio', n, 'max'), (r) => r < 1.0),
+    perCount(
+      results,
+      `fan-out server CPU/delivery (fixed ${results.config.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')}/s, one message per tick) vs raw ws.send(string)`,
+      '≤ 1.0x',
+      (n) => fanoutCost(results, 'herald', n, 'fixed') / fanoutCost(results, 'raw-ws-string', n, 'fixed'),
+      (r) => r <= 1.0,
+    ),
+    perCount(
+      results,
+      `p99 latency (median of windows) at fixed ${results.config.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s vs raw ws.send(string)`,
+      '≤ 1.2x',
+      (n) => fanoutP99(results, 'herald', n) / fanoutP99(results, 'raw-ws-string', n),
+      (r) => r <= 1.2,
+    ),
+  ];
+
+  const herald = results.memory.find((row) => row.system === 'herald');
+  const raw = results.memory.find((row) => row.system === 'raw-ws-string');
+  lines.push(
+    single(
+      `memory per connection, one live subscription (RSS) vs raw ws idle, ${(herald?.connections ?? 0).toLocaleString('en-US')} connections`,
+      herald && raw ? herald.subscribed.rssPerConnection / raw.idle.rssPerConnection : Number.NaN,
+      '≤ 2x',
+      (r) => r <= 2,
+      herald && raw ? `heap+external: ${ratio(herald.subscribed.heapPerConnection / raw.idle.heapPerConnection)}` : undefined,
+    ),
+  );
+
+  lines.push(
+    single(
+      'RPC round trips/s at 100 connections vs stock tRPC (same minimal wire client)',
+      rpcRate(results, 'herald', 'trpc-wire', 100, 1) / rpcRate(results, 'trpc', 'trpc-wire', 100, 1),
+      '≥ 2.5x',
+      (r) => r >= 2.5,
+      rpcCostNote(results, 'trpc-wire', 'trpc-wire', 100, 1),
+    ),
+    single(
+      'RPC round trips/s at 100 connections vs stock tRPC (each with its own client)',
+      rpcRate(results, 'herald', 'herald-client', 100, 1) / rpcRate(results, 'trpc', 'trpc-client', 100, 1),
+      '≥ 2.5x',
+      (r) => r >= 2.5,
+      rpcCostNote(results, 'herald-client', 'trpc-client', 100, 1),
+    ),
+    single(
+      'RPC round trips/s on 1 connection (100 in flight), @herald/client vs stock client',
+      rpcRate(results, 'herald', 'herald-client', 1, 100) / rpcRate(results, 'trpc', 'trpc-client', 1, 100),
+      '≥ 8x',
+      (r) => r >= 8,
+    ),
+    single(
+      'RPC round trips/s on 1 connection (1 in flight), @herald/client vs stock client',
+      rpcRate(results, 'herald', 'herald-client', 1, 1) / rpcRate(results, 'trpc', 'trpc-client', 1, 1),
+      '≥ 8x',
+      (r) => r >= 8,
+    ),
+  );
+  return lines;
+}
+
+export function formatTargetLine(line: TargetLine): string {
+  const verdict = line.met === null ? 'NOT MEASURED' : line.met ? 'met' : 'MISSED';
+  return `${line.label}: ${line.value} (target ${line.target}): ${verdict}${line.note ? ` (${line.note})` : ''}`;
+}

@@ -1,0 +1,58 @@
+import type { SuiteConfig } from '../config.js';
+import { LoadgenProcess, ServerProcess, withProcesses } from '../lib/harness.js';
+import { fmt, log } from '../lib/log.js';
+import type { RpcKind, SystemName } from '../lib/protocol.js';
+import { measureWindows, type Measurement } from './measure.js';
+
+export type RpcServer = Extract<SystemName, 'herald' | 'trpc'>;
+
+/** Connection layouts: total concurrency 100 either on one socket or spread over 100, and a pure round trip. */
+export const RPC_LAYOUTS = [
+  { connections: 1, depth: 1 },
+  { connections: 1, depth: 100 },
+  { connections: 100, depth: 1 },
+] as const;
+
+export const RPC_CLIENTS: readonly RpcKind[] = ['herald-client', 'trpc-client', 'trpc-wire'];
+
+export interface RpcRow {
+  readonly server: RpcServer;
+  readonly client: RpcKind;
+  readonly connections: number;
+  readonly depth: number;
+  readonly measurement: Measurement;
+}
+
+/**
+ * Scenario 3: a trivial query in closed loops (`depth` calls in flight per
+ * connection), against each server with each client: Herald's client, the
+ * stock client (wsLink), and the minimal wire client.
+ */
+export async function runRpc(config: SuiteConfig, servers: readonly RpcServer[]): Promise<RpcRow[]> {
+  const rows: RpcRow[] = [];
+  for (const system of servers) {
+    await withProcesses(async (track) => {
+      const server = track(await ServerProcess.start({ system, port: 0 }));
+      const loadgen = track(await LoadgenProcess.start());
+      for (const client of RPC_CLIENTS) {
+        for (const layout of RPC_LAYOUTS) {
+          await loadgen.ipc.request('reset', { creditStep: 0 });
+          await loadgen.ipc.request('rpcStart', { kind: client, url: server.url, ...layout }, 60_000);
+          let measurement: Measurement;
+          try {
+            measurement = await measureWindows({ servers: [server], loadgen, ...config.rpc });
+          } finally {
+            await loadgen.ipc.request('rpcStop', null);
+          }
+          rows.push({ server: system, client, ...layout, measurement });
+          log(
+            `rpc ${system} ← ${client} ${layout.connections} conn × ${layout.depth}: ${fmt(measurement.rate.value)} calls/s, ` +
+              `${fmt(measurement.cpuUsPerEvent.value)} µs server CPU/call (server ${fmt(measurement.serverCpuPct, 0)}%, loadgen ${fmt(measurement.loadgenCpuPct, 0)}%), ` +
+              `p50 ${fmt(measurement.latency.p50)} ms p99 ${fmt(measurement.latency.p99)} ms${measurement.errors ? ` [${measurement.errors} errors]` : ''}`,
+          );
+        }
+      }
+    });
+  }
+  return rows;
+}

@@ -1,0 +1,73 @@
+import { initTRPC } from '@trpc/server';
+import { createHerald, createHeraldServer, heraldErrorFormatter, resumeInput, transformer, type Herald } from '@herald/server';
+import { pino } from 'pino';
+import { z } from 'zod';
+import type { ServerConfig } from '../lib/protocol.js';
+import { ROOM, type BenchServer } from './types.js';
+
+/** The bench app on Herald: one channel, its subscription (the native path), and a trivial query. */
+export function createHeraldBenchApp(herald: Herald) {
+  const messages = herald.channel('bench', {
+    key: z.string().min(1).max(64),
+    message: z.object({ n: z.number().int(), sentAt: z.number(), text: z.string() }),
+  });
+  const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter });
+  const router = t.router({
+    ping: t.procedure.query(() => 'pong'),
+    onMessage: t.procedure
+      .input(z.object({ room: z.string(), ...resumeInput }))
+      .subscription(({ input, signal }) => messages.stream(input.room, { lastEventId: input.lastEventId, signal })),
+  });
+  return { messages, router };
+}
+
+/** The router type the bench's typed RPC clients use (the stock tRPC bench router has the same `ping`). */
+export type BenchRouter = ReturnType<typeof createHeraldBenchApp>['router'];
+
+/** Far above anything a scenario does; the checks still run, they just never refuse. */
+const UNBOUNDED = 1_000_000_000;
+
+/**
+ * Herald's defaults, except what a benchmark from one address must change:
+ * the connection limits (every client comes from 127.0.0.1) and the
+ * per-connection request rate are raised (their checks still run), and the
+ * per-connection log lines are silenced (no other system logs). Metrics stay on.
+ */
+export const BENCH_SERVER_OPTIONS = {
+  limits: {
+    maxConnections: UNBOUNDED,
+    maxConnectionsPerIp: UNBOUNDED,
+    rate: { perSecond: UNBOUNDED, burst: UNBOUNDED },
+  },
+  logger: pino({ level: 'silent' }),
+};
+
+export async function startHerald(config: ServerConfig): Promise<BenchServer> {
+  // The Redis broker (and ioredis) only for the scale-out runs: a memory-broker server starts without loading them.
+  const broker = config.redis
+    ? (await import('@herald/server/redis')).redisBroker({ url: config.redis.url, prefix: config.redis.prefix })
+    : undefined;
+  const herald = createHerald({
+    ...(broker ? { broker } : {}),
+    ...(config.nodeId ? { nodeId: config.nodeId } : {}),
+  });
+  const app = createHeraldBenchApp(herald);
+  const server = await createHeraldServer({
+    router: app.router,
+    herald,
+    port: config.port,
+    host: '127.0.0.1',
+    ...BENCH_SERVER_OPTIONS,
+    createContext: () => ({}),
+  });
+
+  return {
+    port: server.port,
+    connectionCount: () => server.connectionCount,
+    publish: (message) => app.messages.publish(ROOM, message),
+    async close() {
+      await server.close();
+      await herald.close();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// A server under test, in its own process (pinned by the orchestrator):
+//   serverProcess.ts '<ServerConfig as JSON>'
+// Says `ready` with its port over IPC, then answers the orchestrator's commands.
+import { writeHeapSnapshot } from 'node:v8';
+import { emitEvent, serveIpc } from '../lib/ipc.js';
+import { makeMessage, nowMs } from '../lib/payload.js';
+import { openFileLimit } from '../lib/proc.js';
+import type { ServerCommands, ServerConfig } from '../lib/protocol.js';
+import { startSystem } from './index.js';
+import { Publisher } from './publisher.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
+const server = await startSystem(config);
+let n = 0;
+const publisher = new Publisher(() => server.publish(makeMessage(++n)));
+
+/** Full collections until the heap stops shrinking (at most five). */
+async function collect(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return;
+  let before = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    const used = process.memoryUsage().heapUsed;
+    if (used >= before * 0.99) break;
+    before = used;
+  }
+}
+
+serveIpc<ServerCommands>(
+  {
+    async stats({ gc }) {
+      if (gc) await collect();
+      const cpu = process.cpuUsage();
+      const memory = process.memoryUsage();
+      return {
+        cpu: { userUs: cpu.user, systemUs: cpu.system, atMs: nowMs() },
+        rss: memory.rss,
+        heapUsed: memory.heapUsed,
+        external: memory.external,
+        arrayBuffers: memory.arrayBuffers,
+        published: publisher.published,
+        publishErrors: publisher.errors,
+        connections: server.connectionCount(),
+        stalls: publisher.stalls,
+      };
+    },
+    publish(plan) {
+      publisher.start(plan);
+      return null;
+    },
+    stop() {
+      publisher.stop();
+      return { published: publisher.published };
+    },
+    async heapSnapshot({ path }) {
+      await collect();
+      return { path: writeHeapSnapshot(path) };
+    },
+  },
+  (type, data) => {
+    if (type === 'credit') publisher.acknowledge(data as number);
+  },
+);
+
+process.on('SIGTERM', () => {
+  void server.close().finally(() => process.exit(0));
+});
+emitEvent('ready', { port: server.port, nofile: openFileLimit() });
