@@ -2,9 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createFaultProxy, type FaultProxy } from '@herald/server/testing';
 import { createHeraldClient } from '@herald/client';
 import { transformer } from '@herald/shared';
-import { WebSocket } from 'ws';
 import type { AppRouter, ChatServer } from '@herald/example-chat-server';
-import { Cleanup, FAST_BACKOFF, loginToken, startTestServer, waitFor } from './helpers/clients.js';
+import { Cleanup, FAST_BACKOFF, loginToken, rawAuthenticatedSocket, startTestServer, waitFor } from './helpers/clients.js';
 
 /**
  * Exactly-once mutations: Herald's client resends a mutation cut off by a
@@ -27,12 +26,8 @@ describe('exactly-once mutations', () => {
   it('answers a repeated idempotency key with the first result and runs the mutation once', async () => {
     await setUp();
     const { token } = await loginToken(chat.server.url);
-    const socket = new WebSocket(`${chat.server.url}?connectionParams=1`);
+    const { socket, frames } = await rawAuthenticatedSocket(chat.server.url, token);
     cleanup.defer(() => socket.close());
-    const frames: { id: number; result?: { data: unknown } }[] = [];
-    socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as (typeof frames)[number]));
-    await new Promise((resolve) => socket.once('open', resolve));
-    socket.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
     const send = (id: number) =>
       socket.send(
         JSON.stringify({

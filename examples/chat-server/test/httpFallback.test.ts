@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient, type ConnectionState, type HeraldClient } from '@herald/client';
 import { transformer } from '@herald/shared';
-import { WebSocket } from 'ws';
 import type { AppRouter, ChatServer, Message } from '@herald/example-chat-server';
-import { Cleanup, FAST_BACKOFF, loginToken, startTestServer, subscribeRoom, trpcErrorOf, waitFor, type RoomSubscription } from './helpers/clients.js';
+import { Cleanup, FAST_BACKOFF, loginToken, rawAuthenticatedSocket, startTestServer, subscribeRoom, trpcErrorOf, waitFor, type RoomSubscription } from './helpers/clients.js';
 import { startUpgradeProxy, type UpgradeProxy } from './helpers/upgradeProxy.js';
 
 /**
@@ -218,12 +217,8 @@ describe('mutations over HTTP run once per Idempotency-Key', () => {
   it('shares keys with the WebSocket side: a retry that switched transport gets the first outcome', async () => {
     const { chat } = await setUp();
     const { token } = await loginToken(chat.server.url);
-    const socket = new WebSocket(`${chat.server.url}?connectionParams=1`);
+    const { socket, frames } = await rawAuthenticatedSocket(chat.server.url, token);
     cleanup.defer(() => socket.close());
-    const frames: { id: number; result?: { data: unknown } }[] = [];
-    socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as (typeof frames)[number]));
-    await new Promise((resolve) => socket.once('open', resolve));
-    socket.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
     socket.send(
       JSON.stringify({
         id: 1,

@@ -46,9 +46,10 @@ export class SocketSession implements Session {
     // details, except that `ws` tells here that the upgrade got an HTTP answer.
     this.socket.addEventListener('error', (event) => {
       const status = /Unexpected server response: (\d+)/.exec(String((event as { message?: unknown }).message))?.[1];
-      // Herald's own refusals (origin 403, per-IP 429, full or draining 503)
-      // come from the server itself, and HTTP would be refused alike: only
-      // other answers mean something on the way strips upgrades.
+      // Herald's own capacity refusals (per-IP 429, full or draining 503) are
+      // not about the upgrade: retry the WebSocket. Any other answer (a proxy's
+      // 403 or 400, a 200 page) means something on the way strips upgrades;
+      // an origin refusal (403) then surfaces from the HTTP side, which checks origins too.
       if (!this.ready && status !== undefined && !HERALD_REFUSAL_STATUSES.has(Number(status))) this.refused = true;
     });
 
@@ -151,7 +152,7 @@ export class SocketSession implements Session {
   }
 }
 
-const HERALD_REFUSAL_STATUSES = new Set([403, 429, 503]);
+const HERALD_REFUSAL_STATUSES = new Set([429, 503]);
 
 function withConnectionParamsFlag(url: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}connectionParams=1`;

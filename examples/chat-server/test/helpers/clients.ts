@@ -290,3 +290,26 @@ export function recordStatuses(connection: ConnectionStateSource): { readonly st
   });
   return { statuses, stop };
 }
+
+/** A frame a server sent to a raw socket, parsed. */
+export interface RawFrame {
+  readonly id: number | null;
+  readonly result?: { readonly data: unknown };
+  readonly error?: unknown;
+}
+
+/**
+ * A plain `ws` socket that has sent `connectionParams` with `token`: for
+ * tests that write wire frames by hand. `frames` collects what comes back.
+ */
+export async function rawAuthenticatedSocket(url: string, token: string): Promise<{ socket: WebSocket; frames: RawFrame[] }> {
+  const socket = new WebSocket(`${url}?connectionParams=1`);
+  const frames: RawFrame[] = [];
+  socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as RawFrame));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  socket.send(JSON.stringify({ method: 'connectionParams', data: { token } }));
+  return { socket, frames };
+}
