@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { IpcClient } from './ipc.js';
 import { killProcess, LOADGEN_CORE, SERVER_CORE, spawnBenchProcess, stopProcess } from './proc.js';
@@ -157,12 +156,3 @@ export async function withProcesses<T>(
   }
 }
 
-/** A port free now, for a server that must come back on the same one. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -1,5 +1,6 @@
 import type { SuiteConfig } from '../config.js';
-import { freePort, LoadgenProcess, ServerProcess, withProcesses } from '../lib/harness.js';
+import { freePort } from '@herald/server/testing';
+import { LoadgenProcess, ServerProcess, withProcesses } from '../lib/harness.js';
 import { fmt, log } from '../lib/log.js';
 import { nowMs } from '../lib/payload.js';
 import { sleep } from '../lib/proc.js';

@@ -10,3 +10,4 @@ export {
   type FaultProxyStats,
   type FaultProxyTarget,
 } from './faultProxy.js';
+export { freePort } from './freePort.js';

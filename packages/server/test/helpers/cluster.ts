@@ -6,8 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +28,7 @@ import {
 import type { PresenceEvent } from '@herald/shared';
 import type { NumbersRouter } from './numbersApp.js';
 import { kill, spawnTs } from './spawn.js';
+import { freePort } from '@herald/server/testing';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const IN_CI = Boolean(process.env['CI']);
@@ -141,15 +141,6 @@ export async function deletePrefix(redisUrl: string, prefix: string): Promise<vo
   }
 }
 
-/** A TCP port nobody listens on right now (the OS's choice; a race with other programs is possible but unlikely). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The path of `name` on PATH (or in the sbin directories Debian puts daemons in), or null. */
 export function findExecutable(name: string): string | null {
