@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient } from '@herald/client';
 import { transformer } from '@herald/shared';
 import { CLIENT_KINDS, Cleanup, FAST_BACKOFF, makeClient, recordChannel } from '../../../examples/chat-server/test/helpers/clients.js';
-import { answerTo, rawSocket, request, startHardeningServer, type HardeningRouter } from './helpers/hardening.js';
+import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
+import { frameWriterFor, PreparedFrame, type FrameWriter } from '../src/connection/preparedFrame.js';
+import { answerTo, rawSocket, request, startHardeningServer, type HardeningRouter, type RawSocket } from './helpers/hardening.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -58,6 +61,125 @@ describe('permessage-deflate', () => {
     expect(plain.socket.extensions).toBe('');
     plain.send(request(1, 'query', 'add', { a: 40, b: 2 }));
     expect(await plain.frame(answerTo(1))).toMatchObject({ result: { data: { json: 42 } } });
+  });
+});
+
+describe('permessage-deflate with shared frames', () => {
+  /** The channel messages a raw socket received for subscription `id`, decoded. */
+  function messagesOf(socket: RawSocket, id: number): { n: number; pad?: string; bytes?: Uint8Array }[] {
+    return socket.frames
+      .filter((frame) => answerTo(id)(frame) && (frame as { result?: { type?: string } }).result?.type === 'data')
+      .map((frame) => (transformer.deserialize((frame as { result: { data: never } }).result.data) as { data: { type?: string; message?: never } }).data)
+      .filter((event) => event.type === 'message')
+      .map((event) => event.message!);
+  }
+
+  async function subscribed(url: string, options: ClientOptions): Promise<RawSocket> {
+    const socket = rawSocket(url, options);
+    cleanup.defer(() => socket.close());
+    await socket.opened;
+    socket.send(request(1, 'subscription', 'numbers', { stream: 'sizes' }));
+    await socket.frame((frame) => answerTo(1)(frame) && JSON.stringify(frame).includes('"live"'));
+    return socket;
+  }
+
+  it.each([false, true])(
+    'delivers every frame size whole to peers that negotiated differently (context takeover: %s)',
+    async (contextTakeover) => {
+      const { server, app } = cleanup.add(await startHardeningServer({ compression: { threshold: 256, contextTakeover } }));
+      const peers = {
+        plain: await subscribed(server.url, { perMessageDeflate: false }),
+        deflate: await subscribed(server.url, {}),
+        smallWindow: await subscribed(server.url, { perMessageDeflate: { serverMaxWindowBits: 10 } }),
+      };
+      expect(peers.plain.socket.extensions).toBe('');
+      const negotiated = (peers.smallWindow.socket as unknown as { _extensions: Record<string, { params: Record<string, unknown> }> })._extensions;
+      expect(negotiated['permessage-deflate']?.params.server_max_window_bits).toBe(10);
+      // Around both frame-header boundaries (126 and 65,536 bytes) and the threshold, compressible and not.
+      const sent = [
+        ...[0, 40, 60, 70, 200, 240, 400, 5_000, 65_400, 65_536].map((length, i) => ({ n: i + 1, pad: 'herald '.repeat(10_000).slice(0, length) })),
+        { n: 11, pad: randomBytes(32_768).toString('hex') },
+        { n: 12, bytes: new Uint8Array(randomBytes(70_000)) },
+      ];
+      for (const message of sent) await app.numbers.publish('sizes', message);
+      for (const [name, socket] of Object.entries(peers)) {
+        await socket.frame((frame) => answerTo(1)(frame) && JSON.stringify(frame).includes('"n":12,'), 5_000, `the last message at ${name}`);
+        expect(messagesOf(socket, 1), name).toEqual(sent);
+      }
+    },
+  );
+
+  it('interleaves answers ws compresses per socket with shared message frames, losing and reordering no message', async () => {
+    const { server, app } = cleanup.add(await startHardeningServer({ compression: { threshold: 256 } }));
+    const socket = await subscribed(server.url, {});
+    const count = 50;
+    for (let n = 1; n <= count; n++) {
+      // The answer (4 KiB, over the threshold) is compressed by ws on zlib's thread pool; the channel frames written meanwhile must queue behind it.
+      socket.send(request(100 + n, 'mutation', 'echoBytes', { bytes: new Uint8Array(randomBytes(4_096)) }));
+      await app.numbers.publish('sizes', { n, pad: `message ${n} `.repeat(40) });
+    }
+    await socket.frame((frame) => answerTo(1)(frame) && JSON.stringify(frame).includes(`"n":${count},`));
+    await socket.frame(answerTo(100 + count));
+    expect(messagesOf(socket, 1).map((message) => message.n)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+  });
+});
+
+describe('prepared frames', () => {
+  /** A real ws server-side socket and its frame writer, with the compression its peer negotiated. */
+  async function serverSide(
+    compression: { threshold: number; level: number; contextTakeover: boolean } | null,
+    clientOptions: ClientOptions,
+  ): Promise<{ socket: WebSocket; writer: FrameWriter; received: Promise<string[]> }> {
+    const wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      perMessageDeflate: compression ? { threshold: compression.threshold, serverNoContextTakeover: !compression.contextTakeover } : false,
+    });
+    cleanup.defer(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, clientOptions);
+    client.on('error', () => undefined);
+    cleanup.defer(() => client.terminate());
+    await new Promise((resolve) => client.once('open', resolve));
+    const texts: string[] = [];
+    const received = new Promise<string[]>((resolve) =>
+      client.on('message', (data: Buffer) => {
+        texts.push(data.toString());
+        if (texts.length === 2) resolve(texts);
+      }),
+    );
+    const socket = await accepted;
+    for (const wsSocket of wss.clients) cleanup.defer(() => wsSocket.terminate());
+    return { socket, writer: frameWriterFor(socket, compression), received };
+  }
+
+  const small = new PreparedFrame('{"small":true}');
+  const large = new PreparedFrame(JSON.stringify({ large: 'compress me '.repeat(100) }));
+
+  it.each([
+    ['no compression', null, {}],
+    ['a peer that did not offer compression', { threshold: 64, level: 3, contextTakeover: false }, { perMessageDeflate: false }],
+    ['no context takeover', { threshold: 64, level: 3, contextTakeover: false }, {}],
+  ] as const)("are written as they are with %s (the ws internals they rely on are still there)", async (_, compression, clientOptions) => {
+    const { writer, received } = await serverSide(compression, clientOptions);
+    expect(writer(small)).toBe(true);
+    expect(writer(large)).toBe(true);
+    expect(await received).toEqual([small.payload.toString(), large.payload.toString()]);
+  });
+
+  it('wait behind a message ws is still compressing (the caller falls back to ws.send, which queues)', async () => {
+    const { socket, writer, received } = await serverSide({ threshold: 64, level: 3, contextTakeover: false }, {});
+    socket.send(large.payload); // compressed on zlib's thread pool: ws's sender is busy until it is written
+    expect(writer(small)).toBe(false);
+    socket.send(small.payload);
+    expect(await received).toEqual([large.payload.toString(), small.payload.toString()]);
+    expect(writer(small)).toBe(true);
+  });
+
+  it('are refused with context takeover: ws compresses per socket then', async () => {
+    const { writer } = await serverSide({ threshold: 64, level: 3, contextTakeover: true }, {});
+    expect(writer(small)).toBe(false);
   });
 });
 

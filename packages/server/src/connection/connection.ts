@@ -12,8 +12,9 @@ import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStrea
 import { HeraldError } from '../errors.js';
 import { RefusalReason, type ServerMetrics } from '../observability/metrics.js';
 import type { HeraldServerOptions } from '../options.js';
-import { corkUntilNextTick } from './cork.js';
+import { beforeWrite, type WriteTicks } from './cork.js';
 import type { HeartbeatPeer } from './heartbeat.js';
+import { frameWriterFor, PreparedFrame, type FrameWriter } from './preparedFrame.js';
 import { TokenBucket } from './rateLimiter.js';
 import type { Wire } from './wire.js';
 import { envelopeOf, NULL_ENVELOPE, type Envelope, type ErrorContext } from './wire.js';
@@ -49,6 +50,8 @@ export interface ConnectionConfig<TRouter extends AnyRouter> {
   readonly authenticate: HeraldServerOptions<TRouter, unknown>['authenticate'];
   readonly onError: HeraldServerOptions<TRouter>['onError'];
   readonly limits: ConnectionLimits;
+  /** permessage-deflate settings (what a shared compressed frame needs), or null when it is off. */
+  readonly compression: { readonly threshold: number; readonly level: number } | null;
   readonly users: UserSlots;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
@@ -88,8 +91,9 @@ const SLOW_CONSUMER_GRACE_MS = 1_000;
  * socket; any other async iterable or observable stepped here), `PING`/`PONG`,
  * cancellation, and the slow-consumer bound.
  */
-export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
+export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, WriteTicks {
   lastSeenAt = Date.now();
+  lastWriteTick = 0;
   pingSentAt = 0;
   private context: Promise<ContextResult> | null = null;
   private ctxValue: unknown = undefined;
@@ -105,6 +109,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
   /** Why the server ended the connection, when it did (for the close log line). */
   private endedBy: { code: number; reason: string } | null = null;
   private readonly openedAt = Date.now();
+  private readonly writeFrame: FrameWriter;
 
   constructor(
     readonly socket: WebSocket,
@@ -113,6 +118,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
   ) {
     const rate = config.limits.rate;
     this.bucket = rate ? new TokenBucket(rate.perSecond, rate.burst, this.openedAt) : null;
+    this.writeFrame = frameWriterFor(socket, config.compression);
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     socket.on('close', (code, reason) => this.onClose(code, reason));
     // `ws` reports protocol violations (bad UTF-8, oversized frames) here and
@@ -178,19 +184,31 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
    * letting its queue grow. It resumes from history when it reconnects.
    */
   send(frame: string | Buffer): void {
+    if (!this.writable()) return;
+    this.config.metrics.bytesOut += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+    this.socket.send(frame, TEXT_FRAME);
+  }
+
+  /** `send` for a frame shared by many sockets: written as it was built where the socket allows it. */
+  sendPrepared(frame: PreparedFrame): void {
+    if (!this.writable()) return;
+    this.config.metrics.bytesOut += frame.payload.length;
+    if (!this.writeFrame(frame)) this.socket.send(frame.payload, TEXT_FRAME);
+  }
+
+  /** Whether a frame may be written now (open, and under the buffered-bytes bound); batches the tick's writes. */
+  private writable(): boolean {
     const socket = this.socket;
-    if (socket.readyState !== socket.OPEN) return;
+    if (socket.readyState !== socket.OPEN) return false;
     if (socket.bufferedAmount > this.config.limits.maxBufferedBytes) {
       this.closeSlowConsumer();
-      return;
+      return false;
     }
     // `ws` exposes no cork of its own; its net.Socket has been `_socket` since ws 1.
-    const raw = (socket as unknown as { _socket?: Parameters<typeof corkUntilNextTick>[0] })._socket;
-    if (raw) corkUntilNextTick(raw);
-    const metrics = this.config.metrics;
-    metrics.framesOut++;
-    metrics.bytesOut += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
-    socket.send(frame, TEXT_FRAME);
+    const raw = (socket as unknown as { _socket?: Parameters<typeof beforeWrite>[0] })._socket;
+    if (raw) beforeWrite(raw, this);
+    this.config.metrics.framesOut++;
+    return true;
   }
 
   private closeSlowConsumer(): void {
@@ -482,7 +500,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer {
               if (shared.live) metrics.observeDelivery(shared.position, Date.now());
               return wire.serializeTracked(shared.position, shared.event);
             });
-            this.send(shared.memo(envelope, () => Buffer.from(wire.trackedData(envelope, shared.position, data))));
+            this.sendPrepared(shared.memo(envelope, () => new PreparedFrame(wire.trackedData(envelope, shared.position, data))));
           },
         });
       } finally {

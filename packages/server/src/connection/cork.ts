@@ -3,30 +3,50 @@ interface Corkable {
   cork(): void;
   uncork(): void;
   readonly destroyed: boolean;
+  readonly writableCorked: number;
 }
 
-const corked = new Set<Corkable>();
-let flushScheduled = false;
+/** What batching remembers per socket: the tick it was last written in. */
+export interface WriteTicks {
+  lastWriteTick: number;
+}
+
+/** Counts event-loop ticks in which something was written (advanced when the tick's writes are flushed). */
+let tick = 1;
+let corked: Corkable[] = [];
+let tickEndScheduled = false;
 
 /**
- * Holds a socket's writes until the end of the current tick, so the frames a
- * tick writes to it (a batch's responses, a replay, a burst of live
- * messages) leave in one TCP write. One `nextTick` uncorks every socket
- * corked in the tick: a fan-out to thousands of sockets schedules one
- * callback, not one per socket.
+ * Call before writing a frame to `socket`. The first frame of a tick goes
+ * out at once, as a plain `ws.send` would (nothing waits, and a message
+ * published once per tick costs no more than it does on raw `ws`); from the
+ * second on, the socket is corked until the end of the tick, so a burst (a
+ * batch's answers, a replay, messages published faster than one per tick)
+ * leaves in one more TCP write instead of one per frame. One `nextTick`
+ * serves every socket written in the tick.
  */
-export function corkUntilNextTick(socket: Corkable): void {
-  if (socket.destroyed || corked.has(socket)) return;
-  socket.cork();
-  corked.add(socket);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    process.nextTick(uncorkAll);
+export function beforeWrite(socket: Corkable, ticks: WriteTicks): void {
+  if (ticks.lastWriteTick !== tick) {
+    ticks.lastWriteTick = tick;
+    scheduleTickEnd();
+    return;
   }
+  // Corked already by us this tick (or by `ws` itself, which uncorks its own).
+  if (socket.writableCorked > 0 || socket.destroyed) return;
+  socket.cork();
+  corked.push(socket);
 }
 
-function uncorkAll(): void {
-  flushScheduled = false;
-  for (const socket of corked) socket.uncork();
-  corked.clear();
+function scheduleTickEnd(): void {
+  if (tickEndScheduled) return;
+  tickEndScheduled = true;
+  process.nextTick(endTick);
+}
+
+function endTick(): void {
+  tickEndScheduled = false;
+  tick++;
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) socket.uncork();
 }

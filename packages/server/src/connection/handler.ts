@@ -93,6 +93,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
         authenticate: this.config.authenticate,
         onError: this.config.onError,
         limits: this.config.limits,
+        compression: this.config.compression,
         users: this.users,
         metrics: this.config.metrics,
         logger: this.config.logger,
