@@ -17,6 +17,15 @@ export interface SuiteConfig {
   readonly rpc: { readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
   readonly reconnect: { readonly clients: number; readonly timeoutMs: number };
   readonly scaleout: { readonly subscribers: number; readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
+  /** permessage-deflate: subscribers, and the size of the big messages (the small ones are the fan-out's). */
+  readonly deflate: {
+    readonly subscribers: number;
+    readonly largePayloadBytes: number;
+    readonly deliveriesPerSec: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+    readonly windows: number;
+  };
 }
 
 export const FULL: SuiteConfig = {
@@ -26,6 +35,7 @@ export const FULL: SuiteConfig = {
   rpc: { warmupMs: 1_000, windowMs: 1_500, windows: 2 },
   reconnect: { clients: 5_000, timeoutMs: 60_000 },
   scaleout: { subscribers: 1_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
+  deflate: { subscribers: 1_000, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
 };
 
 export const QUICK: SuiteConfig = {
@@ -35,6 +45,7 @@ export const QUICK: SuiteConfig = {
   rpc: { warmupMs: 300, windowMs: 700, windows: 1 },
   reconnect: { clients: 1_000, timeoutMs: 30_000 },
   scaleout: { subscribers: 300, warmupMs: 500, windowMs: 800, windows: 2 },
+  deflate: { subscribers: 300, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 500, windowMs: 800, windows: 2 },
 };
 
 /**

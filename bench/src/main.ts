@@ -1,6 +1,6 @@
 // `pnpm bench` (the full suite, about 10 minutes) or `pnpm bench --quick`
 // (about 2 minutes). Options for working on the bench itself:
-//   --only fanout,memory,rpc,reconnect,scaleout   run only these scenarios
+//   --only fanout,memory,rpc,reconnect,scaleout,deflate   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -14,17 +14,19 @@ import { log } from './lib/log.js';
 import { LOADGEN_CORE, pinningStatus, pinSelf } from './lib/proc.js';
 import type { SystemName } from './lib/protocol.js';
 import { fanoutChartSvg, svgToPng } from './report/chart.js';
+import { deflateSummaryLines } from './report/deflate.js';
 import { readEnvironment } from './report/env.js';
 import { renderMarkdown } from './report/markdown.js';
 import type { SuiteResults } from './report/results.js';
 import { formatTargetLine, targetLines } from './report/targets.js';
+import { runDeflate, type DeflateRow } from './scenarios/deflate.js';
 import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js';
 import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js';
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
 import { runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 
-const SCENARIOS = ['fanout', 'memory', 'rpc', 'reconnect', 'scaleout'] as const;
+const SCENARIOS = ['fanout', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -68,6 +70,7 @@ let memory: MemoryRow[] = [];
 let rpc: RpcRow[] = [];
 let reconnect: StormRow[] = [];
 let scaleout: ScaleResult | null = null;
+let deflate: DeflateRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -89,6 +92,7 @@ memory = await scenario('memory', () => runMemory(config, pick(MEMORY_SYSTEMS)),
 rpc = await scenario('rpc', () => runRpc(config, ['herald', 'trpc']), rpc);
 reconnect = await scenario('reconnect', () => runReconnect(config, ['herald', 'trpc']), reconnect);
 scaleout = await scenario('scaleout', () => runScaleout(config), scaleout);
+deflate = await scenario('deflate', () => runDeflate(config), deflate);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -103,6 +107,7 @@ const results: SuiteResults = {
   rpc,
   reconnect,
   scaleout,
+  deflate,
   notes,
 };
 
@@ -126,6 +131,11 @@ const where = relative(process.cwd(), outDir) || '.';
 log(`done in ${Math.round(results.durationSec)} s; wrote ${join(where, 'results.md')}${chartFile ? `, ${join(where, chartFile)}` : ''} and ${join(where, 'results.json')}`);
 console.log("\nHerald's ratios against each baseline:");
 for (const line of targets) console.log(`  ${formatTargetLine(line)}`);
+const deflateLines = deflateSummaryLines(deflate);
+if (deflateLines.length > 0) {
+  console.log('\npermessage-deflate against no compression:');
+  for (const line of deflateLines) console.log(`  ${line}`);
+}
 if (notes.length > 0) {
   console.log('\nNotes:');
   for (const note of notes) console.log(`  - ${note}`);

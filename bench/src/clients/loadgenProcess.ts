@@ -18,6 +18,15 @@ let unsubscribed: (SubscriberClient & Partial<Resumable>)[] = [];
 const reconnectStats: ReconnectStats = { attempts: 0, failed: 0 };
 let storm: { startMs: number; resumeTimes: number[] } | null = null;
 let rpc: { running: boolean; clients: RpcClient[]; loops: Promise<void>[] } | null = null;
+/** The subscribers' wire bytes at the last snapshot. */
+let wireBytesAtSnapshot = 0;
+
+function wireBytesRead(): number {
+  let total = 0;
+  for (const client of subscribers) total += client.bytesRead?.() ?? 0;
+  for (const client of unsubscribed) total += client.bytesRead?.() ?? 0;
+  return total;
+}
 
 /** Connection attempts in flight while subscribing an already connected set. */
 const SUBSCRIBE_CONCURRENCY = 500;
@@ -39,7 +48,7 @@ serveIpc<LoadgenCommands>({
       const urlIndex = index % plan.urls.length;
       const client = createSubscriber(
         plan.kind,
-        { url: plan.urls[urlIndex]!, group: plan.groups?.[urlIndex] ?? urlIndex, recorder },
+        { url: plan.urls[urlIndex]!, group: plan.groups?.[urlIndex] ?? urlIndex, recorder, deflate: plan.deflate === true },
         reconnect,
       );
       try {
@@ -74,7 +83,10 @@ serveIpc<LoadgenCommands>({
   },
 
   snapshot({ startRun }) {
-    return recorder.snapshot(startRun, subscribers.length + unsubscribed.length + (rpc?.clients.length ?? 0));
+    const wireBytes = wireBytesRead();
+    const window = wireBytes - wireBytesAtSnapshot;
+    wireBytesAtSnapshot = wireBytes;
+    return recorder.snapshot(startRun, subscribers.length + unsubscribed.length + (rpc?.clients.length ?? 0), window);
   },
 
   async rpcStart(plan) {

@@ -84,7 +84,7 @@ export class Recorder {
     this.windowErrors++;
   }
 
-  snapshot(startRun: boolean, connections: number): LoadgenSnapshot {
+  snapshot(startRun: boolean, connections: number, wireBytes: number): LoadgenSnapshot {
     const window = this.window.summaries();
     if (startRun) this.run.reset();
     else this.run.add(this.window);
@@ -99,6 +99,7 @@ export class Recorder {
       runGroups: run.groups,
       cpu: { userUs: cpu.user, systemUs: cpu.system, atMs: nowMs() },
       connections,
+      wireBytes,
     };
     this.window.reset();
     this.windowEvents = 0;

@@ -1,3 +1,4 @@
+import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { sentAtOf, trackedIdOf } from '../lib/frames.js';
 import { nowMs } from '../lib/payload.js';
@@ -49,6 +50,9 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
   private resumePending = false;
   /** Whether the socket has dropped since `armResume` (a marker before that is not a resume). */
   private droppedSinceArm = false;
+  /** Bytes read by the TCP sockets of earlier connections, and the current one. */
+  private bytesReadBefore = 0;
+  private tcp: Socket | null = null;
 
   constructor(
     private readonly ctx: SubscriberContext,
@@ -90,6 +94,10 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
     this.droppedSinceArm = false;
   }
 
+  bytesRead(): number {
+    return this.bytesReadBefore + (this.tcp?.bytesRead ?? 0);
+  }
+
   get resumed(): boolean {
     return !this.resumePending;
   }
@@ -101,7 +109,14 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
   }
 
   private open(retry = false): WebSocket {
-    const ws = new WebSocket(this.ctx.url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30_000 });
+    if (this.tcp) this.bytesReadBefore += this.tcp.bytesRead;
+    const ws = new WebSocket(this.ctx.url, {
+      perMessageDeflate: this.ctx.deflate === true,
+      skipUTF8Validation: true,
+      handshakeTimeout: 30_000,
+      // The TCP socket, to count what crossed the wire.
+      createConnection: ((options: NetConnectOpts) => (this.tcp = createConnection(options))) as typeof createConnection,
+    });
     this.ws = ws;
     let opened = false;
     ws.on('message', (data) => this.onFrame(data as Buffer));

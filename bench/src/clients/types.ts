@@ -5,6 +5,8 @@ export interface SubscriberContext {
   readonly url: string;
   readonly group: number;
   readonly recorder: Recorder;
+  /** Offer permessage-deflate (trpc-wire clients). */
+  readonly deflate?: boolean;
 }
 
 /** One load-generator connection that receives the fan-out. */
@@ -14,6 +16,8 @@ export interface SubscriberClient {
   /** Resolves once the subscription is live (its first answer arrived). */
   subscribe(): Promise<void>;
   close(): void;
+  /** Bytes its TCP socket has read so far (what crossed the wire, compressed or not), where the client can tell. */
+  bytesRead?(): number;
 }
 
 /** One connection that makes calls (RPC scenario). */

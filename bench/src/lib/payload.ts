@@ -19,8 +19,38 @@ export function nowMs(): number {
 
 const FILLER = 'The quick brown fox jumps over the lazy dog; Herald bench payload. '.repeat(4);
 
-export function makeMessage(n: number, sentAt: number = nowMs()): BenchMessage {
+/**
+ * Words for messages longer than `FILLER`: text drawn anew for every message
+ * (a repeated sentence would compress far better than real traffic does).
+ */
+const WORDS = (
+  'the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were her she ' +
+  'there been one all we their has would when if so no will more out up into do any your what some can only other new time could ' +
+  'channel message server client socket publish subscribe history resume gap order deliver node redis stream frame queue latency ' +
+  'user room chat typing presence online offline retry backoff jitter token auth limit drain metrics health ready alive compress'
+).split(' ');
+
+/** Text of exactly `length` characters, different for every `seed` (a small xorshift generator). */
+function textOf(length: number, seed: number): string {
+  if (length <= FILLER.length) return FILLER.slice(0, length);
+  let state = (seed * 2_654_435_761) >>> 0 || 1;
+  const parts: string[] = [];
+  let size = 0;
+  while (size < length) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    const word = WORDS[state % WORDS.length]!;
+    parts.push(word);
+    size += word.length + 1;
+  }
+  return parts.join(' ').slice(0, length);
+}
+
+/** Message `n`, whose JSON is `bytes` long (`PAYLOAD_BYTES` unless a scenario asks for bigger ones). */
+export function makeMessage(n: number, sentAt: number = nowMs(), bytes: number = PAYLOAD_BYTES): BenchMessage {
   // `${number}` and JSON.stringify(number) print numbers the same way.
   const overhead = `{"n":${n},"sentAt":${sentAt},"text":""}`.length;
-  return { n, sentAt, text: FILLER.slice(0, Math.max(0, PAYLOAD_BYTES - overhead)) };
+  return { n, sentAt, text: textOf(Math.max(0, bytes - overhead), n) };
 }

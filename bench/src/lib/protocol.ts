@@ -18,6 +18,10 @@ export interface ServerConfig {
   /** Herald only: the Redis broker instead of the memory one. */
   readonly redis?: { readonly url: string; readonly prefix: string };
   readonly nodeId?: string;
+  /** Herald only: permessage-deflate (`compression`), off when absent. */
+  readonly compression?: { readonly threshold: number; readonly contextTakeover: boolean };
+  /** Length of each published message's JSON (default `PAYLOAD_BYTES`). */
+  readonly payloadBytes?: number;
 }
 
 export interface CpuSample {
@@ -68,6 +72,8 @@ export interface ConnectPlan {
   readonly groups?: readonly number[];
   readonly count: number;
   readonly subscribe: boolean;
+  /** trpc-wire only: offer permessage-deflate (as browsers and `ws` do by default). */
+  readonly deflate?: boolean;
   /** Connection attempts in flight at once. */
   readonly concurrency: number;
   /** trpc-wire only: reconnect on close after a full-jitter delay, resubscribing with lastEventId. */
@@ -95,6 +101,8 @@ export interface LoadgenSnapshot {
   readonly runGroups: readonly LatencySummary[];
   readonly cpu: CpuSample;
   readonly connections: number;
+  /** Bytes the subscribers' TCP sockets read in this window (trpc-wire clients; 0 for others). */
+  readonly wireBytes: number;
 }
 
 export interface StormResult {

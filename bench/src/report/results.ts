@@ -1,4 +1,5 @@
 import type { SuiteConfig } from '../config.js';
+import type { DeflateRow } from '../scenarios/deflate.js';
 import type { FanoutRow } from '../scenarios/fanout.js';
 import type { MemoryRow } from '../scenarios/memory.js';
 import type { StormRow } from '../scenarios/reconnect.js';
@@ -17,6 +18,7 @@ export interface SuiteResults {
   readonly rpc: RpcRow[];
   readonly reconnect: StormRow[];
   readonly scaleout: ScaleResult | null;
+  readonly deflate: DeflateRow[];
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }

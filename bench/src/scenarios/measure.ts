@@ -18,6 +18,8 @@ export interface Measurement {
   readonly windowP99: Measured;
   readonly groupLatency: readonly LatencySummary[];
   readonly events: number;
+  /** Bytes the subscribers' sockets read per delivery (NaN where the clients cannot tell). */
+  readonly wireBytesPerEvent: number;
   readonly errors: number;
   readonly published: number;
   readonly stalls: number;
@@ -70,6 +72,7 @@ export async function measureWindows(options: MeasureOptions): Promise<Measureme
   const costs: number[] = [];
   const p99s: number[] = [];
   let events = 0;
+  let wireBytes = 0;
   let errors = 0;
   let serverUs = 0;
   for (let i = 0; i < options.windows; i++) {
@@ -85,6 +88,7 @@ export async function measureWindows(options: MeasureOptions): Promise<Measureme
     costs.push(current.loadgen.events > 0 ? windowUs / current.loadgen.events : Number.NaN);
     p99s.push(current.loadgen.all.p99);
     events += current.loadgen.events;
+    wireBytes += current.loadgen.wireBytes;
     errors += current.loadgen.errors;
     serverUs += windowUs;
     previous = current;
@@ -101,6 +105,7 @@ export async function measureWindows(options: MeasureOptions): Promise<Measureme
     windowP99: measured(median(p99s), p99s),
     groupLatency: last.loadgen.runGroups,
     events,
+    wireBytesPerEvent: events > 0 && wireBytes > 0 ? wireBytes / events : Number.NaN,
     errors,
     published: last.servers.reduce((sum, stats, index) => sum + stats.published - first.servers[index]!.published, 0),
     stalls: last.servers.reduce((sum, stats, index) => sum + stats.stalls - first.servers[index]!.stalls, 0),

@@ -58,6 +58,7 @@ export async function startHerald(config: ServerConfig): Promise<BenchServer> {
     port: config.port,
     host: '127.0.0.1',
     ...BENCH_SERVER_OPTIONS,
+    ...(config.compression ? { compression: config.compression } : {}),
     createContext: () => ({}),
   });
 

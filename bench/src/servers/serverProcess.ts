@@ -12,7 +12,7 @@ import { Publisher } from './publisher.js';
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
 const server = await startSystem(config);
 let n = 0;
-const publisher = new Publisher(() => server.publish(makeMessage(++n)));
+const publisher = new Publisher(() => server.publish(makeMessage(++n, nowMs(), config.payloadBytes)));
 
 /** Full collections until the heap stops shrinking (at most five). */
 async function collect(): Promise<void> {
