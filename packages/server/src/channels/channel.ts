@@ -179,8 +179,10 @@ export function createChannel<
     const context = { topic, broker, fanout, retention, bufferSize, onError: runtime.onError };
     // Checked once per stream, whichever way it is consumed; `prepare` lets a
     // connection ask before it announces the subscription.
+    // Closures below outlive the subscription's start: they capture `ctx`, not the options (and their signal).
+    const ctx = streamOptions.ctx;
     let check: Promise<void> | null = null;
-    const authorize = () => (check ??= authorized('subscribe', topic, streamOptions.ctx));
+    const authorize = () => (check ??= authorized('subscribe', topic, ctx));
 
     const open = async (sink: EventSink, from: string | null) => {
       await authorize();

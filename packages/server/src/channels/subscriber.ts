@@ -48,7 +48,8 @@ export class ChannelSubscriber {
   /** Bumped by every catch-up, so a slow one that was superseded does nothing. */
   private generation = 0;
   private detach: (() => void) | null = null;
-  private readonly stopped = new AbortController();
+  /** Made only when a resync has to wait out a broker outage (most subscribers never need one). */
+  private stopped: AbortController | null = null;
 
   constructor(
     private readonly ctx: SubscriberContext,
@@ -90,7 +91,7 @@ export class ChannelSubscriber {
     if (this.mode === 'closed') return;
     this.mode = 'closed';
     this.buffer = [];
-    this.stopped.abort();
+    this.stopped?.abort();
     this.detach?.();
   }
 
@@ -150,7 +151,8 @@ export class ChannelSubscriber {
   }
 
   private async readWithRetry(from: string | null): Promise<ReadAfterResult | null> {
-    const signal = this.stopped.signal;
+    if (this.isClosed()) return null;
+    const signal = (this.stopped ??= new AbortController()).signal;
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
         return await this.ctx.broker.readAfter(this.ctx.topic, from, this.ctx.retention);

@@ -8,7 +8,8 @@ import { CloseCode } from '@herald/shared';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { IdempotencyStore } from '../brokers/idempotency.js';
-import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStream.js';
+import { nativeStreamOf, type NativeStream } from '../channels/nativeStream.js';
+import type { EventSink } from '../channels/subscriber.js';
 import { HeraldError } from '../errors.js';
 import { RefusalReason, type ServerMetrics } from '../observability/metrics.js';
 import type { HeraldServerOptions } from '../options.js';
@@ -78,6 +79,16 @@ interface RunningCall {
 }
 
 /**
+ * A native channel subscription once it is open: a record in its channel's
+ * fan-out set and this entry, with no signal, promise or generator kept per
+ * subscription. `release` ends it.
+ */
+interface OpenSubscription {
+  readonly type: 'subscription';
+  readonly release: () => void;
+}
+
+/**
  * How long a slow consumer's socket may take to close after its 4002 close
  * frame (queued behind everything it did not read) before it is destroyed:
  * a peer that stopped reading will not read the close frame either, and its
@@ -97,7 +108,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   pingSentAt = 0;
   private context: Promise<ContextResult> | null = null;
   private ctxValue: unknown = undefined;
-  private readonly calls = new Map<Envelope, RunningCall>();
+  private readonly calls = new Map<Envelope, RunningCall | OpenSubscription>();
   private closed = false;
   private paramsTimer: NodeJS.Timeout | null = null;
   private slowConsumerTimer: NodeJS.Timeout | null = null;
@@ -367,7 +378,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     const envelope = envelopeOf(message.id, message.jsonrpc);
     if (message.method === 'subscription.stop') {
       // Also cancels a query or mutation: stock tRPC has no cancel, Herald's client uses this.
-      this.calls.get(envelope)?.controller.abort();
+      const running = this.calls.get(envelope);
+      if (running) stop(running);
       return;
     }
     const { path, lastEventId } = message.params;
@@ -485,36 +497,12 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     const signal = call.controller.signal;
     const native = this.config.nativeChannels ? nativeStreamOf(result) : null;
     if (native) {
-      const wire = this.config.wire;
-      const metrics = this.config.metrics;
-      let handle: NativeStreamHandle;
       try {
-        // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
-        await native.prepare?.();
-        if (signal.aborted) return;
-        this.send(wire.started(envelope));
-        handle = await native.open({
-          deliver: (shared) => {
-            // Serialized once per message, framed once per distinct subscription id.
-            const data = shared.memo(TRACKED_DATA, () => {
-              if (shared.live) metrics.observeDelivery(shared.position, Date.now());
-              return wire.serializeTracked(shared.position, shared.event);
-            });
-            this.sendPrepared(shared.memo(envelope, () => new PreparedFrame(wire.trackedData(envelope, shared.position, data))));
-          },
-        });
+        await this.openNative(envelope, native, signal, context.path);
       } finally {
         // The generator was never started; returning it releases nothing but keeps its contract.
         void (result as AsyncGenerator).return(undefined);
       }
-      metrics.subscriptions++;
-      try {
-        if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-        await handle.close();
-      } finally {
-        metrics.subscriptions--;
-      }
-      this.send(wire.stopped(envelope));
       return;
     }
     if (!isAsyncIterable(result) && !isObservable(result)) {
@@ -549,12 +537,57 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     this.send(this.config.wire.stopped(envelope));
   }
 
+  /**
+   * Opens a channel stream straight onto the socket. Once open, the
+   * subscription is what the closures below hold (not the call's signal or
+   * this method's frame): they are all it costs besides its fan-out record.
+   */
+  private async openNative(envelope: Envelope, native: NativeStream, signal: AbortSignal, path: string | undefined): Promise<void> {
+    // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
+    await native.prepare?.();
+    if (signal.aborted) return;
+    const wire = this.config.wire;
+    const metrics = this.config.metrics;
+    this.send(wire.started(envelope));
+    const handle = await native.open(this.channelSink(envelope));
+    metrics.subscriptions++;
+    const open: OpenSubscription = {
+      type: 'subscription',
+      release: () => {
+        metrics.subscriptions--;
+        if (this.calls.get(envelope) === open) this.calls.delete(envelope);
+        handle.close().then(
+          () => this.send(wire.stopped(envelope)),
+          (cause: unknown) => this.report(getTRPCErrorFromUnknown(cause), 'subscription', path),
+        );
+      },
+    };
+    // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
+    if (signal.aborted) open.release();
+    else this.calls.set(envelope, open);
+  }
+
+  /** Where a native stream delivers: serialized once per message, framed once per distinct subscription id. */
+  private channelSink(envelope: Envelope): EventSink {
+    const wire = this.config.wire;
+    const metrics = this.config.metrics;
+    return {
+      deliver: (shared) => {
+        const data = shared.memo(TRACKED_DATA, () => {
+          if (shared.live) metrics.observeDelivery(shared.position, Date.now());
+          return wire.serializeTracked(shared.position, shared.event);
+        });
+        this.sendPrepared(shared.memo(envelope, () => new PreparedFrame(wire.trackedData(envelope, shared.position, data))));
+      },
+    };
+  }
+
   private onClose(code: number, reasonBytes: Buffer): void {
     if (this.closed) return;
     this.closed = true;
     if (this.paramsTimer) clearTimeout(this.paramsTimer);
     if (this.slowConsumerTimer) clearTimeout(this.slowConsumerTimer);
-    for (const call of this.calls.values()) call.controller.abort();
+    for (const call of this.calls.values()) stop(call);
     this.calls.clear();
     if (this.userSlot !== null) this.config.users.release(this.userSlot);
     this.config.metrics.connectionsClosed++;
@@ -592,6 +625,12 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
 }
 
 const SKIPPED = Symbol('skipped');
+
+/** Cancels a running call (aborts its signal) or ends an open native subscription. */
+function stop(call: RunningCall | OpenSubscription): void {
+  if ('release' in call) call.release();
+  else call.controller.abort();
+}
 /** Send options of every frame: Herald speaks text frames of JSON (one shared object, not one per send). */
 const TEXT_FRAME = { binary: false } as const;
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
