@@ -163,23 +163,36 @@ describe('prepared frames', () => {
     ['no context takeover', { threshold: 64, level: 3, contextTakeover: false }, {}],
   ] as const)("are written as they are with %s (the ws internals they rely on are still there)", async (_, compression, clientOptions) => {
     const { writer, received } = await serverSide(compression, clientOptions);
-    expect(writer(small)).toBe(true);
-    expect(writer(large)).toBe(true);
+    expect(writer.prepared(small)).toBe(true);
+    expect(writer.prepared(large)).toBe(true);
     expect(await received).toEqual([small.payload.toString(), large.payload.toString()]);
   });
 
   it('wait behind a message ws is still compressing (the caller falls back to ws.send, which queues)', async () => {
     const { socket, writer, received } = await serverSide({ threshold: 64, level: 3, contextTakeover: false }, {});
     socket.send(large.payload); // compressed on zlib's thread pool: ws's sender is busy until it is written
-    expect(writer(small)).toBe(false);
+    expect(writer.prepared(small)).toBe(false);
+    expect(writer.text('{"small":true}')).toBe(false);
     socket.send(small.payload);
     expect(await received).toEqual([large.payload.toString(), small.payload.toString()]);
-    expect(writer(small)).toBe(true);
+    expect(writer.prepared(small)).toBe(true);
   });
 
-  it('are refused with context takeover: ws compresses per socket then', async () => {
-    const { writer } = await serverSide({ threshold: 64, level: 3, contextTakeover: true }, {});
-    expect(writer(small)).toBe(false);
+  it('are refused with context takeover when ws would compress them: it compresses per socket then', async () => {
+    const { writer, received } = await serverSide({ threshold: 64, level: 3, contextTakeover: true }, {});
+    expect(writer.prepared(large)).toBe(false);
+    expect(writer.text(large.payload.toString())).toBe(false);
+    // Under the threshold ws sends frames uncompressed, which leaves the compression context alone.
+    expect(writer.prepared(small)).toBe(true);
+    expect(writer.text('{"answer":42}')).toBe(true);
+    expect(await received).toEqual([small.payload.toString(), '{"answer":42}']);
+  });
+
+  it('build one-off text frames of every header size, multi-byte characters included', async () => {
+    const { writer, received } = await serverSide(null, {});
+    const texts = ['é'.repeat(40_000), `{"emoji":"${'🛰️'.repeat(3)}"}`];
+    for (const text of texts) expect(writer.text(text)).toBe(true);
+    expect(await received).toEqual(texts);
   });
 });
 

@@ -194,17 +194,17 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
    * the peer is not reading, and it is closed with SLOW_CONSUMER instead of
    * letting its queue grow. It resumes from history when it reconnects.
    */
-  send(frame: string | Buffer): void {
+  send(text: string): void {
     if (!this.writable()) return;
-    this.config.metrics.bytesOut += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
-    this.socket.send(frame, TEXT_FRAME);
+    this.config.metrics.bytesOut += Buffer.byteLength(text);
+    if (!this.writeFrame.text(text)) this.socket.send(text, TEXT_FRAME);
   }
 
   /** `send` for a frame shared by many sockets: written as it was built where the socket allows it. */
   sendPrepared(frame: PreparedFrame): void {
     if (!this.writable()) return;
     this.config.metrics.bytesOut += frame.payload.length;
-    if (!this.writeFrame(frame)) this.socket.send(frame.payload, TEXT_FRAME);
+    if (!this.writeFrame.prepared(frame)) this.socket.send(frame.payload, TEXT_FRAME);
   }
 
   /** Whether a frame may be written now (open, and under the buffered-bytes bound); batches the tick's writes. */

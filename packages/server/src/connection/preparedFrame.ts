@@ -41,22 +41,38 @@ export class PreparedFrame {
 
 /** A final, unmasked (server-to-client) text frame (RFC 6455 §5.2). */
 function frameOf(payload: Buffer, compressed: boolean): Buffer {
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
+  const frame = Buffer.allocUnsafe(headerLengthOf(payload.length) + payload.length);
+  payload.copy(frame, writeHeader(frame, payload.length, compressed));
+  return frame;
+}
+
+/** `frameOf` for a string of `length` UTF-8 bytes: one allocation, no intermediate Buffer. */
+function textFrame(text: string, length: number): Buffer {
+  const frame = Buffer.allocUnsafe(headerLengthOf(length) + length);
+  frame.write(text, writeHeader(frame, length, false), 'utf8');
+  return frame;
+}
+
+function headerLengthOf(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : 10;
+}
+
+/** Writes the header of a payload of `length` bytes; returns where the payload starts. */
+function writeHeader(frame: Buffer, length: number, compressed: boolean): number {
   frame[0] = 0x81 | (compressed ? 0x40 : 0); // FIN, RSV1 when compressed, opcode 1 (text)
   if (length < 126) {
     frame[1] = length;
-  } else if (length < 65_536) {
+    return 2;
+  }
+  if (length < 65_536) {
     frame[1] = 126;
     frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
+    return 4;
   }
-  payload.copy(frame, headerLength);
-  return frame;
+  frame[1] = 127;
+  frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+  frame.writeUInt32BE(length >>> 0, 6);
+  return 10;
 }
 
 /**
@@ -77,44 +93,56 @@ interface WsInternals {
 /** `ws`'s sender state when nothing is being compressed or read ahead of the next frame. */
 const SENDER_IDLE = 0;
 
-/** Writes a prepared frame to one socket; false when this socket must take `ws.send` instead. */
-export type FrameWriter = (frame: PreparedFrame) => boolean;
+/**
+ * Writes finished frames to one socket. Each method returns false when the
+ * frame must take `ws.send` instead: `ws`'s sender is busy (earlier messages
+ * are still being compressed and must leave first; `ws.send` queues behind
+ * them), or `ws` would compress this frame for this socket itself.
+ */
+export interface FrameWriter {
+  /** A frame shared by many sockets. */
+  prepared(frame: PreparedFrame): boolean;
+  /** A frame for this socket only (an answer, a notice): built and written in one piece. */
+  text(text: string): boolean;
+}
 
-const never: FrameWriter = () => false;
+const NEVER: FrameWriter = { prepared: () => false, text: () => false };
 
 /**
- * How prepared frames reach `socket`, decided once per connection from what
- * its handshake negotiated: uncompressed frames as they are; compressed
- * ones shared when the peer agreed to no context takeover (frames under
- * `threshold` go uncompressed, as `ws` would send them); otherwise, or if
- * `ws`'s internals are not the expected shape, never (the caller uses
- * `ws.send`, which compresses per socket).
+ * How finished frames reach `socket`, decided once per connection from what
+ * its handshake negotiated. Frames `ws` would not compress (no
+ * permessage-deflate, or under the threshold) are written as they are; with
+ * no context takeover a prepared frame's compressed form is shared too.
+ * Anything else, or `ws` internals of an unexpected shape: `ws.send`.
  */
 export function frameWriterFor(socket: WebSocket, compression: { readonly threshold: number; readonly level: number } | null): FrameWriter {
   const internals = socket as unknown as WsInternals;
   const sender = internals._sender;
-  if (!sender || typeof sender.sendFrame !== 'function' || sender._state !== SENDER_IDLE || !Array.isArray(sender._queue)) return never;
+  if (!sender || typeof sender.sendFrame !== 'function' || sender._state !== SENDER_IDLE || !Array.isArray(sender._queue)) return NEVER;
   const queue = sender._queue as unknown[];
-  // Earlier messages still being compressed must leave first: then `ws.send` queues this one behind them.
-  const idle = () => sender._state === SENDER_IDLE && queue.length === 0;
+  const write = (frame: Buffer): boolean => {
+    if (sender._state !== SENDER_IDLE || queue.length > 0) return false;
+    sender.sendFrame!([frame]);
+    return true;
+  };
 
   const deflate = internals._extensions?.['permessage-deflate'];
-  if (!deflate) {
-    return (frame) => {
-      if (!idle()) return false;
-      sender.sendFrame!([frame.plainFrame()]);
-      return true;
-    };
-  }
-  const params = deflate.params ?? {};
-  if (!compression || params.server_no_context_takeover !== true) return never;
+  const params = deflate?.params ?? {};
+  // Payloads from this size on are compressed on this socket (by us when shared, else by `ws`).
+  const compressFrom = deflate ? (compression?.threshold ?? 0) : Number.POSITIVE_INFINITY;
   const windowBits = typeof params.server_max_window_bits === 'number' ? params.server_max_window_bits : zlib.Z_DEFAULT_WINDOWBITS;
-  // zlib makes raw deflate's 8-bit window a 9-bit one, which such a peer cannot inflate.
-  if (windowBits < 9) return never;
-  const { threshold, level } = compression;
-  return (frame) => {
-    if (!idle()) return false;
-    sender.sendFrame!([frame.payload.length < threshold ? frame.plainFrame() : frame.deflatedFrame(windowBits, level)]);
-    return true;
+  // Without context takeover every message is compressed on its own, so one compressed frame fits every such peer;
+  // zlib makes raw deflate's 8-bit window a 9-bit one, which a peer that asked for 8 cannot inflate.
+  const shareCompressed = deflate !== undefined && compression !== null && params.server_no_context_takeover === true && windowBits >= 9;
+  const level = compression?.level ?? zlib.Z_DEFAULT_COMPRESSION;
+  return {
+    prepared: (frame) =>
+      frame.payload.length < compressFrom
+        ? write(frame.plainFrame())
+        : shareCompressed && write(frame.deflatedFrame(windowBits, level)),
+    text: (text) => {
+      const length = Buffer.byteLength(text);
+      return length < compressFrom && write(textFrame(text, length));
+    },
   };
 }
