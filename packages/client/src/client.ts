@@ -54,6 +54,7 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
       pingIntervalMs: heartbeat.pingIntervalMs,
       pongTimeoutMs: heartbeat.pongTimeoutMs,
       connectTimeoutMs,
+      maxCallsPerFrame: Math.max(1, Math.floor(options.maxCallsPerFrame ?? clientDefaults.maxCallsPerFrame)),
     },
     tracker,
   );

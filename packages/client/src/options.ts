@@ -92,6 +92,15 @@ export interface HeraldClientOptions {
    * @default 10_000
    */
   connectTimeoutMs?: number;
+  /**
+   * The first call of an event-loop tick is sent at once; further calls made
+   * in the same tick are sent together as tRPC batches of at most this many
+   * (one frame, one write). Keep it at or under the server's
+   * `limits.maxBatchSize` (Herald's default is 100). 1 sends every call in a
+   * frame of its own.
+   * @default 10
+   */
+  maxCallsPerFrame?: number;
   /** Calls made while there is no connection wait here, and are sent in order when it comes back. */
   offlineQueue?: {
     /**
@@ -123,6 +132,7 @@ export const clientDefaults = {
   transport: 'websocket',
   httpFallback: { afterFailures: 2, upgradeProbeIntervalMs: 30_000 },
   connectTimeoutMs: 10_000,
+  maxCallsPerFrame: 10,
   offlineQueue: { maxSize: 1_000, maxAgeMs: 30_000 },
   retryMutations: true,
   heartbeat: {

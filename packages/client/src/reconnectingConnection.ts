@@ -37,6 +37,7 @@ export interface ConnectionSettings {
   readonly pingIntervalMs: number;
   readonly pongTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly maxCallsPerFrame: number;
 }
 
 /**
@@ -138,7 +139,7 @@ export class ReconnectingConnection {
     this.dialingIsProbe = probe;
     this.dialing =
       transport === 'websocket'
-        ? new SocketSession(url, { ...common, WebSocket: this.settings.WebSocket }, handlers)
+        ? new SocketSession(url, { ...common, WebSocket: this.settings.WebSocket, maxCallsPerFrame: this.settings.maxCallsPerFrame }, handlers)
         : new HttpSession(url, { ...common, EventSource: this.settings.EventSource, fetch: this.settings.fetch }, handlers);
   }
 

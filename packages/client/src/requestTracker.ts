@@ -55,6 +55,9 @@ interface Call extends CallRequest {
  * Sessions may be WebSockets or HTTP: a call moves between transports the
  * same way it moves between sockets.
  */
+/** `transformer.serialize(undefined)`, made once. */
+const NO_INPUT = transformer.serialize(undefined);
+
 export class RequestTracker {
   private readonly calls = new Map<number, Call>();
   private lastId = 0;
@@ -78,9 +81,12 @@ export class RequestTracker {
       return () => undefined;
     }
     const call: Call = {
-      ...request,
+      type: request.type,
+      path: request.path,
+      input: request.input,
       id: ++this.lastId,
-      serializedInput: transformer.serialize(request.input),
+      // Most queries take no input: superjson has nothing to do for them.
+      serializedInput: request.input === undefined ? NO_INPUT : transformer.serialize(request.input),
       idempotencyKey: request.type === 'mutation' ? this.settings.newKey() : undefined,
       observer,
       session: null,

@@ -1,3 +1,4 @@
+import { afterThisTick } from '#platform';
 import type { ConnectionParams } from './options.js';
 import type { OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
 
@@ -9,6 +10,8 @@ export interface SessionSettings {
   readonly pingIntervalMs: number;
   readonly pongTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** Calls of one tick after the first go out as batches of at most this many. */
+  readonly maxCallsPerFrame: number;
 }
 
 /**
@@ -30,6 +33,8 @@ export class SocketSession implements Session {
   private pingSentAt = 0;
   private readonly heartbeatTimer: ReturnType<typeof setInterval>;
   private readonly connectTimer: ReturnType<typeof setTimeout>;
+  /** Requests made in this tick after its first, sent together when the tick ends; null when none is pending. */
+  private batch: string[] | null = null;
 
   constructor(
     readonly url: string,
@@ -77,12 +82,43 @@ export class SocketSession implements Session {
     const params: Record<string, unknown> = { path: call.path, input: call.serializedInput };
     if (call.lastEventId !== undefined) params['lastEventId'] = call.lastEventId;
     if (call.idempotencyKey !== undefined) params['idempotencyKey'] = call.idempotencyKey;
-    return this.send(JSON.stringify({ id: call.id, method: call.type, params }));
+    return this.request(JSON.stringify({ id: call.id, method: call.type, params }));
   }
 
   stopCall(id: number): void {
     // `subscription.stop` also cancels a query or mutation on a Herald server (its signal aborts).
-    this.send(JSON.stringify({ id, method: 'subscription.stop' }));
+    this.request(JSON.stringify({ id, method: 'subscription.stop' }));
+  }
+
+  /**
+   * Sends one request: the first of a tick at once (nothing waits on a
+   * timer), the rest of the tick as batches when it ends, so a burst of
+   * calls costs a few frames and writes instead of one each.
+   */
+  private request(json: string): boolean {
+    if (!this.isReady) return false;
+    if (this.batch) {
+      this.batch.push(json);
+      return true;
+    }
+    this.socket.send(json);
+    if (this.settings.maxCallsPerFrame > 1) {
+      this.batch = [];
+      afterThisTick(() => this.flushBatch());
+    }
+    return true;
+  }
+
+  private flushBatch(): void {
+    const batch = this.batch ?? [];
+    this.batch = null;
+    // A session that ended meanwhile drops them: its calls are resent on the next one.
+    if (!this.isReady) return;
+    const size = this.settings.maxCallsPerFrame;
+    for (let start = 0; start < batch.length; start += size) {
+      const chunk = batch.slice(start, start + size);
+      this.socket.send(chunk.length === 1 ? chunk[0]! : `[${chunk.join(',')}]`);
+    }
   }
 
   /** Closes normally; `onEnd` follows. */

@@ -10,3 +10,8 @@ export function platformWebSocket(_options: PlatformSocketOptions): typeof globa
 export function platformEventSource(): EventSourceLike.AnyConstructor {
   return globalThis.EventSource;
 }
+
+/** Runs `task` after the current task's synchronous code (browsers have no `nextTick`; a microtask comes closest). */
+export function afterThisTick(task: () => void): void {
+  queueMicrotask(task);
+}

@@ -36,3 +36,8 @@ export function platformWebSocket(options: PlatformSocketOptions): typeof global
 export function platformEventSource(): EventSourceLike.AnyConstructor {
   return EventSource;
 }
+
+/** Runs `task` once the current tick's synchronous code and promise jobs are done. */
+export function afterThisTick(task: () => void): void {
+  process.nextTick(task);
+}
