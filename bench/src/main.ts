@@ -89,7 +89,7 @@ async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): 
 const pick = (list: readonly SystemName[]) => (systems ? list.filter((system) => systems.includes(system)) : list);
 fanout = await scenario('fanout', () => runFanout(config, { systems: pick(FANOUT_SYSTEMS), cpuProfDir }), fanout);
 memory = await scenario('memory', () => runMemory(config, pick(MEMORY_SYSTEMS)), memory);
-rpc = await scenario('rpc', () => runRpc(config, ['herald', 'trpc']), rpc);
+rpc = await scenario('rpc', () => runRpc(config, ['herald', 'trpc', 'raw-ws-string']), rpc);
 reconnect = await scenario('reconnect', () => runReconnect(config, ['herald', 'trpc']), reconnect);
 scaleout = await scenario('scaleout', () => runScaleout(config), scaleout);
 deflate = await scenario('deflate', () => runDeflate(config), deflate);

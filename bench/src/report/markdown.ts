@@ -139,8 +139,9 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   out.push(
     'A trivial query (`ping`, returns a string) in closed loops: each connection keeps `in flight` calls outstanding. Clients: ' +
       '**@herald/client** (`createHeraldClient`), **stock client** (`createWSClient` + `wsLink`, superjson), **minimal wire client** ' +
-      '(the raw-`ws` tRPC-protocol client of the fan-out runs). Server CPU per call includes the cost of waking up for each frame, ' +
-      'which dominates at one call in flight.',
+      '(the raw-`ws` tRPC-protocol client of the fan-out runs). **raw ws** answers the minimal client\'s call with the same frame ' +
+      '(`JSON.parse`, `JSON.stringify`, `ws.send`): the ceiling of a JSON call over `ws`. Server CPU per call includes the cost of ' +
+      'waking up for each frame (a read and a write system call per call at one in flight), which dominates at one call in flight.',
     '',
   );
   const clientLabel = { 'herald-client': '@herald/client', 'trpc-client': 'stock client (wsLink)', 'trpc-wire': 'minimal wire client' } as const;

@@ -46,11 +46,11 @@ function perCount(
   };
 }
 
-function rpcRow(results: SuiteResults, server: 'herald' | 'trpc', client: string, connections: number, depth: number) {
+function rpcRow(results: SuiteResults, server: 'herald' | 'trpc' | 'raw-ws-string', client: string, connections: number, depth: number) {
   return results.rpc.find((r) => r.server === server && r.client === client && r.connections === connections && r.depth === depth);
 }
 
-function rpcRate(results: SuiteResults, server: 'herald' | 'trpc', client: string, connections: number, depth: number): number {
+function rpcRate(results: SuiteResults, server: 'herald' | 'trpc' | 'raw-ws-string', client: string, connections: number, depth: number): number {
   return rpcRow(results, server, client, connections, depth)?.measurement.rate.value ?? Number.NaN;
 }
 
@@ -61,6 +61,16 @@ function rpcCostNote(results: SuiteResults, heraldClient: string, stockClient: s
   if (herald === undefined || stock === undefined) return undefined;
   return `server CPU per call: Herald ${fmt(herald)} µs vs stock ${fmt(stock)} µs, ${ratio(herald / stock)}`;
 }
+
+/** The minimal client against raw `ws` answering the same call: no server speaking JSON over `ws` can do much better. */
+function rpcCeilingNote(results: SuiteResults): string | undefined {
+  const raw = rpcRate(results, 'raw-ws-string', 'trpc-wire', 100, 1);
+  const stock = rpcRate(results, 'trpc', 'trpc-wire', 100, 1);
+  if (!Number.isFinite(raw) || !Number.isFinite(stock)) return undefined;
+  return `the raw ws ceiling here is ${Math.round(raw).toLocaleString('en-US')} calls/s, ${ratio(raw / stock)} stock tRPC`;
+}
+
+const joinNotes = (...notes: (string | undefined)[]) => notes.filter(Boolean).join('; ') || undefined;
 
 function single(label: string, value: number, target: string, ok: (ratio: number) => boolean, note?: string): TargetLine {
   if (!Number.isFinite(value)) return { label, value: 'n/a', target, met: null };
@@ -108,7 +118,7 @@ export function targetLines(results: SuiteResults): TargetLine[] {
       rpcRate(results, 'herald', 'trpc-wire', 100, 1) / rpcRate(results, 'trpc', 'trpc-wire', 100, 1),
       '≥ 2.5x',
       (r) => r >= 2.5,
-      rpcCostNote(results, 'trpc-wire', 'trpc-wire', 100, 1),
+      joinNotes(rpcCostNote(results, 'trpc-wire', 'trpc-wire', 100, 1), rpcCeilingNote(results)),
     ),
     single(
       'RPC round trips/s at 100 connections vs stock tRPC (each with its own client)',

@@ -4,7 +4,7 @@ import { fmt, log } from '../lib/log.js';
 import type { RpcKind, SystemName } from '../lib/protocol.js';
 import { measureWindows, type Measurement } from './measure.js';
 
-export type RpcServer = Extract<SystemName, 'herald' | 'trpc'>;
+export type RpcServer = Extract<SystemName, 'herald' | 'trpc' | 'raw-ws-string'>;
 
 /** Connection layouts: total concurrency 100 either on one socket or spread over 100, and a pure round trip. */
 export const RPC_LAYOUTS = [
@@ -14,6 +14,9 @@ export const RPC_LAYOUTS = [
 ] as const;
 
 export const RPC_CLIENTS: readonly RpcKind[] = ['herald-client', 'trpc-client', 'trpc-wire'];
+
+/** Raw `ws` is no tRPC server: only the minimal wire client measures it (the ceiling of a JSON call over `ws`). */
+const clientsOf = (server: RpcServer): readonly RpcKind[] => (server === 'raw-ws-string' ? ['trpc-wire'] : RPC_CLIENTS);
 
 export interface RpcRow {
   readonly server: RpcServer;
@@ -26,7 +29,8 @@ export interface RpcRow {
 /**
  * Scenario 3: a trivial query in closed loops (`depth` calls in flight per
  * connection), against each server with each client: Herald's client, the
- * stock client (wsLink), and the minimal wire client.
+ * stock client (wsLink), and the minimal wire client; and raw `ws` answering
+ * the minimal client, the ceiling.
  */
 export async function runRpc(config: SuiteConfig, servers: readonly RpcServer[]): Promise<RpcRow[]> {
   const rows: RpcRow[] = [];
@@ -34,7 +38,7 @@ export async function runRpc(config: SuiteConfig, servers: readonly RpcServer[])
     await withProcesses(async (track) => {
       const server = track(await ServerProcess.start({ system, port: 0 }));
       const loadgen = track(await LoadgenProcess.start());
-      for (const client of RPC_CLIENTS) {
+      for (const client of clientsOf(system)) {
         for (const layout of RPC_LAYOUTS) {
           await loadgen.ipc.request('reset', { creditStep: 0 });
           await loadgen.ipc.request('rpcStart', { kind: client, url: server.url, ...layout }, 60_000);

@@ -7,7 +7,9 @@ import type { BenchServer } from './types.js';
 
 /**
  * The ceiling: a bare `ws` server. A client subscribes by sending `sub` (it
- * gets `ok`); a message is serialized once and then either
+ * gets `ok`); any JSON frame with an `id` is a call, answered with tRPC's
+ * answer to `ping` (parse, stringify, `ws.send`: the RPC ceiling). A message
+ * is serialized once and then either
  *  - `string`: `ws.send(the string)` to every subscriber (ws frames it per socket), or
  *  - `frame`: framed once (one Buffer) and written as is to every subscriber's TCP socket.
  */
@@ -23,9 +25,13 @@ export async function startRawWs(config: ServerConfig, variant: 'string' | 'fram
       connections++;
       const subscriber = { ws, socket };
       ws.on('message', (data) => {
-        if (String(data) === 'sub') {
+        const text = String(data);
+        if (text === 'sub') {
           subscribers.add(subscriber);
           ws.send('ok');
+        } else if (text.startsWith('{')) {
+          const { id } = JSON.parse(text) as { id: number };
+          ws.send(JSON.stringify({ id, result: { type: 'data', data: { json: 'pong' } } }));
         }
       });
       ws.on('error', () => undefined);
