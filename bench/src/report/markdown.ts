@@ -52,8 +52,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   out.push("## Herald's ratios against the baselines", '');
   out.push('```', ...targets.map(formatTargetLine), '```', '');
   out.push(
-    'The max-rate ratios favour Herald partly by design: it corks each socket and writes once per event-loop tick, so a burst of ' +
-      'messages costs one syscall per subscriber, while the raw `ws` baselines write every message separately. The fixed-rate line ' +
+    'The max-rate ratios favour Herald partly by design: it writes the first frame of a tick to a socket at once and corks the rest, ' +
+      'so a burst of messages costs two writes per subscriber, while the raw `ws` baselines write every message separately. The fixed-rate line ' +
       '(one message per tick, nothing to coalesce) shows the per-delivery overhead without that effect.',
     '',
   );
@@ -234,7 +234,9 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
         `and ${d.largePayloadBytes.toLocaleString('en-US')} bytes of varied text. **No context takeover** (the default) compresses each message once and ` +
         'writes the same compressed frame to every subscriber; **context takeover** keeps a zlib stream per connection, so `ws` compresses every ' +
         'message once per subscriber. Wire bytes are what the clients\' TCP sockets read per delivery; memory is the server\'s RSS per connection ' +
-        'after the run over its baseline before the clients connected (zlib state is outside the V8 heap).',
+        'after the run over its baseline before the clients connected (zlib state is outside the V8 heap). ' +
+        'Latency with compression includes inflating: one load-generator core inflates every copy for all subscribers ' +
+        '(a browser inflates only its own), and with context takeover the server compresses per socket on zlib\'s thread pool.',
       '',
     );
     out.push(
