@@ -17,11 +17,13 @@ export class SharedEvent {
     readonly live = false,
   ) {}
 
-  /** `build()`'s result under `key`, computed the first time it is asked for. */
-  memo<T>(key: string, build: () => T): T {
-    if (this.memos.has(key)) return this.memos.get(key) as T;
-    const value = build();
-    this.memos.set(key, value);
+  /** `build()`'s result under `key`, computed the first time it is asked for (`build` never returns undefined). */
+  memo<T extends NonNullable<unknown>>(key: string, build: () => T): T {
+    let value = this.memos.get(key) as T | undefined;
+    if (value === undefined) {
+      value = build();
+      this.memos.set(key, value);
+    }
     return value;
   }
 }

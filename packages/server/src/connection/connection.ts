@@ -572,12 +572,16 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     const wire = this.config.wire;
     const metrics = this.config.metrics;
     return {
+      // One lookup per delivery: the serialized data is only needed to build a frame for an id not seen yet.
       deliver: (shared) => {
-        const data = shared.memo(TRACKED_DATA, () => {
-          if (shared.live) metrics.observeDelivery(shared.position, Date.now());
-          return wire.serializeTracked(shared.position, shared.event);
+        const frame = shared.memo(envelope, () => {
+          const data = shared.memo(TRACKED_DATA, () => {
+            if (shared.live) metrics.observeDelivery(shared.position, Date.now());
+            return wire.serializeTracked(shared.position, shared.event);
+          });
+          return new PreparedFrame(wire.trackedData(envelope, shared.position, data));
         });
-        this.sendPrepared(shared.memo(envelope, () => new PreparedFrame(wire.trackedData(envelope, shared.position, data))));
+        this.sendPrepared(frame);
       },
     };
   }
