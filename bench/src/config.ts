@@ -1,5 +1,5 @@
 /**
- * Scenario sizes and durations: the full suite (about 10 minutes on a
+ * Scenario sizes and durations: the full suite (about 13 minutes on a
  * 2-core machine) and `--quick` (about 2 minutes, fewer and shorter runs).
  */
 export interface SuiteConfig {
@@ -12,6 +12,8 @@ export interface SuiteConfig {
     readonly windowMs: number;
     /** Measurement windows per run: the figure is over all of them, the range across them. */
     readonly windows: number;
+    /** Alternating Herald / raw ws rounds of the paired fixed-rate comparison (the targets' figure). */
+    readonly pairedRounds: number;
   };
   readonly memory: { readonly connections: number };
   readonly rpc: { readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
@@ -30,7 +32,7 @@ export interface SuiteConfig {
 
 export const FULL: SuiteConfig = {
   name: 'full',
-  fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
+  fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3, pairedRounds: 3 },
   memory: { connections: 10_000 },
   rpc: { warmupMs: 1_000, windowMs: 1_500, windows: 2 },
   reconnect: { clients: 5_000, timeoutMs: 60_000 },
@@ -40,7 +42,7 @@ export const FULL: SuiteConfig = {
 
 export const QUICK: SuiteConfig = {
   name: 'quick',
-  fanout: { subscribers: [100, 1_000], fixedDeliveriesPerSec: 20_000, warmupMs: 500, windowMs: 800, windows: 2 },
+  fanout: { subscribers: [100, 1_000], fixedDeliveriesPerSec: 20_000, warmupMs: 500, windowMs: 800, windows: 2, pairedRounds: 2 },
   memory: { connections: 2_000 },
   rpc: { warmupMs: 300, windowMs: 700, windows: 1 },
   reconnect: { clients: 1_000, timeoutMs: 30_000 },

@@ -1,6 +1,6 @@
-// `pnpm bench` (the full suite, about 10 minutes) or `pnpm bench --quick`
+// `pnpm bench` (the full suite, about 13 minutes) or `pnpm bench --quick`
 // (about 2 minutes). Options for working on the bench itself:
-//   --only fanout,memory,rpc,reconnect,scaleout,deflate   run only these scenarios
+//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -21,12 +21,13 @@ import type { SuiteResults } from './report/results.js';
 import { formatTargetLine, targetLines } from './report/targets.js';
 import { runDeflate, type DeflateRow } from './scenarios/deflate.js';
 import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js';
+import { runPaired, type PairedRow } from './scenarios/paired.js';
 import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js';
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
 import { runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 
-const SCENARIOS = ['fanout', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -61,11 +62,12 @@ pinningStatus();
 pinSelf(LOADGEN_CORE);
 const environment = readEnvironment();
 const started = Date.now();
-log(`${config.name} suite (${values.quick ? 'about 2 minutes' : 'about 10 minutes'}); ${environment.pinning}; load average ${environment.loadAverage}`);
+log(`${config.name} suite (${values.quick ? 'about 2 minutes' : 'about 13 minutes'}); ${environment.pinning}; load average ${environment.loadAverage}`);
 if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
 
 const notes: string[] = [];
 let fanout: FanoutRow[] = [];
+let paired: PairedRow[] = [];
 let memory: MemoryRow[] = [];
 let rpc: RpcRow[] = [];
 let reconnect: StormRow[] = [];
@@ -88,6 +90,7 @@ async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): 
 
 const pick = (list: readonly SystemName[]) => (systems ? list.filter((system) => systems.includes(system)) : list);
 fanout = await scenario('fanout', () => runFanout(config, { systems: pick(FANOUT_SYSTEMS), cpuProfDir }), fanout);
+paired = await scenario('paired', () => runPaired(config), paired);
 memory = await scenario('memory', () => runMemory(config, pick(MEMORY_SYSTEMS)), memory);
 rpc = await scenario('rpc', () => runRpc(config, ['herald', 'trpc', 'raw-ws-string']), rpc);
 reconnect = await scenario('reconnect', () => runReconnect(config, ['herald', 'trpc']), reconnect);
@@ -103,6 +106,7 @@ const results: SuiteResults = {
     .map((value) => value.toFixed(2))
     .join(' '),
   fanout,
+  paired,
   memory,
   rpc,
   reconnect,

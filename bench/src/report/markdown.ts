@@ -112,6 +112,33 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   );
   if (chartFile) out.push(`![Server CPU per delivery by system and subscriber count](${chartFile})`, '');
 
+  if (results.paired.length > 0) {
+    out.push('### Fixed rate, paired with raw ws', '');
+    out.push(
+      'This machine\'s speed drifts over minutes (other work shares it), and the runs above measure each system once, a minute or more apart. ' +
+        'Here Herald and raw `ws.send(string)` run side by side (one server process each on the server core; only one publishes at a time; ' +
+        'the load generator holds both subscriber sets) and are measured alternately, ' +
+        `${results.paired[0]!.rounds} rounds at ${cfg.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s, so each round compares runs seconds apart. ` +
+        'The fixed-rate targets use the median of the per-round ratios; the range across rounds is in brackets.',
+      '',
+    );
+    out.push(
+      table(
+        ['N', 'Herald CPU µs/delivery', 'raw ws CPU µs/delivery', 'CPU ratio', 'Herald p99 ms', 'raw ws p99 ms', 'p99 ratio'],
+        results.paired.map((row) => [
+          row.subscribers.toLocaleString('en-US'),
+          withRange(row.herald.cpuUsPerDelivery),
+          withRange(row.baseline.cpuUsPerDelivery),
+          `${withRange(row.cpuRatio)}x`,
+          withRange(row.herald.p99Ms),
+          withRange(row.baseline.p99Ms),
+          `${withRange(row.p99Ratio)}x`,
+        ]),
+      ),
+      '',
+    );
+  }
+
   out.push('## 2. Server memory per connection', '');
   out.push(
     `${(results.memory[0]?.connections ?? cfg.memory.connections).toLocaleString('en-US')} connections from the load generator; deltas over the server's own baseline ` +

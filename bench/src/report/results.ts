@@ -1,6 +1,7 @@
 import type { SuiteConfig } from '../config.js';
 import type { DeflateRow } from '../scenarios/deflate.js';
 import type { FanoutRow } from '../scenarios/fanout.js';
+import type { PairedRow } from '../scenarios/paired.js';
 import type { MemoryRow } from '../scenarios/memory.js';
 import type { StormRow } from '../scenarios/reconnect.js';
 import type { RpcRow } from '../scenarios/rpc.js';
@@ -14,6 +15,8 @@ export interface SuiteResults {
   readonly durationSec: number;
   readonly loadAverageAtEnd: string;
   readonly fanout: FanoutRow[];
+  /** The fixed-rate comparison with raw ws in alternating rounds (the fixed-rate targets use it). */
+  readonly paired: PairedRow[];
   readonly memory: MemoryRow[];
   readonly rpc: RpcRow[];
   readonly reconnect: StormRow[];
