@@ -1,5 +1,5 @@
 /**
- * Scenario sizes and durations: the full suite (about 13 minutes on a
+ * Scenario sizes and durations: the full suite (about 15 minutes on a
  * 2-core machine) and `--quick` (about 2 minutes, fewer and shorter runs).
  */
 export interface SuiteConfig {
@@ -32,7 +32,7 @@ export interface SuiteConfig {
 
 export const FULL: SuiteConfig = {
   name: 'full',
-  fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3, pairedRounds: 3 },
+  fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3, pairedRounds: 5 },
   memory: { connections: 10_000 },
   rpc: { warmupMs: 1_000, windowMs: 1_500, windows: 2 },
   reconnect: { clients: 5_000, timeoutMs: 60_000 },

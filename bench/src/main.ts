@@ -1,4 +1,4 @@
-// `pnpm bench` (the full suite, about 13 minutes) or `pnpm bench --quick`
+// `pnpm bench` (the full suite, about 15 minutes) or `pnpm bench --quick`
 // (about 2 minutes). Options for working on the bench itself:
 //   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
@@ -62,7 +62,7 @@ pinningStatus();
 pinSelf(LOADGEN_CORE);
 const environment = readEnvironment();
 const started = Date.now();
-log(`${config.name} suite (${values.quick ? 'about 2 minutes' : 'about 13 minutes'}); ${environment.pinning}; load average ${environment.loadAverage}`);
+log(`${config.name} suite (${values.quick ? 'about 2 minutes' : 'about 15 minutes'}); ${environment.pinning}; load average ${environment.loadAverage}`);
 if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
 
 const notes: string[] = [];
