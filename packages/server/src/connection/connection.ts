@@ -635,6 +635,7 @@ function stop(call: RunningCall | OpenSubscription): void {
   if ('release' in call) call.release();
   else call.controller.abort();
 }
+
 /** Send options of every frame: Herald speaks text frames of JSON (one shared object, not one per send). */
 const TEXT_FRAME = { binary: false } as const;
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
