@@ -121,12 +121,15 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   private endedBy: { code: number; reason: string } | null = null;
   private readonly openedAt = Date.now();
   private readonly writeFrame: FrameWriter;
+  /** The upgrade request, kept until `authenticate` and `createContext` have seen it (it is a few KiB per socket). */
+  private req: IncomingMessage | null;
 
   constructor(
     readonly socket: WebSocket,
-    readonly req: IncomingMessage,
+    req: IncomingMessage,
     private readonly config: ConnectionConfig<TRouter>,
   ) {
+    this.req = req;
     const rate = config.limits.rate;
     this.bucket = rate ? new TokenBucket(rate.perSecond, rate.burst, this.openedAt) : null;
     this.writeFrame = frameWriterFor(socket, config.compression);
@@ -298,10 +301,12 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
    * (the socket is closing) and ends the connection.
    */
   private async open(connectionParams: Record<string, string> | null): Promise<ContextResult> {
+    const req = this.req!;
+    this.req = null;
     let user: unknown = null;
     if (this.config.authenticate) {
       try {
-        user = (await this.config.authenticate(connectionParams, this.req)) ?? null;
+        user = (await this.config.authenticate(connectionParams, req)) ?? null;
       } catch (cause) {
         if (!(cause instanceof TRPCError)) this.report(cause, 'authenticate');
         this.refuse(authenticationError(cause), CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
@@ -323,7 +328,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       this.userSlot = key;
     }
     try {
-      this.ctxValue = await this.config.createContext({ connectionParams, req: this.req, user });
+      this.ctxValue = await this.config.createContext({ connectionParams, req, user });
       return { ok: true, ctx: this.ctxValue };
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);

@@ -108,6 +108,36 @@ export interface FrameWriter {
 
 const NEVER: FrameWriter = { prepared: () => false, text: () => false };
 
+type Sender = Required<NonNullable<WsInternals['_sender']>>;
+
+/** A class rather than closures: one small object per connection (memory per connection is a target). */
+class SocketFrameWriter implements FrameWriter {
+  constructor(
+    private readonly sender: Sender & { readonly _queue: unknown[] },
+    /** Payloads from this size on are compressed on this socket (by us when shared, else by `ws`). */
+    private readonly compressFrom: number,
+    /** The window size to share compressed frames with, or 0 when this socket cannot take them. */
+    private readonly sharedWindowBits: number,
+    private readonly level: number,
+  ) {}
+
+  prepared(frame: PreparedFrame): boolean {
+    if (frame.payload.length < this.compressFrom) return this.write(frame.plainFrame());
+    return this.sharedWindowBits > 0 && this.write(frame.deflatedFrame(this.sharedWindowBits, this.level));
+  }
+
+  text(text: string): boolean {
+    const length = Buffer.byteLength(text);
+    return length < this.compressFrom && this.write(textFrame(text, length));
+  }
+
+  private write(frame: Buffer): boolean {
+    if (this.sender._state !== SENDER_IDLE || this.sender._queue.length > 0) return false;
+    this.sender.sendFrame([frame]);
+    return true;
+  }
+}
+
 /**
  * How finished frames reach `socket`, decided once per connection from what
  * its handshake negotiated. Frames `ws` would not compress (no
@@ -119,30 +149,16 @@ export function frameWriterFor(socket: WebSocket, compression: { readonly thresh
   const internals = socket as unknown as WsInternals;
   const sender = internals._sender;
   if (!sender || typeof sender.sendFrame !== 'function' || sender._state !== SENDER_IDLE || !Array.isArray(sender._queue)) return NEVER;
-  const queue = sender._queue as unknown[];
-  const write = (frame: Buffer): boolean => {
-    if (sender._state !== SENDER_IDLE || queue.length > 0) return false;
-    sender.sendFrame!([frame]);
-    return true;
-  };
-
   const deflate = internals._extensions?.['permessage-deflate'];
   const params = deflate?.params ?? {};
-  // Payloads from this size on are compressed on this socket (by us when shared, else by `ws`).
-  const compressFrom = deflate ? (compression?.threshold ?? 0) : Number.POSITIVE_INFINITY;
   const windowBits = typeof params.server_max_window_bits === 'number' ? params.server_max_window_bits : zlib.Z_DEFAULT_WINDOWBITS;
   // Without context takeover every message is compressed on its own, so one compressed frame fits every such peer;
   // zlib makes raw deflate's 8-bit window a 9-bit one, which a peer that asked for 8 cannot inflate.
   const shareCompressed = deflate !== undefined && compression !== null && params.server_no_context_takeover === true && windowBits >= 9;
-  const level = compression?.level ?? zlib.Z_DEFAULT_COMPRESSION;
-  return {
-    prepared: (frame) =>
-      frame.payload.length < compressFrom
-        ? write(frame.plainFrame())
-        : shareCompressed && write(frame.deflatedFrame(windowBits, level)),
-    text: (text) => {
-      const length = Buffer.byteLength(text);
-      return length < compressFrom && write(textFrame(text, length));
-    },
-  };
+  return new SocketFrameWriter(
+    sender as Sender & { readonly _queue: unknown[] },
+    deflate ? (compression?.threshold ?? 0) : Number.POSITIVE_INFINITY,
+    shareCompressed ? windowBits : 0,
+    compression?.level ?? zlib.Z_DEFAULT_COMPRESSION,
+  );
 }
