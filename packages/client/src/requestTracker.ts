@@ -45,6 +45,9 @@ interface Call extends CallRequest {
   started: boolean;
 }
 
+/** `transformer.serialize(undefined)`, made once. */
+const NO_INPUT = transformer.serialize(undefined);
+
 /**
  * Every call of one client, whatever socket it is on. Calls are sent the
  * moment a socket is ready (no batching timer), wait in a bounded queue while
@@ -55,9 +58,6 @@ interface Call extends CallRequest {
  * Sessions may be WebSockets or HTTP: a call moves between transports the
  * same way it moves between sockets.
  */
-/** `transformer.serialize(undefined)`, made once. */
-const NO_INPUT = transformer.serialize(undefined);
-
 export class RequestTracker {
   private readonly calls = new Map<number, Call>();
   private lastId = 0;
