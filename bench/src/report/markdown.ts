@@ -2,9 +2,8 @@ import { fmt } from '../lib/log.js';
 import type { LatencySummary, Measured } from '../lib/stats.js';
 import { SYSTEM_LABELS } from '../servers/index.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
-import { baselineOf } from '../scenarios/deflate.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
-import { deflateSummaryLines } from './deflate.js';
+import { deflateSummaryLines, versusUncompressed } from './deflate.js';
 import type { SuiteResults } from './results.js';
 import { formatTargetLine, type TargetLine } from './targets.js';
 
@@ -270,11 +269,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       table(
         ['message bytes', 'compression', 'server CPU µs/delivery', 'wire bytes/delivery', 'vs uncompressed: CPU / bytes', 'loadgen CPU', 'RSS KiB/conn', 'p50 / p99 ms'],
         results.deflate.map((row) => {
-          const base = baselineOf(results.deflate, row);
-          const versus =
-            row.variant.compression && base
-              ? `${fmt(row.measurement.cpuUsPerEvent.value / base.measurement.cpuUsPerEvent.value)}x / ${fmt(row.measurement.wireBytesPerEvent / base.measurement.wireBytesPerEvent)}x`
-              : 'baseline';
+          const ratios = versusUncompressed(results.deflate, row);
+          const versus = ratios ? `${fmt(ratios.cpu)}x / ${fmt(ratios.bytes)}x` : 'baseline';
           return [
             row.variant.payloadBytes.toLocaleString('en-US'),
             row.variant.label,

@@ -1,5 +1,6 @@
 import type { SystemName } from '../lib/protocol.js';
 import { fmt } from '../lib/log.js';
+import type { RpcServer } from '../scenarios/rpc.js';
 import type { SuiteResults } from './results.js';
 
 export interface TargetLine {
@@ -54,11 +55,11 @@ function perCount(
   };
 }
 
-function rpcRow(results: SuiteResults, server: 'herald' | 'trpc' | 'raw-ws-string', client: string, connections: number, depth: number) {
+function rpcRow(results: SuiteResults, server: RpcServer, client: string, connections: number, depth: number) {
   return results.rpc.find((r) => r.server === server && r.client === client && r.connections === connections && r.depth === depth);
 }
 
-function rpcRate(results: SuiteResults, server: 'herald' | 'trpc' | 'raw-ws-string', client: string, connections: number, depth: number): number {
+function rpcRate(results: SuiteResults, server: RpcServer, client: string, connections: number, depth: number): number {
   return rpcRow(results, server, client, connections, depth)?.measurement.rate.value ?? Number.NaN;
 }
 

@@ -71,13 +71,6 @@ export class SocketSession implements Session {
     return this.ready && !this.ended;
   }
 
-  /** Sends one frame; false if the session cannot send (not ready, or over). */
-  send(frame: string): boolean {
-    if (!this.isReady) return false;
-    this.socket.send(frame);
-    return true;
-  }
-
   startCall(call: OutgoingCall): boolean {
     const params: Record<string, unknown> = { path: call.path, input: call.serializedInput };
     if (call.lastEventId !== undefined) params['lastEventId'] = call.lastEventId;

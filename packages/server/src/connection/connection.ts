@@ -199,8 +199,9 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
    */
   send(text: string): void {
     if (!this.writable()) return;
-    this.config.metrics.bytesOut += Buffer.byteLength(text);
-    if (!this.writeFrame.text(text)) this.socket.send(text, TEXT_FRAME);
+    const byteLength = Buffer.byteLength(text);
+    this.config.metrics.bytesOut += byteLength;
+    if (!this.writeFrame.text(text, byteLength)) this.socket.send(text, TEXT_FRAME);
   }
 
   /** `send` for a frame shared by many sockets: written as it was built where the socket allows it. */

@@ -102,8 +102,8 @@ const SENDER_IDLE = 0;
 export interface FrameWriter {
   /** A frame shared by many sockets. */
   prepared(frame: PreparedFrame): boolean;
-  /** A frame for this socket only (an answer, a notice): built and written in one piece. */
-  text(text: string): boolean;
+  /** A frame for this socket only (an answer, a notice) of `byteLength` UTF-8 bytes: built and written in one piece. */
+  text(text: string, byteLength: number): boolean;
 }
 
 const NEVER: FrameWriter = { prepared: () => false, text: () => false };
@@ -126,9 +126,8 @@ class SocketFrameWriter implements FrameWriter {
     return this.sharedWindowBits > 0 && this.write(frame.deflatedFrame(this.sharedWindowBits, this.level));
   }
 
-  text(text: string): boolean {
-    const length = Buffer.byteLength(text);
-    return length < this.compressFrom && this.write(textFrame(text, length));
+  text(text: string, byteLength: number): boolean {
+    return byteLength < this.compressFrom && this.write(textFrame(text, byteLength));
   }
 
   private write(frame: Buffer): boolean {
