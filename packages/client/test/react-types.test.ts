@@ -12,14 +12,8 @@ import {
 } from '@herald/client/react';
 // The client package has no dependency on the example app, so its router type is imported by path.
 import type { AppRouter } from '../../../examples/chat-server/src/index.js';
+import type { ExpectedMessage } from './expectedTypes.js';
 
-interface ExpectedMessage {
-  id: string;
-  room: string;
-  author: { id: string; name: string };
-  text: string;
-  sentAt: Date;
-}
 interface ExpectedUser {
   id: string;
   name: string;

@@ -3,16 +3,9 @@ import type { TRPCClientError } from '@trpc/client';
 import { createHeraldClient, type ConnectionState, type HeraldClient } from '@herald/client';
 // The client package has no dependency on the example app, so its router type is imported by path.
 import type { AppRouter } from '../../../examples/chat-server/src/index.js';
+import type { ExpectedMessage } from './expectedTypes.js';
 
 type ChatClient = HeraldClient<AppRouter>['trpc'];
-
-interface ExpectedMessage {
-  id: string;
-  room: string;
-  author: { id: string; name: string };
-  text: string;
-  sentAt: Date;
-}
 
 describe('HeraldClient<AppRouter> types', () => {
   it('types chat.send.mutate from the router, with sentAt a Date', () => {

@@ -84,23 +84,18 @@ export class ServerMetrics {
         },
       });
 
-    new Gauge({
-      name: `${prefix}connections`,
-      help: 'WebSocket connections open now',
-      registers: [registry],
-      collect() {
-        this.set(openConnections());
-      },
-    });
-    const subscriptions = () => this.subscriptions;
-    new Gauge({
-      name: `${prefix}subscriptions`,
-      help: 'Subscriptions running now',
-      registers: [registry],
-      collect() {
-        this.set(subscriptions());
-      },
-    });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name: `${prefix}${name}`,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+
+    gauge('connections', 'WebSocket connections open now', openConnections);
+    gauge('subscriptions', 'Subscriptions running now', () => this.subscriptions);
     counter('connections_opened_total', 'WebSocket connections accepted', () => this.connectionsOpened);
     counter('connections_closed_total', 'WebSocket connections that ended', () => this.connectionsClosed);
     counter('messages_received_total', 'WebSocket frames received', () => this.framesIn);

@@ -18,6 +18,7 @@ import {
   type HeraldServer,
   type HeraldServerOptions,
 } from '@herald/server';
+import { served, type Served } from './served.js';
 
 export interface TestUser {
   readonly id: string;
@@ -110,11 +111,7 @@ export type HardeningApp = ReturnType<typeof createHardeningApp>;
 export type HardeningRouter = HardeningApp['router'];
 export type HardeningServerOptions = Partial<Omit<HeraldServerOptions<HardeningRouter, TestUser>, 'router' | 'herald'>>;
 
-export interface HardeningServer {
-  readonly app: HardeningApp;
-  readonly server: HeraldServer;
-  close(): Promise<void>;
-}
+export type HardeningServer = Served<HardeningApp>;
 
 /** The hardening app on a free 127.0.0.1 port; `options` reach `createHeraldServer` as they are. */
 export async function startHardeningServer(
@@ -130,14 +127,7 @@ export async function startHardeningServer(
     createContext: ({ user }) => ({ user }),
     ...options,
   });
-  return {
-    app,
-    server,
-    async close() {
-      await server.close();
-      await app.herald.close();
-    },
-  };
+  return served(app, server);
 }
 
 /** A raw `ws` socket that records every frame and how it closed. */

@@ -8,8 +8,8 @@ import {
   transformer,
   type Broker,
   type HeartbeatOptions,
-  type HeraldServer,
 } from '@herald/server';
+import { served, type Served } from './served.js';
 
 /**
  * A minimal app for channel tests: one `numbers` channel keyed by stream name,
@@ -48,11 +48,7 @@ export function createNumbersApp(options: { broker?: Broker; historySize?: numbe
 
 export type NumbersRouter = ReturnType<typeof createNumbersApp>['router'];
 
-export interface NumbersServer {
-  readonly app: ReturnType<typeof createNumbersApp>;
-  readonly server: HeraldServer;
-  close(): Promise<void>;
-}
+export type NumbersServer = Served<ReturnType<typeof createNumbersApp>>;
 
 export async function startNumbersServer(
   options: { broker?: Broker; historySize?: number; port?: number; heartbeat?: HeartbeatOptions; nodeId?: string } = {},
@@ -66,12 +62,5 @@ export async function startNumbersServer(
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
     createContext: ({ connectionParams }) => ({ name: connectionParams?.['name'] ?? null }),
   });
-  return {
-    app,
-    server,
-    async close() {
-      await server.close();
-      await app.herald.close();
-    },
-  };
+  return served(app, server);
 }
