@@ -8,18 +8,21 @@ import type { WebSocket } from 'ws';
  * context takeover, one compression (`ws` would compress it once per socket).
  */
 export class PreparedFrame {
+  /** The message's UTF-8 bytes: a view into the uncompressed frame, encoded once. */
   readonly payload: Buffer;
-  private plain: Buffer | null = null;
+  private readonly plain: Buffer;
   /** Compressed frames by the window size the peer negotiated (almost always one: 15). */
   private deflated: Map<number, Buffer> | null = null;
 
   constructor(text: string) {
-    this.payload = Buffer.from(text);
+    const length = Buffer.byteLength(text);
+    this.plain = textFrame(text, length);
+    this.payload = this.plain.subarray(this.plain.length - length);
   }
 
   /** The whole frame, uncompressed. */
   plainFrame(): Buffer {
-    return (this.plain ??= frameOf(this.payload, false));
+    return this.plain;
   }
 
   /**
