@@ -75,7 +75,10 @@ describe('channels under network faults', () => {
     it('detects a half-open connection on both sides within the heartbeat bounds, then resumes without loss', async () => {
       const heartbeat = { pingIntervalMs: 200, pongTimeoutMs: 200 };
       await setUp({ heartbeat });
-      const subscriber = client(kind, proxy.url(), { heartbeat });
+      // Herald's client redials at once (50 ms backoff here), so a redial can
+      // land while the network is still dead: its handshake is lost, and only
+      // the connect timeout recovers it. Keep that within the wait below.
+      const subscriber = client(kind, proxy.url(), { heartbeat, connectTimeoutMs: 1_000 });
       const recorder = recordNumbers(subscriber, 'half-open');
       await waitFor(() => recorder.events.some((e) => e.type === 'live'), 5_000, 'the subscriber to be live');
       await server.app.numbers.publish('half-open', { n: 1 });

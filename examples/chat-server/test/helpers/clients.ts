@@ -37,6 +37,8 @@ export interface TestClient<TRouter extends AnyRouter = AppRouter> {
 export interface TestClientOptions {
   /** The client's own heartbeat (the stock client's `keepAlive`). */
   readonly heartbeat?: { readonly pingIntervalMs: number; readonly pongTimeoutMs: number };
+  /** Herald's client only: how long an opening handshake may take (the stock client has no such bound). */
+  readonly connectTimeoutMs?: number;
 }
 
 /** tRPC's stock client: `createWSClient` + `wsLink`, with `ws` as the WebSocket. */
@@ -67,6 +69,7 @@ export function heraldClient<TRouter extends AnyRouter = AppRouter>(
     url,
     ...(connectionParams ? { connectionParams } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+    ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
     backoff: FAST_BACKOFF,
   });
 }
