@@ -28,6 +28,17 @@ export interface SuiteConfig {
     readonly windowMs: number;
     readonly windows: number;
   };
+  /**
+   * Instruction counts under callgrind (tens of times slower than native):
+   * messages published one per tick at `deliveriesPerSec / subscribers`,
+   * a warm-up and then the counted stretch, both in deliveries.
+   */
+  readonly instructions: {
+    readonly subscribers: readonly number[];
+    readonly deliveriesPerSec: number;
+    readonly warmupDeliveries: number;
+    readonly deliveries: number;
+  };
 }
 
 export const FULL: SuiteConfig = {
@@ -38,6 +49,7 @@ export const FULL: SuiteConfig = {
   reconnect: { clients: 5_000, timeoutMs: 60_000 },
   scaleout: { subscribers: 1_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
   deflate: { subscribers: 1_000, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
+  instructions: { subscribers: [100, 1_000], deliveriesPerSec: 2_000, warmupDeliveries: 50_000, deliveries: 20_000 },
 };
 
 export const QUICK: SuiteConfig = {
@@ -48,6 +60,7 @@ export const QUICK: SuiteConfig = {
   reconnect: { clients: 1_000, timeoutMs: 30_000 },
   scaleout: { subscribers: 300, warmupMs: 500, windowMs: 800, windows: 2 },
   deflate: { subscribers: 300, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 500, windowMs: 800, windows: 2 },
+  instructions: { subscribers: [100], deliveriesPerSec: 2_000, warmupDeliveries: 30_000, deliveries: 10_000 },
 };
 
 /**

@@ -20,6 +20,7 @@ import { renderMarkdown } from './report/markdown.js';
 import type { SuiteResults } from './report/results.js';
 import { formatTargetLine, targetLines } from './report/targets.js';
 import { runDeflate, type DeflateRow } from './scenarios/deflate.js';
+import { callgrindMissing, INSTRUCTION_SYSTEMS, runInstructions, type InstructionRow } from './scenarios/instructions.js';
 import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js';
 import { runPaired, type PairedRow } from './scenarios/paired.js';
 import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js';
@@ -27,7 +28,7 @@ import { runReconnect, type StormRow } from './scenarios/reconnect.js';
 import { runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -73,6 +74,7 @@ let rpc: RpcRow[] = [];
 let reconnect: StormRow[] = [];
 let scaleout: ScaleResult | null = null;
 let deflate: DeflateRow[] = [];
+let instructions: InstructionRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -96,6 +98,15 @@ rpc = await scenario('rpc', () => runRpc(config, ['herald', 'trpc', 'raw-ws-stri
 reconnect = await scenario('reconnect', () => runReconnect(config, ['herald', 'trpc']), reconnect);
 scaleout = await scenario('scaleout', () => runScaleout(config), scaleout);
 deflate = await scenario('deflate', () => runDeflate(config), deflate);
+instructions = await scenario(
+  'instructions',
+  async () => {
+    const missing = callgrindMissing();
+    if (missing) throw new Error(missing);
+    return runInstructions(config, pick(INSTRUCTION_SYSTEMS));
+  },
+  instructions,
+);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -112,6 +123,7 @@ const results: SuiteResults = {
   reconnect,
   scaleout,
   deflate,
+  instructions,
   notes,
 };
 

@@ -44,7 +44,12 @@ export function subscriberKindOf(system: SystemName): SubscriberKind {
   }
 }
 
-async function waitReady(child: ChildProcess, ipc: IpcClient<Record<string, { args: unknown; result: unknown }>>, label: string): Promise<Ready> {
+async function waitReady(
+  child: ChildProcess,
+  ipc: IpcClient<Record<string, { args: unknown; result: unknown }>>,
+  label: string,
+  timeoutMs = 60_000,
+): Promise<Ready> {
   let off = () => {};
   const ready = new Promise<Ready>((resolve) => {
     off = ipc.on('ready', (data) => resolve(data as Ready));
@@ -55,7 +60,7 @@ async function waitReady(child: ChildProcess, ipc: IpcClient<Record<string, { ar
       throw new Error(`${label} exited (${String(signal ?? code)}) before it was ready`);
     }),
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${label} was not ready after 60 s`)), 60_000);
+      timer = setTimeout(() => reject(new Error(`${label} was not ready after ${timeoutMs / 1000} s`)), timeoutMs);
     }),
   ]);
   try {
@@ -75,12 +80,20 @@ export class ServerProcess {
     readonly port: number,
   ) {}
 
-  static async start(config: ServerConfig, options: { cpuProfDir?: string | undefined } = {}): Promise<ServerProcess> {
+  static async start(
+    config: ServerConfig,
+    options: { cpuProfDir?: string | undefined; wrapper?: readonly string[]; readyTimeoutMs?: number } = {},
+  ): Promise<ServerProcess> {
     const label = `server ${config.system}${config.nodeId ? ` ${config.nodeId}` : ''}`;
-    const child = spawnBenchProcess(SERVER_ENTRY, [JSON.stringify(config)], { core: SERVER_CORE, nofile: NOFILE, cpuProfDir: options.cpuProfDir });
+    const child = spawnBenchProcess(SERVER_ENTRY, [JSON.stringify(config)], {
+      core: SERVER_CORE,
+      nofile: NOFILE,
+      cpuProfDir: options.cpuProfDir,
+      wrapper: options.wrapper,
+    });
     const ipc = new IpcClient<ServerCommands>(child, label);
     try {
-      const ready = await waitReady(child, ipc, label);
+      const ready = await waitReady(child, ipc, label, options.readyTimeoutMs);
       return new ServerProcess(config, child, ipc, ready.port);
     } catch (error) {
       await killProcess(child);

@@ -49,6 +49,8 @@ export interface SpawnOptions {
   readonly nofile: number;
   /** Directory for `--cpu-prof` output, if profiling. */
   readonly cpuProfDir?: string | undefined;
+  /** A command Node runs under (valgrind, say); it must keep Node's pid and pass the IPC descriptor on. */
+  readonly wrapper?: readonly string[] | undefined;
 }
 
 /**
@@ -59,7 +61,7 @@ export interface SpawnOptions {
 export function spawnBenchProcess(entry: string, args: readonly string[], options: SpawnOptions): ChildProcess {
   const nodeArgs = ['--expose-gc', ...TS_NODE_ARGS];
   if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
-  let command = [process.execPath, ...nodeArgs, entry, ...args];
+  let command = [...(options.wrapper ?? []), process.execPath, ...nodeArgs, entry, ...args];
   if (options.core !== null && pinningStatus().available) command = ['taskset', '-c', String(options.core), ...command];
   const raiseLimit = `ulimit -n ${options.nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`;
   return spawn('bash', ['-c', raiseLimit, 'bench', ...command], {
@@ -94,6 +96,18 @@ export function openFileLimit(): number | null {
       .find((row) => row.startsWith('Max open files'));
     const soft = line?.split(/\s{2,}/)[1];
     return soft === undefined || soft === 'unlimited' ? null : Number(soft);
+  } catch {
+    return null;
+  }
+}
+
+/** Write-type system calls (write, writev) a process has made so far, from /proc/<pid>/io, or null. */
+export function writeSyscalls(pid: number | 'self'): number | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/io`, 'utf8')
+      .split('\n')
+      .find((row) => row.startsWith('syscw:'));
+    return line ? Number(line.slice('syscw:'.length)) : null;
   } catch {
     return null;
   }

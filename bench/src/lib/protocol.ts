@@ -43,6 +43,8 @@ export interface ServerStats {
   readonly connections: number;
   /** Times the credit loop waited over a second for the load generator and went on anyway. */
   readonly stalls: number;
+  /** Write-type system calls (write, writev) the process has made so far; null off Linux. */
+  readonly writeSyscalls: number | null;
 }
 
 /**
@@ -51,7 +53,8 @@ export interface ServerStats {
  * acknowledgements being the load generator's delivery count relayed as notes).
  */
 export type PublishPlan =
-  | { readonly mode: 'fixed'; readonly messagesPerSec: number }
+  /** `count`: stop after that many messages (default: until told to stop). */
+  | { readonly mode: 'fixed'; readonly messagesPerSec: number; readonly count?: number }
   | { readonly mode: 'credit'; readonly subscribers: number; readonly windowMessages: number }
   | { readonly mode: 'burst'; readonly count: number };
 

@@ -74,7 +74,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       `After a ${cfg.fanout.warmupMs} ms warm-up, ${cfg.fanout.windows} windows of ${cfg.fanout.windowMs} ms: the figure is over all windows, the range (in brackets) across them. ` +
       'Latency is publish (`sentAt` in the message) to receive, over all deliveries of the windows; "p99 per window" is the median of ' +
       "the windows' p99s with their range (the latency target uses it, so one window disturbed by other work on the machine does not decide it). " +
-      'At max rate a run is bound by whichever of the two cores saturates first (see the CPU columns); CPU per delivery is the comparable figure.',
+      'At max rate a run is bound by whichever of the two cores saturates first (see the CPU columns); CPU per delivery is the comparable figure. ' +
+      '"Of it in the kernel" is system time over user + system time; "writes/delivery" counts the server\'s write system calls (`/proc/<pid>/io`).',
     '',
   );
   out.push(
@@ -87,7 +88,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   );
   out.push(
     table(
-      ['system', 'N', 'mode', 'deliveries/s', 'server CPU µs/delivery', 'server CPU', 'loadgen CPU', 'p50 / p99 ms', 'p99 per window ms', 'notes'],
+      ['system', 'N', 'mode', 'deliveries/s', 'server CPU µs/delivery', 'of it in the kernel', 'writes/delivery', 'server CPU', 'loadgen CPU', 'p50 / p99 ms', 'p99 per window ms', 'notes'],
       results.fanout.map((row) => {
         const m = row.measurement;
         const notes = [m.stalls ? `${m.stalls} credit stalls` : '', m.publishErrors ? `${m.publishErrors} publish errors` : '', m.errors ? `${m.errors} errors` : '']
@@ -99,6 +100,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
           row.mode,
           withRange(m.rate, 0),
           withRange(m.cpuUsPerEvent),
+          `${fmt(m.serverSystemShare * 100, 0)}%`,
+          fmt(m.writeSyscallsPerEvent),
           `${fmt(m.serverCpuPct, 0)}%`,
           `${fmt(m.loadgenCpuPct, 0)}%`,
           p(m.latency),
@@ -118,20 +121,24 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
         'Here Herald and raw `ws.send(string)` run side by side (one server process each on the server core; only one publishes at a time; ' +
         'the load generator holds both subscriber sets) and are measured alternately, ' +
         `${results.paired[0]!.rounds} rounds at ${cfg.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s, so each round compares runs seconds apart. ` +
-        'The fixed-rate targets use the median of the per-round ratios; the range across rounds is in brackets.',
+        'The fixed-rate targets use the median of the per-round ratios; the range across rounds is in brackets. ' +
+        'A third server, a second raw `ws.send(string)`, is measured in every round as a **control**: its ratio to the first is what two ' +
+        'identical systems come to on this machine, the resolution of the ratios beside it.',
       '',
     );
     out.push(
       table(
-        ['N', 'Herald CPU µs/delivery', 'raw ws CPU µs/delivery', 'CPU ratio', 'Herald p99 ms', 'raw ws p99 ms', 'p99 ratio'],
+        ['N', 'Herald CPU µs/delivery', 'raw ws CPU µs/delivery', 'CPU ratio', 'control CPU ratio', 'Herald p99 ms', 'raw ws p99 ms', 'p99 ratio', 'control p99 ratio'],
         results.paired.map((row) => [
           row.subscribers.toLocaleString('en-US'),
           withRange(row.herald.cpuUsPerDelivery),
           withRange(row.baseline.cpuUsPerDelivery),
           `${withRange(row.cpuRatio)}x`,
+          `${withRange(row.controlCpuRatio)}x`,
           withRange(row.herald.p99Ms),
           withRange(row.baseline.p99Ms),
           `${withRange(row.p99Ratio)}x`,
+          `${withRange(row.controlP99Ratio)}x`,
         ]),
       ),
       '',
@@ -287,6 +294,38 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     );
     const lines = deflateSummaryLines(results.deflate);
     if (lines.length > 0) out.push('```', ...lines, '```', '');
+  }
+
+  out.push('## 7. Instructions per delivery', '');
+  if (results.instructions.length === 0) {
+    out.push('Not run in this invocation.', '');
+  } else {
+    const c = cfg.instructions;
+    out.push(
+      'CPU time on this machine moves with everything else running on it; instruction counts move far less (about ±10% between runs here, ' +
+        'as a garbage collection or an optimizing compile falls inside or outside the counted stretch). Each server runs under valgrind\'s ' +
+        '`callgrind` (every thread of the process: JavaScript, V8\'s compilers and garbage collector, libuv), gets its subscribers and a warm-up of ' +
+        `${c.warmupDeliveries.toLocaleString('en-US')} deliveries; then the counters are zeroed, ${c.deliveries.toLocaleString('en-US')} deliveries are published ` +
+        `one message per tick (${c.deliveriesPerSec.toLocaleString('en-US')} deliveries/s, callgrind being tens of times slower than native), and the counters ` +
+        'are read once every delivery has arrived. **User-space instructions only**: the kernel\'s share (see "of it in the kernel" in section 1, ' +
+        'the larger part at a fixed rate) is not in these figures.',
+      '',
+    );
+    out.push(
+      table(
+        ['system', 'N', 'instructions/delivery', 'vs raw ws: send(string)'],
+        results.instructions.map((row) => {
+          const raw = results.instructions.find((other) => other.system === 'raw-ws-string' && other.subscribers === row.subscribers);
+          return [
+            SYSTEM_LABELS[row.system],
+            row.subscribers.toLocaleString('en-US'),
+            Math.round(row.instructionsPerDelivery).toLocaleString('en-US'),
+            raw ? `${fmt(row.instructionsPerDelivery / raw.instructionsPerDelivery)}x` : '',
+          ];
+        }),
+      ),
+      '',
+    );
   }
 
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');

@@ -31,6 +31,16 @@ function pairedRatio(results: SuiteResults, subscribers: number, which: 'cpuRati
   return results.paired.find((row) => row.subscribers === subscribers)?.[which].value;
 }
 
+/** What a second raw ws server measured against the first came to, per count: the paired ratios' resolution. */
+function controlNote(results: SuiteResults, which: 'controlCpuRatio' | 'controlP99Ratio'): string | undefined {
+  if (results.paired.length === 0) return undefined;
+  const parts = results.paired.map((row) => {
+    const m = row[which];
+    return `${ratio(m.value)} (${fmt(m.min)}–${fmt(m.max)}) @${row.subscribers.toLocaleString('en-US')}`;
+  });
+  return `raw ws against a second raw ws, same rounds: ${parts.join(', ')}`;
+}
+
 const pairedLabel = (results: SuiteResults) =>
   results.paired.length > 0 ? `, median of ${results.paired[0]!.rounds} paired rounds` : '';
 
@@ -41,17 +51,22 @@ function perCount(
   target: string,
   value: (subscribers: number) => number,
   ok: (ratio: number) => boolean,
+  extraNote?: string,
 ): TargetLine {
-  const counts = [...new Set([...results.fanout, ...results.paired].map((row) => row.subscribers))].sort((a, b) => a - b);
+  const counts = [...new Set([...results.fanout, ...results.paired, ...results.instructions].map((row) => row.subscribers))].sort((a, b) => a - b);
   const ratios = counts.map((count) => ({ count, value: value(count) })).filter((entry) => Number.isFinite(entry.value));
   if (ratios.length === 0) return { label, value: 'n/a', target, met: null };
   const missed = ratios.filter((entry) => !ok(entry.value));
+  const note = joinNotes(
+    missed.length > 0 && missed.length < ratios.length ? `missed at ${missed.map((entry) => entry.count.toLocaleString('en-US')).join(', ')}` : undefined,
+    extraNote,
+  );
   return {
     label,
     value: ratios.map((entry) => `${ratio(entry.value)} @${entry.count.toLocaleString('en-US')}`).join(', '),
     target,
     met: missed.length === 0,
-    ...(missed.length > 0 && missed.length < ratios.length ? { note: `missed at ${missed.map((entry) => entry.count.toLocaleString('en-US')).join(', ')}` } : {}),
+    ...(note ? { note } : {}),
   };
 }
 
@@ -99,6 +114,7 @@ export function targetLines(results: SuiteResults): TargetLine[] {
       '≤ 1.0x',
       (n) => pairedRatio(results, n, 'cpuRatio') ?? fanoutCost(results, 'herald', n, 'fixed') / fanoutCost(results, 'raw-ws-string', n, 'fixed'),
       (r) => r <= 1.0,
+      controlNote(results, 'controlCpuRatio'),
     ),
     perCount(
       results,
@@ -106,8 +122,21 @@ export function targetLines(results: SuiteResults): TargetLine[] {
       '≤ 1.2x',
       (n) => pairedRatio(results, n, 'p99Ratio') ?? fanoutP99(results, 'herald', n) / fanoutP99(results, 'raw-ws-string', n),
       (r) => r <= 1.2,
+      controlNote(results, 'controlP99Ratio'),
     ),
   ];
+
+  const instructions = (n: number, system: SystemName) =>
+    results.instructions.find((row) => row.system === system && row.subscribers === n)?.instructionsPerDelivery ?? Number.NaN;
+  lines.push(
+    perCount(
+      results,
+      'fan-out user-space instructions/delivery (callgrind, one message per tick) vs raw ws.send(string)',
+      '≤ 1.0x',
+      (n) => instructions(n, 'herald') / instructions(n, 'raw-ws-string'),
+      (r) => r <= 1.0,
+    ),
+  );
 
   const herald = results.memory.find((row) => row.system === 'herald');
   const raw = results.memory.find((row) => row.system === 'raw-ws-string');

@@ -61,6 +61,7 @@ function report(system: SystemName, subscribers: number, mode: string, m: Measur
     .join(', ');
   log(
     `fanout ${system} N=${subscribers} ${mode}: ${fmt(m.rate.value)} deliveries/s, ${fmt(m.cpuUsPerEvent.value)} µs CPU/delivery ` +
+      `(${fmt(m.serverSystemShare * 100, 0)}% in the kernel, ${fmt(m.writeSyscallsPerEvent)} write syscalls/delivery) ` +
       `(server ${fmt(m.serverCpuPct, 0)}%, loadgen ${fmt(m.loadgenCpuPct, 0)}%), p50 ${fmt(m.latency.p50)} ms p99 ${fmt(m.latency.p99)} ms${notes ? ` [${notes}]` : ''}`,
   );
 }

@@ -11,6 +11,10 @@ export interface Measurement {
   readonly cpuUsPerEvent: Measured;
   /** Server CPU as a share of one core (summed over server processes). */
   readonly serverCpuPct: number;
+  /** The part of the server CPU spent in the kernel (system time over user + system). */
+  readonly serverSystemShare: number;
+  /** Server write system calls per delivery or call (NaN where /proc cannot tell). */
+  readonly writeSyscallsPerEvent: number;
   readonly loadgenCpuPct: number;
   /** Over every delivery of every window: one stall from other work on the machine shows in the p99. */
   readonly latency: LatencySummary;
@@ -96,10 +100,16 @@ export async function measureWindows(options: MeasureOptions): Promise<Measureme
   const last = previous;
   const wallMs = last.loadgen.cpu.atMs - first.loadgen.cpu.atMs;
   const serverShare = last.servers.reduce((sum, stats, index) => sum + cpuRate(first.servers[index]!, stats), 0) / 1000;
+  const total = (pick: (stats: ServerStats) => number) => last.servers.reduce((sum, stats, index) => sum + pick(stats) - pick(first.servers[index]!), 0);
+  const serverUser = total((stats) => stats.cpu.userUs);
+  const serverSystem = total((stats) => stats.cpu.systemUs);
+  const writes = total((stats) => stats.writeSyscalls ?? Number.NaN);
   return {
     rate: measured((events * 1000) / wallMs, rates),
     cpuUsPerEvent: measured(events > 0 ? serverUs / events : Number.NaN, costs),
     serverCpuPct: serverShare * 100,
+    serverSystemShare: serverSystem / (serverUser + serverSystem),
+    writeSyscallsPerEvent: events > 0 ? writes / events : Number.NaN,
     loadgenCpuPct: ((cpuUs(last.loadgen.cpu) - cpuUs(first.loadgen.cpu)) / 1000 / wallMs) * 100,
     latency: last.loadgen.runAll,
     windowP99: measured(median(p99s), p99s),
@@ -107,9 +117,9 @@ export async function measureWindows(options: MeasureOptions): Promise<Measureme
     events,
     wireBytesPerEvent: events > 0 && wireBytes > 0 ? wireBytes / events : Number.NaN,
     errors,
-    published: last.servers.reduce((sum, stats, index) => sum + stats.published - first.servers[index]!.published, 0),
-    stalls: last.servers.reduce((sum, stats, index) => sum + stats.stalls - first.servers[index]!.stalls, 0),
-    publishErrors: last.servers.reduce((sum, stats, index) => sum + stats.publishErrors - first.servers[index]!.publishErrors, 0),
+    published: total((stats) => stats.published),
+    stalls: total((stats) => stats.stalls),
+    publishErrors: total((stats) => stats.publishErrors),
   };
 }
 

@@ -14,9 +14,16 @@ export interface PairedRow {
   /** Per system: server CPU µs per delivery and window-median p99 ms, median over rounds (range across them). */
   readonly herald: { readonly cpuUsPerDelivery: Measured; readonly p99Ms: Measured };
   readonly baseline: { readonly cpuUsPerDelivery: Measured; readonly p99Ms: Measured };
-  /** Herald over the baseline within each round (the two runs of a round are seconds apart), median and range. */
+  /** Herald over the baseline within each round (the runs of a round are seconds apart), median and range. */
   readonly cpuRatio: Measured;
   readonly p99Ratio: Measured;
+  /**
+   * A second server of the baseline's kind over the baseline, measured the
+   * same way: what the ratio of two identical systems comes to here (the
+   * measurement's resolution on this machine).
+   */
+  readonly controlCpuRatio: Measured;
+  readonly controlP99Ratio: Measured;
 }
 
 /**
@@ -24,7 +31,10 @@ export interface PairedRow {
  * speed drifts over minutes: both servers run side by side (only one
  * publishes at a time), the load generator holds both subscriber sets, and
  * the two are measured alternately for several rounds. Each round's ratio
- * compares runs seconds apart; the reported ratio is the median of them.
+ * compares runs seconds apart; the reported ratio is the median of them. A
+ * third server, a second copy of the baseline, runs in every round as a
+ * control: its ratio to the baseline shows how far two identical systems
+ * differ here.
  */
 export async function runPaired(config: SuiteConfig): Promise<PairedRow[]> {
   const rows: PairedRow[] = [];
@@ -34,10 +44,13 @@ export async function runPaired(config: SuiteConfig): Promise<PairedRow[]> {
       const servers = {
         herald: track(await ServerProcess.start({ system: 'herald', port: 0 })),
         baseline: track(await ServerProcess.start({ system: BASELINE, port: 0 })),
+        control: track(await ServerProcess.start({ system: BASELINE, port: 0 })),
       };
+      const names = Object.keys(servers) as (keyof typeof servers)[];
       const loadgen = track(await LoadgenProcess.start());
-      const connected: Record<keyof typeof servers, number> = { herald: 0, baseline: 0 };
-      for (const [name, server] of Object.entries(servers) as [keyof typeof servers, ServerProcess][]) {
+      const connected = {} as Record<keyof typeof servers, number>;
+      for (const name of names) {
+        const server = servers[name];
         const result = await loadgen.ipc.request(
           'connect',
           { kind: subscriberKindOf(server.config.system), urls: [server.url], count: subscribers, subscribe: true, concurrency: 100, reconnect: null },
@@ -46,10 +59,10 @@ export async function runPaired(config: SuiteConfig): Promise<PairedRow[]> {
         if (result.failed > 0) log(`  WARNING: ${result.failed} of ${subscribers} ${server.config.system} subscribers failed to connect`);
         connected[name] = result.connected;
       }
-      const runs: Record<keyof typeof servers, { cpu: number; p99: number }[]> = { herald: [], baseline: [] };
+      const runs: Record<keyof typeof servers, { cpu: number; p99: number }[]> = { herald: [], baseline: [], control: [] };
       for (let round = 0; round < pairedRounds; round++) {
-        // Alternate which goes first, so neither always runs right after the other's load.
-        const order: (keyof typeof servers)[] = round % 2 === 0 ? ['baseline', 'herald'] : ['herald', 'baseline'];
+        // Rotate the order, so no server always runs right after another's load.
+        const order = names.map((_, i) => names[(i + round) % names.length]!);
         for (const name of order) {
           const server = servers[name];
           const m = await measurePublishing({
@@ -68,20 +81,25 @@ export async function runPaired(config: SuiteConfig): Promise<PairedRow[]> {
         cpuUsPerDelivery: measured(median(list.map((r) => r.cpu)), list.map((r) => r.cpu)),
         p99Ms: measured(median(list.map((r) => r.p99)), list.map((r) => r.p99)),
       });
-      const cpuRatios = runs.herald.map((run, i) => run.cpu / runs.baseline[i]!.cpu);
-      const p99Ratios = runs.herald.map((run, i) => run.p99 / runs.baseline[i]!.p99);
+      const ratios = (of: keyof typeof servers, key: 'cpu' | 'p99') => {
+        const list = runs[of].map((run, i) => run[key] / runs.baseline[i]![key]);
+        return measured(median(list), list);
+      };
       const row: PairedRow = {
         subscribers,
         rounds: pairedRounds,
         herald: summary(runs.herald),
         baseline: summary(runs.baseline),
-        cpuRatio: measured(median(cpuRatios), cpuRatios),
-        p99Ratio: measured(median(p99Ratios), p99Ratios),
+        cpuRatio: ratios('herald', 'cpu'),
+        p99Ratio: ratios('herald', 'p99'),
+        controlCpuRatio: ratios('control', 'cpu'),
+        controlP99Ratio: ratios('control', 'p99'),
       };
       rows.push(row);
+      const range = (m: Measured) => `${fmt(m.value)}x (${fmt(m.min)}–${fmt(m.max)})`;
       log(
-        `paired fixed N=${subscribers}: Herald ${fmt(row.herald.cpuUsPerDelivery.value)} vs raw ws ${fmt(row.baseline.cpuUsPerDelivery.value)} µs CPU/delivery ` +
-          `(ratio ${fmt(row.cpuRatio.value)}x, rounds ${cpuRatios.map((r) => fmt(r)).join(' ')}); p99 ratio ${fmt(row.p99Ratio.value)}x`,
+        `paired fixed N=${subscribers}: Herald ${fmt(row.herald.cpuUsPerDelivery.value)} vs raw ws ${fmt(row.baseline.cpuUsPerDelivery.value)} µs CPU/delivery, ` +
+          `ratio ${range(row.cpuRatio)}, p99 ratio ${range(row.p99Ratio)}; control (raw ws vs raw ws): CPU ${range(row.controlCpuRatio)}, p99 ${range(row.controlP99Ratio)}`,
       );
     });
   }

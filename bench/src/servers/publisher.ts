@@ -26,7 +26,7 @@ export class Publisher {
   start(plan: PublishPlan): void {
     this.stop();
     const run = ++this.run;
-    if (plan.mode === 'fixed') this.fixed(run, plan.messagesPerSec);
+    if (plan.mode === 'fixed') this.fixed(run, plan.messagesPerSec, plan.count ?? Number.POSITIVE_INFINITY);
     else if (plan.mode === 'credit') this.credit(run, plan.subscribers, plan.windowMessages);
     else for (let i = 0; i < plan.count; i++) this.one();
   }
@@ -53,13 +53,13 @@ export class Publisher {
     }
   }
 
-  private fixed(run: number, perSec: number): void {
+  private fixed(run: number, perSec: number, count: number): void {
     const start = nowMs();
     const maxBurst = Math.max(1, Math.ceil(perSec / 100));
     let sent = 0;
     const tick = () => {
-      if (run !== this.run) return;
-      const due = Math.floor(((nowMs() - start) * perSec) / 1000) + 1;
+      if (run !== this.run || sent >= count) return;
+      const due = Math.min(count, Math.floor(((nowMs() - start) * perSec) / 1000) + 1);
       for (let burst = 0; sent < due && burst < maxBurst; burst++, sent++) this.one();
       this.timer = setTimeout(tick, Math.max(0, start + (sent * 1000) / perSec - nowMs()));
     };

@@ -4,7 +4,7 @@
 import { writeHeapSnapshot } from 'node:v8';
 import { emitEvent, serveIpc } from '../lib/ipc.js';
 import { makeMessage, nowMs } from '../lib/payload.js';
-import { openFileLimit } from '../lib/proc.js';
+import { openFileLimit, writeSyscalls } from '../lib/proc.js';
 import type { ServerCommands, ServerConfig } from '../lib/protocol.js';
 import { startSystem } from './index.js';
 import { Publisher } from './publisher.js';
@@ -44,6 +44,7 @@ serveIpc<ServerCommands>(
         publishErrors: publisher.errors,
         connections: server.connectionCount(),
         stalls: publisher.stalls,
+        writeSyscalls: writeSyscalls('self'),
       };
     },
     publish(plan) {

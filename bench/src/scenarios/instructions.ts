@@ -1,0 +1,129 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SuiteConfig } from '../config.js';
+import { LoadgenProcess, ServerProcess, subscriberKindOf, withProcesses } from '../lib/harness.js';
+import { fmt, log } from '../lib/log.js';
+import { sleep } from '../lib/proc.js';
+import type { SystemName } from '../lib/protocol.js';
+
+/** Herald and the fixed-rate targets' baseline (each run is a minute or two under callgrind). */
+export const INSTRUCTION_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'herald'];
+
+export interface InstructionRow {
+  readonly system: SystemName;
+  readonly subscribers: number;
+  /** Messages in the counted stretch (each published in its own tick, as in the fixed-rate runs). */
+  readonly messages: number;
+  /** User-space instructions of the whole server process (every thread: GC and compilers included) per delivery. */
+  readonly instructionsPerDelivery: number;
+}
+
+/**
+ * Server instructions per delivery, counted by valgrind's callgrind: unlike
+ * CPU time, the count does not depend on what else the machine is doing or
+ * on its clock speed, so two systems compare to within about a percent on a
+ * noisy VM. Each server runs under callgrind (tens of times slower), gets its
+ * subscribers, a warm-up of messages (so V8 has optimized the hot paths),
+ * and then the counters are zeroed, a fixed number of messages is published
+ * one per tick, and the counters are dumped once every delivery has arrived.
+ * Kernel work is not counted (the fan-out scenario reports the system-time
+ * share and write syscalls per delivery, natively: under valgrind its own
+ * scheduler's pipe writes would swamp the count).
+ */
+export async function runInstructions(config: SuiteConfig, systems: readonly SystemName[]): Promise<InstructionRow[]> {
+  const { subscribers: counts, deliveriesPerSec, warmupDeliveries, deliveries } = config.instructions;
+  const rows: InstructionRow[] = [];
+  for (const subscribers of counts) {
+    const messagesOf = (count: number) => Math.max(1, Math.round(count / subscribers));
+    for (const system of systems) {
+      const row = await countOne(system, subscribers, messagesOf(warmupDeliveries), messagesOf(deliveries), deliveriesPerSec / subscribers);
+      rows.push(row);
+      log(
+        `instructions ${system} N=${subscribers}: ${fmt(row.instructionsPerDelivery)} instructions/delivery (${row.messages} messages)`,
+      );
+    }
+  }
+  return rows;
+}
+
+/** Whether valgrind (with callgrind_control) can run here; the scenario is skipped with a warning if not. */
+export function callgrindMissing(): string | null {
+  for (const tool of ['valgrind', 'callgrind_control']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `${tool} is not installed (apt-get install valgrind)`;
+  }
+  return null;
+}
+
+async function countOne(system: SystemName, subscribers: number, warmup: number, messages: number, perSec: number): Promise<InstructionRow> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-callgrind-'));
+  try {
+    return await withProcesses(async (track) => {
+      const server = track(
+        await ServerProcess.start(
+          { system, port: 0 },
+          {
+            wrapper: ['valgrind', '--tool=callgrind', '--quiet', `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`],
+            readyTimeoutMs: 300_000,
+          },
+        ),
+      );
+      const loadgen = track(await LoadgenProcess.start());
+      const connected = await loadgen.ipc.request(
+        'connect',
+        { kind: subscriberKindOf(system), urls: [server.url], count: subscribers, subscribe: true, concurrency: 20, reconnect: null },
+        600_000,
+      );
+      if (connected.failed > 0) throw new Error(`${connected.failed} of ${subscribers} ${system} subscribers failed to connect`);
+      await loadgen.ipc.request('snapshot', { startRun: true });
+
+      await publishAll(server, loadgen, warmup, subscribers, perSec);
+      callgrindControl('--zero', server.pid);
+      await publishAll(server, loadgen, messages, subscribers, perSec);
+      callgrindControl('--dump', server.pid);
+      const deliveries = messages * subscribers;
+      return {
+        system,
+        subscribers,
+        messages,
+        instructionsPerDelivery: dumpedInstructions(dir, server.pid) / deliveries,
+      };
+    });
+  } finally {
+    if (process.env.KEEP_CALLGRIND) log(`callgrind dumps kept in ${dir}`); else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Publishes `count` messages at `perSec` and waits until every subscriber has every one. */
+async function publishAll(server: ServerProcess, loadgen: LoadgenProcess, count: number, subscribers: number, perSec: number): Promise<void> {
+  await server.ipc.request('publish', { mode: 'fixed', messagesPerSec: perSec, count });
+  const expected = count * subscribers;
+  // Bounded: the publishing itself takes count / perSec; allow ten times that and a minute more under valgrind.
+  const deadline = Date.now() + (count / perSec) * 10_000 + 60_000;
+  let received = 0;
+  while (received < expected) {
+    if (Date.now() > deadline) throw new Error(`only ${received} of ${expected} deliveries arrived`);
+    await sleep(200);
+    const snapshot = await loadgen.ipc.request('snapshot', { startRun: false });
+    received += snapshot.events;
+    if (snapshot.errors > 0) throw new Error(`the load generator saw ${snapshot.errors} errors`);
+  }
+  if (received > expected) throw new Error(`${received} deliveries arrived for ${expected} sent`);
+}
+
+function callgrindControl(command: '--zero' | '--dump', pid: number): void {
+  const result = spawnSync('callgrind_control', [command, String(pid)], { encoding: 'utf8', timeout: 60_000 });
+  if (result.status !== 0 || !/OK/.test(result.stdout)) {
+    throw new Error(`callgrind_control ${command} ${pid} failed: ${result.stdout}${result.stderr}`);
+  }
+}
+
+/** The `totals:` of the dump callgrind wrote on request (`callgrind.out.<pid>.<n>`). */
+function dumpedInstructions(dir: string, pid: number): number {
+  const dumps = readdirSync(dir).filter((name) => name.startsWith(`callgrind.out.${pid}.`));
+  if (dumps.length !== 1) throw new Error(`expected one callgrind dump for ${pid}, found ${dumps.join(', ') || 'none'}`);
+  const totals = /^totals:\s+(\d+)/m.exec(readFileSync(join(dir, dumps[0]!), 'utf8'));
+  if (!totals) throw new Error(`no totals in ${dumps[0]}`);
+  return Number(totals[1]);
+}
