@@ -106,6 +106,26 @@ describe('connection limits', () => {
   });
 });
 
+describe('memory per connection', () => {
+  it('keeps no upgrade request alive once a connection is admitted (a few KiB per socket otherwise)', async () => {
+    const requests: WeakRef<object>[] = [];
+    const authenticate: Authenticate<TestUser> = (_params, request) => {
+      requests.push(new WeakRef(request));
+      return { id: `user-${requests.length}` };
+    };
+    const { server } = cleanup.add(await startHardeningServer({ authenticate }));
+    const sockets = [raw(server.url, { user: 'a' }), raw(server.url, { user: 'b' })];
+    for (const [index, socket] of sockets.entries()) {
+      socket.send(request(1, 'query', 'whoami'));
+      expect(await socket.frame(answerTo(1))).toMatchObject({ result: { data: { json: { id: `user-${index + 1}` } } } });
+    }
+    await heapAfterGc();
+    expect(requests).toHaveLength(2);
+    expect(requests.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+    expect(server.connectionCount).toBe(2);
+  });
+});
+
 describe('request rate', () => {
   it('answers requests over the token bucket with LIMIT_EXCEEDED, keeps the connection, and refills', async () => {
     const { server } = cleanup.add(await startHardeningServer({ limits: { rate: { perSecond: 20, burst: 5 } } }));

@@ -199,13 +199,7 @@ export function createChannel<
         }
         presenceClientId = record.clientId;
       }
-      return {
-        subscriber,
-        async close() {
-          subscriber.close();
-          if (presenceClientId !== null) await broker.presence.leave(topic, presenceClientId).catch(runtime.onError);
-        },
-      };
+      return new OpenStream(subscriber, presenceClientId === null ? null : { broker, topic, clientId: presenceClientId, onError: runtime.onError });
     };
     return { open, authorize };
   }
@@ -318,4 +312,27 @@ export function createChannel<
       }
     },
   };
+}
+
+/**
+ * A stream once open: what stays in memory for as long as the subscription
+ * lives (no closure over the call that opened it). Closing it leaves presence
+ * if the stream joined it.
+ */
+class OpenStream {
+  constructor(
+    readonly subscriber: ChannelSubscriber,
+    private readonly presence: {
+      readonly broker: Broker;
+      readonly topic: string;
+      readonly clientId: string;
+      readonly onError: (error: unknown) => void;
+    } | null,
+  ) {}
+
+  async close(): Promise<void> {
+    this.subscriber.close();
+    const presence = this.presence;
+    if (presence) await presence.broker.presence.leave(presence.topic, presence.clientId).catch(presence.onError);
+  }
 }

@@ -39,8 +39,8 @@ export class FanoutRegistry {
     private readonly onSinkError: (error: unknown) => void,
   ) {}
 
-  /** Adds a sink; resolves once the broker subscription is live. Returns the detach function. */
-  async attach(topic: string, sink: Sink): Promise<() => void> {
+  /** Adds a sink; resolves once the broker subscription is live. `detach` removes it. */
+  async attach(topic: string, sink: Sink): Promise<void> {
     let fanout = this.topics.get(topic);
     if (!fanout) {
       const sinks = new Set<Sink>();
@@ -63,18 +63,23 @@ export class FanoutRegistry {
       current.sinks.delete(sink);
       throw error;
     }
-    return () => this.detach(topic, current, sink);
+  }
+
+  /**
+   * Removes an attached sink, and the topic's broker subscription with its
+   * last one. (A sink is only ever in its topic's current entry: a failed
+   * subscribe removes its sinks before the entry can be replaced.)
+   */
+  detach(topic: string, sink: Sink): void {
+    const fanout = this.topics.get(topic);
+    if (!fanout?.sinks.delete(sink) || fanout.sinks.size > 0) return;
+    this.topics.delete(topic);
+    fanout.subscribed.then((unsubscribe) => unsubscribe()).catch(this.onSinkError);
   }
 
   /** Topics with at least one local subscriber. */
   get topicCount(): number {
     return this.topics.size;
-  }
-
-  private detach(topic: string, fanout: TopicFanout, sink: Sink): void {
-    if (!fanout.sinks.delete(sink) || fanout.sinks.size > 0) return;
-    if (this.topics.get(topic) === fanout) this.topics.delete(topic);
-    fanout.subscribed.then((unsubscribe) => unsubscribe()).catch(this.onSinkError);
   }
 
   private deliver(sinks: Set<Sink>, entry: BrokerEntry): void {

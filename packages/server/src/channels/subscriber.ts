@@ -1,7 +1,7 @@
 import { transformer, type ChannelEvent } from '@herald/shared';
 import type { Broker, ReadAfterResult, Retention } from '../brokers/broker.js';
 import { compareStreamIds, formatStreamId, parseStreamId, previousStreamId, type StreamId } from '../brokers/streamId.js';
-import type { DecodedEntry, FanoutRegistry } from './fanout.js';
+import type { DecodedEntry, FanoutRegistry, Sink } from './fanout.js';
 import { SharedEvent } from './sharedEvent.js';
 
 /** Where a subscription's events go, in position order. */
@@ -38,8 +38,11 @@ const RESYNC_RETRY_MAX_MS = 2_000;
  *      live: each entry with id > last is delivered; broker interruption or
  *            a forced resync (overflow) goes back to readAfter(last)
  * ```
+ *
+ * It is its own fan-out sink (`entry`, `interrupted`): an open subscription
+ * costs this object and its place in the topic's set, not a closure per callback.
  */
-export class ChannelSubscriber {
+export class ChannelSubscriber implements Sink {
   private mode: 'idle' | 'catching-up' | 'live' | 'closed' = 'idle';
   private buffer: DecodedEntry[] = [];
   private bufferOverflowed = false;
@@ -47,7 +50,7 @@ export class ChannelSubscriber {
   private lastId: string | null;
   /** Bumped by every catch-up, so a slow one that was superseded does nothing. */
   private generation = 0;
-  private detach: (() => void) | null = null;
+  private attached = false;
   /** Made only when a resync has to wait out a broker outage (most subscribers never need one). */
   private stopped: AbortController | null = null;
 
@@ -61,12 +64,10 @@ export class ChannelSubscriber {
 
   /** Attaches and delivers history. Rejects (fail fast) if the broker cannot serve the first read. */
   async start(): Promise<void> {
-    this.detach = await this.ctx.fanout.attach(this.ctx.topic, {
-      entry: (entry) => this.onLive(entry),
-      interrupted: () => this.resync(this.lastId),
-    });
+    await this.ctx.fanout.attach(this.ctx.topic, this);
+    this.attached = true;
     if (this.isClosed()) {
-      this.detach();
+      this.ctx.fanout.detach(this.ctx.topic, this);
       return;
     }
     await this.catchUp(this.lastId, true);
@@ -92,7 +93,12 @@ export class ChannelSubscriber {
     this.mode = 'closed';
     this.buffer = [];
     this.stopped?.abort();
-    this.detach?.();
+    if (this.attached) this.ctx.fanout.detach(this.ctx.topic, this);
+  }
+
+  /** The fan-out's callback: live delivery may have skipped entries. */
+  interrupted(): void {
+    this.resync(this.lastId);
   }
 
   private async catchUp(from: string | null, failFast: boolean): Promise<void> {
@@ -126,10 +132,11 @@ export class ChannelSubscriber {
     const buffered = this.buffer;
     this.buffer = [];
     this.mode = 'live';
-    for (const entry of buffered) this.onLive(entry);
+    for (const entry of buffered) this.entry(entry);
   }
 
-  private onLive(entry: DecodedEntry): void {
+  /** The fan-out's callback: one live entry (buffered while history is read). */
+  entry(entry: DecodedEntry): void {
     if (this.mode === 'closed' || this.mode === 'idle') return;
     if (this.mode === 'catching-up') {
       if (this.buffer.length >= this.ctx.bufferSize) {

@@ -8,7 +8,8 @@ import { CloseCode } from '@herald/shared';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { IdempotencyStore } from '../brokers/idempotency.js';
-import { nativeStreamOf, type NativeStream } from '../channels/nativeStream.js';
+import { nativeStreamOf, type NativeStream, type NativeStreamHandle } from '../channels/nativeStream.js';
+import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
 import { HeraldError } from '../errors.js';
 import { RefusalReason, type ServerMetrics } from '../observability/metrics.js';
@@ -42,6 +43,11 @@ export interface UserSlots {
   release(key: string): void;
 }
 
+/**
+ * What every connection of one server shares: built once by the handler, so
+ * a connection holds a reference, not a copy or closures of its own (a
+ * per-connection closure here once kept each upgrade request alive).
+ */
 export interface ConnectionConfig<TRouter extends AnyRouter> {
   readonly router: TRouter;
   readonly wire: Wire;
@@ -56,10 +62,6 @@ export interface ConnectionConfig<TRouter extends AnyRouter> {
   readonly users: UserSlots;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
-  /** This connection's name in logs. */
-  readonly connectionId: string;
-  /** The client's address (the proxy's `X-Forwarded-For` entry with `trustProxy`). */
-  readonly clientIp: string;
   /** A query or mutation finished (the drain waits for the last one). */
   readonly onAnswered: () => void;
   readonly idempotency: {
@@ -71,6 +73,14 @@ export interface ConnectionConfig<TRouter extends AnyRouter> {
   readonly onClosed: (connection: Connection<TRouter>) => void;
 }
 
+/** Who a connection is, for logs. */
+export interface ConnectionIdentity {
+  /** Numbered per server: `c<number>` in logs. */
+  readonly number: number;
+  /** The client's address (the proxy's `X-Forwarded-For` entry with `trustProxy`). */
+  readonly ip: string;
+}
+
 type ContextResult = { ok: true; ctx: unknown } | { ok: false };
 
 interface RunningCall {
@@ -78,14 +88,37 @@ interface RunningCall {
   readonly type: 'query' | 'mutation' | 'subscription';
 }
 
+/** What a native subscription needs of its connection. */
+interface SubscriptionOwner {
+  deliverShared(envelope: Envelope, shared: SharedEvent): void;
+  releaseSubscription(subscription: NativeSubscription): void;
+}
+
 /**
- * A native channel subscription once it is open: a record in its channel's
- * fan-out set and this entry, with no signal, promise or generator kept per
- * subscription. `release` ends it.
+ * A native channel subscription: the sink its channel delivers into and its
+ * entry in the connection's calls, one small object (no signal, promise,
+ * generator or closure kept per subscription). `release` ends it.
  */
-interface OpenSubscription {
-  readonly type: 'subscription';
-  readonly release: () => void;
+class NativeSubscription implements EventSink {
+  handle: NativeStreamHandle | null = null;
+
+  constructor(
+    private readonly connection: SubscriptionOwner,
+    readonly envelope: Envelope,
+    readonly path: string | undefined,
+  ) {}
+
+  get type(): 'subscription' {
+    return 'subscription';
+  }
+
+  deliver(shared: SharedEvent): void {
+    this.connection.deliverShared(this.envelope, shared);
+  }
+
+  release(): void {
+    this.connection.releaseSubscription(this);
+  }
 }
 
 /**
@@ -102,13 +135,13 @@ const SLOW_CONSUMER_GRACE_MS = 1_000;
  * socket; any other async iterable or observable stepped here), `PING`/`PONG`,
  * cancellation, and the slow-consumer bound.
  */
-export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, WriteTicks {
+export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, WriteTicks, SubscriptionOwner {
   lastSeenAt = Date.now();
   lastWriteTick = 0;
   pingSentAt = 0;
   private context: Promise<ContextResult> | null = null;
   private ctxValue: unknown = undefined;
-  private readonly calls = new Map<Envelope, RunningCall | OpenSubscription>();
+  private readonly calls = new Map<Envelope, RunningCall | NativeSubscription>();
   private closed = false;
   private paramsTimer: NodeJS.Timeout | null = null;
   private slowConsumerTimer: NodeJS.Timeout | null = null;
@@ -124,11 +157,17 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   /** The upgrade request, kept until `authenticate` and `createContext` have seen it (it is a few KiB per socket). */
   private req: IncomingMessage | null;
 
+  private readonly number: number;
+  private readonly ip: string;
+
   constructor(
     readonly socket: WebSocket,
     req: IncomingMessage,
     private readonly config: ConnectionConfig<TRouter>,
+    identity: ConnectionIdentity,
   ) {
+    this.number = identity.number;
+    this.ip = identity.ip;
     this.req = req;
     const rate = config.limits.rate;
     this.bucket = rate ? new TokenBucket(rate.perSecond, rate.burst, this.openedAt) : null;
@@ -140,7 +179,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     socket.on('error', (error) => this.onSocketError(error));
     config.metrics.connectionsOpened++;
     config.logger.info(
-      { event: 'connection.open', connectionId: config.connectionId, ip: config.clientIp, origin: req.headers.origin ?? null },
+      { event: 'connection.open', connectionId: this.connectionId, ip: this.ip, origin: req.headers.origin ?? null },
       'connection opened',
     );
 
@@ -157,6 +196,11 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     } else {
       this.context = this.open(null);
     }
+  }
+
+  /** This connection's name in logs. */
+  get connectionId(): string {
+    return `c${this.number}`;
   }
 
   /** Queries and mutations received and not answered yet. */
@@ -348,7 +392,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   /** Answers with `error` (a frame without a request id: it concerns the connection), then closes. */
   private refuse(error: TRPCError, code: number, reason: string, refusal: RefusalReason): void {
     this.config.metrics.refusal(refusal);
-    this.config.logger.debug({ event: 'connection.refused', connectionId: this.config.connectionId, reason: refusal, message: error.message });
+    this.config.logger.debug({ event: 'connection.refused', connectionId: this.connectionId, reason: refusal, message: error.message });
     this.sendError(NULL_ENVELOPE, error, unknownContext);
     this.close(code, reason);
   }
@@ -545,51 +589,44 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
 
   /**
    * Opens a channel stream straight onto the socket. Once open, the
-   * subscription is what the closures below hold (not the call's signal or
-   * this method's frame): they are all it costs besides its fan-out record.
+   * subscription is one `NativeSubscription` (its sink and its entry in
+   * `calls`), not the call's signal, this method's frame or any closure.
    */
   private async openNative(envelope: Envelope, native: NativeStream, signal: AbortSignal, path: string | undefined): Promise<void> {
     // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
     await native.prepare?.();
     if (signal.aborted) return;
-    const wire = this.config.wire;
-    const metrics = this.config.metrics;
-    this.send(wire.started(envelope));
-    const handle = await native.open(this.channelSink(envelope));
-    metrics.subscriptions++;
-    const open: OpenSubscription = {
-      type: 'subscription',
-      release: () => {
-        metrics.subscriptions--;
-        if (this.calls.get(envelope) === open) this.calls.delete(envelope);
-        handle.close().then(
-          () => this.send(wire.stopped(envelope)),
-          (cause: unknown) => this.report(getTRPCErrorFromUnknown(cause), 'subscription', path),
-        );
-      },
-    };
+    this.send(this.config.wire.started(envelope));
+    const subscription = new NativeSubscription(this, envelope, path);
+    subscription.handle = await native.open(subscription);
+    this.config.metrics.subscriptions++;
     // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
-    if (signal.aborted) open.release();
-    else this.calls.set(envelope, open);
+    if (signal.aborted) subscription.release();
+    else this.calls.set(envelope, subscription);
   }
 
-  /** Where a native stream delivers: serialized once per message, framed once per distinct subscription id. */
-  private channelSink(envelope: Envelope): EventSink {
-    const wire = this.config.wire;
-    const metrics = this.config.metrics;
-    return {
-      // One lookup per delivery: the serialized data is only needed to build a frame for an id not seen yet.
-      deliver: (shared) => {
-        const frame = shared.memo(envelope, () => {
-          const data = shared.memo(TRACKED_DATA, () => {
-            if (shared.live) metrics.observeDelivery(shared.position, Date.now());
-            return wire.serializeTracked(shared.position, shared.event);
-          });
-          return new PreparedFrame(wire.trackedData(envelope, shared.position, data));
-        });
-        this.sendPrepared(frame);
-      },
-    };
+  /** A native subscription's delivery: serialized once per message, framed once per distinct subscription id. */
+  deliverShared(envelope: Envelope, shared: SharedEvent): void {
+    // One lookup per delivery: the serialized data is only needed to build a frame for an id not seen yet.
+    const frame = shared.memo(envelope, () => {
+      const data = shared.memo(TRACKED_DATA, () => {
+        if (shared.live) this.config.metrics.observeDelivery(shared.position, Date.now());
+        return this.config.wire.serializeTracked(shared.position, shared.event);
+      });
+      return new PreparedFrame(this.config.wire.trackedData(envelope, shared.position, data));
+    });
+    this.sendPrepared(frame);
+  }
+
+  /** Ends an open native subscription: stops its delivery, then tells the client it stopped. */
+  releaseSubscription(subscription: NativeSubscription): void {
+    this.config.metrics.subscriptions--;
+    const { envelope, handle } = subscription;
+    if (this.calls.get(envelope) === subscription) this.calls.delete(envelope);
+    handle?.close().then(
+      () => this.send(this.config.wire.stopped(envelope)),
+      (cause: unknown) => this.report(getTRPCErrorFromUnknown(cause), 'subscription', subscription.path),
+    );
   }
 
   private onClose(code: number, reasonBytes: Buffer): void {
@@ -605,8 +642,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     this.config.logger.info(
       {
         event: 'connection.close',
-        connectionId: this.config.connectionId,
-        ip: this.config.clientIp,
+        connectionId: this.connectionId,
+        ip: this.ip,
         code: this.endedBy?.code ?? code,
         reason: this.endedBy?.reason ?? (peerReason || (code === 1006 ? 'connection lost' : 'closed by client')),
         closedBy: this.endedBy ? 'server' : 'client',
@@ -637,7 +674,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
 const SKIPPED = Symbol('skipped');
 
 /** Cancels a running call (aborts its signal) or ends an open native subscription. */
-function stop(call: RunningCall | OpenSubscription): void {
+function stop(call: RunningCall | NativeSubscription): void {
   if ('release' in call) call.release();
   else call.controller.abort();
 }

@@ -44,7 +44,9 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
   private readonly wire: Wire;
   private readonly users: UserSlots;
   private readonly idleWaiters = new Set<() => void>();
-  private nextConnectionId = 0;
+  private nextConnectionNumber = 0;
+  /** Shared by every connection (see ConnectionConfig). */
+  private readonly connectionConfig: ConnectionConfig<TRouter>;
 
   constructor(private readonly config: ConnectionHandlerConfig<TRouter>) {
     this.wss = new WebSocketServer({
@@ -56,6 +58,28 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
     this.heartbeat = new HeartbeatMonitor({ pingIntervalMs: config.pingIntervalMs, pongTimeoutMs: config.pongTimeoutMs });
     this.wire = new Wire(config.router);
     this.users = userSlots(config.userKey, config.maxConnectionsPerUser);
+    this.connectionConfig = {
+      router: config.router,
+      wire: this.wire,
+      // Channel data is serialized once with Herald's transformer; it can go
+      // out unchanged only if the router speaks the same one.
+      nativeChannels: this.wire.usesTransformer(transformer),
+      createContext: config.createContext,
+      authenticate: config.authenticate,
+      onError: config.onError,
+      limits: config.limits,
+      compression: config.compression,
+      users: this.users,
+      metrics: config.metrics,
+      logger: config.logger,
+      idempotency: config.idempotency,
+      onAnswered: () => this.checkIdle(),
+      onClosed: (closed) => {
+        this.connections.delete(closed);
+        this.heartbeat.delete(closed);
+        this.checkIdle();
+      },
+    };
   }
 
   get connectionCount(): number {
@@ -83,30 +107,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws, req, {
-        router: this.config.router,
-        wire: this.wire,
-        // Channel data is serialized once with Herald's transformer; it can go
-        // out unchanged only if the router speaks the same one.
-        nativeChannels: this.wire.usesTransformer(transformer),
-        createContext: this.config.createContext,
-        authenticate: this.config.authenticate,
-        onError: this.config.onError,
-        limits: this.config.limits,
-        compression: this.config.compression,
-        users: this.users,
-        metrics: this.config.metrics,
-        logger: this.config.logger,
-        connectionId: `c${++this.nextConnectionId}`,
-        clientIp: ip,
-        onAnswered: () => this.checkIdle(),
-        idempotency: this.config.idempotency,
-        onClosed: (closed) => {
-          this.connections.delete(closed);
-          this.heartbeat.delete(closed);
-          this.checkIdle();
-        },
-      });
+      const connection = new Connection(ws, req, this.connectionConfig, { number: ++this.nextConnectionNumber, ip });
       this.connections.add(connection);
       this.heartbeat.add(connection);
     });
