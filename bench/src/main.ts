@@ -1,6 +1,6 @@
 // `pnpm bench` (the full suite, about 15 minutes) or `pnpm bench --quick`
 // (about 2 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate   run only these scenarios
+//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -52,7 +52,7 @@ const outDir = resolve(values.out ?? (config.name === 'full' ? BENCH_DIR : join(
 const cpuProfDir = values['cpu-prof'] ? join(BENCH_DIR, 'results', 'profiles') : undefined;
 
 /** A hard bound on the whole run: children exit when this process does (their IPC channel closes). */
-const DEADLINE_MS = config.name === 'full' ? 25 * 60_000 : 8 * 60_000;
+const DEADLINE_MS = config.name === 'full' ? 40 * 60_000 : 10 * 60_000;
 const deadline = setTimeout(() => {
   console.error(`[bench] giving up: the ${config.name} suite ran past ${DEADLINE_MS / 60_000} minutes`);
   process.exit(2);

@@ -24,6 +24,7 @@ export function urlOf(system: SystemName, port: number): string {
       return `ws://127.0.0.1:${port}/`;
     case 'socketio':
       return `http://127.0.0.1:${port}`;
+    case 'raw-ws-trpc':
     case 'trpc':
     case 'herald':
       return `ws://127.0.0.1:${port}/ws`;
@@ -38,6 +39,7 @@ export function subscriberKindOf(system: SystemName): SubscriberKind {
       return 'raw-ws';
     case 'socketio':
       return 'socketio';
+    case 'raw-ws-trpc':
     case 'trpc':
     case 'herald':
       return 'trpc-wire';

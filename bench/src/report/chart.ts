@@ -7,6 +7,7 @@ import type { SuiteResults } from './results.js';
 const COLORS: Record<SystemName, string> = {
   'raw-ws-string': '#7f8c8d',
   'raw-ws-frame': '#bdc3c7',
+  'raw-ws-trpc': '#95a5a6',
   trpc: '#e67e22',
   socketio: '#8e44ad',
   herald: '#2a9d8f',

@@ -118,27 +118,39 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     out.push('### Fixed rate, paired with raw ws', '');
     out.push(
       'This machine\'s speed drifts over minutes (other work shares it), and the runs above measure each system once, a minute or more apart. ' +
-        'Here Herald and raw `ws.send(string)` run side by side (one server process each on the server core; only one publishes at a time; ' +
-        'the load generator holds both subscriber sets) and are measured alternately, ' +
-        `${results.paired[0]!.rounds} rounds at ${cfg.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s, so each round compares runs seconds apart. ` +
-        'The fixed-rate targets use the median of the per-round ratios; the range across rounds is in brackets. ' +
-        'A third server, a second raw `ws.send(string)`, is measured in every round as a **control**: its ratio to the first is what two ' +
-        'identical systems come to on this machine, the resolution of the ratios beside it.',
+        'Here four servers run side by side (one process each on the server core; only one publishes at a time; the load generator holds ' +
+        'every subscriber set) and are measured in turn, the order rotating, ' +
+        `${results.paired[0]!.rounds} rounds at ${cfg.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s, so each round compares runs seconds apart: ` +
+        'Herald; raw `ws.send(string)`, the targets\' baseline; **raw ws on tRPC\'s wire**, the same bare `ws` server speaking tRPC\'s protocol as Herald ' +
+        'does (a `subscription` request, `started`, a live marker, every message in a tracked tRPC data frame built once per subscription id, ' +
+        '`ws.send(string)`), which shows what the protocol itself costs (bigger frames, a client that reads them) and so what is left for Herald; ' +
+        'and a **control**, a second raw `ws.send(string)`, whose ratio to the first is what two identical systems come to here: the resolution ' +
+        'of the other ratios. Ratios are medians of the per-round ratios, the range across rounds in brackets; the fixed-rate targets use Herald vs raw ws.',
       '',
     );
     out.push(
       table(
-        ['N', 'Herald CPU µs/delivery', 'raw ws CPU µs/delivery', 'CPU ratio', 'control CPU ratio', 'Herald p99 ms', 'raw ws p99 ms', 'p99 ratio', 'control p99 ratio'],
+        [
+          'N',
+          'CPU µs/delivery: Herald / raw ws on tRPC\'s wire / raw ws',
+          'Herald vs raw ws',
+          'Herald vs raw ws on tRPC\'s wire',
+          'tRPC\'s wire vs raw ws',
+          'control',
+          'p99 ms: Herald / raw ws',
+          'p99: Herald vs raw ws',
+          'p99: control',
+        ],
         results.paired.map((row) => [
           row.subscribers.toLocaleString('en-US'),
-          withRange(row.herald.cpuUsPerDelivery),
-          withRange(row.baseline.cpuUsPerDelivery),
-          `${withRange(row.cpuRatio)}x`,
-          `${withRange(row.controlCpuRatio)}x`,
-          withRange(row.herald.p99Ms),
-          withRange(row.baseline.p99Ms),
-          `${withRange(row.p99Ratio)}x`,
-          `${withRange(row.controlP99Ratio)}x`,
+          [row.figures.herald, row.figures.protocol, row.figures.baseline].map((f) => fmt(f.cpuUsPerDelivery.value)).join(' / '),
+          `${withRange(row.herald.cpu)}x`,
+          `${withRange(row.heraldOverProtocol.cpu)}x`,
+          `${withRange(row.protocol.cpu)}x`,
+          `${withRange(row.control.cpu)}x`,
+          [row.figures.herald, row.figures.baseline].map((f) => fmt(f.p99Ms.value)).join(' / '),
+          `${withRange(row.herald.p99)}x`,
+          `${withRange(row.control.p99)}x`,
         ]),
       ),
       '',

@@ -26,19 +26,19 @@ function fanoutP99(results: SuiteResults, system: SystemName, subscribers: numbe
   return row ? row.measurement.windowP99.value : Number.NaN;
 }
 
-/** The paired (alternating rounds) ratio at `subscribers`, when that scenario ran. */
-function pairedRatio(results: SuiteResults, subscribers: number, which: 'cpuRatio' | 'p99Ratio'): number | undefined {
-  return results.paired.find((row) => row.subscribers === subscribers)?.[which].value;
+/** Herald over raw ws in the paired rounds at `subscribers`, when that scenario ran. */
+function pairedRatio(results: SuiteResults, subscribers: number, which: 'cpu' | 'p99'): number | undefined {
+  return results.paired.find((row) => row.subscribers === subscribers)?.herald[which].value;
 }
 
-/** What a second raw ws server measured against the first came to, per count: the paired ratios' resolution. */
-function controlNote(results: SuiteResults, which: 'controlCpuRatio' | 'controlP99Ratio'): string | undefined {
+/** Paired ratios per count, as `1.02x (0.95–1.10) @100, …`. */
+function pairedNote(results: SuiteResults, label: string, pick: (row: SuiteResults['paired'][number]) => { value: number; min: number; max: number }): string | undefined {
   if (results.paired.length === 0) return undefined;
   const parts = results.paired.map((row) => {
-    const m = row[which];
+    const m = pick(row);
     return `${ratio(m.value)} (${fmt(m.min)}–${fmt(m.max)}) @${row.subscribers.toLocaleString('en-US')}`;
   });
-  return `raw ws against a second raw ws, same rounds: ${parts.join(', ')}`;
+  return `${label}: ${parts.join(', ')}`;
 }
 
 const pairedLabel = (results: SuiteResults) =>
@@ -112,17 +112,21 @@ export function targetLines(results: SuiteResults): TargetLine[] {
       results,
       `fan-out server CPU/delivery (fixed ${results.config.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')}/s, one message per tick) vs raw ws.send(string)${pairedLabel(results)}`,
       '≤ 1.0x',
-      (n) => pairedRatio(results, n, 'cpuRatio') ?? fanoutCost(results, 'herald', n, 'fixed') / fanoutCost(results, 'raw-ws-string', n, 'fixed'),
+      (n) => pairedRatio(results, n, 'cpu') ?? fanoutCost(results, 'herald', n, 'fixed') / fanoutCost(results, 'raw-ws-string', n, 'fixed'),
       (r) => r <= 1.0,
-      controlNote(results, 'controlCpuRatio'),
+      joinNotes(
+        pairedNote(results, "Herald vs raw ws on tRPC's wire", (row) => row.heraldOverProtocol.cpu),
+        pairedNote(results, "tRPC's wire vs raw ws, both on raw ws", (row) => row.protocol.cpu),
+        pairedNote(results, 'control, raw ws vs raw ws', (row) => row.control.cpu),
+      ),
     ),
     perCount(
       results,
       `p99 latency (median of windows) at fixed ${results.config.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s vs raw ws.send(string)${pairedLabel(results)}`,
       '≤ 1.2x',
-      (n) => pairedRatio(results, n, 'p99Ratio') ?? fanoutP99(results, 'herald', n) / fanoutP99(results, 'raw-ws-string', n),
+      (n) => pairedRatio(results, n, 'p99') ?? fanoutP99(results, 'herald', n) / fanoutP99(results, 'raw-ws-string', n),
       (r) => r <= 1.2,
-      controlNote(results, 'controlP99Ratio'),
+      pairedNote(results, 'control, raw ws vs raw ws', (row) => row.control.p99),
     ),
   ];
 

@@ -4,7 +4,7 @@ import { fmt, log } from '../lib/log.js';
 import type { SystemName } from '../lib/protocol.js';
 import { measurePublishing, type Measurement } from './measure.js';
 
-export const FANOUT_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'raw-ws-frame', 'trpc', 'socketio', 'herald'];
+export const FANOUT_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'raw-ws-frame', 'raw-ws-trpc', 'trpc', 'socketio', 'herald'];
 
 export interface FanoutRow {
   readonly system: SystemName;

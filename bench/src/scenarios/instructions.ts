@@ -8,8 +8,8 @@ import { fmt, log } from '../lib/log.js';
 import { sleep } from '../lib/proc.js';
 import type { SystemName } from '../lib/protocol.js';
 
-/** Herald and the fixed-rate targets' baseline (each run is a minute or two under callgrind). */
-export const INSTRUCTION_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'herald'];
+/** Herald, the fixed-rate targets' baseline, and raw ws on tRPC's wire (each run is a minute or two under callgrind). */
+export const INSTRUCTION_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'raw-ws-trpc', 'herald'];
 
 export interface InstructionRow {
   readonly system: SystemName;

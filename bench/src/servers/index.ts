@@ -5,6 +5,7 @@ import type { BenchServer } from './types.js';
 export const SYSTEM_LABELS: Record<SystemName, string> = {
   'raw-ws-string': 'raw ws: send(string)',
   'raw-ws-frame': 'raw ws: one frame',
+  'raw-ws-trpc': "raw ws: tRPC's wire",
   trpc: 'stock tRPC',
   socketio: 'Socket.IO',
   herald: 'Herald',
@@ -17,6 +18,8 @@ export async function startSystem(config: ServerConfig): Promise<BenchServer> {
       return (await import('./rawWs.js')).startRawWs(config, 'string');
     case 'raw-ws-frame':
       return (await import('./rawWs.js')).startRawWs(config, 'frame');
+    case 'raw-ws-trpc':
+      return (await import('./rawWs.js')).startRawWs(config, 'trpc');
     case 'trpc':
       return (await import('./trpc.js')).startStockTrpc(config);
     case 'socketio':
