@@ -38,6 +38,8 @@ export interface SuiteConfig {
     readonly deliveriesPerSec: number;
     readonly warmupDeliveries: number;
     readonly deliveries: number;
+    /** RPC: `ping` from the minimal wire client on `connections` connections, one call in flight each. */
+    readonly rpc: { readonly connections: number; readonly warmupMs: number; readonly windowMs: number };
   };
 }
 
@@ -49,7 +51,13 @@ export const FULL: SuiteConfig = {
   reconnect: { clients: 5_000, timeoutMs: 60_000 },
   scaleout: { subscribers: 1_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
   deflate: { subscribers: 1_000, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
-  instructions: { subscribers: [100, 1_000], deliveriesPerSec: 2_000, warmupDeliveries: 50_000, deliveries: 20_000 },
+  instructions: {
+    subscribers: [100, 1_000],
+    deliveriesPerSec: 2_000,
+    warmupDeliveries: 50_000,
+    deliveries: 20_000,
+    rpc: { connections: 100, warmupMs: 10_000, windowMs: 10_000 },
+  },
 };
 
 export const QUICK: SuiteConfig = {
@@ -60,7 +68,13 @@ export const QUICK: SuiteConfig = {
   reconnect: { clients: 1_000, timeoutMs: 30_000 },
   scaleout: { subscribers: 300, warmupMs: 500, windowMs: 800, windows: 2 },
   deflate: { subscribers: 300, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 500, windowMs: 800, windows: 2 },
-  instructions: { subscribers: [100], deliveriesPerSec: 2_000, warmupDeliveries: 30_000, deliveries: 10_000 },
+  instructions: {
+    subscribers: [100],
+    deliveriesPerSec: 2_000,
+    warmupDeliveries: 30_000,
+    deliveries: 10_000,
+    rpc: { connections: 100, warmupMs: 5_000, windowMs: 5_000 },
+  },
 };
 
 /**

@@ -20,7 +20,7 @@ import { renderMarkdown } from './report/markdown.js';
 import type { SuiteResults } from './report/results.js';
 import { formatTargetLine, targetLines } from './report/targets.js';
 import { runDeflate, type DeflateRow } from './scenarios/deflate.js';
-import { callgrindMissing, INSTRUCTION_SYSTEMS, runInstructions, type InstructionRow } from './scenarios/instructions.js';
+import { callgrindMissing, INSTRUCTION_SYSTEMS, RPC_INSTRUCTION_SYSTEMS, runInstructions, type InstructionResults } from './scenarios/instructions.js';
 import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js';
 import { runPaired, type PairedRow } from './scenarios/paired.js';
 import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js';
@@ -74,7 +74,7 @@ let rpc: RpcRow[] = [];
 let reconnect: StormRow[] = [];
 let scaleout: ScaleResult | null = null;
 let deflate: DeflateRow[] = [];
-let instructions: InstructionRow[] = [];
+let instructions: InstructionResults = { fanout: [], rpc: [] };
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -103,7 +103,7 @@ instructions = await scenario(
   async () => {
     const missing = callgrindMissing();
     if (missing) throw new Error(missing);
-    return runInstructions(config, pick(INSTRUCTION_SYSTEMS));
+    return runInstructions(config, pick(INSTRUCTION_SYSTEMS), pick(RPC_INSTRUCTION_SYSTEMS));
   },
   instructions,
 );

@@ -309,7 +309,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   }
 
   out.push('## 7. Instructions per delivery', '');
-  if (results.instructions.length === 0) {
+  if (results.instructions.fanout.length === 0 && results.instructions.rpc.length === 0) {
     out.push('Not run in this invocation.', '');
   } else {
     const c = cfg.instructions;
@@ -326,8 +326,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     out.push(
       table(
         ['system', 'N', 'instructions/delivery', 'vs raw ws: send(string)'],
-        results.instructions.map((row) => {
-          const raw = results.instructions.find((other) => other.system === 'raw-ws-string' && other.subscribers === row.subscribers);
+        results.instructions.fanout.map((row) => {
+          const raw = results.instructions.fanout.find((other) => other.system === 'raw-ws-string' && other.subscribers === row.subscribers);
           return [
             SYSTEM_LABELS[row.system],
             row.subscribers.toLocaleString('en-US'),
@@ -338,6 +338,27 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       ),
       '',
     );
+    if (results.instructions.rpc.length > 0) {
+      out.push(
+        `RPC: \`ping\` from the minimal wire client on ${c.rpc.connections} connections, one call in flight each, counted over ${c.rpc.windowMs / 1000} s ` +
+          `after a ${c.rpc.warmupMs / 1000} s warm-up: instructions per answered call. raw ws answers with the same frame (\`JSON.parse\`, ` +
+          '`JSON.stringify`, `ws.send`), the floor of a JSON call over `ws`.',
+        '',
+      );
+      const stock = results.instructions.rpc.find((row) => row.system === 'trpc');
+      out.push(
+        table(
+          ['server', 'calls counted', 'instructions/call', 'vs stock tRPC'],
+          results.instructions.rpc.map((row) => [
+            SYSTEM_LABELS[row.system],
+            row.calls.toLocaleString('en-US'),
+            Math.round(row.instructionsPerCall).toLocaleString('en-US'),
+            stock ? `${fmt(row.instructionsPerCall / stock.instructionsPerCall)}x` : '',
+          ]),
+        ),
+        '',
+      );
+    }
   }
 
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');

@@ -1,6 +1,6 @@
 import type { SuiteConfig } from '../config.js';
 import type { DeflateRow } from '../scenarios/deflate.js';
-import type { InstructionRow } from '../scenarios/instructions.js';
+import type { InstructionResults } from '../scenarios/instructions.js';
 import type { FanoutRow } from '../scenarios/fanout.js';
 import type { PairedRow } from '../scenarios/paired.js';
 import type { MemoryRow } from '../scenarios/memory.js';
@@ -23,7 +23,7 @@ export interface SuiteResults {
   readonly reconnect: StormRow[];
   readonly scaleout: ScaleResult | null;
   readonly deflate: DeflateRow[];
-  readonly instructions: InstructionRow[];
+  readonly instructions: InstructionResults;
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }

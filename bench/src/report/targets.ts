@@ -53,7 +53,7 @@ function perCount(
   ok: (ratio: number) => boolean,
   extraNote?: string,
 ): TargetLine {
-  const counts = [...new Set([...results.fanout, ...results.paired, ...results.instructions].map((row) => row.subscribers))].sort((a, b) => a - b);
+  const counts = [...new Set([...results.fanout, ...results.paired, ...results.instructions.fanout].map((row) => row.subscribers))].sort((a, b) => a - b);
   const ratios = counts.map((count) => ({ count, value: value(count) })).filter((entry) => Number.isFinite(entry.value));
   if (ratios.length === 0) return { label, value: 'n/a', target, met: null };
   const missed = ratios.filter((entry) => !ok(entry.value));
@@ -94,6 +94,15 @@ function rpcCeilingNote(results: SuiteResults): string | undefined {
   return `the raw ws ceiling here is ${Math.round(raw).toLocaleString('en-US')} calls/s, ${ratio(raw / stock)} stock tRPC`;
 }
 
+/** Server instructions per call under callgrind, Herald against stock tRPC (section 7). */
+function rpcInstructionNote(results: SuiteResults): string | undefined {
+  const of = (system: SystemName) => results.instructions.rpc.find((row) => row.system === system)?.instructionsPerCall;
+  const herald = of('herald');
+  const stock = of('trpc');
+  if (herald === undefined || stock === undefined) return undefined;
+  return `server instructions per call (callgrind): Herald ${Math.round(herald).toLocaleString('en-US')} vs stock ${Math.round(stock).toLocaleString('en-US')}, ${ratio(herald / stock)}`;
+}
+
 const joinNotes = (...notes: (string | undefined)[]) => notes.filter(Boolean).join('; ') || undefined;
 
 function single(label: string, value: number, target: string, ok: (ratio: number) => boolean, note?: string): TargetLine {
@@ -131,7 +140,7 @@ export function targetLines(results: SuiteResults): TargetLine[] {
   ];
 
   const instructions = (n: number, system: SystemName) =>
-    results.instructions.find((row) => row.system === system && row.subscribers === n)?.instructionsPerDelivery ?? Number.NaN;
+    results.instructions.fanout.find((row) => row.system === system && row.subscribers === n)?.instructionsPerDelivery ?? Number.NaN;
   lines.push(
     perCount(
       results,
@@ -160,7 +169,7 @@ export function targetLines(results: SuiteResults): TargetLine[] {
       rpcRate(results, 'herald', 'trpc-wire', 100, 1) / rpcRate(results, 'trpc', 'trpc-wire', 100, 1),
       '≥ 2.5x',
       (r) => r >= 2.5,
-      joinNotes(rpcCostNote(results, 'trpc-wire', 'trpc-wire', 100, 1), rpcCeilingNote(results)),
+      joinNotes(rpcCostNote(results, 'trpc-wire', 'trpc-wire', 100, 1), rpcInstructionNote(results), rpcCeilingNote(results)),
     ),
     single(
       'RPC round trips/s at 100 connections vs stock tRPC (each with its own client)',

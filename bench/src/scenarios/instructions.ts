@@ -11,6 +11,9 @@ import type { SystemName } from '../lib/protocol.js';
 /** Herald, the fixed-rate targets' baseline, and raw ws on tRPC's wire (each run is a minute or two under callgrind). */
 export const INSTRUCTION_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'raw-ws-trpc', 'herald'];
 
+/** Servers of the RPC count: each answers the minimal wire client's `ping`. */
+export const RPC_INSTRUCTION_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'trpc', 'herald'];
+
 export interface InstructionRow {
   readonly system: SystemName;
   readonly subscribers: number;
@@ -32,7 +35,35 @@ export interface InstructionRow {
  * share and write syscalls per delivery, natively: under valgrind its own
  * scheduler's pipe writes would swamp the count).
  */
-export async function runInstructions(config: SuiteConfig, systems: readonly SystemName[]): Promise<InstructionRow[]> {
+export interface RpcInstructionRow {
+  readonly system: SystemName;
+  readonly connections: number;
+  readonly calls: number;
+  /** User-space instructions of the server process per answered call. */
+  readonly instructionsPerCall: number;
+}
+
+export interface InstructionResults {
+  readonly fanout: InstructionRow[];
+  readonly rpc: RpcInstructionRow[];
+}
+
+export async function runInstructions(
+  config: SuiteConfig,
+  systems: readonly SystemName[],
+  rpcSystems: readonly SystemName[],
+): Promise<InstructionResults> {
+  const fanout = await countFanout(config, systems);
+  const rpc: RpcInstructionRow[] = [];
+  for (const system of rpcSystems) {
+    const row = await countRpc(system, config.instructions.rpc);
+    rpc.push(row);
+    log(`instructions rpc ${system} ${row.connections} conn × 1: ${fmt(row.instructionsPerCall)} instructions/call (${row.calls.toLocaleString('en-US')} calls)`);
+  }
+  return { fanout, rpc };
+}
+
+async function countFanout(config: SuiteConfig, systems: readonly SystemName[]): Promise<InstructionRow[]> {
   const { subscribers: counts, deliveriesPerSec, warmupDeliveries, deliveries } = config.instructions;
   const rows: InstructionRow[] = [];
   for (const subscribers of counts) {
@@ -56,7 +87,8 @@ export function callgrindMissing(): string | null {
   return null;
 }
 
-async function countOne(system: SystemName, subscribers: number, warmup: number, messages: number, perSec: number): Promise<InstructionRow> {
+/** A server under callgrind (counting from the start; `countSection` zeroes first) and a load generator. */
+async function underCallgrind<T>(system: SystemName, body: (server: ServerProcess, loadgen: LoadgenProcess, dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-callgrind-'));
   try {
     return await withProcesses(async (track) => {
@@ -70,29 +102,59 @@ async function countOne(system: SystemName, subscribers: number, warmup: number,
         ),
       );
       const loadgen = track(await LoadgenProcess.start());
-      const connected = await loadgen.ipc.request(
-        'connect',
-        { kind: subscriberKindOf(system), urls: [server.url], count: subscribers, subscribe: true, concurrency: 20, reconnect: null },
-        600_000,
-      );
-      if (connected.failed > 0) throw new Error(`${connected.failed} of ${subscribers} ${system} subscribers failed to connect`);
-      await loadgen.ipc.request('snapshot', { startRun: true });
-
-      await publishAll(server, loadgen, warmup, subscribers, perSec);
-      callgrindControl('--zero', server.pid);
-      await publishAll(server, loadgen, messages, subscribers, perSec);
-      callgrindControl('--dump', server.pid);
-      const deliveries = messages * subscribers;
-      return {
-        system,
-        subscribers,
-        messages,
-        instructionsPerDelivery: dumpedInstructions(dir, server.pid) / deliveries,
-      };
+      return body(server, loadgen, dir);
     });
   } finally {
-    if (process.env.KEEP_CALLGRIND) log(`callgrind dumps kept in ${dir}`); else rmSync(dir, { recursive: true, force: true });
+    // KEEP_CALLGRIND=1 keeps the dumps, for `callgrind_annotate` (JavaScript shows as unnamed addresses; builtins and V8/libuv by name).
+    if (process.env['KEEP_CALLGRIND']) log(`  callgrind dumps of ${system} kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The instructions `server` executes while `run` runs: counters zeroed before, dumped after. */
+async function countSection(server: ServerProcess, dir: string, run: () => Promise<void>): Promise<number> {
+  callgrindControl('--zero', server.pid);
+  await run();
+  callgrindControl('--dump', server.pid);
+  return dumpedInstructions(dir, server.pid);
+}
+
+async function countOne(system: SystemName, subscribers: number, warmup: number, messages: number, perSec: number): Promise<InstructionRow> {
+  return underCallgrind(system, async (server, loadgen, dir) => {
+    const connected = await loadgen.ipc.request(
+      'connect',
+      { kind: subscriberKindOf(system), urls: [server.url], count: subscribers, subscribe: true, concurrency: 20, reconnect: null },
+      600_000,
+    );
+    if (connected.failed > 0) throw new Error(`${connected.failed} of ${subscribers} ${system} subscribers failed to connect`);
+    await loadgen.ipc.request('snapshot', { startRun: true });
+    await publishAll(server, loadgen, warmup, subscribers, perSec);
+    const instructions = await countSection(server, dir, () => publishAll(server, loadgen, messages, subscribers, perSec));
+    return { system, subscribers, messages, instructionsPerDelivery: instructions / (messages * subscribers) };
+  });
+}
+
+/** `ping` in closed loops from the minimal wire client, one call in flight per connection: instructions per answered call. */
+async function countRpc(system: SystemName, plan: SuiteConfig['instructions']['rpc']): Promise<RpcInstructionRow> {
+  return underCallgrind(system, async (server, loadgen, dir) => {
+    await loadgen.ipc.request('reset', { creditStep: 0 });
+    await loadgen.ipc.request('rpcStart', { kind: 'trpc-wire', url: server.url, connections: plan.connections, depth: 1 }, 300_000);
+    try {
+      await sleep(plan.warmupMs);
+      await loadgen.ipc.request('snapshot', { startRun: true });
+      let calls = 0;
+      const instructions = await countSection(server, dir, async () => {
+        await sleep(plan.windowMs);
+        const snapshot = await loadgen.ipc.request('snapshot', { startRun: false });
+        if (snapshot.errors > 0) throw new Error(`the load generator saw ${snapshot.errors} errors`);
+        calls = snapshot.events;
+      });
+      if (calls === 0) throw new Error(`no ${system} call was answered in ${plan.windowMs} ms`);
+      return { system, connections: plan.connections, calls, instructionsPerCall: instructions / calls };
+    } finally {
+      await loadgen.ipc.request('rpcStop', null);
+    }
+  });
 }
 
 /** Publishes `count` messages at `perSec` and waits until every subscriber has every one. */
