@@ -1,6 +1,6 @@
 /**
- * Scenario sizes and durations: the full suite (about 15 minutes on a
- * 2-core machine) and `--quick` (about 2 minutes, fewer and shorter runs).
+ * Scenario sizes and durations: the full suite (about 25 minutes on a
+ * 2-core machine) and `--quick` (about 8 minutes, fewer and shorter runs).
  */
 export interface SuiteConfig {
   readonly name: 'full' | 'quick';

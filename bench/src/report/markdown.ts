@@ -314,7 +314,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   } else {
     const c = cfg.instructions;
     out.push(
-      'CPU time on this machine moves with everything else running on it; instruction counts move far less (about ±10% between runs here, ' +
+      'CPU time on this machine moves with everything else running on it; instruction counts move far less (up to about ±15% between runs here, ' +
         'as a garbage collection or an optimizing compile falls inside or outside the counted stretch). Each server runs under valgrind\'s ' +
         '`callgrind` (every thread of the process: JavaScript, V8\'s compilers and garbage collector, libuv), gets its subscribers and a warm-up of ' +
         `${c.warmupDeliveries.toLocaleString('en-US')} deliveries; then the counters are zeroed, ${c.deliveries.toLocaleString('en-US')} deliveries are published ` +
