@@ -308,7 +308,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     if (lines.length > 0) out.push('```', ...lines, '```', '');
   }
 
-  out.push('## 7. Instructions per delivery', '');
+  out.push('## 7. Instructions per delivery and per call', '');
   if (results.instructions.fanout.length === 0 && results.instructions.rpc.length === 0) {
     out.push('Not run in this invocation.', '');
   } else {

@@ -23,18 +23,6 @@ export interface InstructionRow {
   readonly instructionsPerDelivery: number;
 }
 
-/**
- * Server instructions per delivery, counted by valgrind's callgrind: unlike
- * CPU time, the count does not depend on what else the machine is doing or
- * on its clock speed, so two systems compare to within about a percent on a
- * noisy VM. Each server runs under callgrind (tens of times slower), gets its
- * subscribers, a warm-up of messages (so V8 has optimized the hot paths),
- * and then the counters are zeroed, a fixed number of messages is published
- * one per tick, and the counters are dumped once every delivery has arrived.
- * Kernel work is not counted (the fan-out scenario reports the system-time
- * share and write syscalls per delivery, natively: under valgrind its own
- * scheduler's pipe writes would swamp the count).
- */
 export interface RpcInstructionRow {
   readonly system: SystemName;
   readonly connections: number;
@@ -48,6 +36,19 @@ export interface InstructionResults {
   readonly rpc: RpcInstructionRow[];
 }
 
+/**
+ * Server instructions per delivery and per RPC call, counted by valgrind's
+ * callgrind: unlike CPU time, the count barely depends on what else the
+ * machine is doing or on its clock speed (runs here differ by up to about
+ * 15%, as a collection or a compile falls inside the window or not, where CPU
+ * time differs by 2x). Each server runs under callgrind (tens of times
+ * slower), gets its load and a warm-up (so V8 has optimized the hot paths);
+ * then the counters are zeroed, a fixed number of messages is published one
+ * per tick (or calls run for a while), and the counters are dumped once every
+ * delivery has arrived. Kernel work is not counted (the fan-out scenario
+ * reports the system-time share and write syscalls per delivery, natively:
+ * under valgrind its own scheduler's pipe writes would swamp the count).
+ */
 export async function runInstructions(
   config: SuiteConfig,
   systems: readonly SystemName[],
@@ -79,7 +80,7 @@ async function countFanout(config: SuiteConfig, systems: readonly SystemName[]):
   return rows;
 }
 
-/** Whether valgrind (with callgrind_control) can run here; the scenario is skipped with a warning if not. */
+/** Why valgrind (with callgrind_control) cannot run here, or null: the scenario then fails with that reason, noted in the report. */
 export function callgrindMissing(): string | null {
   for (const tool of ['valgrind', 'callgrind_control']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `${tool} is not installed (apt-get install valgrind)`;
