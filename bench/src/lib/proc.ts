@@ -88,29 +88,28 @@ export async function killProcess(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** This process's soft open-file limit, from /proc (null where there is none). */
-export function openFileLimit(): number | null {
+/** The first line of a /proc file that starts with `prefix`, without it; null where there is none (or no /proc). */
+function procLine(path: string, prefix: string): string | null {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
+    const line = readFileSync(path, 'utf8')
       .split('\n')
-      .find((row) => row.startsWith('Max open files'));
-    const soft = line?.split(/\s{2,}/)[1];
-    return soft === undefined || soft === 'unlimited' ? null : Number(soft);
+      .find((row) => row.startsWith(prefix));
+    return line === undefined ? null : line.slice(prefix.length);
   } catch {
     return null;
   }
 }
 
+/** This process's soft open-file limit, from /proc (null where there is none). */
+export function openFileLimit(): number | null {
+  const soft = procLine('/proc/self/limits', 'Max open files')?.trim().split(/\s{2,}/)[0];
+  return soft === undefined || soft === 'unlimited' ? null : Number(soft);
+}
+
 /** Write-type system calls (write, writev) a process has made so far, from /proc/<pid>/io, or null. */
 export function writeSyscalls(pid: number | 'self'): number | null {
-  try {
-    const line = readFileSync(`/proc/${pid}/io`, 'utf8')
-      .split('\n')
-      .find((row) => row.startsWith('syscw:'));
-    return line ? Number(line.slice('syscw:'.length)) : null;
-  } catch {
-    return null;
-  }
+  const count = procLine(`/proc/${pid}/io`, 'syscw:');
+  return count === null ? null : Number(count);
 }
 
 /** CPU time (ms) a process has used so far, from /proc/<pid>/stat, or null. */
