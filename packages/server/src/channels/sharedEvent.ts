@@ -17,6 +17,11 @@ export class SharedEvent {
     readonly live = false,
   ) {}
 
+  /** What `memo` holds under `key`, if anything (a lookup that needs no `build` closure). */
+  peek<T extends NonNullable<unknown>>(key: string): T | undefined {
+    return this.memos.get(key) as T | undefined;
+  }
+
   /** `build()`'s result under `key`, computed the first time it is asked for (`build` never returns undefined). */
   memo<T extends NonNullable<unknown>>(key: string, build: () => T): T {
     let value = this.memos.get(key) as T | undefined;

@@ -607,15 +607,19 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
 
   /** A native subscription's delivery: serialized once per message, framed once per distinct subscription id. */
   deliverShared(envelope: Envelope, shared: SharedEvent): void {
-    // One lookup per delivery: the serialized data is only needed to build a frame for an id not seen yet.
-    const frame = shared.memo(envelope, () => {
+    // One lookup per delivery, and no closure: the frame is built once per distinct subscription id.
+    this.sendPrepared(shared.peek<PreparedFrame>(envelope) ?? this.frameFor(envelope, shared));
+  }
+
+  private frameFor(envelope: Envelope, shared: SharedEvent): PreparedFrame {
+    return shared.memo(envelope, () => {
+      // The serialized data is needed only to build a frame for an id not seen yet.
       const data = shared.memo(TRACKED_DATA, () => {
         if (shared.live) this.config.metrics.observeDelivery(shared.position, Date.now());
         return this.config.wire.serializeTracked(shared.position, shared.event);
       });
       return new PreparedFrame(this.config.wire.trackedData(envelope, shared.position, data));
     });
-    this.sendPrepared(frame);
   }
 
   /** Ends an open native subscription: stops its delivery, then tells the client it stopped. */
