@@ -15,6 +15,20 @@ export default tseslint.config(
     },
   },
   {
+    // Close codes come from the catalogue (`CloseCode` in @herald/shared,
+    // listed in docs/errors.md), never as bare numbers.
+    files: ['packages/*/src/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name=/^(close|terminate)$/] > Literal.arguments[raw=/^[0-9]+$/]",
+          message: 'Use a CloseCode constant from @herald/shared (docs/errors.md lists them).',
+        },
+      ],
+    },
+  },
+  {
     // React code: the rules of hooks, the effect dependency check, and the
     // React Compiler's checks (purity, refs, state updates in effects).
     files: ['packages/client/src/react/**', 'examples/chat-web/src/**'],

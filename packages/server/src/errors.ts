@@ -52,3 +52,49 @@ function zodIssuesOf(cause: unknown): ZodIssueLike[] | null {
     message: issue.message,
   }));
 }
+
+/** Why a connection or a request was turned away; the `reason` label of `herald_refusals_total`. */
+export const RefusalReason = {
+  /** The upgrade's `Origin` is not in `allowedOrigins` (HTTP 403). */
+  ORIGIN: 'origin',
+  /** The server is draining or closed (HTTP 503). */
+  DRAINING: 'draining',
+  /** `limits.maxConnections` (HTTP 503). */
+  MAX_CONNECTIONS: 'max_connections',
+  /** `limits.maxConnectionsPerIp` (HTTP 429). */
+  MAX_CONNECTIONS_PER_IP: 'max_connections_per_ip',
+  /** `limits.maxConnectionsPerUser` (close 4003). */
+  MAX_CONNECTIONS_PER_USER: 'max_connections_per_user',
+  /** `limits.rate` (a `LIMIT_EXCEEDED` answer). */
+  RATE: 'rate',
+  /** `limits.maxSubscriptionsPerConnection` (a `LIMIT_EXCEEDED` answer). */
+  MAX_SUBSCRIPTIONS: 'max_subscriptions',
+  /** `limits.maxBatchSize` (a `LIMIT_EXCEEDED` answer). */
+  MAX_BATCH_SIZE: 'max_batch_size',
+  /** `limits.maxPayloadBytes` (close 1009). */
+  MAX_PAYLOAD: 'max_payload',
+  /** `authenticate` or `createContext` refused the credentials (close 4001). */
+  UNAUTHORIZED: 'unauthorized',
+  /** `connectionParams` announced but not sent in time (close 4001). */
+  CONNECTION_PARAMS_TIMEOUT: 'connection_params_timeout',
+} as const;
+export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
+
+/**
+ * How a WebSocket upgrade is turned away before a socket exists: the HTTP
+ * status and the `error` of the JSON body. Browsers hide both from scripts
+ * (they report close 1006); Node clients see them.
+ */
+export const UpgradeRefusal = {
+  /** The upgrade asked for another path than the server's `path`. */
+  NOT_FOUND: { status: 404, error: 'NOT_FOUND' },
+  /** The server is draining or closed: connect to another node. */
+  SERVER_CLOSING: { status: 503, error: 'SERVER_CLOSING' },
+  /** The `Origin` is not in `allowedOrigins`. */
+  FORBIDDEN_ORIGIN: { status: 403, error: 'FORBIDDEN_ORIGIN' },
+  /** `limits.maxConnections` is reached. */
+  MAX_CONNECTIONS: { status: 503, error: 'LIMIT_EXCEEDED' },
+  /** `limits.maxConnectionsPerIp` is reached for the client's address. */
+  MAX_CONNECTIONS_PER_IP: { status: 429, error: 'LIMIT_EXCEEDED' },
+} as const;
+export type UpgradeRefusal = (typeof UpgradeRefusal)[keyof typeof UpgradeRefusal];

@@ -11,7 +11,7 @@ export {
   type MetricsOptions,
 } from './options.js';
 export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtKeySource } from './auth/jwt.js';
-export { RefusalReason } from './observability/metrics.js';
+
 export { createHerald, type Herald, type HeraldOptions } from './herald.js';
 export {
   channelDefaults,
@@ -40,6 +40,6 @@ export type {
 } from './brokers/broker.js';
 export type { ClaimResult, IdempotencyStore } from './brokers/idempotency.js';
 export { memoryBroker, memoryBrokerDefaults, type MemoryBrokerOptions } from './brokers/memory.js';
-export { HeraldError, heraldErrorFormatter, type ZodIssueLike } from './errors.js';
+export { HeraldError, heraldErrorFormatter, RefusalReason, UpgradeRefusal, type ZodIssueLike } from './errors.js';
 export { transformer } from '@herald/shared';
 export type { ChannelEvent, GapReason, PresenceEvent, PresenceMember } from '@herald/shared';

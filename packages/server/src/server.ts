@@ -3,16 +3,16 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
-import { memoryIdempotencyStore } from './brokers/idempotency.js';
-import { Admission } from './connection/admission.js';
-import { ConnectionHandler, defaultUserKey } from './connection/handler.js';
+import type { Registry } from 'prom-client';
+import { resolveServerOptions } from './config.js';
 import { serveHealth } from './http/health.js';
 import { createListener } from './http/listener.js';
-import { defaultLogger } from './observability/logger.js';
+import { createTrpcHttpHandler } from './http/trpcHttp.js';
 import { ServerMetrics } from './observability/metrics.js';
-import { trpcHttpFor } from './http/trpcHttp.js';
-import { serverDefaults, type HeraldServerOptions } from './options.js';
+import type { HeraldServerOptions } from './options.js';
+import { Admission } from './transport/admission.js';
+import { IdempotentCalls } from './transport/idempotentCall.js';
+import { ConnectionHandler } from './ws/handler.js';
 
 export interface HeraldServer {
   /** The bound port (useful with `port: 0`). */
@@ -49,110 +49,80 @@ export interface HeraldServer {
 export async function createHeraldServer<TRouter extends AnyRouter, TUser = never>(
   options: HeraldServerOptions<TRouter, TUser>,
 ): Promise<HeraldServer> {
-  const path = options.path ?? serverDefaults.path;
-  const heartbeat = { ...serverDefaults.heartbeat, ...options.heartbeat };
+  const config = resolveServerOptions(options);
+  const { logger, path } = config;
   const startedAt = Date.now();
   let closing: Promise<void> | null = null;
   const isDraining = () => closing !== null;
 
-  const limits = { ...serverDefaults.limits, ...options.limits };
-  const rate = limits.rate === false ? null : { ...serverDefaults.limits.rate, ...limits.rate };
-  const compression =
-    options.compression === true
-      ? serverDefaults.compression
-      : options.compression
-        ? { ...serverDefaults.compression, ...options.compression }
-        : null;
-  const logger = options.logger ?? defaultLogger();
-  const metricsOptions = options.metrics === false ? null : { ...serverDefaults.metrics, ...options.metrics };
   const metrics = new ServerMetrics(
-    metricsOptions
-      ? { registry: metricsOptions.registry ?? new Registry(), prefix: metricsOptions.prefix, openConnections: () => ws.connectionCount }
+    config.metrics
+      ? { registry: config.metrics.registry, prefix: config.metrics.prefix, openConnections: () => ws.connectionCount }
       : null,
   );
-  const admission = new Admission({
-    path,
-    allowedOrigins: options.allowedOrigins,
-    trustProxy: options.trustProxy ?? false,
-    maxConnections: limits.maxConnections,
-    maxConnectionsPerIp: limits.maxConnectionsPerIp,
-    isDraining,
-  });
-  const ws: ConnectionHandler<TRouter> = new ConnectionHandler({
-    router: options.router,
-    createContext: options.createContext as HeraldServerOptions<TRouter, unknown>['createContext'],
-    authenticate: options.authenticate as HeraldServerOptions<TRouter, unknown>['authenticate'],
-    userKey: (options.userKey as ((user: unknown) => string | null) | undefined) ?? defaultUserKey,
-    maxConnectionsPerUser: limits.maxConnectionsPerUser,
-    pingIntervalMs: heartbeat.pingIntervalMs,
-    pongTimeoutMs: heartbeat.pongTimeoutMs,
-    maxPayloadBytes: limits.maxPayloadBytes,
-    limits: {
-      maxSubscriptions: limits.maxSubscriptionsPerConnection,
-      maxBatchSize: limits.maxBatchSize,
-      maxBufferedBytes: limits.maxBufferedBytes,
-      connectionParamsTimeoutMs: limits.connectionParamsTimeoutMs,
-      rate,
-    },
-    compression,
-    admission,
+  // The transport core both ways in share: who is calling, and mutations that run once per key.
+  const core = {
+    admission: new Admission({
+      authenticate: config.authenticate,
+      createContext: config.createContext,
+      userKey: config.userKey,
+      maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+      report: (error, type, errorPath) =>
+        config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path: errorPath, type }),
+    }),
+    idempotentCalls: new IdempotentCalls(config.idempotency),
     metrics,
-    logger,
-    idempotency: {
-      store: options.herald?.broker.idempotency ?? memoryIdempotencyStore(),
-      ttlMs: options.idempotency?.ttlMs ?? serverDefaults.idempotency.ttlMs,
-      waitTimeoutMs: options.idempotency?.waitTimeoutMs ?? serverDefaults.idempotency.waitTimeoutMs,
-      scope: options.idempotency?.scope,
-    },
-    onError: options.onError,
-  });
+  };
+  const ws: ConnectionHandler<TRouter> = new ConnectionHandler(config, core, isDraining);
+  // The router over HTTP (`/trpc`, SSE subscriptions) for networks that strip WebSocket upgrades.
+  const trpcHttp = createTrpcHttpHandler(config, core, isDraining);
 
+  const metricsPath = config.metrics?.path;
   const healthSource = {
     startedAt,
-    herald: options.herald,
+    herald: config.herald,
     connectionCount: () => ws.connectionCount,
     isClosing: isDraining,
-    metrics: metricsOptions?.path ? { path: metricsOptions.path, render: () => metrics.render() } : null,
+    metrics: metricsPath ? { path: metricsPath, render: () => metrics.render() } : null,
   };
 
-  // The router over HTTP (`/trpc`, SSE subscriptions) for networks that strip WebSocket upgrades.
-  const trpcHttp = trpcHttpFor(options, () => closing !== null);
-  const listenerSettings = { tls: options.tls, headersTimeoutMs: limits.headersTimeoutMs, requestTimeoutMs: limits.requestTimeoutMs };
+  const { limits } = config;
+  const listenerSettings = { tls: config.tls, headersTimeoutMs: limits.headersTimeoutMs, requestTimeoutMs: limits.requestTimeoutMs };
   const http: Server = createListener(listenerSettings, (req: IncomingMessage, res: ServerResponse) => {
     serveHealth(healthSource, req, res)
       .then((handled) => {
-        if (handled || trpcHttp?.handle(req, res) || options.handleHttp?.(req, res)) return;
+        if (handled || trpcHttp?.handle(req, res) || config.handleHttp?.(req, res)) return;
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: 'NOT_FOUND', message: `No route for ${req.method} ${req.url}` }));
       })
       .catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500);
         res.end();
-        options.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path: req.url, type: 'http' });
+        config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path: req.url, type: 'http' });
       });
   });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A socket error before `ws` takes over must not become an uncaught exception.
     socket.on('error', () => socket.destroy());
-    // Path, drain, origin and connection limits are checked there (connection/admission.ts).
+    // Path, drain, origin and connection limits are checked there (ws/upgrade.ts).
     ws.handleUpgrade(req, socket, head);
   });
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(options.port ?? serverDefaults.port, options.host, () => {
+    http.listen(config.port, config.host, () => {
       http.off('error', reject);
       resolve();
     });
   });
 
   const address = http.address() as AddressInfo;
-  const hostForUrl = !options.host || options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const hostForUrl = !config.host || config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const hostPart = hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl;
 
-  const secure = options.tls !== undefined;
-  logger.info({ event: 'server.listening', port: address.port, host: options.host ?? null, tls: secure, path }, 'herald listening');
+  const secure = config.tls !== undefined;
+  logger.info({ event: 'server.listening', port: address.port, host: config.host ?? null, tls: secure, path }, 'herald listening');
 
   return {
     port: address.port,
@@ -173,10 +143,10 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
         // HTTP keeps answering so a balancer can see it.
         logger.info({ event: 'server.draining', connections: ws.connectionCount, unanswered: ws.unansweredCount }, 'draining');
         ws.broadcastReconnect();
-        await ws.drain(options.drainTimeoutMs ?? serverDefaults.drainTimeoutMs);
+        await ws.drain(config.drainTimeoutMs);
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
-        await ws.close(options.closeTimeoutMs ?? serverDefaults.closeTimeoutMs);
+        await ws.close(config.closeTimeoutMs);
         http.closeAllConnections();
         await httpClosed;
         logger.info({ event: 'server.closed' }, 'herald closed');

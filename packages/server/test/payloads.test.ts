@@ -5,7 +5,7 @@ import { createHeraldClient } from '@herald/client';
 import { transformer } from '@herald/shared';
 import { CLIENT_KINDS, Cleanup, FAST_BACKOFF, makeClient, recordChannel } from '../../../examples/chat-server/test/helpers/clients.js';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
-import { frameWriterFor, PreparedFrame, type FrameWriter } from '../src/connection/preparedFrame.js';
+import { frameWriterFor, PreparedFrame, type FrameWriter } from '../src/ws/preparedFrame.js';
 import { answerTo, rawSocket, request, startHardeningServer, type HardeningRouter, type RawSocket } from './helpers/hardening.js';
 
 const cleanup = new Cleanup();

@@ -4,87 +4,17 @@ import { getErrorShape, getTRPCErrorFromUnknown, TRPCError, type AnyRouter } fro
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { getHTTPStatusCodeFromError, parseConnectionParamsFromString, type TRPCRequestInfo } from '@trpc/server/http';
 import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared';
-import { memoryIdempotencyStore, type IdempotencyStore } from '../brokers/idempotency.js';
+import type { ServerConfig } from '../config.js';
 import { HeraldError } from '../errors.js';
-import { serverDefaults, type HeraldServerOptions } from '../options.js';
-
-export interface TrpcHttpConfig<TRouter extends AnyRouter> {
-  readonly router: TRouter;
-  /** The path prefix (`/trpc`): `/trpc/<procedure>`, several joined by commas for a batch. */
-  readonly prefix: string;
-  readonly createContext: HeraldServerOptions<TRouter, unknown>['createContext'];
-  readonly authenticate: HeraldServerOptions<TRouter, unknown>['authenticate'];
-  /** Browser origins allowed (the WebSocket's `allowedOrigins`); requests with another `Origin` are refused. */
-  readonly allowedOrigins: readonly string[] | ((origin: string) => boolean) | undefined;
-  /** Take the client's address from `X-Forwarded-For` (for the per-client stream bound). */
-  readonly trustProxy: boolean;
-  readonly onError: HeraldServerOptions<TRouter>['onError'];
-  readonly limits: {
-    /** Largest request body (the WebSocket frame limit's counterpart). */
-    readonly maxBodyBytes: number;
-    /** Calls one request may batch. */
-    readonly maxBatchSize: number;
-    /** Server-Sent Events streams one client (remote address and credentials) may hold open at once. */
-    readonly maxStreamsPerClient: number;
-  };
-  /** The WebSocket heartbeat's timing, reused for the SSE pings and the client's inactivity timeout. */
-  readonly heartbeat: { readonly pingIntervalMs: number; readonly pongTimeoutMs: number };
-  readonly idempotency: {
-    readonly store: IdempotencyStore;
-    readonly ttlMs: number;
-    readonly waitTimeoutMs: number;
-    readonly scope: ((ctx: unknown) => string | null | undefined) | undefined;
-  };
-  readonly isClosing: () => boolean;
-}
+import { stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
+import { clientAddress } from '../transport/clientAddress.js';
+import { idempotencyKeyFrom, type IdempotentCalls } from '../transport/idempotentCall.js';
 
 export interface TrpcHttpHandler {
   /** Serves `req` when its path is under the prefix (answering it, now or later); false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** Server-Sent Events streams open now. */
   readonly streamCount: number;
-}
-
-type ConnectionParams = Record<string, string>;
-
-/**
- * The HTTP side of `createHeraldServer(options)`, or null when `httpPath` is
- * `false`. Settings are the WebSocket side's: `maxPayloadBytes` bounds a
- * request body, `maxBatchSize` a batch, `maxSubscriptionsPerConnection` the
- * streams one client holds, and idempotency uses the broker's store (without
- * `herald`, a memory store of its own: then a retry that switches transport
- * is not recognised).
- */
-export function trpcHttpFor<TRouter extends AnyRouter, TUser>(
-  options: HeraldServerOptions<TRouter, TUser>,
-  isClosing: () => boolean,
-): TrpcHttpHandler | null {
-  const httpPath = options.httpPath ?? serverDefaults.httpPath;
-  if (httpPath === false) return null;
-  if (!httpPath.startsWith('/') || httpPath.length < 2) throw new TypeError(`httpPath must be a path like '/trpc', got '${httpPath}'`);
-  const limits = { ...serverDefaults.limits, ...options.limits };
-  return createTrpcHttpHandler({
-    router: options.router,
-    prefix: httpPath.replace(/\/+$/, ''),
-    createContext: options.createContext as HeraldServerOptions<TRouter, unknown>['createContext'],
-    authenticate: options.authenticate as HeraldServerOptions<TRouter, unknown>['authenticate'],
-    allowedOrigins: options.allowedOrigins,
-    trustProxy: options.trustProxy ?? false,
-    onError: options.onError,
-    limits: {
-      maxBodyBytes: limits.maxPayloadBytes,
-      maxBatchSize: limits.maxBatchSize,
-      maxStreamsPerClient: limits.maxSubscriptionsPerConnection,
-    },
-    heartbeat: { ...serverDefaults.heartbeat, ...options.heartbeat },
-    idempotency: {
-      store: options.herald?.broker.idempotency ?? memoryIdempotencyStore(),
-      ttlMs: options.idempotency?.ttlMs ?? serverDefaults.idempotency.ttlMs,
-      waitTimeoutMs: options.idempotency?.waitTimeoutMs ?? serverDefaults.idempotency.waitTimeoutMs,
-      scope: options.idempotency?.scope,
-    },
-    isClosing,
-  });
 }
 
 /**
@@ -111,29 +41,21 @@ export function trpcHttpFor<TRouter extends AnyRouter, TUser>(
  * lines, and a reconnecting EventSource's `Last-Event-ID` becomes the
  * subscription's `lastEventId`.
  */
-export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHttpConfig<TRouter>): TrpcHttpHandler {
+export function createTrpcHttpHandler<TRouter extends AnyRouter>(
+  config: ServerConfig<TRouter>,
+  core: { readonly admission: Admission; readonly idempotentCalls: IdempotentCalls },
+  isClosing: () => boolean,
+): TrpcHttpHandler | null {
+  const prefix = config.httpPath;
+  if (prefix === null) return null;
   const router = withSseDefaults(config.router, config.heartbeat);
+  const { admission, idempotentCalls } = core;
+  const { maxPayloadBytes, maxBatchSize, maxSubscriptionsPerConnection: maxStreamsPerClient } = config.limits;
   const streamsByClient = new Map<string, number>();
   let streamCount = 0;
 
   const report = (error: unknown, type: string, path: string | undefined) =>
     config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path, type });
-
-  const originAllowed = originCheck(config.allowedOrigins);
-
-  /** As over WebSocket: `authenticate` decides the user, then `createContext` builds the context. */
-  async function contextFor(req: IncomingMessage, params: ConnectionParams | null): Promise<unknown> {
-    let user: unknown = null;
-    if (config.authenticate) {
-      try {
-        user = (await config.authenticate(params, req)) ?? null;
-      } catch (cause) {
-        if (!(cause instanceof TRPCError)) report(cause, 'authenticate', undefined);
-        throw authenticationError(cause);
-      }
-    }
-    return config.createContext({ connectionParams: params, req, user });
-  }
 
   /** Runs tRPC's node-http adapter; `refusal` answers the request with that error instead of calling anything. */
   function runAdapter(
@@ -148,12 +70,12 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHtt
       req,
       res,
       path,
-      maxBodySize: config.limits.maxBodyBytes,
+      maxBodySize: maxPayloadBytes,
       // The batch bound is checked before (LIMIT_EXCEEDED, as over WebSocket), on the same count of paths.
       ...(refusal ? { middleware: (_req: unknown, _res: unknown, next: (error?: unknown) => void) => next(refusal) } : {}),
       // A refused request calls nothing, so it needs no context (nor an `authenticate` run).
       createContext: async ({ info }: { info: TRPCRequestInfo }) =>
-        ctx ? ctx.value : refusal ? undefined : contextFor(req, connectionParamsOf(req, info.connectionParams)),
+        ctx ? ctx.value : refusal ? undefined : admission.contextFor(connectionParamsOf(req, info.connectionParams), req),
       onError: ({ error, type, path: errorPath }) => report(error, type, errorPath),
     });
   }
@@ -161,9 +83,9 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHtt
   /** A stream slot for this client, or null when it holds its limit already. */
   function acquireStream(req: IncomingMessage, url: URL): (() => void) | null {
     const credential = url.searchParams.get('connectionParams') ?? req.headers.authorization ?? '';
-    const key = `${clientIp(req, config.trustProxy)}|${credential}`;
+    const key = `${clientAddress(req, config.trustProxy)}|${credential}`;
     const held = streamsByClient.get(key) ?? 0;
-    if (held >= config.limits.maxStreamsPerClient) return null;
+    if (held >= maxStreamsPerClient) return null;
     streamsByClient.set(key, held + 1);
     streamCount++;
     let released = false;
@@ -178,12 +100,11 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHtt
   }
 
   /**
-   * A mutation with an `Idempotency-Key` runs once per key (as `answerOnce`
-   * does over WebSocket): the first attempt runs through the adapter into a
-   * captured response, its outcome is stored in the transport-neutral form
-   * the WebSocket side stores, and every repeat, over either transport,
-   * gets that outcome. The run is not cancelled when the client goes away,
-   * so the outcome is there for the retry.
+   * A mutation with an `Idempotency-Key` runs once per key, in the same
+   * store and under the same key as over WebSocket (see `IdempotentCalls`):
+   * the first attempt runs through the adapter into a captured response, its
+   * outcome is stored in the transport-neutral form, and every repeat, over
+   * either transport, gets that outcome.
    */
   async function serveOnce(req: IncomingMessage, res: ServerResponse, path: string, url: URL, key: string): Promise<void> {
     const batch = url.searchParams.get('batch') === '1';
@@ -193,43 +114,30 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHtt
       });
       return;
     }
-    const params = connectionParamsOf(req, queryConnectionParams(url));
     let ctx: unknown;
     try {
-      ctx = await contextFor(req, params);
+      ctx = await admission.contextFor(connectionParamsOf(req, queryConnectionParams(url)), req);
     } catch {
       // Refused credentials: let the adapter call createContext again and answer with its error.
       await runAdapter(req, res, path);
       return;
     }
-    const { store, ttlMs, waitTimeoutMs, scope } = config.idempotency;
-    const storeKey = `${scope?.(ctx) ?? ''}|${path}|${key}`;
-    const claim = await store.claim(storeKey, ttlMs);
-    let outcome: string;
-    if (claim.state === 'done') {
-      outcome = claim.outcome;
-    } else if (claim.state === 'pending') {
-      const waited = await store.wait(storeKey, waitTimeoutMs);
-      if (waited === null) {
-        await runAdapter(req, res, path, {
-          refusal: new TRPCError({ code: 'TIMEOUT', message: 'The first attempt of this mutation is still running; retry later with the same key' }),
-        });
-        return;
-      }
-      outcome = waited;
-    } else {
-      const captured = new CapturedResponse();
-      await runAdapter(req, captured as unknown as ServerResponse, path, { ctx: { value: ctx } });
-      outcome = outcomeOf(captured) ?? fallbackOutcome(router, path, ctx, report);
-      await store.complete(storeKey, outcome, ttlMs);
-      writeOutcome(router, res, outcome, batch, false);
+    let answer: { outcome: string; replayed: boolean };
+    try {
+      answer = await idempotentCalls.run(ctx, path, key, async () => {
+        const captured = new CapturedResponse();
+        await runAdapter(req, captured as unknown as ServerResponse, path, { ctx: { value: ctx } });
+        return outcomeOf(captured) ?? fallbackOutcome(router, path, ctx, report);
+      });
+    } catch (cause) {
+      await runAdapter(req, res, path, { refusal: getTRPCErrorFromUnknown(cause) });
       return;
     }
-    writeOutcome(router, res, outcome, batch, true);
+    writeOutcome(router, res, answer.outcome, batch, answer.replayed);
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
-    if (config.isClosing()) {
+    if (isClosing()) {
       if (req.method === 'HEAD') {
         res.writeHead(503, { 'cache-control': 'no-store' }).end();
         return;
@@ -238,14 +146,16 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHtt
       return;
     }
     const origin = req.headers.origin;
-    if (originAllowed && origin !== undefined && !originAllowed(origin)) {
-      await runAdapter(req, res, path, { refusal: new HeraldError('FORBIDDEN', `Origin ${origin} may not call this server`) });
+    if (config.originAllowed && origin !== undefined && !config.originAllowed(origin)) {
+      await runAdapter(req, res, path, {
+        refusal: new HeraldError('FORBIDDEN', `Origin ${origin} may not call this server; add it to the server's allowedOrigins`),
+      });
       return;
     }
     const batchSize = path === '' ? 0 : path.split(',').length;
-    if (batchSize > config.limits.maxBatchSize) {
+    if (batchSize > maxBatchSize) {
       await runAdapter(req, res, path, {
-        refusal: new HeraldError('LIMIT_EXCEEDED', `A request may batch at most ${config.limits.maxBatchSize} calls`),
+        refusal: new HeraldError('LIMIT_EXCEEDED', `A request may batch at most ${maxBatchSize} calls; send smaller batches`),
       });
       return;
     }
@@ -253,7 +163,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHtt
       const release = acquireStream(req, url);
       if (!release) {
         await runAdapter(req, res, path, {
-          refusal: new HeraldError('LIMIT_EXCEEDED', `A client may hold at most ${config.limits.maxStreamsPerClient} subscriptions`),
+          refusal: new HeraldError('LIMIT_EXCEEDED', `A client may hold at most ${maxStreamsPerClient} subscriptions; close one first`),
         });
         return;
       }
@@ -274,8 +184,8 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHtt
     handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const { pathname } = url;
-      if (pathname !== config.prefix && !pathname.startsWith(`${config.prefix}/`)) return false;
-      const path = pathname.slice(config.prefix.length + 1);
+      if (pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return false;
+      const path = pathname.slice(prefix.length + 1);
       serve(req, res, path, url).catch((cause: unknown) => {
         const error = getTRPCErrorFromUnknown(cause);
         report(error, 'http', path);
@@ -297,7 +207,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: TrpcHtt
  * view sharing the router's procedures, so nothing about the WebSocket side
  * changes.
  */
-function withSseDefaults<TRouter extends AnyRouter>(router: TRouter, heartbeat: TrpcHttpConfig<TRouter>['heartbeat']): TRouter {
+function withSseDefaults<TRouter extends AnyRouter>(router: TRouter, heartbeat: ServerConfig['heartbeat']): TRouter {
   const config = router._def._config;
   if (config.sse?.ping || config.sse?.client) return router;
   const sse = {
@@ -306,31 +216,6 @@ function withSseDefaults<TRouter extends AnyRouter>(router: TRouter, heartbeat: 
     client: { reconnectAfterInactivityMs: heartbeat.pingIntervalMs + heartbeat.pongTimeoutMs },
   };
   return { ...router, _def: { ...router._def, _config: { ...config, sse } } };
-}
-
-/** What a refused `authenticate` tells the client: a TRPCError's message, else nothing internal. */
-function authenticationError(cause: unknown): TRPCError {
-  if (cause instanceof HeraldError && cause.heraldCode === 'UNAUTHORIZED') return cause;
-  if (cause instanceof TRPCError) return new HeraldError('UNAUTHORIZED', cause.message, { cause });
-  return new HeraldError('UNAUTHORIZED', 'Authentication failed', { cause });
-}
-
-/** Origins compare case-insensitively, without a trailing slash. */
-function originCheck(allowed: readonly string[] | ((origin: string) => boolean) | undefined): ((origin: string) => boolean) | null {
-  if (allowed === undefined) return null;
-  if (typeof allowed === 'function') return allowed;
-  const normalize = (origin: string) => origin.trim().replace(/\/+$/, '').toLowerCase();
-  const set = new Set(allowed.map(normalize));
-  return (origin) => set.has(normalize(origin));
-}
-
-function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const header = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim();
-    if (first) return first;
-  }
-  return req.socket.remoteAddress ?? 'unknown';
 }
 
 /**
@@ -353,11 +238,7 @@ export function connectionParamsOf(
   req: IncomingMessage,
   fromRequest: Readonly<Record<string, string | undefined>> | null,
 ): ConnectionParams | null {
-  if (fromRequest) {
-    const params: ConnectionParams = {};
-    for (const [key, value] of Object.entries(fromRequest)) if (typeof value === 'string') params[key] = value;
-    return params;
-  }
+  if (fromRequest) return stringParams(fromRequest);
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   return match?.[1] ? { token: match[1] } : null;
 }
@@ -372,11 +253,9 @@ function queryConnectionParams(url: URL): Record<string, string | undefined> | n
   }
 }
 
-/** The same bounds the WebSocket side puts on `params.idempotencyKey`. */
 function idempotencyKeyOf(req: IncomingMessage): string | null {
   const value = req.headers[IDEMPOTENCY_KEY_HEADER];
-  const key = Array.isArray(value) ? value[0] : value;
-  return typeof key === 'string' && key.length > 0 && key.length <= 128 ? key : null;
+  return idempotencyKeyFrom(Array.isArray(value) ? value[0] : value);
 }
 
 /**

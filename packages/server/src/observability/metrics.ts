@@ -1,31 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-
-/** Why a connection or a request was turned away; the `reason` label of `herald_refusals_total`. */
-export const RefusalReason = {
-  /** The upgrade's `Origin` is not in `allowedOrigins` (HTTP 403). */
-  ORIGIN: 'origin',
-  /** The server is draining or closed (HTTP 503). */
-  DRAINING: 'draining',
-  /** `limits.maxConnections` (HTTP 503). */
-  MAX_CONNECTIONS: 'max_connections',
-  /** `limits.maxConnectionsPerIp` (HTTP 429). */
-  MAX_CONNECTIONS_PER_IP: 'max_connections_per_ip',
-  /** `limits.maxConnectionsPerUser` (close 4003). */
-  MAX_CONNECTIONS_PER_USER: 'max_connections_per_user',
-  /** `limits.rate` (a `LIMIT_EXCEEDED` answer). */
-  RATE: 'rate',
-  /** `limits.maxSubscriptionsPerConnection` (a `LIMIT_EXCEEDED` answer). */
-  MAX_SUBSCRIPTIONS: 'max_subscriptions',
-  /** `limits.maxBatchSize` (a `LIMIT_EXCEEDED` answer). */
-  MAX_BATCH_SIZE: 'max_batch_size',
-  /** `limits.maxPayloadBytes` (close 1009). */
-  MAX_PAYLOAD: 'max_payload',
-  /** `authenticate` or `createContext` refused the credentials (close 4001). */
-  UNAUTHORIZED: 'unauthorized',
-  /** `connectionParams` announced but not sent in time (close 4001). */
-  CONNECTION_PARAMS_TIMEOUT: 'connection_params_timeout',
-} as const;
-export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
+import { RefusalReason } from '../errors.js';
 
 /** Publish-to-send latency buckets, in seconds: 1 ms to 10 s. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -2,77 +2,75 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
 import { CloseCode, transformer } from '@herald/shared';
-import type { Logger } from 'pino';
 import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
+import type { ServerConfig } from '../config.js';
 import type { ServerMetrics } from '../observability/metrics.js';
-import type { CompressionOptions, HeraldServerOptions } from '../options.js';
-import { writeRefusal, type Admission } from './admission.js';
-import { Connection, type ConnectionConfig, type ConnectionLimits, type UserSlots } from './connection.js';
+import type { CompressionOptions } from '../options.js';
+import type { Admission } from '../transport/admission.js';
+import { clientAddress } from '../transport/clientAddress.js';
+import type { IdempotentCalls } from '../transport/idempotentCall.js';
+import { Connection, type ConnectionConfig } from './connection.js';
 import { HeartbeatMonitor } from './heartbeat.js';
+import { UpgradeGate, writeRefusal } from './upgrade.js';
 import { Wire } from './wire.js';
 
-export interface ConnectionHandlerConfig<TRouter extends AnyRouter> {
-  readonly router: TRouter;
-  readonly createContext: HeraldServerOptions<TRouter, unknown>['createContext'];
-  readonly authenticate: HeraldServerOptions<TRouter, unknown>['authenticate'];
-  /** The key a user counts under for `maxConnectionsPerUser`. */
-  readonly userKey: (user: unknown) => string | null;
-  readonly maxConnectionsPerUser: number;
-  readonly onError: HeraldServerOptions<TRouter>['onError'];
-  readonly pingIntervalMs: number;
-  readonly pongTimeoutMs: number;
-  readonly maxPayloadBytes: number;
-  readonly limits: ConnectionLimits;
-  /** permessage-deflate settings, or null for none. */
-  readonly compression: Required<CompressionOptions> | null;
-  readonly idempotency: ConnectionConfig<TRouter>['idempotency'];
-  readonly admission: Admission;
-  readonly metrics: ServerMetrics;
-  readonly logger: Logger;
-}
-
 /**
- * Every WebSocket of one server: admission at the upgrade (path, drain,
- * origin, connection counts), one `Connection` per socket (Herald's own
+ * Every WebSocket of one server: the upgrade checks (path, drain, origin,
+ * connection counts), one `Connection` per socket (Herald's own
  * implementation of tRPC's wire protocol), one heartbeat timer for all of
- * them, the per-user connection counts, drain and shutdown.
+ * them, drain and shutdown. Who a connection is comes from the transport
+ * core's `Admission`, shared with the HTTP endpoint.
  */
 export class ConnectionHandler<TRouter extends AnyRouter> {
   private readonly wss: WebSocketServer;
+  private readonly gate: UpgradeGate;
   private readonly connections = new Set<Connection<TRouter>>();
   private readonly heartbeat: HeartbeatMonitor;
-  private readonly wire: Wire;
-  private readonly users: UserSlots;
   private readonly idleWaiters = new Set<() => void>();
   private nextConnectionNumber = 0;
   /** Shared by every connection (see ConnectionConfig). */
   private readonly connectionConfig: ConnectionConfig<TRouter>;
 
-  constructor(private readonly config: ConnectionHandlerConfig<TRouter>) {
+  constructor(
+    private readonly config: ServerConfig<TRouter>,
+    core: { readonly admission: Admission; readonly idempotentCalls: IdempotentCalls; readonly metrics: ServerMetrics },
+    isDraining: () => boolean,
+  ) {
+    const { limits } = config;
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: config.maxPayloadBytes,
+      maxPayload: limits.maxPayloadBytes,
       perMessageDeflate: deflateOptions(config.compression),
       clientTracking: false,
     });
-    this.heartbeat = new HeartbeatMonitor({ pingIntervalMs: config.pingIntervalMs, pongTimeoutMs: config.pongTimeoutMs });
-    this.wire = new Wire(config.router);
-    this.users = userSlots(config.userKey, config.maxConnectionsPerUser);
+    this.gate = new UpgradeGate({
+      path: config.path,
+      originAllowed: config.originAllowed,
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerIp: limits.maxConnectionsPerIp,
+      isDraining,
+    });
+    this.heartbeat = new HeartbeatMonitor(config.heartbeat);
+    const wire = new Wire(config.router);
     this.connectionConfig = {
       router: config.router,
-      wire: this.wire,
+      wire,
       // Channel data is serialized once with Herald's transformer; it can go
       // out unchanged only if the router speaks the same one.
-      nativeChannels: this.wire.usesTransformer(transformer),
-      createContext: config.createContext,
-      authenticate: config.authenticate,
+      nativeChannels: wire.usesTransformer(transformer),
+      admission: core.admission,
+      idempotentCalls: core.idempotentCalls,
       onError: config.onError,
-      limits: config.limits,
+      limits: {
+        maxSubscriptions: limits.maxSubscriptionsPerConnection,
+        maxBatchSize: limits.maxBatchSize,
+        maxBufferedBytes: limits.maxBufferedBytes,
+        connectionParamsTimeoutMs: limits.connectionParamsTimeoutMs,
+        rate: limits.rate,
+      },
       compression: config.compression,
-      users: this.users,
-      metrics: config.metrics,
+      metrics: core.metrics,
       logger: config.logger,
-      idempotency: config.idempotency,
       onAnswered: () => this.checkIdle(),
       onClosed: (closed) => {
         this.connections.delete(closed);
@@ -89,19 +87,24 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
   /** Queries and mutations received on open sockets and not answered yet. */
   get unansweredCount(): number {
     let count = 0;
-    for (const connection of this.connections) count += connection.unansweredCount;
+    for (const connection of this.connections) count += connection.unanswered;
     return count;
   }
 
-  /** Admits or refuses an upgrade request (see `Admission`), then hands it to `ws`. */
+  /** Admits or refuses an upgrade request (see `UpgradeGate`), then hands it to `ws`. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const admission = this.config.admission;
-    const ip = admission.clientIp(req);
-    const refusal = admission.admit(req, socket, ip);
+    const ip = clientAddress(req, this.config.trustProxy);
+    const refusal = this.gate.admit(req, socket, ip);
     if (refusal) {
       if (refusal.reason) {
-        this.config.metrics.refusal(refusal.reason);
-        this.config.logger.debug({ event: 'upgrade.refused', ip, reason: refusal.reason, status: refusal.status, origin: req.headers.origin ?? null });
+        this.connectionConfig.metrics.refusal(refusal.reason);
+        this.config.logger.debug({
+          event: 'upgrade.refused',
+          ip,
+          reason: refusal.reason,
+          status: refusal.answer.status,
+          origin: req.headers.origin ?? null,
+        });
       }
       writeRefusal(socket, refusal);
       return;
@@ -159,7 +162,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       }),
     ]);
     clearTimeout(timer);
-    for (const connection of this.connections) connection.terminate('close handshake timed out');
+    for (const connection of this.connections) connection.terminate(CloseCode.ABNORMAL_CLOSURE, 'close handshake timed out');
     await Promise.all(closed);
     this.heartbeat.stop();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -172,7 +175,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
 }
 
 /** ws's permessage-deflate settings for Herald's compression options. */
-function deflateOptions(compression: Required<CompressionOptions> | null): PerMessageDeflateOptions | false {
+function deflateOptions(compression: Readonly<Required<CompressionOptions>> | null): PerMessageDeflateOptions | false {
   if (!compression) return false;
   return {
     threshold: compression.threshold,
@@ -180,34 +183,4 @@ function deflateOptions(compression: Required<CompressionOptions> | null): PerMe
     serverNoContextTakeover: !compression.contextTakeover,
     clientNoContextTakeover: !compression.contextTakeover,
   };
-}
-
-/** Connections per user, counted under `keyOf(user)`. */
-function userSlots(keyOf: (user: unknown) => string | null, max: number): UserSlots {
-  const held = new Map<string, number>();
-  return {
-    keyOf,
-    acquire(key) {
-      const count = held.get(key) ?? 0;
-      if (count >= max) return false;
-      held.set(key, count + 1);
-      return true;
-    },
-    release(key) {
-      const left = (held.get(key) ?? 1) - 1;
-      if (left <= 0) held.delete(key);
-      else held.set(key, left);
-    },
-  };
-}
-
-/** The default `userKey`: a string user itself, else its `id` or `sub` when that is a string or number. */
-export function defaultUserKey(user: unknown): string | null {
-  if (typeof user === 'string') return user;
-  if (typeof user !== 'object' || user === null) return null;
-  const { id, sub } = user as { id?: unknown; sub?: unknown };
-  for (const candidate of [id, sub]) {
-    if (typeof candidate === 'string' || typeof candidate === 'number') return String(candidate);
-  }
-  return null;
 }

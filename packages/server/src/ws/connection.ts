@@ -1,0 +1,403 @@
+import type { IncomingMessage } from 'node:http';
+import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
+import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
+import { CloseCode } from '@herald/shared';
+import type { Logger } from 'pino';
+import type { RawData, WebSocket } from 'ws';
+import { HeraldError, RefusalReason } from '../errors.js';
+import type { ServerMetrics } from '../observability/metrics.js';
+import type { HeraldServerOptions } from '../options.js';
+import { stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
+import type { IdempotentCalls } from '../transport/idempotentCall.js';
+import { TokenBucket } from '../transport/rateLimiter.js';
+import { stop, type Call } from './calls.js';
+import { beforeWrite, type WriteTicks } from './cork.js';
+import { dispatch, errorCodeOf, messageOf, UNKNOWN_CONTEXT } from './dispatch.js';
+import type { HeartbeatPeer } from './heartbeat.js';
+import { frameWriterFor, type FrameWriter, type PreparedFrame } from './preparedFrame.js';
+import { NULL_ENVELOPE, type Envelope, type ErrorContext, type Wire } from './wire.js';
+
+export interface ConnectionLimits {
+  /** Subscriptions one connection may hold at once. */
+  readonly maxSubscriptions: number;
+  /** Requests one frame may batch. */
+  readonly maxBatchSize: number;
+  /** Bytes queued for one socket before it is closed as a slow consumer. */
+  readonly maxBufferedBytes: number;
+  /** Time a client has to send its `connectionParams` after the upgrade. */
+  readonly connectionParamsTimeoutMs: number;
+  /** Requests per second and burst (token bucket), or null for no rate limit. */
+  readonly rate: { readonly perSecond: number; readonly burst: number } | null;
+}
+
+/**
+ * What every connection of one server shares: built once by the handler, so
+ * a connection holds a reference, not a copy or closures of its own (a
+ * per-connection closure here would keep each upgrade request alive).
+ */
+export interface ConnectionConfig<TRouter extends AnyRouter> {
+  readonly router: TRouter;
+  readonly wire: Wire;
+  /** Whether channel streams may be written straight to sockets (the router uses Herald's transformer). */
+  readonly nativeChannels: boolean;
+  readonly admission: Admission;
+  readonly idempotentCalls: IdempotentCalls;
+  readonly onError: HeraldServerOptions<TRouter>['onError'];
+  readonly limits: ConnectionLimits;
+  /** permessage-deflate settings (what a shared compressed frame needs), or null when it is off. */
+  readonly compression: { readonly threshold: number; readonly level: number } | null;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  /** A query or mutation finished (the drain waits for the last one). */
+  readonly onAnswered: () => void;
+  readonly onClosed: (connection: Connection<TRouter>) => void;
+}
+
+/** Who a connection is, for logs. */
+export interface ConnectionIdentity {
+  /** Numbered per server: `c<number>` in logs. */
+  readonly number: number;
+  /** The client's address (the proxy's `X-Forwarded-For` entry with `trustProxy`). */
+  readonly ip: string;
+}
+
+/**
+ * How long a slow consumer's socket may take to close after its 4002 close
+ * frame (queued behind everything it did not read) before it is destroyed:
+ * a peer that stopped reading will not read the close frame either, and its
+ * send buffer is memory the server wants back.
+ */
+const SLOW_CONSUMER_GRACE_MS = 1_000;
+
+/**
+ * One WebSocket speaking tRPC's wire protocol: its lifecycle (connection
+ * params, admission, close), its writes (batched per tick, bounded by the
+ * slow-consumer limit) and its incoming frames (`PING`/`PONG`, JSON, batches).
+ * Each request goes to `dispatch` (dispatch.ts); subscriptions live in
+ * subscriptions.ts. The members those two use are public; nothing outside
+ * `ws/` touches them.
+ */
+export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, WriteTicks {
+  lastSeenAt = Date.now();
+  lastWriteTick = 0;
+  pingSentAt = 0;
+  /** Settles once admission is decided: true when admitted (`ctx` is set), false when refused. */
+  admitted: Promise<boolean> | null = null;
+  /** The context every call on this connection shares, once admitted. */
+  ctx: unknown = undefined;
+  /** Calls running or open, by request envelope. */
+  readonly calls = new Map<Envelope, Call>();
+  closed = false;
+  /** Queries and mutations not answered yet (what a drain waits for). */
+  unanswered = 0;
+  private paramsTimer: NodeJS.Timeout | null = null;
+  private slowConsumerTimer: NodeJS.Timeout | null = null;
+  private readonly bucket: TokenBucket | null;
+  /** The key this connection holds a user slot under. */
+  private userSlot: string | null = null;
+  /** Why the server ended the connection, when it did (for the close log line). */
+  private endedBy: { code: number; reason: string } | null = null;
+  private readonly openedAt = Date.now();
+  private readonly writeFrame: FrameWriter;
+  /** The upgrade request, kept until `authenticate` and `createContext` have seen it (it is a few KiB per socket). */
+  private req: IncomingMessage | null;
+
+  private readonly number: number;
+  private readonly ip: string;
+
+  constructor(
+    readonly socket: WebSocket,
+    req: IncomingMessage,
+    readonly config: ConnectionConfig<TRouter>,
+    identity: ConnectionIdentity,
+  ) {
+    this.number = identity.number;
+    this.ip = identity.ip;
+    this.req = req;
+    const rate = config.limits.rate;
+    this.bucket = rate ? new TokenBucket(rate.perSecond, rate.burst, this.openedAt) : null;
+    this.writeFrame = frameWriterFor(socket, config.compression);
+    socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    socket.on('close', (code, reason) => this.onClose(code, reason));
+    // `ws` reports protocol violations (bad UTF-8, oversized frames) here and
+    // then closes the socket itself; without a listener they would crash the process.
+    socket.on('error', (error) => this.onSocketError(error));
+    config.metrics.connectionsOpened++;
+    config.logger.info(
+      { event: 'connection.open', connectionId: this.connectionId, ip: this.ip, origin: req.headers.origin ?? null },
+      'connection opened',
+    );
+
+    const wantsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
+    if (wantsParams) {
+      this.paramsTimer = setTimeout(() => {
+        this.refuse(
+          new HeraldError('UNAUTHORIZED', 'No connectionParams arrived in time; send them as the first frame'),
+          CloseCode.UNAUTHORIZED,
+          'connectionParams timeout',
+          RefusalReason.CONNECTION_PARAMS_TIMEOUT,
+        );
+      }, config.limits.connectionParamsTimeoutMs);
+    } else {
+      this.admitted = this.admit(null);
+    }
+  }
+
+  /** This connection's name in logs. */
+  get connectionId(): string {
+    return `c${this.number}`;
+  }
+
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const call of this.calls.values()) if (call.type === 'subscription') count++;
+    return count;
+  }
+
+  /** Registers a running call or an open subscription under its request envelope. */
+  track(envelope: Envelope, call: Call): void {
+    this.calls.set(envelope, call);
+  }
+
+  /** Drops `call` from the calls, unless another entry took its envelope meanwhile. */
+  forget(envelope: Envelope, call: Call): void {
+    if (this.calls.get(envelope) === call) this.calls.delete(envelope);
+  }
+
+  /** A query or mutation was answered (or failed). */
+  answered(): void {
+    this.unanswered--;
+    this.config.onAnswered();
+  }
+
+  /** Takes a token from the request rate bucket; false when the client is over its rate. */
+  takeRateToken(): boolean {
+    return this.bucket === null || this.bucket.take(Date.now());
+  }
+
+  ping(): void {
+    this.send('PING');
+  }
+
+  /** Drops the socket without a close handshake: by default for a heartbeat timeout, else for a close that took too long. */
+  terminate(code: CloseCode = CloseCode.HEARTBEAT_TIMEOUT, reason = 'heartbeat timeout'): void {
+    this.endedBy ??= { code, reason };
+    this.socket.terminate();
+  }
+
+  close(code: CloseCode, reason: string): void {
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
+      this.endedBy ??= { code, reason };
+      this.socket.close(code, reason);
+    }
+  }
+
+  /** Sends tRPC's reconnect notice: the client opens a new socket and moves its subscriptions there. */
+  requestReconnect(): void {
+    this.send(this.config.wire.reconnect());
+  }
+
+  /**
+   * Writes one frame unless the socket is over its buffered-bytes bound: then
+   * the peer is not reading, and it is closed with SLOW_CONSUMER instead of
+   * letting its queue grow. It resumes from history when it reconnects.
+   */
+  send(text: string): void {
+    if (!this.writable()) return;
+    const byteLength = Buffer.byteLength(text);
+    this.config.metrics.bytesOut += byteLength;
+    if (!this.writeFrame.text(text, byteLength)) this.socket.send(text, TEXT_FRAME);
+  }
+
+  /** `send` for a frame shared by many sockets: written as it was built where the socket allows it. */
+  sendPrepared(frame: PreparedFrame): void {
+    if (!this.writable()) return;
+    this.config.metrics.bytesOut += frame.payload.length;
+    if (!this.writeFrame.prepared(frame)) this.socket.send(frame.payload, TEXT_FRAME);
+  }
+
+  sendError(envelope: Envelope, error: TRPCError, context: ErrorContext): void {
+    this.config.metrics.error(errorCodeOf(error));
+    this.send(this.config.wire.error(envelope, error, context, (cause) => this.report(cause, context.type)));
+  }
+
+  report(error: unknown, type: string, path?: string): void {
+    this.config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path, type });
+  }
+
+  /** Whether a frame may be written now (open, and under the buffered-bytes bound); batches the tick's writes. */
+  private writable(): boolean {
+    const socket = this.socket;
+    if (socket.readyState !== socket.OPEN) return false;
+    if (socket.bufferedAmount > this.config.limits.maxBufferedBytes) {
+      this.closeSlowConsumer();
+      return false;
+    }
+    // `ws` exposes no cork of its own; its net.Socket has been `_socket` since ws 1.
+    const raw = (socket as unknown as { _socket?: Parameters<typeof beforeWrite>[0] })._socket;
+    if (raw) beforeWrite(raw, this);
+    this.config.metrics.framesOut++;
+    return true;
+  }
+
+  private closeSlowConsumer(): void {
+    this.config.metrics.slowConsumerCloses++;
+    this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: send buffer over its bound');
+    this.slowConsumerTimer = setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS);
+    this.slowConsumerTimer.unref();
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    this.lastSeenAt = Date.now();
+    this.pingSentAt = 0;
+    const metrics = this.config.metrics;
+    metrics.framesIn++;
+    metrics.bytesIn += Array.isArray(data) ? data.reduce((sum, chunk) => sum + chunk.length, 0) : data.byteLength;
+    if (isBinary) {
+      this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: 'Herald expects text frames of JSON' }), UNKNOWN_CONTEXT);
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
+    if (text === 'PING') return this.send('PONG');
+    if (text === 'PONG') return;
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'PARSE_ERROR', message: 'The frame is not valid JSON', cause }), UNKNOWN_CONTEXT);
+      return;
+    }
+
+    if (!this.admitted) {
+      this.acceptConnectionParams(parsed);
+      return;
+    }
+
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    const maxBatchSize = this.config.limits.maxBatchSize;
+    if (messages.length > maxBatchSize) {
+      metrics.refusal(RefusalReason.MAX_BATCH_SIZE);
+      this.sendError(
+        NULL_ENVELOPE,
+        new HeraldError('LIMIT_EXCEEDED', `A frame may batch at most ${maxBatchSize} requests; send smaller batches`),
+        UNKNOWN_CONTEXT,
+      );
+      return;
+    }
+    messages.forEach((message, index) => dispatch(this, message, index));
+  }
+
+  private acceptConnectionParams(parsed: unknown): void {
+    if (this.paramsTimer) clearTimeout(this.paramsTimer);
+    this.paramsTimer = null;
+    let params: ConnectionParams | null;
+    try {
+      if (typeof parsed !== 'object' || parsed === null || (parsed as { method?: unknown }).method !== 'connectionParams') {
+        throw new Error('the first frame must be {"method":"connectionParams","data":{...}}');
+      }
+      params = stringParams(parseConnectionParamsFromUnknown((parsed as { data?: unknown }).data));
+    } catch (cause) {
+      this.sendError(
+        NULL_ENVELOPE,
+        new TRPCError({ code: 'PARSE_ERROR', message: `Malformed connectionParams: ${messageOf(cause)}`, cause }),
+        UNKNOWN_CONTEXT,
+      );
+      this.close(CloseCode.PROTOCOL_ERROR, 'malformed connectionParams');
+      this.admitted = Promise.resolve(false);
+      return;
+    }
+    this.admitted = this.admit(params);
+  }
+
+  /**
+   * Admits the connection: `authenticate` decides its user, the user limit
+   * is checked, then `createContext` builds the context. Requests that
+   * arrive meanwhile wait for this; any refusal answers them with nothing
+   * (the socket is closing) and ends the connection.
+   */
+  private async admit(params: ConnectionParams | null): Promise<boolean> {
+    const req = this.req!;
+    this.req = null;
+    const admission = this.config.admission;
+    let user: unknown;
+    try {
+      user = await admission.authenticate(params, req);
+    } catch (error) {
+      this.refuse(error as TRPCError, CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
+      return false;
+    }
+    if (this.closed) return false;
+    const key = admission.userKeyOf(user);
+    if (key !== null) {
+      if (!admission.acquireUserSlot(key)) {
+        this.refuse(
+          new HeraldError('LIMIT_EXCEEDED', 'This user holds as many connections as it may; close one first'),
+          CloseCode.LIMIT_EXCEEDED,
+          'too many connections for this user',
+          RefusalReason.MAX_CONNECTIONS_PER_USER,
+        );
+        return false;
+      }
+      this.userSlot = key;
+    }
+    try {
+      this.ctx = await admission.createContext(params, req, user);
+      return true;
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      this.report(error, 'unknown');
+      const refused = error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN';
+      if (refused) {
+        this.refuse(error, CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
+      } else {
+        this.sendError(NULL_ENVELOPE, error, UNKNOWN_CONTEXT);
+        this.close(CloseCode.INTERNAL_ERROR, 'createContext failed');
+      }
+      return false;
+    }
+  }
+
+  /** Answers with `error` (a frame without a request id: it concerns the connection), then closes. */
+  private refuse(error: TRPCError, code: CloseCode, reason: string, refusal: RefusalReason): void {
+    this.config.metrics.refusal(refusal);
+    this.config.logger.debug({ event: 'connection.refused', connectionId: this.connectionId, reason: refusal, message: error.message });
+    this.sendError(NULL_ENVELOPE, error, UNKNOWN_CONTEXT);
+    this.close(code, reason);
+  }
+
+  private onClose(code: number, reasonBytes: Buffer): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.paramsTimer) clearTimeout(this.paramsTimer);
+    if (this.slowConsumerTimer) clearTimeout(this.slowConsumerTimer);
+    for (const call of this.calls.values()) stop(call);
+    this.calls.clear();
+    if (this.userSlot !== null) this.config.admission.releaseUserSlot(this.userSlot);
+    this.config.metrics.connectionsClosed++;
+    const peerReason = reasonBytes.toString('utf8');
+    this.config.logger.info(
+      {
+        event: 'connection.close',
+        connectionId: this.connectionId,
+        ip: this.ip,
+        code: this.endedBy?.code ?? code,
+        reason: this.endedBy?.reason ?? (peerReason || (code === CloseCode.ABNORMAL_CLOSURE ? 'connection lost' : 'closed by client')),
+        closedBy: this.endedBy ? 'server' : 'client',
+        durationMs: Date.now() - this.openedAt,
+      },
+      'connection closed',
+    );
+    this.config.onClosed(this);
+  }
+
+  private onSocketError(error: Error): void {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.config.metrics.refusal(RefusalReason.MAX_PAYLOAD);
+    else this.config.metrics.error(typeof code === 'string' ? code : 'SOCKET_ERROR');
+    this.report(error, 'unknown');
+  }
+}
+
+/** Send options of every frame: Herald speaks text frames of JSON (one shared object, not one per send). */
+const TEXT_FRAME = { binary: false } as const;

@@ -1,0 +1,146 @@
+import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
+import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
+import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
+import { nativeStreamOf, type NativeStream, type NativeStreamHandle } from '../channels/nativeStream.js';
+import type { SharedEvent } from '../channels/sharedEvent.js';
+import type { EventSink } from '../channels/subscriber.js';
+import { callProcedure, SKIPPED, type RunningCall } from './calls.js';
+import type { Connection, ConnectionConfig } from './connection.js';
+import { PreparedFrame } from './preparedFrame.js';
+import type { Envelope, ErrorContext } from './wire.js';
+
+/** What a native subscription needs of its connection. */
+type SubscriptionOwner = Pick<Connection<AnyRouter>, 'send' | 'sendPrepared' | 'forget' | 'report'> & {
+  readonly config: Pick<ConnectionConfig<AnyRouter>, 'wire' | 'metrics'>;
+};
+
+/**
+ * A native channel subscription: the sink its channel delivers into and its
+ * entry in the connection's calls, one small object (no signal, promise,
+ * generator or closure kept per subscription). `release` ends it.
+ */
+export class NativeSubscription implements EventSink {
+  handle: NativeStreamHandle | null = null;
+
+  constructor(
+    private readonly connection: SubscriptionOwner,
+    readonly envelope: Envelope,
+    readonly path: string | undefined,
+  ) {}
+
+  get type(): 'subscription' {
+    return 'subscription';
+  }
+
+  /** One delivery: serialized once per message, framed once per distinct subscription id, then written. */
+  deliver(shared: SharedEvent): void {
+    // One lookup per delivery, and no closure: the frame is built once per distinct subscription id.
+    this.connection.sendPrepared(shared.peek<PreparedFrame>(this.envelope) ?? this.frameFor(shared));
+  }
+
+  private frameFor(shared: SharedEvent): PreparedFrame {
+    const { config } = this.connection;
+    return shared.memo(this.envelope, () => {
+      // The serialized data is needed only to build a frame for an id not seen yet.
+      const data = shared.memo(TRACKED_DATA, () => {
+        if (shared.live) config.metrics.observeDelivery(shared.position, Date.now());
+        return config.wire.serializeTracked(shared.position, shared.event);
+      });
+      return new PreparedFrame(config.wire.trackedData(this.envelope, shared.position, data));
+    });
+  }
+
+  /** Ends it: stops its delivery, then tells the client it stopped. */
+  release(): void {
+    const connection = this.connection;
+    connection.config.metrics.subscriptions--;
+    connection.forget(this.envelope, this);
+    this.handle?.close().then(
+      () => connection.send(connection.config.wire.stopped(this.envelope)),
+      (cause: unknown) => connection.report(getTRPCErrorFromUnknown(cause), 'subscription', this.path),
+    );
+  }
+}
+
+/** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
+const TRACKED_DATA = 'tracked-data';
+
+/**
+ * Runs a subscription request: a channel stream goes straight onto the
+ * socket (see `NativeSubscription`); any other async iterable or observable
+ * is stepped here, one frame per value, until it ends or is stopped.
+ */
+export async function subscribe<TRouter extends AnyRouter>(
+  connection: Connection<TRouter>,
+  envelope: Envelope,
+  call: RunningCall,
+  context: ErrorContext,
+  batchIndex: number,
+): Promise<void> {
+  const result = await callProcedure(connection, call, context, batchIndex);
+  if (result === SKIPPED) return;
+  const { config } = connection;
+  const signal = call.controller.signal;
+  const native = config.nativeChannels ? nativeStreamOf(result) : null;
+  if (native) {
+    try {
+      await openNative(connection, envelope, native, signal, context.path);
+    } finally {
+      // The generator was never started; returning it releases nothing but keeps its contract.
+      void (result as AsyncGenerator).return(undefined);
+    }
+    return;
+  }
+  if (!isAsyncIterable(result) && !isObservable(result)) {
+    throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Subscription ${context.path} returned neither an async iterable nor an observable` });
+  }
+  const iterable = isObservable(result) ? observableToAsyncIterable(result, signal) : result;
+  const iterator = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  if (signal.aborted) {
+    await iterator.return?.();
+    return;
+  }
+  connection.send(config.wire.started(envelope));
+  const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
+  config.metrics.subscriptions++;
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next === 'aborted' || next.done) break;
+      const value = next.value;
+      connection.send(
+        isTrackedEnvelope(value) ? config.wire.tracked(envelope, String(value[0]), value[1]) : config.wire.data(envelope, value),
+      );
+    }
+  } finally {
+    config.metrics.subscriptions--;
+    // Not awaited when aborted: a generator stuck in its own await would hold the connection's teardown.
+    const returned = iterator.return?.();
+    if (returned) returned.catch((cause: unknown) => connection.report(getTRPCErrorFromUnknown(cause), 'subscription', context.path));
+  }
+  connection.send(config.wire.stopped(envelope));
+}
+
+/**
+ * Opens a channel stream straight onto the socket. Once open, the
+ * subscription is one `NativeSubscription` (its sink and its entry in the
+ * connection's calls), not the call's signal, this function's frame or any closure.
+ */
+async function openNative<TRouter extends AnyRouter>(
+  connection: Connection<TRouter>,
+  envelope: Envelope,
+  native: NativeStream,
+  signal: AbortSignal,
+  path: string | undefined,
+): Promise<void> {
+  // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
+  await native.prepare?.();
+  if (signal.aborted) return;
+  connection.send(connection.config.wire.started(envelope));
+  const subscription = new NativeSubscription(connection, envelope, path);
+  subscription.handle = await native.open(subscription);
+  connection.config.metrics.subscriptions++;
+  // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
+  if (signal.aborted) subscription.release();
+  else connection.track(envelope, subscription);
+}
