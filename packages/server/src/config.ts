@@ -7,7 +7,7 @@ import type { Herald } from './herald.js';
 import { defaultLogger } from './observability/logger.js';
 import { serverDefaults, type CompressionOptions, type HeraldServerOptions } from './options.js';
 import { defaultUserKey, type AdmissionSettings } from './transport/admission.js';
-import { originPolicy } from './transport/clientAddress.js';
+import { originPolicy, type OriginCheck } from './transport/clientAddress.js';
 import type { IdempotencySettings } from './transport/idempotentCall.js';
 
 /**
@@ -17,6 +17,7 @@ import type { IdempotencySettings } from './transport/idempotentCall.js';
  * one set of limits.
  */
 export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
+  /** The app's router as Herald serves it: its procedures, with `isDev` set from `development`. */
   readonly router: TRouter;
   readonly createContext: AdmissionSettings['createContext'];
   readonly authenticate: AdmissionSettings['authenticate'];
@@ -31,7 +32,7 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   readonly heartbeat: { readonly pingIntervalMs: number; readonly pongTimeoutMs: number };
   readonly limits: ResolvedLimits;
   /** The `allowedOrigins` check, or null when every origin may call. */
-  readonly originAllowed: ((origin: string) => boolean) | null;
+  readonly originAllowed: OriginCheck | null;
   readonly trustProxy: boolean;
   readonly tls: HeraldServerOptions<TRouter>['tls'];
   readonly compression: Readonly<Required<CompressionOptions>> | null;
@@ -42,6 +43,13 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   readonly metrics: { readonly registry: Registry; readonly path: string | false; readonly prefix: string } | null;
   readonly handleHttp: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   readonly idempotency: IdempotencySettings;
+  readonly auth: {
+    readonly expiryGraceMs: number;
+    /** Failed authentications per address, or null for no limit. */
+    readonly failedAttempts: { readonly perSecond: number; readonly burst: number } | null;
+  };
+  /** Whether error answers carry stack traces. */
+  readonly development: boolean;
   readonly onError: HeraldServerOptions<TRouter>['onError'];
 }
 
@@ -72,10 +80,12 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
       ? { ...serverDefaults.compression, ...(options.compression === true ? {} : options.compression) }
       : null;
   const metrics = options.metrics === false ? null : { ...serverDefaults.metrics, ...options.metrics };
+  const development = options.development ?? process.env['NODE_ENV'] === 'development';
+  const failedAttempts = options.auth?.failedAttempts ?? {};
   // The app's own objects in it (router, logger, registry, store, herald, TLS
   // options) are not frozen: they are the app's, and some of them hold state.
   return Object.freeze({
-    router: options.router,
+    router: withDevelopmentMode(options.router, development),
     createContext: options.createContext as AdmissionSettings['createContext'],
     authenticate: options.authenticate as AdmissionSettings['authenticate'],
     userKey: (options.userKey as ((user: unknown) => string | null) | undefined) ?? defaultUserKey,
@@ -86,7 +96,7 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     httpPath: httpPath === false ? null : httpPath.replace(/\/+$/, ''),
     heartbeat: Object.freeze({ ...serverDefaults.heartbeat, ...options.heartbeat }),
     limits: Object.freeze({ ...limits, rate: rate === false ? null : Object.freeze({ ...serverDefaults.limits.rate, ...rate }) }),
-    originAllowed: originPolicy(options.allowedOrigins),
+    originAllowed: originPolicy(options.allowedOrigins, options.trustProxy ?? false),
     trustProxy: options.trustProxy ?? false,
     tls: options.tls,
     compression: compression && Object.freeze(compression),
@@ -101,6 +111,24 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
       waitTimeoutMs: options.idempotency?.waitTimeoutMs ?? serverDefaults.idempotency.waitTimeoutMs,
       scope: options.idempotency?.scope,
     }),
+    auth: Object.freeze({
+      expiryGraceMs: options.auth?.expiryGraceMs ?? serverDefaults.auth.expiryGraceMs,
+      failedAttempts: failedAttempts === false ? null : Object.freeze({ ...serverDefaults.auth.failedAttempts, ...failedAttempts }),
+    }),
+    development,
     onError: options.onError,
   });
+}
+
+/**
+ * The router with tRPC's `isDev` set to `development`, which decides
+ * whether error shapes carry stack traces: a view sharing the router's
+ * procedures, so the app's router object is left as it is. tRPC's own
+ * default (`NODE_ENV !== 'production'`) would send stacks with file paths
+ * to every client of a server started without NODE_ENV.
+ */
+function withDevelopmentMode<TRouter extends AnyRouter>(router: TRouter, development: boolean): TRouter {
+  const config = router._def._config;
+  if (config.isDev === development) return router;
+  return { ...router, _def: { ...router._def, _config: { ...config, isDev: development } } };
 }

@@ -75,6 +75,14 @@ export const RefusalReason = {
   MAX_PAYLOAD: 'max_payload',
   /** `authenticate` or `createContext` refused the credentials (close 4001). */
   UNAUTHORIZED: 'unauthorized',
+  /** The credentials expired without a refresh (close 4005), or a request came after they expired. */
+  TOKEN_EXPIRED: 'token_expired',
+  /** An in-band refresh was refused (the connection keeps its old credentials until they expire). */
+  REFRESH_REFUSED: 'refresh_refused',
+  /** `server.disconnectUser` ended the connection (close 4006). */
+  REVOKED: 'revoked',
+  /** The address failed authentication too often (`auth.failedAttempts`; upgrades get HTTP 429). */
+  AUTH_FAILURES: 'auth_failures',
   /** `connectionParams` announced but not sent in time (close 4001). */
   CONNECTION_PARAMS_TIMEOUT: 'connection_params_timeout',
 } as const;
@@ -96,5 +104,7 @@ export const UpgradeRefusal = {
   MAX_CONNECTIONS: { status: 503, error: 'LIMIT_EXCEEDED' },
   /** `limits.maxConnectionsPerIp` is reached for the client's address. */
   MAX_CONNECTIONS_PER_IP: { status: 429, error: 'LIMIT_EXCEEDED' },
+  /** The client's address failed authentication more often than `auth.failedAttempts` allows. */
+  AUTH_FAILURES: { status: 429, error: 'TOO_MANY_AUTH_FAILURES' },
 } as const;
 export type UpgradeRefusal = (typeof UpgradeRefusal)[keyof typeof UpgradeRefusal];

@@ -7,10 +7,12 @@ export {
   type LimitOptions,
   type IdempotencyOptions,
   type Authenticate,
+  type AuthOptions,
   type CompressionOptions,
   type MetricsOptions,
 } from './options.js';
 export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtKeySource } from './auth/jwt.js';
+export { withExpiry, type ExpiringUser } from './auth/identity.js';
 
 export { createHerald, type Herald, type HeraldOptions } from './herald.js';
 export {

@@ -9,6 +9,7 @@ import {
   HTTP_PATH,
   WS_PATH,
 } from '@herald/shared';
+import type { ExpiringUser } from './auth/identity.js';
 import type { Herald } from './herald.js';
 
 /** What `createContext` gets: once per WebSocket connection, after its `connectionParams` arrive. */
@@ -24,15 +25,41 @@ export interface HeraldContextOptions<TUser = never> {
 /**
  * Decides a connection's user from its `connectionParams` and upgrade request,
  * before `createContext` and before any procedure runs. Return the user, or
- * `null` to let the connection in anonymously. Throw to refuse it: the client
- * gets an error frame with `heraldCode: 'UNAUTHORIZED'` (the message of a
- * thrown `TRPCError`, else "Authentication failed") and the socket is closed
- * with 4001. `jwtAuthenticator()` makes one for JWTs.
+ * `null` to let the connection in anonymously; wrap the user with
+ * `withExpiry(user, expiresAt)` when its credentials expire. Throw to refuse
+ * it: the client gets an error frame with `heraldCode: 'UNAUTHORIZED'` (the
+ * message of a thrown `TRPCError`, else "Authentication failed") and the
+ * socket is closed with 4001. `jwtAuthenticator()` makes one for JWTs.
+ *
+ * It runs again on an in-band refresh (Herald's client sends fresh
+ * `connectionParams` on the open socket before `expiresAt`), with the same
+ * upgrade request: the refreshed identity must be the same user.
  */
 export type Authenticate<TUser> = (
   connectionParams: Readonly<Record<string, string>> | null,
   req: IncomingMessage,
-) => TUser | null | Promise<TUser | null>;
+) => TUser | ExpiringUser<TUser> | null | Promise<TUser | ExpiringUser<TUser> | null>;
+
+/** Credentials over the whole life of a connection. */
+export interface AuthOptions {
+  /**
+   * How long past an identity's `expiresAt` (see `withExpiry`) the server
+   * still trusts the connection, to absorb clock skew and a refresh in
+   * flight. Then requests are refused with `TOKEN_EXPIRED` and the socket is
+   * closed with 4005; over HTTP, SSE streams end.
+   * @default 5_000
+   */
+  expiryGraceMs?: number;
+  /**
+   * Failed authentications one client address may make, as a token bucket:
+   * `burst` at once, refilled at `perSecond`. Past it, WebSocket upgrades
+   * from that address get HTTP 429 and HTTP calls `LIMIT_EXCEEDED`, so a
+   * client stuck on a stale token cannot burn the server's CPU. `false`
+   * turns it off.
+   * @default { perSecond: 0.5, burst: 20 }
+   */
+  failedAttempts?: { perSecond?: number; burst?: number } | false;
+}
 
 export interface HeartbeatOptions {
   /**
@@ -101,10 +128,13 @@ export interface LimitOptions {
    */
   maxConnectionsPerUser?: number;
   /**
-   * Requests per connection, as a token bucket: `burst` requests at once,
-   * refilled at `perSecond`. A request over it is answered with
-   * `LIMIT_EXCEEDED` (the connection stays up). `subscription.stop`, `PING`
-   * and `connectionParams` are not counted. The burst matches
+   * Requests per authenticated user (per address for anonymous
+   * connections), over all of that user's connections on this node, as a
+   * token bucket: `burst` requests at once, refilled at `perSecond`, so
+   * closing and reopening a socket does not refill it. The budget is per
+   * node: a user spread over N nodes gets N budgets. A request over it is
+   * answered with `LIMIT_EXCEEDED` (the connection stays up).
+   * `subscription.stop`, `PING` and `connectionParams` are not counted. The burst matches
    * `maxSubscriptionsPerConnection` and the client's offline queue, so a
    * reconnecting client that resends everything at once is never refused.
    * `false` turns it off.
@@ -242,18 +272,23 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
   /** Bounds that keep one client from taking more than its share. */
   limits?: LimitOptions;
   /**
-   * Browser origins allowed to open WebSockets (exact `Origin` values such
-   * as `'https://chat.example.com'`, or a predicate). An upgrade with another
-   * `Origin` header is refused with HTTP 403; one without the header
-   * (a non-browser client) is let in. This stops other sites from opening
-   * sockets with your users' cookies.
-   * @default undefined: every origin
+   * Browser origins allowed to open WebSockets and call over HTTP (exact
+   * `Origin` values such as `'https://chat.example.com'`, or a predicate).
+   * A request with another `Origin` header is refused (HTTP 403 at the
+   * upgrade, `FORBIDDEN` over HTTP); one without the header (a non-browser
+   * client) is let in. This stops other sites from opening sockets with your
+   * users' cookies. `'*'` lets every origin in.
+   * @default the server's own origin only: the `Origin` host must match the request's `Host` (`X-Forwarded-Host` with `trustProxy`)
    */
-  allowedOrigins?: readonly string[] | ((origin: string) => boolean);
+  allowedOrigins?: readonly string[] | ((origin: string) => boolean) | '*';
   /**
    * Take the client's address from the first `X-Forwarded-For` entry (set
-   * by your proxy) for `maxConnectionsPerIp` and logs. Only behind a proxy
-   * that overwrites the header: clients can send anything.
+   * by your proxy) for `maxConnectionsPerIp`, the failed-authentication and
+   * rate limits of anonymous clients, and logs; and the host of the
+   * same-origin check from `X-Forwarded-Host`. Only behind a proxy that
+   * overwrites the headers: clients can send anything. Without it, behind a
+   * proxy all clients share the proxy's address: the server logs one
+   * warning when requests carry `X-Forwarded-For` while this is off.
    * @default false
    */
   trustProxy?: boolean;
@@ -299,6 +334,14 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
    * answer 404.
    */
   handleHttp?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Credentials over the life of a connection: expiry grace and the failed-authentication limit. */
+  auth?: AuthOptions;
+  /**
+   * Development mode: error answers carry stack traces (with file paths).
+   * Keep it off for anything reachable by others.
+   * @default true only when NODE_ENV is 'development'
+   */
+  development?: boolean;
   /** Mutations sent with an idempotency key (Herald's client does) run once per key. */
   idempotency?: IdempotencyOptions;
   /** Called for every error a procedure throws, and for connection errors. */
@@ -331,4 +374,5 @@ export const serverDefaults = {
   closeTimeoutMs: 2_000,
   metrics: { path: '/metrics', prefix: 'herald_' },
   idempotency: { ttlMs: 600_000, waitTimeoutMs: 30_000 },
+  auth: { expiryGraceMs: 5_000, failedAttempts: { perSecond: 0.5, burst: 20 } },
 } as const;

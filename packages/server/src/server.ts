@@ -11,7 +11,9 @@ import { createTrpcHttpHandler } from './http/trpcHttp.js';
 import { ServerMetrics } from './observability/metrics.js';
 import type { HeraldServerOptions } from './options.js';
 import { Admission } from './transport/admission.js';
+import { ProxyHeaderWarning } from './transport/clientAddress.js';
 import { IdempotentCalls } from './transport/idempotentCall.js';
+import { Revocations } from './transport/revocations.js';
 import { ConnectionHandler } from './ws/handler.js';
 
 export interface HeraldServer {
@@ -31,6 +33,15 @@ export interface HeraldServer {
   readonly logger: Logger;
   /** Tells every connected client to reconnect (to this node once it is back, or to another). */
   broadcastReconnect(): void;
+  /**
+   * Ends the sessions of the user `userKey` (see `userKey`) on every node
+   * sharing this server's `herald` broker: their WebSockets close with 4006
+   * (`REVOKED`) and their SSE streams end, within a broker round trip.
+   * Resolves once the broker took the revocation. Make the app's
+   * `authenticate` refuse the user's credentials too, or they reconnect.
+   * @param reason The close reason the clients see. @default 'sessions revoked'
+   */
+  disconnectUser(userKey: string, reason?: string): Promise<void>;
   /**
    * Drains, then closes: stops accepting at once (upgrades get 503, `/readyz`
    * answers 503 while HTTP keeps serving), sends the reconnect notice so
@@ -67,13 +78,27 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
       createContext: config.createContext,
       userKey: config.userKey,
       maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+      rate: config.limits.rate,
+      failedAttempts: config.auth.failedAttempts,
       report: (error, type, errorPath) =>
         config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path: errorPath, type }),
+      logError: (error, message) => logger.error({ err: error }, message),
     }),
     idempotentCalls: new IdempotentCalls(config.idempotency),
+    proxyWarning: new ProxyHeaderWarning(config.trustProxy, (message) => logger.warn({ event: 'config.trust_proxy' }, message)),
     metrics,
   };
   const ws: ConnectionHandler<TRouter> = new ConnectionHandler(config, core, isDraining);
+  // `disconnectUser` reaches every node through the channels' broker; without `herald`, this node alone.
+  const revocations = new Revocations(
+    config.herald?.broker ?? null,
+    ({ userKey, reason }) => {
+      ws.disconnectUser(userKey, reason);
+      trpcHttp?.disconnectUser(userKey);
+    },
+    (error) => logger.warn({ err: error, event: 'revocation.malformed' }, 'ignored a malformed revocation'),
+  );
+  await revocations.start();
   // The router over HTTP (`/trpc`, SSE subscriptions) for networks that strip WebSocket upgrades.
   const trpcHttp = createTrpcHttpHandler(config, core, isDraining);
 
@@ -105,6 +130,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A socket error before `ws` takes over must not become an uncaught exception.
     socket.on('error', () => socket.destroy());
+    core.proxyWarning.check(req);
     // Path, drain, origin and connection limits are checked there (ws/upgrade.ts).
     ws.handleUpgrade(req, socket, head);
   });
@@ -137,6 +163,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
     metrics: metrics.registry,
     logger,
     broadcastReconnect: () => ws.broadcastReconnect(),
+    disconnectUser: (userKey, reason = 'sessions revoked') => revocations.revoke({ userKey, reason }),
     close() {
       closing ??= (async () => {
         // Draining: from here upgrades get 503 and /readyz answers 503, while
@@ -149,6 +176,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
         await ws.close(config.closeTimeoutMs);
         http.closeAllConnections();
         await httpClosed;
+        await revocations.stop();
         logger.info({ event: 'server.closed' }, 'herald closed');
       })();
       return closing;

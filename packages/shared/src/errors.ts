@@ -11,6 +11,12 @@ export const HeraldErrorCode = {
   BROKER_UNAVAILABLE: 'BROKER_UNAVAILABLE',
   /** No credentials, or credentials that were refused. */
   UNAUTHORIZED: 'UNAUTHORIZED',
+  /**
+   * The connection's credentials expired: the request did not run. Herald's
+   * client refreshes them in-band before this happens; other clients
+   * reconnect with fresh `connectionParams`.
+   */
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   /** Authenticated, but not allowed to do this. */
   FORBIDDEN: 'FORBIDDEN',
   /** A configured limit was hit. */
@@ -34,6 +40,7 @@ export const TRPC_CODE_OF = {
   INVALID_KEY: 'BAD_REQUEST',
   BROKER_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   UNAUTHORIZED: 'UNAUTHORIZED',
+  TOKEN_EXPIRED: 'UNAUTHORIZED',
   FORBIDDEN: 'FORBIDDEN',
   LIMIT_EXCEEDED: 'TOO_MANY_REQUESTS',
   SERVER_CLOSING: 'SERVICE_UNAVAILABLE',

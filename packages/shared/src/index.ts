@@ -1,10 +1,12 @@
 export { transformer } from './transformer.js';
 export { bytesToBase64, base64ToBytes } from './base64.js';
 export type { ConnectionState, ConnectionStatus, Transport } from './connectionState.js';
+export type { SessionNotice } from './protocol.js';
 export {
   WS_PATH,
   HTTP_PATH,
   IDEMPOTENCY_KEY_HEADER,
+  SESSION_NOTICE_METHOD,
   CloseCode,
   DEFAULT_CLIENT_PING_INTERVAL_MS,
   DEFAULT_CLIENT_PONG_TIMEOUT_MS,

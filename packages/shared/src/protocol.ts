@@ -1,3 +1,5 @@
+import type { HeraldErrorCode } from './errors.js';
+
 /**
  * Numbers both sides of the wire must agree on. Timing defaults live here so
  * the server's and the client's heartbeats are tuned as a pair.
@@ -66,5 +68,35 @@ export const CloseCode = {
    * those at the upgrade with HTTP 403, before a WebSocket exists.
    */
   FORBIDDEN_ORIGIN: 4004,
+  /**
+   * The connection's credentials expired (their `expiresAt` plus the
+   * server's `auth.expiryGraceMs` passed without an in-band refresh).
+   * Reconnect with fresh `connectionParams`; subscriptions resume from their
+   * last position.
+   */
+  TOKEN_EXPIRED: 4005,
+  /** The server ended the user's sessions (`server.disconnectUser`). Reconnecting needs credentials the app still accepts. */
+  REVOKED: 4006,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** The `method` of Herald's session notice. */
+export const SESSION_NOTICE_METHOD = 'herald.session';
+
+/**
+ * Server to client, outside any request: how long the server still trusts
+ * the connection's credentials, sent when they expire and after each
+ * in-band refresh (fresh `connectionParams` on the open socket). A client
+ * refreshes before `expiresInMs` runs out; it needs no clock in step with
+ * the server's. `refused` says why a refresh failed (the old expiry stands).
+ * Stock tRPC clients ignore it.
+ */
+export interface SessionNotice {
+  readonly id: null;
+  readonly method: typeof SESSION_NOTICE_METHOD;
+  readonly params: {
+    /** Milliseconds until the server stops trusting the credentials (grace included), or null when they do not expire. */
+    readonly expiresInMs: number | null;
+    readonly refused?: { readonly heraldCode: HeraldErrorCode; readonly message: string };
+  };
+}

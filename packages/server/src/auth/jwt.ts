@@ -9,6 +9,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { HeraldError } from '../errors.js';
+import { withExpiry } from './identity.js';
 import type { Authenticate } from '../options.js';
 
 /** Where the verification keys come from: a shared secret (HS256) or a JSON Web Key Set. */
@@ -73,7 +74,9 @@ const MIN_SECRET_BYTES = 32;
  * No token: the connection is anonymous (`user: null`), unless `required`.
  * A token that fails (bad signature, expired, wrong issuer or audience, or
  * refused by `toUser`): the connection is refused with `UNAUTHORIZED` and
- * close code 4001, and the error says which of those it was.
+ * close code 4001, and the error says which of those it was. A token with
+ * `exp` is trusted until then (see `withExpiry`): Herald's client refreshes
+ * it in-band before, other clients are closed with 4005 and reconnect.
  *
  * ```ts
  * createHeraldServer({ router, authenticate: jwtAuthenticator({ jwks: 'https://id.example.com/.well-known/jwks.json', issuer: 'https://id.example.com/', audience: 'chat' }), createContext: ({ user }) => ({ user }) });
@@ -104,11 +107,14 @@ export function jwtAuthenticator<TUser = JWTPayload>(options: JwtKeySource & Jwt
     } catch (cause) {
       throw new HeraldError('UNAUTHORIZED', `Token refused: ${refusalReason(cause)}`, { cause });
     }
+    let user: TUser;
     try {
-      return await toUser(payload);
+      user = await toUser(payload);
     } catch (cause) {
       throw new HeraldError('UNAUTHORIZED', 'Token refused: it names no valid user', { cause });
     }
+    // The token's `exp` is how long the connection is trusted (see `withExpiry`).
+    return typeof payload.exp === 'number' && user !== null ? withExpiry(user, payload.exp * 1000) : user;
   };
 }
 

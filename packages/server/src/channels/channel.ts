@@ -199,7 +199,12 @@ export function createChannel<
         }
         presenceClientId = record.clientId;
       }
-      return new OpenStream(subscriber, presenceClientId === null ? null : { broker, topic, clientId: presenceClientId, onError: runtime.onError });
+      return new OpenStream(
+        subscriber,
+        topic,
+        authorized,
+        presenceClientId === null ? null : { broker, topic, clientId: presenceClientId, onError: runtime.onError },
+      );
     };
     return { open, authorize };
   }
@@ -322,6 +327,9 @@ export function createChannel<
 class OpenStream {
   constructor(
     readonly subscriber: ChannelSubscriber,
+    private readonly topic: string,
+    /** The channel's `authorize` check (one function per channel, not per stream). */
+    private readonly authorized: (action: ChannelAction, topic: string, ctx: unknown) => Promise<void>,
     private readonly presence: {
       readonly broker: Broker;
       readonly topic: string;
@@ -329,6 +337,11 @@ class OpenStream {
       readonly onError: (error: unknown) => void;
     } | null,
   ) {}
+
+  /** Checks the subscription again with a new context (credentials refreshed); rejects with FORBIDDEN when it is no longer allowed. */
+  authorize(ctx: unknown): Promise<void> {
+    return this.authorized('subscribe', this.topic, ctx);
+  }
 
   async close(): Promise<void> {
     this.subscriber.close();

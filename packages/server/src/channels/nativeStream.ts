@@ -20,6 +20,11 @@ export interface NativeStream {
 
 export interface NativeStreamHandle {
   close(): Promise<void>;
+  /**
+   * Checks the subscription again with a new context, when the connection's
+   * credentials were refreshed; rejects with the refusal.
+   */
+  authorize(ctx: unknown): Promise<void>;
 }
 
 export function nativeStreamOf(value: unknown): NativeStream | null {

@@ -7,7 +7,7 @@ import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared';
 import type { ServerConfig } from '../config.js';
 import { HeraldError } from '../errors.js';
 import { stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
-import { clientAddress } from '../transport/clientAddress.js';
+import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
 import { idempotencyKeyFrom, type IdempotentCalls } from '../transport/idempotentCall.js';
 
 export interface TrpcHttpHandler {
@@ -15,6 +15,8 @@ export interface TrpcHttpHandler {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** Server-Sent Events streams open now. */
   readonly streamCount: number;
+  /** Ends the SSE streams of the user `userKey` (its other requests are answered per request anyway). */
+  disconnectUser(userKey: string): void;
 }
 
 /**
@@ -43,15 +45,17 @@ export interface TrpcHttpHandler {
  */
 export function createTrpcHttpHandler<TRouter extends AnyRouter>(
   config: ServerConfig<TRouter>,
-  core: { readonly admission: Admission; readonly idempotentCalls: IdempotentCalls },
+  core: { readonly admission: Admission; readonly idempotentCalls: IdempotentCalls; readonly proxyWarning: ProxyHeaderWarning },
   isClosing: () => boolean,
 ): TrpcHttpHandler | null {
   const prefix = config.httpPath;
   if (prefix === null) return null;
   const router = withSseDefaults(config.router, config.heartbeat);
-  const { admission, idempotentCalls } = core;
+  const { admission, idempotentCalls, proxyWarning } = core;
   const { maxPayloadBytes, maxBatchSize, maxSubscriptionsPerConnection: maxStreamsPerClient } = config.limits;
   const streamsByClient = new Map<string, number>();
+  /** Open SSE responses by user key, for `disconnectUser`. */
+  const streamsByUser = new Map<string, Set<ServerResponse>>();
   let streamCount = 0;
 
   const report = (error: unknown, type: string, path: string | undefined) =>
@@ -62,9 +66,9 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
-    options: { refusal?: TRPCError | null; ctx?: { value: unknown } } = {},
+    options: { refusal?: TRPCError | null; ctx?: { value: unknown }; stream?: boolean } = {},
   ): Promise<void> {
-    const { refusal, ctx } = options;
+    const { refusal, ctx, stream } = options;
     return nodeHTTPRequestHandler({
       router,
       req,
@@ -74,9 +78,29 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       // The batch bound is checked before (LIMIT_EXCEEDED, as over WebSocket), on the same count of paths.
       ...(refusal ? { middleware: (_req: unknown, _res: unknown, next: (error?: unknown) => void) => next(refusal) } : {}),
       // A refused request calls nothing, so it needs no context (nor an `authenticate` run).
-      createContext: async ({ info }: { info: TRPCRequestInfo }) =>
-        ctx ? ctx.value : refusal ? undefined : admission.contextFor(connectionParamsOf(req, info.connectionParams), req),
+      createContext: async ({ info }: { info: TRPCRequestInfo }) => {
+        if (ctx) return ctx.value;
+        if (refusal) return undefined;
+        const admitted = await admission.contextFor(connectionParamsOf(req, info.connectionParams), req, clientAddress(req, config.trustProxy));
+        if (stream) {
+          const { identity } = admitted;
+          if (identity.expiresAt !== null) endStreamAt(res, identity.expiresAt + config.auth.expiryGraceMs);
+          const userKey = admission.userKeyOf(identity.user);
+          if (userKey !== null) trackUserStream(userKey, res);
+        }
+        return admitted.ctx;
+      },
       onError: ({ error, type, path: errorPath }) => report(error, type, errorPath),
+    });
+  }
+
+  function trackUserStream(userKey: string, res: ServerResponse): void {
+    let streams = streamsByUser.get(userKey);
+    if (!streams) streamsByUser.set(userKey, (streams = new Set()));
+    streams.add(res);
+    res.once('close', () => {
+      streams.delete(res);
+      if (streams.size === 0 && streamsByUser.get(userKey) === streams) streamsByUser.delete(userKey);
     });
   }
 
@@ -116,7 +140,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
     }
     let ctx: unknown;
     try {
-      ctx = await admission.contextFor(connectionParamsOf(req, queryConnectionParams(url)), req);
+      ctx = (await admission.contextFor(connectionParamsOf(req, queryConnectionParams(url)), req, clientAddress(req, config.trustProxy))).ctx;
     } catch {
       // Refused credentials: let the adapter call createContext again and answer with its error.
       await runAdapter(req, res, path);
@@ -145,10 +169,17 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       await runAdapter(req, res, path, { refusal: new HeraldError('SERVER_CLOSING', 'The server is shutting down; reconnect') });
       return;
     }
+    proxyWarning.check(req);
     const origin = req.headers.origin;
-    if (config.originAllowed && origin !== undefined && !config.originAllowed(origin)) {
+    if (config.originAllowed && origin !== undefined && !config.originAllowed(origin, req)) {
       await runAdapter(req, res, path, {
         refusal: new HeraldError('FORBIDDEN', `Origin ${origin} may not call this server; add it to the server's allowedOrigins`),
+      });
+      return;
+    }
+    if (!admission.mayAuthenticate(clientAddress(req, config.trustProxy))) {
+      await runAdapter(req, res, path, {
+        refusal: new HeraldError('LIMIT_EXCEEDED', 'Too many failed authentications from this address; sign in again and retry later'),
       });
       return;
     }
@@ -169,7 +200,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       }
       // `close` comes for a finished response and for a client that left; `finish` may not.
       res.once('close', release);
-      await runAdapter(req, res, path);
+      await runAdapter(req, res, path, { stream: true });
       return;
     }
     const key = req.method === 'POST' ? idempotencyKeyOf(req) : null;
@@ -180,6 +211,9 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
   return {
     get streamCount() {
       return streamCount;
+    },
+    disconnectUser(userKey) {
+      for (const res of streamsByUser.get(userKey) ?? []) res.destroy();
     },
     handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -199,6 +233,17 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       return true;
     },
   };
+}
+
+/**
+ * Ends an SSE response when its credentials expire: the client's
+ * EventSource reconnects with fresh credentials and `Last-Event-ID`, so the
+ * stream resumes where it stopped. The timer goes with the response.
+ */
+function endStreamAt(res: ServerResponse, at: number): void {
+  const timer = setTimeout(() => res.destroy(), Math.max(0, at - Date.now()));
+  timer.unref();
+  res.once('close', () => clearTimeout(timer));
 }
 
 /**

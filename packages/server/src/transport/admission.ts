@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { TRPCError, type AnyRouter } from '@trpc/server';
+import { identityOf, type Identity } from '../auth/identity.js';
 import { HeraldError } from '../errors.js';
 import type { HeraldServerOptions } from '../options.js';
+import { TokenBuckets } from './rateLimiter.js';
 
 /** Connection params as the app sees them: string values only. */
 export type ConnectionParams = Readonly<Record<string, string>>;
@@ -15,44 +17,83 @@ export interface AdmissionSettings {
   /** The key a user counts under for `maxConnectionsPerUser`, or null to not count it. */
   readonly userKey: (user: unknown) => string | null;
   readonly maxConnectionsPerUser: number;
+  /** Requests per user (per address when anonymous) on this node, or null for no limit. */
+  readonly rate: { readonly perSecond: number; readonly burst: number } | null;
+  /** Failed authentications per address, or null for no limit. */
+  readonly failedAttempts: { readonly perSecond: number; readonly burst: number } | null;
   readonly report: ErrorReporter;
+  /** Where a failed `createContext` is logged (it is a server fault, whatever `onError` does). */
+  readonly logError: (error: unknown, message: string) => void;
+  readonly now?: () => number;
 }
 
 /**
  * Who is calling, the same way on both transports: `authenticate` decides
- * the user from the connection params and the request, then `createContext`
- * builds the context every call shares. Also keeps the per-user connection
- * counts (`maxConnectionsPerUser`) of the node.
+ * the user (and until when it holds) from the connection params and the
+ * request, then `createContext` builds the context every call shares. Also
+ * keeps what the node counts per caller: connections per user
+ * (`maxConnectionsPerUser`), the request budget per user or address
+ * (`limits.rate`), and failed authentications per address (`auth.failedAttempts`).
  */
 export class Admission {
   private readonly held = new Map<string, number>();
+  private readonly requests: TokenBuckets | null;
+  private readonly failures: TokenBuckets | null;
+  private readonly now: () => number;
 
-  constructor(private readonly settings: AdmissionSettings) {}
+  constructor(private readonly settings: AdmissionSettings) {
+    this.now = settings.now ?? Date.now;
+    const { rate, failedAttempts } = settings;
+    this.requests = rate ? new TokenBuckets(rate.perSecond, rate.burst, this.now()) : null;
+    this.failures = failedAttempts ? new TokenBuckets(failedAttempts.perSecond, failedAttempts.burst, this.now()) : null;
+  }
 
   /**
-   * The user `authenticate` returns, or null (anonymous, or no
-   * `authenticate`). A refusal throws the `UNAUTHORIZED` HeraldError the
-   * client should get: a thrown TRPCError's message, else nothing internal
-   * (and the cause goes to `onError`).
+   * Who `authenticate` says is calling: the user (null when anonymous, or
+   * without `authenticate`) and its expiry. A refusal counts against
+   * `address` and throws the `UNAUTHORIZED` HeraldError the client should
+   * get: a thrown TRPCError's message, else nothing internal (the cause goes
+   * to `onError`).
    */
-  async authenticate(params: ConnectionParams | null, req: IncomingMessage): Promise<unknown> {
-    if (!this.settings.authenticate) return null;
+  async authenticate(params: ConnectionParams | null, req: IncomingMessage, address: string): Promise<Identity> {
+    if (!this.settings.authenticate) return ANONYMOUS;
     try {
-      return (await this.settings.authenticate(params, req)) ?? null;
+      return identityOf(await this.settings.authenticate(params, req));
     } catch (cause) {
+      this.failures?.take(address, this.now());
       if (!(cause instanceof TRPCError)) this.settings.report(cause, 'authenticate');
       throw authenticationError(cause);
     }
   }
 
-  /** Runs the app's `createContext`; its errors are the caller's to map. */
+  /** False once `address` failed authentication more often than `auth.failedAttempts` allows. */
+  mayAuthenticate(address: string): boolean {
+    return this.failures?.available(address, this.now()) ?? true;
+  }
+
+  /** Takes one request from the budget of `rateKey` (see `rateKeyOf`); false when it is spent. */
+  takeRequest(rateKey: string): boolean {
+    return this.requests?.take(rateKey, this.now()) ?? true;
+  }
+
+  /**
+   * Runs the app's `createContext`. Its errors are the caller's to map; one
+   * that is not a refusal (UNAUTHORIZED or FORBIDDEN) is a server fault and
+   * is logged here.
+   */
   async createContext(params: ConnectionParams | null, req: IncomingMessage, user: unknown): Promise<unknown> {
-    return this.settings.createContext({ connectionParams: params, req, user });
+    try {
+      return await this.settings.createContext({ connectionParams: params, req, user });
+    } catch (cause) {
+      if (!isRefusal(cause)) this.settings.logError(cause, 'createContext failed');
+      throw cause;
+    }
   }
 
   /** `authenticate`, then `createContext`: what one HTTP request needs. */
-  async contextFor(params: ConnectionParams | null, req: IncomingMessage): Promise<unknown> {
-    return this.createContext(params, req, await this.authenticate(params, req));
+  async contextFor(params: ConnectionParams | null, req: IncomingMessage, address: string): Promise<{ ctx: unknown; identity: Identity }> {
+    const identity = await this.authenticate(params, req, address);
+    return { ctx: await this.createContext(params, req, identity.user), identity };
   }
 
   /** The key `user` counts under for `maxConnectionsPerUser`, or null when it is not counted. */
@@ -73,6 +114,18 @@ export class Admission {
     if (left <= 0) this.held.delete(key);
     else this.held.set(key, left);
   }
+}
+
+const ANONYMOUS: Identity = { user: null, expiresAt: null };
+
+/** A `createContext` error that refuses the caller rather than reporting a fault. */
+export function isRefusal(cause: unknown): boolean {
+  return cause instanceof TRPCError && (cause.code === 'UNAUTHORIZED' || cause.code === 'FORBIDDEN');
+}
+
+/** The key a caller's request budget is kept under: its user when it has a key, else its address. */
+export function rateKeyOf(userKey: string | null, address: string): string {
+  return userKey === null ? `address:${address}` : `user:${userKey}`;
 }
 
 function authenticationError(cause: unknown): TRPCError {

@@ -5,14 +5,14 @@ import { CloseCode } from '@herald/shared';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { HeraldError, RefusalReason } from '../errors.js';
+import type { Identity } from '../auth/identity.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { HeraldServerOptions } from '../options.js';
-import { stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
+import { isRefusal, rateKeyOf, stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
 import type { IdempotentCalls } from '../transport/idempotentCall.js';
-import { TokenBucket } from '../transport/rateLimiter.js';
 import { stop, type Call } from './calls.js';
 import { beforeWrite, type WriteTicks } from './cork.js';
-import { dispatch, errorCodeOf, messageOf, UNKNOWN_CONTEXT } from './dispatch.js';
+import { dispatch, envelopeOfRequest, errorCodeOf, messageOf, UNKNOWN_CONTEXT } from './dispatch.js';
 import type { HeartbeatPeer } from './heartbeat.js';
 import { frameWriterFor, type FrameWriter, type PreparedFrame } from './preparedFrame.js';
 import { NULL_ENVELOPE, type Envelope, type ErrorContext, type Wire } from './wire.js';
@@ -26,8 +26,10 @@ export interface ConnectionLimits {
   readonly maxBufferedBytes: number;
   /** Time a client has to send its `connectionParams` after the upgrade. */
   readonly connectionParamsTimeoutMs: number;
-  /** Requests per second and burst (token bucket), or null for no rate limit. */
+  /** Requests per second and burst (`limits.rate`, kept per user by `Admission`), or null for no rate limit. */
   readonly rate: { readonly perSecond: number; readonly burst: number } | null;
+  /** Time past an identity's expiry before the connection is no longer trusted. */
+  readonly expiryGraceMs: number;
 }
 
 /**
@@ -81,6 +83,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   lastSeenAt = Date.now();
   lastWriteTick = 0;
   pingSentAt = 0;
+  /** When the credentials stop being trusted (their expiry plus the grace), in ms; 0 when they do not expire. */
+  trustedUntil = 0;
   /** Settles once admission is decided: true when admitted (`ctx` is set), false when refused. */
   admitted: Promise<boolean> | null = null;
   /** The context every call on this connection shares, once admitted. */
@@ -92,14 +96,21 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   unanswered = 0;
   private paramsTimer: NodeJS.Timeout | null = null;
   private slowConsumerTimer: NodeJS.Timeout | null = null;
-  private readonly bucket: TokenBucket | null;
-  /** The key this connection holds a user slot under. */
-  private userSlot: string | null = null;
+  /** The key of the user this connection belongs to (it holds a user slot under it), or null when anonymous. */
+  userKey: string | null = null;
+  /** Whose request budget this connection spends: its address until it is admitted, then its user's. */
+  private rateKey: string;
+  /** An in-band refresh in progress; the next one waits for it. */
+  private refreshing: Promise<void> | null = null;
   /** Why the server ended the connection, when it did (for the close log line). */
   private endedBy: { code: number; reason: string } | null = null;
   private readonly openedAt = Date.now();
   private readonly writeFrame: FrameWriter;
-  /** The upgrade request, kept until `authenticate` and `createContext` have seen it (it is a few KiB per socket). */
+  /**
+   * The upgrade request, kept until `authenticate` and `createContext` have
+   * seen it (it is a few KiB per socket), and for as long as the credentials
+   * expire, since an in-band refresh runs them again with it.
+   */
   private req: IncomingMessage | null;
 
   private readonly number: number;
@@ -114,8 +125,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     this.number = identity.number;
     this.ip = identity.ip;
     this.req = req;
-    const rate = config.limits.rate;
-    this.bucket = rate ? new TokenBucket(rate.perSecond, rate.burst, this.openedAt) : null;
+    this.rateKey = rateKeyOf(null, this.ip);
     this.writeFrame = frameWriterFor(socket, config.compression);
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     socket.on('close', (code, reason) => this.onClose(code, reason));
@@ -170,9 +180,30 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     this.config.onAnswered();
   }
 
-  /** Takes a token from the request rate bucket; false when the client is over its rate. */
+  /** Takes a request from the caller's budget (`limits.rate`); false when it is spent. */
   takeRateToken(): boolean {
-    return this.bucket === null || this.bucket.take(Date.now());
+    return this.config.admission.takeRequest(this.rateKey);
+  }
+
+  /** Whether the credentials expired (grace included) at `now`. */
+  expiredAt(now: number): boolean {
+    return this.trustedUntil !== 0 && now >= this.trustedUntil;
+  }
+
+  /** Ends a connection whose credentials expired: the client reconnects with fresh ones and resumes. */
+  expire(): void {
+    this.refuse(
+      new HeraldError('TOKEN_EXPIRED', "The connection's credentials expired; reconnect with fresh connectionParams"),
+      CloseCode.TOKEN_EXPIRED,
+      'credentials expired',
+      RefusalReason.TOKEN_EXPIRED,
+    );
+  }
+
+  /** Ends a connection whose user's sessions were revoked (`server.disconnectUser`). */
+  revoke(reason: string): void {
+    this.config.metrics.refusal(RefusalReason.REVOKED);
+    this.close(CloseCode.REVOKED, reason);
   }
 
   ping(): void {
@@ -273,16 +304,18 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       this.acceptConnectionParams(parsed);
       return;
     }
+    if (isConnectionParams(parsed)) {
+      this.refresh(parsed);
+      return;
+    }
 
     const messages = Array.isArray(parsed) ? parsed : [parsed];
     const maxBatchSize = this.config.limits.maxBatchSize;
     if (messages.length > maxBatchSize) {
+      // Every request of the batch is answered, under its own id, so each call settles.
       metrics.refusal(RefusalReason.MAX_BATCH_SIZE);
-      this.sendError(
-        NULL_ENVELOPE,
-        new HeraldError('LIMIT_EXCEEDED', `A frame may batch at most ${maxBatchSize} requests; send smaller batches`),
-        UNKNOWN_CONTEXT,
-      );
+      const error = new HeraldError('LIMIT_EXCEEDED', `A frame may batch at most ${maxBatchSize} requests; send smaller batches`);
+      refuseEach(this, messages, error);
       return;
     }
     messages.forEach((message, index) => dispatch(this, message, index));
@@ -293,10 +326,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     this.paramsTimer = null;
     let params: ConnectionParams | null;
     try {
-      if (typeof parsed !== 'object' || parsed === null || (parsed as { method?: unknown }).method !== 'connectionParams') {
-        throw new Error('the first frame must be {"method":"connectionParams","data":{...}}');
-      }
-      params = stringParams(parseConnectionParamsFromUnknown((parsed as { data?: unknown }).data));
+      if (!isConnectionParams(parsed)) throw new Error('the first frame must be {"method":"connectionParams","data":{...}}');
+      params = paramsOf(parsed);
     } catch (cause) {
       this.sendError(
         NULL_ENVELOPE,
@@ -320,14 +351,15 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     const req = this.req!;
     this.req = null;
     const admission = this.config.admission;
-    let user: unknown;
+    let identity: Identity;
     try {
-      user = await admission.authenticate(params, req);
+      identity = await admission.authenticate(params, req, this.ip);
     } catch (error) {
       this.refuse(error as TRPCError, CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
       return false;
     }
     if (this.closed) return false;
+    const { user } = identity;
     const key = admission.userKeyOf(user);
     if (key !== null) {
       if (!admission.acquireUserSlot(key)) {
@@ -339,16 +371,15 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
         );
         return false;
       }
-      this.userSlot = key;
+      this.userKey = key;
+      this.rateKey = rateKeyOf(key, this.ip);
     }
     try {
       this.ctx = await admission.createContext(params, req, user);
-      return true;
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       this.report(error, 'unknown');
-      const refused = error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN';
-      if (refused) {
+      if (isRefusal(cause)) {
         this.refuse(error, CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
       } else {
         this.sendError(NULL_ENVELOPE, error, UNKNOWN_CONTEXT);
@@ -356,6 +387,93 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       }
       return false;
     }
+    this.trust(identity, req);
+    return true;
+  }
+
+  /**
+   * Takes the identity's expiry: the heartbeat sweep and `dispatch` stop
+   * trusting the connection after it (plus the grace). The client hears how
+   * long that is, so it can refresh in time without a clock of its own.
+   */
+  private trust(identity: Identity, req: IncomingMessage): void {
+    if (identity.expiresAt === null) {
+      this.trustedUntil = 0;
+      this.req = null;
+      return;
+    }
+    this.trustedUntil = identity.expiresAt + this.config.limits.expiryGraceMs;
+    this.req = req;
+    this.send(this.config.wire.session(this.trustedUntil - Date.now(), null));
+  }
+
+  /** An in-band refresh: fresh `connectionParams` on the open socket. One runs at a time, in arrival order. */
+  private refresh(parsed: { data?: unknown }): void {
+    const previous = this.refreshing ?? Promise.resolve();
+    const next = previous.then(() => this.reauthenticate(parsed));
+    this.refreshing = next;
+    void next.finally(() => {
+      if (this.refreshing === next) this.refreshing = null;
+    });
+  }
+
+  /**
+   * Runs `authenticate` and `createContext` again with the new params: same
+   * socket, same subscriptions, new expiry. The user must stay the same. Each
+   * open channel subscription is authorized again with the new context; one
+   * that no longer is ends with FORBIDDEN while the others go on. A refused
+   * refresh changes nothing: the connection ends at its old expiry.
+   */
+  private async reauthenticate(parsed: { data?: unknown }): Promise<void> {
+    const req = this.req;
+    if (this.closed) return;
+    if (!req) {
+      this.refuseRefresh(new HeraldError('UNAUTHORIZED', "This connection's credentials do not expire; there is nothing to refresh"));
+      return;
+    }
+    const admission = this.config.admission;
+    let params: ConnectionParams | null;
+    let identity: Identity;
+    let ctx: unknown;
+    try {
+      params = paramsOf(parsed);
+      identity = await admission.authenticate(params, req, this.ip);
+      const key = admission.userKeyOf(identity.user);
+      if (key !== this.userKey) {
+        throw new HeraldError('UNAUTHORIZED', "A refresh must keep the connection's user; reconnect to sign in as someone else");
+      }
+      ctx = await admission.createContext(params, req, identity.user);
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      this.refuseRefresh(error instanceof HeraldError ? error : new HeraldError('UNAUTHORIZED', error.message, { cause }));
+      return;
+    }
+    if (this.closed) return;
+    await this.reauthorize(ctx);
+    this.ctx = ctx;
+    this.trust(identity, req);
+  }
+
+  private refuseRefresh(error: HeraldError): void {
+    this.config.metrics.refusal(RefusalReason.REFRESH_REFUSED);
+    this.config.logger.debug({ event: 'connection.refresh_refused', connectionId: this.connectionId, message: error.message });
+    this.send(this.config.wire.session(this.trustedUntil === 0 ? null : this.trustedUntil - Date.now(), error));
+  }
+
+  /** Authorizes every open channel subscription with `ctx`; ends those it no longer allows. */
+  private async reauthorize(ctx: unknown): Promise<void> {
+    const checks: Promise<void>[] = [];
+    for (const call of this.calls.values()) {
+      if (!('release' in call) || !call.handle) continue;
+      checks.push(
+        call.handle.authorize(ctx).catch((cause: unknown) => {
+          const error = getTRPCErrorFromUnknown(cause);
+          this.sendError(call.envelope, error, { type: 'subscription', path: call.path, input: undefined, ctx });
+          call.release(false);
+        }),
+      );
+    }
+    await Promise.all(checks);
   }
 
   /** Answers with `error` (a frame without a request id: it concerns the connection), then closes. */
@@ -373,7 +491,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     if (this.slowConsumerTimer) clearTimeout(this.slowConsumerTimer);
     for (const call of this.calls.values()) stop(call);
     this.calls.clear();
-    if (this.userSlot !== null) this.config.admission.releaseUserSlot(this.userSlot);
+    if (this.userKey !== null) this.config.admission.releaseUserSlot(this.userKey);
+    this.req = null;
     this.config.metrics.connectionsClosed++;
     const peerReason = reasonBytes.toString('utf8');
     this.config.logger.info(
@@ -401,3 +520,22 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
 
 /** Send options of every frame: Herald speaks text frames of JSON (one shared object, not one per send). */
 const TEXT_FRAME = { binary: false } as const;
+
+function isConnectionParams(parsed: unknown): parsed is { method: 'connectionParams'; data?: unknown } {
+  return typeof parsed === 'object' && parsed !== null && (parsed as { method?: unknown }).method === 'connectionParams';
+}
+
+function paramsOf(message: { data?: unknown }): ConnectionParams | null {
+  return stringParams(parseConnectionParamsFromUnknown(message.data));
+}
+
+/** Answers every request of a refused frame with `error` under its own id (one answer without an id for those that have none). */
+function refuseEach<TRouter extends AnyRouter>(connection: Connection<TRouter>, messages: readonly unknown[], error: TRPCError): void {
+  let withoutId = false;
+  for (const message of messages) {
+    const envelope = envelopeOfRequest(message);
+    if (envelope === NULL_ENVELOPE) withoutId = true;
+    else connection.sendError(envelope, error, UNKNOWN_CONTEXT);
+  }
+  if (withoutId) connection.sendError(NULL_ENVELOPE, error, UNKNOWN_CONTEXT);
+}

@@ -20,7 +20,7 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
     config.metrics.refusal(RefusalReason.RATE);
     const rate = config.limits.rate;
     connection.sendError(
-      envelopeOfRaw(raw),
+      envelopeOfRequest(raw),
       new HeraldError('LIMIT_EXCEEDED', `Rate limit: at most ${rate?.perSecond} requests per second (bursts of ${rate?.burst}); retry after a pause`),
       UNKNOWN_CONTEXT,
     );
@@ -31,7 +31,7 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
     message = parseTRPCMessage(raw, config.router._def._config.transformer);
   } catch (cause) {
     connection.sendError(
-      envelopeOfRaw(raw),
+      envelopeOfRequest(raw),
       new TRPCError({ code: 'BAD_REQUEST', message: `Malformed request: ${messageOf(cause)}`, cause }),
       UNKNOWN_CONTEXT,
     );
@@ -46,6 +46,16 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
     // Also cancels a query or mutation: stock tRPC has no cancel, Herald's client uses this.
     const running = connection.calls.get(envelope);
     if (running) stop(running);
+    return;
+  }
+  if (connection.expiredAt(Date.now())) {
+    // No request starts once the credentials expired: this one is refused and the connection ends.
+    connection.sendError(
+      envelope,
+      new HeraldError('TOKEN_EXPIRED', "The connection's credentials expired; reconnect with fresh connectionParams"),
+      UNKNOWN_CONTEXT,
+    );
+    connection.expire();
     return;
   }
   const { path, lastEventId } = message.params;
@@ -157,7 +167,7 @@ function isStop(raw: unknown): boolean {
 }
 
 /** The envelope of a request that may not parse: its id when it has a usable one, else none. */
-function envelopeOfRaw(raw: unknown): Envelope {
+export function envelopeOfRequest(raw: unknown): Envelope {
   if (typeof raw !== 'object' || raw === null) return NULL_ENVELOPE;
   const { id, jsonrpc } = raw as { id?: unknown; jsonrpc?: unknown };
   if (typeof id !== 'number' && typeof id !== 'string') return NULL_ENVELOPE;

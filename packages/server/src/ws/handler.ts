@@ -46,6 +46,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
     this.gate = new UpgradeGate({
       path: config.path,
       originAllowed: config.originAllowed,
+      mayAuthenticate: (ip) => core.admission.mayAuthenticate(ip),
       maxConnections: limits.maxConnections,
       maxConnectionsPerIp: limits.maxConnectionsPerIp,
       isDraining,
@@ -67,6 +68,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
         maxBufferedBytes: limits.maxBufferedBytes,
         connectionParamsTimeoutMs: limits.connectionParamsTimeoutMs,
         rate: limits.rate,
+        expiryGraceMs: config.auth.expiryGraceMs,
       },
       compression: config.compression,
       metrics: core.metrics,
@@ -114,6 +116,17 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       this.connections.add(connection);
       this.heartbeat.add(connection);
     });
+  }
+
+  /** Ends the connections of the user `userKey` on this node with REVOKED; returns how many. */
+  disconnectUser(userKey: string, reason: string): number {
+    let count = 0;
+    for (const connection of this.connections) {
+      if (connection.userKey !== userKey) continue;
+      connection.revoke(reason);
+      count++;
+    }
+    return count;
   }
 
   /** Tells every client to reconnect (tRPC's `reconnect` notification). */

@@ -4,9 +4,13 @@ export interface HeartbeatPeer {
   lastSeenAt: number;
   /** When a `PING` went out unanswered, or 0. */
   pingSentAt: number;
+  /** When the peer's credentials stop being trusted (ms), or 0 when they do not expire. */
+  trustedUntil: number;
   ping(): void;
   /** Drops the connection without a close handshake: the peer is presumed gone. */
   terminate(): void;
+  /** Ends the connection because its credentials expired. */
+  expire(): void;
 }
 
 export interface HeartbeatSettings {
@@ -17,9 +21,10 @@ export interface HeartbeatSettings {
 
 /**
  * One timer for every connection of a server, instead of two per socket reset
- * on every frame: each tick pings peers quiet for `pingIntervalMs` and
- * terminates those whose ping went unanswered for `pongTimeoutMs`. The tick
- * is a quarter of the shorter interval, so detection is late by at most that.
+ * on every frame: each tick pings peers quiet for `pingIntervalMs`,
+ * terminates those whose ping went unanswered for `pongTimeoutMs`, and ends
+ * those whose credentials expired. The tick is a quarter of the shorter
+ * interval, so detection is late by at most that.
  */
 export class HeartbeatMonitor {
   private readonly peers = new Set<HeartbeatPeer>();
@@ -49,7 +54,10 @@ export class HeartbeatMonitor {
 
   tick(now = this.now()): void {
     for (const peer of this.peers) {
-      if (peer.pingSentAt !== 0) {
+      if (peer.trustedUntil !== 0 && now >= peer.trustedUntil) {
+        this.peers.delete(peer);
+        peer.expire();
+      } else if (peer.pingSentAt !== 0) {
         if (now - peer.pingSentAt >= this.settings.pongTimeoutMs) {
           this.peers.delete(peer);
           peer.terminate();

@@ -50,13 +50,15 @@ export class NativeSubscription implements EventSink {
     });
   }
 
-  /** Ends it: stops its delivery, then tells the client it stopped. */
-  release(): void {
+  /** Ends it: stops its delivery, then (unless it was ended with an error) tells the client it stopped. */
+  release(notify = true): void {
     const connection = this.connection;
     connection.config.metrics.subscriptions--;
     connection.forget(this.envelope, this);
     this.handle?.close().then(
-      () => connection.send(connection.config.wire.stopped(this.envelope)),
+      () => {
+        if (notify) connection.send(connection.config.wire.stopped(this.envelope));
+      },
       (cause: unknown) => connection.report(getTRPCErrorFromUnknown(cause), 'subscription', this.path),
     );
   }

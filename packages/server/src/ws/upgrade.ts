@@ -1,12 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { RefusalReason, UpgradeRefusal } from '../errors.js';
+import type { OriginCheck } from '../transport/clientAddress.js';
 
 export interface UpgradeGateSettings {
   /** The WebSocket path; upgrades elsewhere get 404. */
   readonly path: string;
   /** The `allowedOrigins` check, or null when every origin may connect. */
-  readonly originAllowed: ((origin: string) => boolean) | null;
+  readonly originAllowed: OriginCheck | null;
+  /** False for an address that failed authentication too often (`auth.failedAttempts`). */
+  readonly mayAuthenticate: (ip: string) => boolean;
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
   readonly isDraining: () => boolean;
@@ -22,7 +25,8 @@ export interface Refusal {
 
 /**
  * The checks a WebSocket upgrade passes before `ws` sees it: path, drain,
- * origin, and the connection counts (in total and per client address). An
+ * origin, failed authentications, and the connection counts (in total and
+ * per client address). An
  * admitted socket is counted until it closes, handshake included, so a burst
  * of simultaneous upgrades cannot slip past the limits.
  */
@@ -48,11 +52,18 @@ export class UpgradeGate {
       return { answer: UpgradeRefusal.SERVER_CLOSING, reason: RefusalReason.DRAINING, message: 'The server is shutting down; connect to another node' };
     }
     const origin = req.headers.origin;
-    if (settings.originAllowed && origin !== undefined && !settings.originAllowed(origin)) {
+    if (settings.originAllowed && origin !== undefined && !settings.originAllowed(origin, req)) {
       return {
         answer: UpgradeRefusal.FORBIDDEN_ORIGIN,
         reason: RefusalReason.ORIGIN,
         message: `Origin ${origin} may not connect; add it to the server's allowedOrigins`,
+      };
+    }
+    if (!settings.mayAuthenticate(ip)) {
+      return {
+        answer: UpgradeRefusal.AUTH_FAILURES,
+        reason: RefusalReason.AUTH_FAILURES,
+        message: 'Too many failed authentications from this address; sign in again and retry later',
       };
     }
     if (this.total >= settings.maxConnections) {

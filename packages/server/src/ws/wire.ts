@@ -1,5 +1,7 @@
 import { getErrorShape, getTRPCErrorFromUnknown, type AnyRouter, type TRPCError } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+import { SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared';
+import type { HeraldError } from '../errors.js';
 
 /**
  * tRPC's WebSocket response frames, built as strings. The envelope (`"id":…`
@@ -97,5 +99,18 @@ export class Wire {
 
   reconnect(): string {
     return '{"id":null,"method":"reconnect"}';
+  }
+
+  /**
+   * Herald's session notice (see `SessionNotice`): how long the server
+   * still trusts the connection's credentials, and why a refresh was
+   * refused. Stock tRPC clients ignore notices they do not know.
+   */
+  session(expiresInMs: number | null, refused: HeraldError | null): string {
+    const params: SessionNotice['params'] = {
+      expiresInMs: expiresInMs === null ? null : Math.max(0, Math.round(expiresInMs)),
+      ...(refused ? { refused: { heraldCode: refused.heraldCode, message: refused.message } } : {}),
+    };
+    return JSON.stringify({ id: null, method: SESSION_NOTICE_METHOD, params } satisfies SessionNotice);
   }
 }
