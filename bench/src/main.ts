@@ -6,7 +6,7 @@
 //   --out <dir>                                   where results.{md,png,json} go
 // A complete full run writes the figures page, bench/results.md, and what it
 // is made from (results.json, results.png) in bench/results/. A quick run, or
-// one with --only, writes all three in bench/results/quick/ or
+// one with --only or --systems, writes all three in bench/results/quick/ or
 // bench/results/partial/ (git-ignored), leaving the committed figures alone.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -53,7 +53,7 @@ const config = values.quick ? QUICK : FULL;
 const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : SCENARIOS);
 for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(', ')})`);
 const systems = values.systems ? (values.systems.split(',') as SystemName[]) : null;
-const complete = config.name === 'full' && only.size === SCENARIOS.length;
+const complete = config.name === 'full' && only.size === SCENARIOS.length && systems === null;
 /** Where results.md goes, and where the files it is made from go. */
 const pageDir = resolve(values.out ?? (complete ? BENCH_DIR : join(BENCH_DIR, 'results', config.name === 'quick' ? 'quick' : 'partial')));
 const dataDir = values.out || !complete ? pageDir : join(BENCH_DIR, 'results');
