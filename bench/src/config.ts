@@ -29,6 +29,20 @@ export interface SuiteConfig {
     readonly windows: number;
   };
   /**
+   * Herald's HTTP fallback (Server-Sent Events) against its WebSocket, both
+   * received by `@herald/client`: a fixed rate for latency
+   * (`fixedDeliveriesPerSec`, at most `maxMessagesPerSec` messages/s), then
+   * max rate, for each subscriber count.
+   */
+  readonly sse: {
+    readonly subscribers: readonly number[];
+    readonly fixedDeliveriesPerSec: number;
+    readonly maxMessagesPerSec: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+    readonly windows: number;
+  };
+  /**
    * Instruction counts under callgrind (tens of times slower than native):
    * messages published one per tick at `deliveriesPerSec / subscribers`,
    * a warm-up and then the counted stretch, both in deliveries.
@@ -51,6 +65,7 @@ export const FULL: SuiteConfig = {
   reconnect: { clients: 5_000, timeoutMs: 60_000 },
   scaleout: { subscribers: 1_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
   deflate: { subscribers: 1_000, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
+  sse: { subscribers: [1, 50], fixedDeliveriesPerSec: 2_500, maxMessagesPerSec: 200, warmupMs: 1_000, windowMs: 1_500, windows: 3 },
   instructions: {
     subscribers: [100, 1_000],
     deliveriesPerSec: 2_000,
@@ -68,6 +83,7 @@ export const QUICK: SuiteConfig = {
   reconnect: { clients: 1_000, timeoutMs: 30_000 },
   scaleout: { subscribers: 300, warmupMs: 500, windowMs: 800, windows: 2 },
   deflate: { subscribers: 300, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 500, windowMs: 800, windows: 2 },
+  sse: { subscribers: [1, 20], fixedDeliveriesPerSec: 2_500, maxMessagesPerSec: 200, warmupMs: 300, windowMs: 700, windows: 1 },
   instructions: {
     subscribers: [100],
     deliveriesPerSec: 2_000,

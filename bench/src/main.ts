@@ -1,9 +1,13 @@
 // `pnpm bench` (the full suite, about 25 minutes) or `pnpm bench --quick`
 // (about 8 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions   run only these scenarios
+//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
+// A complete full run writes the figures page, bench/results.md, and what it
+// is made from (results.json, results.png) in bench/results/. A quick run, or
+// one with --only or --systems, writes all three in bench/results/quick/ or
+// bench/results/partial/ (git-ignored), leaving the committed figures alone.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadavg } from 'node:os';
@@ -27,8 +31,9 @@ import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
 import { runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
+import { runSse, type SseRow } from './scenarios/sse.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -48,7 +53,10 @@ const config = values.quick ? QUICK : FULL;
 const only = new Set<Scenario>(values.only ? (values.only.split(',') as Scenario[]) : SCENARIOS);
 for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(', ')})`);
 const systems = values.systems ? (values.systems.split(',') as SystemName[]) : null;
-const outDir = resolve(values.out ?? (config.name === 'full' ? BENCH_DIR : join(BENCH_DIR, 'results', 'quick')));
+const complete = config.name === 'full' && only.size === SCENARIOS.length && systems === null;
+/** Where results.md goes, and where the files it is made from go. */
+const pageDir = resolve(values.out ?? (complete ? BENCH_DIR : join(BENCH_DIR, 'results', config.name === 'quick' ? 'quick' : 'partial')));
+const dataDir = values.out || !complete ? pageDir : join(BENCH_DIR, 'results');
 const cpuProfDir = values['cpu-prof'] ? join(BENCH_DIR, 'results', 'profiles') : undefined;
 
 /** A hard bound on the whole run: children exit when this process does (their IPC channel closes). */
@@ -75,6 +83,7 @@ let reconnect: StormRow[] = [];
 let scaleout: ScaleResult | null = null;
 let deflate: DeflateRow[] = [];
 let instructions: InstructionResults = { fanout: [], rpc: [] };
+let sse: SseRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -107,6 +116,7 @@ instructions = await scenario(
   },
   instructions,
 );
+sse = await scenario('sse', () => runSse(config), sse);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -124,27 +134,33 @@ const results: SuiteResults = {
   scaleout,
   deflate,
   instructions,
+  sse,
   notes,
 };
 
-mkdirSync(outDir, { recursive: true });
+mkdirSync(pageDir, { recursive: true });
+mkdirSync(dataDir, { recursive: true });
+const pageFile = join(pageDir, 'results.md');
+const dataFile = join(dataDir, 'results.json');
 let chartFile: string | null = null;
 if (fanout.length > 0) {
   const svg = fanoutChartSvg(results);
   try {
-    writeFileSync(join(outDir, 'results.png'), svgToPng(svg));
-    chartFile = 'results.png';
+    const file = join(dataDir, 'results.png');
+    writeFileSync(file, svgToPng(svg));
+    chartFile = file;
   } catch (error) {
     console.error('[bench] could not render the chart to PNG:', error);
     notes.push(`The chart could not be rendered to PNG: ${String(error)}`);
   }
 }
 const targets = targetLines(results);
-writeFileSync(join(outDir, 'results.md'), renderMarkdown(results, targets, chartFile));
-writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+// The page links the chart relative to itself.
+writeFileSync(pageFile, renderMarkdown(results, targets, chartFile ? relative(pageDir, chartFile) : null));
+writeFileSync(dataFile, `${JSON.stringify(results, null, 2)}\n`);
 
-const where = relative(process.cwd(), outDir) || '.';
-log(`done in ${Math.round(results.durationSec)} s; wrote ${join(where, 'results.md')}${chartFile ? `, ${join(where, chartFile)}` : ''} and ${join(where, 'results.json')}`);
+const written = [pageFile, chartFile, dataFile].filter((file): file is string => file !== null);
+log(`done in ${Math.round(results.durationSec)} s; wrote ${written.map((file) => relative(process.cwd(), file)).join(', ')}`);
 console.log("\nHerald's ratios against each baseline:");
 for (const line of targets) console.log(`  ${formatTargetLine(line)}`);
 const deflateLines = deflateSummaryLines(deflate);

@@ -1,4 +1,5 @@
 import type { RpcKind, SubscriberKind } from '../lib/protocol.js';
+import { HeraldClientSubscriber } from './heraldSubscriber.js';
 import { SocketIoSubscriber } from './socketio.js';
 import { RawWsSubscriber } from './rawWs.js';
 import { heraldRpcClient, stockRpcClient } from './rpcClients.js';
@@ -23,6 +24,8 @@ export function createSubscriber(
       return new SocketIoSubscriber(ctx);
     case 'trpc-wire':
       return new TrpcWireClient(ctx, reconnect);
+    case 'herald-client':
+      return new HeraldClientSubscriber(ctx);
   }
 }
 

@@ -48,7 +48,13 @@ serveIpc<LoadgenCommands>({
       const urlIndex = index % plan.urls.length;
       const client = createSubscriber(
         plan.kind,
-        { url: plan.urls[urlIndex]!, group: plan.groups?.[urlIndex] ?? urlIndex, recorder, deflate: plan.deflate === true },
+        {
+          url: plan.urls[urlIndex]!,
+          group: plan.groups?.[urlIndex] ?? urlIndex,
+          recorder,
+          deflate: plan.deflate === true,
+          ...(plan.transport ? { transport: plan.transport } : {}),
+        },
         reconnect,
       );
       try {

@@ -7,6 +7,8 @@ export interface SubscriberContext {
   readonly recorder: Recorder;
   /** Offer permessage-deflate (trpc-wire clients). */
   readonly deflate?: boolean;
+  /** `@herald/client`'s transport (herald-client subscribers). */
+  readonly transport?: 'websocket' | 'http';
 }
 
 /** One load-generator connection that receives the fan-out. */

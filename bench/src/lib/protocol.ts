@@ -7,8 +7,11 @@ import type { LatencySummary } from './stats.js';
 /** The systems compared. `raw-ws-*` are one `ws` server with two ways to send. */
 export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'raw-ws-trpc' | 'trpc' | 'socketio' | 'herald';
 
-/** Load-generator clients: cheap receivers for fan-out, real clients for RPC. */
-export type SubscriberKind = 'raw-ws' | 'trpc-wire' | 'socketio';
+/**
+ * Load-generator clients: cheap receivers for fan-out, real clients for RPC.
+ * `herald-client` is `@herald/client` itself, over either of its transports.
+ */
+export type SubscriberKind = 'raw-ws' | 'trpc-wire' | 'socketio' | 'herald-client';
 export type RpcKind = 'trpc-wire' | 'herald-client' | 'trpc-client';
 
 export interface ServerConfig {
@@ -77,6 +80,8 @@ export interface ConnectPlan {
   readonly subscribe: boolean;
   /** trpc-wire only: offer permessage-deflate (as browsers and `ws` do by default). */
   readonly deflate?: boolean;
+  /** herald-client only: its `transport` (default `'websocket'`; `'http'` subscribes over Server-Sent Events). */
+  readonly transport?: 'websocket' | 'http';
   /** Connection attempts in flight at once. */
   readonly concurrency: number;
   /** trpc-wire only: reconnect on close after a full-jitter delay, resubscribing with lastEventId. */

@@ -361,6 +361,40 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     }
   }
 
+  out.push('## 8. Server-Sent Events (the HTTP fallback) against WebSocket', '');
+  if (results.sse.length === 0) {
+    out.push('Not run in this invocation.', '');
+  } else {
+    const s = cfg.sse;
+    out.push(
+      'One Herald server (it serves WebSocket at `/ws` and tRPC over HTTP at `/trpc` at once); the load generator holds `@herald/client` ' +
+        "subscribers, one client and one channel subscription each, with `transport: 'websocket'` or `transport: 'http'` (subscriptions as " +
+        "Server-Sent Events, tRPC's `httpSubscriptionLink`). **fixed**: " +
+        `${s.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s, at most ${s.maxMessagesPerSec} messages/s, well under either transport's ceiling: the latency figure. ` +
+        '**max**: closed loop as in section 1, with up to 2,048 deliveries unacknowledged. Unlike section 1 the receivers are the real client, which parses every event, so the ' +
+        'load generator\'s CPU per delivery is what receiving costs the client on each transport. ' +
+        `After a ${s.warmupMs} ms warm-up, ${s.windows} windows of ${s.windowMs} ms.`,
+      '',
+    );
+    out.push(
+      table(
+        ['transport', 'N', 'mode', 'deliveries/s', 'server CPU µs/delivery', 'client CPU µs/delivery', 'server CPU', 'loadgen CPU', 'p50 / p99 ms'],
+        results.sse.map((row) => [
+          row.transport === 'http' ? 'SSE (http)' : 'WebSocket',
+          row.subscribers.toLocaleString('en-US'),
+          row.mode,
+          withRange(row.measurement.rate, 0),
+          withRange(row.measurement.cpuUsPerEvent),
+          fmt(row.loadgenUsPerDelivery),
+          `${fmt(row.measurement.serverCpuPct, 0)}%`,
+          `${fmt(row.measurement.loadgenCpuPct, 0)}%`,
+          p(row.measurement.latency),
+        ]),
+      ),
+      '',
+    );
+  }
+
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');
   return out.join('\n');
 }

@@ -7,6 +7,7 @@ import type { MemoryRow } from '../scenarios/memory.js';
 import type { StormRow } from '../scenarios/reconnect.js';
 import type { RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
+import type { SseRow } from '../scenarios/sse.js';
 import type { Environment } from './env.js';
 
 /** Everything one `pnpm bench` run measured; also written as results.json. */
@@ -24,6 +25,8 @@ export interface SuiteResults {
   readonly scaleout: ScaleResult | null;
   readonly deflate: DeflateRow[];
   readonly instructions: InstructionResults;
+  /** Herald's HTTP fallback (Server-Sent Events) against its WebSocket. */
+  readonly sse: SseRow[];
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }

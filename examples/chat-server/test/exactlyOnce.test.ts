@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFaultProxy, type FaultProxy } from '@herald/server/testing';
-import { createHeraldClient } from '@herald/client';
-import { transformer } from '@herald/shared';
+import { createHeraldClient, transformer } from '@herald/client';
 import type { AppRouter, ChatServer } from '@herald/example-chat-server';
 import { Cleanup, FAST_BACKOFF, loginToken, rawAuthenticatedSocket, startTestServer, waitFor } from './helpers/clients.js';
 

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHeraldClient, type ConnectionState, type HeraldClient } from '@herald/client';
-import { transformer } from '@herald/shared';
+import { createHeraldClient, transformer, type ConnectionState, type HeraldClient } from '@herald/client';
 import type { AppRouter, ChatServer, Message } from '@herald/example-chat-server';
 import { Cleanup, FAST_BACKOFF, loginToken, rawAuthenticatedSocket, startTestServer, subscribeRoom, trpcErrorOf, waitFor, type RoomSubscription } from './helpers/clients.js';
 import { startUpgradeProxy, type UpgradeProxy } from './helpers/upgradeProxy.js';

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ChatServer } from '@herald/example-chat-server';
 import { createWSClient } from '@trpc/client';
-import { CloseCode } from '@herald/shared';
+import { CloseCode } from '@herald/client';
 import {
   CLIENT_KINDS,
   Cleanup,

@@ -1,6 +1,6 @@
 import { createTRPCClient, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { HTTP_PATH } from '@herald/shared';
+import { HTTP_PATH } from '@herald/shared/internal';
 import { platformEventSource, platformWebSocket } from '#platform';
 import { fullJitterBackoff } from './backoff.js';
 import type { ConnectionStateSource } from './connectionState.js';

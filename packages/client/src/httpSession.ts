@@ -10,7 +10,8 @@ import {
 } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
-import { IDEMPOTENCY_KEY_HEADER, transformer } from '@herald/shared';
+import { transformer } from '@herald/shared';
+import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
 import type { ConnectionParams } from './options.js';
 import type { CallEvent, CallType, OutgoingCall, Session, SessionHandlers } from './session.js';
 

@@ -4,6 +4,10 @@ export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from 
 export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './backoff.js';
 export type { ConnectionStateListener, ConnectionStateSource } from './connectionState.js';
 export { onChannelEvent, type ChannelHandlers, type TrackedChannelEvent } from './channelHandlers.js';
+// The public set of `@herald/shared`, re-exported by `@herald/server` and
+// `@herald/client` alike (packages/shared/test/exports.test.ts checks both
+// against `@herald/shared`'s root), so an app imports these names from the
+// Herald package it uses.
 export {
   CloseCode,
   HeraldErrorCode,

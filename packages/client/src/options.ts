@@ -1,4 +1,5 @@
-import { DEFAULT_CLIENT_PING_INTERVAL_MS, DEFAULT_CLIENT_PONG_TIMEOUT_MS, type ConnectionState } from '@herald/shared';
+import type { ConnectionState } from '@herald/shared';
+import { DEFAULT_CLIENT_PING_INTERVAL_MS, DEFAULT_CLIENT_PONG_TIMEOUT_MS } from '@herald/shared/internal';
 import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import type { BackoffOptions } from './backoff.js';
 import type { TransportMode } from './transportChooser.js';

@@ -1,7 +1,8 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { transformResult } from '@trpc/server/unstable-core-do-not-import';
-import { TRPC_CODE_OF, transformer, type HeraldErrorCode } from '@herald/shared';
+import { transformer, type HeraldErrorCode } from '@herald/shared';
+import { TRPC_CODE_OF } from '@herald/shared/internal';
 import type { CallEvent, CallType, Session } from './session.js';
 
 export type { CallType } from './session.js';

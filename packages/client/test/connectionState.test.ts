@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ConnectionState } from '@herald/shared';
+import type { ConnectionState } from '@herald/client';
 import { ConnectionStateMachine } from '../src/connectionState.js';
 
 type Transition = [next: ConnectionState, previous: ConnectionState];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PresenceMember } from '@herald/shared';
+import type { PresenceMember } from '@herald/client';
 import { channelReducer, presenceReducer, sortMembers, type PresenceMap } from '@herald/client/react';
 import { statusAfterConnectionChange, type StatusState } from '../src/react/subscription.js';
 

@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
-import { TRPC_CODE_OF, type HeraldErrorCode } from '@herald/shared';
+import type { HeraldErrorCode } from '@herald/shared';
+import { TRPC_CODE_OF } from '@herald/shared/internal';
 
 /**
  * A TRPCError that also carries a stable Herald code. Thrown from channels,

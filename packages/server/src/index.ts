@@ -43,5 +43,20 @@ export type {
 export type { ClaimResult, IdempotencyStore } from './brokers/idempotency.js';
 export { memoryBroker, memoryBrokerDefaults, type MemoryBrokerOptions } from './brokers/memory.js';
 export { HeraldError, heraldErrorFormatter, RefusalReason, UpgradeRefusal, type ZodIssueLike } from './errors.js';
-export { transformer } from '@herald/shared';
-export type { ChannelEvent, GapReason, PresenceEvent, PresenceMember } from '@herald/shared';
+// The public set of `@herald/shared`, re-exported by `@herald/server` and
+// `@herald/client` alike (packages/shared/test/exports.test.ts checks both
+// against `@herald/shared`'s root), so an app imports these names from the
+// Herald package it uses.
+export {
+  CloseCode,
+  HeraldErrorCode,
+  heraldCodeOf,
+  transformer,
+  type ChannelEvent,
+  type ConnectionState,
+  type ConnectionStatus,
+  type GapReason,
+  type PresenceEvent,
+  type PresenceMember,
+  type Transport,
+} from '@herald/shared';

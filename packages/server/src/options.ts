@@ -8,7 +8,7 @@ import {
   DEFAULT_SERVER_PONG_TIMEOUT_MS,
   HTTP_PATH,
   WS_PATH,
-} from '@herald/shared';
+} from '@herald/shared/internal';
 import type { ExpiringUser } from './auth/identity.js';
 import type { Herald } from './herald.js';
 

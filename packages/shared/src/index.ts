@@ -1,17 +1,15 @@
+/**
+ * `@herald/shared`: what Herald's server and client agree on, and what an app
+ * uses of it. `@herald/server` and `@herald/client` re-export exactly these
+ * names, so an app imports them from whichever Herald package it already
+ * uses and need not depend on this one directly.
+ *
+ * Numbers and helpers only the two Herald packages need (wire paths, header
+ * names, timing defaults, the tRPC code of each Herald code, base64) are in
+ * `@herald/shared/internal`, which apps must not import.
+ */
 export { transformer } from './transformer.js';
-export { bytesToBase64, base64ToBytes } from './base64.js';
+export { CloseCode } from './protocol.js';
+export { HeraldErrorCode, heraldCodeOf } from './errors.js';
 export type { ConnectionState, ConnectionStatus, Transport } from './connectionState.js';
-export type { SessionNotice } from './protocol.js';
-export {
-  WS_PATH,
-  HTTP_PATH,
-  IDEMPOTENCY_KEY_HEADER,
-  SESSION_NOTICE_METHOD,
-  CloseCode,
-  DEFAULT_CLIENT_PING_INTERVAL_MS,
-  DEFAULT_CLIENT_PONG_TIMEOUT_MS,
-  DEFAULT_SERVER_PING_INTERVAL_MS,
-  DEFAULT_SERVER_PONG_TIMEOUT_MS,
-} from './protocol.js';
-export { HeraldErrorCode, TRPC_CODE_OF, heraldCodeOf } from './errors.js';
 export type { ChannelEvent, GapReason, PresenceEvent, PresenceMember } from './channel.js';

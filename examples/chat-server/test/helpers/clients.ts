@@ -7,8 +7,14 @@
  */
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink, type TRPCClient } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { createHeraldClient, type ConnectionStateSource, type ConnectionStatus, type HeraldClient } from '@herald/client';
-import { transformer, type ChannelEvent } from '@herald/shared';
+import {
+  createHeraldClient,
+  transformer,
+  type ChannelEvent,
+  type ConnectionStateSource,
+  type ConnectionStatus,
+  type HeraldClient,
+} from '@herald/client';
 import { startChatServer, type AppRouter, type ChatServer, type ChatServerOptions, type Message } from '@herald/example-chat-server';
 import { WebSocket } from 'ws';
 

@@ -1,17 +1,12 @@
-import type { ChannelEvent, GapReason } from '@herald/shared';
-import {
-  statusAfterConnectionChange,
-  useSubscriptionState,
-  type SubscriptionSource,
-  type SubscriptionStatus,
-  type TrackedEvent,
-} from './subscription.js';
+import type { GapReason } from '@herald/shared';
+import type { TrackedChannelEvent } from '../channelHandlers.js';
+import { statusAfterConnectionChange, useSubscriptionState, type SubscriptionSource, type SubscriptionStatus } from './subscription.js';
 
-/** What a channel subscription's output must be: Herald's tracked `ChannelEvent`s. */
-export type TrackedChannelEvent = TrackedEvent<ChannelEvent<unknown>>;
+/** What a channel subscription's output must be: Herald's tracked `ChannelEvent`s, of any message type. */
+type AnyTrackedChannelEvent = TrackedChannelEvent<unknown>;
 
 /** The message type of a channel subscription's output (e.g. the chat `Message`). */
-export type ChannelMessageOf<TOutput extends TrackedChannelEvent> =
+export type ChannelMessageOf<TOutput extends AnyTrackedChannelEvent> =
   Extract<TOutput['data'], { readonly type: 'message' }> extends { readonly message: infer TMessage } ? TMessage : never;
 
 export interface GapNotice {
@@ -22,7 +17,8 @@ export interface GapNotice {
   readonly receivedAt: number;
 }
 
-export interface ChannelHandlers<TMessage, TError> {
+/** The callbacks `useChannel` takes (all optional; the hook also reports state). */
+export interface UseChannelHandlers<TMessage, TError> {
   /** One published message, in order, each once (also the ones replayed after a reconnect). */
   onMessage?: (message: TMessage, id: string) => void;
   /**
@@ -58,7 +54,7 @@ function initialChannel<TError>(enabled: boolean): ChannelData<TError> {
 }
 
 /** The state after one channel event. */
-export function channelReducer<TError>(state: ChannelData<TError>, event: TrackedChannelEvent, receivedAt: number): ChannelData<TError> {
+export function channelReducer<TError>(state: ChannelData<TError>, event: AnyTrackedChannelEvent, receivedAt: number): ChannelData<TError> {
   const { id, data } = event;
   switch (data.type) {
     case 'message':
@@ -85,9 +81,9 @@ export function channelReducer<TError>(state: ChannelData<TError>, event: Tracke
  * channel.status; // 'connecting' | 'live' | 'reconnecting' | ...
  * ```
  */
-export function useChannel<TOutput extends TrackedChannelEvent, TError>(
+export function useChannel<TOutput extends AnyTrackedChannelEvent, TError>(
   source: SubscriptionSource<TOutput, TError>,
-  handlers: ChannelHandlers<ChannelMessageOf<TOutput>, TError> = {},
+  handlers: UseChannelHandlers<ChannelMessageOf<TOutput>, TError> = {},
 ): ChannelState<TError> {
   const { state, retry } = useSubscriptionState<TOutput, TError, ChannelData<TError>>(source, initialChannel, ({ update }) => ({
     onData(event) {

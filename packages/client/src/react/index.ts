@@ -1,14 +1,6 @@
 export { createHeraldReact, type HeraldProviderProps, type HeraldReact } from './createHeraldReact.js';
 export { useConnectionStateOf } from './connection.js';
-export {
-  channelReducer,
-  useChannel,
-  type ChannelHandlers,
-  type ChannelMessageOf,
-  type ChannelState,
-  type GapNotice,
-  type TrackedChannelEvent,
-} from './channel.js';
+export { channelReducer, useChannel, type ChannelMessageOf, type ChannelState, type GapNotice, type UseChannelHandlers } from './channel.js';
 export { presenceReducer, sortMembers, usePresence, type PresenceInfoOf, type PresenceMap, type PresenceState } from './presence.js';
 export type {
   SubscriptionCallbacks,

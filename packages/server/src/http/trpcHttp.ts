@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getErrorShape, getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { getHTTPStatusCodeFromError, parseConnectionParamsFromString, type TRPCRequestInfo } from '@trpc/server/http';
-import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared';
+import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
 import type { ServerConfig } from '../config.js';
 import { HeraldError } from '../errors.js';
 import { stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';

@@ -1,6 +1,6 @@
 import { getErrorShape, getTRPCErrorFromUnknown, type AnyRouter, type TRPCError } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
-import { SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared';
+import { SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
 import type { HeraldError } from '../errors.js';
 
 /**

@@ -1,0 +1,21 @@
+/**
+ * DO NOT IMPORT THIS MODULE FROM AN APP.
+ *
+ * `@herald/shared/internal`: what `@herald/server` and `@herald/client` share
+ * beyond the public set in `./index.ts`. Names here may change or go in any
+ * release; an app reads the same values through the packages' options and
+ * their documented defaults (`serverDefaults`, `clientDefaults`).
+ */
+export { bytesToBase64, base64ToBytes } from './base64.js';
+export {
+  WS_PATH,
+  HTTP_PATH,
+  IDEMPOTENCY_KEY_HEADER,
+  SESSION_NOTICE_METHOD,
+  DEFAULT_CLIENT_PING_INTERVAL_MS,
+  DEFAULT_CLIENT_PONG_TIMEOUT_MS,
+  DEFAULT_SERVER_PING_INTERVAL_MS,
+  DEFAULT_SERVER_PONG_TIMEOUT_MS,
+} from './protocol.js';
+export type { SessionNotice } from './protocol.js';
+export { TRPC_CODE_OF } from './errors.js';
