@@ -238,6 +238,7 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
    * @default '/trpc'
    */
   httpPath?: string | false;
+  /** How the server finds dead clients: it pings quiet sockets and drops those that stay silent. */
   heartbeat?: HeartbeatOptions;
   /** Bounds that keep one client from taking more than its share. */
   limits?: LimitOptions;

@@ -1,3 +1,7 @@
+/**
+ * What both sides of the wire agree on: the transformer, connection states, close and error codes, channel event types.
+ * @module @herald/shared
+ */
 export { transformer } from './transformer.js';
 export { bytesToBase64, base64ToBytes } from './base64.js';
 export type { ConnectionState, ConnectionStatus, Transport } from './connectionState.js';

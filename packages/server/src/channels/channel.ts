@@ -20,7 +20,10 @@ export interface ChannelOptions<
   message: TMessage;
   /** Schema of what a subscriber shows others in presence. Omit for a channel without presence. */
   presence?: TPresence;
-  /** How much history each key keeps for resume and `history()`. */
+  /**
+   * How much history each key keeps for resume and `history()`.
+   * @default { size: 1_000, ttlMs: 86_400_000 } (24 hours)
+   */
   history?: Partial<Retention>;
   /**
    * How many messages a subscriber may fall behind live delivery before its
