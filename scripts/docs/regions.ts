@@ -7,7 +7,8 @@
  *
  * A spec is `<file>#<Name>`, then optional words: `+OTHER` adds a column read
  * from another `as const` object with the same keys (an `as const` table only),
- * and `level=N` sets the heading level of nested option tables (default 4).
+ * `level=N` sets the heading level of nested option tables (default 4), and
+ * `members` lists an object's members (methods too) without a default column.
  */
 
 export interface RegionSpec {
@@ -19,6 +20,8 @@ export interface RegionSpec {
   readonly joins: readonly string[];
   /** Heading level of the tables for nested option interfaces. */
   readonly level: number;
+  /** A table of members (an object a call returns), not of options. */
+  readonly members: boolean;
 }
 
 const REGION = /(<!-- generated: ([^>]*?) -->)\n[\s\S]*?(<!-- \/generated -->)/g;
@@ -29,12 +32,14 @@ export function parseSpec(text: string): RegionSpec {
   if (hash <= 0 || hash === target.length - 1) throw new Error(`Bad generated-region spec "${text}": expected <file>#<Name>`);
   const joins: string[] = [];
   let level = 4;
+  let members = false;
   for (const word of words) {
     if (word.startsWith('+')) joins.push(word.slice(1));
+    else if (word === 'members') members = true;
     else if (/^level=[2-6]$/.test(word)) level = Number(word.slice('level='.length));
     else throw new Error(`Bad generated-region option "${word}" in "${text}"`);
   }
-  return { file: target.slice(0, hash), name: target.slice(hash + 1), joins, level };
+  return { file: target.slice(0, hash), name: target.slice(hash + 1), joins, level, members };
 }
 
 /** Every region spec in a page, in order. */

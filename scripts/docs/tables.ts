@@ -59,7 +59,7 @@ export class SourceTables {
     if (spec.joins.length > 0) throw new Error(`${spec.file}#${spec.name}: +columns apply to as-const objects only`);
     const members = this.membersOf(declaration);
     if (!members) throw new Error(`${spec.file}#${spec.name} is neither an interface nor an object type`);
-    return this.optionTables(spec.name, members, spec.level);
+    return spec.members ? memberTable(members) : this.optionTables(spec.name, members, spec.level);
   }
 
   private constTable(source: ts.SourceFile, spec: RegionSpec, object: ts.ObjectLiteralExpression): string {
@@ -94,7 +94,7 @@ export class SourceTables {
       if (!ts.isPropertySignature(member) && !ts.isMethodSignature(member)) continue;
       const name = member.name.getText();
       const own = defaultOf(member);
-      let type = member.type ? code(squash(printer.printNode(ts.EmitHint.Unspecified, member.type, member.getSourceFile()))) : code('unknown');
+      let type = code(typeText(member));
       let fallback = member.questionToken || defaultFrom ? 'none' : 'required';
       if (defaultFrom && !own) fallback = `see \`${defaultFrom}\``;
       const inner = member.type ? this.nestedMembers(member.type) : undefined;
@@ -102,7 +102,7 @@ export class SourceTables {
         const heading = `${title}.${name}`;
         nested.push({ heading, members: inner, defaultFrom: own === undefined ? undefined : name });
         type = `[${type}](#${slug(heading)})`;
-        if (!own) fallback = 'see below';
+        if (!own && fallback !== 'required') fallback = 'see below';
       }
       lines.push(row([code(name), type, own ?? fallback, description(member)]));
     }
@@ -158,6 +158,24 @@ export class SourceTables {
     }
     return members;
   }
+}
+
+/** The members of an object a call returns: name, type (a method as its signature) and description. */
+function memberTable(members: Members): string {
+  const lines = [row(['member', 'type', 'description']), row(['---', '---', '---'])];
+  for (const member of members) {
+    if (!ts.isPropertySignature(member) && !ts.isMethodSignature(member)) continue;
+    lines.push(row([code(member.name.getText()), code(typeText(member)), description(member)]));
+  }
+  return lines.join('\n');
+}
+
+/** A member's type as written (without inline JSDoc), on one line; a method's as its signature. */
+function typeText(member: ts.PropertySignature | ts.MethodSignature): string {
+  const print = (node: ts.Node): string => squash(printer.printNode(ts.EmitHint.Unspecified, node, member.getSourceFile()));
+  const type = member.type ? print(member.type) : 'unknown';
+  if (ts.isPropertySignature(member)) return type;
+  return `(${member.parameters.map(print).join(', ')}) => ${type}`;
 }
 
 function findDeclaration(source: ts.SourceFile, name: string): ts.InterfaceDeclaration | ts.TypeAliasDeclaration | ts.VariableDeclaration | undefined {

@@ -86,6 +86,7 @@ export const resumeInput = {
 };
 
 export interface Channel<TKeyIn, TMessageIn, TMessage, TPresenceIn, TPresence> {
+  /** The name it was declared with (`herald.channel(name, ...)`). */
   readonly name: string;
   /** Validates, stores in history and delivers to every subscriber of `key`. Resolves with the message's id. */
   publish(key: TKeyIn, message: TMessageIn, options?: CallerOptions): Promise<string>;
