@@ -1,3 +1,7 @@
+/**
+ * The reconnecting, typed Herald client for browsers and Node: `createHeraldClient`.
+ * @module @herald/client
+ */
 export { createHeraldClient, httpUrlOf, type HeraldClient } from './client.js';
 export type { TransportMode } from './transportChooser.js';
 export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from './options.js';

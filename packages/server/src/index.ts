@@ -1,3 +1,7 @@
+/**
+ * The Herald server: `createHeraldServer`, `createHerald` and its channels, the memory broker, `jwtAuthenticator`, errors and defaults.
+ * @module @herald/server
+ */
 export { createHeraldServer, type HeraldServer } from './server.js';
 export {
   serverDefaults,

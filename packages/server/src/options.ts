@@ -170,9 +170,11 @@ export interface CompressionOptions {
    */
   level?: number;
   /**
-   * Keep the compression window between frames (better ratio, but about
-   * 300 KiB of zlib state per connection). Off, each frame is compressed on
-   * its own and a connection costs only what is in flight.
+   * Keep the compression window between frames: a better ratio, but zlib
+   * state kept for every connection and every message compressed once per
+   * socket (section 6 of bench/results.md measures both). Off, each frame is
+   * compressed on its own, once for all subscribers, and a connection costs
+   * only what is in flight.
    * @default false
    */
   contextTakeover?: boolean;
@@ -268,6 +270,7 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
    * @default '/trpc'
    */
   httpPath?: string | false;
+  /** How the server finds dead clients: it pings quiet sockets and drops those that stay silent. */
   heartbeat?: HeartbeatOptions;
   /** Bounds that keep one client from taking more than its share. */
   limits?: LimitOptions;

@@ -7,6 +7,8 @@
  * Numbers and helpers only the two Herald packages need (wire paths, header
  * names, timing defaults, the tRPC code of each Herald code, base64) are in
  * `@herald/shared/internal`, which apps must not import.
+ *
+ * @module @herald/shared
  */
 export { transformer } from './transformer.js';
 export { CloseCode } from './protocol.js';

@@ -1,3 +1,7 @@
+/**
+ * React bindings on tRPC's TanStack Query integration: provider, connection state, channels that resume, presence.
+ * @module @herald/client/react
+ */
 export { createHeraldReact, type HeraldProviderProps, type HeraldReact } from './createHeraldReact.js';
 export { useConnectionStateOf } from './connection.js';
 export { channelReducer, useChannel, type ChannelMessageOf, type ChannelState, type GapNotice, type UseChannelHandlers } from './channel.js';

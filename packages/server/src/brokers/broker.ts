@@ -67,7 +67,9 @@ export interface BrokerEntry {
 
 /** How much history a topic keeps. Whichever bound is hit first trims. */
 export interface Retention {
+  /** Messages kept per key; the oldest leave first. */
   readonly size: number;
+  /** Age, in ms, after which a message leaves history. */
   readonly ttlMs: number;
 }
 

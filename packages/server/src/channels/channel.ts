@@ -20,7 +20,10 @@ export interface ChannelOptions<
   message: TMessage;
   /** Schema of what a subscriber shows others in presence. Omit for a channel without presence. */
   presence?: TPresence;
-  /** How much history each key keeps for resume and `history()`. */
+  /**
+   * How much history each key keeps for resume and `history()`.
+   * @default { size: 1_000, ttlMs: 86_400_000 } (24 hours)
+   */
   history?: Partial<Retention>;
   /**
    * How many messages a subscriber may fall behind live delivery before its
@@ -83,6 +86,7 @@ export const resumeInput = {
 };
 
 export interface Channel<TKeyIn, TMessageIn, TMessage, TPresenceIn, TPresence> {
+  /** The name it was declared with (`herald.channel(name, ...)`). */
   readonly name: string;
   /** Validates, stores in history and delivers to every subscriber of `key`. Resolves with the message's id. */
   publish(key: TKeyIn, message: TMessageIn, options?: CallerOptions): Promise<string>;

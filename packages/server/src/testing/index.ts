@@ -1,3 +1,7 @@
+/**
+ * Helpers for testing apps against real failures: the fault-injection proxy and a free port.
+ * @module @herald/server/testing
+ */
 export {
   createFaultProxy,
   faultProxyDefaults,

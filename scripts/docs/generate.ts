@@ -1,0 +1,58 @@
+/**
+ * Fills the generated regions of the docs from the source's JSDoc, and checks
+ * the docs' relative links.
+ *
+ *   pnpm docs:gen     rewrite every region that is out of date
+ *   pnpm docs:check   change nothing; exit 1 naming each stale page or broken link
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brokenLinks } from './links.js';
+import { fillRegions, regionSpecs } from './regions.js';
+import { SourceTables } from './tables.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const check = process.argv.includes('--check');
+
+/** The pages the generator owns: the README, docs/ (not the typedoc output) and the demo's README. */
+function pages(): string[] {
+  const docs = path.join(root, 'docs');
+  const found = [path.join(root, 'README.md')];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory() && full !== path.join(docs, 'api')) walk(full);
+      else if (entry.isFile() && entry.name.endsWith('.md')) found.push(full);
+    }
+  };
+  walk(docs);
+  const demo = path.join(root, 'examples/chat-server/README.md');
+  if (existsSync(demo)) found.push(demo);
+  return found;
+}
+
+const files = pages();
+const texts = new Map(files.map((file) => [file, readFileSync(file, 'utf8')]));
+const sources = [...new Set([...texts.values()].flatMap((text) => regionSpecs(text).map((spec) => spec.file)))];
+const tables = new SourceTables(root, sources);
+
+const stale: string[] = [];
+for (const [file, text] of texts) {
+  const filled = fillRegions(text, (spec) => tables.render(spec));
+  if (filled === text) continue;
+  stale.push(path.relative(root, file));
+  if (!check) writeFileSync(file, filled);
+}
+
+const broken = brokenLinks(root, files);
+for (const problem of broken) console.error(problem);
+
+if (check) {
+  for (const file of stale) console.error(`${file}: generated tables are out of date; run pnpm docs:gen`);
+  if (stale.length > 0 || broken.length > 0) process.exit(1);
+  process.stdout.write(`docs:check: ${files.length} pages, generated tables and links up to date\n`);
+} else {
+  process.stdout.write(stale.length > 0 ? `docs:gen: rewrote ${stale.join(', ')}\n` : 'docs:gen: nothing to change\n');
+  if (broken.length > 0) process.exit(1);
+}
