@@ -1,6 +1,6 @@
 export { transformer } from './transformer.js';
 export { bytesToBase64, base64ToBytes } from './base64.js';
-export type { ConnectionState, ConnectionStatus, Transport } from './connectionState.js';
+export type { ConnectionRefusal, ConnectionState, ConnectionStatus, Transport } from './connectionState.js';
 export {
   WS_PATH,
   HTTP_PATH,

@@ -30,19 +30,29 @@ export const DEFAULT_CLIENT_PING_INTERVAL_MS = 10_000;
 export const DEFAULT_CLIENT_PONG_TIMEOUT_MS = 5_000;
 
 /**
- * WebSocket close codes Herald sends (4000-4999 is the range RFC 6455 leaves
- * to applications). Clients treat every one of them as "reconnect later"
- * except `UNAUTHORIZED` and `FORBIDDEN_ORIGIN`, which a retry cannot fix.
+ * WebSocket close codes Herald sends, or that a Herald peer sees (4000-4999
+ * is the range RFC 6455 leaves to applications). Clients treat every one of
+ * them as "reconnect later" except `UNAUTHORIZED` and `FORBIDDEN_ORIGIN`,
+ * which a retry cannot fix.
  */
 export const CloseCode = {
   /** Normal closure. */
   NORMAL: 1000,
   /** The server is shutting down or draining. */
   GOING_AWAY: 1001,
-  /** A frame could not be understood. */
+  /** A frame could not be understood (for example malformed `connectionParams`). */
   PROTOCOL_ERROR: 1002,
-  /** A frame was larger than the server accepts. */
+  /**
+   * The socket ended without a close frame (network loss, a terminated
+   * peer). Never sent on the wire: it is what the side left behind reports.
+   */
+  ABNORMAL_CLOSURE: 1006,
+  /** A text frame was not valid UTF-8 (`ws` closes with it). */
+  INVALID_PAYLOAD: 1007,
+  /** A frame was larger than the server accepts (`limits.maxPayloadBytes`). */
   MESSAGE_TOO_BIG: 1009,
+  /** The server failed to set the connection up (`createContext` threw something other than UNAUTHORIZED or FORBIDDEN). */
+  INTERNAL_ERROR: 1011,
   /** The peer stopped answering heartbeats. */
   HEARTBEAT_TIMEOUT: 4000,
   /** The connection's credentials were refused. */
