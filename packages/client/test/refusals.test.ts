@@ -4,11 +4,14 @@
  * refused with an HTTP status (404 wrong path, 403 origin, 429 full). Real
  * servers on port 0; every wait follows the client's connection state.
  */
+import type { AddressInfo } from 'node:net';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, type ClientOptions } from 'ws';
+import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { createHeraldClient, type ConnectionState, type ConnectionStateSource } from '@herald/client';
 import { HeraldError, type Authenticate } from '@herald/server';
-import { CloseCode, heraldCodeOf } from '@herald/shared';
+import { CloseCode, heraldCodeOf, transformer } from '@herald/shared';
 import { Cleanup, FAST_BACKOFF, trpcErrorOf, withTimeout } from '../../../examples/chat-server/test/helpers/clients.js';
 import { startHardeningServer, type HardeningRouter, type TestUser } from '../../server/test/helpers/hardening.js';
 
@@ -138,6 +141,43 @@ describe('refused credentials (4001)', () => {
     client.reconnect();
     expect(client.connection.current).toEqual({ status: 'closed' });
     expect(heraldCodeOf(await trpcErrorOf(client.trpc.whoami.query()))).toBe('CLIENT_CLOSED');
+  });
+});
+
+describe('refused credentials from a stock tRPC server', () => {
+  it('reads the UNAUTHORIZED error it sends for the connection before it closes (with no close code) as a refusal', async () => {
+    let contexts = 0;
+    const t = initTRPC.create({ transformer });
+    const router = t.router({ ping: t.procedure.query(() => 'pong') });
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const handler = applyWSSHandler({
+      wss,
+      router,
+      createContext: () => {
+        contexts++;
+        throw new TRPCError({ code: 'UNAUTHORIZED', message: 'session ended' });
+      },
+    });
+    cleanup.defer(async () => {
+      handler.broadcastReconnectNotification();
+      for (const socket of wss.clients) socket.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    });
+    const client = cleanup.add(
+      createHeraldClient<typeof router>({
+        url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+        backoff: FAST_BACKOFF,
+        connectionParams: () => ({ token: 'old' }),
+      }),
+    );
+    const pending = trpcErrorOf(client.trpc.ping.query());
+    const closed = await stateReached(client.connection, isClosed);
+    expect(closed.refusal?.closeCode).not.toBe(CloseCode.UNAUTHORIZED);
+    expect(closed.refusal?.error.message).toMatch(/session ended/);
+    expect(contexts).toBe(2);
+    // The stock server answers the query with the same refusal itself, or the stopped client fails it.
+    expect((await pending).data).toMatchObject({ code: 'UNAUTHORIZED' });
   });
 });
 
