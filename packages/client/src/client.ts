@@ -18,6 +18,33 @@ export interface HeraldClient<TRouter extends AnyRouter> {
   readonly connection: ConnectionStateSource;
   /** Closes the socket for good: pending calls fail with `CLIENT_CLOSED`, later ones too, and no reconnect follows. */
   close(): Promise<void>;
+  /**
+   * Connects again after the server's refusal stopped the client.
+   *
+   * When the server refuses the connection twice in a row (credentials
+   * refused with 4001, or the upgrade answered 401, 403 or 404), the client
+   * stops instead of retrying forever: `connection.current` is
+   * `{ status: 'closed', refusal }` (the close code or HTTP status, and the
+   * error), queries and mutations fail with a typed error (`UNAUTHORIZED`,
+   * `FORBIDDEN`, or tRPC's `NOT_FOUND`), and subscriptions wait. Call this
+   * once the cause is fixed, typically after the user signs in again: the
+   * client asks `connectionParams` for credentials, dials at once, and
+   * resumes its subscriptions from their last tracked id.
+   *
+   * While a retry waits for its backoff, this dials at once (and starts the
+   * backoff over). It does nothing while the client is open or dialing, and
+   * after `close()`.
+   *
+   * @example
+   * ```ts
+   * client.connection.subscribe((state) => {
+   *   if (state.status === 'closed' && state.refusal) showSignIn();
+   * });
+   * // after the user signed in again (connectionParams now returns the new token):
+   * client.reconnect();
+   * ```
+   */
+  reconnect(): void;
 }
 
 /**
@@ -69,6 +96,9 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
     async close() {
       tracker.close();
       connection.close();
+    },
+    reconnect() {
+      connection.reconnect();
     },
   };
 }

@@ -12,7 +12,8 @@ export interface ConnectionStateSource {
 /**
  * The one place a client's connection state changes. Moves to an equal state
  * are ignored, so listeners see only real transitions, each with the state it
- * came from. `closed` is terminal.
+ * came from. `closed` by the app (no `refusal`) is terminal; `closed` by a
+ * refusal moves on only when the app asks (`client.reconnect()`).
  */
 export class ConnectionStateMachine implements ConnectionStateSource {
   private state: ConnectionState = { status: 'connecting', url: null };
@@ -24,7 +25,7 @@ export class ConnectionStateMachine implements ConnectionStateSource {
 
   set(next: ConnectionState): void {
     const previous = this.state;
-    if (previous.status === 'closed' || sameState(previous, next)) return;
+    if ((previous.status === 'closed' && !previous.refusal) || sameState(previous, next)) return;
     this.state = next;
     for (const listener of [...this.listeners]) {
       try {
@@ -56,6 +57,6 @@ function sameState(a: ConnectionState, b: ConnectionState): boolean {
     case 'reconnecting':
       return a.attempt === (b as typeof a).attempt;
     case 'closed':
-      return true;
+      return a.refusal === (b as typeof a).refusal;
   }
 }

@@ -61,6 +61,9 @@ export class HttpSession implements Session {
   private ready = false;
   private ended = false;
   private probing = false;
+  /** The status of a probe answered with an HTTP error (404, 403, 503...). */
+  private httpStatus: number | null = null;
+  private retryAfterMs: number | null = null;
   private lastSeenAt = Date.now();
   private readonly link: OperationLink<AnyRouter>;
   private readonly running = new Map<number, RunningCall>();
@@ -108,6 +111,8 @@ export class HttpSession implements Session {
         this.ready = true;
         this.lastSeenAt = Date.now();
         this.handlers.onReady(this);
+        // The probe's 2xx is the server's answer: it serves this endpoint.
+        if (!this.ended) this.handlers.onProven(this);
       },
       (error: unknown) => this.fail(asError(error)),
     );
@@ -228,7 +233,12 @@ export class HttpSession implements Session {
     unref(timer);
     try {
       const response = await this.fetch(this.url, { method: 'HEAD', cache: 'no-store', signal: controller.signal });
-      if (!response.ok) throw new Error(`HEAD ${this.url} answered ${response.status}`);
+      if (!response.ok) {
+        this.httpStatus = response.status;
+        const retryAfter = response.headers.get('retry-after')?.trim();
+        this.retryAfterMs = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1_000 : null;
+        throw new Error(`HEAD ${this.url} answered ${response.status}`);
+      }
     } catch (error) {
       throw controller.signal.aborted ? asError(controller.signal.reason) : asError(error);
     } finally {
@@ -259,7 +269,15 @@ export class HttpSession implements Session {
     const running = [...this.running.values()];
     this.running.clear();
     for (const call of running) stop(call);
-    this.handlers.onEnd(this, { wasReady: this.ready, code: null, error, refused: false });
+    this.handlers.onEnd(this, {
+      wasReady: this.ready,
+      code: null,
+      error,
+      refused: false,
+      httpStatus: this.httpStatus,
+      retryAfterMs: this.retryAfterMs,
+      serverError: null,
+    });
   }
 }
 

@@ -18,6 +18,7 @@ export {
   heraldCodeOf,
   transformer,
   type ChannelEvent,
+  type ConnectionRefusal,
   type ConnectionState,
   type ConnectionStatus,
   type GapReason,

@@ -54,10 +54,18 @@ export interface HeraldClientOptions {
   /**
    * Sent as the first frame of every connection; the server's `createContext`
    * reads it. A function is called again on every reconnect, so a refreshed
-   * token is picked up.
+   * token is picked up; after the server refuses the credentials (4001) it is
+   * asked once more for the retry, and a second refusal stops the client
+   * until `client.reconnect()` (see `HeraldClient.reconnect`).
    */
   connectionParams?: ConnectionParams | null | (() => ConnectionParams | null | Promise<ConnectionParams | null>);
-  /** Delay between reconnect attempts (capped exponential, full jitter). */
+  /**
+   * Delay between reconnect attempts (capped exponential, full jitter). It
+   * starts over only once a connection proved itself (the server answered on
+   * it), so a server that closes each connection right after it opens is
+   * retried at a growing pace, never in a storm. A 429 or 503 with
+   * `Retry-After` (Node) waits at least that long.
+   */
   backoff?: BackoffOptions;
   /** The client's own heartbeat: it pings the server and reconnects when no answer comes. */
   heartbeat?: {

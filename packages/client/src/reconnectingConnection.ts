@@ -1,8 +1,12 @@
-import type { Transport } from '@herald/shared';
+import type { TRPCClientError } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { CloseCode, type Transport } from '@herald/shared';
 import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import type { ConnectionParams, HeraldClientOptions } from './options.js';
 import { ConnectionStateMachine } from './connectionState.js';
 import { HttpSession } from './httpSession.js';
+import { MAX_REFUSALS_IN_ROW, refusalOf, type Refusal } from './refusal.js';
+import { refusalError } from './requestTracker.js';
 import type { CallEvent, Session, SessionEnd, SessionHandlers } from './session.js';
 import { SocketSession } from './socketSession.js';
 import { TransportChooser, type TransportMode } from './transportChooser.js';
@@ -11,8 +15,15 @@ import { UrlRotation } from './urlRotation.js';
 export interface ConnectionListener {
   /** `session` is ready; everything waiting should go out on it (a reconnect, or a move). */
   onSession(session: Session): void;
-  /** `session` ended; what was in flight on it must wait for the next one. */
-  onSessionLost(session: Session): void;
+  /**
+   * `session` ended; what was in flight on it must wait for the next one.
+   * `proven`: the server had answered on it (see `SessionHandlers.onProven`).
+   */
+  onSessionLost(session: Session, proven: boolean): void;
+  /** The server's refusal stopped the connection: calls waiting for it fail with `error`. */
+  refuse(error: TRPCClientError<AnyRouter>): void;
+  /** The app asked to connect again after a refusal. */
+  resume(): void;
   /** A decoded WebSocket frame. */
   onMessage(session: Session, message: unknown): void;
   /** A decoded event of one call (HTTP). */
@@ -51,8 +62,29 @@ export interface ConnectionSettings {
  *      │                  │  ▲               │ ▲
  *      └──failed──────────┼──┼──▶ reconnecting (attempt n+1, after backoff)
  *                         └─reconnect notice / upgrade probe: open stays open while the new socket dials
- *  close() from any state ──▶ closed
+ *  refused twice in a row (4001, HTTP 401/403/404) ──▶ closed { refusal } ──reconnect()──▶ connecting
+ *  close() from any state ──▶ closed (for good)
  * ```
+ *
+ * The backoff starts over only once a connection has proved itself: the
+ * server answered on it (a call's answer or a heartbeat; see
+ * `SessionHandlers.onProven`). A socket that opens is not enough: a server
+ * whose `createContext` throws accepts the upgrade and closes at once, and a
+ * client that reset its backoff on every open would redial it in a storm.
+ * Waiting for an answer rather than a fixed open time needs no timer and
+ * proves what matters (the server serves this connection); a quiet client's
+ * first heartbeat answer proves it within `pingIntervalMs`.
+ *
+ * Refusals (see `refusalOf`): credentials refused (4001) or an upgrade
+ * answered 401, 403 or 404 is retried once, after backoff, with fresh
+ * `connectionParams`; a second in a row (with no connection the server
+ * served in between) stops the client in `closed`, with the close code or
+ * HTTP status, and calls waiting for it fail with a typed error until the
+ * app calls `reconnect()`. While an older connection still serves (a
+ * replacement after the server's reconnect notice), refusals only slow the
+ * retries: the client stops if the refusals go on once it is gone. A server
+ * that is full or draining (429, 503) is retried with backoff, never sooner
+ * than its `Retry-After`.
  *
  * With `transport: 'auto'` on HTTP, an upgrade probe dials a WebSocket every
  * `upgradeProbeIntervalMs`; when it opens, calls move to it exactly as on a
@@ -69,8 +101,13 @@ export class ReconnectingConnection {
   /** A dial waiting for `connectionParams`. */
   private preparing = false;
   private attempt = 0;
+  /** Refusals in a row with no connection the server served in between. */
+  private refusalsInRow = 0;
+  /** Sessions the server answered on. */
+  private readonly proven = new WeakSet<Session>();
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The app closed the client: terminal. */
   private closed = false;
   private readonly rotations: Record<Transport, UrlRotation>;
   private readonly chooser: TransportChooser;
@@ -98,16 +135,40 @@ export class ReconnectingConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.clearRetry();
     this.clearProbe();
     this.state.set({ status: 'closed' });
     this.dialing?.close();
     this.current?.close();
   }
 
+  /**
+   * Connects again: after a refusal stopped the client (`closed` with
+   * `refusal`), or at once when a retry waits for its backoff. The refusal
+   * count and the backoff start over, and the dial asks `connectionParams`
+   * anew. Does nothing while open or dialing, or after `close()`.
+   */
+  reconnect(): void {
+    if (this.closed) return;
+    this.attempt = 0;
+    this.refusalsInRow = 0;
+    if (this.state.current.status === 'closed') {
+      this.listener.resume();
+      this.state.set({ status: 'connecting', url: null });
+    }
+    if (this.current?.isReady || this.dialing || this.preparing) return;
+    this.clearRetry();
+    void this.dial();
+  }
+
+  /** Closed by the app, or stopped by a refusal: nothing dials until `reconnect()`. */
+  private get stopped(): boolean {
+    return this.state.current.status === 'closed';
+  }
+
   private async dial(probe = false): Promise<void> {
     if (!probe) this.retryTimer = null;
-    if (this.closed || this.dialing || this.preparing) return;
+    if (this.stopped || this.dialing || this.preparing) return;
     this.preparing = true;
     let params: ConnectionParams | null;
     try {
@@ -120,7 +181,7 @@ export class ReconnectingConnection {
       return;
     }
     this.preparing = false;
-    if (this.closed || this.dialing) return;
+    if (this.stopped || this.dialing) return;
     const transport: Transport = probe ? 'websocket' : this.chooser.next();
     const url = this.rotations[transport].next();
     if (!this.current && this.state.current.status === 'connecting') this.state.set({ status: 'connecting', url });
@@ -128,6 +189,7 @@ export class ReconnectingConnection {
       onReady: (session) => this.onReady(session),
       onMessage: (session, message) => this.onMessage(session, message),
       onEvent: (session, callId, event) => this.listener.onEvent(session, callId, event),
+      onProven: (session) => this.onProven(session),
       onEnd: (session, end) => this.onEnd(session, end),
     };
     const common = {
@@ -151,14 +213,21 @@ export class ReconnectingConnection {
     this.chooser.opened(session.transport);
     const previous = this.current;
     this.current = session;
-    this.attempt = 0;
     this.state.set({ status: 'open', url: session.url, transport: session.transport });
     this.listener.onSession(session);
     // Everything moved to the new session; the old one (after a reconnect notice or an upgrade) has nothing left to do.
-    previous?.close(1000, 'moved to a new connection');
+    previous?.close(CloseCode.NORMAL, 'moved to a new connection');
     // Upgrades that failed without an answer may have met a server that was
     // down for a moment (a restart) rather than a proxy: try one again soon.
     this.scheduleProbe(this.chooser.upgradeRefused ? undefined : QUICK_PROBE_MS);
+  }
+
+  /** The server serves `session`: the backoff and the refusal count start over. */
+  private onProven(session: Session): void {
+    this.proven.add(session);
+    if (session !== this.current) return;
+    this.attempt = 0;
+    this.refusalsInRow = 0;
   }
 
   private onMessage(session: Session, message: unknown): void {
@@ -183,34 +252,88 @@ export class ReconnectingConnection {
       }
       this.chooser.failed(session.transport, end.refused);
       // A replacement failed while the old session still serves: retry quietly.
-      this.scheduleRetry(end.error, !serving, end.code);
+      this.onFailure(end, !serving);
       return;
     }
     if (session !== this.current) return;
     this.current = null;
     this.clearProbe();
-    this.listener.onSessionLost(session);
-    this.scheduleRetry(end.error, true, end.code);
+    this.listener.onSessionLost(session, this.proven.has(session));
+    this.onFailure(end, true);
   }
 
-  /** Makes sure a dial is under way or scheduled, and (unless a working session remains) says so. */
-  private scheduleRetry(error: Error, report = true, closeCode: number | null = null): void {
-    if (this.closed) return;
+  /** An attempt failed or a session was lost: stop on a repeated refusal, else retry after backoff. */
+  private onFailure(end: SessionEnd, report: boolean): void {
+    if (this.stopped) return;
+    const refusal = refusalOf(end);
+    if (refusal && refusal.kind !== 'busy') {
+      this.refusalsInRow += 1;
+      if (report && this.refusalsInRow >= MAX_REFUSALS_IN_ROW) {
+        this.stop(end, refusal);
+        return;
+      }
+    }
+    this.scheduleRetry(end.error, report, end, refusal?.retryAfterMs ?? null);
+  }
+
+  /** The server said no again: wait for the app's `reconnect()`, and let waiting calls fail. */
+  private stop(end: SessionEnd, refusal: Refusal): void {
+    this.clearRetry();
+    this.clearProbe();
+    const closeCode = end.httpStatus === null ? end.code : null;
+    this.state.set({ status: 'closed', refusal: { closeCode, httpStatus: end.httpStatus, error: end.error } });
+    // Whatever is left (a dial under way) ends quietly: the state says stopped.
+    const current = this.current;
+    this.current = null;
+    if (current) this.listener.onSessionLost(current, this.proven.has(current));
+    current?.close();
+    this.dialing?.close();
+    this.listener.refuse(
+      refusalError(refusal.callError, `The server refused the connection (${end.error.message}); call client.reconnect() once that is fixed`, end.httpStatus),
+    );
+  }
+
+  /**
+   * Makes sure a dial is under way or scheduled (after backoff, and not
+   * before the server's `Retry-After`), and (unless a working session
+   * remains) says so.
+   */
+  private scheduleRetry(
+    error: Error,
+    report = true,
+    end: Pick<SessionEnd, 'code' | 'httpStatus'> | null = null,
+    retryAfterMs: number | null = null,
+  ): void {
+    if (this.stopped) return;
     if (!this.retryTimer && !this.dialing && !this.preparing) {
       this.attempt += 1;
-      this.retryTimer = setTimeout(() => void this.dial(), this.settings.retryDelayMs(this.attempt - 1));
+      const delayMs = Math.max(this.settings.retryDelayMs(this.attempt - 1), retryAfterMs ?? 0);
+      this.retryTimer = setTimeout(() => void this.dial(), delayMs);
     }
-    if (report) this.state.set({ status: 'reconnecting', attempt: Math.max(1, this.attempt), error, closeCode });
+    if (report) {
+      this.state.set({
+        status: 'reconnecting',
+        attempt: Math.max(1, this.attempt),
+        error,
+        closeCode: end?.code ?? null,
+        ...(end?.httpStatus != null ? { httpStatus: end.httpStatus } : {}),
+      });
+    }
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   /** `auto` on HTTP: try the WebSocket again after a while. */
   private scheduleProbe(delayMs?: number): void {
     this.clearProbe();
     const current = this.current;
-    if (this.closed || this.settings.transport !== 'auto' || current?.transport !== 'http' || !current.isReady) return;
+    if (this.stopped || this.settings.transport !== 'auto' || current?.transport !== 'http' || !current.isReady) return;
     this.probeTimer = setTimeout(() => {
       this.probeTimer = null;
-      if (this.closed || this.current !== current || !current.isReady) return;
+      if (this.stopped || this.current !== current || !current.isReady) return;
       if (this.dialing || this.preparing || this.retryTimer) {
         this.scheduleProbe();
         return;

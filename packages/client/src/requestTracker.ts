@@ -1,6 +1,6 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { transformResult } from '@trpc/server/unstable-core-do-not-import';
+import { transformResult, TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/unstable-core-do-not-import';
 import { transformer, type HeraldErrorCode } from '@herald/shared';
 import { TRPC_CODE_OF } from '@herald/shared/internal';
 import type { CallEvent, CallType, Session } from './session.js';
@@ -65,6 +65,8 @@ export class RequestTracker {
   private readonly sweepTimer: ReturnType<typeof setInterval>;
   private session: Session | null = null;
   private closed = false;
+  /** The error of the refusal that stopped the connection; queries and mutations fail with it until `resume()`. */
+  private refusal: TRPCClientError<AnyRouter> | null = null;
 
   constructor(private readonly settings: TrackerSettings) {
     this.sweepTimer = setInterval(() => this.expireQueued(), Math.max(50, Math.min(1_000, settings.maxQueuedAgeMs / 4)));
@@ -75,6 +77,10 @@ export class RequestTracker {
   start(request: CallRequest, observer: CallObserver): () => void {
     if (this.closed) {
       observer.error(clientError('CLIENT_CLOSED', 'This Herald client was closed; create a new one to reconnect'));
+      return () => undefined;
+    }
+    if (this.refusal && request.type !== 'subscription') {
+      observer.error(this.refusal);
       return () => undefined;
     }
     if (!this.session && this.queuedCount() >= this.settings.maxQueued) {
@@ -108,13 +114,19 @@ export class RequestTracker {
     }
   }
 
-  onSessionLost(session: Session): void {
+  /**
+   * `session` ended. Its calls wait for the next one; their offline deadline
+   * starts again only if the server served `session` (`proven`): a
+   * connection that flaps open and closed must not keep a call alive past
+   * `maxQueuedAgeMs`.
+   */
+  onSessionLost(session: Session, proven: boolean): void {
     if (this.session === session) this.session = null;
     const now = Date.now();
     for (const call of [...this.calls.values()]) {
       if (call.session !== session) continue;
       call.session = null;
-      call.waitingSince = now;
+      if (proven) call.waitingSince = now;
       if (call.type === 'mutation' && !this.settings.retryMutations) {
         this.finish(call);
         call.observer.error(
@@ -176,6 +188,28 @@ export class RequestTracker {
     }
   }
 
+  /**
+   * The server refused the connection and the client stopped: every query
+   * and mutation fails with `error`, and so do new ones until `resume()`.
+   * Subscriptions wait: `client.reconnect()` resumes them from their last
+   * tracked id.
+   */
+  refuse(error: TRPCClientError<AnyRouter>): void {
+    if (this.closed) return;
+    this.refusal = error;
+    for (const call of [...this.calls.values()]) {
+      if (call.type === 'subscription') continue;
+      this.finish(call);
+      call.session?.stopCall(call.id);
+      call.observer.error(error);
+    }
+  }
+
+  /** The app asked to connect again: calls wait for the connection again. */
+  resume(): void {
+    this.refusal = null;
+  }
+
   /** Fails every call; the client is closing. */
   close(): void {
     this.closed = true;
@@ -234,4 +268,19 @@ export function clientError(code: HeraldErrorCode, message: string): TRPCClientE
   return TRPCClientError.from({
     error: { code: -32_000, message, data: { code: TRPC_CODE_OF[code], heraldCode: code, httpStatus: 0 } },
   });
+}
+
+/**
+ * The error calls get when the server's refusal stopped the client: its
+ * Herald code when the catalogue has one, else its tRPC code alone, and the
+ * HTTP status that refused the connection (0 when there was none).
+ */
+export function refusalError(
+  code: { readonly heraldCode: HeraldErrorCode | null; readonly trpcCode: TRPC_ERROR_CODE_KEY },
+  message: string,
+  httpStatus: number | null,
+): TRPCClientError<AnyRouter> {
+  if (code.heraldCode !== null && httpStatus === null) return clientError(code.heraldCode, message);
+  const data = { code: code.trpcCode, httpStatus: httpStatus ?? 0, ...(code.heraldCode !== null ? { heraldCode: code.heraldCode } : {}) };
+  return TRPCClientError.from({ error: { code: TRPC_ERROR_CODES_BY_KEY[code.trpcCode], message, data } });
 }

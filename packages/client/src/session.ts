@@ -57,6 +57,34 @@ export interface SessionEnd {
    * Only `ws` (Node) can tell; browsers hide the response.
    */
   readonly refused: boolean;
+  /**
+   * The HTTP status that answered the attempt instead of opening it: the
+   * upgrade's answer (Node only; browsers hide it), or the HTTP transport's
+   * probe. Null when there was none, or the platform cannot see it.
+   */
+  readonly httpStatus: number | null;
+  /** The server's `Retry-After` with such an answer, in ms, when the platform exposes it. */
+  readonly retryAfterMs: number | null;
+  /**
+   * The error the server sent for the connection as a whole (a frame with
+   * `id: null`) before it closed: why it refused the credentials or failed
+   * to set the connection up.
+   */
+  readonly serverError: ConnectionError | null;
+}
+
+/** An error the server sent about the connection rather than a call. */
+export interface ConnectionError {
+  /** The tRPC code (`UNAUTHORIZED`, `INTERNAL_SERVER_ERROR`...), when the frame names one. */
+  readonly code: string | null;
+  readonly message: string;
+}
+
+/** The HTTP answer that refused a WebSocket upgrade, as a platform's WebSocket class may expose it. */
+export interface RefusedUpgrade {
+  readonly status: number;
+  /** `Retry-After` in ms, when the answer carried one in seconds. */
+  readonly retryAfterMs: number | null;
 }
 
 export interface SessionHandlers {
@@ -66,6 +94,13 @@ export interface SessionHandlers {
   onMessage(session: Session, message: unknown): void;
   /** An event of one call, decoded by the session (HTTP). */
   onEvent(session: Session, callId: number, event: CallEvent): void;
+  /**
+   * The server answered on the session (a call's answer, a heartbeat; for
+   * HTTP, the probe that opened it): it accepted the connection and serves
+   * it. A connection the server closes right after opening never gets here.
+   * Called at most once.
+   */
+  onProven(session: Session): void;
   /** The session is over (closed, failed to open, or declared dead); called once. */
   onEnd(session: Session, end: SessionEnd): void;
 }

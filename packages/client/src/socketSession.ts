@@ -1,6 +1,8 @@
+import { transformResult } from '@trpc/server/unstable-core-do-not-import';
+import { CloseCode, transformer } from '@herald/shared';
 import { afterThisTick } from '#platform';
 import type { ConnectionParams } from './options.js';
-import type { OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
+import type { ConnectionError, OutgoingCall, RefusedUpgrade, Session, SessionEnd, SessionHandlers } from './session.js';
 
 export type { SessionEnd, SessionHandlers } from './session.js';
 
@@ -21,14 +23,25 @@ export interface SessionSettings {
  *
  * A session that its heartbeat declares dead ends at once: the app is not
  * kept waiting for a close handshake with a peer that is gone.
+ *
+ * It reports what the server said when it refused: the HTTP status of a
+ * refused upgrade (when the platform shows it), and the error frame with
+ * `id: null` a server sends about the connection before it closes it.
  */
 export class SocketSession implements Session {
   readonly transport = 'websocket' as const;
   private readonly socket: WebSocket;
   private ready = false;
   private ended = false;
-  /** The upgrade was answered with a plain HTTP response (`ws` says so in its error). */
+  /** The upgrade was answered with a plain HTTP response that is not a Herald capacity refusal. */
   private refused = false;
+  /** The status of the HTTP answer that refused the upgrade, when the platform shows it. */
+  private httpStatus: number | null = null;
+  private retryAfterMs: number | null = null;
+  /** The server's error about the connection (`id: null`), kept for the end that follows it. */
+  private serverError: ConnectionError | null = null;
+  /** The server answered on this socket (see `SessionHandlers.onProven`). */
+  private proven = false;
   private lastSeenAt = Date.now();
   private pingSentAt = 0;
   private readonly heartbeatTimer: ReturnType<typeof setInterval>;
@@ -50,12 +63,16 @@ export class SocketSession implements Session {
     // Browsers fire `error` then `close`; `ws` too. The close carries the
     // details, except that `ws` tells here that the upgrade got an HTTP answer.
     this.socket.addEventListener('error', (event) => {
-      const status = /Unexpected server response: (\d+)/.exec(String((event as { message?: unknown }).message))?.[1];
+      if (this.ready) return;
+      const answer = refusedUpgradeOf(this.socket, event);
+      if (!answer) return;
+      this.httpStatus = answer.status;
+      this.retryAfterMs = answer.retryAfterMs;
       // Herald's own capacity refusals (per-IP 429, full or draining 503) are
       // not about the upgrade: retry the WebSocket. Any other answer (a proxy's
       // 403 or 400, a 200 page) means something on the way strips upgrades;
       // an origin refusal (403) then surfaces from the HTTP side, which checks origins too.
-      if (!this.ready && status !== undefined && !HERALD_REFUSAL_STATUSES.has(Number(status))) this.refused = true;
+      if (!HERALD_REFUSAL_STATUSES.has(answer.status)) this.refused = true;
     });
 
     this.connectTimer = setTimeout(() => {
@@ -115,7 +132,7 @@ export class SocketSession implements Session {
   }
 
   /** Closes normally; `onEnd` follows. */
-  close(code = 1000, reason = 'client closing'): void {
+  close(code: number = CloseCode.NORMAL, reason = 'client closing'): void {
     this.fail(new Error(reason), code);
   }
 
@@ -135,8 +152,12 @@ export class SocketSession implements Session {
     this.lastSeenAt = Date.now();
     this.pingSentAt = 0;
     if (typeof data !== 'string') return; // Herald and tRPC speak text frames only.
-    if (data === 'PONG') return;
+    if (data === 'PONG') {
+      this.prove();
+      return;
+    }
     if (data === 'PING') {
+      this.prove();
       this.socket.send('PONG');
       return;
     }
@@ -146,7 +167,22 @@ export class SocketSession implements Session {
     } catch {
       return; // A frame that is not JSON cannot be routed to any call.
     }
+    const id = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
+    if (id === null || id === undefined) {
+      // About the connection, not a call: a refusal or a failed setup (the
+      // server closes next), or a notice such as `reconnect`. Neither shows the
+      // server serves this connection.
+      this.serverError ??= connectionErrorOf(message);
+    } else {
+      this.prove();
+    }
     this.handlers.onMessage(this, message);
+  }
+
+  private prove(): void {
+    if (this.proven || this.ended) return;
+    this.proven = true;
+    this.handlers.onProven(this);
   }
 
   private checkHeartbeat(): void {
@@ -162,10 +198,10 @@ export class SocketSession implements Session {
     }
   }
 
-  private fail(error: Error, code = 4000): void {
+  private fail(error: Error, code: number = CloseCode.NORMAL): void {
     if (this.ended) return;
     try {
-      this.socket.close(code === 4000 ? 1000 : code, error.message.slice(0, 120));
+      this.socket.close(code, error.message.slice(0, 120));
     } catch {
       // Closing a socket that never opened can throw in some runtimes; it is over either way.
     }
@@ -177,11 +213,52 @@ export class SocketSession implements Session {
     this.ended = true;
     clearTimeout(this.connectTimer);
     clearInterval(this.heartbeatTimer);
-    this.handlers.onEnd(this, { wasReady: this.ready, refused: this.refused, ...details } satisfies SessionEnd);
+    this.handlers.onEnd(this, {
+      wasReady: this.ready,
+      refused: this.refused,
+      code: details.code,
+      error: describeEnd(details.error, this.httpStatus, this.serverError),
+      httpStatus: this.httpStatus,
+      retryAfterMs: this.retryAfterMs,
+      serverError: this.serverError,
+    } satisfies SessionEnd);
   }
 }
 
 const HERALD_REFUSAL_STATUSES = new Set([429, 503]);
+
+/**
+ * The HTTP answer that refused the upgrade: from the platform's WebSocket
+ * class when it exposes one (Herald's Node class, with `Retry-After`), else
+ * from `ws`'s error message (any `ws` class an app passes). Browsers show
+ * neither: their `error` event says nothing.
+ */
+function refusedUpgradeOf(socket: WebSocket, event: Event): RefusedUpgrade | null {
+  const exposed = (socket as { refusedUpgrade?: RefusedUpgrade | null }).refusedUpgrade;
+  if (exposed) return exposed;
+  const status = /Unexpected server response: (\d+)/.exec(String((event as { message?: unknown }).message))?.[1];
+  return status === undefined ? null : { status: Number(status), retryAfterMs: null };
+}
+
+/** The code and message of a tRPC error frame, or null when `message` is not one. */
+function connectionErrorOf(message: unknown): ConnectionError | null {
+  if (typeof message !== 'object' || message === null || !('error' in message)) return null;
+  try {
+    const decoded = transformResult(message as never, transformer);
+    if (decoded.ok) return null;
+    const shape = decoded.error.error as { message?: unknown; data?: { code?: unknown } };
+    return { code: typeof shape.data?.code === 'string' ? shape.data.code : null, message: String(shape.message ?? '') };
+  } catch {
+    return null; // Not a tRPC error shape.
+  }
+}
+
+/** The error a session ends with, naming the HTTP status or the server's own reason when there was one. */
+function describeEnd(error: Error, httpStatus: number | null, serverError: ConnectionError | null): Error {
+  if (httpStatus !== null) return new Error(`The server refused the WebSocket upgrade with HTTP ${httpStatus}`, { cause: error });
+  if (serverError) return new Error(`${error.message}: ${serverError.message}`, { cause: error });
+  return error;
+}
 
 function withConnectionParamsFlag(url: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}connectionParams=1`;

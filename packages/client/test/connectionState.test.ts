@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ConnectionState } from '@herald/client';
+import { CloseCode, type ConnectionState } from '@herald/client';
 import { ConnectionStateMachine } from '../src/connectionState.js';
 
 type Transition = [next: ConnectionState, previous: ConnectionState];
@@ -74,6 +74,21 @@ describe('ConnectionStateMachine', () => {
     machine.set({ status: 'closed' });
     expect(machine.current).toEqual({ status: 'closed' });
     expect(transitions.map(([next]) => next.status)).toEqual(['open', 'closed']);
+  });
+
+  it('leaves a closed state that carries a refusal only when asked, and close() after it is final', () => {
+    const machine = new ConnectionStateMachine();
+    const transitions = recorded(machine);
+    const refused: ConnectionState = { status: 'closed', refusal: { closeCode: CloseCode.UNAUTHORIZED, httpStatus: null, error: new Error('refused') } };
+    machine.set(open());
+    machine.set(refused);
+    machine.set(refused);
+    machine.set({ status: 'connecting', url: null });
+    machine.set(refused);
+    machine.set({ status: 'closed' });
+    machine.set(open());
+    expect(transitions.map(([next]) => next)).toEqual([open(), refused, { status: 'connecting', url: null }, refused, { status: 'closed' }]);
+    expect(machine.current).toEqual({ status: 'closed' });
   });
 
   it('stops calling a listener once it unsubscribes', () => {

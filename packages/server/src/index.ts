@@ -57,6 +57,7 @@ export {
   heraldCodeOf,
   transformer,
   type ChannelEvent,
+  type ConnectionRefusal,
   type ConnectionState,
   type ConnectionStatus,
   type GapReason,

@@ -13,5 +13,5 @@
 export { transformer } from './transformer.js';
 export { CloseCode } from './protocol.js';
 export { HeraldErrorCode, heraldCodeOf } from './errors.js';
-export type { ConnectionState, ConnectionStatus, Transport } from './connectionState.js';
+export type { ConnectionRefusal, ConnectionState, ConnectionStatus, Transport } from './connectionState.js';
 export type { ChannelEvent, GapReason, PresenceEvent, PresenceMember } from './channel.js';

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import { EventSource } from 'eventsource';
 import { WebSocket as WsWebSocket, type ClientOptions } from 'ws';
+import type { RefusedUpgrade } from '../session.js';
 
 /**
  * How long a closing socket may wait for the server's close frame. `ws` would
@@ -14,11 +16,32 @@ export interface PlatformSocketOptions {
   readonly connectTimeoutMs: number;
 }
 
-/** `ws`'s WebSocket, with a bounded opening handshake and a close that cannot hang on a dead peer. */
+/**
+ * `ws`'s WebSocket, with a bounded opening handshake, a close that cannot
+ * hang on a dead peer, and the HTTP answer of a refused upgrade
+ * (`refusedUpgrade`: its status and `Retry-After`) for the session to report.
+ */
 export function platformWebSocket(options: PlatformSocketOptions): typeof globalThis.WebSocket {
   class NodeWebSocket extends WsWebSocket {
+    /** The HTTP answer that refused the upgrade; null until one comes. */
+    refusedUpgrade: RefusedUpgrade | null = null;
+
     constructor(address: string | URL, protocols?: string | string[], clientOptions?: ClientOptions) {
       super(address, protocols, { handshakeTimeout: options.connectTimeoutMs, ...clientOptions });
+    }
+
+    /**
+     * `ws` emits `unexpected-response` with the answer, and aborts the
+     * handshake itself (an `error`, then `close` 1006) only when nobody
+     * listens. Reading the answer here, rather than listening, keeps that
+     * path, so the session sees the same events as with a plain `ws`.
+     */
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'unexpected-response') {
+        const response = args[1] as IncomingMessage;
+        this.refusedUpgrade = { status: response.statusCode ?? 0, retryAfterMs: retryAfterMsOf(response.headers['retry-after']) };
+      }
+      return super.emit(event, ...args);
     }
 
     override close(code?: number, reason?: string | Buffer): void {
@@ -30,6 +53,12 @@ export function platformWebSocket(options: PlatformSocketOptions): typeof global
     }
   }
   return NodeWebSocket as unknown as typeof globalThis.WebSocket;
+}
+
+/** `Retry-After` in seconds (the form Herald sends), in ms; an HTTP date or garbage gives null. */
+function retryAfterMsOf(header: string | undefined): number | null {
+  if (header === undefined || !/^\d+$/.test(header.trim())) return null;
+  return Number(header.trim()) * 1_000;
 }
 
 /** Node 20 has no `EventSource`: the `eventsource` package's (on Node's `fetch`). */
