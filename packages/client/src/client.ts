@@ -84,6 +84,12 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
       maxCallsPerFrame: Math.max(1, Math.floor(options.maxCallsPerFrame ?? clientDefaults.maxCallsPerFrame)),
     },
     tracker,
+    {
+      onRefreshError: (error) => {
+        if (options.onRefreshError) options.onRefreshError(error);
+        else console.warn(`[herald] ${error.message}`);
+      },
+    },
   );
   if (options.onStateChange) connection.state.subscribe(options.onStateChange);
   connection.start();

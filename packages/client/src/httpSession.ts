@@ -69,6 +69,8 @@ export class HttpSession implements Session {
   private readonly running = new Map<number, RunningCall>();
   private readonly heartbeatTimer: ReturnType<typeof setInterval>;
   private readonly fetch: typeof globalThis.fetch;
+  /** The credentials requests carry; an in-band refresh replaces them. */
+  private params: ConnectionParams | null;
 
   constructor(
     readonly url: string,
@@ -76,8 +78,12 @@ export class HttpSession implements Session {
     private readonly handlers: SessionHandlers,
   ) {
     this.fetch = settings.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    const token = settings.connectionParams?.['token'];
-    const authorization: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    this.params = settings.connectionParams;
+    // Read per request, so credentials refreshed in-band apply to the next one.
+    const authorization = (): Record<string, string> => {
+      const token = this.params?.['token'];
+      return token ? { authorization: `Bearer ${token}` } : {};
+    };
     const fetchOption = settings.fetch ? { fetch: settings.fetch } : {};
     this.link = splitLink<AnyRouter>({
       condition: (op) => op.type === 'subscription',
@@ -85,7 +91,7 @@ export class HttpSession implements Session {
         url,
         transformer,
         EventSource: settings.EventSource,
-        ...(settings.connectionParams ? { connectionParams: settings.connectionParams } : {}),
+        ...(settings.connectionParams ? { connectionParams: () => this.params } : {}),
       }),
       false: splitLink<AnyRouter>({
         condition: (op) => op.type === 'mutation',
@@ -95,7 +101,7 @@ export class HttpSession implements Session {
           ...fetchOption,
           headers: ({ op }) => {
             const key = op.context['idempotencyKey'];
-            return typeof key === 'string' ? { ...authorization, [IDEMPOTENCY_KEY_HEADER]: key } : authorization;
+            return typeof key === 'string' ? { ...authorization(), [IDEMPOTENCY_KEY_HEADER]: key } : authorization();
           },
         }),
         false: httpBatchLink<AnyRouter>({ url, transformer, ...fetchOption, headers: authorization, maxURLLength: MAX_URL_LENGTH }),
@@ -116,6 +122,10 @@ export class HttpSession implements Session {
       },
       (error: unknown) => this.fail(asError(error)),
     );
+  }
+
+  refreshCredentials(params: ConnectionParams): void {
+    this.params = params;
   }
 
   get isReady(): boolean {

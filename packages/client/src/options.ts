@@ -1,3 +1,5 @@
+import type { TRPCClientError } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
 import type { ConnectionState } from '@herald/shared';
 import { DEFAULT_CLIENT_PING_INTERVAL_MS, DEFAULT_CLIENT_PONG_TIMEOUT_MS } from '@herald/shared/internal';
 import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
@@ -59,6 +61,22 @@ export interface HeraldClientOptions {
    * until `client.reconnect()` (see `HeraldClient.reconnect`).
    */
   connectionParams?: ConnectionParams | null | (() => ConnectionParams | null | Promise<ConnectionParams | null>);
+  /**
+   * Called when an in-band refresh of the credentials failed: the server
+   * refused the new `connectionParams` (the error's `data.heraldCode` says
+   * why, for example `UNAUTHORIZED`), or the `connectionParams` function
+   * threw. The connection keeps its old credentials until they expire, is
+   * then closed with 4005 and reconnects with fresh ones; a sign-in page is
+   * the usual answer.
+   *
+   * The server says how long it trusts the credentials (it does when its
+   * `authenticate` returns `withExpiry`, as `jwtAuthenticator` does for a
+   * token with `exp`); the client calls `connectionParams` again ahead of
+   * that and sends the result on the open socket: same socket, same
+   * subscriptions, no gap. Needs `connectionParams` to be a function.
+   * @default a `console.warn`
+   */
+  onRefreshError?: (error: TRPCClientError<AnyRouter>) => void;
   /**
    * Delay between reconnect attempts (capped exponential, full jitter). It
    * starts over only once a connection proved itself (the server answered on

@@ -4,6 +4,7 @@ import { CloseCode, type Transport } from '@herald/shared';
 import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import type { ConnectionParams, HeraldClientOptions } from './options.js';
 import { ConnectionStateMachine } from './connectionState.js';
+import { CredentialRefresh, isSessionNotice } from './credentialRefresh.js';
 import { HttpSession } from './httpSession.js';
 import { MAX_REFUSALS_IN_ROW, refusalOf, type Refusal } from './refusal.js';
 import { refusalError } from './requestTracker.js';
@@ -28,6 +29,12 @@ export interface ConnectionListener {
   onMessage(session: Session, message: unknown): void;
   /** A decoded event of one call (HTTP). */
   onEvent(session: Session, callId: number, event: CallEvent): void;
+}
+
+/** What the app hears of the connection besides its state. */
+export interface ConnectionEvents {
+  /** An in-band credentials refresh failed (see `CredentialRefresh`). */
+  onRefreshError(error: TRPCClientError<AnyRouter>): void;
 }
 
 export interface ConnectionSettings {
@@ -111,11 +118,14 @@ export class ReconnectingConnection {
   private closed = false;
   private readonly rotations: Record<Transport, UrlRotation>;
   private readonly chooser: TransportChooser;
+  private readonly refresh: CredentialRefresh;
 
   constructor(
     private readonly settings: ConnectionSettings,
     private readonly listener: ConnectionListener,
+    events: ConnectionEvents,
   ) {
+    this.refresh = new CredentialRefresh(settings.connectionParams, (error) => events.onRefreshError(error));
     this.chooser = new TransportChooser(settings.transport, settings.fallbackAfterFailures);
     this.rotations = {
       websocket: new UrlRotation(settings.urls),
@@ -137,6 +147,7 @@ export class ReconnectingConnection {
     this.closed = true;
     this.clearRetry();
     this.clearProbe();
+    this.refresh.clear();
     this.state.set({ status: 'closed' });
     this.dialing?.close();
     this.current?.close();
@@ -213,6 +224,8 @@ export class ReconnectingConnection {
     this.chooser.opened(session.transport);
     const previous = this.current;
     this.current = session;
+    // The new session's server tells its own expiry; a refresh planned for the old one is moot.
+    if (previous) this.refresh.clear();
     this.state.set({ status: 'open', url: session.url, transport: session.transport });
     this.listener.onSession(session);
     // Everything moved to the new session; the old one (after a reconnect notice or an upgrade) has nothing left to do.
@@ -234,6 +247,10 @@ export class ReconnectingConnection {
     if (isReconnectNotice(message)) {
       // The server is draining: dial a replacement now, keep using this one until it is ready.
       if (session === this.current && !this.dialing) void this.dial();
+      return;
+    }
+    if (isSessionNotice(message)) {
+      if (session === this.current) this.refresh.onNotice(session, message);
       return;
     }
     this.listener.onMessage(session, message);
@@ -258,6 +275,7 @@ export class ReconnectingConnection {
     if (session !== this.current) return;
     this.current = null;
     this.clearProbe();
+    this.refresh.clear();
     this.listener.onSessionLost(session, this.proven.has(session));
     this.onFailure(end, true);
   }

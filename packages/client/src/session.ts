@@ -1,3 +1,4 @@
+import type { ConnectionParams } from './options.js';
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { Transport } from '@herald/shared';
@@ -43,6 +44,11 @@ export interface Session {
   startCall(call: OutgoingCall): boolean;
   /** Stops a call started here (a subscription, or a query or mutation the app stopped waiting for). */
   stopCall(id: number): void;
+  /**
+   * Sends fresh `connectionParams` on the open session (an in-band refresh,
+   * see `CredentialRefresh`); later requests use them.
+   */
+  refreshCredentials(params: ConnectionParams): void;
   /** Closes the session; `onEnd` follows. */
   close(code?: number, reason?: string): void;
 }

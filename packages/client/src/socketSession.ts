@@ -131,6 +131,10 @@ export class SocketSession implements Session {
     }
   }
 
+  refreshCredentials(params: ConnectionParams): void {
+    if (this.isReady) this.socket.send(JSON.stringify({ method: 'connectionParams', data: params }));
+  }
+
   /** Closes normally; `onEnd` follows. */
   close(code: number = CloseCode.NORMAL, reason = 'client closing'): void {
     this.fail(new Error(reason), code);

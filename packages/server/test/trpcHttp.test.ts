@@ -35,6 +35,11 @@ function createApp(historySize = 5) {
   const slowGate = new Promise<void>((resolve) => {
     releaseSlow = resolve;
   });
+  /** Resolves once `slow` runs: the server counts it as unanswered from then on. */
+  let markSlowEntered: () => void = () => undefined;
+  const slowEntered = new Promise<void>((resolve) => {
+    markSlowEntered = resolve;
+  });
   const router = t.router({
     whoami: t.procedure.query(({ ctx }) => ({ params: ctx.params, user: ctx.user })),
     whoamiStream: t.procedure.subscription(async function* ({ ctx }) {
@@ -46,11 +51,12 @@ function createApp(historySize = 5) {
       .subscription(({ input, signal }) => numbers.stream(input.stream, { lastEventId: input.lastEventId, signal })),
     echo: t.procedure.input(z.object({ text: z.string() })).mutation(({ input }) => input.text),
     slow: t.procedure.query(async () => {
+      markSlowEntered();
       await slowGate;
       return 'done';
     }),
   });
-  return { herald, numbers, router, releaseSlow: () => releaseSlow() };
+  return { herald, numbers, router, slowEntered, releaseSlow: () => releaseSlow() };
 }
 
 type App = ReturnType<typeof createApp>;
@@ -290,7 +296,7 @@ describe('the HTTP endpoint itself', () => {
     // A query in flight over WebSocket keeps the server draining until it is answered.
     const socketClient = cleanup.add(createHeraldClient<AppRouter>({ url: server.url, backoff: FAST_BACKOFF }));
     const slow = socketClient.trpc.slow.query();
-    await waitFor(() => server.connectionCount === 1, 5_000, 'the socket');
+    await app.slowEntered;
     const closing = server.close();
     await waitFor(() => server.draining, 5_000, 'draining');
     expect((await fetch(base, { method: 'HEAD' })).status).toBe(503);
@@ -308,7 +314,7 @@ describe('the HTTP endpoint itself', () => {
     const port = first.server.port;
     const socketClient = cleanup.add(createHeraldClient<AppRouter>({ url: first.server.url, backoff: FAST_BACKOFF }));
     const slow = socketClient.trpc.slow.query();
-    await waitFor(() => first.server.connectionCount === 1, 5_000, 'the socket');
+    await first.app.slowEntered;
     const client = httpClient(first.server.url);
     expect((await client.trpc.whoami.query()).params).toBeNull();
 

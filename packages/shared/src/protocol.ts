@@ -95,7 +95,7 @@ export interface SessionNotice {
   readonly id: null;
   readonly method: typeof SESSION_NOTICE_METHOD;
   readonly params: {
-    /** Milliseconds until the server stops trusting the credentials (grace included), or null when they do not expire. */
+    /** Milliseconds until the credentials expire (the server adds its grace before it closes), or null when they do not. */
     readonly expiresInMs: number | null;
     readonly refused?: { readonly heraldCode: HeraldErrorCode; readonly message: string };
   };

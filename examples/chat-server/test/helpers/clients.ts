@@ -309,12 +309,16 @@ export interface RawFrame {
 
 /**
  * A plain `ws` socket that has sent `connectionParams` with `token`: for
- * tests that write wire frames by hand. `frames` collects what comes back.
+ * tests that write wire frames by hand. `frames` collects the answers that
+ * come back (notices such as `herald.session` are left out).
  */
 export async function rawAuthenticatedSocket(url: string, token: string): Promise<{ socket: WebSocket; frames: RawFrame[] }> {
   const socket = new WebSocket(`${url}?connectionParams=1`);
   const frames: RawFrame[] = [];
-  socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as RawFrame));
+  socket.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as RawFrame & { method?: string };
+    if (frame.method === undefined) frames.push(frame);
+  });
   await new Promise((resolve, reject) => {
     socket.once('open', resolve);
     socket.once('error', reject);

@@ -87,6 +87,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   trustedUntil = 0;
   /** Settles once admission is decided: true when admitted (`ctx` is set), false when refused. */
   admitted: Promise<boolean> | null = null;
+  /** Admission is decided: requests go straight to `dispatch` (before, they wait for it, in order). */
+  private settled = false;
   /** The context every call on this connection shares, once admitted. */
   ctx: unknown = undefined;
   /** Calls running or open, by request envelope. */
@@ -98,7 +100,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   private slowConsumerTimer: NodeJS.Timeout | null = null;
   /** The key of the user this connection belongs to (it holds a user slot under it), or null when anonymous. */
   userKey: string | null = null;
-  /** Whose request budget this connection spends: its address until it is admitted, then its user's. */
+  /** Whose request budget this connection spends: its user's, or its address's when it is anonymous. */
   private rateKey: string;
   /** An in-band refresh in progress; the next one waits for it. */
   private refreshing: Promise<void> | null = null;
@@ -149,7 +151,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
         );
       }, config.limits.connectionParamsTimeoutMs);
     } else {
-      this.admitted = this.admit(null);
+      this.startAdmission(null);
     }
   }
 
@@ -318,7 +320,16 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       refuseEach(this, messages, error);
       return;
     }
-    messages.forEach((message, index) => dispatch(this, message, index));
+    if (this.settled) {
+      messages.forEach((message, index) => dispatch(this, message, index));
+      return;
+    }
+    // Requests sent before admission is decided wait for it, in the order
+    // they came: they then spend the user's request budget (not the
+    // address's), and a refused connection answers none of them.
+    void this.admitted.then((admitted) => {
+      if (admitted) messages.forEach((message, index) => dispatch(this, message, index));
+    });
   }
 
   private acceptConnectionParams(parsed: unknown): void {
@@ -338,7 +349,15 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       this.admitted = Promise.resolve(false);
       return;
     }
-    this.admitted = this.admit(params);
+    this.startAdmission(params);
+  }
+
+  private startAdmission(params: ConnectionParams | null): void {
+    const admitted = this.admit(params);
+    this.admitted = admitted;
+    void admitted.then(() => {
+      this.settled = true;
+    });
   }
 
   /**
@@ -404,7 +423,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     }
     this.trustedUntil = identity.expiresAt + this.config.limits.expiryGraceMs;
     this.req = req;
-    this.send(this.config.wire.session(this.trustedUntil - Date.now(), null));
+    this.send(this.config.wire.session(identity.expiresAt - Date.now(), null));
   }
 
   /** An in-band refresh: fresh `connectionParams` on the open socket. One runs at a time, in arrival order. */
@@ -457,7 +476,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   private refuseRefresh(error: HeraldError): void {
     this.config.metrics.refusal(RefusalReason.REFRESH_REFUSED);
     this.config.logger.debug({ event: 'connection.refresh_refused', connectionId: this.connectionId, message: error.message });
-    this.send(this.config.wire.session(this.trustedUntil === 0 ? null : this.trustedUntil - Date.now(), error));
+    const expiresAt = this.trustedUntil === 0 ? null : this.trustedUntil - this.config.limits.expiryGraceMs;
+    this.send(this.config.wire.session(expiresAt === null ? null : expiresAt - Date.now(), error));
   }
 
   /** Authorizes every open channel subscription with `ctx`; ends those it no longer allows. */

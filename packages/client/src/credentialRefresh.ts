@@ -1,0 +1,81 @@
+import type { AnyRouter } from '@trpc/server';
+import type { TRPCClientError } from '@trpc/client';
+import { SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
+import type { ConnectionParams, HeraldClientOptions } from './options.js';
+import { clientError } from './requestTracker.js';
+import type { Session } from './session.js';
+
+/**
+ * How long before its credentials expire a connection refreshes them: a
+ * quarter of the remaining time, at most a minute, so a 15-minute token is
+ * refreshed a minute early and a 4-second one after 3 seconds.
+ */
+export function refreshDelayMs(expiresInMs: number): number {
+  return Math.max(0, Math.max(expiresInMs * 0.75, expiresInMs - MAX_REFRESH_LEAD_MS));
+}
+
+const MAX_REFRESH_LEAD_MS = 60_000;
+
+export function isSessionNotice(message: unknown): message is SessionNotice {
+  return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === SESSION_NOTICE_METHOD;
+}
+
+/**
+ * Keeps a connection's credentials fresh without reconnecting: when the
+ * server says how long it trusts them (its session notice), this asks the
+ * app's `connectionParams` function again ahead of that time and sends the
+ * result on the open session. Same socket, same subscriptions; the server
+ * answers with the new expiry, or with why it refused (then the connection
+ * ends at the old expiry, is closed with 4005, and reconnects with fresh
+ * `connectionParams`).
+ *
+ * Static `connectionParams` cannot be refreshed: such a connection is
+ * closed at expiry and reconnects.
+ */
+export class CredentialRefresh {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private session: Session | null = null;
+
+  constructor(
+    private readonly source: HeraldClientOptions['connectionParams'],
+    private readonly onError: (error: TRPCClientError<AnyRouter>) => void,
+  ) {}
+
+  /** A session notice arrived on `session` (the one in use). */
+  onNotice(session: Session, notice: SessionNotice): void {
+    this.clear();
+    const { expiresInMs, refused } = notice.params;
+    if (refused) {
+      this.onError(clientError(refused.heraldCode, `The server refused the refreshed credentials: ${refused.message}`));
+      return;
+    }
+    const source = this.source;
+    if (expiresInMs === null || typeof source !== 'function') return;
+    this.session = session;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.refresh(session, source);
+    }, refreshDelayMs(expiresInMs));
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Stops the pending refresh (the session ended or changed, or the client closed). */
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.session = null;
+  }
+
+  private async refresh(session: Session, source: () => ConnectionParams | null | Promise<ConnectionParams | null>): Promise<void> {
+    let params: ConnectionParams | null;
+    try {
+      params = await source();
+    } catch (cause) {
+      this.onError(clientError('UNAUTHORIZED', `connectionParams failed during a credentials refresh: ${cause instanceof Error ? cause.message : String(cause)}`));
+      return;
+    }
+    // The session may have ended (or been replaced) while the app fetched a token: the new one got fresh params when it dialed.
+    if (this.session !== session || !session.isReady || !params) return;
+    session.refreshCredentials(params);
+  }
+}

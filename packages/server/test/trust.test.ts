@@ -1,0 +1,388 @@
+/**
+ * Trust for the whole life of a connection: credentials that expire, an
+ * in-band refresh on the same socket, revocation across nodes, the
+ * failed-authentication limit, request budgets that survive reconnects,
+ * same-origin by default, and refusals that reach the call they refuse.
+ */
+import { Writable } from 'node:stream';
+import { createTRPCClient, createWSClient, wsLink, type TRPCClientError } from '@trpc/client';
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHeraldClient } from '@herald/client';
+import { CloseCode, HeraldError, transformer, withExpiry, type ChannelEvent } from '@herald/server';
+import { redisBroker } from '@herald/server/redis';
+import {
+  answerTo,
+  errorCodeOf,
+  rawSocket,
+  request,
+  startHardeningServer,
+  type HardeningRouter,
+  type HardeningServer,
+  type TestUser,
+} from './helpers/hardening.js';
+import { REDIS_URL, testPrefix } from './helpers/redis.js';
+import { Cleanup, waitFor } from '../../../examples/chat-server/test/helpers/clients.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+/**
+ * Tokens of the form `<user>:<expiresAt ms>` (a test's stand-in for a signed
+ * token: the server trusts what it says, which is all these tests need).
+ */
+function token(user: string, ttlMs: number): string {
+  return `${user}:${Date.now() + ttlMs}`;
+}
+
+/** An `authenticate` reading `token`'s format: refuses expired ones, returns the user with its expiry. */
+function expiringAuth(params: Readonly<Record<string, string>> | null): ReturnType<typeof withExpiry<TestUser>> {
+  const [id, at] = (params?.['token'] ?? '').split(':');
+  const expiresAt = Number(at);
+  if (!id || !Number.isFinite(expiresAt)) throw new HeraldError('UNAUTHORIZED', 'No token');
+  if (expiresAt <= Date.now()) throw new HeraldError('UNAUTHORIZED', 'Token expired');
+  return withExpiry({ id, role: params?.['role'] ?? 'member' }, expiresAt);
+}
+
+async function serve(options: Parameters<typeof startHardeningServer>[0] = {}, app: Parameters<typeof startHardeningServer>[1] = {}) {
+  const server = await startHardeningServer({ authenticate: expiringAuth, ...options }, app);
+  cleanup.add(server);
+  return server;
+}
+
+function stockClient(server: HardeningServer, params: () => Record<string, string>) {
+  const ws = createWSClient({ url: server.server.url, connectionParams: params, retryDelayMs: () => 50, WebSocket: WebSocket as never });
+  cleanup.defer(() => ws.close());
+  return createTRPCClient<HardeningRouter>({ links: [wsLink({ client: ws, transformer })] });
+}
+
+function heraldClient(server: HardeningServer, params: () => Record<string, string>, onRefreshError?: (error: TRPCClientError<HardeningRouter>) => void) {
+  const client = createHeraldClient<HardeningRouter>({
+    url: server.server.url,
+    connectionParams: params,
+    backoff: { initialDelayMs: 50, maxDelayMs: 200 },
+    ...(onRefreshError ? { onRefreshError: onRefreshError as never } : {}),
+  });
+  cleanup.add(client);
+  return client;
+}
+
+/** Subscribes to `numbers` and records every message number, in order; `started` resolves once the subscription is live. */
+function recordNumbers(
+  subscribe: (handlers: {
+    onStarted: () => void;
+    onData: (event: { data: ChannelEvent<{ n: number }> }) => void;
+    onError: (error: unknown) => void;
+  }) => unknown,
+) {
+  const seen: number[] = [];
+  const errors: unknown[] = [];
+  let markStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
+  subscribe({
+    onStarted: () => markStarted(),
+    onData: ({ data: event }) => {
+      if (event.type === 'message') seen.push(event.message.n);
+    },
+    onError: (error) => errors.push(error),
+  });
+  return { seen, errors, started };
+}
+
+/** Publishes 1..count, one every `intervalMs`, from the server side. */
+async function publishSteadily(server: HardeningServer, stream: string, count: number, intervalMs: number): Promise<void> {
+  for (let n = 1; n <= count; n++) {
+    await server.app.numbers.publish(stream, { n });
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+const range = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
+
+describe('credentials that expire', () => {
+  it('closes the connection with TOKEN_EXPIRED past expiry and grace, and a request after expiry never runs', async () => {
+    // Heartbeats far apart: the sweep does not close the socket before the late request arrives.
+    const server = await serve({ auth: { expiryGraceMs: 100 }, heartbeat: { pingIntervalMs: 60_000, pongTimeoutMs: 60_000 } });
+    const raw = rawSocket(server.server.url, { params: { token: token('ada', 300) } });
+    await raw.opened;
+    const notice = await raw.frame<{ params: { expiresInMs: number } }>((f) => (f as { method?: string }).method === 'herald.session');
+    expect(notice.params.expiresInMs).toBeGreaterThan(0);
+    expect(notice.params.expiresInMs).toBeLessThanOrEqual(300);
+    raw.send(request(1, 'mutation', 'publish', { stream: 'expiry', n: 1 }));
+    await raw.frame(answerTo(1));
+    // The real clock is the point here: the request goes out once expiry and grace have passed.
+    await new Promise((resolve) => setTimeout(resolve, notice.params.expiresInMs + 100 + 50));
+    raw.send(request(2, 'mutation', 'publish', { stream: 'expiry', n: 2 }));
+    const refused = await raw.frame(answerTo(2));
+    expect(errorCodeOf(refused)).toBe('TOKEN_EXPIRED');
+    expect((await raw.closed).code).toBe(CloseCode.TOKEN_EXPIRED);
+    expect((await server.app.numbers.history('expiry')).messages.map((m) => m.message.n)).toEqual([1]);
+  });
+
+  it('ends an idle expired connection from the heartbeat sweep within the grace', async () => {
+    const server = await serve({ auth: { expiryGraceMs: 100 }, heartbeat: { pingIntervalMs: 200, pongTimeoutMs: 200 } });
+    const sentAt = Date.now();
+    const raw = rawSocket(server.server.url, { params: { token: token('ada', 300) } });
+    await raw.opened;
+    const { code } = await raw.closed;
+    expect(code).toBe(CloseCode.TOKEN_EXPIRED);
+    // Expiry 300 ms, grace 100 ms, sweep every 50 ms: closed well before a second.
+    expect(Date.now() - sentAt).toBeLessThan(1_500);
+  });
+
+  it('a stock tRPC client reconnects with fresh connectionParams and resumes with no loss and no duplicate', async () => {
+    const server = await serve({ auth: { expiryGraceMs: 50 }, heartbeat: { pingIntervalMs: 100, pongTimeoutMs: 100 } });
+    let issued = 0;
+    const trpc = stockClient(server, () => {
+      issued++;
+      return { token: token('ada', 400) };
+    });
+    const recorded = recordNumbers((handlers) => trpc.numbers.subscribe({ stream: 'stock' }, handlers));
+    await trpc.add.query({ a: 1, b: 1 });
+    await publishSteadily(server, 'stock', 60, 20);
+    await waitFor(() => recorded.seen.length >= 60, 10_000, 'all 60 messages');
+    expect(recorded.seen).toEqual(range(60));
+    expect(issued).toBeGreaterThan(1);
+    expect(recorded.errors).toEqual([]);
+  });
+});
+
+describe('in-band refresh', () => {
+  it("refreshes a short-lived token many times on the same socket while messages flow: every message once, in order", async () => {
+    const server = await serve({ auth: { expiryGraceMs: 200 } });
+    let issued = 0;
+    const refreshErrors: unknown[] = [];
+    const client = heraldClient(
+      server,
+      () => {
+        issued++;
+        return { token: token('ada', 600) };
+      },
+      (error) => refreshErrors.push(error),
+    );
+    const recorded = recordNumbers((handlers) => client.trpc.numbers.subscribe({ stream: 'refresh' }, handlers));
+    await client.trpc.add.query({ a: 1, b: 1 });
+    const opened = await openedConnections(server);
+    await publishSteadily(server, 'refresh', 150, 20);
+    await waitFor(() => recorded.seen.length >= 150, 10_000, 'all 150 messages');
+    expect(recorded.seen).toEqual(range(150));
+    // 3 s of traffic on a 600 ms token: refreshed several times, on the one socket it opened.
+    expect(issued).toBeGreaterThanOrEqual(4);
+    expect(await openedConnections(server)).toBe(opened);
+    expect(client.connection.current.status).toBe('open');
+    expect(refreshErrors).toEqual([]);
+  });
+
+  it('refuses a refresh that names another user, and the connection ends at its old expiry', async () => {
+    const server = await serve({ auth: { expiryGraceMs: 100 } });
+    const raw = rawSocket(server.server.url, { params: { token: token('ada', 800) } });
+    await raw.opened;
+    await raw.frame((f) => (f as { method?: string }).method === 'herald.session');
+    raw.send({ method: 'connectionParams', data: { token: token('mallory', 60_000) } });
+    const refused = await raw.frame<{ params: { refused?: { heraldCode: string; message: string } } }>(
+      (f) => (f as { method?: string; params?: { refused?: unknown } }).method === 'herald.session' && (f as { params: { refused?: unknown } }).params.refused !== undefined,
+    );
+    expect(refused.params.refused?.heraldCode).toBe('UNAUTHORIZED');
+    expect(refused.params.refused?.message).toMatch(/keep the connection's user/);
+    raw.send(request(1, 'query', 'whoami'));
+    const me = await raw.frame<{ result: { data: { json: { id: string } } } }>(answerTo(1));
+    expect(me.result.data.json.id).toBe('ada');
+    expect((await raw.closed).code).toBe(CloseCode.TOKEN_EXPIRED);
+  });
+
+  it('a refresh that loses access to one channel ends that subscription only', async () => {
+    const server = await serve(
+      { auth: { expiryGraceMs: 1_000 } },
+      { authorize: ({ ctx, key, action }) => action === 'publish' || key !== 'admins' || ctx?.user?.role === 'admin' },
+    );
+    let role = 'admin';
+    const refreshErrors: unknown[] = [];
+    const client = heraldClient(server, () => ({ token: token('ada', 400), role }), (error) => refreshErrors.push(error));
+    const admins = recordNumbers((handlers) => client.trpc.numbers.subscribe({ stream: 'admins' }, handlers));
+    const lobby = recordNumbers((handlers) => client.trpc.numbers.subscribe({ stream: 'lobby' }, handlers));
+    await Promise.all([admins.started, lobby.started]);
+    await server.app.numbers.publish('admins', { n: 1 });
+    await server.app.numbers.publish('lobby', { n: 1 });
+    await waitFor(() => admins.seen.length === 1 && lobby.seen.length === 1, 5_000, 'first messages');
+    role = 'member';
+    await waitFor(() => admins.errors.length === 1, 5_000, 'the admins subscription to end');
+    expect(heraldCodeOfError(admins.errors[0])).toBe('FORBIDDEN');
+    await server.app.numbers.publish('admins', { n: 2 });
+    await server.app.numbers.publish('lobby', { n: 2 });
+    await waitFor(() => lobby.seen.length === 2, 5_000, 'lobby keeps going');
+    expect(admins.seen).toEqual([1]);
+    expect(lobby.errors).toEqual([]);
+    expect(refreshErrors).toEqual([]);
+  });
+});
+
+describe('revocation', () => {
+  it("disconnectUser ends the user's sockets on every node sharing the Redis broker, and no one else's", async () => {
+    const prefix = testPrefix();
+    const brokers = [redisBroker({ url: REDIS_URL, prefix }), redisBroker({ url: REDIS_URL, prefix })];
+    // Deferred first, so it runs after the servers (and their Heralds) closed.
+    cleanup.defer(() => Promise.all(brokers.map((broker) => broker.close())).then(() => undefined));
+    const nodes = await Promise.all(brokers.map((broker, i) => serve({ authenticate: userAuth }, { broker, nodeId: `node-${i}` })));
+    const sockets = nodes.flatMap((node) => ['ada', 'bob'].map((user) => ({ user, raw: rawSocket(node.server.url, { params: { token: user } }) })));
+    for (const { raw } of sockets) {
+      await raw.opened;
+      raw.send(request(1, 'query', 'whoami'));
+      await raw.frame(answerTo(1));
+    }
+    const revokedAt = Date.now();
+    await nodes[0]!.server.disconnectUser('ada', 'account suspended');
+    const closes = await Promise.all(sockets.filter((s) => s.user === 'ada').map((s) => s.raw.closed));
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    for (const close of closes) expect(close).toEqual({ code: CloseCode.REVOKED, reason: 'account suspended' });
+    for (const { raw } of sockets.filter((s) => s.user === 'bob')) expect(raw.socket.readyState).toBe(WebSocket.OPEN);
+  });
+});
+
+describe('a client that does not hammer a server that said no', () => {
+  it('answers upgrades from an address with HTTP 429 once it failed authentication too often', async () => {
+    const server = await serve({ authenticate: userAuth, auth: { failedAttempts: { perSecond: 0.01, burst: 3 } } });
+    for (let i = 0; i < 3; i++) {
+      const raw = rawSocket(server.server.url, { params: { token: '' } });
+      await raw.opened;
+      expect((await raw.closed).code).toBe(CloseCode.UNAUTHORIZED);
+    }
+    const status = await new Promise<number>((resolve, reject) => {
+      const socket = new WebSocket(server.server.url);
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('open', () => reject(new Error('the upgrade was accepted')));
+      socket.on('error', () => undefined);
+    });
+    expect(status).toBe(429);
+  });
+
+  it('keeps the request budget of a user across reconnects', async () => {
+    const server = await serve({ authenticate: userAuth, limits: { rate: { perSecond: 0.01, burst: 5 } } });
+    const first = rawSocket(server.server.url, { params: { token: 'ada' } });
+    await first.opened;
+    for (let id = 1; id <= 5; id++) first.send(request(id, 'query', 'add', { a: id, b: 0 }));
+    for (let id = 1; id <= 5; id++) expect(errorCodeOf(await first.frame(answerTo(id)))).toBeNull();
+    first.close();
+    await first.closed;
+    const second = rawSocket(server.server.url, { params: { token: 'ada' } });
+    await second.opened;
+    second.send(request(6, 'query', 'add', { a: 6, b: 0 }));
+    expect(errorCodeOf(await second.frame(answerTo(6)))).toBe('LIMIT_EXCEEDED');
+    // Another user has a budget of its own.
+    const other = rawSocket(server.server.url, { params: { token: 'bob' } });
+    await other.opened;
+    other.send(request(1, 'query', 'add', { a: 1, b: 0 }));
+    expect(errorCodeOf(await other.frame(answerTo(1)))).toBeNull();
+  });
+});
+
+describe('origins', () => {
+  it('accepts the server’s own origin and refuses a foreign one by default; "*" lets every origin in', async () => {
+    const server = await serve({ authenticate: undefined });
+    const own = `http://127.0.0.1:${server.server.port}`;
+    expect(await upgradeStatus(server.server.url, own)).toBe(101);
+    expect(await upgradeStatus(server.server.url, 'https://evil.example')).toBe(403);
+    expect(await upgradeStatus(server.server.url, undefined)).toBe(101);
+    const open = await serve({ authenticate: undefined, allowedOrigins: '*' });
+    expect(await upgradeStatus(open.server.url, 'https://evil.example')).toBe(101);
+    const http = await fetch(`${server.server.httpUrl}/trpc/add?input=${encodeURIComponent(JSON.stringify({ json: { a: 1, b: 2 } }))}`, {
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(http.status).toBe(403);
+  });
+
+  it('logs one warning when requests carry X-Forwarded-For while trustProxy is off', async () => {
+    const lines: { msg?: string; level?: number }[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as { msg?: string });
+          done();
+        },
+      }),
+    );
+    const server = await serve({ authenticate: undefined, logger });
+    for (let i = 0; i < 3; i++) expect(await upgradeStatus(server.server.url, undefined, { 'x-forwarded-for': '203.0.113.7' })).toBe(101);
+    const warnings = lines.filter((line) => /trustProxy/.test(line.msg ?? ''));
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('every refusal reaches the call it refuses', () => {
+  it('an oversized batch from the stock client: every call settles with LIMIT_EXCEEDED', async () => {
+    const server = await serve({ authenticate: undefined, limits: { maxBatchSize: 100 } });
+    const trpc = stockClient(server, () => ({}));
+    const results = await Promise.allSettled(range(300).map((n) => trpc.add.query({ a: n, b: 0 })));
+    expect(results).toHaveLength(300);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect(heraldCodeOfError((result as PromiseRejectedResult).reason)).toBe('LIMIT_EXCEEDED');
+    }
+  });
+
+  it('logs a throwing createContext and keeps stack traces out of error answers unless in development', async () => {
+    const lines: { msg?: string; err?: { message?: string } }[] = [];
+    const logger = pino(
+      { level: 'error' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as { msg?: string });
+          done();
+        },
+      }),
+    );
+    const failing = await serve({
+      authenticate: undefined,
+      logger,
+      createContext: () => {
+        throw new Error('database down');
+      },
+    });
+    const raw = rawSocket(failing.server.url);
+    const refusal = await raw.frame<{ error: { json: { data: { stack?: string } } } }>((f) => (f as { id?: unknown }).id === null);
+    expect(refusal.error.json.data.stack).toBeUndefined();
+    expect((await raw.closed).code).toBe(CloseCode.INTERNAL_ERROR);
+    expect(lines.some((line) => line.msg === 'createContext failed' && line.err?.message === 'database down')).toBe(true);
+
+    const development = await serve({ authenticate: undefined, development: true });
+    const dev = rawSocket(development.server.url);
+    await dev.opened;
+    dev.send(request(1, 'query', 'add', { a: 'not a number' }));
+    const answer = await dev.frame<{ error: { json: { data: { stack?: string } } } }>(answerTo(1));
+    expect(answer.error.json.data.stack).toMatch(/at /);
+  });
+});
+
+/** A user per token: the token is the user id; an empty one is refused. */
+function userAuth(params: Readonly<Record<string, string>> | null): TestUser {
+  const id = params?.['token'];
+  if (!id) throw new HeraldError('UNAUTHORIZED', 'No token');
+  return { id };
+}
+
+function heraldCodeOfError(error: unknown): string | null {
+  const data = (error as { data?: { heraldCode?: unknown } } | null)?.data;
+  return typeof data?.heraldCode === 'string' ? data.heraldCode : null;
+}
+
+async function openedConnections(server: HardeningServer): Promise<number> {
+  const text = (await server.server.metrics?.metrics()) ?? '';
+  const match = /^herald_connections_opened_total (\d+)/m.exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/** The HTTP status an upgrade gets (101 when it is accepted). */
+function upgradeStatus(url: string, origin: string | undefined, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers: { ...headers, ...(origin ? { origin } : {}) } });
+    socket.on('open', () => {
+      socket.close();
+      resolve(101);
+    });
+    socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    socket.on('error', (error) => reject(error));
+  });
+}
