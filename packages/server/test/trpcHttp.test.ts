@@ -19,6 +19,7 @@ import {
   pollUntil,
   recordChannel,
   recordSubscription,
+  withTimeout,
   type SubscriptionHandlers,
 } from '@herald/test-kit';
 
@@ -44,6 +45,11 @@ function createApp(historySize = 5) {
   const slowGate = new Promise<void>((resolve) => {
     releaseSlow = resolve;
   });
+  let slowEntered: () => void = () => undefined;
+  /** Resolves once a `slow` query runs on the server. */
+  const slowStarted = new Promise<void>((resolve) => {
+    slowEntered = resolve;
+  });
   const router = t.router({
     whoami: t.procedure.query(({ ctx }) => ({ params: ctx.params, user: ctx.user })),
     whoamiStream: t.procedure.subscription(async function* ({ ctx }) {
@@ -55,11 +61,12 @@ function createApp(historySize = 5) {
       .subscription(({ input, signal }) => numbers.stream(input.stream, { lastEventId: input.lastEventId, signal })),
     echo: t.procedure.input(z.object({ text: z.string() })).mutation(({ input }) => input.text),
     slow: t.procedure.query(async () => {
+      slowEntered();
       await slowGate;
       return 'done';
     }),
   });
-  return { herald, numbers, router, releaseSlow: () => releaseSlow() };
+  return { herald, numbers, router, slowStarted, releaseSlow: () => releaseSlow() };
 }
 
 type App = ReturnType<typeof createApp>;
@@ -294,7 +301,7 @@ describe('the HTTP endpoint itself', () => {
     // A query in flight over WebSocket keeps the server draining until it is answered.
     const socketClient = cleanup.add(createHeraldClient<AppRouter>({ url: server.url, backoff: FAST_BACKOFF }));
     const slow = socketClient.trpc.slow.query();
-    await pollUntil(() => server.connectionCount === 1, 'the socket');
+    await withTimeout(app.slowStarted, 5_000, 'the query to run');
     const closing = server.close();
     await pollUntil(() => server.draining, 'draining');
     expect((await fetch(base, { method: 'HEAD' })).status).toBe(503);
@@ -312,7 +319,7 @@ describe('the HTTP endpoint itself', () => {
     const port = first.server.port;
     const socketClient = cleanup.add(createHeraldClient<AppRouter>({ url: first.server.url, backoff: FAST_BACKOFF }));
     const slow = socketClient.trpc.slow.query();
-    await pollUntil(() => first.server.connectionCount === 1, 'the socket');
+    await withTimeout(first.app.slowStarted, 5_000, 'the query to run');
     const client = httpClient(first.server.url);
     expect((await client.trpc.whoami.query()).params).toBeNull();
 

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@herald/server/testing';
 import type { Cleanup } from './cleanup.js';
-import { REPO_ROOT } from './root.js';
+import { repoPath } from './root.js';
 import { kill } from './spawn.js';
 import { pollUntil } from './waits.js';
 
 /** The documented load balancer config, the single source the test renders. */
-export const HAPROXY_CONFIG_PATH = join(REPO_ROOT, 'deploy/haproxy.cfg');
+export const haproxyConfigPath = (): string => repoPath('deploy/haproxy.cfg');
 
 /**
  * Renders deploy/haproxy.cfg for a test: the one `bind` line listens on
@@ -56,7 +56,7 @@ export interface HaproxyProcess {
  */
 export async function startHaproxy(cleanup: Cleanup, haproxy: string, nodes: readonly { readonly port: number }[]): Promise<HaproxyProcess> {
   const port = await freePort();
-  const config = renderHaproxyConfig(readFileSync(HAPROXY_CONFIG_PATH, 'utf8'), {
+  const config = renderHaproxyConfig(readFileSync(haproxyConfigPath(), 'utf8'), {
     bind: `127.0.0.1:${port}`,
     servers: nodes.map((node) => `127.0.0.1:${node.port}`),
   });

@@ -61,11 +61,11 @@ export {
 } from './apps/hardening.js';
 export { getHealth, startNode, startNodes, startPresenceNode, type HealthReply, type HeraldNode, type NodeOptions } from './apps/nodes.js';
 export { kill, spawnTs } from './spawn.js';
-export { IN_CI, REPO_ROOT } from './root.js';
+export { IN_CI, repoPath } from './root.js';
 export { findExecutable, findTool, toolOrFail } from './tools.js';
 export { deletePrefix, REDIS_URL, redisAvailable, testPrefix } from './redis.js';
 export { startRedisServer, type RedisProcess } from './redisServer.js';
-export { HAPROXY_CONFIG_PATH, renderHaproxyConfig, startHaproxy, type HaproxyProcess } from './haproxy.js';
+export { haproxyConfigPath, renderHaproxyConfig, startHaproxy, type HaproxyProcess } from './haproxy.js';
 export { startUpgradeProxy, type UpgradeMode, type UpgradeProxy } from './upgradeProxy.js';
 
 // Measuring.

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { REPO_ROOT } from './root.js';
+import { repoPath } from './root.js';
 
 /**
  * Runs a TypeScript entry point (a path from the repository root, or an
@@ -15,7 +15,7 @@ export async function spawnTs(
   options: { ready: RegExp; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, ['--conditions=herald-source', '--import', 'tsx', entry, ...args], {
-    cwd: REPO_ROOT,
+    cwd: repoPath(),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

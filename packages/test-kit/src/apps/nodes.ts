@@ -4,12 +4,11 @@
  * topic (fixtures/presenceNode.ts). Everything listens on 127.0.0.1 only.
  */
 import type { ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Cleanup } from '../cleanup.js';
 import { kill, spawnTs } from '../spawn.js';
 
-const NUMBERS_NODE = fileURLToPath(new URL('../fixtures/numbersNode.ts', import.meta.url));
-const PRESENCE_NODE = fileURLToPath(new URL('../fixtures/presenceNode.ts', import.meta.url));
+const NUMBERS_NODE = 'packages/test-kit/src/fixtures/numbersNode.ts';
+const PRESENCE_NODE = 'packages/test-kit/src/fixtures/presenceNode.ts';
 
 /** A Herald node process of the numbers app. */
 export interface HeraldNode {
