@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFaultProxy, type FaultProxy } from '@herald/server/testing';
-import { createHeraldClient, transformer } from '@herald/client';
-import type { AppRouter, ChatServer } from '@herald/example-chat-server';
-import { Cleanup, FAST_BACKOFF, loginToken, rawAuthenticatedSocket, startTestServer, waitFor } from './helpers/clients.js';
+import { createHeraldClient } from '@herald/client';
+import { transformer } from '@herald/shared';
+import type { AppRouter, ChatServer, Message } from '@herald/example-chat-server';
+import { answerTo, Cleanup, FAST_BACKOFF, rawAuthenticatedSocket, recordChannel, resultOf } from '@herald/test-kit';
+import { loginToken, startTestServer } from './helpers/chat.js';
 
 /**
  * Exactly-once mutations: Herald's client resends a mutation cut off by a
@@ -25,24 +27,23 @@ describe('exactly-once mutations', () => {
   it('answers a repeated idempotency key with the first result and runs the mutation once', async () => {
     await setUp();
     const { token } = await loginToken(chat.server.url);
-    const { socket, frames } = await rawAuthenticatedSocket(chat.server.url, token);
-    cleanup.defer(() => socket.close());
+    const socket = cleanup.add(await rawAuthenticatedSocket(chat.server.url, token));
     const send = (id: number) =>
-      socket.send(
-        JSON.stringify({
-          id,
-          method: 'mutation',
-          params: { path: 'chat.send', input: transformer.serialize({ room: 'once', text: 'only once' }), idempotencyKey: 'key-1' },
-        }),
-      );
+      socket.send({
+        id,
+        method: 'mutation',
+        params: { path: 'chat.send', input: transformer.serialize({ room: 'once', text: 'only once' }), idempotencyKey: 'key-1' },
+      });
     send(1);
     send(2); // the repeat arrives while the first may still run
-    await waitFor(() => frames.length === 2, 5_000, 'both answers');
+    const answers = await Promise.all([1, 2].map((id) => socket.frame(answerTo(id), 5_000, `answer ${id}`)));
     send(3); // and one after it finished
-    await waitFor(() => frames.length === 3, 5_000, 'the third answer');
+    answers.push(await socket.frame(answerTo(3), 5_000, 'the third answer'));
 
-    const ids = frames.map((frame) => (transformer.deserialize(frame.result?.data as never) as { id: string }).id);
+    const ids = answers.map((frame) => resultOf<{ id: string }>(frame).id);
+    expect(ids).toHaveLength(3);
     expect(new Set(ids).size).toBe(1);
+    expect(socket.frames).toHaveLength(3);
     const reader = createHeraldClient<AppRouter>({ url: chat.server.url });
     cleanup.defer(() => reader.close());
     expect((await reader.trpc.chat.history.query({ room: 'once' })).map((m) => m.text)).toEqual(['only once']);
@@ -75,22 +76,14 @@ describe('exactly-once mutations', () => {
     expect(outcomes).toEqual(Array.from({ length: total }, (_, i) => `m${i + 1}`));
     const reader = createHeraldClient<AppRouter>({ url: chat.server.url });
     cleanup.defer(() => reader.close());
-    const stored: string[] = [];
     // chat.history answers at most 200; the newest 200 must be the last 200 sent.
     const snapshot = await reader.trpc.chat.history.query({ room: 'chaos', limit: 200 });
     expect(snapshot.map((m) => m.text)).toEqual(Array.from({ length: 200 }, (_, i) => `m${total - 199 + i}`));
     // The whole history: '0-0' is before every position, so the broker answers
     // with a `reset` notice followed by everything it holds.
-    const subscription = reader.trpc.chat.onMessage.subscribe(
-      { room: 'chaos', lastEventId: '0-0' },
-      {
-        onData: ({ data: event }) => {
-          if (event.type === 'message') stored.push(event.message.text);
-        },
-      },
-    );
-    cleanup.defer(() => subscription.unsubscribe());
-    await waitFor(() => stored.length >= total, 10_000, 'the replay of the whole history');
-    expect(stored).toEqual(Array.from({ length: total }, (_, i) => `m${i + 1}`));
+    const replay = recordChannel<Message>((handlers) => reader.trpc.chat.onMessage.subscribe({ room: 'chaos', lastEventId: '0-0' }, handlers));
+    cleanup.defer(() => replay.unsubscribe());
+    const stored = await replay.waitForMessages(total, 10_000);
+    expect(stored.map((m) => m.text)).toEqual(Array.from({ length: total }, (_, i) => `m${i + 1}`));
   });
 });

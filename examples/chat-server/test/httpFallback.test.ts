@@ -1,8 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient, transformer, type ConnectionState, type HeraldClient } from '@herald/client';
 import type { AppRouter, ChatServer, Message } from '@herald/example-chat-server';
-import { Cleanup, FAST_BACKOFF, loginToken, rawAuthenticatedSocket, startTestServer, subscribeRoom, trpcErrorOf, waitFor, type RoomSubscription } from './helpers/clients.js';
-import { startUpgradeProxy, type UpgradeProxy } from './helpers/upgradeProxy.js';
+import {
+  answerTo,
+  Cleanup,
+  FAST_BACKOFF,
+  nextEvent,
+  nextState,
+  pollUntil,
+  rawAuthenticatedSocket,
+  resultOf,
+  startUpgradeProxy,
+  trpcErrorOf,
+  withTimeout,
+  type UpgradeProxy,
+} from '@herald/test-kit';
+import { loginToken, startTestServer, subscribeRoom, type RoomSubscription } from './helpers/chat.js';
 
 /**
  * The HTTP fallback: the demo's whole flow through a proxy that strips
@@ -73,7 +86,7 @@ describe.each(['http', 'auto'] as const)('the demo through a proxy that refuses 
     const room = subscribeRoom(ann.trpc, ROOM);
     await room.waitForLive();
     // Presence: the SSE stream carried the token (connectionParams), so Ann is a member.
-    await waitFor(async () => (await ann.trpc.chat.members.query({ room: ROOM })).some((m) => m.info.id === user.id), 5_000, 'Ann in presence');
+    await pollUntil(async () => (await ann.trpc.chat.members.query({ room: ROOM })).some((m) => m.info.id === user.id), 'Ann in presence');
 
     const sent = await ann.trpc.chat.send.mutate({ room: ROOM, text: 'one' });
     expect(sent.author).toEqual(user); // the mutation carried the token (Authorization header)
@@ -82,9 +95,10 @@ describe.each(['http', 'auto'] as const)('the demo through a proxy that refuses 
 
     // Bob writes over a direct WebSocket while Ann's network is cut.
     const bob = client({ url: chat.server.url, connectionParams: { token: (await loginToken(chat.server.url, 'Bob')).token } });
+    const reconnecting = nextState(ann, 'reconnecting');
     proxy.setOffline(true);
     proxy.cutAll();
-    await waitFor(() => ann.connection.current.status === 'reconnecting', 5_000, 'Ann reconnecting');
+    await reconnecting;
     for (const text of ['two', 'three', 'four']) await bob.trpc.chat.send.mutate({ room: ROOM, text });
     proxy.setOffline(false);
     await room.waitForMessages(4, 10_000);
@@ -126,9 +140,13 @@ describe('transport auto', () => {
     await room.waitForLive();
     expect(transportOf(ann.connection)).toBe('http');
     let receivedAtSwitch = -1;
-    ann.connection.subscribe((next) => {
-      if (next.status === 'open' && next.transport === 'websocket') receivedAtSwitch = room.messages().length;
-    });
+    const movedToWebSocket = new Promise<void>((resolve) =>
+      ann.connection.subscribe((next) => {
+        if (next.status !== 'open' || next.transport !== 'websocket') return;
+        receivedAtSwitch = room.messages().length;
+        resolve();
+      }),
+    );
 
     const bob = client({ url: chat.server.url, connectionParams: { token: (await loginToken(chat.server.url, 'Bob')).token } });
     const total = 300;
@@ -140,7 +158,7 @@ describe('transport auto', () => {
       if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await room.waitForMessages(total, 10_000);
-    await waitFor(() => transportOf(ann.connection) === 'websocket', 5_000, 'the move to WebSocket');
+    await withTimeout(movedToWebSocket, 5_000, 'the move to WebSocket');
     expectEachOnceInOrder(room, texts);
     // Make-before-break: the app never saw the link down.
     expect(states).toEqual(['connecting', 'reconnecting', 'open:http', 'open:websocket']);
@@ -148,7 +166,7 @@ describe('transport auto', () => {
     expect(receivedAtSwitch).toBeGreaterThan(0);
     expect(receivedAtSwitch).toBeLessThan(total);
     expect(proxy.upgradesForwarded).toBeGreaterThanOrEqual(1);
-    await waitFor(() => proxy.openStreams === 0, 5_000, 'the event streams to close');
+    await pollUntil(() => proxy.openStreams === 0, 'the event streams to close');
 
     // Calls work on the WebSocket.
     await ann.trpc.chat.send.mutate({ room: ROOM, text: 'on the socket' });
@@ -216,17 +234,13 @@ describe('mutations over HTTP run once per Idempotency-Key', () => {
   it('shares keys with the WebSocket side: a retry that switched transport gets the first outcome', async () => {
     const { chat } = await setUp();
     const { token } = await loginToken(chat.server.url);
-    const { socket, frames } = await rawAuthenticatedSocket(chat.server.url, token);
-    cleanup.defer(() => socket.close());
-    socket.send(
-      JSON.stringify({
-        id: 1,
-        method: 'mutation',
-        params: { path: 'chat.send', input: transformer.serialize({ room: ROOM, text: 'over the socket' }), idempotencyKey: 'shared-key' },
-      }),
-    );
-    await waitFor(() => frames.length === 1, 5_000, 'the WebSocket answer');
-    const overSocket = transformer.deserialize(frames[0]?.result?.data as never) as Message;
+    const socket = cleanup.add(await rawAuthenticatedSocket(chat.server.url, token));
+    socket.send({
+      id: 1,
+      method: 'mutation',
+      params: { path: 'chat.send', input: transformer.serialize({ room: ROOM, text: 'over the socket' }), idempotencyKey: 'shared-key' },
+    });
+    const overSocket = resultOf<Message>(await socket.frame(answerTo(1), 5_000, 'the WebSocket answer'));
 
     const overHttp = await post(chat.server.httpUrl, token, 'over the socket', 'shared-key');
     expect(overHttp.headers.get('idempotent-replayed')).toBe('true');
@@ -235,15 +249,14 @@ describe('mutations over HTTP run once per Idempotency-Key', () => {
     // And the other way round: first over HTTP, then over the socket.
     const first = await post(chat.server.httpUrl, token, 'over http', 'other-key');
     const firstId = (transformer.deserialize(((await first.json()) as { result: { data: never } }).result.data) as Message).id;
-    socket.send(
-      JSON.stringify({
-        id: 2,
-        method: 'mutation',
-        params: { path: 'chat.send', input: transformer.serialize({ room: ROOM, text: 'over http' }), idempotencyKey: 'other-key' },
-      }),
-    );
-    await waitFor(() => frames.length === 2, 5_000, 'the second WebSocket answer');
-    expect((transformer.deserialize(frames[1]?.result?.data as never) as Message).id).toBe(firstId);
+    socket.send({
+      id: 2,
+      method: 'mutation',
+      params: { path: 'chat.send', input: transformer.serialize({ room: ROOM, text: 'over http' }), idempotencyKey: 'other-key' },
+    });
+    expect(resultOf<Message>(await socket.frame(answerTo(2), 5_000, 'the second WebSocket answer')).id).toBe(firstId);
+    // Two answers and nothing else under a request id (the session notice has none).
+    expect(socket.frames.filter((frame) => (frame as { id?: unknown }).id !== null)).toHaveLength(2);
     expect(await history(chat)).toEqual(['over the socket', 'over http']);
   });
 
@@ -300,7 +313,9 @@ describe('auth over HTTP', () => {
     expect(rejected.data?.code).toBe('UNAUTHORIZED');
     // The stream is refused the same way, as an error the subscription ends with (not a retry loop).
     const stream = subscribeRoom(badToken.trpc, ROOM);
-    await waitFor(() => stream.errors.length === 1, 5_000, 'the stream refusal');
+    await expect(nextEvent(stream, () => true, 5_000, 'the stream refusal')).rejects.toThrow(/subscription failed/);
+    expect(stream.errors).toHaveLength(1);
+    expect(stream.events).toEqual([]);
     expect((stream.errors[0] as { data?: { code?: string } }).data?.code).toBe('UNAUTHORIZED');
     expect(await history(chat)).toEqual([]);
 

@@ -1,22 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ChatServer } from '@herald/example-chat-server';
+import type { AppRouter, ChatServer } from '@herald/example-chat-server';
 import { createWSClient } from '@trpc/client';
-import { CloseCode } from '@herald/client';
-import {
-  CLIENT_KINDS,
-  Cleanup,
-  heraldClient,
-  loginToken,
-  makeClient,
-  startTestServer,
-  subscribeRoom,
-  trpcErrorOf,
-  waitFor,
-  withTimeout,
-  type ClientKind,
-  type TestClient,
-} from './helpers/clients.js';
+import { CloseCode } from '@herald/shared';
+import { Cleanup, CLIENT_KINDS, heraldClient, trpcErrorOf, withTimeout, type ClientKind } from '@herald/test-kit';
+import { chatClient, loginToken, startTestServer, subscribeRoom, type ChatClient } from './helpers/chat.js';
 
 const cleanup = new Cleanup();
 let chat: ChatServer;
@@ -28,20 +16,20 @@ afterEach(() => cleanup.run());
 
 describe.each(CLIENT_KINDS)('protocol over the %s client', (kind) => {
   /** A logged-in client of this kind: the login goes over its own anonymous client. */
-  async function loggedIn(name = 'ann'): Promise<{ client: TestClient; userId: string }> {
-    const anonymous = cleanup.add(makeClient(kind, chat.server.url));
+  async function loggedIn(name = 'ann'): Promise<{ client: ChatClient; userId: string }> {
+    const anonymous = cleanup.add(chatClient(kind, chat.server.url));
     const session = await anonymous.trpc.auth.login.mutate({ name });
-    const client = cleanup.add(makeClient(kind, chat.server.url, { token: session.token }));
+    const client = cleanup.add(chatClient(kind, chat.server.url, { token: session.token }));
     return { client, userId: session.user.id };
   }
 
   it('logs in, sends, reads history and health, all over one socket per client', async () => {
-    const anonymous = cleanup.add(makeClient(kind, chat.server.url));
+    const anonymous = cleanup.add(chatClient(kind, chat.server.url));
     const session = await anonymous.trpc.auth.login.mutate({ name: '  ann  ' });
     expect(session.user).toEqual({ id: expect.stringMatching(/^u_/), name: 'ann' });
     expect(session.token.split('.')).toHaveLength(3);
 
-    const client = cleanup.add(makeClient(kind, chat.server.url, { token: session.token }));
+    const client = cleanup.add(chatClient(kind, chat.server.url, { token: session.token }));
     const sent = await client.trpc.chat.send.mutate({ room: 'lobby', text: 'first' });
     expect(sent).toEqual({ id: expect.any(String), room: 'lobby', author: session.user, text: 'first', sentAt: expect.any(Date) });
 
@@ -93,20 +81,20 @@ describe.each(CLIENT_KINDS)('protocol over the %s client', (kind) => {
   it('reports validation failures as BAD_REQUEST with the zod issues', async () => {
     const { client } = await loggedIn();
 
-    const badRoom = await trpcErrorOf(client.trpc.chat.send.mutate({ room: 'Bad Room!', text: 'hi' }));
+    const badRoom = await trpcErrorOf<AppRouter>(client.trpc.chat.send.mutate({ room: 'Bad Room!', text: 'hi' }));
     expect(badRoom.data?.code).toBe('BAD_REQUEST');
     expect(badRoom.data?.httpStatus).toBe(400);
     expect(badRoom.data?.zodIssues).toEqual([expect.objectContaining({ path: ['room'], code: expect.any(String), message: expect.any(String) })]);
 
-    const emptyText = await trpcErrorOf(client.trpc.chat.send.mutate({ room: 'lobby', text: '' }));
+    const emptyText = await trpcErrorOf<AppRouter>(client.trpc.chat.send.mutate({ room: 'lobby', text: '' }));
     expect(emptyText.data?.code).toBe('BAD_REQUEST');
     expect(emptyText.data?.zodIssues?.map((issue) => issue.path)).toEqual([['text']]);
 
-    const emptyName = await trpcErrorOf(client.trpc.auth.login.mutate({ name: '   ' }));
+    const emptyName = await trpcErrorOf<AppRouter>(client.trpc.auth.login.mutate({ name: '   ' }));
     expect(emptyName.data?.code).toBe('BAD_REQUEST');
     expect(emptyName.data?.zodIssues?.map((issue) => issue.path)).toEqual([['name']]);
 
-    const noName = await trpcErrorOf(client.trpc.auth.login.mutate({ name: '' }));
+    const noName = await trpcErrorOf<AppRouter>(client.trpc.auth.login.mutate({ name: '' }));
     expect(noName.data?.code).toBe('BAD_REQUEST');
 
     // Nothing invalid was stored, and the socket still serves calls.
@@ -114,8 +102,8 @@ describe.each(CLIENT_KINDS)('protocol over the %s client', (kind) => {
   });
 
   it('refuses chat.send without a token, and lets the anonymous connection call public procedures', async () => {
-    const anonymous = cleanup.add(makeClient(kind, chat.server.url));
-    const noToken = await trpcErrorOf(anonymous.trpc.chat.send.mutate({ room: 'lobby', text: 'hi' }));
+    const anonymous = cleanup.add(chatClient(kind, chat.server.url));
+    const noToken = await trpcErrorOf<AppRouter>(anonymous.trpc.chat.send.mutate({ room: 'lobby', text: 'hi' }));
     expect(noToken.data?.code).toBe('UNAUTHORIZED');
     expect(noToken.message).toMatch(/Log in with auth\.login/);
     // An anonymous connection is still a working connection for public procedures.
@@ -142,7 +130,7 @@ describe.each(CLIENT_KINDS)('protocol over the %s client', (kind) => {
  */
 async function closeCodeOf(kind: ClientKind, url: string, connectionParams: Record<string, string>): Promise<number> {
   if (kind === 'herald') {
-    const client = cleanup.add(heraldClient(url, connectionParams));
+    const client = cleanup.add(heraldClient<AppRouter>(url, connectionParams));
     return withTimeout(
       new Promise<number>((resolve) => {
         const stop = client.connection.subscribe((state) => {
@@ -157,19 +145,19 @@ async function closeCodeOf(kind: ClientKind, url: string, connectionParams: Reco
       'the Herald client to be refused',
     );
   }
-  const codes: number[] = [];
+  let refused: (code: number) => void = () => undefined;
+  const code = new Promise<number>((resolve) => (refused = resolve));
   const wsClient = createWSClient({
     url,
     connectionParams,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     retryDelayMs: () => 1_000,
     onClose: (cause) => {
-      if (cause?.code) codes.push(cause.code);
+      if (cause?.code) refused(cause.code);
     },
   });
   cleanup.defer(() => wsClient.close());
-  await waitFor(() => codes.length > 0, 5_000, 'the stock client to be refused');
-  return codes[0] as number;
+  return withTimeout(code, 5_000, 'the stock client to be refused');
 }
 
 describe('authentication at connect', () => {
@@ -198,7 +186,7 @@ describe('authentication at connect', () => {
         },
       },
     ]);
-    const reader = cleanup.add(makeClient('stock', chat.server.url));
+    const reader = cleanup.add(chatClient('stock', chat.server.url));
     expect(await reader.trpc.chat.history.query({ room: 'lobby' })).toEqual([]);
   });
 });

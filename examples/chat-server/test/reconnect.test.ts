@@ -1,16 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatServer } from '@herald/example-chat-server';
-import {
-  CLIENT_KINDS,
-  Cleanup,
-  loginToken,
-  makeClient,
-  recordStatuses,
-  startTestServer,
-  subscribeRoom,
-  waitFor,
-  type TestClient,
-} from './helpers/clients.js';
+import { Cleanup, CLIENT_KINDS, pollUntil, recordStatuses } from '@herald/test-kit';
+import { chatClient, loginToken, startTestServer, subscribeRoom, type ChatClient } from './helpers/chat.js';
 
 /** Both server processes share it, so a token survives the restart. */
 const AUTH_SECRET = 'reconnect-test-secret-'.padEnd(32, 's');
@@ -33,21 +24,21 @@ async function restartServer(): Promise<void> {
   // The memory broker's ids start at its boot millisecond; a restart within the
   // millisecond of the old process's last id would not be recognised as a reset.
   const closedAt = Date.now();
-  await waitFor(() => Date.now() > closedAt, 1_000, 'the clock to move on');
+  await pollUntil(() => Date.now() > closedAt, 'the clock to move on', { timeoutMs: 1_000 });
   chat = await startTestServer({ port, authSecret: AUTH_SECRET });
 }
 
 describe.each(CLIENT_KINDS)('reconnect with the %s client', (kind) => {
-  async function loggedInClient(): Promise<TestClient> {
+  async function loggedInClient(): Promise<ChatClient> {
     const { token } = await loginToken(chat.server.url, `${kind}-user`);
-    const client = cleanup.add(makeClient(kind, chat.server.url, { token }));
+    const client = cleanup.add(chatClient(kind, chat.server.url, { token }));
     await client.trpc.system.health.query();
     return client;
   }
 
   it('moves to a new socket on broadcastReconnect without losing or repeating messages', async () => {
     const client = await loggedInClient();
-    const states = client.connection ? recordStatuses(client.connection) : null;
+    const states = recordStatuses(client);
     const subscription = subscribeRoom(client.trpc, ROOM);
     await subscription.waitForLive();
     await client.trpc.chat.send.mutate({ room: ROOM, text: 'before' });
@@ -57,7 +48,7 @@ describe.each(CLIENT_KINDS)('reconnect with the %s client', (kind) => {
     // The subscription is started again on the new socket from its last
     // position: a second live marker, with nothing to replay.
     await subscription.waitForLive(2);
-    await waitFor(() => chat.server.connectionCount === 1, 5_000, 'the old socket to close');
+    await pollUntil(() => chat.server.connectionCount === 1, 'the old socket to close');
 
     await client.trpc.chat.send.mutate({ room: ROOM, text: 'after' });
     const messages = await subscription.waitForMessages(2);
@@ -66,12 +57,12 @@ describe.each(CLIENT_KINDS)('reconnect with the %s client', (kind) => {
     expect(subscription.events[2]?.event).toEqual({ type: 'live', replayed: 0 });
     expect(subscription.errors).toEqual([]);
     // Make-before-break: the old socket served until the new one was open, so the app saw no outage.
-    if (states) expect(states.statuses).toEqual(['open']);
+    expect(states.statuses).toEqual(['open']);
   });
 
   it('reconnects after a server restart: the subscription sees a reset gap, then new messages; calls work again', async () => {
     const client = await loggedInClient();
-    const states = client.connection ? recordStatuses(client.connection) : null;
+    const states = recordStatuses(client);
     const subscription = subscribeRoom(client.trpc, ROOM);
     await subscription.waitForLive();
     await client.trpc.chat.send.mutate({ room: ROOM, text: 'before restart' });
@@ -95,12 +86,12 @@ describe.each(CLIENT_KINDS)('reconnect with the %s client', (kind) => {
     // Queries work on the new connection; the new process only has what was sent to it.
     expect((await client.trpc.chat.history.query({ room: ROOM })).map((m) => m.text)).toEqual(['after restart']);
     expect(chat.server.connectionCount).toBe(1);
-    if (states) expect(states.statuses).toEqual(['open', 'reconnecting', 'open']);
+    expect(states.statuses).toEqual(['open', 'reconnecting', 'open']);
   });
 
   it('keeps answering queries after a restart, with no subscription open', async () => {
     const client = await loggedInClient();
-    const states = client.connection ? recordStatuses(client.connection) : null;
+    const states = recordStatuses(client);
     const before = await client.trpc.system.health.query();
 
     await restartServer();
@@ -108,20 +99,20 @@ describe.each(CLIENT_KINDS)('reconnect with the %s client', (kind) => {
     const after = await client.trpc.system.health.query();
     expect(after.nodeId).not.toBe(before.nodeId);
     expect(await client.trpc.chat.send.mutate({ room: ROOM, text: 'still logged in' })).toMatchObject({ text: 'still logged in' });
-    if (states) expect(states.statuses).toEqual(['open', 'reconnecting', 'open']);
+    expect(states.statuses).toEqual(['open', 'reconnecting', 'open']);
   });
 
   it('does not reconnect after close()', async () => {
     const client = await loggedInClient();
-    const states = client.connection ? recordStatuses(client.connection) : null;
+    const states = recordStatuses(client);
     // A second client of the same kind and backoff shows when a reconnect would have happened.
-    const probe = cleanup.add(makeClient(kind, chat.server.url));
+    const probe = cleanup.add(chatClient(kind, chat.server.url));
     await probe.trpc.system.health.query();
     expect(chat.server.connectionCount).toBe(2);
 
     await client.close();
     if (client.connection) expect(client.connection.current).toEqual({ status: 'closed' });
-    await waitFor(() => chat.server.connectionCount === 1, 5_000, 'the closed client’s socket to go');
+    await pollUntil(() => chat.server.connectionCount === 1, 'the closed client’s socket to go');
     if (client.connection) {
       // Herald makes close final: a later call fails instead of reopening the socket (stock tRPC reopens it).
       await expect(client.trpc.system.health.query()).rejects.toThrow(/was closed/);
@@ -134,6 +125,6 @@ describe.each(CLIENT_KINDS)('reconnect with the %s client', (kind) => {
     await probe.trpc.system.health.query();
 
     expect(chat.server.connectionCount).toBe(1);
-    if (states) expect(states.statuses).toEqual(['open', 'closed']);
+    expect(states.statuses).toEqual(['open', 'closed']);
   });
 });

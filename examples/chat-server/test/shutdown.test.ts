@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kill, spawnTs } from '../../../packages/server/test/helpers/spawn.js';
-import { Cleanup, heraldClient, recordStatuses, waitFor, withTimeout } from './helpers/clients.js';
+import type { AppRouter } from '@herald/example-chat-server';
+import { Cleanup, heraldClient, kill, nextState, spawnTs, withTimeout } from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -16,18 +16,17 @@ describe('the demo process', () => {
     const url = /listening: WebSocket (ws:\/\/[^\s,]+)/.exec(output())?.[1] ?? '';
     const httpUrl = url.replace(/^ws/, 'http').replace(/\/ws$/, '');
 
-    const client = cleanup.add(heraldClient(url));
-    const statuses = recordStatuses(client.connection);
-    cleanup.defer(() => statuses.stop());
+    const client = cleanup.add(heraldClient<AppRouter>(url));
     expect(await client.trpc.system.health.query()).toMatchObject({ nodeId: expect.any(String) });
     expect((await fetch(`${httpUrl}/readyz`)).status).toBe(200);
 
     const exited = once(child, 'exit');
+    // The client sees its connection go, and keeps trying (there is no other node here).
+    const reconnecting = nextState(client, 'reconnecting', 10_000);
     child.kill('SIGTERM');
     const [code] = (await withTimeout(exited, 10_000, 'the process to exit')) as [number | null];
     expect(code).toBe(0);
     expect(output()).toMatch(/SIGTERM: draining connections/);
-    // The client saw its connection go, and keeps trying (there is no other node here).
-    await waitFor(() => statuses.statuses.includes('reconnecting'), 5_000, 'the client to notice');
+    await reconnecting;
   });
 });

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient, onChannelEvent } from '@herald/client';
 import type { AppRouter, Message } from '@herald/example-chat-server';
-import { Cleanup, FAST_BACKOFF, loginToken, startTestServer, waitFor } from './helpers/clients.js';
+import { Cleanup, FAST_BACKOFF, pollUntil } from '@herald/test-kit';
+import { loginToken, startTestServer } from './helpers/chat.js';
 
 /**
  * Typed snapshot-to-stream resume: `chat.snapshot` returns the newest messages
@@ -38,7 +39,7 @@ describe('snapshot then stream', () => {
     const readers: Reader[] = [];
     // Readers join one after another while the publisher runs.
     for (let r = 0; r < 8; r++) {
-      await waitFor(() => published >= (r + 1) * 150 || published === total, 10_000, `publish progress for reader ${r}`);
+      await pollUntil(() => published >= (r + 1) * 150 || published === total, `publish progress for reader ${r}`, { timeoutMs: 10_000 });
       const client = createHeraldClient<AppRouter>({ url: chat.server.url, backoff: FAST_BACKOFF });
       cleanup.defer(() => client.close());
       const reader: Reader = { texts: [], resyncs: [] };
@@ -57,7 +58,7 @@ describe('snapshot then stream', () => {
       cleanup.defer(() => subscription.unsubscribe());
     }
     await publishing;
-    await waitFor(() => readers.every((reader) => reader.texts.at(-1) === String(total)), 10_000, 'every reader to reach the end');
+    await pollUntil(() => readers.every((reader) => reader.texts.at(-1) === String(total)), 'every reader to reach the end', { timeoutMs: 10_000 });
 
     for (const reader of readers) {
       expect(reader.resyncs).toEqual([]);

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { startChatServer, type ChatServer } from '@herald/example-chat-server';
-import { startUpgradeProxy } from '../../chat-server/test/helpers/upgradeProxy.js';
+import { startUpgradeProxy } from '@herald/test-kit';
 
 const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = resolve(WEB_ROOT, '../../test-artifacts');

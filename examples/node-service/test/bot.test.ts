@@ -1,15 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChatServer } from '@herald/example-chat-server';
+import type { AppRouter, ChatServer } from '@herald/example-chat-server';
+import { Cleanup, heraldClient, pollUntil } from '@herald/test-kit';
+import { loginToken, startTestServer, subscribeRoom, type RoomSubscription } from '../../chat-server/test/helpers/chat.js';
 import { replyTo, startEchoBot, type EchoBot } from '../src/bot.js';
-import {
-  Cleanup,
-  heraldClient,
-  loginToken,
-  startTestServer,
-  subscribeRoom,
-  waitFor,
-  type RoomSubscription,
-} from '../../chat-server/test/helpers/clients.js';
 
 describe('replyTo', () => {
   const now = () => new Date('2030-01-02T03:04:05.678Z');
@@ -59,15 +52,11 @@ describe('echo bot against a real chat server', () => {
   /** A logged-in user subscribed to the room, once the bot is listening too. */
   async function userInRoom(): Promise<{ send: (text: string) => Promise<unknown>; room: RoomSubscription }> {
     const { token } = await loginToken(chat.server.url, 'alice');
-    const user = cleanup.add(heraldClient(chat.server.url, { token }));
+    const user = cleanup.add(heraldClient<AppRouter>(chat.server.url, { token }));
     const room = subscribeRoom(user.trpc, ROOM);
     await room.waitForLive();
     // The bot's subscription joins the room's presence once it is live, so nothing sent from now on is missed.
-    await waitFor(
-      async () => (await user.trpc.chat.members.query({ room: ROOM })).some((member) => member.info.id === bot.userId),
-      5_000,
-      'the bot to join the room',
-    );
+    await pollUntil(async () => (await user.trpc.chat.members.query({ room: ROOM })).some((member) => member.info.id === bot.userId), 'the bot to join the room');
     return { send: (text) => user.trpc.chat.send.mutate({ room: ROOM, text }), room };
   }
 
@@ -93,7 +82,7 @@ describe('echo bot against a real chat server', () => {
     expect(stamp.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
 
     // onReply runs when the bot's send resolves, which may be after the room saw the reply.
-    await waitFor(() => botReplies.length === 2, 5_000, 'onReply for both');
+    await pollUntil(() => botReplies.length === 2, 'onReply for both');
     expect(botReplies).toEqual(['hello there', timeReply]);
     expect(botErrors).toEqual([]);
   });
@@ -111,7 +100,7 @@ describe('echo bot against a real chat server', () => {
 
     expect(botMessages(room).map((m) => m.text)).toEqual(['/time', 'done']);
     expect(room.messages().map((m) => m.text)).toEqual(['just chatting', '/echo /time', '/time', '/echo done', 'done']);
-    await waitFor(() => botReplies.length === 2, 5_000, 'onReply for both');
+    await pollUntil(() => botReplies.length === 2, 'onReply for both');
     expect(botReplies).toEqual(['/time', 'done']);
     expect(botErrors).toEqual([]);
   });

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient } from '@herald/client';
-import { Cleanup, FAST_BACKOFF } from '../../../examples/chat-server/test/helpers/clients.js';
-import { metricValue, scrape, startHardeningServer, type HardeningRouter } from '../../server/test/helpers/hardening.js';
+import { Cleanup, FAST_BACKOFF, metricValue, scrape, startHardeningServer, type HardeningRouter } from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { WebSocket } from 'ws';
 import { createHerald, createHeraldServer, heraldErrorFormatter, resumeInput, transformer } from '@herald/server';
 import { createHeraldClient, type ChannelEvent, type PresenceEvent } from '@herald/client';
+import { pollUntil } from '@herald/test-kit';
 import { ConnectionStateMachine } from '../src/connectionState.js';
 import {
   createHeraldReact,
@@ -223,13 +224,9 @@ describe('createHeraldReact against a Herald server', () => {
   }
   type Router = ReturnType<typeof createApp>['router'];
 
-  async function waitUntil(check: () => boolean, label: string, timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`${label}: not within ${timeoutMs} ms`);
-      await act(() => new Promise((resolve) => setTimeout(resolve, 20)));
-    }
-  }
+  /** What the hooks rendered is read after React has rendered, which nothing announces: poll it, letting React render in between. */
+  const rendered = (check: () => boolean, label: string) =>
+    pollUntil(check, label, { intervalMs: 20, pause: (ms) => act(() => new Promise((resolve) => setTimeout(resolve, ms))) });
 
   it('serves queries, the connection state, channel messages (Dates intact) and presence through one provider', async () => {
     actEnvironment(false);
@@ -261,14 +258,14 @@ describe('createHeraldReact against a Herald server', () => {
       (children) => createElement(react.HeraldProvider, { client, queryClient }, children),
     );
 
-    await waitUntil(() => result.current.connection.status === 'open', 'connection open');
-    await waitUntil(() => result.current.history?.length === 1 && result.current.channel.status === 'live', 'history and live');
+    await rendered(() => result.current.connection.status === 'open', 'connection open');
+    await rendered(() => result.current.history?.length === 1 && result.current.channel.status === 'live', 'history and live');
     expect(result.current.history?.[0]?.sentAt).toEqual(new Date(0));
-    await waitUntil(() => result.current.presence.members.length === 1, 'own presence');
+    await rendered(() => result.current.presence.members.length === 1, 'own presence');
     expect(result.current.presence.members[0]?.info).toEqual({ name: 'ann' });
 
     await client.trpc.send.mutate({ room: 'lobby', text: 'hi' });
-    await waitUntil(() => received.length === 1, 'live message');
+    await rendered(() => received.length === 1, 'live message');
     expect(received[0]?.text).toBe('hi');
     expect(received[0]?.sentAt).toBeInstanceOf(Date);
   });

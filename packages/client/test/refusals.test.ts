@@ -12,8 +12,7 @@ import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { createHeraldClient, type ConnectionState, type ConnectionStateSource } from '@herald/client';
 import { HeraldError, type Authenticate } from '@herald/server';
 import { CloseCode, heraldCodeOf, transformer } from '@herald/shared';
-import { Cleanup, FAST_BACKOFF, trpcErrorOf, withTimeout } from '../../../examples/chat-server/test/helpers/clients.js';
-import { startHardeningServer, type HardeningRouter, type TestUser } from '../../server/test/helpers/hardening.js';
+import { Cleanup, FAST_BACKOFF, startHardeningServer, trpcErrorOf, withTimeout, type HardeningRouter, type TestUser } from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

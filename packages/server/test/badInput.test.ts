@@ -3,21 +3,23 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createHeraldClient, type HeraldClient } from '@herald/client';
 import { CloseCode } from '@herald/shared';
-import { FAST_BACKOFF, withTimeout } from '../../../examples/chat-server/test/helpers/clients.js';
 import {
   answerTo,
   errorCodeOf,
-  eventually,
+  FAST_BACKOFF,
   heapAfterGc,
   metricValue,
+  pollUntil,
   rawSocket,
   request,
   scrape,
   startHardeningServer,
+  withTimeout,
   type HardeningRouter,
   type HardeningServer,
+  type RawFrame,
   type RawSocket,
-} from './helpers/hardening.js';
+} from '@herald/test-kit';
 
 /**
  * Hostile and broken input against a running server. For each kind: the
@@ -78,7 +80,7 @@ function attacker(options: Parameters<typeof rawSocket>[1] = {}): RawSocket {
 
 /** Only the good client is left connected, and it is served. */
 async function recovered(): Promise<void> {
-  await eventually(() => node.server.connectionCount, (count) => count === 1, 10_000, 'attackers to be gone');
+  await pollUntil(() => node.server.connectionCount, 'attackers to be gone', { accept: (count) => count === 1, timeoutMs: 10_000 });
   await stillServes();
 }
 
@@ -154,14 +156,15 @@ describe('bad input', () => {
   it('refuses a duplicate id of a call still running with BAD_REQUEST, and answers the first', async () => {
     const socket = attacker();
     socket.send(request(7, 'mutation', 'slow', { name: 'dup' }));
-    await eventually(() => node.app.gates.has('dup'), Boolean);
+    await withTimeout(node.app.gates.entered('dup'), 5_000, 'the call to start');
     const frames = await framesBefore(socket, request(7, 'query', 'add', { a: 1, b: 1 }));
     expect(frames.map(errorCodeOf)).toEqual(['BAD_REQUEST']);
     expect(JSON.stringify(frames[0])).toMatch(/Duplicate id 7/);
     node.app.gates.open('dup');
     expect(await socket.frame(answerTo(7))).toMatchObject({ id: 7, error: expect.anything() });
-    await eventually(() => socket.frames.filter(answerTo(7)).length, (count) => count === 2);
-    expect(socket.frames.filter(answerTo(7))[1]).toMatchObject({ result: { data: { json: 'done dup' } } });
+    const answered = await socket.frame((frame) => answerTo(7)(frame) && (frame as RawFrame).result !== undefined, 5_000, 'the first call’s answer');
+    expect(answered).toMatchObject({ result: { data: { json: 'done dup' } } });
+    expect(socket.frames.filter(answerTo(7))).toHaveLength(2);
     await stillServes();
   });
 
@@ -283,7 +286,7 @@ describe('bad input', () => {
     // Batches of 100, each sent once the previous one is answered.
     for (let batch = 0; batch < total / 100; batch++) {
       socket.send(Array.from({ length: 100 }, (_, i) => request(batch * 100 + i + 1, 'subscription', 'numbers', { stream: `s${i % 10}` })));
-      await eventually(answeredCount, (count) => count === (batch + 1) * 100, 10_000, `batch ${batch} to be answered`);
+      await pollUntil(answeredCount, `batch ${batch} to be answered`, { accept: (count) => count === (batch + 1) * 100, timeoutMs: 10_000 });
     }
     const started = [...firstAnswers.values()].filter((frame) => (frame as { result?: { type?: string } }).result?.type === 'started');
     const refused = [...firstAnswers.values()].filter((frame) => errorCodeOf(frame) === 'LIMIT_EXCEEDED');
@@ -296,7 +299,7 @@ describe('bad input', () => {
     socket.frames.length = 0;
     firstAnswers.clear();
     socket.close();
-    await eventually(async () => metricValue(await scrape(node.server), 'herald_subscriptions'), (count) => count === 0, 10_000, 'subscriptions to end');
+    await pollUntil(async () => metricValue(await scrape(node.server), 'herald_subscriptions'), 'subscriptions to end', { accept: (count) => count === 0, timeoutMs: 10_000 });
   });
 
   it('closes a socket that sends 10,000 subscribe requests at once without reading, as a slow consumer (4002)', async () => {
@@ -309,7 +312,7 @@ describe('bad input', () => {
     const closed = await withTimeout(socket.closed, 10_000, 'the flood to be cut off');
     expect(closed.code).toBe(CloseCode.SLOW_CONSUMER);
     socket.frames.length = 0;
-    await eventually(async () => metricValue(await scrape(node.server), 'herald_subscriptions'), (count) => count === 0, 10_000, 'subscriptions to end');
+    await pollUntil(async () => metricValue(await scrape(node.server), 'herald_subscriptions'), 'subscriptions to end', { accept: (count) => count === 0, timeoutMs: 10_000 });
     await stillServes();
   });
 

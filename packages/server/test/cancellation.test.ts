@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { initTRPC } from '@trpc/server';
 import { createHeraldClient, type HeraldClient } from '@herald/client';
 import { createHeraldServer, heraldErrorFormatter, transformer, type HeraldServer } from '@herald/server';
-import { waitFor } from './helpers/subscribers.js';
+import { pollUntil } from '@herald/test-kit';
 
 /**
  * Stock tRPC never aborts a query's or mutation's `signal`; Herald does when
@@ -49,17 +49,17 @@ describe('cancellation', () => {
     const app = await setUp();
     const controller = new AbortController();
     const call = client.trpc.work.query('a', { signal: controller.signal }).catch((error: unknown) => error);
-    await waitFor(() => app.started.includes('a'), 5_000, 'the query to start');
+    await pollUntil(() => app.started.includes('a'), 'the query to start');
     controller.abort();
-    await waitFor(() => app.aborted.includes('a'), 5_000, 'the server to abort it');
+    await pollUntil(() => app.aborted.includes('a'), 'the server to abort it');
     expect(await call).toBeInstanceOf(Error);
   });
 
   it('aborts in-flight queries when the socket closes', async () => {
     const app = await setUp();
     void client.trpc.work.query('b').catch(() => undefined);
-    await waitFor(() => app.started.includes('b'), 5_000, 'the query to start');
+    await pollUntil(() => app.started.includes('b'), 'the query to start');
     await client.close();
-    await waitFor(() => app.aborted.includes('b'), 5_000, 'the server to abort it');
+    await pollUntil(() => app.aborted.includes('b'), 'the server to abort it');
   });
 });

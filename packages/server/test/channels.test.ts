@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { TrackedEnvelope } from '@trpc/server';
 import { createHerald, HeraldError, memoryBroker, type Broker, type ChannelEvent, type Herald, type PresenceEvent } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
-import { REDIS_URL, redisAvailable, testPrefix } from './helpers/redis.js';
+import { REDIS_URL, redisAvailable, testPrefix } from '@herald/test-kit';
 
 type Event = ChannelEvent<{ n: number }>;
 interface Received {
@@ -37,7 +37,7 @@ const messagesOf = (received: Received[]) =>
   received.flatMap((r) => (r.event.type === 'message' ? [r.event.message.n] : []));
 
 const brokers: [string, () => Broker][] = [['memory', () => memoryBroker()]];
-if (redisAvailable) brokers.push(['redis', () => redisBroker({ url: REDIS_URL, prefix: testPrefix() })]);
+if (await redisAvailable()) brokers.push(['redis', () => redisBroker({ url: REDIS_URL, prefix: testPrefix() })]);
 
 describe.each(brokers)('channels on the %s broker', (_name, makeBroker) => {
   let herald: Herald;

@@ -1,6 +1,6 @@
 /**
  * Several Herald processes on one Redis behave as one server: real node
- * processes (fixtures/numbersNode.ts), real clients of both kinds, SIGKILLed
+ * processes (the kit's startNodes), real clients of both kinds, SIGKILLed
  * nodes, a Redis that dies and comes back empty, and HAProxy in front.
  * Everything talks to 127.0.0.1 only; every wait and loop is bounded.
  */
@@ -8,35 +8,34 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TRPCClientError } from '@trpc/client';
 import { heraldCodeOf } from '@herald/shared';
 import {
-  CLIENT_KINDS,
   Cleanup,
-  recordStatuses,
-  waitFor,
-  withTimeout,
-  type ClientKind,
-  type TestClient,
-} from '../../../examples/chat-server/test/helpers/clients.js';
-import {
+  CLIENT_KINDS,
   deletePrefix,
+  findTool,
   getHealth,
   holdsUntil,
   IN_CI,
   numbersClient,
-  findTool,
+  pollUntil,
+  recordStatuses,
+  REDIS_URL,
+  redisAvailable,
   startHaproxy,
   startNodes,
   startRedisServer,
   subscribeNumbers,
   subscribePresence,
+  testPrefix,
   toolOrFail,
+  withTimeout,
+  type ClientKind,
   type HeraldNode,
+  type NumbersClient,
   type NumbersSubscription,
-} from './helpers/cluster.js';
-import type { NumbersRouter } from './helpers/numbersApp.js';
-import { REDIS_URL, redisAvailable, testPrefix } from './helpers/redis.js';
+} from '@herald/test-kit';
 
 const STREAM = 'cluster';
-type Client = TestClient<NumbersRouter>;
+type Client = NumbersClient;
 
 const cleanup = new Cleanup();
 let prefix: string;
@@ -94,7 +93,6 @@ function publishLoop(
 
 const messageIds = (subscription: NumbersSubscription) =>
   subscription.events.flatMap(({ id, event }) => (event.type === 'message' ? [id] : []));
-const numbersOf = (subscription: NumbersSubscription) => subscription.messages().map((m) => m.n);
 const gapsOf = (subscription: NumbersSubscription) =>
   subscription.events.flatMap(({ event }) => (event.type === 'gap' ? [event.reason] : []));
 
@@ -106,7 +104,7 @@ function expectIncreasing(ids: readonly string[]): void {
   }
 }
 
-describe.skipIf(!redisAvailable)('several nodes on one Redis', () => {
+describe.skipIf(!(await redisAvailable()))('several nodes on one Redis', () => {
   beforeEach(() => {
     // Registered first, so it runs last: after the nodes are gone.
     cleanup.defer(() => deletePrefix(REDIS_URL, prefix));
@@ -144,7 +142,7 @@ describe.skipIf(!redisAvailable)('several nodes on one Redis', () => {
 
     for (const { subscription, kind, node } of subscribers) {
       const label = `${kind} subscriber on ${node.nodeId}`;
-      expect(numbersOf(subscription), label).toEqual(expected.map((a) => a.n));
+      expect(subscription.numbers(), label).toEqual(expected.map((a) => a.n));
       expect(messageIds(subscription), label).toEqual(expected.map((a) => a.id));
       expect(gapsOf(subscription), label).toEqual([]);
       expect(subscription.errors, label).toEqual([]);
@@ -176,7 +174,7 @@ describe.skipIf(!redisAvailable)('several nodes on one Redis', () => {
     for (let i = 0; i < 40 && heralds.filter((h) => h.nodeId === victim.nodeId).length < 2; i++) {
       const client = cleanup.add(numbersClient('herald', allUrls));
       const { nodeId } = await client.trpc.node.query();
-      const statuses = recordStatuses(client.connection!);
+      const statuses = recordStatuses(client);
       heralds.push({ client, nodeId, subscription: subscribeNumbers(client, STREAM), statuses });
     }
     const onVictim = heralds.filter((h) => h.nodeId === victim.nodeId);
@@ -209,7 +207,7 @@ describe.skipIf(!redisAvailable)('several nodes on one Redis', () => {
 
     for (const [i, subscription] of everyone.entries()) {
       const label = i < heralds.length ? `herald client ${i} (was on ${heralds[i]?.nodeId})` : 'stock reference';
-      expect(numbersOf(subscription), label).toEqual(expected.map((a) => a.n));
+      expect(subscription.numbers(), label).toEqual(expected.map((a) => a.n));
       expect(messageIds(subscription), label).toEqual(expected.map((a) => a.id));
       expect(gapsOf(subscription), label).toEqual([]);
       expect(subscription.errors, label).toEqual([]);
@@ -245,17 +243,17 @@ describe.skipIf(!redisAvailable)('several nodes on one Redis', () => {
     const observer = cleanup.add(numbersClient('herald', nodeC.url));
     const names = async () => (await observer.trpc.members.query({ stream: STREAM })).map((m) => m.info.name).sort();
     let members = await observer.trpc.members.query({ stream: STREAM });
-    await waitFor(async () => {
+    await pollUntil(async () => {
       members = await observer.trpc.members.query({ stream: STREAM });
       return members.length === 2;
-    }, 5_000, 'both members listed from node C');
+    }, 'both members listed from node C');
     expect(members.map((m) => m.info.name).sort()).toEqual(['ann', 'bob']);
     const bobId = members.find((m) => m.info.name === 'bob')?.clientId;
     await watcher.until((events) => events.some((e) => e.type === 'join' && e.member.clientId === bobId), 5_000, "bob's join on node A");
 
     const killedAt = Date.now();
     await nodeB.kill('SIGKILL');
-    await waitFor(async () => (await names()).join() === 'ann', presenceTtlMs + marginMs, "bob's entry to expire");
+    await pollUntil(async () => (await names()).join() === 'ann', "bob's entry to expire", { timeoutMs: presenceTtlMs + marginMs });
     const goneMs = Date.now() - killedAt;
     await watcher.until(
       (events) => events.some((e) => e.type === 'leave' && e.clientId === bobId),
@@ -297,7 +295,7 @@ describe.skipIf(!redisAvailable)('several nodes on one Redis', () => {
     for (let n = 0; n < 10; n++) ids.push(await (clients[0] as (typeof clients)[number]).client.trpc.publish.mutate({ stream: STREAM, n }));
     await Promise.all(subscriptions.map((s) => s.waitForMessages(10, 10_000)));
     for (const subscription of subscriptions) {
-      expect(numbersOf(subscription)).toEqual([...Array(10).keys()]);
+      expect(subscription.numbers()).toEqual([...Array(10).keys()]);
       expect(messageIds(subscription)).toEqual(ids);
     }
     console.log(`[cluster] haproxy: 6 clients landed on ${landedOn.size} nodes (connections per node: ${counts.join(', ')})`);
@@ -339,18 +337,14 @@ describe.skipIf(!redisServer && !IN_CI)('several nodes when their Redis dies and
     // Redis dies.
     await redis.kill();
     const redisGoneAt = Date.now();
-    await waitFor(
-      async () => (await Promise.all(nodes.map((node) => getHealth(node, '/readyz')))).every((r) => r.status === 503),
-      5_000,
-      '/readyz to answer 503 on both nodes',
-    );
+    await pollUntil(async () => (await Promise.all(nodes.map((node) => getHealth(node, '/readyz')))).every((r) => r.status === 503), '/readyz to answer 503 on both nodes');
     // Redis stays down until each node has been refusing publishes for a second
     // (long enough for the nodes' reconnect attempts to back off).
     const refusingForMs = (p: (typeof publishers)[number]) => {
       const rejected = p.attempts.filter((a) => a.startedAt > redisGoneAt && a.outcome === 'rejected');
       return rejected.length < 2 ? 0 : (rejected.at(-1) as Attempt).settledAt - (rejected[0] as Attempt).startedAt;
     };
-    await waitFor(() => publishers.every((p) => refusingForMs(p) >= 1_000), 5_000, 'publishes to be refused for 1 s on both nodes');
+    await pollUntil(() => publishers.every((p) => refusingForMs(p) >= 1_000), 'publishes to be refused for 1 s on both nodes');
     expect(await Promise.all(nodes.map(async (node) => (await getHealth(node, '/readyz')).status))).toEqual([503, 503]);
     for (const node of nodes) {
       expect(node.running()).toBe(true);
@@ -363,15 +357,11 @@ describe.skipIf(!redisServer && !IN_CI)('several nodes when their Redis dies and
     const restartAt = Date.now();
     await redis.start();
     const outageMs = Date.now() - redisGoneAt;
-    await waitFor(
-      async () => (await Promise.all(nodes.map((node) => getHealth(node, '/readyz')))).every((r) => r.status === 200),
-      10_000,
-      '/readyz to answer 200 on both nodes again',
-    );
+    await pollUntil(async () => (await Promise.all(nodes.map((node) => getHealth(node, '/readyz')))).every((r) => r.status === 200), '/readyz to answer 200 on both nodes again', { timeoutMs: 10_000 });
     const readyAgainMs = Date.now() - restartAt;
     const ackedAfterRestart = () =>
       publishers.map((p) => p.attempts.filter((a) => a.startedAt > redisGoneAt && a.outcome === 'resolved').length);
-    await waitFor(() => ackedAfterRestart().every((count) => count >= 30), 10_000, '30 acknowledged publishes per node after the restart');
+    await pollUntil(() => ackedAfterRestart().every((count) => count >= 30), '30 acknowledged publishes per node after the restart', { timeoutMs: 10_000 });
     stop = true;
     await Promise.all(publishers.map((p) => p.done));
 
@@ -400,7 +390,7 @@ describe.skipIf(!redisServer && !IN_CI)('several nodes when their Redis dies and
     const attemptOf = new Map(attempts.map((a) => [a.n, a]));
     for (const { label, subscription } of subscribers) {
       const ids = messageIds(subscription);
-      const numbers = numbersOf(subscription);
+      const numbers = subscription.numbers();
       expect(new Set(numbers).size, `${label}: no duplicates`).toBe(numbers.length);
       expect(() => expectIncreasing(ids), `${label}: one order`).not.toThrow();
       expect(ids.filter((id) => mustArriveIds.has(id)), label).toEqual(mustArrive.map((a) => a.id));

@@ -3,18 +3,22 @@ import { WebSocket } from 'ws';
 import { createHeraldClient } from '@herald/client';
 import { redisBroker } from '@herald/server/redis';
 import { CloseCode } from '@herald/shared';
-import { Cleanup, FAST_BACKOFF, recordChannel } from '../../../examples/chat-server/test/helpers/clients.js';
-import { deletePrefix } from './helpers/cluster.js';
 import {
   answerTo,
-  eventually,
+  Cleanup,
+  deletePrefix,
+  FAST_BACKOFF,
+  withTimeout,
   rawSocket,
+  recordChannel,
+  REDIS_URL,
+  redisAvailable,
   request,
   startHardeningServer,
+  testPrefix,
   type HardeningRouter,
   type HardeningServer,
-} from './helpers/hardening.js';
-import { REDIS_URL, redisAvailable, testPrefix } from './helpers/redis.js';
+} from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -39,7 +43,7 @@ describe('graceful drain', () => {
     cleanup.defer(() => socket.close());
     await socket.opened;
     socket.send(request(1, 'mutation', 'slow', { name: 'in-flight' }));
-    await eventually(() => app.gates.has('in-flight'), Boolean, 5_000, 'the call to start');
+    await withTimeout(app.gates.entered('in-flight'), 5_000, 'the call to start');
 
     let closed = false;
     const closing = server.close().then(() => (closed = true));
@@ -68,7 +72,7 @@ describe('graceful drain', () => {
     const socket = rawSocket(server.url);
     cleanup.defer(() => socket.close());
     socket.send(request(1, 'mutation', 'slow', { name: 'stuck' }));
-    await eventually(() => app.gates.has('stuck'), Boolean, 5_000, 'the call to start');
+    await withTimeout(app.gates.entered('stuck'), 5_000, 'the call to start');
     const started = Date.now();
     await server.close();
     const elapsed = Date.now() - started;
@@ -89,7 +93,7 @@ describe('graceful drain', () => {
   });
 });
 
-describe.skipIf(!redisAvailable)('drain with the Redis broker', () => {
+describe.skipIf(!(await redisAvailable()))('drain with the Redis broker', () => {
   it('moves a Herald client given both URLs to the other node mid-stream, and every message arrives once', async () => {
     const prefix = testPrefix();
     cleanup.defer(() => deletePrefix(REDIS_URL, prefix));

@@ -3,21 +3,23 @@ import { WebSocket, type ClientOptions } from 'ws';
 import { createHeraldClient } from '@herald/client';
 import type { Authenticate } from '@herald/server';
 import { CloseCode } from '@herald/shared';
-import { Cleanup, FAST_BACKOFF, recordChannel } from '../../../examples/chat-server/test/helpers/clients.js';
 import {
   answerTo,
+  Cleanup,
   errorCodeOf,
-  eventually,
+  FAST_BACKOFF,
   heapAfterGc,
   metricValue,
+  pollUntil,
   rawSocket,
+  recordChannel,
   request,
   scrape,
   startHardeningServer,
   type HardeningRouter,
   type RawSocket,
   type TestUser,
-} from './helpers/hardening.js';
+} from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -52,7 +54,7 @@ describe('connection limits', () => {
     expect(accepted.map((a) => a.status)).toEqual([101, 101, 101]);
     expect((await upgrade(server.url)).status).toBe(503);
     accepted[0]?.socket.close();
-    await eventually(async () => (await upgrade(server.url)).status, (status) => status === 101, 5_000, 'a slot to free up');
+    await pollUntil(async () => (await upgrade(server.url)).status, 'a slot to free up', { accept: (status) => status === 101 });
     expect(metricValue(await scrape(server), 'herald_refusals_total', { reason: 'max_connections' })).toBeGreaterThanOrEqual(1);
   });
 
@@ -90,18 +92,13 @@ describe('connection limits', () => {
     expect(await bob.frame(answerTo(1))).toMatchObject({ result: { data: { json: { id: 'bob' } } } });
     // Once Ann closes one, she may open another.
     first.close();
-    await eventually(
-      async () => {
+    await pollUntil(async () => {
         const again = raw(server.url, { user: 'ann' });
         again.send(request(1, 'query', 'whoami'));
         const outcome = await Promise.race([again.frame(answerTo(1)).then(() => 'served'), again.closed.then(() => 'refused')]);
         again.close();
         return outcome;
-      },
-      (outcome) => outcome === 'served',
-      5_000,
-      'a slot for ann',
-    );
+      }, 'a slot for ann', { accept: (outcome) => outcome === 'served' });
     expect(metricValue(await scrape(server), 'herald_refusals_total', { reason: 'max_connections_per_user' })).toBeGreaterThanOrEqual(1);
   });
 });
@@ -139,16 +136,11 @@ describe('request rate', () => {
     expect(JSON.stringify(refused[0])).toMatch(/Rate limit: at most 20 requests per second/);
     // `subscription.stop` is never refused (it only releases), and the bucket refills.
     socket.send({ id: 99, method: 'subscription.stop' });
-    const served = await eventually(
-      async () => {
+    const served = await pollUntil(async () => {
         const id = 1_000 + Math.floor(Math.random() * 1e6);
         socket.send(request(id, 'query', 'add', { a: 1, b: 1 }));
         return socket.frame(answerTo(id));
-      },
-      (frame) => errorCodeOf(frame) === null,
-      5_000,
-      'the bucket to refill',
-    );
+      }, 'the bucket to refill', { accept: (frame) => errorCodeOf(frame) === null });
     expect(served).toMatchObject({ result: { data: { json: 2 } } });
     expect(socket.socket.readyState).toBe(WebSocket.OPEN);
     expect(metricValue(await scrape(server), 'herald_refusals_total', { reason: 'rate' })).toBeGreaterThanOrEqual(7);
@@ -191,7 +183,7 @@ describe('slow consumers', () => {
     tcpOf(reader.socket).pause();
     const published = await floodUntilClosed((n) => app.numbers.publish('flood', { n, pad: PAD }), server);
     // Its close frame sits behind everything it did not read; the server drops it after a grace period.
-    await eventually(() => server.connectionCount, (count) => count === 1, 5_000, 'the slow consumer to be dropped');
+    await pollUntil(() => server.connectionCount, 'the slow consumer to be dropped', { accept: (count) => count === 1 });
     const exposition = await scrape(server);
     expect(metricValue(exposition, 'herald_slow_consumer_closes_total')).toBe(1);
     expect(metricValue(exposition, 'herald_connections')).toBe(1);

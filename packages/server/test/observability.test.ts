@@ -2,8 +2,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createHeraldClient } from '@herald/client';
-import { Cleanup, FAST_BACKOFF, recordChannel, trpcErrorOf } from '../../../examples/chat-server/test/helpers/clients.js';
-import { answerTo, eventually, metricValue, rawSocket, request, scrape, startHardeningServer, type HardeningRouter } from './helpers/hardening.js';
+import {
+  answerTo,
+  Cleanup,
+  FAST_BACKOFF,
+  metricValue,
+  pollUntil,
+  rawSocket,
+  recordChannel,
+  request,
+  scrape,
+  startHardeningServer,
+  trpcErrorOf,
+  type HardeningRouter,
+} from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -43,7 +55,7 @@ describe('GET /metrics', () => {
 
     subscription.unsubscribe();
     await client.close();
-    await eventually(async () => metricValue(await scrape(server), 'herald_connections'), (open) => open === 0, 5_000, 'the close to count');
+    await pollUntil(async () => metricValue(await scrape(server), 'herald_connections'), 'the close to count', { accept: (open) => open === 0 });
     const after = await scrape(server);
     expect(metricValue(after, 'herald_subscriptions')).toBe(0);
     expect(metricValue(after, 'herald_connections_closed_total')).toBe(1);
@@ -55,7 +67,7 @@ describe('GET /metrics', () => {
     const socket = rawSocket(one.server.url);
     cleanup.defer(() => socket.close());
     await socket.opened;
-    await eventually(async () => metricValue(await scrape(one.server), 'herald_connections'), (open) => open === 1);
+    await pollUntil(async () => metricValue(await scrape(one.server), 'herald_connections'), 'the connection to count', { accept: (open) => open === 1 });
     expect(metricValue(await scrape(two.server), 'herald_connections')).toBe(0);
     expect(one.server.metrics).not.toBe(two.server.metrics);
   });
@@ -86,7 +98,7 @@ describe('logs', () => {
     await socket.frame(answerTo(1));
     socket.socket.close(1000, 'bye');
     await socket.closed;
-    await eventually(() => lines.filter((line) => line['event'] === 'connection.close').length, (count) => count === 1);
+    await pollUntil(() => lines.filter((line) => line['event'] === 'connection.close').length, 'the close to be logged', { accept: (count) => count === 1 });
 
     const second = rawSocket(server.url);
     await second.opened;

@@ -3,10 +3,21 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient } from '@herald/client';
 import { transformer } from '@herald/shared';
-import { CLIENT_KINDS, Cleanup, FAST_BACKOFF, makeClient, recordChannel } from '../../../examples/chat-server/test/helpers/clients.js';
+import {
+  answerTo,
+  Cleanup,
+  CLIENT_KINDS,
+  FAST_BACKOFF,
+  makeClient,
+  rawSocket,
+  recordChannel,
+  request,
+  startHardeningServer,
+  type HardeningRouter,
+  type RawSocket,
+} from '@herald/test-kit';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { frameWriterFor, PreparedFrame, type FrameWriter } from '../src/ws/preparedFrame.js';
-import { answerTo, rawSocket, request, startHardeningServer, type HardeningRouter, type RawSocket } from './helpers/hardening.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

@@ -3,10 +3,9 @@ import { Redis } from 'ioredis';
 import { redisBroker } from '@herald/server/redis';
 import type { Broker, PresenceChange } from '@herald/server';
 import { brokerContract } from './helpers/brokerContract.js';
-import { REDIS_URL, redisAvailable, testPrefix } from './helpers/redis.js';
-import { kill, spawnTs } from './helpers/spawn.js';
+import { kill, REDIS_URL, redisAvailable, startPresenceNode, testPrefix } from '@herald/test-kit';
 
-describe.skipIf(!redisAvailable)('redis broker', () => {
+describe.skipIf(!(await redisAvailable()))('redis broker', () => {
   brokerContract('redis', () => redisBroker({ url: REDIS_URL, prefix: testPrefix() }));
 
   const retention = { size: 100, ttlMs: 60_000 };
@@ -56,9 +55,7 @@ describe.skipIf(!redisAvailable)('redis broker', () => {
     const events: PresenceChange[] = [];
     const unsubscribe = await survivor.presence.subscribe('room', { onEvent: (e) => events.push(e), onInterrupted: () => {} });
     await survivor.presence.join('room', { clientId: 'alive', info: '"a"', joinedAt: 2 });
-    const { child } = await spawnTs('packages/server/test/fixtures/presenceNode.ts', [REDIS_URL, prefix, 'room', 'ghost', '300'], {
-      ready: /joined/,
-    });
+    const child = await startPresenceNode({ redisUrl: REDIS_URL, prefix, topic: 'room', clientId: 'ghost', presenceTtlMs: 300 });
     expect((await survivor.presence.list('room')).map((r) => r.clientId).sort()).toEqual(['alive', 'ghost']);
     await kill(child); // no leave is ever sent
     await expect.poll(() => events.some((e) => e.type === 'leave' && e.clientId === 'ghost'), { timeout: 5_000 }).toBe(true);

@@ -9,24 +9,22 @@ import { createHeraldClient } from '@herald/client';
 import { HeraldError, jwtAuthenticator, type Authenticate } from '@herald/server';
 import { CloseCode, heraldCodeOf } from '@herald/shared';
 import {
-  Cleanup,
-  FAST_BACKOFF,
-  recordChannel,
-  trpcErrorOf,
-  withTimeout,
-} from '../../../examples/chat-server/test/helpers/clients.js';
-import {
   answerTo,
+  Cleanup,
   errorCodeOf,
+  FAST_BACKOFF,
   metricValue,
   rawSocket,
+  recordChannel,
   request,
   scrape,
   startHardeningServer,
+  trpcErrorOf,
+  withTimeout,
   type HardeningContext,
   type HardeningRouter,
   type TestUser,
-} from './helpers/hardening.js';
+} from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

@@ -11,7 +11,17 @@ import {
   type HeraldServer,
   type HeraldServerOptions,
 } from '@herald/server';
-import { Cleanup, FAST_BACKOFF, waitFor } from '../../../examples/chat-server/test/helpers/clients.js';
+import {
+  Cleanup,
+  FAST_BACKOFF,
+  nextEvent,
+  nextState,
+  pollUntil,
+  recordChannel,
+  recordSubscription,
+  withTimeout,
+  type SubscriptionHandlers,
+} from '@herald/test-kit';
 
 /**
  * The router over HTTP at `/trpc` (http/trpcHttp.ts): tRPC's HTTP protocol
@@ -35,10 +45,10 @@ function createApp(historySize = 5) {
   const slowGate = new Promise<void>((resolve) => {
     releaseSlow = resolve;
   });
-  /** Resolves once `slow` runs: the server counts it as unanswered from then on. */
-  let markSlowEntered: () => void = () => undefined;
-  const slowEntered = new Promise<void>((resolve) => {
-    markSlowEntered = resolve;
+  let slowEntered: () => void = () => undefined;
+  /** Resolves once a `slow` query runs on the server. */
+  const slowStarted = new Promise<void>((resolve) => {
+    slowEntered = resolve;
   });
   const router = t.router({
     whoami: t.procedure.query(({ ctx }) => ({ params: ctx.params, user: ctx.user })),
@@ -51,12 +61,12 @@ function createApp(historySize = 5) {
       .subscription(({ input, signal }) => numbers.stream(input.stream, { lastEventId: input.lastEventId, signal })),
     echo: t.procedure.input(z.object({ text: z.string() })).mutation(({ input }) => input.text),
     slow: t.procedure.query(async () => {
-      markSlowEntered();
+      slowEntered();
       await slowGate;
       return 'done';
     }),
   });
-  return { herald, numbers, router, slowEntered, releaseSlow: () => releaseSlow() };
+  return { herald, numbers, router, slowStarted, releaseSlow: () => releaseSlow() };
 }
 
 type App = ReturnType<typeof createApp>;
@@ -164,11 +174,13 @@ describe('context over HTTP', () => {
 
     const client = httpClient(server.url, { connectionParams: { token: 't-1', name: 'ann' } });
     expect((await client.trpc.whoami.query()).params).toEqual({ token: 't-1' });
-    const streamed: Ctx[] = [];
-    const subscription = client.trpc.whoamiStream.subscribe(undefined, { onData: (data) => streamed.push(data) });
-    cleanup.defer(() => subscription.unsubscribe());
-    await waitFor(() => streamed.length === 1, 5_000, 'the stream context');
-    expect(streamed[0]?.params).toEqual({ token: 't-1', name: 'ann' });
+    const stream = recordSubscription<Ctx>(
+      (handlers) => client.trpc.whoamiStream.subscribe(undefined, handlers as SubscriptionHandlers<Ctx>),
+      { tracked: false },
+    );
+    cleanup.defer(() => stream.unsubscribe());
+    await stream.until((events) => events.length === 1, 5_000, 'the stream context');
+    expect(stream.events[0]?.event.params).toEqual({ token: 't-1', name: 'ann' });
   });
 
   it('runs authenticate first, as over WebSocket: its user reaches createContext, and a refusal is UNAUTHORIZED', async () => {
@@ -237,34 +249,27 @@ describe('limits over HTTP', () => {
     expect(tooBig.status).toBe(413);
 
     const client = httpClient(server.url, { connectionParams: { token: 'one-client' } });
-    const errors: unknown[] = [];
-    const live: number[] = [];
-    const subscribe = (stream: string) =>
-      client.trpc.numbers.subscribe(
-        { stream },
-        { onData: ({ data }) => data.type === 'live' && live.push(1), onError: (error) => errors.push(error) },
-      );
+    const subscribe = (stream: string) => recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream }, handlers));
     const a = subscribe('a');
     const b = subscribe('b');
-    await waitFor(() => live.length === 2, 5_000, 'two live streams');
+    await Promise.all([a.waitForLive(), b.waitForLive()]);
     const c = subscribe('c');
-    await waitFor(() => errors.length === 1, 5_000, 'the third stream refused');
-    expect((errors[0] as { data?: { heraldCode?: string } }).data?.heraldCode).toBe('LIMIT_EXCEEDED');
+    await expect(nextEvent(c, () => true, 5_000, 'the third stream refused')).rejects.toThrow(/subscription failed/);
+    expect((c.errors[0] as { data?: { heraldCode?: string } }).data?.heraldCode).toBe('LIMIT_EXCEEDED');
     c.unsubscribe();
-    // A stream that ends gives its slot back (once the server saw its connection close).
+    // A stream that ends gives its slot back once the server saw its connection
+    // close, which nothing tells the client: try again until a new stream is served.
     a.unsubscribe();
-    await waitFor(
-      async () => {
-        const before = { live: live.length, errors: errors.length };
-        const d = subscribe('d');
-        await waitFor(() => live.length > before.live || errors.length > before.errors, 5_000, 'an answer to the new stream');
-        if (live.length > before.live) return true;
+    await pollUntil(async () => {
+      const d = subscribe('d');
+      try {
+        await d.waitForLive();
+        return true;
+      } catch {
         d.unsubscribe();
         return false;
-      },
-      5_000,
-      'a new stream after one ended',
-    );
+      }
+    }, 'a new stream after one ended');
     b.unsubscribe();
   });
 
@@ -296,9 +301,9 @@ describe('the HTTP endpoint itself', () => {
     // A query in flight over WebSocket keeps the server draining until it is answered.
     const socketClient = cleanup.add(createHeraldClient<AppRouter>({ url: server.url, backoff: FAST_BACKOFF }));
     const slow = socketClient.trpc.slow.query();
-    await app.slowEntered;
+    await withTimeout(app.slowStarted, 5_000, 'the query to run');
     const closing = server.close();
-    await waitFor(() => server.draining, 5_000, 'draining');
+    await pollUntil(() => server.draining, 'draining');
     expect((await fetch(base, { method: 'HEAD' })).status).toBe(503);
     const refused = await get(`${base}/whoami`);
     expect(refused.status).toBe(503);
@@ -314,14 +319,15 @@ describe('the HTTP endpoint itself', () => {
     const port = first.server.port;
     const socketClient = cleanup.add(createHeraldClient<AppRouter>({ url: first.server.url, backoff: FAST_BACKOFF }));
     const slow = socketClient.trpc.slow.query();
-    await first.app.slowEntered;
+    await withTimeout(first.app.slowStarted, 5_000, 'the query to run');
     const client = httpClient(first.server.url);
     expect((await client.trpc.whoami.query()).params).toBeNull();
 
     const closing = first.server.close();
-    await waitFor(() => first.server.draining, 5_000, 'draining');
+    await pollUntil(() => first.server.draining, 'draining');
+    const reconnecting = nextState(client, 'reconnecting');
     const answered = client.trpc.whoami.query();
-    await waitFor(() => client.connection.current.status === 'reconnecting', 5_000, 'the client to reconnect');
+    await reconnecting;
     first.app.releaseSlow();
     await slow;
     await closing;

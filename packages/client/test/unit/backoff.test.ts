@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDefaults, fullJitterBackoff } from '../src/backoff.js';
+// The delay is a pure function of the attempt and the random draw it is
+// handed (the connection owns the timer and the attempt count), so these
+// tests pass the draw in and need no clock.
+import { backoffDefaults, fullJitterBackoff } from '../../src/backoff.js';
 
 /** A `random` that returns the given values in turn. */
 function sequence(...values: number[]): () => number {
@@ -46,6 +49,14 @@ describe('fullJitterBackoff', () => {
     expect(fullJitterBackoff({}, atTop)(0)).toBe(499);
     expect(fullJitterBackoff({}, atTop)(100)).toBe(29_999);
     expect(fullJitterBackoff({ initialDelayMs: 10, multiplier: 3 }, atTop)(2)).toBe(89);
+  });
+
+  it('keeps no state: the attempt count the connection resets after an open starts the bounds over', () => {
+    const delay = fullJitterBackoff({ initialDelayMs: 100, maxDelayMs: 10_000 }, () => JUST_BELOW_ONE);
+    expect([0, 1, 2, 3, 10].map(delay)).toEqual([99, 199, 399, 799, 9_999]);
+    // After an open the connection counts from 0 again, and the first delay is short again.
+    expect(delay(0)).toBe(99);
+    expect(delay(1)).toBe(199);
   });
 
   it('treats a negative attempt as the first one', () => {

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+import { repoPath } from './root.js';
 
 /**
- * Runs a TypeScript entry point in a child Node process with tsx and the
- * `herald-source` condition, as the tests see the packages. Resolves once the
- * child prints a line matching `ready` (bounded by `timeoutMs`).
+ * Runs a TypeScript entry point (a path from the repository root, or an
+ * absolute one) in a child Node process with tsx and the `herald-source`
+ * condition, as the tests see the packages: `@herald/*` imports, the kit's
+ * included, resolve to their sources. Resolves once the child prints a line
+ * matching `ready` (bounded by `timeoutMs`).
  */
 export async function spawnTs(
   entry: string,
@@ -15,7 +15,7 @@ export async function spawnTs(
   options: { ready: RegExp; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, ['--conditions=herald-source', '--import', 'tsx', entry, ...args], {
-    cwd: ROOT,
+    cwd: repoPath(),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,267 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { TRPCClientError } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { transformer } from '@herald/shared';
+import { RequestTracker, type CallObserver, type CallRequest, type TrackerSettings } from '../../src/requestTracker.js';
+import type { OutgoingCall, Session } from '../../src/session.js';
+
+/**
+ * The tracker's side of a session: what it was asked to send and to stop.
+ * `Session` is the seam the tracker is built against; the real WebSocket and
+ * HTTP sessions carry these calls end to end in the protocol and fallback suites.
+ */
+class RecordingSession implements Session {
+  readonly transport = 'websocket' as const;
+  isReady = true;
+  readonly sent: OutgoingCall[] = [];
+  readonly stopped: number[] = [];
+  constructor(readonly url: string) {}
+  startCall(call: OutgoingCall): boolean {
+    if (!this.isReady) return false;
+    this.sent.push(call);
+    return true;
+  }
+  stopCall(id: number): void {
+    this.stopped.push(id);
+  }
+  refreshCredentials(): void {
+    // The tracker never refreshes credentials; `CredentialRefresh` does.
+  }
+  close(): void {
+    this.isReady = false;
+  }
+}
+
+/** What the app's side of one call saw. */
+class Observed implements CallObserver {
+  readonly data: unknown[] = [];
+  readonly errors: TRPCClientError<AnyRouter>[] = [];
+  started = 0;
+  completed = 0;
+  next(result: { type: 'started' } | { type: 'data'; id?: string; data: unknown }): void {
+    if (result.type === 'started') this.started++;
+    else this.data.push(result.id === undefined ? result.data : { id: result.id, data: result.data });
+  }
+  error(error: TRPCClientError<AnyRouter>): void {
+    this.errors.push(error);
+  }
+  complete(): void {
+    this.completed++;
+  }
+  /** The `heraldCode` of every error, in order. */
+  codes(): unknown[] {
+    return this.errors.map((error) => (error.data as { heraldCode?: unknown } | undefined)?.heraldCode);
+  }
+}
+
+const query = (path = 'q', input?: unknown): CallRequest => ({ type: 'query', path, input });
+const mutation = (path = 'm', input?: unknown): CallRequest => ({ type: 'mutation', path, input });
+const subscription = (path = 's', lastEventId?: string): CallRequest => ({ type: 'subscription', path, input: undefined, lastEventId });
+
+/** A WebSocket response frame for call `id`. */
+const answer = (id: number, data: unknown, trackedId?: string) => ({
+  id,
+  result: { type: 'data', data: transformer.serialize(data), ...(trackedId ? { id: trackedId } : {}) },
+});
+
+describe('RequestTracker', () => {
+  let keys: number;
+  let tracker: RequestTracker;
+  const make = (settings: Partial<TrackerSettings> = {}) => {
+    tracker = new RequestTracker({ maxQueued: 10, maxQueuedAgeMs: 1_000, retryMutations: true, newKey: () => `key-${++keys}`, ...settings });
+    return tracker;
+  };
+  beforeEach(() => {
+    vi.useFakeTimers();
+    keys = 0;
+  });
+  afterEach(() => {
+    tracker?.close();
+    vi.useRealTimers();
+  });
+
+  it('sends at once on a ready session, and hands the answer to the caller', () => {
+    make();
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    const observed = new Observed();
+    tracker.start(query('add', { a: 1 }), observed);
+    expect(session.sent).toEqual([
+      expect.objectContaining({ id: 1, type: 'query', path: 'add', serializedInput: transformer.serialize({ a: 1 }), idempotencyKey: undefined }),
+    ]);
+    tracker.onMessage(session, answer(1, 2));
+    expect(observed).toMatchObject({ data: [2], completed: 1, errors: [] });
+  });
+
+  it('fails a call with OFFLINE_QUEUE_FULL when maxQueued calls already wait for a connection', () => {
+    make({ maxQueued: 2 });
+    const waiting = [new Observed(), new Observed()];
+    for (const observed of waiting) tracker.start(query(), observed);
+    const refused = new Observed();
+    tracker.start(mutation(), refused);
+    expect(refused.codes()).toEqual(['OFFLINE_QUEUE_FULL']);
+    expect(refused.errors[0]?.data).toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    expect(waiting.map((observed) => observed.errors)).toEqual([[], []]);
+
+    // Online, the bound does not apply, and the queued calls go out first.
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    const online = new Observed();
+    tracker.start(query('later'), online);
+    expect(online.errors).toEqual([]);
+    expect(session.sent.map((call) => call.id)).toEqual([1, 2, 3]);
+  });
+
+  it('fails a query or mutation with OFFLINE_TIMEOUT after maxQueuedAgeMs without a connection; a subscription waits on', () => {
+    make({ maxQueuedAgeMs: 1_000 });
+    const q = new Observed();
+    const m = new Observed();
+    const s = new Observed();
+    tracker.start(query(), q);
+    tracker.start(mutation(), m);
+    tracker.start(subscription(), s);
+    vi.advanceTimersByTime(999);
+    expect([q.errors, m.errors]).toEqual([[], []]);
+    // The sweep runs every quarter of the bound.
+    vi.advanceTimersByTime(251);
+    expect(q.codes()).toEqual(['OFFLINE_TIMEOUT']);
+    expect(m.codes()).toEqual(['OFFLINE_TIMEOUT']);
+    expect(q.errors[0]?.data).toMatchObject({ code: 'TIMEOUT' });
+    vi.advanceTimersByTime(60_000);
+    expect(s).toMatchObject({ errors: [], completed: 0 });
+
+    // Only the subscription is sent once a session comes.
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    expect(session.sent.map((call) => call.type)).toEqual(['subscription']);
+  });
+
+  it('counts the offline age from when the connection was lost, not from when the call started', () => {
+    make({ maxQueuedAgeMs: 1_000 });
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    const q = new Observed();
+    tracker.start(query(), q);
+    vi.advanceTimersByTime(5_000); // in flight, unanswered: no timeout applies
+    expect(q.errors).toEqual([]);
+    tracker.onSessionLost(session, true);
+    vi.advanceTimersByTime(900);
+    expect(q.errors).toEqual([]);
+    vi.advanceTimersByTime(400);
+    expect(q.codes()).toEqual(['OFFLINE_TIMEOUT']);
+  });
+
+  it('fails an in-flight mutation with CONNECTION_LOST when retryMutations is off, and resends queries', () => {
+    make({ retryMutations: false });
+    const first = new RecordingSession('ws://a');
+    tracker.onSession(first);
+    const m = new Observed();
+    const q = new Observed();
+    tracker.start(mutation(), m);
+    tracker.start(query(), q);
+    tracker.onSessionLost(first, true);
+    expect(m.codes()).toEqual(['CONNECTION_LOST']);
+    expect(m.errors[0]?.data).toMatchObject({ code: 'CLIENT_CLOSED_REQUEST' });
+    expect(q.errors).toEqual([]);
+
+    const second = new RecordingSession('ws://b');
+    tracker.onSession(second);
+    expect(second.sent.map((call) => call.type)).toEqual(['query']);
+  });
+
+  it('resends an in-flight mutation on the next session with the same id and idempotency key, and answers once', () => {
+    make({ retryMutations: true });
+    const first = new RecordingSession('ws://a');
+    tracker.onSession(first);
+    const m = new Observed();
+    tracker.start(mutation('send', { text: 'hi' }), m);
+    const [sentFirst] = first.sent;
+    expect(sentFirst?.idempotencyKey).toBe('key-1');
+
+    tracker.onSessionLost(first, true);
+    expect(m.errors).toEqual([]);
+    const second = new RecordingSession('ws://b');
+    tracker.onSession(second);
+    const [resent] = second.sent;
+    expect(resent).toMatchObject({ id: sentFirst?.id, idempotencyKey: 'key-1', path: 'send', input: { text: 'hi' } });
+    expect(keys).toBe(1); // no second key was made
+
+    // A late answer on the lost session is ignored; the one on the current session counts, once.
+    tracker.onMessage(first, answer(resent?.id as number, 'stale'));
+    expect(m.data).toEqual([]);
+    tracker.onMessage(second, answer(resent?.id as number, 'sent'));
+    tracker.onMessage(second, answer(resent?.id as number, 'again'));
+    expect(m).toMatchObject({ data: ['sent'], completed: 1, errors: [] });
+  });
+
+  it('gives every mutation a key of its own, and queries none', () => {
+    make();
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    tracker.start(mutation(), new Observed());
+    tracker.start(mutation(), new Observed());
+    tracker.start(query(), new Observed());
+    expect(session.sent.map((call) => call.idempotencyKey)).toEqual(['key-1', 'key-2', undefined]);
+  });
+
+  it('resubscribes on the next session from the last tracked id it delivered, without a second `started`', () => {
+    make();
+    const first = new RecordingSession('ws://a');
+    tracker.onSession(first);
+    const s = new Observed();
+    tracker.start(subscription('numbers', '1-0'), s);
+    expect(first.sent[0]?.lastEventId).toBe('1-0');
+    tracker.onMessage(first, { id: 1, result: { type: 'started' } });
+    tracker.onMessage(first, answer(1, { n: 1 }, '2-0'));
+    tracker.onMessage(first, answer(1, { n: 2 }, '3-0'));
+
+    tracker.onSessionLost(first, true);
+    const second = new RecordingSession('ws://b');
+    tracker.onSession(second);
+    expect(second.sent).toEqual([expect.objectContaining({ id: 1, type: 'subscription', lastEventId: '3-0' })]);
+    tracker.onMessage(second, { id: 1, result: { type: 'started' } });
+    tracker.onMessage(second, answer(1, { n: 3 }, '4-0'));
+    expect(s.started).toBe(1);
+    expect(s.data).toEqual([
+      { id: '2-0', data: { n: 1 } },
+      { id: '3-0', data: { n: 2 } },
+      { id: '4-0', data: { n: 3 } },
+    ]);
+  });
+
+  it('stops a cancelled call on its session and ignores what comes for it', () => {
+    make();
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    const q = new Observed();
+    const cancel = tracker.start(query(), q);
+    cancel();
+    expect(session.stopped).toEqual([1]);
+    tracker.onMessage(session, answer(1, 'late'));
+    expect(q).toMatchObject({ data: [], completed: 0, errors: [] });
+  });
+
+  it('fails waiting and in-flight calls with CLIENT_CLOSED on close(), ends subscriptions, and refuses later calls', () => {
+    make();
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    const inFlight = new Observed();
+    const s = new Observed();
+    tracker.start(query(), inFlight);
+    tracker.start(subscription(), s);
+    tracker.onSessionLost(session, true);
+    const waiting = new Observed();
+    tracker.start(mutation(), waiting);
+
+    tracker.close();
+    expect(inFlight.codes()).toEqual(['CLIENT_CLOSED']);
+    expect(waiting.codes()).toEqual(['CLIENT_CLOSED']);
+    expect(s).toMatchObject({ errors: [], completed: 1 });
+    expect(vi.getTimerCount()).toBe(0); // the sweep timer went with it
+
+    const after = new Observed();
+    tracker.start(query(), after);
+    expect(after.codes()).toEqual(['CLIENT_CLOSED']);
+    expect(after.errors[0]?.data).toMatchObject({ code: 'CLIENT_CLOSED_REQUEST' });
+  });
+});
