@@ -12,11 +12,15 @@ import type { AnyRouter } from '@trpc/server';
 import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import { transformer } from '@herald/shared';
 import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
-import type { ConnectionParams } from './options.js';
+import { credentialHeaders, streamCredentialsFor, ticketedStreamUrl } from './httpCredentials.js';
+import type { ConnectionParams, HeraldClientOptions } from './options.js';
 import type { CallEvent, CallType, OutgoingCall, Session, SessionHandlers } from './session.js';
 
 export interface HttpSessionSettings {
+  /** The credentials the dial resolved; requests use them when the app's `connectionParams` is not a function. */
   readonly connectionParams: ConnectionParams | null;
+  /** The app's `connectionParams`: a function is called again for each request and each stream connection. */
+  readonly connectionParamsSource: HeraldClientOptions['connectionParams'];
   readonly EventSource: EventSourceLike.AnyConstructor;
   /** The `fetch` for queries, mutations and probes; the runtime's own by default. */
   readonly fetch: typeof globalThis.fetch | undefined;
@@ -44,9 +48,16 @@ interface RunningCall {
  * each subscription a Server-Sent Events stream from `httpSubscriptionLink`
  * that resumes from the call's last tracked id.
  *
- * HTTP calls carry `Authorization: Bearer <connectionParams.token>`; SSE
- * streams carry all `connectionParams` in their URL (tRPC's protocol: an
- * EventSource cannot set headers).
+ * Credentials never travel in a URL (proxies, access logs and browser
+ * history keep URLs). Every request carries the `connectionParams` in the
+ * `Herald-Connection-Params` header, resolved for that request (a function
+ * is called again, so a refreshed token applies to the next request). An
+ * event stream carries them the same way through the `fetch` its
+ * EventSource is given, or, when the EventSource is the browser's own
+ * (which sends no headers), exchanges them for a single-use ticket first and
+ * carries only `?ticket=` (see `StreamCredentials`). tRPC's link resolves a
+ * stream's URL and options per connection, so each connection gets fresh
+ * credentials or a new ticket.
  *
  * The session is up once `HEAD <url>` answers 2xx, and it heartbeats that way
  * after `pingIntervalMs` without any answer. It ends, as a WebSocket would,
@@ -69,7 +80,7 @@ export class HttpSession implements Session {
   private readonly running = new Map<number, RunningCall>();
   private readonly heartbeatTimer: ReturnType<typeof setInterval>;
   private readonly fetch: typeof globalThis.fetch;
-  /** The credentials requests carry; an in-band refresh replaces them. */
+  /** The credentials in use: the dial's, then the last ones resolved or refreshed. */
   private params: ConnectionParams | null;
 
   constructor(
@@ -79,19 +90,16 @@ export class HttpSession implements Session {
   ) {
     this.fetch = settings.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.params = settings.connectionParams;
-    // Read per request, so credentials refreshed in-band apply to the next one.
-    const authorization = (): Record<string, string> => {
-      const token = this.params?.['token'];
-      return token ? { authorization: `Bearer ${token}` } : {};
-    };
+    const headers = async (): Promise<Record<string, string>> => credentialHeaders(await this.currentParams());
     const fetchOption = settings.fetch ? { fetch: settings.fetch } : {};
     this.link = splitLink<AnyRouter>({
       condition: (op) => op.type === 'subscription',
       true: httpSubscriptionLink<AnyRouter, EventSourceLike.AnyConstructor>({
-        url,
         transformer,
         EventSource: settings.EventSource,
-        ...(settings.connectionParams ? { connectionParams: () => this.params } : {}),
+        ...(streamCredentialsFor(settings.EventSource) === 'ticket'
+          ? { url: () => this.ticketedUrl() }
+          : { url, eventSourceOptions: () => ({ fetch: this.streamFetch }) }),
       }),
       false: splitLink<AnyRouter>({
         condition: (op) => op.type === 'mutation',
@@ -99,12 +107,12 @@ export class HttpSession implements Session {
           url,
           transformer,
           ...fetchOption,
-          headers: ({ op }) => {
+          headers: async ({ op }) => {
             const key = op.context['idempotencyKey'];
-            return typeof key === 'string' ? { ...authorization(), [IDEMPOTENCY_KEY_HEADER]: key } : authorization();
+            return typeof key === 'string' ? { ...(await headers()), [IDEMPOTENCY_KEY_HEADER]: key } : headers();
           },
         }),
-        false: httpBatchLink<AnyRouter>({ url, transformer, ...fetchOption, headers: authorization, maxURLLength: MAX_URL_LENGTH }),
+        false: httpBatchLink<AnyRouter>({ url, transformer, ...fetchOption, headers, maxURLLength: MAX_URL_LENGTH }),
       }),
     })({});
 
@@ -126,6 +134,30 @@ export class HttpSession implements Session {
 
   refreshCredentials(params: ConnectionParams): void {
     this.params = params;
+  }
+
+  /**
+   * The credentials for a request or stream connection about to start: the
+   * app's `connectionParams` function's answer now, or the params in use
+   * when it has none. A function that throws fails that request without
+   * reaching the server, which ends the session; the reconnect asks again.
+   */
+  private async currentParams(): Promise<ConnectionParams | null> {
+    const source = this.settings.connectionParamsSource;
+    if (typeof source === 'function') this.params = await source();
+    return this.params;
+  }
+
+  /** The `fetch` an event stream's EventSource connects with (each of its own reconnects too): the credentials in the header. */
+  private readonly streamFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const params = await this.currentParams();
+    return this.fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...credentialHeaders(params) } });
+  };
+
+  /** An event stream's URL with a new ticket for these credentials (or none without credentials). */
+  private async ticketedUrl(): Promise<string> {
+    const params = await this.currentParams();
+    return params ? ticketedStreamUrl(this.fetch, this.url, params) : this.url;
   }
 
   get isReady(): boolean {

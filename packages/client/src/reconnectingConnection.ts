@@ -213,7 +213,11 @@ export class ReconnectingConnection {
     this.dialing =
       transport === 'websocket'
         ? new SocketSession(url, { ...common, WebSocket: this.settings.WebSocket, maxCallsPerFrame: this.settings.maxCallsPerFrame }, handlers)
-        : new HttpSession(url, { ...common, EventSource: this.settings.EventSource, fetch: this.settings.fetch }, handlers);
+        : new HttpSession(
+            url,
+            { ...common, connectionParamsSource: this.settings.connectionParams, EventSource: this.settings.EventSource, fetch: this.settings.fetch },
+            handlers,
+          );
   }
 
   private onReady(session: Session): void {

@@ -84,6 +84,8 @@ export const RefusalReason = {
   REVOKED: 'revoked',
   /** The address failed authentication too often (`auth.failedAttempts`; upgrades get HTTP 429). */
   AUTH_FAILURES: 'auth_failures',
+  /** An event stream's ticket was unknown, expired or used already (`UNAUTHORIZED`; the address's failed authentications count it). */
+  STREAM_TICKET: 'stream_ticket',
   /** `connectionParams` announced but not sent in time (close 4001). */
   CONNECTION_PARAMS_TIMEOUT: 'connection_params_timeout',
 } as const;

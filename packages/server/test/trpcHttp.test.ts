@@ -164,7 +164,7 @@ function channelEvents(events: SseEvent[]): { id: string | null; type: string; n
 }
 
 describe('context over HTTP', () => {
-  it('gives createContext { token } from Authorization for calls, and every connectionParams for event streams', async () => {
+  it('gives createContext { token } from Authorization, and every connectionParams of Herald\'s client, on calls and event streams', async () => {
     const { server, base } = await start();
     const plain = await get(`${base}/whoami`);
     expect(await plain.json()).toMatchObject({ result: { data: { json: { params: null } } } });
@@ -173,7 +173,7 @@ describe('context over HTTP', () => {
     expect(batch.map((item) => (transformer.deserialize(item.result.data) as Ctx).params)).toEqual([{ token: 'abc.def' }, { token: 'abc.def' }]);
 
     const client = httpClient(server.url, { connectionParams: { token: 't-1', name: 'ann' } });
-    expect((await client.trpc.whoami.query()).params).toEqual({ token: 't-1' });
+    expect((await client.trpc.whoami.query()).params).toEqual({ token: 't-1', name: 'ann' });
     const stream = recordSubscription<Ctx>(
       (handlers) => client.trpc.whoamiStream.subscribe(undefined, handlers as SubscriptionHandlers<Ctx>),
       { tracked: false },

@@ -22,6 +22,27 @@ export const HTTP_PATH = '/trpc';
  */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
+/**
+ * The request header Herald's client sends its `connectionParams` in over
+ * HTTP (queries, mutations, event streams, stream-ticket requests): the
+ * params as percent-encoded JSON, `encodeURIComponent(JSON.stringify(params))`,
+ * so any string value fits a header. Credentials in a header stay out of
+ * URLs, which proxies, access logs and browser history keep.
+ */
+export const CONNECTION_PARAMS_HEADER = 'herald-connection-params';
+
+/**
+ * Where, under the HTTP path, a client exchanges credentials for a stream
+ * ticket (`POST <httpPath>/_herald/ticket` with the credentials in headers,
+ * answered `{ ticket, expiresInMs }`), for EventSources that cannot send
+ * headers. tRPC names procedures with dots; a `/` in a path is no
+ * procedure's, and the server refuses a router that has one here.
+ */
+export const STREAM_TICKET_PATH = '_herald/ticket';
+
+/** The query parameter an event stream's URL carries a stream ticket in (`?ticket=<ticket>`), and nothing else about the caller. */
+export const STREAM_TICKET_PARAM = 'ticket';
+
 /** Server: quiet time on a socket before it sends `PING`. */
 export const DEFAULT_SERVER_PING_INTERVAL_MS = 10_000;
 /** Server: time to wait for any frame after a `PING` before dropping the peer. */

@@ -3,12 +3,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getErrorShape, getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { getHTTPStatusCodeFromError, parseConnectionParamsFromString, type TRPCRequestInfo } from '@trpc/server/http';
-import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
+import { CONNECTION_PARAMS_HEADER, IDEMPOTENCY_KEY_HEADER, STREAM_TICKET_PARAM, STREAM_TICKET_PATH } from '@herald/shared/internal';
 import type { ServerConfig } from '../config.js';
-import { HeraldError } from '../errors.js';
+import { HeraldError, RefusalReason } from '../errors.js';
+import type { ServerMetrics } from '../observability/metrics.js';
 import { stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
 import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
 import { idempotencyKeyFrom, type IdempotentCalls } from '../transport/idempotentCall.js';
+import { StreamTickets } from '../transport/streamTickets.js';
 
 export interface TrpcHttpHandler {
   /** Serves `req` when its path is under the prefix (answering it, now or later); false for any other path. */
@@ -26,9 +28,11 @@ export interface TrpcHttpHandler {
  * Server-Sent Events as `httpSubscriptionLink` reads them), with what the
  * WebSocket side adds:
  *
- * - the same `createContext({ connectionParams, req })`: `connectionParams`
- *   are the ones an SSE request carries (`?connectionParams=`, tRPC's way),
- *   else `{ token }` from an `Authorization: Bearer <token>` header, else null;
+ * - the same `createContext({ connectionParams, req })`, with the
+ *   `connectionParams` a request carries (see `connectionParamsOf`), or the
+ *   ones an event stream's single-use ticket stands for (`?ticket=`, issued
+ *   at `POST <httpPath>/_herald/ticket` for EventSources that cannot send
+ *   headers; see `StreamTickets`);
  * - the same limits: body size (`maxPayloadBytes`), batch size, and
  *   concurrent streams per client (`maxSubscriptionsPerConnection`);
  * - mutations sent with an `Idempotency-Key` header run once per key, in the
@@ -45,13 +49,23 @@ export interface TrpcHttpHandler {
  */
 export function createTrpcHttpHandler<TRouter extends AnyRouter>(
   config: ServerConfig<TRouter>,
-  core: { readonly admission: Admission; readonly idempotentCalls: IdempotentCalls; readonly proxyWarning: ProxyHeaderWarning },
+  core: {
+    readonly admission: Admission;
+    readonly idempotentCalls: IdempotentCalls;
+    readonly proxyWarning: ProxyHeaderWarning;
+    readonly metrics: ServerMetrics;
+  },
   isClosing: () => boolean,
 ): TrpcHttpHandler | null {
   const prefix = config.httpPath;
   if (prefix === null) return null;
+  if (STREAM_TICKET_PATH in (config.router._def.procedures as object)) {
+    throw new Error(`The router has a procedure at ${STREAM_TICKET_PATH}, the path Herald serves stream tickets at over HTTP; rename it`);
+  }
   const router = withSseDefaults(config.router, config.heartbeat);
-  const { admission, idempotentCalls, proxyWarning } = core;
+  const { admission, idempotentCalls, proxyWarning, metrics } = core;
+  // In the broker's store when there is one, so a ticket issued here is redeemed on any node.
+  const tickets = new StreamTickets(config.idempotency.store);
   const { maxPayloadBytes, maxBatchSize, maxSubscriptionsPerConnection: maxStreamsPerClient } = config.limits;
   const streamsByClient = new Map<string, number>();
   /** Open SSE responses by user key, for `disconnectUser`. */
@@ -61,14 +75,18 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
   const report = (error: unknown, type: string, path: string | undefined) =>
     config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path, type });
 
-  /** Runs tRPC's node-http adapter; `refusal` answers the request with that error instead of calling anything. */
+  /**
+   * Runs tRPC's node-http adapter; `refusal` answers the request with that
+   * error instead of calling anything. `params` are the stream's credentials
+   * when they were read already (a redeemed ticket); otherwise the request's own.
+   */
   function runAdapter(
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
-    options: { refusal?: TRPCError | null; ctx?: { value: unknown }; stream?: boolean } = {},
+    options: { refusal?: TRPCError | null; ctx?: { value: unknown }; stream?: boolean; params?: { value: ConnectionParams | null } } = {},
   ): Promise<void> {
-    const { refusal, ctx, stream } = options;
+    const { refusal, ctx, stream, params } = options;
     return nodeHTTPRequestHandler({
       router,
       req,
@@ -81,7 +99,11 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       createContext: async ({ info }: { info: TRPCRequestInfo }) => {
         if (ctx) return ctx.value;
         if (refusal) return undefined;
-        const admitted = await admission.contextFor(connectionParamsOf(req, info.connectionParams), req, clientAddress(req, config.trustProxy));
+        const admitted = await admission.contextFor(
+          params ? params.value : connectionParamsOf(req, info.connectionParams),
+          req,
+          clientAddress(req, config.trustProxy),
+        );
         if (stream) {
           const { identity } = admitted;
           if (identity.expiresAt !== null) endStreamAt(res, identity.expiresAt + config.auth.expiryGraceMs);
@@ -104,10 +126,9 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
     });
   }
 
-  /** A stream slot for this client, or null when it holds its limit already. */
-  function acquireStream(req: IncomingMessage, url: URL): (() => void) | null {
-    const credential = url.searchParams.get('connectionParams') ?? req.headers.authorization ?? '';
-    const key = `${clientAddress(req, config.trustProxy)}|${credential}`;
+  /** A stream slot for this client (its address and credentials), or null when it holds its limit already. */
+  function acquireStream(req: IncomingMessage, params: ConnectionParams | null): (() => void) | null {
+    const key = `${clientAddress(req, config.trustProxy)}|${JSON.stringify(params)}`;
     const held = streamsByClient.get(key) ?? 0;
     if (held >= maxStreamsPerClient) return null;
     streamsByClient.set(key, held + 1);
@@ -161,26 +182,25 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
+    // The ticket path is Herald's, not a procedure: its refusals are written here rather than by tRPC's adapter.
+    const refuse = (error: TRPCError): Promise<void> =>
+      path === STREAM_TICKET_PATH ? Promise.resolve(writeError(res, error, path)) : runAdapter(req, res, path, { refusal: error });
     if (isClosing()) {
       if (req.method === 'HEAD') {
         res.writeHead(503, { 'cache-control': 'no-store' }).end();
         return;
       }
-      await runAdapter(req, res, path, { refusal: new HeraldError('SERVER_CLOSING', 'The server is shutting down; reconnect') });
+      await refuse(new HeraldError('SERVER_CLOSING', 'The server is shutting down; reconnect'));
       return;
     }
     proxyWarning.check(req);
     const origin = req.headers.origin;
     if (config.originAllowed && origin !== undefined && !config.originAllowed(origin, req)) {
-      await runAdapter(req, res, path, {
-        refusal: new HeraldError('FORBIDDEN', `Origin ${origin} may not call this server; add it to the server's allowedOrigins`),
-      });
+      await refuse(new HeraldError('FORBIDDEN', `Origin ${origin} may not call this server; add it to the server's allowedOrigins`));
       return;
     }
     if (!admission.mayAuthenticate(clientAddress(req, config.trustProxy))) {
-      await runAdapter(req, res, path, {
-        refusal: new HeraldError('LIMIT_EXCEEDED', 'Too many failed authentications from this address; sign in again and retry later'),
-      });
+      await refuse(new HeraldError('LIMIT_EXCEEDED', 'Too many failed authentications from this address; sign in again and retry later'));
       return;
     }
     const batchSize = path === '' ? 0 : path.split(',').length;
@@ -190,8 +210,18 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       });
       return;
     }
+    if (path === STREAM_TICKET_PATH) return serveTicket(req, res, path);
     if (isEventStreamRequest(router, req, path)) {
-      const release = acquireStream(req, url);
+      let params: ConnectionParams | null;
+      try {
+        params = await streamParams(req, url);
+      } catch (cause) {
+        // Refused with its HTTP status (401), not as an error event in a 200 stream: an
+        // EventSource then gives up on the URL, and Herald's client reconnects with a new ticket.
+        writeError(res, getTRPCErrorFromUnknown(cause), path);
+        return;
+      }
+      const release = acquireStream(req, params);
       if (!release) {
         await runAdapter(req, res, path, {
           refusal: new HeraldError('LIMIT_EXCEEDED', `A client may hold at most ${maxStreamsPerClient} subscriptions; close one first`),
@@ -200,12 +230,68 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       }
       // `close` comes for a finished response and for a client that left; `finish` may not.
       res.once('close', release);
-      await runAdapter(req, res, path, { stream: true });
+      await runAdapter(req, res, path, { stream: true, params: { value: params } });
       return;
     }
     const key = req.method === 'POST' ? idempotencyKeyOf(req) : null;
     if (key) return serveOnce(req, res, path, url, key);
     await runAdapter(req, res, path);
+  }
+
+  /** Answers with `error` as tRPC's HTTP protocol does (its status, its error shape), unless an answer has begun. */
+  function writeError(res: ServerResponse, error: TRPCError, path: string): void {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.writeHead(getHTTPStatusCodeFromError(error), { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(serializedError(router, error, path, undefined, report)));
+  }
+
+  /**
+   * `POST <httpPath>/_herald/ticket`: the credentials in the request's
+   * headers, authenticated (a refusal counts against the address), for a
+   * single-use ticket an event stream's URL can carry instead of them.
+   */
+  async function serveTicket(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST', 'cache-control': 'no-store' }).end();
+      return;
+    }
+    let params: ConnectionParams | null;
+    try {
+      params = connectionParamsOf(req, null);
+      if (!params) {
+        throw new HeraldError('UNAUTHORIZED', `A stream ticket stands for credentials: send them in the ${CONNECTION_PARAMS_HEADER} header`);
+      }
+      await admission.authenticate(params, req, clientAddress(req, config.trustProxy));
+    } catch (cause) {
+      writeError(res, getTRPCErrorFromUnknown(cause), path);
+      return;
+    }
+    const issued = await tickets.issue(params);
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(issued));
+  }
+
+  /**
+   * An event stream's credentials: the ones its ticket stands for (redeemed
+   * here, once; a refused ticket counts as a failed authentication of the
+   * address), else the request's own (`connectionParamsOf`).
+   */
+  async function streamParams(req: IncomingMessage, url: URL): Promise<ConnectionParams | null> {
+    const ticket = url.searchParams.get(STREAM_TICKET_PARAM);
+    if (ticket === null) return connectionParamsOf(req, queryConnectionParams(url));
+    const redeemed = await tickets.redeem(ticket);
+    if (redeemed.ok) return redeemed.params;
+    admission.countFailure(clientAddress(req, config.trustProxy));
+    metrics.refusal(RefusalReason.STREAM_TICKET);
+    throw new HeraldError(
+      'UNAUTHORIZED',
+      redeemed.reason === 'used'
+        ? 'This stream ticket was used already: get a new ticket for each connection'
+        : 'Unknown or expired stream ticket: get a new ticket for each connection',
+    );
   }
 
   return {
@@ -223,12 +309,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       serve(req, res, path, url).catch((cause: unknown) => {
         const error = getTRPCErrorFromUnknown(cause);
         report(error, 'http', path);
-        if (!res.headersSent) {
-          res.writeHead(getHTTPStatusCodeFromError(error), { 'content-type': 'application/json' });
-          res.end(JSON.stringify(serializedError(router, error, path, undefined, report)));
-        } else {
-          res.end();
-        }
+        writeError(res, error, path);
       });
       return true;
     },
@@ -275,17 +356,36 @@ function isEventStreamRequest(router: AnyRouter, req: IncomingMessage, path: str
 }
 
 /**
- * What `createContext` gets over HTTP: the `connectionParams` the request
- * carries (an SSE request from `httpSubscriptionLink` puts them in the URL),
- * else `{ token }` from `Authorization: Bearer <token>`, else null.
+ * What `createContext` gets over HTTP, from the first of:
+ *
+ * 1. the `Herald-Connection-Params` header (percent-encoded JSON), which
+ *    Herald's client sends on every request: all `connectionParams`, and
+ *    none of them in a URL;
+ * 2. `fromUrl`, the `?connectionParams=` of an event stream (tRPC's
+ *    `httpSubscriptionLink` protocol, kept for stock tRPC clients);
+ * 3. `{ token }` from `Authorization: Bearer <token>`;
+ *
+ * else null. A header that does not parse is refused (`PARSE_ERROR`).
  */
 export function connectionParamsOf(
   req: IncomingMessage,
-  fromRequest: Readonly<Record<string, string | undefined>> | null,
+  fromUrl: Readonly<Record<string, string | undefined>> | null,
 ): ConnectionParams | null {
-  if (fromRequest) return stringParams(fromRequest);
+  const header = req.headers[CONNECTION_PARAMS_HEADER];
+  if (typeof header === 'string') return headerConnectionParams(header);
+  if (fromUrl) return stringParams(fromUrl);
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   return match?.[1] ? { token: match[1] } : null;
+}
+
+function headerConnectionParams(value: string): ConnectionParams | null {
+  let json: string;
+  try {
+    json = decodeURIComponent(value);
+  } catch (cause) {
+    throw new TRPCError({ code: 'PARSE_ERROR', message: `The ${CONNECTION_PARAMS_HEADER} header is not percent-encoded JSON`, cause });
+  }
+  return stringParams(parseConnectionParamsFromString(json));
 }
 
 function queryConnectionParams(url: URL): Record<string, string | undefined> | null {

@@ -60,10 +60,15 @@ export class Admission {
     try {
       return identityOf(await this.settings.authenticate(params, req));
     } catch (cause) {
-      this.failures?.take(address, this.now());
+      this.countFailure(address);
       if (!(cause instanceof TRPCError)) this.settings.report(cause, 'authenticate');
       throw authenticationError(cause);
     }
+  }
+
+  /** Counts a failed authentication against `address` that did not go through `authenticate` (a refused stream ticket). */
+  countFailure(address: string): void {
+    this.failures?.take(address, this.now());
   }
 
   /** False once `address` failed authentication more often than `auth.failedAttempts` allows. */
