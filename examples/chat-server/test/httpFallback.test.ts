@@ -300,7 +300,7 @@ describe('mutations over HTTP run once per Idempotency-Key', () => {
 });
 
 describe('auth over HTTP', () => {
-  it('reads the token from Authorization for calls and from connectionParams for event streams', async () => {
+  it('refuses a missing or forged token on calls and on event streams alike', async () => {
     const { chat, proxy } = await setUp();
     const { token } = await loginToken(chat.server.url);
     const anonymous = client({ url: proxy.wsUrl, transport: 'http' });

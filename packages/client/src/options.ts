@@ -54,11 +54,14 @@ export interface HeraldClientOptions {
     upgradeProbeIntervalMs?: number;
   };
   /**
-   * Sent as the first frame of every connection; the server's `createContext`
-   * reads it. A function is called again on every reconnect, so a refreshed
-   * token is picked up; after the server refuses the credentials (4001) it is
-   * asked once more for the retry, and a second refusal stops the client
-   * until `client.reconnect()` (see `HeraldClient.reconnect`).
+   * Sent as the first frame of every WebSocket connection; the server's
+   * `authenticate` and `createContext` read it. A function is called again on
+   * every reconnect and ahead of the expiry the server announces (an in-band
+   * refresh, see `onRefreshError`), so a refreshed token is picked up; after
+   * the server refuses the credentials (4001) it is asked once more for the
+   * retry, and a second refusal stops the client until `client.reconnect()`
+   * (see `HeraldClient.reconnect`). Over HTTP it is called for every request
+   * and stream connection, and travels in a header, never in a URL.
    */
   connectionParams?: ConnectionParams | null | (() => ConnectionParams | null | Promise<ConnectionParams | null>);
   /**
@@ -105,6 +108,10 @@ export interface HeraldClientOptions {
   WebSocket?: typeof globalThis.WebSocket;
   /**
    * An EventSource class for subscriptions over HTTP (Node 20 has none).
+   * Credentials travel in a header with any class that takes a `fetch`
+   * option (the `eventsource` package does, in Node and in browsers); with
+   * the browser's own, which cannot send headers, each stream connection
+   * first trades them for a single-use ticket, so no URL ever carries them.
    * @default the browser's `EventSource`; in Node, the `eventsource` package
    */
   EventSource?: EventSourceLike.AnyConstructor;
