@@ -1,12 +1,12 @@
 import { createHerald, createHeraldServer, type Broker, type HeraldServer, type HeraldServerOptions } from '@herald/server';
-import { createTokenIssuer, randomSecret } from './auth.js';
+import { createTokenIssuer, DEFAULT_TOKEN_TTL_S, randomSecret } from './auth.js';
 import { createChatRouter, type ChatContext } from './router.js';
 import { staticAppHandler } from './static.js';
 
 /** Server settings passed through as they are (see the README's server options). */
 export type ChatServerTuning = Pick<
   HeraldServerOptions<never, never>,
-  'limits' | 'allowedOrigins' | 'trustProxy' | 'tls' | 'compression' | 'logger' | 'metrics' | 'drainTimeoutMs' | 'closeTimeoutMs'
+  'limits' | 'allowedOrigins' | 'trustProxy' | 'tls' | 'compression' | 'logger' | 'metrics' | 'drainTimeoutMs' | 'closeTimeoutMs' | 'auth'
 >;
 
 export interface ChatServerOptions extends ChatServerTuning {
@@ -15,8 +15,15 @@ export interface ChatServerOptions extends ChatServerTuning {
   host?: string;
   /** @default the in-memory broker */
   broker?: Broker;
-  /** Token signing secret, shared by every node (at least 32 bytes). @default a random one */
+  /** Token signing secret, shared by every node (at least 32 bytes). @default a random one, good for this server only */
   authSecret?: string;
+  /**
+   * How long a token from `auth.login` or `auth.refresh` is good for, in
+   * seconds. Connections are trusted until then (plus the server's
+   * `auth.expiryGraceMs`); Herald's client refreshes in-band before.
+   * @default 900 (15 minutes)
+   */
+  tokenTtlSeconds?: number;
   /** Heartbeat settings, passed to the server. */
   heartbeat?: { pingIntervalMs?: number; pongTimeoutMs?: number };
   historySize?: number;
@@ -43,7 +50,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     ...(options.broker ? { broker: options.broker } : {}),
     ...(options.nodeId ? { nodeId: options.nodeId } : {}),
   });
-  const tokens = createTokenIssuer(options.authSecret ?? randomSecret());
+  const tokens = createTokenIssuer(options.authSecret ?? randomSecret(), options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S);
   const router = createChatRouter({ herald, tokens, startedAt: Date.now(), ...(options.historySize ? { historySize: options.historySize } : {}) });
 
   const server = await createHeraldServer({
@@ -55,6 +62,7 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     ...(handleHttp ? { handleHttp } : {}),
     ...tuningOf(options),
     // A bad token is refused at connect (UNAUTHORIZED, close 4001); no token is an anonymous connection.
+    // A good one is trusted until its `exp` (plus the grace), or longer when the client refreshes in-band.
     authenticate: tokens.authenticate,
     createContext: ({ user }): ChatContext => ({ user }),
   });
@@ -69,8 +77,8 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
 }
 
 function tuningOf(options: ChatServerOptions): ChatServerTuning {
-  const { limits, allowedOrigins, trustProxy, tls, compression, logger, metrics, drainTimeoutMs, closeTimeoutMs } = options;
-  const tuning: ChatServerTuning = { limits, allowedOrigins, trustProxy, tls, compression, logger, metrics, drainTimeoutMs, closeTimeoutMs };
+  const { limits, allowedOrigins, trustProxy, tls, compression, logger, metrics, drainTimeoutMs, closeTimeoutMs, auth } = options;
+  const tuning: ChatServerTuning = { limits, allowedOrigins, trustProxy, tls, compression, logger, metrics, drainTimeoutMs, closeTimeoutMs, auth };
   // Unset fields stay unset, so the server's defaults apply.
   for (const key of Object.keys(tuning) as (keyof ChatServerTuning)[]) if (tuning[key] === undefined) delete tuning[key];
   return tuning;

@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redisBroker } from '@herald/server/redis';
 import { startChatServer } from './app.js';
+import { DEFAULT_TOKEN_TTL_S } from './auth.js';
+import { loadOrCreateDevSecret } from './devSecret.js';
 
 const port = Number(process.env['PORT'] ?? 8787);
-const authSecret = process.env['AUTH_SECRET'];
-if (!authSecret) {
-  console.warn('[chat-server] AUTH_SECRET is not set: using a random secret, so tokens are good on this process only.');
-}
+const authSecret = process.env['AUTH_SECRET'] || developmentSecret();
+const tokenTtlSeconds = wholeSeconds('TOKEN_TTL_S', DEFAULT_TOKEN_TTL_S);
 
 const redisUrl = process.env['REDIS_URL'];
 const nodeId = process.env['NODE_ID'];
@@ -26,7 +26,8 @@ const tlsCertFile = process.env['TLS_CERT_FILE'];
 const tls = tlsKeyFile && tlsCertFile ? { key: readFileSync(tlsKeyFile), cert: readFileSync(tlsCertFile) } : undefined;
 const chat = await startChatServer({
   port,
-  ...(authSecret ? { authSecret } : {}),
+  authSecret,
+  tokenTtlSeconds,
   ...(redisUrl ? { broker: redisBroker({ url: redisUrl }) } : {}),
   ...(nodeId ? { nodeId } : {}),
   ...(serveWeb ? { staticDir } : {}),
@@ -35,6 +36,7 @@ const chat = await startChatServer({
   ...(tls ? { tls } : {}),
 });
 console.log(`[chat-server] broker: ${redisUrl ? `redis (${redisUrl})` : 'in-memory (set REDIS_URL to share one Redis between nodes)'}`);
+console.log(`[chat-server] tokens expire after ${tokenTtlSeconds} s (TOKEN_TTL_S); clients refresh them with auth.refresh`);
 console.log(`[chat-server] listening: WebSocket ${chat.server.url}, health ${chat.server.httpUrl}/healthz`);
 if (serveWeb) console.log(`[chat-server] web app: ${chat.server.httpUrl.replace('127.0.0.1', 'localhost')}/`);
 
@@ -54,4 +56,28 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       },
     );
   });
+}
+
+/**
+ * Without `AUTH_SECRET`, tokens are signed with a secret kept in a git-ignored
+ * file of the project, so restarting the demo keeps everyone signed in.
+ * `DEV_SECRET_FILE` moves the file (tests point it into a temporary folder).
+ */
+function developmentSecret(): string {
+  const file = resolve(process.env['DEV_SECRET_FILE'] || fileURLToPath(new URL('../.dev-secret', import.meta.url)));
+  const { secret, created } = loadOrCreateDevSecret(file);
+  console.log(`[chat-server] AUTH_SECRET is not set: signing tokens with the development secret ${created ? 'just written to' : 'kept in'} ${file} (set AUTH_SECRET to override it)`);
+  return secret;
+}
+
+/** A positive whole number of seconds from the environment, or `fallback` when unset. */
+function wholeSeconds(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`[chat-server] ${name} must be a whole number of seconds, at least 1 (got ${JSON.stringify(raw)})`);
+    process.exit(1);
+  }
+  return value;
 }

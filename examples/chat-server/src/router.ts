@@ -52,6 +52,14 @@ export function createChatRouter(deps: ChatDeps) {
           const user: User = { id: `u_${randomUUID()}`, name: input.name };
           return { token: await tokens.sign(user), user };
         }),
+
+      /**
+       * A new token for the caller, who must hold a valid one (on the
+       * connection, or as `Authorization: Bearer` over HTTP): clients call it
+       * before their token runs out and send the result as fresh
+       * `connectionParams`, in-band on the open socket.
+       */
+      refresh: authed.mutation(async ({ ctx }) => ({ token: await tokens.sign(ctx.user) })),
     }),
 
     chat: t.router({

@@ -1,12 +1,13 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { QueryClient } from '@tanstack/react-query';
-import { createHeraldClient, type HeraldClient } from '@herald/client';
+import { createHeraldClient, httpUrlOf, type HeraldClient } from '@herald/client';
 import type { AppRouter } from '@herald/example-chat-server';
 import { HeraldProvider } from './herald.js';
 import { ConnectionBanner } from './components/ConnectionBanner.js';
 import { ChatScreen } from './components/ChatScreen.js';
 import { Login } from './components/Login.js';
-import { loadSession, refusedAtConnect, saveSession } from './lib/session.js';
+import { refusedAtConnect, SessionStore } from './lib/session.js';
+import { fetchFreshToken, refusesCredentials, SESSION_ENDED, sessionCredentials } from './lib/sessionToken.js';
 import type { Session } from './lib/types.js';
 
 /** The chat server's WebSocket: same host as the page, path `/ws`. */
@@ -15,31 +16,50 @@ export function serverUrl(location: Pick<Location, 'protocol' | 'host'> = window
 }
 
 interface Connection {
-  readonly token: string | null;
+  readonly userId: string | null;
   readonly client: HeraldClient<AppRouter>;
   readonly queryClient: QueryClient;
 }
 
 /**
- * One Herald client per session: the server reads the token once per
- * connection, so logging in or out starts a new client (and a fresh cache).
- * A token the server refuses at connect (expired, or signed with another
- * secret) ends the session: `onRefused` runs.
+ * One Herald client per signed-in user: logging in or out starts a new
+ * client (and a fresh cache). Its `connectionParams` is a function over the
+ * session store, so the client refreshes the token in-band before it expires
+ * (same socket, same subscriptions) and every reconnect dials with the newest
+ * one. A session that cannot go on (its token refused at connect or on
+ * refresh: it expired, or the server now signs with another secret) ends:
+ * `onEnded` runs.
  */
-function useConnection(token: string | null, onRefused: (reason: string) => void): Connection | null {
+function useConnection(sessions: SessionStore, userId: string | null, onEnded: (reason: string) => void): Connection | null {
   const [connection, setConnection] = useState<Connection | null>(null);
-  const refused = useRef(onRefused);
+  const ended = useRef(onEnded);
   useEffect(() => {
-    refused.current = onRefused;
+    ended.current = onEnded;
   });
   useEffect(() => {
+    // A refresh still out when this client closes must not end the next user's session.
+    let active = true;
+    const end = (reason: string) => {
+      if (active) ended.current(reason);
+    };
+    const credentials = sessionCredentials({
+      sessions,
+      refresh: (token) => fetchFreshToken(httpUrlOf(serverUrl()), token),
+      onRefused: end,
+    });
     const client = createHeraldClient<AppRouter>({
       url: serverUrl(),
       // WebSocket when the network lets it through; behind a proxy that strips
       // upgrades, HTTP with Server-Sent Events (same port, `/trpc`), moving
       // back to the WebSocket when an upgrade gets through again.
       transport: 'auto',
-      connectionParams: token ? { token } : null,
+      connectionParams: userId ? credentials : null,
+      // The server refused the refreshed token: the connection ends at expiry, and
+      // a token it refuses now it refuses then. Other failures (a limit) wait for that reconnect.
+      onRefreshError: (error) => {
+        if (refusesCredentials(error)) end(SESSION_ENDED);
+        else console.warn('[chat] token refresh failed; retrying when the connection renews', error);
+      },
       // Quick first retries, then at most every 5 s: a person is watching.
       backoff: { initialDelayMs: 300, maxDelayMs: 5_000 },
     });
@@ -51,35 +71,40 @@ function useConnection(token: string | null, onRefused: (reason: string) => void
       },
     });
     const stopWatching = client.connection.subscribe((next) => {
-      if (token && refusedAtConnect(next)) refused.current('Your session is no longer valid. Please log in again.');
+      if (userId && refusedAtConnect(next)) end(SESSION_ENDED);
     });
     // The client is an external resource this effect makes and closes; state hands it to the render.
-    // eslint-disable-next-line react-hooks/set-state-in-effect
-    setConnection({ token, client, queryClient });
+    setConnection({ userId, client, queryClient });
     return () => {
+      active = false;
       stopWatching();
       queryClient.clear();
       void client.close();
     };
-  }, [token]);
-  return connection?.token === token ? connection : null;
+  }, [sessions, userId]);
+  return connection?.userId === userId ? connection : null;
 }
 
 export function App() {
-  const [session, setSession] = useState<Session | null>(loadSession);
+  const [sessions] = useState(() => new SessionStore());
+  const session = useSyncExternalStore(sessions.subscribe, () => sessions.current);
   const [notice, setNotice] = useState<string | null>(null);
 
-  const signIn = useCallback((next: Session) => {
-    saveSession(next);
-    setNotice(null);
-    setSession(next);
-  }, []);
-  const signOut = useCallback((reason: string | null) => {
-    saveSession(null);
-    setNotice(reason);
-    setSession(null);
-  }, []);
-  const connection = useConnection(session?.token ?? null, signOut);
+  const signIn = useCallback(
+    (next: Session) => {
+      setNotice(null);
+      sessions.set(next);
+    },
+    [sessions],
+  );
+  const signOut = useCallback(
+    (reason: string | null) => {
+      setNotice(reason);
+      sessions.set(null);
+    },
+    [sessions],
+  );
+  const connection = useConnection(sessions, session?.user.id ?? null, signOut);
 
   if (!connection) return null;
   return (

@@ -3,90 +3,36 @@
  * playwright-core), against the chat server started in-process: two people
  * chat, the server restarts mid-conversation, and both recover; and the same
  * app behind a proxy that strips WebSocket upgrades, on HTTP + SSE.
- *
- * Chromium: `apt-get install chromium` (.ci/run does it). Without it the
- * suite fails in CI and is skipped locally, with the reason printed.
+ * Chromium and the shared helpers: ./helpers/browser.ts.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startChatServer, type ChatServer } from '@herald/example-chat-server';
 import { startUpgradeProxy } from '@herald/test-kit';
+import {
+  ARTIFACTS,
+  banner,
+  BUILD_TIMEOUT_MS,
+  buildWebApp,
+  expectCount,
+  launchChromium,
+  logIn,
+  membersPanel,
+  messagesWithText,
+  missingChromium,
+  RECOVERY_TIMEOUT_MS,
+  send,
+  skipBrowserTests,
+  UI_TIMEOUT_MS,
+} from './helpers/browser.js';
 
-const WEB_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ARTIFACTS = resolve(WEB_ROOT, '../../test-artifacts');
 const AUTH_SECRET = 'browser-test-secret-0123456789abcdef';
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-/** Bounds: the whole file stays well under a minute. */
-const BUILD_TIMEOUT_MS = 60_000;
-const UI_TIMEOUT_MS = 10_000;
-const RECOVERY_TIMEOUT_MS = 15_000;
+if (skipBrowserTests) console.warn(`[chat-web browser test] skipped: ${missingChromium}`);
 
-function findChromium(): string | null {
-  for (const candidate of [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
-    if (candidate && existsSync(candidate)) return candidate;
-  }
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-const chromiumPath = findChromium();
-const missing = chromiumPath ? null : 'Chromium not found (install it with `apt-get install -y chromium`, or set CHROMIUM_PATH)';
-if (missing && !process.env['CI']) console.warn(`[chat-web browser test] skipped: ${missing}`);
-
-/** Builds the app with the package's Vite into a temporary folder. */
-function buildWebApp(outDir: string): Promise<void> {
-  const vite = join(WEB_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      [vite, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
-      { cwd: WEB_ROOT, timeout: BUILD_TIMEOUT_MS, env: { ...process.env, NODE_ENV: 'production' } },
-      (error, _stdout, stderr) => (error ? fail(new Error(`vite build failed: ${stderr || error.message}`, { cause: error })) : done()),
-    );
-  });
-}
-
-const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
-
-/** Settled messages (confirmed by the server) whose text is exactly `text`. */
-const messagesWithText = (page: Page, text: string): Locator => page.locator('[data-message-id] .message__text').filter({ hasText: exactly(text) });
-const membersPanel = (page: Page): Locator => page.getByRole('complementary', { name: /In this room/ });
-/** The connection banner: a live region that is always in the page (hidden while there is nothing to say). */
-const banner = (page: Page): Locator => page.locator('[role="status"][data-connection]');
-
-async function expectCount(locator: Locator, count: number, timeout = UI_TIMEOUT_MS): Promise<void> {
-  await expect.poll(() => locator.count(), { timeout, interval: 100 }).toBe(count);
-}
-
-async function logIn(page: Page, url: string, name: string): Promise<void> {
-  await page.goto(url);
-  await page.getByLabel('Name').fill(name);
-  await page.getByRole('button', { name: 'Join' }).click();
-  await page.getByLabel('Message').waitFor({ timeout: UI_TIMEOUT_MS });
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.getByLabel('Message').fill(text);
-  await page.getByRole('button', { name: 'Send' }).click();
-}
-
-describe.skipIf(missing !== null && !process.env['CI'])('chat web app in Chromium', () => {
+describe.skipIf(skipBrowserTests)('chat web app in Chromium', () => {
   let outDir = '';
   let chat: ChatServer | null = null;
   let browser: Browser | null = null;
@@ -95,11 +41,11 @@ describe.skipIf(missing !== null && !process.env['CI'])('chat web app in Chromiu
   const start = (port: number) => startChatServer({ port, host: '127.0.0.1', staticDir: outDir, authSecret: AUTH_SECRET });
 
   beforeAll(async () => {
-    if (missing) throw new Error(missing); // CI: a missing browser fails the run
+    if (missingChromium) throw new Error(missingChromium); // CI: a missing browser fails the run
     outDir = mkdtempSync(join(tmpdir(), 'herald-chat-web-'));
     await buildWebApp(outDir);
     chat = await start(0);
-    browser = await chromium.launch({ executablePath: chromiumPath ?? undefined, headless: true, args: CHROMIUM_FLAGS, timeout: UI_TIMEOUT_MS });
+    browser = await launchChromium();
   }, BUILD_TIMEOUT_MS + 20_000);
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { createHeraldClient, type HeraldClient } from '@herald/client';
 // Only the router's type crosses the process boundary; no server code is imported.
 import type { AppRouter } from '@herald/example-chat-server';
+import { refreshingCredentials } from './credentials.js';
 
 export interface EchoBotOptions {
   /** The chat server's WebSocket URL, or several for failover. */
@@ -28,7 +29,9 @@ export function replyTo(text: string, now: () => Date = () => new Date()): strin
 
 /**
  * A service that joins a room as a bot: logs in, subscribes with resume, and
- * answers `/echo <text>` and `/time` with `chat.send`.
+ * answers `/echo <text>` and `/time` with `chat.send`. Its token is
+ * refreshed in-band before it expires (`auth.refresh`), so it runs for as
+ * long as the server does; a token the server refuses is reported to `onError`.
  */
 export async function startEchoBot(options: EchoBotOptions): Promise<EchoBot> {
   const onError = options.onError ?? ((error: unknown) => console.error('[echo-bot]', error));
@@ -41,7 +44,12 @@ export async function startEchoBot(options: EchoBotOptions): Promise<EchoBot> {
     await anonymous.close();
   }
 
-  const client = createHeraldClient<AppRouter>({ url: options.url, connectionParams: { token: session.token } });
+  const urls = typeof options.url === 'string' ? [options.url] : options.url;
+  const client = createHeraldClient<AppRouter>({
+    url: options.url,
+    connectionParams: refreshingCredentials({ urls, token: session.token, onRefused: onError }),
+    onRefreshError: onError,
+  });
   const subscription = client.trpc.chat.onMessage.subscribe(
     { room: options.room },
     {

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createHeraldClient } from '@herald/client';
 import type { AppRouter, ChatServer } from '@herald/example-chat-server';
-import { Cleanup, heraldClient, pollUntil } from '@herald/test-kit';
+import { Cleanup, FAST_BACKOFF, heraldClient, metricValue, pollUntil, scrape } from '@herald/test-kit';
 import { loginToken, startTestServer, subscribeRoom, type RoomSubscription } from '../../chat-server/test/helpers/chat.js';
 import { replyTo, startEchoBot, type EchoBot } from '../src/bot.js';
+import { refreshingCredentials } from '../src/credentials.js';
 
 describe('replyTo', () => {
   const now = () => new Date('2030-01-02T03:04:05.678Z');
@@ -104,4 +106,57 @@ describe('echo bot against a real chat server', () => {
     expect(botReplies).toEqual(['/time', 'done']);
     expect(botErrors).toEqual([]);
   });
+});
+
+describe('echo bot with short-lived tokens', () => {
+  const ROOM = 'bots';
+  /** Tokens good for 2 s; a connection whose token is not refreshed ends 300 ms after it expires. */
+  const TTL_S = 2;
+  const GRACE_MS = 300;
+  /** Four token lifetimes plus the grace: a bot that did not refresh would have been cut off and reconnected by then. */
+  const RUN_MS = 4 * TTL_S * 1000 + GRACE_MS;
+  /** Time between two rounds of the conversation: it spans the lifetimes at a steady pace. */
+  const ROUND_MS = 500;
+  const cleanup = new Cleanup();
+  afterEach(() => cleanup.run());
+
+  it('keeps answering on the one socket past several token lifetimes: its token is refreshed in-band', async () => {
+    const chat = cleanup.add(await startTestServer({ tokenTtlSeconds: TTL_S, auth: { expiryGraceMs: GRACE_MS } }));
+    const botErrors: unknown[] = [];
+    const bot = cleanup.add(await startEchoBot({ url: chat.server.url, room: ROOM, onError: (error) => botErrors.push(error) }));
+
+    // Alice talks to the bot through a client that refreshes the same way.
+    const alice = await loginToken(chat.server.url, 'alice');
+    const aliceErrors: unknown[] = [];
+    const client = createHeraldClient<AppRouter>({
+      url: chat.server.url,
+      connectionParams: refreshingCredentials({ urls: [chat.server.url], token: alice.token, onRefused: (error) => aliceErrors.push(error) }),
+      onRefreshError: (error) => aliceErrors.push(error),
+      backoff: FAST_BACKOFF,
+    });
+    cleanup.add(client);
+    const room = subscribeRoom(client.trpc, ROOM);
+    await room.waitForLive();
+    await pollUntil(async () => (await client.trpc.chat.members.query({ room: ROOM })).some((member) => member.info.id === bot.userId), 'the bot to join the room');
+    const opened = metricValue(await scrape(chat.server), 'herald_connections_opened_total');
+
+    const botReplies = () => room.messages().filter((m) => m.author.id === bot.userId).map((m) => m.text);
+    const deadline = Date.now() + RUN_MS;
+    let rounds = 0;
+    // The real clock is the point: the tokens must run out several times while the bot works.
+    while (Date.now() < deadline && rounds < 100) {
+      rounds++;
+      await client.trpc.chat.send.mutate({ room: ROOM, text: `/echo round ${rounds}` });
+      await room.until(() => botReplies().length === rounds, 5_000, `the bot's answer to round ${rounds}`);
+      await new Promise((resolve) => setTimeout(resolve, ROUND_MS));
+    }
+
+    expect(rounds).toBeGreaterThanOrEqual(RUN_MS / (ROUND_MS + 100));
+    expect(botReplies()).toEqual(Array.from({ length: rounds }, (_, i) => `round ${i + 1}`));
+    // No connection was opened meanwhile: both kept their sockets, refreshing in-band.
+    expect(metricValue(await scrape(chat.server), 'herald_connections_opened_total')).toBe(opened);
+    expect(client.connection.current.status).toBe('open');
+    expect(botErrors).toEqual([]);
+    expect(aliceErrors).toEqual([]);
+  }, 30_000);
 });

@@ -29,10 +29,48 @@ export function saveSession(session: Session | null): void {
 }
 
 /**
- * The server refused the connection's credentials: Herald closes such a
- * connection with 4001 (`CloseCode.UNAUTHORIZED`), which the client reports
- * as the `closeCode` of its `reconnecting` state. Retrying with the same token cannot help.
+ * The tab's session, in one place: React renders from it
+ * (`useSyncExternalStore`), and the Herald client's `connectionParams`
+ * reads and refreshes its token without waiting for a render. Every change
+ * is saved to sessionStorage.
+ */
+export class SessionStore {
+  private value: Session | null;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(initial: Session | null = loadSession()) {
+    this.value = initial;
+  }
+
+  get current(): Session | null {
+    return this.value;
+  }
+
+  set(session: Session | null): void {
+    if (session === this.value) return;
+    this.value = session;
+    saveSession(session);
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** Calls `listener` after every change; returns the unsubscribe function. */
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  };
+}
+
+/**
+ * The server refused the connection's credentials, so retrying with the same
+ * token cannot help. Herald closes such a connection with 4001
+ * (`CloseCode.UNAUTHORIZED`): the client reports it as the `closeCode` of its
+ * `reconnecting` state, and when the retry with fresh `connectionParams` is
+ * refused too, it stops in `closed` with that `refusal` (or an HTTP 401).
  */
 export function refusedAtConnect(state: ConnectionState): boolean {
-  return state.status === 'reconnecting' && state.closeCode === CloseCode.UNAUTHORIZED;
+  if (state.status === 'reconnecting') return state.closeCode === CloseCode.UNAUTHORIZED;
+  if (state.status === 'closed' && state.refusal) return state.refusal.closeCode === CloseCode.UNAUTHORIZED || state.refusal.httpStatus === 401;
+  return false;
 }
