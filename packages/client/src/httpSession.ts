@@ -11,7 +11,7 @@ import {
 import type { AnyRouter } from '@trpc/server';
 import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import { transformer } from '@herald/shared';
-import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
+import { CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER, SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
 import { credentialHeaders, streamCredentialsFor, ticketedStreamUrl } from './httpCredentials.js';
 import type { ConnectionParams, HeraldClientOptions } from './options.js';
 import type { CallEvent, CallType, OutgoingCall, Session, SessionHandlers } from './session.js';
@@ -72,6 +72,8 @@ export class HttpSession implements Session {
   private ready = false;
   private ended = false;
   private probing = false;
+  /** When the dial's probe said the credentials expire, kept until the session is ready. */
+  private expiryBeforeReady: string | null = null;
   /** The status of a probe answered with an HTTP error (404, 403, 503...). */
   private httpStatus: number | null = null;
   private retryAfterMs: number | null = null;
@@ -127,13 +129,24 @@ export class HttpSession implements Session {
         this.handlers.onReady(this);
         // The probe's 2xx is the server's answer: it serves this endpoint.
         if (!this.ended) this.handlers.onProven(this);
+        const expiry = this.expiryBeforeReady;
+        this.expiryBeforeReady = null;
+        if (expiry !== null) this.noticeExpiry(expiry);
       },
       (error: unknown) => this.fail(asError(error)),
     );
   }
 
+  /**
+   * Takes refreshed credentials, and asks the heartbeat endpoint when they
+   * expire, so the next refresh is planned even on a session whose streams
+   * keep it too busy for a heartbeat.
+   */
   refreshCredentials(params: ConnectionParams): void {
     this.params = params;
+    this.head(this.settings.pongTimeoutMs).catch(() => {
+      // Only the expiry was asked for; the heartbeat decides whether the server is there.
+    });
   }
 
   /**
@@ -270,22 +283,41 @@ export class HttpSession implements Session {
 
   /** `HEAD <url>`: a Herald server answers 204 (503 while it shuts down); anything else is not one. */
   private async probe(timeoutMs: number): Promise<void> {
+    const response = await this.head(timeoutMs);
+    if (!response.ok) {
+      this.httpStatus = response.status;
+      const retryAfter = response.headers.get('retry-after')?.trim();
+      this.retryAfterMs = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1_000 : null;
+      throw new Error(`HEAD ${this.url} answered ${response.status}`);
+    }
+  }
+
+  /** The heartbeat request, with the credentials: its answer also says when they expire (see `noticeExpiry`). */
+  private async head(timeoutMs: number): Promise<Response> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`No answer from ${this.url} within ${timeoutMs} ms`)), timeoutMs);
     unref(timer);
     try {
-      const response = await this.fetch(this.url, { method: 'HEAD', cache: 'no-store', signal: controller.signal });
-      if (!response.ok) {
-        this.httpStatus = response.status;
-        const retryAfter = response.headers.get('retry-after')?.trim();
-        this.retryAfterMs = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1_000 : null;
-        throw new Error(`HEAD ${this.url} answered ${response.status}`);
-      }
+      const headers = credentialHeaders(await this.currentParams());
+      const response = await this.fetch(this.url, { method: 'HEAD', cache: 'no-store', signal: controller.signal, headers });
+      this.noticeExpiry(response.headers.get(CREDENTIALS_EXPIRY_HEADER));
+      return response;
     } catch (error) {
       throw controller.signal.aborted ? asError(controller.signal.reason) : asError(error);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The heartbeat said when the credentials expire: passed on as the WebSocket's session notice is (once the session is ready). */
+  private noticeExpiry(header: string | null): void {
+    if (header === null || !/^\d+$/.test(header) || this.ended) return;
+    if (!this.ready) {
+      this.expiryBeforeReady = header;
+      return;
+    }
+    const notice: SessionNotice = { id: null, method: SESSION_NOTICE_METHOD, params: { expiresInMs: Number(header) } };
+    this.handlers.onMessage(this, notice);
   }
 
   private checkHeartbeat(): void {

@@ -288,4 +288,27 @@ describe('credentials that expire over HTTP', () => {
     for (const used of tokens) expect(issued).toContain(used);
     expectNoCredentialsInUrls(proxy.seen, issued);
   });
+
+  it('plans refreshes from the heartbeat’s expiry: an app that can renew only a still-valid token keeps a busy stream going', async () => {
+    // Like a real app: a new token needs the current one to be valid (a refresh endpoint), so the
+    // client must ask before expiry, not when a stream reconnects after it.
+    const server = await serve({ auth: { expiryGraceMs: 100 } });
+    let current = token('ann', 1_000);
+    let renewals = 0;
+    const client = httpClient(server.server.url, () => {
+      if (Number(current.split(':')[1]) - Date.now() < 500 && Number(current.split(':')[1]) > Date.now()) {
+        current = token('ann', 1_000);
+        renewals++;
+      }
+      return { token: current };
+    });
+    const recorded = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream: 'busy' }, handlers));
+    await recorded.waitForLive();
+    // 4 s of messages every 20 ms: the stream is never quiet enough for a heartbeat of its own.
+    await publishSteadily(server, 'busy', 200, 20);
+    await recorded.waitForMessages(200, 10_000);
+    expect(recorded.messages().map((m) => m.n)).toEqual(range(200));
+    expect(recorded.errors).toEqual([]);
+    expect(renewals).toBeGreaterThanOrEqual(3);
+  });
 });

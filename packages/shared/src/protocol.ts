@@ -32,6 +32,15 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const CONNECTION_PARAMS_HEADER = 'herald-connection-params';
 
 /**
+ * The response header of the HTTP heartbeat (`HEAD <httpPath>` with the
+ * `Herald-Connection-Params` header): milliseconds until the credentials it
+ * carried expire, when they do. It is the HTTP side's session notice: Herald's
+ * client refreshes ahead of it, as on a WebSocket, so an idle session's event
+ * streams do not end with credentials that can no longer be refreshed.
+ */
+export const CREDENTIALS_EXPIRY_HEADER = 'herald-credentials-expire-in';
+
+/**
  * Where, under the HTTP path, a client exchanges credentials for a stream
  * ticket (`POST <httpPath>/_herald/ticket` with the credentials in headers,
  * answered `{ ticket, expiresInMs }`), for EventSources that cannot send

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getErrorShape, getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { getHTTPStatusCodeFromError, parseConnectionParamsFromString, type TRPCRequestInfo } from '@trpc/server/http';
-import { CONNECTION_PARAMS_HEADER, IDEMPOTENCY_KEY_HEADER, STREAM_TICKET_PARAM, STREAM_TICKET_PATH } from '@herald/shared/internal';
+import { CONNECTION_PARAMS_HEADER, CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER, STREAM_TICKET_PARAM, STREAM_TICKET_PATH } from '@herald/shared/internal';
 import type { ServerConfig } from '../config.js';
 import { HeraldError, RefusalReason } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
@@ -181,6 +181,26 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
     writeOutcome(router, res, answer.outcome, batch, answer.replayed);
   }
 
+  /**
+   * The HTTP heartbeat, `HEAD <httpPath>`: 204 while the server serves. With
+   * credentials, it also says when they expire (the HTTP side's session
+   * notice), so the client refreshes them in time; credentials it refuses
+   * get no such header (the next call carries the refusal).
+   */
+  async function answerHeartbeat(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const headers: Record<string, string> = { 'cache-control': 'no-store' };
+    try {
+      const params = connectionParamsOf(req, null);
+      if (params) {
+        const { expiresAt } = await admission.authenticate(params, req, clientAddress(req, config.trustProxy));
+        if (expiresAt !== null) headers[CREDENTIALS_EXPIRY_HEADER] = String(Math.max(0, expiresAt - Date.now()));
+      }
+    } catch {
+      // Refused or unreadable credentials: the heartbeat still answers; a call will say why.
+    }
+    res.writeHead(204, headers).end();
+  }
+
   async function serve(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
     // The ticket path is Herald's, not a procedure: its refusals are written here rather than by tRPC's adapter.
     const refuse = (error: TRPCError): Promise<void> =>
@@ -203,6 +223,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(
       await refuse(new HeraldError('LIMIT_EXCEEDED', 'Too many failed authentications from this address; sign in again and retry later'));
       return;
     }
+    if (req.method === 'HEAD' && path === '') return answerHeartbeat(req, res);
     const batchSize = path === '' ? 0 : path.split(',').length;
     if (batchSize > maxBatchSize) {
       await runAdapter(req, res, path, {
