@@ -37,14 +37,17 @@ export interface AdmissionSettings {
  */
 export class Admission {
   private readonly held = new Map<string, number>();
-  private readonly requests: TokenBuckets | null;
+  /** Request budgets of users, and of addresses for anonymous callers (two maps: no key strings to build per request). */
+  private readonly requests: { readonly byUser: TokenBuckets; readonly byAddress: TokenBuckets } | null;
   private readonly failures: TokenBuckets | null;
   private readonly now: () => number;
 
   constructor(private readonly settings: AdmissionSettings) {
     this.now = settings.now ?? Date.now;
     const { rate, failedAttempts } = settings;
-    this.requests = rate ? new TokenBuckets(rate.perSecond, rate.burst, this.now()) : null;
+    this.requests = rate
+      ? { byUser: new TokenBuckets(rate.perSecond, rate.burst, this.now()), byAddress: new TokenBuckets(rate.perSecond, rate.burst, this.now()) }
+      : null;
     this.failures = failedAttempts ? new TokenBuckets(failedAttempts.perSecond, failedAttempts.burst, this.now()) : null;
   }
 
@@ -76,9 +79,11 @@ export class Admission {
     return this.failures?.available(address, this.now()) ?? true;
   }
 
-  /** Takes one request from the budget of `rateKey` (see `rateKeyOf`); false when it is spent. */
-  takeRequest(rateKey: string): boolean {
-    return this.requests?.take(rateKey, this.now()) ?? true;
+  /** Takes one request from the budget of the user `userKey`, or of `address` when anonymous; false when it is spent. */
+  takeRequest(userKey: string | null, address: string): boolean {
+    const requests = this.requests;
+    if (!requests) return true;
+    return userKey === null ? requests.byAddress.take(address, this.now()) : requests.byUser.take(userKey, this.now());
   }
 
   /**
@@ -126,11 +131,6 @@ const ANONYMOUS: Identity = { user: null, expiresAt: null };
 /** A `createContext` error that refuses the caller rather than reporting a fault. */
 export function isRefusal(cause: unknown): boolean {
   return cause instanceof TRPCError && (cause.code === 'UNAUTHORIZED' || cause.code === 'FORBIDDEN');
-}
-
-/** The key a caller's request budget is kept under: its user when it has a key, else its address. */
-export function rateKeyOf(userKey: string | null, address: string): string {
-  return userKey === null ? `address:${address}` : `user:${userKey}`;
 }
 
 function authenticationError(cause: unknown): TRPCError {

@@ -8,7 +8,7 @@ import { HeraldError, RefusalReason } from '../errors.js';
 import type { Identity } from '../auth/identity.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { HeraldServerOptions } from '../options.js';
-import { isRefusal, rateKeyOf, stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
+import { isRefusal, stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
 import type { IdempotentCalls } from '../transport/idempotentCall.js';
 import { stop, type Call } from './calls.js';
 import { beforeWrite, type WriteTicks } from './cork.js';
@@ -100,8 +100,6 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   private slowConsumerTimer: NodeJS.Timeout | null = null;
   /** The key of the user this connection belongs to (it holds a user slot under it), or null when anonymous. */
   userKey: string | null = null;
-  /** Whose request budget this connection spends: its user's, or its address's when it is anonymous. */
-  private rateKey: string;
   /** An in-band refresh in progress; the next one waits for it. */
   private refreshing: Promise<void> | null = null;
   /** Why the server ended the connection, when it did (for the close log line). */
@@ -127,7 +125,6 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     this.number = identity.number;
     this.ip = identity.ip;
     this.req = req;
-    this.rateKey = rateKeyOf(null, this.ip);
     this.writeFrame = frameWriterFor(socket, config.compression);
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     socket.on('close', (code, reason) => this.onClose(code, reason));
@@ -182,9 +179,9 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     this.config.onAnswered();
   }
 
-  /** Takes a request from the caller's budget (`limits.rate`); false when it is spent. */
+  /** Takes a request from the caller's budget (`limits.rate`: its user's, or its address's when anonymous); false when it is spent. */
   takeRateToken(): boolean {
-    return this.config.admission.takeRequest(this.rateKey);
+    return this.config.admission.takeRequest(this.userKey, this.ip);
   }
 
   /** Whether the credentials expired (grace included) at `now`. */
@@ -391,7 +388,6 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
         return false;
       }
       this.userKey = key;
-      this.rateKey = rateKeyOf(key, this.ip);
     }
     try {
       this.ctx = await admission.createContext(params, req, user);
