@@ -11,19 +11,23 @@ import type { AddressInfo } from 'node:net';
 import { EventSource as FetchEventSource } from 'eventsource';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHeraldClient } from '@herald/client';
-import { HeraldError, transformer, withExpiry } from '@herald/server';
+import { transformer } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
 import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PATH } from '@herald/shared/internal';
 import {
   Cleanup,
+  expiringToken,
+  expiringTokenAuth,
+  expiryOf,
   FAST_BACKOFF,
+  publishSteadily,
+  range,
   recordChannel,
   REDIS_URL,
   startHardeningServer,
   testPrefix,
   type HardeningRouter,
   type HardeningServer,
-  type TestUser,
 } from '@herald/test-kit';
 
 const cleanup = new Cleanup();
@@ -32,22 +36,8 @@ afterEach(async () => {
   vi.unstubAllGlobals();
 });
 
-/** Tokens of the form `<user>:<expiresAt ms>:<nonce>` (a stand-in for a signed token: the server trusts what it says). */
-let nonce = 0;
-function token(user: string, ttlMs: number): string {
-  return `${user}:${Date.now() + ttlMs}:${++nonce}`;
-}
-
-function expiringAuth(params: Readonly<Record<string, string>> | null): ReturnType<typeof withExpiry<TestUser>> {
-  const [id, at] = (params?.['token'] ?? '').split(':');
-  const expiresAt = Number(at);
-  if (!id || !Number.isFinite(expiresAt)) throw new HeraldError('UNAUTHORIZED', 'No token');
-  if (expiresAt <= Date.now()) throw new HeraldError('UNAUTHORIZED', 'Token expired');
-  return withExpiry({ id, role: params?.['role'] ?? 'member' }, expiresAt);
-}
-
 async function serve(options: Parameters<typeof startHardeningServer>[0] = {}, app: Parameters<typeof startHardeningServer>[1] = {}) {
-  return cleanup.add(await startHardeningServer({ authenticate: expiringAuth, ...options }, app));
+  return cleanup.add(await startHardeningServer({ authenticate: expiringTokenAuth, ...options }, app));
 }
 
 interface Seen {
@@ -110,21 +100,11 @@ function expectNoCredentialsInUrls(seen: Seen[], secrets: string[]): void {
   }
 }
 
-const range = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
-
-/** Publishes 1..count, one every `intervalMs`, from the server side. */
-async function publishSteadily(server: HardeningServer, stream: string, count: number, intervalMs: number): Promise<void> {
-  for (let n = 1; n <= count; n++) {
-    await server.app.numbers.publish(stream, { n });
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
 describe('credentials in a header', () => {
   it("Herald's client over HTTP in Node sends every connectionParam in the header, never in a URL", async () => {
     const server = await serve();
     const proxy = await recordingProxy(server);
-    const secret = token('ann', 60_000);
+    const secret = expiringToken('ann', 60_000);
     const client = httpClient(proxy.wsUrl, () => ({ token: secret, role: 'editor' }));
     expect(await client.trpc.whoami.query()).toEqual({ id: 'ann', role: 'editor' });
     const recorded = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream: 'header' }, handlers));
@@ -146,15 +126,15 @@ describe('credentials in a header', () => {
       const response = await fetch(`${base}/whoami${query}`, init);
       return { status: response.status, body: (await response.json()) as { result?: { data: never } } };
     };
-    const bearer = await whoami({ headers: { authorization: `Bearer ${token('bob', 60_000)}` } });
+    const bearer = await whoami({ headers: { authorization: `Bearer ${expiringToken('bob', 60_000)}` } });
     expect(transformer.deserialize(bearer.body.result!.data)).toEqual({ id: 'bob', role: 'member' });
-    const header = await whoami({ headers: { [CONNECTION_PARAMS_HEADER]: encodeURIComponent(JSON.stringify({ token: token('cy', 60_000), role: 'ünïcode' })) } });
+    const header = await whoami({ headers: { [CONNECTION_PARAMS_HEADER]: encodeURIComponent(JSON.stringify({ token: expiringToken('cy', 60_000), role: 'ünïcode' })) } });
     expect(transformer.deserialize(header.body.result!.data)).toEqual({ id: 'cy', role: 'ünïcode' });
     expect((await whoami({ headers: { [CONNECTION_PARAMS_HEADER]: '%E0%A4%A' } })).status).toBe(400);
     expect((await whoami({ headers: { [CONNECTION_PARAMS_HEADER]: encodeURIComponent('[1]') } })).status).toBe(400);
 
     // A stock `httpSubscriptionLink` stream: tRPC's protocol, kept as it is.
-    const params = encodeURIComponent(JSON.stringify({ token: token('dee', 60_000) }));
+    const params = encodeURIComponent(JSON.stringify({ token: expiringToken('dee', 60_000) }));
     const input = encodeURIComponent(JSON.stringify(transformer.serialize({ stream: 'stock' })));
     const stock = await fetch(`${base}/numbers?input=${input}&connectionParams=${params}`, { headers: { accept: 'text/event-stream' } });
     expect(stock.status).toBe(200);
@@ -168,7 +148,7 @@ describe('stream tickets', () => {
     vi.stubGlobal('EventSource', HeaderlessEventSource);
     const server = await serve({ metrics: {} });
     const proxy = await recordingProxy(server);
-    const secret = token('ann', 60_000);
+    const secret = expiringToken('ann', 60_000);
     const client = httpClient(proxy.wsUrl, () => ({ token: secret, role: 'editor' }), { EventSource: HeaderlessEventSource });
     const recorded = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream: 'ticket' }, handlers));
     await recorded.waitForLive();
@@ -203,7 +183,7 @@ describe('stream tickets', () => {
     const client = httpClient(
       proxy.wsUrl,
       () => {
-        issued.push(token('ann', 700));
+        issued.push(expiringToken('ann', 700));
         return { token: issued.at(-1)! };
       },
       { EventSource: HeaderlessEventSource },
@@ -212,7 +192,7 @@ describe('stream tickets', () => {
     await recorded.waitForLive();
     await publishSteadily(server, 'tickets', 100, 20);
     await recorded.waitForMessages(100, 10_000);
-    expect(recorded.messages().map((m) => m.n)).toEqual(range(100));
+    expect(recorded.messages().map((m) => m.n)).toEqual(range(1, 100));
     expect(recorded.errors).toEqual([]);
 
     const tickets = streamRequests(proxy.seen).map((s) => new URL(s.url, 'http://x').searchParams.get('ticket'));
@@ -228,14 +208,14 @@ describe('stream tickets', () => {
     expect((await fetch(`${base}/${STREAM_TICKET_PATH}`)).status).toBe(405);
     // No credentials at all is a client's mistake, not a guess: it does not count.
     expect((await exchange({})).status).toBe(401);
-    const expired = encodeURIComponent(JSON.stringify({ token: token('ann', -1) }));
+    const expired = encodeURIComponent(JSON.stringify({ token: expiringToken('ann', -1) }));
     expect((await exchange({ [CONNECTION_PARAMS_HEADER]: expired })).status).toBe(401);
     const input = encodeURIComponent(JSON.stringify(transformer.serialize({ stream: 'x' })));
     const madeUp = await fetch(`${base}/numbers?input=${input}&ticket=${'A'.repeat(43)}`, { headers: { accept: 'text/event-stream' } });
     expect(madeUp.status).toBe(401);
     expect(((await madeUp.json()) as { error: { json: { message: string } } }).error.json.message).toMatch(/Unknown or expired stream ticket/);
     // One refused token and one refused ticket: the address is out of attempts.
-    const valid = encodeURIComponent(JSON.stringify({ token: token('ann', 60_000) }));
+    const valid = encodeURIComponent(JSON.stringify({ token: expiringToken('ann', 60_000) }));
     expect((await exchange({ [CONNECTION_PARAMS_HEADER]: valid })).status).toBe(429);
   });
 
@@ -244,7 +224,7 @@ describe('stream tickets', () => {
     const brokers = [redisBroker({ url: REDIS_URL, prefix }), redisBroker({ url: REDIS_URL, prefix })];
     cleanup.defer(() => Promise.all(brokers.map((broker) => broker.close())).then(() => undefined));
     const [one, two] = await Promise.all(brokers.map((broker, i) => serve({}, { broker, nodeId: `node-${i}` })));
-    const params = encodeURIComponent(JSON.stringify({ token: token('ann', 60_000) }));
+    const params = encodeURIComponent(JSON.stringify({ token: expiringToken('ann', 60_000) }));
     const issued = await fetch(`${one!.server.httpUrl}/trpc/${STREAM_TICKET_PATH}`, { method: 'POST', headers: { [CONNECTION_PARAMS_HEADER]: params } });
     expect(issued.status).toBe(200);
     expect(issued.headers.get('cache-control')).toBe('no-store');
@@ -270,14 +250,14 @@ describe('credentials that expire over HTTP', () => {
     const proxy = await recordingProxy(server);
     const issued: string[] = [];
     const client = httpClient(proxy.wsUrl, () => {
-      issued.push(token('ann', 600));
+      issued.push(expiringToken('ann', 600));
       return { token: issued.at(-1)! };
     });
     const recorded = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream: 'expiry' }, handlers));
     await recorded.waitForLive();
     await publishSteadily(server, 'expiry', 150, 20);
     await recorded.waitForMessages(150, 10_000);
-    expect(recorded.messages().map((m) => m.n)).toEqual(range(150));
+    expect(recorded.messages().map((m) => m.n)).toEqual(range(1, 150));
     expect(recorded.errors).toEqual([]);
 
     // 3 s of traffic on 600 ms tokens: the stream was ended and reconnected several times, each time with a token issued for it.
@@ -293,11 +273,11 @@ describe('credentials that expire over HTTP', () => {
     // Like a real app: a new token needs the current one to be valid (a refresh endpoint), so the
     // client must ask before expiry, not when a stream reconnects after it.
     const server = await serve({ auth: { expiryGraceMs: 100 } });
-    let current = token('ann', 1_000);
+    let current = expiringToken('ann', 1_000);
     let renewals = 0;
     const client = httpClient(server.server.url, () => {
-      if (Number(current.split(':')[1]) - Date.now() < 500 && Number(current.split(':')[1]) > Date.now()) {
-        current = token('ann', 1_000);
+      if (expiryOf(current) - Date.now() < 500 && expiryOf(current) > Date.now()) {
+        current = expiringToken('ann', 1_000);
         renewals++;
       }
       return { token: current };
@@ -307,7 +287,7 @@ describe('credentials that expire over HTTP', () => {
     // 4 s of messages every 20 ms: the stream is never quiet enough for a heartbeat of its own.
     await publishSteadily(server, 'busy', 200, 20);
     await recorded.waitForMessages(200, 10_000);
-    expect(recorded.messages().map((m) => m.n)).toEqual(range(200));
+    expect(recorded.messages().map((m) => m.n)).toEqual(range(1, 200));
     expect(recorded.errors).toEqual([]);
     expect(renewals).toBeGreaterThanOrEqual(3);
   });

@@ -10,13 +10,17 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient } from '@herald/client';
-import { CloseCode, HeraldError, transformer, withExpiry } from '@herald/server';
+import { CloseCode, HeraldError, transformer } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
 import {
   answerTo,
   Cleanup,
   errorCodeOf,
+  expiringToken,
+  expiringTokenAuth,
   nextEvent,
+  publishSteadily,
+  range,
   rawSocket,
   recordChannel,
   REDIS_URL,
@@ -31,25 +35,8 @@ import {
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-/**
- * Tokens of the form `<user>:<expiresAt ms>` (a test's stand-in for a signed
- * token: the server trusts what it says, which is all these tests need).
- */
-function token(user: string, ttlMs: number): string {
-  return `${user}:${Date.now() + ttlMs}`;
-}
-
-/** An `authenticate` reading `token`'s format: refuses expired ones, returns the user with its expiry. */
-function expiringAuth(params: Readonly<Record<string, string>> | null): ReturnType<typeof withExpiry<TestUser>> {
-  const [id, at] = (params?.['token'] ?? '').split(':');
-  const expiresAt = Number(at);
-  if (!id || !Number.isFinite(expiresAt)) throw new HeraldError('UNAUTHORIZED', 'No token');
-  if (expiresAt <= Date.now()) throw new HeraldError('UNAUTHORIZED', 'Token expired');
-  return withExpiry({ id, role: params?.['role'] ?? 'member' }, expiresAt);
-}
-
 async function serve(options: Parameters<typeof startHardeningServer>[0] = {}, app: Parameters<typeof startHardeningServer>[1] = {}) {
-  const server = await startHardeningServer({ authenticate: expiringAuth, ...options }, app);
+  const server = await startHardeningServer({ authenticate: expiringTokenAuth, ...options }, app);
   cleanup.add(server);
   return server;
 }
@@ -71,21 +58,11 @@ function heraldClient(server: HardeningServer, params: () => Record<string, stri
   return client;
 }
 
-/** Publishes 1..count, one every `intervalMs`, from the server side. */
-async function publishSteadily(server: HardeningServer, stream: string, count: number, intervalMs: number): Promise<void> {
-  for (let n = 1; n <= count; n++) {
-    await server.app.numbers.publish(stream, { n });
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-const range = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
-
 describe('credentials that expire', () => {
   it('closes the connection with TOKEN_EXPIRED past expiry and grace, and a request after expiry never runs', async () => {
     // Heartbeats far apart: the sweep does not close the socket before the late request arrives.
     const server = await serve({ auth: { expiryGraceMs: 100 }, heartbeat: { pingIntervalMs: 60_000, pongTimeoutMs: 60_000 } });
-    const raw = rawSocket(server.server.url, { params: { token: token('ada', 300) } });
+    const raw = rawSocket(server.server.url, { params: { token: expiringToken('ada', 300) } });
     await raw.opened;
     const notice = await raw.frame<{ params: { expiresInMs: number } }>((f) => (f as { method?: string }).method === 'herald.session');
     expect(notice.params.expiresInMs).toBeGreaterThan(0);
@@ -104,7 +81,7 @@ describe('credentials that expire', () => {
   it('ends an idle expired connection from the heartbeat sweep within the grace', async () => {
     const server = await serve({ auth: { expiryGraceMs: 100 }, heartbeat: { pingIntervalMs: 200, pongTimeoutMs: 200 } });
     const sentAt = Date.now();
-    const raw = rawSocket(server.server.url, { params: { token: token('ada', 300) } });
+    const raw = rawSocket(server.server.url, { params: { token: expiringToken('ada', 300) } });
     await raw.opened;
     const { code } = await raw.closed;
     expect(code).toBe(CloseCode.TOKEN_EXPIRED);
@@ -117,13 +94,13 @@ describe('credentials that expire', () => {
     let issued = 0;
     const trpc = stockClient(server, () => {
       issued++;
-      return { token: token('ada', 400) };
+      return { token: expiringToken('ada', 400) };
     });
     const recorded = recordChannel<{ n: number }>((handlers) => trpc.numbers.subscribe({ stream: 'stock' }, handlers));
     await recorded.waitForLive();
     await publishSteadily(server, 'stock', 60, 20);
     await recorded.waitForMessages(60, 10_000);
-    expect(recorded.messages().map((m) => m.n)).toEqual(range(60));
+    expect(recorded.messages().map((m) => m.n)).toEqual(range(1, 60));
     expect(issued).toBeGreaterThan(1);
     expect(recorded.errors).toEqual([]);
   });
@@ -138,7 +115,7 @@ describe('in-band refresh', () => {
       server,
       () => {
         issued++;
-        return { token: token('ada', 600) };
+        return { token: expiringToken('ada', 600) };
       },
       (error) => refreshErrors.push(error),
     );
@@ -147,7 +124,7 @@ describe('in-band refresh', () => {
     const opened = await openedConnections(server);
     await publishSteadily(server, 'refresh', 150, 20);
     await recorded.waitForMessages(150, 10_000);
-    expect(recorded.messages().map((m) => m.n)).toEqual(range(150));
+    expect(recorded.messages().map((m) => m.n)).toEqual(range(1, 150));
     // 3 s of traffic on a 600 ms token: refreshed several times, on the one socket it opened.
     expect(issued).toBeGreaterThanOrEqual(4);
     expect(await openedConnections(server)).toBe(opened);
@@ -157,10 +134,10 @@ describe('in-band refresh', () => {
 
   it('refuses a refresh that names another user, and the connection ends at its old expiry', async () => {
     const server = await serve({ auth: { expiryGraceMs: 100 } });
-    const raw = rawSocket(server.server.url, { params: { token: token('ada', 800) } });
+    const raw = rawSocket(server.server.url, { params: { token: expiringToken('ada', 800) } });
     await raw.opened;
     await raw.frame((f) => (f as { method?: string }).method === 'herald.session');
-    raw.send({ method: 'connectionParams', data: { token: token('mallory', 60_000) } });
+    raw.send({ method: 'connectionParams', data: { token: expiringToken('mallory', 60_000) } });
     const refused = await raw.frame<{ params: { refused?: { heraldCode: string; message: string } } }>(
       (f) => (f as { method?: string; params?: { refused?: unknown } }).method === 'herald.session' && (f as { params: { refused?: unknown } }).params.refused !== undefined,
     );
@@ -179,7 +156,7 @@ describe('in-band refresh', () => {
     );
     let role = 'admin';
     const refreshErrors: unknown[] = [];
-    const client = heraldClient(server, () => ({ token: token('ada', 400), role }), (error) => refreshErrors.push(error));
+    const client = heraldClient(server, () => ({ token: expiringToken('ada', 400), role }), (error) => refreshErrors.push(error));
     const admins = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream: 'admins' }, handlers));
     const lobby = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream: 'lobby' }, handlers));
     await Promise.all([admins.waitForLive(), lobby.waitForLive()]);
@@ -298,7 +275,7 @@ describe('every refusal reaches the call it refuses', () => {
   it('an oversized batch from the stock client: every call settles with LIMIT_EXCEEDED', async () => {
     const server = await serve({ authenticate: undefined, limits: { maxBatchSize: 100 } });
     const trpc = stockClient(server, () => ({}));
-    const results = await Promise.allSettled(range(300).map((n) => trpc.add.query({ a: n, b: 0 })));
+    const results = await Promise.allSettled(range(1, 300).map((n) => trpc.add.query({ a: n, b: 0 })));
     expect(results).toHaveLength(300);
     for (const result of results) {
       expect(result.status).toBe('rejected');

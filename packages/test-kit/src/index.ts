@@ -38,6 +38,7 @@ export { answerTo, errorCodeOf, request, resultOf, type RawFrame } from './frame
 
 // Test apps and the processes around them.
 export { served, type Served } from './apps/served.js';
+export { expiringToken, expiringTokenAuth, expiryOf } from './apps/expiringTokens.js';
 export { createNumbersApp, startNumbersServer, type NumbersRouter, type NumbersServer } from './apps/numbers.js';
 export {
   numbersClient,
@@ -50,6 +51,7 @@ export {
 export {
   createHardeningApp,
   Gates,
+  publishSteadily,
   startHardeningServer,
   type HardeningApp,
   type HardeningAppOptions,

@@ -137,3 +137,11 @@ export async function startHardeningServer(
   });
   return served(app, server);
 }
+
+/** Publishes `{ n }` for n = 1..count on the hardening app's `numbers` channel, one every `intervalMs`: traffic that keeps flowing while a test changes something. */
+export async function publishSteadily(server: HardeningServer, stream: string, count: number, intervalMs: number): Promise<void> {
+  for (let n = 1; n <= count; n++) {
+    await server.app.numbers.publish(stream, { n });
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
