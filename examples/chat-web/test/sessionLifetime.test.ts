@@ -72,8 +72,9 @@ describe.skipIf(skipBrowserTests)('demo sessions in Chromium', () => {
   async function startDemo(env: { PORT?: string; AUTH_SECRET?: string; TOKEN_TTL_S?: string } = {}): Promise<Demo> {
     const { child, output } = await spawnTs(DEMO_MAIN, [], {
       ready: /listening: WebSocket ws:\/\/\S+/,
-      // AUTH_SECRET empty unless given: the development secret is the point here.
-      env: { PORT: '0', AUTH_SECRET: '', TOKEN_TTL_S: '', STATIC_DIR: outDir, DEV_SECRET_FILE: join(workDir, '.dev-secret'), ...env },
+      // AUTH_SECRET empty unless given: the development secret is the point here. REDIS_URL empty (CI
+      // sets one): each demo keeps its rooms in memory, so no test reads another's messages.
+      env: { PORT: '0', AUTH_SECRET: '', TOKEN_TTL_S: '', REDIS_URL: '', STATIC_DIR: outDir, DEV_SECRET_FILE: join(workDir, '.dev-secret'), ...env },
     });
     cleanup.defer(() => kill(child));
     const port = Number(/listening: WebSocket ws:\/\/[^:]+:(\d+)\//.exec(output())?.[1]);
