@@ -1,6 +1,6 @@
 /**
- * Fills the generated regions of the docs from the source's JSDoc, and checks
- * the docs' relative links.
+ * Fills the generated regions of the docs from the source's JSDoc and the
+ * included code regions from their files, and checks the docs' relative links.
  *
  *   pnpm docs:gen     rewrite every region that is out of date
  *   pnpm docs:check   change nothing; exit 1 naming each stale page or broken link
@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brokenLinks } from './links.js';
-import { fillRegions, regionSpecs } from './regions.js';
+import { fillIncludes, fillRegions, regionSpecs } from './regions.js';
 import { SourceTables } from './tables.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -39,7 +39,10 @@ const tables = new SourceTables(root, sources);
 
 const stale: string[] = [];
 for (const [file, text] of texts) {
-  const filled = fillRegions(text, (spec) => tables.render(spec));
+  const filled = fillIncludes(
+    fillRegions(text, (spec) => tables.render(spec)),
+    (included) => readFileSync(path.join(root, included), 'utf8'),
+  );
   if (filled === text) continue;
   stale.push(path.relative(root, file));
   if (!check) writeFileSync(file, filled);
@@ -49,9 +52,9 @@ const broken = brokenLinks(root, files);
 for (const problem of broken) console.error(problem);
 
 if (check) {
-  for (const file of stale) console.error(`${file}: generated tables are out of date; run pnpm docs:gen`);
+  for (const file of stale) console.error(`${file}: generated tables or included code are out of date; run pnpm docs:gen`);
   if (stale.length > 0 || broken.length > 0) process.exit(1);
-  process.stdout.write(`docs:check: ${files.length} pages, generated tables and links up to date\n`);
+  process.stdout.write(`docs:check: ${files.length} pages, generated tables, included code and links up to date\n`);
 } else {
   process.stdout.write(stale.length > 0 ? `docs:gen: rewrote ${stale.join(', ')}\n` : 'docs:gen: nothing to change\n');
   if (broken.length > 0) process.exit(1);
