@@ -15,7 +15,7 @@ import { SourceTables } from './tables.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const check = process.argv.includes('--check');
 
-/** The pages the generator owns: the README, docs/ (not the typedoc output) and the demo's README. */
+/** The pages the generator owns: the README, docs/ (not the typedoc output), the published packages' READMEs and the demo's README. */
 function pages(): string[] {
   const docs = path.join(root, 'docs');
   const found = [path.join(root, 'README.md')];
@@ -27,6 +27,10 @@ function pages(): string[] {
     }
   };
   walk(docs);
+  for (const name of ['shared', 'server', 'client']) {
+    const readme = path.join(root, 'packages', name, 'README.md');
+    if (existsSync(readme)) found.push(readme);
+  }
   const demo = path.join(root, 'examples/chat-server/README.md');
   if (existsSync(demo)) found.push(demo);
   return found;

@@ -20,7 +20,7 @@
  *   pnpm release:check --only=lowest   one combination
  *   pnpm release:check --keep          leave the scratch projects for a look
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -49,10 +49,18 @@ function log(message: string): void {
   process.stdout.write(`== ${message}\n`);
 }
 
+/** A failed check: reported once, at the end, after the scratch servers are stopped. */
+class CheckFailure extends Error {}
+
 function fail(message: string): never {
-  process.stderr.write(`release:check: ${message}\n`);
-  process.exit(1);
+  throw new CheckFailure(message);
 }
+
+/** Servers this check started: killed however it ends. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
 
 /**
  * The environment without what `pnpm run` adds for its own scripts
@@ -71,28 +79,30 @@ function run(command: string, commandArgs: readonly string[], options: { cwd: st
   });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
   if (!options.quiet || result.status !== 0) process.stdout.write(output);
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
+    fail(`${command} ${commandArgs.join(' ')} did not finish within ${options.timeoutMs ?? STEP_TIMEOUT_MS} ms`);
+  }
   if (result.error) fail(`${command} ${commandArgs.join(' ')}: ${result.error.message}`);
   if (result.status !== 0) fail(`${command} ${commandArgs.join(' ')} exited with ${result.status ?? result.signal}`);
   return output;
 }
 
-// 1. Build from clean: a stale file in dist/ would ship.
-log('build');
-for (const name of PACKAGES) {
-  rmSync(path.join(root, 'packages', name, 'dist'), { recursive: true, force: true });
-  rmSync(path.join(root, 'packages', name, 'tsconfig.tsbuildinfo'), { force: true });
-}
-run('pnpm', ['run', 'build'], { cwd: root, quiet: true });
-
-const work = mkdtempSync(path.join(tmpdir(), 'herald-release-'));
-const tarballDir = path.join(work, 'tarballs');
-mkdirSync(tarballDir);
-const tarballs = new Map<string, string>();
-for (const name of PACKAGES) {
-  run('pnpm', ['pack', '--pack-destination', tarballDir], { cwd: path.join(root, 'packages', name), quiet: true });
-  const file = readdirSync(tarballDir).find((entry) => entry.startsWith(`herald-${name}-`) && entry.endsWith('.tgz'));
-  if (!file) fail(`pnpm pack of packages/${name} left no tarball`);
-  tarballs.set(name, path.join(tarballDir, file));
+/** Builds from clean (a stale file in dist/ would ship) and packs each package into `dir`. */
+function buildAndPack(dir: string): Map<string, string> {
+  log('build');
+  for (const name of PACKAGES) {
+    rmSync(path.join(root, 'packages', name, 'dist'), { recursive: true, force: true });
+    rmSync(path.join(root, 'packages', name, 'tsconfig.tsbuildinfo'), { force: true });
+  }
+  run('pnpm', ['run', 'build'], { cwd: root, quiet: true });
+  const tarballs = new Map<string, string>();
+  for (const name of PACKAGES) {
+    run('pnpm', ['pack', '--pack-destination', dir], { cwd: path.join(root, 'packages', name), quiet: true });
+    const file = readdirSync(dir).find((entry) => entry.startsWith(`herald-${name}-`) && entry.endsWith('.tgz'));
+    if (!file) fail(`pnpm pack of packages/${name} left no tarball`);
+    tarballs.set(name, path.join(dir, file));
+  }
+  return tarballs;
 }
 
 // 2. Each tarball as published.
@@ -103,10 +113,11 @@ interface PackedManifest {
   readonly peerDependencies?: Record<string, string>;
 }
 
-const sizes: string[] = [];
-for (const [name, tarball] of tarballs) {
+/** Checks one tarball as published; returns a line with its size. */
+function checkTarball(name: string, tarball: string): string {
   log(`check ${path.basename(tarball)}`);
-  const manifestText = run('tar', ['-xzOf', tarball, 'package/package.json'], { cwd: work, quiet: true });
+  const cwd = path.dirname(tarball);
+  const manifestText = run('tar', ['-xzOf', tarball, 'package/package.json'], { cwd, quiet: true });
   const manifest = JSON.parse(manifestText) as PackedManifest;
   if (manifestText.includes('herald-source')) fail(`${manifest.name}: the packed package.json still has the herald-source condition`);
   if (manifestText.includes('workspace:')) fail(`${manifest.name}: the packed package.json still has a workspace: range`);
@@ -114,22 +125,28 @@ for (const [name, tarball] of tarballs) {
     const keys = Object.keys(conditions).join(',');
     if (keys !== 'types,import') fail(`${manifest.name}: exports["${subpath}"] has conditions ${keys}, expected types,import`);
   }
-  const files = run('tar', ['-tzf', tarball], { cwd: work, quiet: true }).trim().split('\n');
+  const files = run('tar', ['-tzf', tarball], { cwd, quiet: true }).trim().split('\n');
   const unwanted = files.filter((file) => file.startsWith('package/src/') || file.endsWith('.map') || file.endsWith('.tsbuildinfo'));
   if (unwanted.length > 0) fail(`${manifest.name} ships ${unwanted.slice(0, 5).join(', ')}`);
   const shared = manifest.dependencies?.['@herald/shared'];
   if (name !== 'shared' && !shared?.startsWith('^')) fail(`${manifest.name}: @herald/shared should be a caret range, is ${shared}`);
-  run(path.join(root, 'node_modules/.bin/publint'), ['run', tarball, '--strict'], { cwd: work });
-  run(path.join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--no-color', '--no-emoji'], { cwd: work });
-  sizes.push(`${path.basename(tarball)}: ${(statSync(tarball).size / 1024).toFixed(1)} KiB packed, ${files.length} files`);
+  run(path.join(root, 'node_modules/.bin/publint'), ['run', tarball, '--strict'], { cwd });
+  run(path.join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--no-color', '--no-emoji'], { cwd });
+  return `${path.basename(tarball)}: ${(statSync(tarball).size / 1024).toFixed(1)} KiB packed, ${files.length} files`;
 }
 
 // 3. A fresh npm project per combination of supported versions.
 /** Starts the tour's server and resolves once it logs that it is listening. */
 function startServer(cwd: string): Promise<{ stop: () => Promise<void>; output: () => string }> {
   const child = spawn(process.execPath, ['dist/server.js'], { cwd, env: userEnvironment, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
   let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      children.delete(child);
+      resolve();
+    }),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -160,7 +177,7 @@ function expectOutput(output: string, needle: string, what: string): void {
   if (!output.includes(needle)) fail(`${what} did not print "${needle}"; it printed:\n${output}`);
 }
 
-async function checkCombination(combination: Combination): Promise<void> {
+async function checkCombination(combination: Combination, work: string, tarballs: ReadonlyMap<string, string>): Promise<void> {
   const dir = path.join(work, combination.name);
   mkdirSync(dir);
   log(`scratch project ${combination.name}: ${dir}`);
@@ -183,7 +200,7 @@ async function checkCombination(combination: Combination): Promise<void> {
   for (const file of readdirSync(SCRATCH_TEMPLATE)) copyFileSync(path.join(SCRATCH_TEMPLATE, file), path.join(dir, file));
 
   const install = [tarballs.get('server') ?? '', tarballs.get('client') ?? '', ...combination.dependencies];
-  log(`npm install ${install.map((spec) => path.basename(spec)).join(' ')}`);
+  log(`npm install ${install.map((spec) => (spec.endsWith('.tgz') ? path.basename(spec) : spec)).join(' ')}`);
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...install], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
   log(`npm install --save-dev ${combination.devDependencies.join(' ')}`);
   run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', '--loglevel=error', ...combination.devDependencies], {
@@ -203,6 +220,10 @@ async function checkCombination(combination: Combination): Promise<void> {
   }
 
   log(`tsc ${run('npx', ['tsc', '--version'], { cwd: dir, quiet: true }).trim()}`);
+  for (const typescript of combination.alsoTypecheckWith) {
+    log(`tsc ${run('npx', ['--yes', '-p', typescript, 'tsc', '--version'], { cwd: dir, quiet: true }).trim()} (no emit)`);
+    run('npx', ['--yes', '-p', typescript, 'tsc', '-p', '.', '--noEmit'], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
+  }
   run('npx', ['tsc', '-p', '.'], { cwd: dir });
 
   log('run the tour');
@@ -220,14 +241,22 @@ async function checkCombination(combination: Combination): Promise<void> {
 }
 
 const combinations = COMBINATIONS.filter((combination) => !only || combination.name === only);
-if (combinations.length === 0) fail(`no combination named ${only}`);
+const work = mkdtempSync(path.join(tmpdir(), 'herald-release-'));
 try {
-  for (const combination of combinations) await checkCombination(combination);
+  if (combinations.length === 0) fail(`no combination named ${only}`);
+  const tarballDir = path.join(work, 'tarballs');
+  mkdirSync(tarballDir);
+  const tarballs = buildAndPack(tarballDir);
+  const sizes = [...tarballs].map(([name, tarball]) => checkTarball(name, tarball));
+  for (const combination of combinations) await checkCombination(combination, work, tarballs);
+  log(`node ${process.version} (the only Node on this machine; engines: node >=20.19)`);
+  for (const line of sizes) log(line);
+  log(`release:check passed: ${tarballs.size} tarballs, ${combinations.map((c) => c.name).join(' and ')} versions, in ${Math.round((Date.now() - started) / 1000)} s`);
+} catch (error) {
+  process.stderr.write(`release:check: ${error instanceof CheckFailure ? error.message : String(error instanceof Error ? error.stack : error)}\n`);
+  process.exitCode = 1;
 } finally {
+  for (const child of children) child.kill('SIGKILL');
   if (keep) log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }
-
-log(`node ${process.version} (the only Node on this machine; engines: node >=20.19)`);
-for (const line of sizes) log(line);
-log(`release:check passed: ${PACKAGES.length} tarballs, ${combinations.map((c) => c.name).join(' and ')} versions, in ${Math.round((Date.now() - started) / 1000)} s`);
