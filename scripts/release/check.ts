@@ -21,7 +21,7 @@
  *   pnpm release:check --keep          leave the scratch projects for a look
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +121,10 @@ function checkTarball(name: string, tarball: string): string {
   const manifest = JSON.parse(manifestText) as PackedManifest;
   if (manifestText.includes('herald-source')) fail(`${manifest.name}: the packed package.json still has the herald-source condition`);
   if (manifestText.includes('workspace:')) fail(`${manifest.name}: the packed package.json still has a workspace: range`);
+  // pnpm writes publishConfig.exports over exports: a subpath added to one must be added to the other.
+  const workspaceManifest = JSON.parse(readFileSync(path.join(root, 'packages', name, 'package.json'), 'utf8')) as PackedManifest;
+  const missing = Object.keys(workspaceManifest.exports).filter((subpath) => !(subpath in manifest.exports));
+  if (missing.length > 0) fail(`${manifest.name}: ${missing.join(', ')} in exports but not in publishConfig.exports, so not published`);
   for (const [subpath, conditions] of Object.entries(manifest.exports)) {
     const keys = Object.keys(conditions).join(',');
     if (keys !== 'types,import') fail(`${manifest.name}: exports["${subpath}"] has conditions ${keys}, expected types,import`);
