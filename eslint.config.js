@@ -35,7 +35,7 @@ export default tseslint.config(
     ...reactHooks.configs.flat['recommended-latest'],
   },
   {
-    files: ['examples/**/src/main.ts', '**/test/**', 'bench/**'],
+    files: ['examples/**/src/main.ts', '**/test/**', 'bench/**', 'docs/tour/**', 'scripts/release/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -1,6 +1,6 @@
 /**
- * Fills the generated regions of the docs from the source's JSDoc, and checks
- * the docs' relative links.
+ * Fills the generated regions of the docs from the source's JSDoc and the
+ * included code regions from their files, and checks the docs' relative links.
  *
  *   pnpm docs:gen     rewrite every region that is out of date
  *   pnpm docs:check   change nothing; exit 1 naming each stale page or broken link
@@ -9,13 +9,13 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brokenLinks } from './links.js';
-import { fillRegions, regionSpecs } from './regions.js';
+import { fillIncludes, fillRegions, regionSpecs } from './regions.js';
 import { SourceTables } from './tables.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const check = process.argv.includes('--check');
 
-/** The pages the generator owns: the README, docs/ (not the typedoc output) and the demo's README. */
+/** The pages the generator owns: the README, docs/ (not the typedoc output), the published packages' READMEs and the demo's README. */
 function pages(): string[] {
   const docs = path.join(root, 'docs');
   const found = [path.join(root, 'README.md')];
@@ -27,6 +27,10 @@ function pages(): string[] {
     }
   };
   walk(docs);
+  for (const name of ['shared', 'server', 'client']) {
+    const readme = path.join(root, 'packages', name, 'README.md');
+    if (existsSync(readme)) found.push(readme);
+  }
   const demo = path.join(root, 'examples/chat-server/README.md');
   if (existsSync(demo)) found.push(demo);
   return found;
@@ -39,7 +43,10 @@ const tables = new SourceTables(root, sources);
 
 const stale: string[] = [];
 for (const [file, text] of texts) {
-  const filled = fillRegions(text, (spec) => tables.render(spec));
+  const filled = fillIncludes(
+    fillRegions(text, (spec) => tables.render(spec)),
+    (included) => readFileSync(path.join(root, included), 'utf8'),
+  );
   if (filled === text) continue;
   stale.push(path.relative(root, file));
   if (!check) writeFileSync(file, filled);
@@ -49,9 +56,9 @@ const broken = brokenLinks(root, files);
 for (const problem of broken) console.error(problem);
 
 if (check) {
-  for (const file of stale) console.error(`${file}: generated tables are out of date; run pnpm docs:gen`);
+  for (const file of stale) console.error(`${file}: generated tables or included code are out of date; run pnpm docs:gen`);
   if (stale.length > 0 || broken.length > 0) process.exit(1);
-  process.stdout.write(`docs:check: ${files.length} pages, generated tables and links up to date\n`);
+  process.stdout.write(`docs:check: ${files.length} pages, generated tables, included code and links up to date\n`);
 } else {
   process.stdout.write(stale.length > 0 ? `docs:gen: rewrote ${stale.join(', ')}\n` : 'docs:gen: nothing to change\n');
   if (broken.length > 0) process.exit(1);

@@ -51,3 +51,27 @@ export function regionSpecs(markdown: string): RegionSpec[] {
 export function fillRegions(markdown: string, render: (spec: RegionSpec) => string): string {
   return markdown.replace(REGION, (_all, open: string, spec: string, close: string) => `${open}\n${render(parseSpec(spec)).trimEnd()}\n${close}`);
 }
+
+/**
+ * Included code: a source file's text as a fenced block, so the code a page
+ * shows is the code a check compiles and runs (the README's tour is
+ * docs/tour/*.ts, run by `pnpm release:check`):
+ *
+ *   <!-- include: docs/tour/server.ts -->
+ *   ...the file, fenced, written by the generator...
+ *   <!-- /include -->
+ */
+const INCLUDE = /(<!-- include: ([^>]*?) -->)\n[\s\S]*?(<!-- \/include -->)/g;
+
+const FENCE_LANGUAGE: Readonly<Record<string, string>> = { '.ts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.sh': 'sh', '.json': 'json' };
+
+/** The page with every include region's body replaced by its file, fenced; `read` gets the path relative to the repository root. */
+export function fillIncludes(markdown: string, read: (file: string) => string): string {
+  return markdown.replace(INCLUDE, (_all, open: string, spec: string, close: string) => {
+    const file = spec.trim();
+    const extension = /\.[a-z]+$/.exec(file)?.[0] ?? '';
+    const text = read(file).trimEnd();
+    if (text.includes('```')) throw new Error(`${file}: an included file must not contain a Markdown fence`);
+    return `${open}\n\`\`\`${FENCE_LANGUAGE[extension] ?? ''}\n${text}\n\`\`\`\n${close}`;
+  });
+}

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { jwtAuthenticator, type Authenticate } from '@herald/server';
+import type { Authenticate } from '@herald/server';
+import { jwtAuthenticator } from '@herald/server/jwt';
 import { SignJWT } from 'jose';
 import { User } from './schemas.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { memoryIdempotencyStore } from './brokers/idempotency.js';
 import type { Herald } from './herald.js';
 import { defaultLogger } from './observability/logger.js';
@@ -39,8 +39,8 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   readonly drainTimeoutMs: number;
   readonly closeTimeoutMs: number;
   readonly logger: Logger;
-  /** Where metrics go, or null with `metrics: false`. */
-  readonly metrics: { readonly registry: Registry; readonly path: string | false; readonly prefix: string } | null;
+  /** Where metrics go (`registry` undefined: one of the server's own), or null with `metrics: false`. */
+  readonly metrics: { readonly registry: Registry | undefined; readonly path: string | false; readonly prefix: string } | null;
   readonly handleHttp: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   readonly idempotency: IdempotencySettings;
   readonly auth: {
@@ -103,7 +103,7 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     drainTimeoutMs: options.drainTimeoutMs ?? serverDefaults.drainTimeoutMs,
     closeTimeoutMs: options.closeTimeoutMs ?? serverDefaults.closeTimeoutMs,
     logger: options.logger ?? defaultLogger(),
-    metrics: metrics ? Object.freeze({ registry: metrics.registry ?? new Registry(), path: metrics.path, prefix: metrics.prefix }) : null,
+    metrics: metrics ? Object.freeze({ registry: metrics.registry, path: metrics.path, prefix: metrics.prefix }) : null,
     handleHttp: options.handleHttp,
     idempotency: Object.freeze({
       store: options.herald?.broker.idempotency ?? memoryIdempotencyStore(),

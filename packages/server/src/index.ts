@@ -1,5 +1,6 @@
 /**
- * The Herald server: `createHeraldServer`, `createHerald` and its channels, the memory broker, `jwtAuthenticator`, errors and defaults.
+ * The Herald server: `createHeraldServer`, `createHerald` and its channels, the memory broker, errors and defaults.
+ * `jwtAuthenticator` is in `@herald/server/jwt`, `redisBroker` in `@herald/server/redis`.
  * @module @herald/server
  */
 export { createHeraldServer, type HeraldServer } from './server.js';
@@ -15,7 +16,6 @@ export {
   type CompressionOptions,
   type MetricsOptions,
 } from './options.js';
-export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtKeySource } from './auth/jwt.js';
 export { withExpiry, type ExpiringUser } from './auth/identity.js';
 
 export { createHerald, type Herald, type HeraldOptions } from './herald.js';

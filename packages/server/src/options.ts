@@ -327,7 +327,9 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
    */
   logger?: Logger;
   /**
-   * Prometheus metrics; `false` keeps none and serves no `/metrics`.
+   * Prometheus metrics, on `prom-client` (an optional peer dependency:
+   * install it to keep metrics on). `false` keeps none, serves no `/metrics`
+   * and never imports prom-client.
    * @default { path: '/metrics', prefix: 'herald_' } on a registry of the server's own
    */
   metrics?: MetricsOptions | false;

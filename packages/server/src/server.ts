@@ -8,7 +8,7 @@ import { resolveServerOptions } from './config.js';
 import { serveHealth } from './http/health.js';
 import { createListener } from './http/listener.js';
 import { createTrpcHttpHandler } from './http/trpcHttp.js';
-import { ServerMetrics } from './observability/metrics.js';
+import { loadPromClient, ServerMetrics } from './observability/metrics.js';
 import type { HeraldServerOptions } from './options.js';
 import { Admission } from './transport/admission.js';
 import { ProxyHeaderWarning } from './transport/clientAddress.js';
@@ -66,9 +66,15 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
   let closing: Promise<void> | null = null;
   const isDraining = () => closing !== null;
 
+  // prom-client is an optional peer: imported only when metrics are on.
   const metrics = new ServerMetrics(
     config.metrics
-      ? { registry: config.metrics.registry, prefix: config.metrics.prefix, openConnections: () => ws.connectionCount }
+      ? {
+          prom: await loadPromClient(),
+          registry: config.metrics.registry,
+          prefix: config.metrics.prefix,
+          openConnections: () => ws.connectionCount,
+        }
       : null,
   );
   // The transport core both ways in share: who is calling, and mutations that run once per key.

@@ -6,7 +6,8 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { generate } from 'selfsigned';
 import { WebSocket, type ClientOptions } from 'ws';
 import { createHeraldClient } from '@herald/client';
-import { HeraldError, jwtAuthenticator, type Authenticate } from '@herald/server';
+import { HeraldError, type Authenticate } from '@herald/server';
+import { jwtAuthenticator } from '@herald/server/jwt';
 import { CloseCode, heraldCodeOf } from '@herald/shared';
 import {
   answerTo,

@@ -79,6 +79,8 @@ const MIN_SECRET_BYTES = 32;
  * it in-band before, other clients are closed with 4005 and reconnect.
  *
  * ```ts
+ * import { jwtAuthenticator } from '@herald/server/jwt';
+ *
  * createHeraldServer({ router, authenticate: jwtAuthenticator({ jwks: 'https://id.example.com/.well-known/jwks.json', issuer: 'https://id.example.com/', audience: 'chat' }), createContext: ({ user }) => ({ user }) });
  * ```
  */

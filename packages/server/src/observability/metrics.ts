@@ -1,5 +1,34 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as PromClientModule from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
 import { RefusalReason } from '../errors.js';
+
+/** prom-client's module, as `loadPromClient` imports it. */
+export type PromClient = typeof PromClientModule;
+
+/**
+ * Imports prom-client. It is an optional peer dependency, imported only for a
+ * server with metrics on, so a server with `metrics: false` runs without it
+ * installed; with metrics on and prom-client missing, startup fails here with
+ * what to do instead of a bare module-not-found.
+ */
+export async function loadPromClient(): Promise<PromClient> {
+  try {
+    return await import('prom-client');
+  } catch (error) {
+    if (!isMissingPackage(error, 'prom-client')) throw error;
+    throw new Error(
+      "createHeraldServer: metrics are on, but the optional peer dependency prom-client is not installed. Run `npm install prom-client`, or pass `metrics: false` to serve no /metrics.",
+      { cause: error },
+    );
+  }
+}
+
+/** Node's answer to importing a package that is not installed (ERR_MODULE_NOT_FOUND naming it). */
+function isMissingPackage(error: unknown, name: string): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && error.message.includes(`'${name}'`);
+}
 
 /** Publish-to-send latency buckets, in seconds: 1 ms to 10 s. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -27,14 +56,21 @@ export class ServerMetrics {
   private readonly latency: Histogram | null;
   readonly registry: Registry | null;
 
-  /** `options === null`: count, but register nothing (metrics turned off). */
-  constructor(options: { registry: Registry; prefix: string; openConnections: () => number } | null) {
+  /**
+   * `options === null`: count, but register nothing (metrics turned off).
+   * `registry` absent: a new one of this server's own.
+   */
+  constructor(
+    options: { prom: PromClient; registry: Registry | undefined; prefix: string; openConnections: () => number } | null,
+  ) {
     if (!options) {
       this.registry = null;
       this.latency = null;
       return;
     }
-    const { registry, prefix, openConnections } = options;
+    const { prom, prefix, openConnections } = options;
+    const { Counter, Gauge, Histogram } = prom;
+    const registry = options.registry ?? new prom.Registry();
     this.registry = registry;
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({
@@ -125,5 +161,3 @@ function* withZeros(counts: Map<string, number>, known: readonly string[]): Iter
   for (const key of known) yield [key, counts.get(key) ?? 0];
   for (const entry of counts) if (!known.includes(entry[0])) yield entry;
 }
-
-export { Registry };

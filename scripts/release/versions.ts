@@ -1,0 +1,57 @@
+/**
+ * The versions Herald supports, as `pnpm release:check` tests them: the
+ * lowest and the highest of each range, each in a fresh npm project. The
+ * README's "Supported versions" states the same ranges.
+ */
+export interface Combination {
+  readonly name: string;
+  /** `npm install` specs beside the Herald tarballs. */
+  readonly dependencies: readonly string[];
+  readonly devDependencies: readonly string[];
+  /** npm `overrides` for the scratch project's package.json. */
+  readonly overrides: Readonly<Record<string, unknown>>;
+  /** Further TypeScript versions to typecheck the same project with (`npx -p typescript@… tsc`). */
+  readonly alsoTypecheckWith: readonly string[];
+}
+
+/** `@trpc/server` and `@trpc/client` (Herald's peer range: ^11.22.1). */
+export const TRPC_LOWEST = '11.22.1';
+/** `zod` (Herald's peer range: ^4.1.12). */
+export const ZOD_LOWEST = '4.1.12';
+/** TypeScript: tRPC 11 needs 5.7.2 or later. */
+export const TYPESCRIPT_LOWEST = '5.7.2';
+/** The newest TypeScript (7, the native compiler); the last 6.x is checked too. */
+export const TYPESCRIPT_HIGHEST = '^7.0.2';
+export const TYPESCRIPT_6 = '~6.0.2';
+
+/** What a Node 20 app adds for the stock-client example (Node 20 has no global WebSocket), and for typechecking. */
+const NODE_20_TOOLS = ['@types/node@^20.19.0', 'ws@^8.18.3', '@types/ws@^8.18.1'];
+
+export const COMBINATIONS: readonly Combination[] = [
+  {
+    // React's peers at tRPC's own pin: @trpc/tanstack-react-query 11.22.1
+    // wants @trpc/client and @trpc/server 11.22.1 exactly, inside Herald's range.
+    name: 'lowest',
+    dependencies: [
+      `@trpc/server@${TRPC_LOWEST}`,
+      `@trpc/client@${TRPC_LOWEST}`,
+      `zod@${ZOD_LOWEST}`,
+      `@trpc/tanstack-react-query@${TRPC_LOWEST}`,
+      '@tanstack/react-query@5.80.3',
+      'react@18.2.0',
+    ],
+    devDependencies: [`typescript@${TYPESCRIPT_LOWEST}`, '@types/react@18.2.0', ...NODE_20_TOOLS],
+    overrides: {},
+    alsoTypecheckWith: [],
+  },
+  {
+    // The newest tRPC with the newest @trpc/tanstack-react-query, which pins
+    // its tRPC peers to an older release: the `overrides` that docs/react.md
+    // gives let npm resolve them.
+    name: 'highest',
+    dependencies: ['@trpc/server@^11.22.1', '@trpc/client@^11.22.1', 'zod@^4.1.12', '@trpc/tanstack-react-query@^11.22.1', '@tanstack/react-query@^5', 'react@^19'],
+    devDependencies: [`typescript@${TYPESCRIPT_HIGHEST}`, '@types/react@^19', ...NODE_20_TOOLS],
+    overrides: { '@trpc/tanstack-react-query': { '@trpc/client': '$@trpc/client', '@trpc/server': '$@trpc/server' } },
+    alsoTypecheckWith: [`typescript@${TYPESCRIPT_6}`],
+  },
+];
