@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { Broker } from './brokers/broker.js';
 import { memoryBroker } from './brokers/memory.js';
+import { checkChannelOptions } from './channels/checkOptions.js';
 import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
 
@@ -51,6 +52,7 @@ export interface Herald {
 const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}): Herald {
+  checkHeraldOptions(options);
   const broker = options.broker ?? memoryBroker();
   const onError = options.onError ?? ((error: unknown) => console.error('[herald]', error));
   const fanout = new FanoutRegistry(broker, onError);
@@ -66,6 +68,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
         throw new TypeError(`Channel name "${name}" must match ${CHANNEL_NAME}`);
       }
       if (names.has(name)) throw new TypeError(`Channel "${name}" is declared twice`);
+      checkChannelOptions(name, channelOptions);
       names.add(name);
       return createChannel(name, channelOptions, { broker, fanout, onError, authorize: options.authorize as Authorize<unknown> | undefined });
     },
@@ -74,4 +77,22 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       return closing;
     },
   };
+}
+
+/** Fails at startup, saying what to pass, when an option of `createHerald` is not what it must be. */
+function checkHeraldOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('createHerald: options must be an object such as { broker: memoryBroker() }, or nothing');
+  }
+  const { broker, authorize, onError } = options as Record<string, unknown>;
+  if (broker !== undefined && (typeof broker !== 'object' || broker === null || typeof (broker as Partial<Broker>).publish !== 'function')) {
+    const hint = typeof broker === 'function' ? ': it is a function; call it (memoryBroker(), redisBroker({ url }))' : '';
+    throw new TypeError(`createHerald: broker must be a broker such as memoryBroker() or redisBroker({ url })${hint}`);
+  }
+  if (authorize !== undefined && typeof authorize !== 'function') {
+    throw new TypeError('createHerald: authorize must be a function ({ ctx, channel, key, action }) => boolean');
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new TypeError('createHerald: onError must be a function (error) => void');
+  }
 }

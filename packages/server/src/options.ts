@@ -224,7 +224,11 @@ export interface IdempotencyOptions {
 }
 
 export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
-  /** The app's tRPC router. Create it with `transformer` from `@herald/shared`. */
+  /**
+   * The app's tRPC router, built with Herald's `transformer`
+   * (`initTRPC.create({ transformer })`, imported from `@herald/server`);
+   * `createHeraldServer` refuses a router with any other.
+   */
   router: TRouter;
   /**
    * Builds the context every call on a connection shares, after

@@ -41,8 +41,6 @@ export interface ConnectionLimits {
 export interface ConnectionConfig<TRouter extends AnyRouter> {
   readonly router: TRouter;
   readonly wire: Wire;
-  /** Whether channel streams may be written straight to sockets (the router uses Herald's transformer). */
-  readonly nativeChannels: boolean;
   readonly admission: Admission;
   readonly idempotentCalls: IdempotentCalls;
   readonly onError: HeraldServerOptions<TRouter>['onError'];

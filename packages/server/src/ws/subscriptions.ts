@@ -87,7 +87,9 @@ export async function subscribe<TRouter extends AnyRouter>(
   if (result === SKIPPED) return;
   const { config } = connection;
   const signal = call.controller.signal;
-  const native = config.nativeChannels ? nativeStreamOf(result) : null;
+  // Channel data is serialized once with Herald's transformer, which the
+  // router speaks (createHeraldServer refuses any other), so it goes out as it is.
+  const native = nativeStreamOf(result);
   if (native) {
     try {
       await openNative(connection, envelope, native, signal, context.path);
