@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { QueryClient } from '@tanstack/react-query';
 import { createHeraldClient, type HeraldClient } from '@herald/client';
+import { httpTransport } from '@herald/client/http';
 import type { AppRouter } from '@herald/example-chat-server';
 import { HeraldProvider } from './herald.js';
 import { ConnectionBanner } from './components/ConnectionBanner.js';
@@ -39,6 +40,7 @@ function useConnection(token: string | null, onRefused: (reason: string) => void
       // upgrades, HTTP with Server-Sent Events (same port, `/trpc`), moving
       // back to the WebSocket when an upgrade gets through again.
       transport: 'auto',
+      http: httpTransport,
       connectionParams: token ? { token } : null,
       // Quick first retries, then at most every 5 s: a person is watching.
       backoff: { initialDelayMs: 300, maxDelayMs: 5_000 },
