@@ -10,6 +10,7 @@ import { clientDefaults, type HeraldClientOptions } from './options.js';
 import { ReconnectingConnection } from './reconnectingConnection.js';
 import { RequestTracker } from './requestTracker.js';
 
+/** What `createHeraldClient` returns: the typed tRPC client, its link, the connection state, and close/reconnect. */
 export interface HeraldClient<TRouter extends AnyRouter> {
   /** The typed tRPC client: `client.trpc.chat.send.mutate(...)`. */
   readonly trpc: TRPCClient<TRouter>;

@@ -30,6 +30,11 @@ export interface EventSourceInstance {
  */
 export type EventSourceClass = new (url: string, init?: { withCredentials?: boolean; fetch?: typeof globalThis.fetch }) => EventSourceInstance;
 
+/**
+ * The options of `createHeraldClient`: where the server is, the transport,
+ * credentials, reconnects, heartbeats and the offline queue. Only `url` is
+ * required; docs/options.md lists every default.
+ */
 export interface HeraldClientOptions {
   /**
    * The server's WebSocket URL (`ws://host:8787/ws`), or several: the client
@@ -194,6 +199,7 @@ export interface HeraldClientOptions {
   onStateChange?: (next: ConnectionState, previous: ConnectionState) => void;
 }
 
+/** The defaults of `HeraldClientOptions`, merged under the options passed. */
 export const clientDefaults = {
   transport: 'websocket',
   httpFallback: { afterFailures: 2, upgradeProbeIntervalMs: 30_000 },

@@ -6,6 +6,7 @@ import { checkChannelOptions } from './channels/checkOptions.js';
 import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
 
+/** Options of `createHerald`: the broker, the node's name, error reporting and channel authorization. */
 export interface HeraldOptions<TCtx = unknown> {
   /**
    * Where messages, history and presence live. Pass `redisBroker(...)` to run
@@ -39,8 +40,27 @@ export interface HeraldOptions<TCtx = unknown> {
  * so health and shutdown cover it.
  */
 export interface Herald {
+  /** This process's name in health output and logs (`createHerald({ nodeId })`, else a random UUID). */
   readonly nodeId: string;
+  /** The broker its channels publish through (`createHerald({ broker })`, else a memory broker). */
   readonly broker: Broker;
+  /**
+   * Declares a channel: a named stream of messages split by key (a room, a
+   * user), with history for resume and optional presence. The name
+   * (`[A-Za-z0-9_.-]`, at most 128 characters) must be unique on this Herald;
+   * the options are checked at once (zod 4 schemas, history and buffer sizes
+   * of at least 1), and a wrong one throws with what to pass instead.
+   *
+   * @example
+   * ```ts
+   * const rooms = herald.channel('rooms', {
+   *   key: z.string().min(1).max(64),
+   *   message: z.object({ author: z.string(), text: z.string().max(2_000) }),
+   *   presence: z.object({ name: z.string() }),
+   *   history: { size: 500 },
+   * });
+   * ```
+   */
   channel<TKey extends z.ZodType<string, unknown>, TMessage extends z.ZodType, TPresence extends z.ZodType = z.ZodNever>(
     name: string,
     options: ChannelOptions<TKey, TMessage, TPresence>,
@@ -51,6 +71,21 @@ export interface Herald {
 
 const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
+/**
+ * Creates the channels hub of one process: declare channels on it
+ * (`herald.channel`), publish from procedures, timers or scripts, and pass it
+ * to `createHeraldServer({ herald })` so health, revocations, idempotency and
+ * shutdown use its broker. Several servers may share one Herald. Without a
+ * `broker` it keeps everything in this process; pass `redisBroker(...)` to
+ * run several processes as one. Options are checked at once.
+ *
+ * @example
+ * ```ts
+ * const herald = createHerald({ broker: redisBroker({ url: process.env.REDIS_URL }) });
+ * const rooms = herald.channel('rooms', { key: z.string(), message: z.object({ text: z.string() }) });
+ * await rooms.publish('lobby', { text: 'hello' });
+ * ```
+ */
 export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}): Herald {
   checkHeraldOptions(options);
   const broker = options.broker ?? memoryBroker();
