@@ -8,7 +8,7 @@
 // is made from (results.json, results.png) in bench/results/. A quick run, or
 // one with --only or --systems, writes all three in bench/results/quick/ or
 // bench/results/partial/ (git-ignored), leaving the committed figures alone.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import type { SystemName } from './lib/protocol.js';
 import { fanoutChartSvg, svgToPng } from './report/chart.js';
 import { deflateSummaryLines } from './report/deflate.js';
 import { readEnvironment } from './report/env.js';
+import { bundleSizeSectionOf, withBundleSizeSection } from './report/bundleSizeSection.js';
 import { renderMarkdown } from './report/markdown.js';
 import type { SuiteResults } from './report/results.js';
 import { formatTargetLine, targetLines } from './report/targets.js';
@@ -156,7 +157,10 @@ if (fanout.length > 0) {
 }
 const targets = targetLines(results);
 // The page links the chart relative to itself.
-writeFileSync(pageFile, renderMarkdown(results, targets, chartFile ? relative(pageDir, chartFile) : null));
+const page = renderMarkdown(results, targets, chartFile ? relative(pageDir, chartFile) : null);
+// The bundle sizes come from `pnpm bench:size`, not from this run: carried over as they are.
+const bundleSizes = existsSync(pageFile) ? bundleSizeSectionOf(readFileSync(pageFile, 'utf8')) : null;
+writeFileSync(pageFile, bundleSizes ? withBundleSizeSection(page, bundleSizes) : page);
 writeFileSync(dataFile, `${JSON.stringify(results, null, 2)}\n`);
 
 const written = [pageFile, chartFile, dataFile].filter((file): file is string => file !== null);

@@ -1,4 +1,5 @@
 import { createHeraldClient, type HeraldClient } from '@herald/client';
+import { httpTransport } from '@herald/client/http';
 import type { BenchRouter } from '../servers/herald.js';
 import { ROOM, type SubscriberClient, type SubscriberContext } from './types.js';
 
@@ -16,7 +17,7 @@ export class HeraldClientSubscriber implements SubscriberClient {
   constructor(private readonly ctx: SubscriberContext) {}
 
   connect(): Promise<void> {
-    const client = createHeraldClient<BenchRouter>({ url: this.ctx.url, transport: this.ctx.transport ?? 'websocket' });
+    const client = createHeraldClient<BenchRouter>({ url: this.ctx.url, transport: this.ctx.transport ?? 'websocket', http: httpTransport });
     this.client = client;
     if (client.connection.current.status === 'open') return Promise.resolve();
     return new Promise((resolve) => {

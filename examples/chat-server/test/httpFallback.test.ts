@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient, transformer, type ConnectionState, type HeraldClient } from '@herald/client';
+import { httpTransport } from '@herald/client/http';
 import type { AppRouter, ChatServer, Message } from '@herald/example-chat-server';
 import {
   answerTo,
@@ -38,7 +39,7 @@ async function setUp(upgrades: 'refuse' | 'drop' | 'forward' = 'refuse'): Promis
 }
 
 function client(options: Parameters<typeof createHeraldClient>[0]): HeraldClient<AppRouter> {
-  return cleanup.add(createHeraldClient<AppRouter>({ backoff: FAST_BACKOFF, ...options }));
+  return cleanup.add(createHeraldClient<AppRouter>({ backoff: FAST_BACKOFF, http: httpTransport, ...options }));
 }
 
 /** Every `open` state a client goes through (and the others by status), in order. */

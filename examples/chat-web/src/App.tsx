@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { QueryClient } from '@tanstack/react-query';
 import { createHeraldClient, httpUrlOf, type HeraldClient } from '@herald/client';
+import { httpTransport } from '@herald/client/http';
 import type { AppRouter } from '@herald/example-chat-server';
 import { HeraldProvider } from './herald.js';
 import { ConnectionBanner } from './components/ConnectionBanner.js';
@@ -53,6 +54,7 @@ function useConnection(sessions: SessionStore, userId: string | null, onEnded: (
       // upgrades, HTTP with Server-Sent Events (same port, `/trpc`), moving
       // back to the WebSocket when an upgrade gets through again.
       transport: 'auto',
+      http: httpTransport,
       connectionParams: userId ? credentials : null,
       // The server refused the refreshed token: the connection ends at expiry, and
       // a token it refuses now it refuses then. Other failures (a limit) wait for that reconnect.

@@ -1,3 +1,4 @@
+/** The delay between reconnect attempts: capped exponential growth, full jitter (`backoff` of `createHeraldClient`). */
 export interface BackoffOptions {
   /**
    * Upper bound of the first retry's delay. The first retry after a drop waits
@@ -17,6 +18,7 @@ export interface BackoffOptions {
   multiplier?: number;
 }
 
+/** The defaults of `BackoffOptions`, merged under the options passed. */
 export const backoffDefaults = {
   initialDelayMs: 500,
   maxDelayMs: 30_000,

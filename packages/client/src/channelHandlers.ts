@@ -20,7 +20,9 @@ export interface ChannelHandlers<TMessage> {
 
 /** A channel subscription's tracked event, as tRPC clients deliver it to `onData`. */
 export interface TrackedChannelEvent<TMessage> {
+  /** Its position: the `lastEventId` a resumed subscription continues after. */
   readonly id: string;
+  /** The event: a message, a gap notice, or the `live` marker. */
   readonly data: ChannelEvent<TMessage>;
 }
 

@@ -1,14 +1,16 @@
 import { createTRPCClient, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { HTTP_PATH } from '@herald/shared/internal';
-import { platformEventSource, platformWebSocket } from '#platform';
+import { platformWebSocket } from '#platform';
 import { fullJitterBackoff } from './backoff.js';
 import type { ConnectionStateSource } from './connectionState.js';
+import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
 import { heraldLink } from './link.js';
 import { clientDefaults, type HeraldClientOptions } from './options.js';
 import { ReconnectingConnection } from './reconnectingConnection.js';
 import { RequestTracker } from './requestTracker.js';
 
+/** What `createHeraldClient` returns: the typed tRPC client, its link, the connection state, and close/reconnect. */
 export interface HeraldClient<TRouter extends AnyRouter> {
   /** The typed tRPC client: `client.trpc.chat.send.mutate(...)`. */
   readonly trpc: TRPCClient<TRouter>;
@@ -54,6 +56,8 @@ export interface HeraldClient<TRouter extends AnyRouter> {
  * cut off by a drop, queues calls made offline, and reports its state.
  */
 export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldClientOptions): HeraldClient<TRouter> {
+  const transport = options.transport ?? clientDefaults.transport;
+  checkTransport(transport, options.http);
   const heartbeat = { ...clientDefaults.heartbeat, ...options.heartbeat };
   const offlineQueue = { ...clientDefaults.offlineQueue, ...options.offlineQueue };
   const connectTimeoutMs = options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs;
@@ -70,12 +74,13 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
     {
       urls,
       httpUrls: options.httpUrl === undefined ? urls.map(httpUrlOf) : typeof options.httpUrl === 'string' ? [options.httpUrl] : options.httpUrl,
-      transport: options.transport ?? clientDefaults.transport,
+      transport,
+      http: transport === 'websocket' ? null : (options.http as HttpTransportInternals),
       fallbackAfterFailures: Math.max(1, httpFallback.afterFailures),
       upgradeProbeIntervalMs: httpFallback.upgradeProbeIntervalMs,
       connectionParams: options.connectionParams,
       WebSocket: options.WebSocket ?? platformWebSocket({ connectTimeoutMs }),
-      EventSource: options.EventSource ?? platformEventSource(),
+      EventSource: options.EventSource,
       fetch: options.fetch,
       retryDelayMs: fullJitterBackoff(options.backoff),
       pingIntervalMs: heartbeat.pingIntervalMs,
@@ -107,6 +112,18 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
       connection.reconnect();
     },
   };
+}
+
+/** Fails at once, saying what to do, when `transport` is unknown or needs the HTTP transport and was not given it. */
+function checkTransport(transport: unknown, http: HttpTransport | undefined): void {
+  if (transport !== 'websocket' && transport !== 'http' && transport !== 'auto') {
+    throw new TypeError(`createHeraldClient: transport must be 'websocket', 'http' or 'auto', got ${JSON.stringify(transport)}`);
+  }
+  if (transport !== 'websocket' && (typeof http !== 'object' || http === null || http.transport !== 'http')) {
+    throw new TypeError(
+      `createHeraldClient: transport '${transport}' needs the HTTP transport: import { httpTransport } from '@herald/client/http' and pass createHeraldClient({ ..., transport: '${transport}', http: httpTransport })`,
+    );
+  }
 }
 
 /** The HTTP endpoint beside a WebSocket URL: same host, `http(s):`, path `/trpc`. */

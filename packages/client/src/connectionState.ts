@@ -1,9 +1,11 @@
 import type { ConnectionState } from '@herald/shared';
 
+/** Called with the new state and the one before it, on every change. */
 export type ConnectionStateListener = (next: ConnectionState, previous: ConnectionState) => void;
 
 /** The read side apps get: the current state and a way to follow it. */
 export interface ConnectionStateSource {
+  /** The state now: `connecting`, `open` (with its URL and transport), `reconnecting` (with the attempt and the error) or `closed`. */
   readonly current: ConnectionState;
   /** Calls `listener` on every change (not with the current value). Returns the unsubscribe function. */
   subscribe(listener: ConnectionStateListener): () => void;

@@ -1,9 +1,8 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import { transformer } from '@herald/shared';
 import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PARAM, STREAM_TICKET_PATH } from '@herald/shared/internal';
-import type { ConnectionParams } from './options.js';
+import type { ConnectionParams, EventSourceClass } from './options.js';
 
 /**
  * How an event stream carries its credentials over HTTP. Never in its URL:
@@ -24,7 +23,7 @@ export type StreamCredentials = 'header' | 'ticket';
  * browser's takes no headers and no `fetch`), `header` for any other class,
  * which is handed a `fetch` option as the `eventsource` package reads it.
  */
-export function streamCredentialsFor(EventSource: EventSourceLike.AnyConstructor): StreamCredentials {
+export function streamCredentialsFor(EventSource: EventSourceClass): StreamCredentials {
   return (globalThis as { EventSource?: unknown }).EventSource === EventSource ? 'ticket' : 'header';
 }
 

@@ -1,19 +1,13 @@
-import {
-  httpBatchLink,
-  httpLink,
-  httpSubscriptionLink,
-  splitLink,
-  TRPCClientError,
-  type Operation,
-  type OperationLink,
-  type OperationResultEnvelope,
-} from '@trpc/client';
+import { httpSubscriptionLink, TRPCClientError, type Operation, type OperationLink, type OperationResultEnvelope } from '@trpc/client';
+// The links' own entries, so they stay in the HTTP transport's chunk (httpTransport.ts).
+import { httpBatchLink } from '@trpc/client/links/httpBatchLink';
+import { httpLink } from '@trpc/client/links/httpLink';
+import { splitLink } from '@trpc/client/links/splitLink';
 import type { AnyRouter } from '@trpc/server';
-import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import { transformer } from '@herald/shared';
 import { CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER, SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
 import { credentialHeaders, streamCredentialsFor, ticketedStreamUrl } from './httpCredentials.js';
-import type { ConnectionParams, HeraldClientOptions } from './options.js';
+import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
 import type { CallEvent, CallType, OutgoingCall, Session, SessionHandlers } from './session.js';
 
 export interface HttpSessionSettings {
@@ -21,7 +15,7 @@ export interface HttpSessionSettings {
   readonly connectionParams: ConnectionParams | null;
   /** The app's `connectionParams`: a function is called again for each request and each stream connection. */
   readonly connectionParamsSource: HeraldClientOptions['connectionParams'];
-  readonly EventSource: EventSourceLike.AnyConstructor;
+  readonly EventSource: EventSourceClass;
   /** The `fetch` for queries, mutations and probes; the runtime's own by default. */
   readonly fetch: typeof globalThis.fetch | undefined;
   readonly pingIntervalMs: number;
@@ -96,7 +90,7 @@ export class HttpSession implements Session {
     const fetchOption = settings.fetch ? { fetch: settings.fetch } : {};
     this.link = splitLink<AnyRouter>({
       condition: (op) => op.type === 'subscription',
-      true: httpSubscriptionLink<AnyRouter, EventSourceLike.AnyConstructor>({
+      true: httpSubscriptionLink<AnyRouter, EventSourceClass>({
         transformer,
         EventSource: settings.EventSource,
         ...(streamCredentialsFor(settings.EventSource) === 'ticket'

@@ -4,6 +4,7 @@
  */
 export { createHeraldClient, httpUrlOf, type HeraldClient } from './client.js';
 export type { TransportMode } from './transportChooser.js';
+export type { HttpTransport } from './httpTransport.js';
 export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from './options.js';
 export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './backoff.js';
 export type { ConnectionStateListener, ConnectionStateSource } from './connectionState.js';

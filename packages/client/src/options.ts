@@ -2,12 +2,39 @@ import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { ConnectionState } from '@herald/shared';
 import { DEFAULT_CLIENT_PING_INTERVAL_MS, DEFAULT_CLIENT_PONG_TIMEOUT_MS } from '@herald/shared/internal';
-import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
 import type { BackoffOptions } from './backoff.js';
+import type { HttpTransport } from './httpTransport.js';
 import type { TransportMode } from './transportChooser.js';
 
+/** What `connectionParams` carries: string values by name, read by the server's `authenticate` and `createContext`. */
 export type ConnectionParams = Record<string, string>;
 
+/**
+ * What the client needs of an EventSource instance; the browser's and the
+ * `eventsource` package's have it.
+ */
+export interface EventSourceInstance {
+  readonly CLOSED: number;
+  readonly CONNECTING: number;
+  readonly OPEN: number;
+  readonly readyState: number;
+  addEventListener(type: string, listener: (event: object) => void): void;
+  removeEventListener(type: string, listener: (event: object) => void): void;
+  close(): void;
+}
+
+/**
+ * An EventSource class (the `EventSource` option): the browser's own, the
+ * `eventsource` package's, or any with the same shape. The client passes a
+ * `fetch` in the second argument to a class other than the runtime's own.
+ */
+export type EventSourceClass = new (url: string, init?: { withCredentials?: boolean; fetch?: typeof globalThis.fetch }) => EventSourceInstance;
+
+/**
+ * The options of `createHeraldClient`: where the server is, the transport,
+ * credentials, reconnects, heartbeats and the offline queue. Only `url` is
+ * required; docs/options.md lists every default.
+ */
 export interface HeraldClientOptions {
   /**
    * The server's WebSocket URL (`ws://host:8787/ws`), or several: the client
@@ -29,10 +56,20 @@ export interface HeraldClientOptions {
    *   to it when it opens. Subscriptions carry their last tracked id across
    *   every switch: nothing is lost or delivered twice.
    *
+   * `'http'` and `'auto'` need the `http` option.
+   *
    * `client.connection.current.transport` (when `open`) says which is in use.
    * @default 'websocket'
    */
   transport?: TransportMode;
+  /**
+   * The HTTP transport, which `transport: 'http'` and `'auto'` need:
+   * `import { httpTransport } from '@herald/client/http'`. It is an entry of
+   * its own so that an app on WebSocket alone leaves it (and tRPC's HTTP
+   * links) out of its bundle.
+   * @default none: WebSocket only
+   */
+  http?: HttpTransport;
   /**
    * The server's HTTP endpoint (Herald's `httpPath`), or one per `url`.
    * @default each `url` with `ws:`/`wss:` made `http:`/`https:` and its path `/trpc`
@@ -114,7 +151,7 @@ export interface HeraldClientOptions {
    * first trades them for a single-use ticket, so no URL ever carries them.
    * @default the browser's `EventSource`; in Node, the `eventsource` package
    */
-  EventSource?: EventSourceLike.AnyConstructor;
+  EventSource?: EventSourceClass;
   /**
    * The `fetch` for HTTP calls and probes.
    * @default the runtime's `fetch`
@@ -162,6 +199,7 @@ export interface HeraldClientOptions {
   onStateChange?: (next: ConnectionState, previous: ConnectionState) => void;
 }
 
+/** The defaults of `HeraldClientOptions`, merged under the options passed. */
 export const clientDefaults = {
   transport: 'websocket',
   httpFallback: { afterFailures: 2, upgradeProbeIntervalMs: 30_000 },

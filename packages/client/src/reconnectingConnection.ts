@@ -1,11 +1,10 @@
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { CloseCode, type Transport } from '@herald/shared';
-import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
-import type { ConnectionParams, HeraldClientOptions } from './options.js';
+import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
 import { ConnectionStateMachine } from './connectionState.js';
 import { CredentialRefresh, isSessionNotice } from './credentialRefresh.js';
-import { HttpSession } from './httpSession.js';
+import type { HttpTransportInternals } from './httpTransport.js';
 import { MAX_REFUSALS_IN_ROW, refusalOf, type Refusal } from './refusal.js';
 import { refusalError } from './requestTracker.js';
 import type { CallEvent, Session, SessionEnd, SessionHandlers } from './session.js';
@@ -50,7 +49,10 @@ export interface ConnectionSettings {
   readonly connectionParams: HeraldClientOptions['connectionParams'];
   readonly retryDelayMs: (attempt: number) => number;
   readonly WebSocket: typeof globalThis.WebSocket;
-  readonly EventSource: EventSourceLike.AnyConstructor;
+  /** The HTTP transport (`@herald/client/http`), or null: then `transport` is `websocket`. */
+  readonly http: HttpTransportInternals | null;
+  /** The app's EventSource class; the HTTP transport's platform default when undefined. */
+  readonly EventSource: EventSourceClass | undefined;
   readonly fetch: typeof globalThis.fetch | undefined;
   readonly pingIntervalMs: number;
   readonly pongTimeoutMs: number;
@@ -119,6 +121,8 @@ export class ReconnectingConnection {
   private readonly rotations: Record<Transport, UrlRotation>;
   private readonly chooser: TransportChooser;
   private readonly refresh: CredentialRefresh;
+  /** The EventSource class HTTP sessions use, resolved by the first dial over HTTP. */
+  private eventSource: Promise<EventSourceClass> | null = null;
 
   constructor(
     private readonly settings: ConnectionSettings,
@@ -182,9 +186,13 @@ export class ReconnectingConnection {
     if (this.stopped || this.dialing || this.preparing) return;
     this.preparing = true;
     let params: ConnectionParams | null;
+    let transport: Transport;
+    let EventSource: EventSourceClass | null = null;
     try {
       const source = this.settings.connectionParams;
       params = typeof source === 'function' ? await source() : (source ?? null);
+      transport = probe ? 'websocket' : this.chooser.next();
+      if (transport === 'http') EventSource = await this.httpEventSource();
     } catch (error) {
       this.preparing = false;
       if (probe) this.scheduleProbe();
@@ -193,7 +201,6 @@ export class ReconnectingConnection {
     }
     this.preparing = false;
     if (this.stopped || this.dialing) return;
-    const transport: Transport = probe ? 'websocket' : this.chooser.next();
     const url = this.rotations[transport].next();
     if (!this.current && this.state.current.status === 'connecting') this.state.set({ status: 'connecting', url });
     const handlers: SessionHandlers = {
@@ -210,14 +217,23 @@ export class ReconnectingConnection {
       connectTimeoutMs: this.settings.connectTimeoutMs,
     };
     this.dialingIsProbe = probe;
+    const { http } = this.settings;
     this.dialing =
-      transport === 'websocket'
-        ? new SocketSession(url, { ...common, WebSocket: this.settings.WebSocket, maxCallsPerFrame: this.settings.maxCallsPerFrame }, handlers)
-        : new HttpSession(
-            url,
-            { ...common, connectionParamsSource: this.settings.connectionParams, EventSource: this.settings.EventSource, fetch: this.settings.fetch },
-            handlers,
-          );
+      http && EventSource
+        ? http.dial(url, { ...common, connectionParamsSource: this.settings.connectionParams, EventSource, fetch: this.settings.fetch }, handlers)
+        : new SocketSession(url, { ...common, WebSocket: this.settings.WebSocket, maxCallsPerFrame: this.settings.maxCallsPerFrame }, handlers);
+  }
+
+  /** The app's EventSource class, else the platform's (which in Node loads the `eventsource` package once; a failed load is tried again). */
+  private httpEventSource(): Promise<EventSourceClass> {
+    const { http, EventSource } = this.settings;
+    if (EventSource) return Promise.resolve(EventSource);
+    if (!http) return Promise.reject(new TypeError("transport 'http' and 'auto' need the `http` option (see createHeraldClient)"));
+    const loading = (this.eventSource ??= http.platformEventSource());
+    loading.catch(() => {
+      if (this.eventSource === loading) this.eventSource = null;
+    });
+    return loading;
   }
 
   private onReady(session: Session): void {

@@ -1,4 +1,4 @@
-import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/unstable-core-do-not-import';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { CloseCode, type HeraldErrorCode } from '@herald/shared';
 import type { SessionEnd } from './session.js';
 

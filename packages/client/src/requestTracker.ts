@@ -1,6 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { transformResult, TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/unstable-core-do-not-import';
+import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import { transformResult } from '@trpc/server/unstable-core-do-not-import';
 import { transformer, type HeraldErrorCode } from '@herald/shared';
 import { TRPC_CODE_OF } from '@herald/shared/internal';
 import type { CallEvent, CallType, Session } from './session.js';

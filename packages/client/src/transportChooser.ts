@@ -1,5 +1,6 @@
 import type { Transport } from '@herald/shared';
 
+/** `transport` of `createHeraldClient`: one transport, or `'auto'` (WebSocket first, HTTP when upgrades fail). */
 export type TransportMode = Transport | 'auto';
 
 /**

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { EventSource as FetchEventSource } from 'eventsource';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHeraldClient } from '@herald/client';
+import { httpTransport } from '@herald/client/http';
 import { transformer } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
 import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PATH } from '@herald/shared/internal';
@@ -86,7 +87,7 @@ class HeaderlessEventSource extends FetchEventSource {
 }
 
 function httpClient(wsUrl: string, params: () => Record<string, string>, options: Partial<Parameters<typeof createHeraldClient>[0]> = {}) {
-  return cleanup.add(createHeraldClient<HardeningRouter>({ url: wsUrl, transport: 'http', connectionParams: params, backoff: FAST_BACKOFF, ...options }));
+  return cleanup.add(createHeraldClient<HardeningRouter>({ url: wsUrl, transport: 'http', http: httpTransport, connectionParams: params, backoff: FAST_BACKOFF, ...options }));
 }
 
 const streamRequests = (seen: Seen[]) => seen.filter((s) => s.method === 'GET' && s.url.includes('/trpc/numbers'));

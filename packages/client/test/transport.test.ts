@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { httpUrlOf } from '@herald/client';
+import { createHeraldClient, httpUrlOf } from '@herald/client';
+import { httpTransport } from '@herald/client/http';
 import { TransportChooser } from '../src/transportChooser.js';
 
 describe('TransportChooser', () => {
@@ -51,5 +52,29 @@ describe('httpUrlOf', () => {
   it('puts the HTTP endpoint beside a WebSocket URL', () => {
     expect(httpUrlOf('ws://127.0.0.1:8787/ws')).toBe('http://127.0.0.1:8787/trpc');
     expect(httpUrlOf('wss://chat.example.com/ws?x=1')).toBe('https://chat.example.com/trpc');
+  });
+});
+
+describe('createHeraldClient: the HTTP transport is an entry of its own', () => {
+  it("refuses transport 'http' or 'auto' without it, and says how to pass it", () => {
+    for (const transport of ['http', 'auto'] as const) {
+      expect(() => createHeraldClient({ url: 'ws://127.0.0.1:1/ws', transport })).toThrow(
+        `createHeraldClient: transport '${transport}' needs the HTTP transport: import { httpTransport } from '@herald/client/http' and pass createHeraldClient({ ..., transport: '${transport}', http: httpTransport })`,
+      );
+    }
+  });
+
+  it('refuses a transport it does not know', () => {
+    expect(() => createHeraldClient({ url: 'ws://127.0.0.1:1/ws', transport: 'sse' as never })).toThrow(
+      `createHeraldClient: transport must be 'websocket', 'http' or 'auto', got "sse"`,
+    );
+  });
+
+  it('takes it, and WebSocket alone needs nothing', async () => {
+    const clients = [
+      createHeraldClient({ url: 'ws://127.0.0.1:1/ws' }),
+      createHeraldClient({ url: 'ws://127.0.0.1:1/ws', transport: 'auto', http: httpTransport }),
+    ];
+    for (const client of clients) await client.close();
   });
 });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
+import { transformer } from '@herald/shared';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { memoryIdempotencyStore } from './brokers/idempotency.js';
@@ -70,6 +71,7 @@ export interface ResolvedLimits {
 
 /** Merges `options` over `serverDefaults`, checks them, and freezes the result. */
 export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: HeraldServerOptions<TRouter, TUser>): ServerConfig<TRouter> {
+  checkRequired(options);
   const { rate, ...limits } = { ...serverDefaults.limits, ...options.limits };
   const httpPath = options.httpPath ?? serverDefaults.httpPath;
   if (httpPath !== false && (!httpPath.startsWith('/') || httpPath.length < 2)) {
@@ -118,6 +120,42 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     development,
     onError: options.onError,
   });
+}
+
+/**
+ * What `createHeraldServer` cannot run without, checked before anything
+ * starts: a misuse fails here with what to do instead of with a `TypeError`
+ * deep inside, or (a router without Herald's transformer) with every answer
+ * reaching Herald's client as `undefined`.
+ */
+function checkRequired(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('createHeraldServer: options are missing; pass at least { router, createContext }');
+  }
+  const { router, createContext, authenticate, herald } = options as Record<string, unknown>;
+  const def = typeof router === 'object' && router !== null ? (router as { _def?: { router?: unknown } })._def : undefined;
+  if (def?.router !== true) {
+    throw new TypeError(
+      `createHeraldServer: router ${router === undefined ? 'is missing' : 'is not a tRPC router'}; pass the app's router, built with t.router({ ... }) where t = initTRPC.create({ transformer }) and transformer comes from '@herald/server'`,
+    );
+  }
+  const routerTransformer = (router as AnyRouter)._def._config.transformer;
+  if (routerTransformer.input !== transformer || routerTransformer.output !== transformer) {
+    throw new TypeError(
+      "createHeraldServer: the router does not use Herald's transformer, so Herald's client would read every answer as undefined; create it with initTRPC.create({ transformer }), importing transformer from '@herald/server'. If it already does, two copies of @herald/shared are installed: make it one (npm ls @herald/shared)",
+    );
+  }
+  if (typeof createContext !== 'function') {
+    throw new TypeError(
+      `createHeraldServer: createContext ${createContext === undefined ? 'is missing' : 'must be a function'}; pass a function that builds each connection's context, for example createContext: ({ user }) => ({ user }), or () => ({}) when procedures need none`,
+    );
+  }
+  if (authenticate !== undefined && typeof authenticate !== 'function') {
+    throw new TypeError('createHeraldServer: authenticate must be a function (connectionParams, req) => user, or left out');
+  }
+  if (herald !== undefined && (typeof herald !== 'object' || herald === null || typeof (herald as { channel?: unknown }).channel !== 'function')) {
+    throw new TypeError('createHeraldServer: herald must be what createHerald() returns, or left out');
+  }
 }
 
 /**

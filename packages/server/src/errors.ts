@@ -8,6 +8,7 @@ import { TRPC_CODE_OF } from '@herald/shared/internal';
  * clients can switch on it.
  */
 export class HeraldError extends TRPCError {
+  /** The stable Herald code (`heraldCode` in the error's `data` on the wire); `code` is the tRPC code it maps to. */
   readonly heraldCode: HeraldErrorCode;
 
   constructor(code: HeraldErrorCode, message: string, options: { cause?: unknown } = {}) {
@@ -38,8 +39,11 @@ export function heraldErrorFormatter<TShape extends FormatterInput['shape']>(opt
 
 /** The parts of a zod issue a client needs; zod's own type is kept off the wire types. */
 export interface ZodIssueLike {
+  /** zod's issue code (`too_small`, `invalid_type`...). */
   readonly code: string;
+  /** Where in the input the issue is (`['room']`). */
   readonly path: readonly PropertyKey[];
+  /** zod's message for it. */
   readonly message: string;
 }
 

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { Broker } from './brokers/broker.js';
 import { memoryBroker } from './brokers/memory.js';
+import { checkChannelOptions } from './channels/checkOptions.js';
 import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
 
+/** Options of `createHerald`: the broker, the node's name, error reporting and channel authorization. */
 export interface HeraldOptions<TCtx = unknown> {
   /**
    * Where messages, history and presence live. Pass `redisBroker(...)` to run
@@ -38,8 +40,27 @@ export interface HeraldOptions<TCtx = unknown> {
  * so health and shutdown cover it.
  */
 export interface Herald {
+  /** This process's name in health output and logs (`createHerald({ nodeId })`, else a random UUID). */
   readonly nodeId: string;
+  /** The broker its channels publish through (`createHerald({ broker })`, else a memory broker). */
   readonly broker: Broker;
+  /**
+   * Declares a channel: a named stream of messages split by key (a room, a
+   * user), with history for resume and optional presence. The name
+   * (`[A-Za-z0-9_.-]`, at most 128 characters) must be unique on this Herald;
+   * the options are checked at once (zod 4 schemas, history and buffer sizes
+   * of at least 1), and a wrong one throws with what to pass instead.
+   *
+   * @example
+   * ```ts
+   * const rooms = herald.channel('rooms', {
+   *   key: z.string().min(1).max(64),
+   *   message: z.object({ author: z.string(), text: z.string().max(2_000) }),
+   *   presence: z.object({ name: z.string() }),
+   *   history: { size: 500 },
+   * });
+   * ```
+   */
   channel<TKey extends z.ZodType<string, unknown>, TMessage extends z.ZodType, TPresence extends z.ZodType = z.ZodNever>(
     name: string,
     options: ChannelOptions<TKey, TMessage, TPresence>,
@@ -50,7 +71,23 @@ export interface Herald {
 
 const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
+/**
+ * Creates the channels hub of one process: declare channels on it
+ * (`herald.channel`), publish from procedures, timers or scripts, and pass it
+ * to `createHeraldServer({ herald })` so health, revocations, idempotency and
+ * shutdown use its broker. Several servers may share one Herald. Without a
+ * `broker` it keeps everything in this process; pass `redisBroker(...)` to
+ * run several processes as one. Options are checked at once.
+ *
+ * @example
+ * ```ts
+ * const herald = createHerald({ broker: redisBroker({ url: process.env.REDIS_URL }) });
+ * const rooms = herald.channel('rooms', { key: z.string(), message: z.object({ text: z.string() }) });
+ * await rooms.publish('lobby', { text: 'hello' });
+ * ```
+ */
 export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}): Herald {
+  checkHeraldOptions(options);
   const broker = options.broker ?? memoryBroker();
   const onError = options.onError ?? ((error: unknown) => console.error('[herald]', error));
   const fanout = new FanoutRegistry(broker, onError);
@@ -66,6 +103,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
         throw new TypeError(`Channel name "${name}" must match ${CHANNEL_NAME}`);
       }
       if (names.has(name)) throw new TypeError(`Channel "${name}" is declared twice`);
+      checkChannelOptions(name, channelOptions);
       names.add(name);
       return createChannel(name, channelOptions, { broker, fanout, onError, authorize: options.authorize as Authorize<unknown> | undefined });
     },
@@ -74,4 +112,22 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       return closing;
     },
   };
+}
+
+/** Fails at startup, saying what to pass, when an option of `createHerald` is not what it must be. */
+function checkHeraldOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('createHerald: options must be an object such as { broker: memoryBroker() }, or nothing');
+  }
+  const { broker, authorize, onError } = options as Record<string, unknown>;
+  if (broker !== undefined && (typeof broker !== 'object' || broker === null || typeof (broker as Partial<Broker>).publish !== 'function')) {
+    const hint = typeof broker === 'function' ? ': it is a function; call it (memoryBroker(), redisBroker({ url }))' : '';
+    throw new TypeError(`createHerald: broker must be a broker such as memoryBroker() or redisBroker({ url })${hint}`);
+  }
+  if (authorize !== undefined && typeof authorize !== 'function') {
+    throw new TypeError('createHerald: authorize must be a function ({ ctx, channel, key, action }) => boolean');
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new TypeError('createHerald: onError must be a function (error) => void');
+  }
 }

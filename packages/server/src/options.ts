@@ -61,6 +61,7 @@ export interface AuthOptions {
   failedAttempts?: { perSecond?: number; burst?: number } | false;
 }
 
+/** How the server finds dead clients (`heartbeat` of `createHeraldServer`). */
 export interface HeartbeatOptions {
   /**
    * Quiet time on a socket before the server sends `PING`. Any frame from the
@@ -76,6 +77,7 @@ export interface HeartbeatOptions {
   pongTimeoutMs?: number;
 }
 
+/** Bounds that keep one client from taking more than its share (`limits` of `createHeraldServer`). */
 export interface LimitOptions {
   /**
    * Largest incoming frame, in bytes; a bigger one closes the socket with
@@ -202,6 +204,7 @@ export interface MetricsOptions {
   prefix?: string;
 }
 
+/** Mutations that run once per idempotency key (`idempotency` of `createHeraldServer`). */
 export interface IdempotencyOptions {
   /**
    * How long an outcome is kept for repeats, and how long a claim whose run
@@ -223,8 +226,17 @@ export interface IdempotencyOptions {
   scope?: (ctx: unknown) => string | null | undefined;
 }
 
+/**
+ * The options of `createHeraldServer`: the app's router and `createContext`
+ * (required), who may connect, limits, transports, shutdown, logs and metrics.
+ * Each field's default is in `serverDefaults`; docs/options.md lists them all.
+ */
 export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
-  /** The app's tRPC router. Create it with `transformer` from `@herald/shared`. */
+  /**
+   * The app's tRPC router, built with Herald's `transformer`
+   * (`initTRPC.create({ transformer })`, imported from `@herald/server`);
+   * `createHeraldServer` refuses a router with any other.
+   */
   router: TRouter;
   /**
    * Builds the context every call on a connection shares, after
@@ -353,6 +365,7 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
   onError?: (info: { error: Error; path: string | undefined; type: string }) => void;
 }
 
+/** The defaults of `HeraldServerOptions`, merged once under the options passed. */
 export const serverDefaults = {
   port: 8787,
   path: WS_PATH,

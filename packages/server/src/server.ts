@@ -16,6 +16,7 @@ import { IdempotentCalls } from './transport/idempotentCall.js';
 import { Revocations } from './transport/revocations.js';
 import { ConnectionHandler } from './ws/handler.js';
 
+/** A running Herald server, as `createHeraldServer` resolves it: where it listens, its state, and how to stop it. */
 export interface HeraldServer {
   /** The bound port (useful with `port: 0`). */
   readonly port: number;

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { createHeraldClient } from '@herald/client';
+import { httpTransport } from '@herald/client/http';
 import {
   createHerald,
   createHeraldServer,
@@ -96,7 +97,7 @@ async function start(
 }
 
 function httpClient(url: string, options: Partial<Parameters<typeof createHeraldClient>[0]> = {}) {
-  return cleanup.add(createHeraldClient<AppRouter>({ url, transport: 'http', backoff: FAST_BACKOFF, ...options }));
+  return cleanup.add(createHeraldClient<AppRouter>({ url, transport: 'http', http: httpTransport, backoff: FAST_BACKOFF, ...options }));
 }
 
 const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers });

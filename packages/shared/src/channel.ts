@@ -28,11 +28,18 @@ export type GapReason = 'trimmed' | 'expired' | 'reset' | 'unknown-position';
 
 /** A presence entry: one subscribed connection and what it chose to show. */
 export interface PresenceMember<TInfo> {
+  /** A random id per subscription that joined (one user with two tabs is two members). */
   readonly clientId: string;
+  /** What it shows others, as the channel's `presence` schema parsed it. */
   readonly info: TInfo;
+  /** When it joined, in ms since the epoch. */
   readonly joinedAt: number;
 }
 
+/**
+ * What `presenceEvents` yields: a `snapshot` of the members first (again
+ * after an interruption), then each `join` and `leave`.
+ */
 export type PresenceEvent<TInfo> =
   | { readonly type: 'snapshot'; readonly members: readonly PresenceMember<TInfo>[] }
   | { readonly type: 'join'; readonly member: PresenceMember<TInfo> }

@@ -62,4 +62,5 @@ export interface ConnectionRefusal {
  */
 export type Transport = 'websocket' | 'http';
 
+/** The status alone: `'connecting' | 'open' | 'reconnecting' | 'closed'`. */
 export type ConnectionStatus = ConnectionState['status'];

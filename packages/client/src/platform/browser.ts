@@ -1,4 +1,4 @@
-import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
+import type { EventSourceClass } from '../options.js';
 import type { PlatformSocketOptions } from './node.js';
 
 /** Browsers bound the opening handshake themselves and expose no knob for it. */
@@ -7,7 +7,7 @@ export function platformWebSocket(_options: PlatformSocketOptions): typeof globa
 }
 
 /** The browser's own `EventSource`, for subscriptions over HTTP. */
-export function platformEventSource(): EventSourceLike.AnyConstructor {
+export async function platformEventSource(): Promise<EventSourceClass> {
   return globalThis.EventSource;
 }
 

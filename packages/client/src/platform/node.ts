@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { EventSourceLike } from '@trpc/server/unstable-core-do-not-import';
-import { EventSource } from 'eventsource';
 import { WebSocket as WsWebSocket, type ClientOptions } from 'ws';
+import type { EventSourceClass } from '../options.js';
 import type { RefusedUpgrade } from '../session.js';
 
 /**
@@ -61,8 +60,12 @@ function retryAfterMsOf(header: string | undefined): number | null {
   return Number(header.trim()) * 1_000;
 }
 
-/** Node 20 has no `EventSource`: the `eventsource` package's (on Node's `fetch`). */
-export function platformEventSource(): EventSourceLike.AnyConstructor {
+/**
+ * Node 20 has no `EventSource`: the `eventsource` package's (on Node's
+ * `fetch`), loaded only when a client first goes over HTTP.
+ */
+export async function platformEventSource(): Promise<EventSourceClass> {
+  const { EventSource } = await import('eventsource');
   return EventSource;
 }
 

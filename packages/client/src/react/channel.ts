@@ -9,7 +9,9 @@ type AnyTrackedChannelEvent = TrackedChannelEvent<unknown>;
 export type ChannelMessageOf<TOutput extends AnyTrackedChannelEvent> =
   Extract<TOutput['data'], { readonly type: 'message' }> extends { readonly message: infer TMessage } ? TMessage : never;
 
+/** A gap notice as `useChannel` reports it: messages may have been missed, and why. */
 export interface GapNotice {
+  /** Why history could not cover the outage (`trimmed`, `expired`, `reset`, `unknown-position`). */
   readonly reason: GapReason;
   /** The position delivery resumed from. */
   readonly id: string;
@@ -28,11 +30,15 @@ export interface UseChannelHandlers<TMessage, TError> {
   onGap?: (gap: GapNotice) => void;
   /** Replay is done (`replayed` messages) and live delivery follows. Called on every (re)subscribe. */
   onLive?: (replayed: number) => void;
+  /** The subscription failed for good (refused, or the server's error); `status` is `error`, `retry()` starts over. */
   onError?: (error: TError) => void;
 }
 
+/** What `useChannel` returns: where the subscription stands and what it has seen. */
 export interface ChannelState<TError> {
+  /** `idle`, `connecting`, `live`, `reconnecting` or `error`. */
   readonly status: SubscriptionStatus;
+  /** The error that ended it (with `status: 'error'`), else null. */
   readonly error: TError | null;
   /** The last position seen: what the link resumes from after a reconnect. */
   readonly lastEventId: string | null;

@@ -9,14 +9,17 @@ import { useChannel } from './channel.js';
 import { useConnectionStateOf } from './connection.js';
 import { usePresence } from './presence.js';
 
+/** The props of `HeraldProvider`. */
 export interface HeraldProviderProps<TRouter extends AnyRouter> {
   /** From `createHeraldClient<AppRouter>(...)`. The app owns it (and closes it). */
   readonly client: HeraldClient<TRouter>;
   /** TanStack Query's cache for queries and mutations; the provider also renders its `QueryClientProvider`. */
   readonly queryClient: QueryClient;
+  /** The app below the provider. */
   readonly children?: ReactNode;
 }
 
+/** What `createHeraldReact<AppRouter>()` returns: the provider and the hooks, typed by the router. */
 export interface HeraldReact<TRouter extends AnyRouter> {
   /** Provides the client to the hooks below, tRPC's `TRPCProvider` and TanStack Query's `QueryClientProvider`. */
   HeraldProvider(props: HeraldProviderProps<TRouter>): ReactElement;

@@ -37,12 +37,15 @@ export function sortMembers<TInfo>(members: PresenceMap<TInfo>): PresenceMember<
   return [...members.values()].sort((a, b) => a.joinedAt - b.joinedAt || (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
 }
 
+/** What `usePresence` returns: the members and where the subscription stands. */
 export interface PresenceState<TInfo, TError> {
   /** Current members, oldest first. Kept (possibly stale) while `reconnecting`; replaced by the next snapshot. */
   readonly members: readonly PresenceMember<TInfo>[];
   /** `live` once the first snapshot arrived. */
   readonly status: SubscriptionStatus;
+  /** The error that ended it (with `status: 'error'`), else null. */
   readonly error: TError | null;
+  /** Subscribes again from scratch (after `error`): a new snapshot replaces the members. */
   retry(): void;
 }
 

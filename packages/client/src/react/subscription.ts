@@ -7,15 +7,21 @@ import { useEffect, useRef, useState } from 'react';
  * once it is open.
  */
 export interface SubscriptionConnectionState<TError> {
+  /** `idle` before it started, `connecting` while its connection is down, `pending` while it is open. */
   readonly state: 'idle' | 'connecting' | 'pending';
+  /** What dropped the connection, while `connecting` after a drop. */
   readonly error?: TError | null;
 }
 
 /** What a subscription source calls back with. */
 export interface SubscriptionCallbacks<TOutput, TError> {
+  /** The server accepted the subscription. */
   onStarted?(): void;
+  /** One event of the subscription. */
   onData?(data: TOutput): void;
+  /** The subscription failed for good (refused, or an error the server sent). */
   onError?(error: TError): void;
+  /** Its connection went down or came back. */
   onConnectionStateChange?(state: SubscriptionConnectionState<TError>): void;
 }
 
@@ -26,15 +32,19 @@ export interface SubscriptionCallbacks<TOutput, TError> {
  * from the router. Pass `skipToken` as the input to disable it.
  */
 export interface SubscriptionSource<TOutput, TError> {
+  /** False when the input is `skipToken`: the hook stays `idle`. */
   readonly enabled: boolean;
   /** Identifies the subscription (procedure path and input); a new key resubscribes. */
   readonly queryKey: readonly unknown[];
+  /** Starts the subscription; `unsubscribe` stops it. */
   subscribe(callbacks: SubscriptionCallbacks<TOutput, TError>): { unsubscribe(): void };
 }
 
 /** A tracked event as tRPC delivers it: the position (`lastEventId`) and the payload. */
 export interface TrackedEvent<TData> {
+  /** The position: what a resumed subscription continues after. */
   readonly id: string;
+  /** The payload. */
   readonly data: TData;
 }
 

@@ -37,6 +37,7 @@ export interface Broker {
   /** The newest `limit` retained messages, oldest first, and the head. */
   readLatest(topic: string, limit: number, retention: Retention): Promise<ReadLatestResult>;
 
+  /** Who is subscribed to each topic (`channel.members`, `presenceEvents`). */
   readonly presence: PresenceStore;
 
   /** Outcomes of mutations by idempotency key, shared by every node. */
@@ -49,6 +50,7 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/** What `Broker.subscribe` delivers a topic's live entries to. */
 export interface TopicListener {
   /** A live entry, in id order. */
   onEntry(entry: BrokerEntry): void;
@@ -60,8 +62,11 @@ export interface TopicListener {
   onInterrupted(): void;
 }
 
+/** One stored message of a topic. */
 export interface BrokerEntry {
+  /** Its position: a stream id `<ms>-<seq>`, ordered per topic. */
   readonly id: string;
+  /** The message as the channel serialized it (Herald's transformer). */
   readonly data: string;
 }
 
@@ -73,7 +78,9 @@ export interface Retention {
   readonly ttlMs: number;
 }
 
+/** What `Broker.readAfter` answers: the history after a position, and whether any of it was lost. */
 export interface ReadAfterResult {
+  /** The retained messages after the position, oldest first. */
   readonly entries: readonly BrokerEntry[];
   /**
    * The topic's newest id when the read happened (or the zero id if it has
@@ -88,11 +95,15 @@ export interface ReadAfterResult {
   readonly gap: GapReason | null;
 }
 
+/** What `Broker.readLatest` answers: the newest messages and the position they end at. */
 export interface ReadLatestResult {
+  /** The newest retained messages, oldest first. */
   readonly entries: readonly BrokerEntry[];
+  /** The topic's newest id when the read happened (or the zero id): a stream resumed from it continues after `entries`. */
   readonly head: string;
 }
 
+/** Ends a subscription; resolves once the broker no longer delivers to it. */
 export type Unsubscribe = () => Promise<void>;
 
 /**
@@ -101,25 +112,35 @@ export type Unsubscribe = () => Promise<void>;
  * memory broker lives and dies with its process, so it needs none.
  */
 export interface PresenceStore {
+  /** Adds `record` to the topic's members and tells its presence subscribers. */
   join(topic: string, record: PresenceRecord): Promise<void>;
+  /** Removes the member `clientId` and tells the topic's presence subscribers. */
   leave(topic: string, clientId: string): Promise<void>;
+  /** The topic's members now. */
   list(topic: string): Promise<PresenceRecord[]>;
+  /** Joins and leaves of the topic from now on; resolves once the subscription is active. */
   subscribe(topic: string, listener: PresenceListener): Promise<Unsubscribe>;
 }
 
+/** What `PresenceStore.subscribe` delivers a topic's joins and leaves to. */
 export interface PresenceListener {
+  /** A member joined or left. */
   onEvent(event: PresenceChange): void;
   /** Events may have been missed (the broker's connection dropped and came back): list the members again. */
   onInterrupted(): void;
 }
 
+/** One member of a topic's presence, as the broker stores it. */
 export interface PresenceRecord {
+  /** A random id per subscription that joined (one user with two tabs is two members). */
   readonly clientId: string;
   /** Transformer-serialized member info. */
   readonly info: string;
+  /** When it joined, in ms since the epoch. */
   readonly joinedAt: number;
 }
 
+/** A join (with the member) or a leave (with its `clientId`). */
 export type PresenceChange =
   | { readonly type: 'join'; readonly record: PresenceRecord }
   | { readonly type: 'leave'; readonly clientId: string };

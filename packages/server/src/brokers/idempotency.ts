@@ -16,6 +16,10 @@ export interface IdempotencyStore {
   wait(key: string, timeoutMs: number): Promise<string | null>;
 }
 
+/**
+ * What `IdempotencyStore.claim` answers: `claimed` (run it now), `pending`
+ * (another attempt runs it; wait), or `done` with the stored outcome.
+ */
 export type ClaimResult = { readonly state: 'claimed' } | { readonly state: 'pending' } | { readonly state: 'done'; readonly outcome: string };
 
 interface Entry {

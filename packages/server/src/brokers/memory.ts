@@ -16,6 +16,7 @@ import type {
 } from './broker.js';
 import { compareStreamIds, formatStreamId, nextStreamId, parseStreamId, type StreamId } from './streamId.js';
 
+/** Options of `memoryBroker`, the broker of a single process. */
 export interface MemoryBrokerOptions {
   /**
    * How often idle topics are swept: expired history dropped, and topics with
@@ -27,6 +28,7 @@ export interface MemoryBrokerOptions {
   now?: () => number;
 }
 
+/** The defaults of `MemoryBrokerOptions`, merged under the options passed. */
 export const memoryBrokerDefaults = {
   sweepIntervalMs: 30_000,
   now: Date.now,

@@ -9,6 +9,11 @@ import { NATIVE_STREAM, type NativeStream } from './nativeStream.js';
 import { ChannelSubscriber, type EventSink } from './subscriber.js';
 import { SubscriberQueue } from './subscriberQueue.js';
 
+/**
+ * A channel's declaration (`herald.channel(name, options)`): zod 4 schemas for
+ * its key, messages and presence, and how much history each key keeps.
+ * `herald.channel` checks them and throws at once when one is wrong.
+ */
 export interface ChannelOptions<
   TKey extends z.ZodType<string, unknown>,
   TMessage extends z.ZodType,
@@ -33,6 +38,7 @@ export interface ChannelOptions<
   subscriberBufferSize?: number;
 }
 
+/** The defaults of `ChannelOptions`, merged under a channel's options. */
 export const channelDefaults = {
   history: { size: 1_000, ttlMs: 24 * 60 * 60 * 1000 } satisfies Retention,
   subscriberBufferSize: 10_000,
@@ -40,13 +46,16 @@ export const channelDefaults = {
 
 /** A message with its position, as `history()` returns it. */
 export interface PositionedMessage<TMessage> {
+  /** Its position (a stream id); a stream resumed from it continues after this message. */
   readonly id: string;
+  /** The message, as the channel's `message` schema parsed it. */
   readonly message: TMessage;
 }
 
 /** What a caller wants to do with a channel key, as `authorize` sees it. */
 export type ChannelAction = 'subscribe' | 'publish';
 
+/** What `createHerald({ authorize })` is asked about: who (`ctx`), which channel and key, and what for. */
 export interface AuthorizeRequest<TCtx> {
   /** The `ctx` the call passed, or `null` when it passed none (server code). */
   readonly ctx: TCtx | null;
@@ -71,6 +80,7 @@ export interface CallerOptions {
   ctx?: unknown;
 }
 
+/** Options of `channel.stream`: where to resume, when to stop, and presence. */
 export interface StreamOptions<TPresenceInfo> extends CallerOptions {
   /** Resume after this position (tRPC passes it as `input.lastEventId`). */
   lastEventId?: string | null | undefined;
@@ -82,9 +92,15 @@ export interface StreamOptions<TPresenceInfo> extends CallerOptions {
 
 /** The zod shape a resumable subscription's input must include (tRPC merges `lastEventId` into it). */
 export const resumeInput = {
+  /** The position to resume after (a stream id), or none for a fresh subscription. */
   lastEventId: z.string().max(64).nullish(),
 };
 
+/**
+ * A declared channel (`herald.channel(...)`): publish to a key, stream a key
+ * to subscribers (return `stream()` from a tRPC subscription procedure), read
+ * its history and presence.
+ */
 export interface Channel<TKeyIn, TMessageIn, TMessage, TPresenceIn, TPresence> {
   /** The name it was declared with (`herald.channel(name, ...)`). */
   readonly name: string;

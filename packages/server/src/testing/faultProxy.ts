@@ -20,6 +20,7 @@ export interface FaultFrame {
 /** Returns `true` for frames to drop. */
 export type FaultFramePredicate = (frame: FaultFrame) => boolean;
 
+/** Where the fault proxy forwards to: the server under test. */
 export interface FaultProxyTarget {
   /**
    * Host of the real server.
@@ -30,6 +31,7 @@ export interface FaultProxyTarget {
   port: number;
 }
 
+/** Options of `createFaultProxy`: the target, and where the proxy listens. */
 export interface FaultProxyOptions {
   /** The server every accepted connection is forwarded to. */
   target: FaultProxyTarget;
@@ -69,11 +71,18 @@ export interface FaultDirectionStats {
   readonly bytesDiscarded: number;
 }
 
+/** What the proxy forwarded and dropped so far, per direction. */
 export interface FaultProxyStats {
+  /** From clients to the server. */
   readonly toServer: FaultDirectionStats;
+  /** From the server to clients. */
   readonly toClient: FaultDirectionStats;
 }
 
+/**
+ * A TCP proxy between clients and a server that can cut, stall, refuse,
+ * delay and drop WebSocket frames on command (docs/testing.md).
+ */
 export interface FaultProxy {
   /** The bound port (useful with `port: 0`). */
   readonly port: number;
@@ -120,6 +129,7 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/** The defaults of `FaultProxyOptions`, merged under the options passed. */
 export const faultProxyDefaults = {
   targetHost: '127.0.0.1',
   host: '127.0.0.1',

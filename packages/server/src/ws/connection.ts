@@ -14,6 +14,7 @@ import { stop, type Call } from './calls.js';
 import { beforeWrite, type WriteTicks } from './cork.js';
 import { dispatch, envelopeOfRequest, errorCodeOf, messageOf, UNKNOWN_CONTEXT } from './dispatch.js';
 import type { HeartbeatPeer } from './heartbeat.js';
+import { OpeningSubscriptions } from './ordering.js';
 import { frameWriterFor, type FrameWriter, type PreparedFrame } from './preparedFrame.js';
 import { NULL_ENVELOPE, type Envelope, type ErrorContext, type Wire } from './wire.js';
 
@@ -40,8 +41,6 @@ export interface ConnectionLimits {
 export interface ConnectionConfig<TRouter extends AnyRouter> {
   readonly router: TRouter;
   readonly wire: Wire;
-  /** Whether channel streams may be written straight to sockets (the router uses Herald's transformer). */
-  readonly nativeChannels: boolean;
   readonly admission: Admission;
   readonly idempotentCalls: IdempotentCalls;
   readonly onError: HeraldServerOptions<TRouter>['onError'];
@@ -93,6 +92,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   ctx: unknown = undefined;
   /** Calls running or open, by request envelope. */
   readonly calls = new Map<Envelope, Call>();
+  /** Subscriptions not live yet: the queries and mutations sent after them wait for them (ordering.ts). */
+  readonly opening = new OpeningSubscriptions();
   closed = false;
   /** Queries and mutations not answered yet (what a drain waits for). */
   unanswered = 0;

@@ -84,13 +84,23 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
   connection.track(envelope, call);
   const answers = type !== 'subscription';
   if (answers) connection.unanswered++;
-  const idempotencyKey = type === 'mutation' ? idempotencyKeyOf(raw) : null;
-  const run =
-    type === 'subscription'
-      ? subscribe(connection, envelope, call, context, batchIndex)
-      : idempotencyKey
+  // Ordering on one socket (ordering.ts): a subscription starts at once and
+  // marks itself live when it is; a query or mutation first waits for the
+  // subscriptions sent before it that are still opening.
+  let opened: (() => void) | null = null;
+  let run: Promise<void>;
+  if (type === 'subscription') {
+    opened = connection.opening.open(call.controller.signal);
+    run = subscribe(connection, envelope, call, context, batchIndex, opened);
+  } else {
+    const idempotencyKey = type === 'mutation' ? idempotencyKeyOf(raw) : null;
+    const start = () =>
+      idempotencyKey
         ? answerOnce(connection, envelope, idempotencyKey, context, batchIndex)
         : answer(connection, envelope, call, context, batchIndex);
+    const barrier = connection.opening.barrier();
+    run = barrier ? barrier.then(start) : start();
+  }
   run
     .catch((cause: unknown) => {
       if (call.controller.signal.aborted && connection.closed) return;
@@ -99,6 +109,8 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
       connection.sendError(envelope, error, { ...context, ctx: connection.ctx });
     })
     .finally(() => {
+      // A subscription that failed or was refused before it went live no longer holds the calls behind it.
+      opened?.();
       connection.forget(envelope, call);
       if (answers) connection.answered();
     });

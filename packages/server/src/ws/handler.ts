@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
-import { CloseCode, transformer } from '@herald/shared';
+import { CloseCode } from '@herald/shared';
 import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import type { ServerConfig } from '../config.js';
 import type { ServerMetrics } from '../observability/metrics.js';
@@ -52,13 +52,9 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       isDraining,
     });
     this.heartbeat = new HeartbeatMonitor(config.heartbeat);
-    const wire = new Wire(config.router);
     this.connectionConfig = {
       router: config.router,
-      wire,
-      // Channel data is serialized once with Herald's transformer; it can go
-      // out unchanged only if the router speaks the same one.
-      nativeChannels: wire.usesTransformer(transformer),
+      wire: new Wire(config.router),
       admission: core.admission,
       idempotentCalls: core.idempotentCalls,
       onError: config.onError,

@@ -70,7 +70,10 @@ const TRACKED_DATA = 'tracked-data';
 /**
  * Runs a subscription request: a channel stream goes straight onto the
  * socket (see `NativeSubscription`); any other async iterable or observable
- * is stepped here, one frame per value, until it ends or is stopped.
+ * is stepped here, one frame per value, until it ends or is stopped. `live`
+ * is called once the subscription is live (a channel stream: attached,
+ * history sent, presence joined), so the calls sent after it may start
+ * (ordering.ts).
  */
 export async function subscribe<TRouter extends AnyRouter>(
   connection: Connection<TRouter>,
@@ -78,15 +81,19 @@ export async function subscribe<TRouter extends AnyRouter>(
   call: RunningCall,
   context: ErrorContext,
   batchIndex: number,
+  live: () => void,
 ): Promise<void> {
   const result = await callProcedure(connection, call, context, batchIndex);
   if (result === SKIPPED) return;
   const { config } = connection;
   const signal = call.controller.signal;
-  const native = config.nativeChannels ? nativeStreamOf(result) : null;
+  // Channel data is serialized once with Herald's transformer, which the
+  // router speaks (createHeraldServer refuses any other), so it goes out as it is.
+  const native = nativeStreamOf(result);
   if (native) {
     try {
       await openNative(connection, envelope, native, signal, context.path);
+      live();
     } finally {
       // The generator was never started; returning it releases nothing but keeps its contract.
       void (result as AsyncGenerator).return(undefined);
@@ -103,6 +110,9 @@ export async function subscribe<TRouter extends AnyRouter>(
     return;
   }
   connection.send(config.wire.started(envelope));
+  // A stream Herald cannot see into is live once its procedure returned it:
+  // what it attaches to on its first step is the procedure's own business.
+  live();
   const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
   config.metrics.subscriptions++;
   try {

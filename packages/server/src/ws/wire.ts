@@ -38,11 +38,6 @@ export class Wire {
     return this.router._def._config.transformer.output.serialize(value);
   }
 
-  /** Whether this router's transformer is `candidate`, so data it serialized can go out as is. */
-  usesTransformer(candidate: unknown): boolean {
-    return this.router._def._config.transformer.output === candidate;
-  }
-
   data(envelope: Envelope, value: unknown): string {
     return `{${envelope},${this.dataBody(value)}}`;
   }

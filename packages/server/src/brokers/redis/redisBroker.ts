@@ -22,6 +22,7 @@ import {
   READ_SCRIPT,
 } from './scripts.js';
 
+/** Options of `redisBroker`: where Redis is, the key prefix, presence expiry and command timeouts. */
 export interface RedisBrokerOptions {
   /** `redis://host:port/db`. Ignored when `client` is given. @default 'redis://127.0.0.1:6379' */
   url?: string;
@@ -44,6 +45,7 @@ export interface RedisBrokerOptions {
   onError?: (error: unknown) => void;
 }
 
+/** The defaults of `RedisBrokerOptions`, merged under the options passed. */
 export const redisBrokerDefaults = {
   url: 'redis://127.0.0.1:6379',
   prefix: 'herald',

@@ -1,0 +1,128 @@
+// What a browser downloads for a client: `pnpm bench:size` bundles four
+// small apps with esbuild, minified for the browser as an app's build would,
+// and reports each one's minified and gzipped size. It writes the table into bench/results.md
+// between the `bundle-size` markers (which `pnpm bench` keeps) and prints it.
+//
+// Herald's client is bundled from its build (`dist/`, what npm users get), so
+// `pnpm build` runs first (the `bench:size` script does it).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { BUNDLE_SIZE_END, BUNDLE_SIZE_START, withBundleSizeSection } from './report/bundleSizeSection.js';
+
+const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const resultsFile = join(benchDir, 'results.md');
+
+
+interface App {
+  readonly name: string;
+  readonly source: string;
+}
+
+/** The same call in each: one query (or emit) over a WebSocket to the same server. */
+const apps: readonly App[] = [
+  {
+    name: "Herald: `createHeraldClient`, `transport: 'websocket'`, one query",
+    source: `
+      import { createHeraldClient } from '@herald/client';
+      const client = createHeraldClient({ url: 'ws://localhost:8787/ws', transport: 'websocket' });
+      client.trpc.add.query({ a: 1, b: 2 }).then((sum) => console.log(sum));
+    `,
+  },
+  {
+    name: "Herald: `createHeraldClient`, `transport: 'auto'` with `@herald/client/http`, one query",
+    source: `
+      import { createHeraldClient } from '@herald/client';
+      import { httpTransport } from '@herald/client/http';
+      const client = createHeraldClient({ url: 'ws://localhost:8787/ws', transport: 'auto', http: httpTransport });
+      client.trpc.add.query({ a: 1, b: 2 }).then((sum) => console.log(sum));
+    `,
+  },
+  {
+    name: 'tRPC: `createTRPCClient` + `wsLink` + superjson, one query',
+    source: `
+      import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
+      import superjson from 'superjson';
+      const client = createTRPCClient({ links: [wsLink({ client: createWSClient({ url: 'ws://localhost:8787/ws' }), transformer: superjson })] });
+      client.add.query({ a: 1, b: 2 }).then((sum) => console.log(sum));
+    `,
+  },
+  {
+    name: 'socket.io-client: `io()`, one emit with an acknowledgement',
+    source: `
+      import { io } from 'socket.io-client';
+      const socket = io('ws://localhost:8787', { transports: ['websocket'] });
+      socket.emit('add', { a: 1, b: 2 }, (sum) => console.log(sum));
+    `,
+  },
+];
+
+interface Size {
+  readonly name: string;
+  readonly minified: number;
+  readonly gzipped: number;
+}
+
+async function measure(app: App, workDir: string): Promise<Size> {
+  const entry = join(workDir, `${app.name.replace(/\W+/g, '-')}.ts`);
+  writeFileSync(entry, app.source);
+  const result = await build({
+    entryPoints: [entry],
+    // Resolved from the bench package, whose dependencies include every client measured.
+    nodePaths: [join(benchDir, 'node_modules')],
+    absWorkingDir: benchDir,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    legalComments: 'none',
+    define: { 'process.env.NODE_ENV': '"production"' },
+    logLevel: 'silent',
+  });
+  const [output, ...others] = result.outputFiles;
+  if (!output || others.length > 0) throw new Error(`esbuild made ${result.outputFiles.length} files for ${app.name}, expected one`);
+  return { name: app.name, minified: output.contents.length, gzipped: gzipSync(output.contents, { level: 9 }).length };
+}
+
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+function table(sizes: readonly Size[], versions: string): string {
+  return [
+    BUNDLE_SIZE_START,
+    '## Browser bundle size',
+    '',
+    `Written by \`pnpm bench:size\` (bench/src/bundleSize.ts): each app is one query (or emit) over a WebSocket, bundled by esbuild for the browser, minified; gzip at level 9. Herald's client is bundled from its build, as npm users get it; its HTTP fallback is the separate entry \`@herald/client/http\`, which only an app on \`transport: 'http'\` or \`'auto'\` imports. ${versions}`,
+    '',
+    '| app | minified | gzipped |',
+    '|---|---|---|',
+    ...sizes.map(({ name, minified, gzipped }) => `| ${name} | ${kib(minified)} | ${kib(gzipped)} |`),
+    BUNDLE_SIZE_END,
+  ].join('\n');
+}
+
+function versionOf(name: string): string {
+  const file = join(benchDir, 'node_modules', name, 'package.json');
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+async function main(): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'herald-bundle-size-'));
+  try {
+    const sizes: Size[] = [];
+    for (const app of apps) sizes.push(await measure(app, workDir));
+    const versions = `Versions: esbuild ${versionOf('esbuild')}, @trpc/client ${versionOf('@trpc/client')}, superjson ${versionOf('superjson')}, socket.io-client ${versionOf('socket.io-client')}.`;
+    const section = table(sizes, versions);
+    writeFileSync(resultsFile, withBundleSizeSection(readFileSync(resultsFile, 'utf8'), section));
+    console.log(section);
+    console.log(`\nwritten to ${relative(process.cwd(), resultsFile)}`);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+await main();

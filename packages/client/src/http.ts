@@ -1,0 +1,28 @@
+/**
+ * The HTTP fallback of `@herald/client`: queries, mutations and subscriptions
+ * over HTTP and Server-Sent Events, for networks that strip WebSocket
+ * upgrades. Pass `httpTransport` to `createHeraldClient` with `transport:
+ * 'http'` or `'auto'`; an app that stays on WebSocket leaves this entry (and
+ * tRPC's HTTP links) out of its bundle.
+ *
+ * @example
+ * ```ts
+ * import { createHeraldClient } from '@herald/client';
+ * import { httpTransport } from '@herald/client/http';
+ *
+ * const client = createHeraldClient<AppRouter>({ url: 'wss://chat.example.com/ws', transport: 'auto', http: httpTransport });
+ * ```
+ * @module @herald/client/http
+ */
+import { platformEventSource } from '#platform';
+import { HttpSession } from './httpSession.js';
+import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
+
+export type { HttpTransport } from './httpTransport.js';
+
+/** The HTTP transport: `createHeraldClient({ transport: 'auto', http: httpTransport })`. */
+export const httpTransport: HttpTransport = {
+  transport: 'http',
+  dial: (url, settings, handlers) => new HttpSession(url, settings, handlers),
+  platformEventSource,
+} as HttpTransportInternals;

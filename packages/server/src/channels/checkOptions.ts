@@ -1,0 +1,51 @@
+/**
+ * Checks a channel's declaration when `herald.channel` runs, so a mistake
+ * fails at startup with what to do instead of at the first publish or
+ * subscribe (or never, as a wrong number would).
+ */
+export function checkChannelOptions(name: string, options: unknown): void {
+  const where = `herald.channel("${name}")`;
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where}: options are missing; pass at least { key: z.string(), message: z.object({ ... }) }`);
+  }
+  const { key, message, presence, history, subscriberBufferSize } = options as Record<string, unknown>;
+  checkSchema(where, 'key', key, 'z.string()');
+  checkSchema(where, 'message', message, 'z.object({ ... })');
+  if (presence !== undefined) checkSchema(where, 'presence', presence, 'z.object({ ... })');
+  if (history !== undefined) {
+    if (typeof history !== 'object' || history === null) {
+      throw new TypeError(`${where}: history must be an object like { size: 1_000, ttlMs: 86_400_000 }, got ${describe(history)}`);
+    }
+    const { size, ttlMs } = history as { size?: unknown; ttlMs?: unknown };
+    if (size !== undefined) checkCount(where, 'history.size', size, 'messages kept per key for resume and history()');
+    if (ttlMs !== undefined) checkCount(where, 'history.ttlMs', ttlMs, 'how long a message stays in history, in ms');
+  }
+  if (subscriberBufferSize !== undefined) {
+    checkCount(where, 'subscriberBufferSize', subscriberBufferSize, 'messages a subscriber may fall behind before it catches up from history');
+  }
+}
+
+/** A zod 4 schema: what Herald parses keys, messages and presence with (`safeParse`, `z.prettifyError`). */
+function checkSchema(where: string, field: string, value: unknown, example: string): void {
+  if (typeof value !== 'object' || value === null || typeof (value as { safeParse?: unknown }).safeParse !== 'function') {
+    throw new TypeError(`${where}: ${field} must be a zod schema such as ${example}, got ${describe(value)}`);
+  }
+  if (!('_zod' in value)) {
+    throw new TypeError(
+      `${where}: ${field} is a zod 3 schema; Herald needs zod 4: install zod@^4 and import { z } from 'zod' (zod 3.25 also ships it as 'zod/v4')`,
+    );
+  }
+}
+
+/** A whole number of at least 1. */
+function checkCount(where: string, field: string, value: unknown, meaning: string): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${where}: ${field} (${meaning}) must be a whole number of at least 1, got ${describe(value)}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
