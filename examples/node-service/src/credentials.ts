@@ -1,29 +1,7 @@
 import { createTRPCClient, httpLink } from '@trpc/client';
-import { decodeJwt } from 'jose';
 import { heraldCodeOf, httpUrlOf, transformer } from '@herald/client';
 import type { AppRouter } from '@herald/example-chat-server';
-
-/**
- * A token is swapped for a fresh one once it has less than this left (or
- * less than half its life, for short ones). Herald's client asks for
- * credentials a minute (at most a quarter of the life) before the server's
- * expiry, so that ask always finds the token inside the margin.
- */
-export const REFRESH_MARGIN_MS = 2 * 60_000;
-
-/** Whether `token` expires soon enough to be refreshed before use. A token without `exp` (or not a JWT) is used as it is. */
-export function shouldRefresh(token: string, now: number = Date.now()): boolean {
-  let claims: ReturnType<typeof decodeJwt>;
-  try {
-    // Read, not verified: the server verifies; the service only needs to know when.
-    claims = decodeJwt(token);
-  } catch {
-    return false;
-  }
-  if (typeof claims.exp !== 'number') return false;
-  const lifetimeMs = typeof claims.iat === 'number' ? (claims.exp - claims.iat) * 1000 : Infinity;
-  return claims.exp * 1000 - now <= Math.min(REFRESH_MARGIN_MS, lifetimeMs / 2);
-}
+import { shouldRefresh } from '@herald/example-chat-server/token-lifetime';
 
 /** The server refused the token (it expired, or another secret signed it): no retry with it can help. */
 export function refusesCredentials(error: unknown): boolean {
