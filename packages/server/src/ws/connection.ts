@@ -185,9 +185,9 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     return this.config.admission.takeRequest(this.userKey, this.ip);
   }
 
-  /** Whether the credentials expired (grace included) at `now`. */
-  expiredAt(now: number): boolean {
-    return this.trustedUntil !== 0 && now >= this.trustedUntil;
+  /** Whether the credentials expired (grace included); reads the clock only for credentials that expire. */
+  get expired(): boolean {
+    return this.trustedUntil !== 0 && Date.now() >= this.trustedUntil;
   }
 
   /** Ends a connection whose credentials expired: the client reconnects with fresh ones and resumes. */

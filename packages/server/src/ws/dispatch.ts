@@ -48,7 +48,7 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
     if (running) stop(running);
     return;
   }
-  if (connection.expiredAt(Date.now())) {
+  if (connection.expired) {
     // No request starts once the credentials expired: this one is refused and the connection ends.
     connection.sendError(
       envelope,
