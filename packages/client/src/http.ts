@@ -17,6 +17,7 @@
 import { platformEventSource } from '#platform';
 import { HttpSession } from './httpSession.js';
 import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
+import { TransportChooser } from './transportChooser.js';
 
 export type { HttpTransport } from './httpTransport.js';
 
@@ -25,4 +26,5 @@ export const httpTransport: HttpTransport = {
   transport: 'http',
   dial: (url, settings, handlers) => new HttpSession(url, settings, handlers),
   platformEventSource,
+  chooser: (mode, fallbackAfterFailures) => new TransportChooser(mode, fallbackAfterFailures),
 } as HttpTransportInternals;

@@ -1,6 +1,7 @@
 import type { HttpSessionSettings } from './httpSession.js';
 import type { EventSourceClass } from './options.js';
 import type { Session, SessionHandlers } from './session.js';
+import type { TransportChooser, TransportMode } from './transportChooser.js';
 
 /**
  * The HTTP fallback for `createHeraldClient`, as `@herald/client/http`
@@ -20,4 +21,6 @@ export interface HttpTransportInternals extends HttpTransport {
   dial(url: string, settings: HttpSessionSettings, handlers: SessionHandlers): Session;
   /** The runtime's EventSource class: the browser's own; in Node, the `eventsource` package's (loaded on first use). */
   platformEventSource(): Promise<EventSourceClass>;
+  /** Picks the transport of each attempt for `http` and `auto` (a client without this transport always dials WebSockets). */
+  chooser(mode: TransportMode, fallbackAfterFailures: number): TransportChooser;
 }
