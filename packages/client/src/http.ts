@@ -14,10 +14,9 @@
  * ```
  * @module @herald/client/http
  */
-import { platformEventSource } from '#platform';
+import { httpConnectionParts } from './httpConnectionParts.js';
 import { HttpSession } from './httpSession.js';
 import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
-import { TransportChooser } from './transportChooser.js';
 
 export type { HttpTransport } from './httpTransport.js';
 
@@ -25,6 +24,5 @@ export type { HttpTransport } from './httpTransport.js';
 export const httpTransport: HttpTransport = {
   transport: 'http',
   dial: (url, settings, handlers) => new HttpSession(url, settings, handlers),
-  platformEventSource,
-  chooser: (mode, fallbackAfterFailures) => new TransportChooser(mode, fallbackAfterFailures),
+  connectionParts: httpConnectionParts,
 } as HttpTransportInternals;

@@ -4,12 +4,12 @@ import { CloseCode, type Transport } from '@herald/shared';
 import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
 import { ConnectionStateMachine } from './connectionState.js';
 import { CredentialRefresh, isSessionNotice } from './credentialRefresh.js';
-import type { HttpTransportInternals } from './httpTransport.js';
+import type { HttpConnectionParts, HttpTransportInternals } from './httpTransport.js';
 import { MAX_REFUSALS_IN_ROW, refusalOf, type Refusal } from './refusal.js';
 import { refusalError } from './requestTracker.js';
 import type { CallEvent, Session, SessionEnd, SessionHandlers } from './session.js';
 import { SocketSession } from './socketSession.js';
-import type { TransportChooser, TransportMode } from './transportChooser.js';
+import type { TransportMode } from './transportChooser.js';
 import { UrlRotation } from './urlRotation.js';
 
 export interface ConnectionListener {
@@ -115,15 +115,12 @@ export class ReconnectingConnection {
   /** Sessions the server answered on. */
   readonly #proven = new WeakSet<Session>();
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
-  #probeTimer: ReturnType<typeof setTimeout> | null = null;
   /** The app closed the client: terminal. */
   #closed = false;
   readonly #rotations: Record<Transport, UrlRotation | null>;
-  /** Picks each attempt's transport; null without the HTTP transport (WebSocket only). */
-  readonly #chooser: TransportChooser | null;
+  /** The transport chooser, upgrade probe and EventSource of `http` and `auto`; null without the HTTP transport (WebSocket only). */
+  readonly #http: HttpConnectionParts | null;
   readonly #refresh: CredentialRefresh;
-  /** The EventSource class HTTP sessions use, resolved by the first dial over HTTP. */
-  #eventSource: Promise<EventSourceClass> | null = null;
 
   readonly #settings: ConnectionSettings;
   readonly #listener: ConnectionListener;
@@ -137,7 +134,14 @@ export class ReconnectingConnection {
     this.#settings = settings;
     this.#refresh = new CredentialRefresh(settings.connectionParams, (error) => events.onRefreshError(error));
     const { http } = settings;
-    this.#chooser = http ? http.chooser(settings.transport, settings.fallbackAfterFailures) : null;
+    this.#http = http
+      ? http.connectionParts(settings, {
+          stopped: () => this.#stopped,
+          current: () => this.#current,
+          busy: () => this.#dialing !== null || this.#preparing || this.#retryTimer !== null,
+          dialProbe: () => void this.#dial(true),
+        })
+      : null;
     this.#rotations = {
       websocket: new UrlRotation(settings.urls),
       http: http ? new UrlRotation(settings.httpUrls) : null,
@@ -157,7 +161,7 @@ export class ReconnectingConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#clearRetry();
-    this.#clearProbe();
+    this.#http?.probe?.clear();
     this.#refresh.clear();
     this.state.set({ status: 'closed' });
     this.#dialing?.close();
@@ -198,11 +202,11 @@ export class ReconnectingConnection {
     try {
       const source = this.#settings.connectionParams;
       params = typeof source === 'function' ? await source() : (source ?? null);
-      transport = probe || !this.#chooser ? 'websocket' : this.#chooser.next();
-      if (transport === 'http') EventSource = await this.#httpEventSource();
+      transport = probe || !this.#http ? 'websocket' : this.#http.chooser.next();
+      if (transport === 'http') EventSource = await this.#http!.eventSource();
     } catch (error) {
       this.#preparing = false;
-      if (probe) this.#scheduleProbe();
+      if (probe) this.#http?.probe?.schedule();
       else this.#scheduleRetry(asError(error, 'connectionParams failed'));
       return;
     }
@@ -231,24 +235,12 @@ export class ReconnectingConnection {
         : new SocketSession(url, { ...common, WebSocket: this.#settings.WebSocket, maxCallsPerFrame: this.#settings.maxCallsPerFrame }, handlers);
   }
 
-  /** The app's EventSource class, else the platform's (which in Node loads the `eventsource` package once; a failed load is tried again). */
-  #httpEventSource(): Promise<EventSourceClass> {
-    const { http, EventSource } = this.#settings;
-    if (EventSource) return Promise.resolve(EventSource);
-    if (!http) return Promise.reject(new TypeError("transport 'http' and 'auto' need the `http` option (see createHeraldClient)"));
-    const loading = (this.#eventSource ??= http.platformEventSource());
-    loading.catch(() => {
-      if (this.#eventSource === loading) this.#eventSource = null;
-    });
-    return loading;
-  }
-
   #onReady(session: Session): void {
     if (session !== this.#dialing) return;
     this.#dialing = null;
     this.#dialingIsProbe = false;
     this.#rotations[session.transport]?.markOpened();
-    this.#chooser?.opened(session.transport);
+    this.#http?.chooser.opened(session.transport);
     const previous = this.#current;
     this.#current = session;
     // The new session's server tells its own expiry; a refresh planned for the old one is moot.
@@ -257,9 +249,7 @@ export class ReconnectingConnection {
     this.#listener.onSession(session);
     // Everything moved to the new session; the old one (after a reconnect notice or an upgrade) has nothing left to do.
     previous?.close(CloseCode.NORMAL, 'moved to a new connection');
-    // Upgrades that failed without an answer may have met a server that was
-    // down for a moment (a restart) rather than a proxy: try one again soon.
-    this.#scheduleProbe(this.#chooser?.upgradeRefused ? undefined : QUICK_PROBE_MS);
+    this.#http?.probe?.opened();
   }
 
   /** The server serves `session`: the backoff and the refusal count start over. */
@@ -291,17 +281,17 @@ export class ReconnectingConnection {
       const serving = this.#current?.isReady ?? false;
       if (wasProbe && serving) {
         // The upgrade is still blocked: stay on HTTP, try again later.
-        this.#scheduleProbe();
+        this.#http?.probe?.schedule();
         return;
       }
-      this.#chooser?.failed(session.transport, end.refused);
+      this.#http?.chooser.failed(session.transport, end.refused);
       // A replacement failed while the old session still serves: retry quietly.
       this.#onFailure(end, !serving);
       return;
     }
     if (session !== this.#current) return;
     this.#current = null;
-    this.#clearProbe();
+    this.#http?.probe?.clear();
     this.#refresh.clear();
     this.#listener.onSessionLost(session, this.#proven.has(session));
     this.#onFailure(end, true);
@@ -324,7 +314,7 @@ export class ReconnectingConnection {
   /** The server said no again: wait for the app's `reconnect()`, and let waiting calls fail. */
   #stop(end: SessionEnd, refusal: Refusal): void {
     this.#clearRetry();
-    this.#clearProbe();
+    this.#http?.probe?.clear();
     const closeCode = end.httpStatus === null ? end.code : null;
     this.state.set({ status: 'closed', refusal: { closeCode, httpStatus: end.httpStatus, error: end.error } });
     // Whatever is left (a dial under way) ends quietly: the state says stopped.
@@ -370,32 +360,7 @@ export class ReconnectingConnection {
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
   }
-
-  /** `auto` on HTTP: try the WebSocket again after a while. */
-  #scheduleProbe(delayMs?: number): void {
-    this.#clearProbe();
-    const current = this.#current;
-    if (this.#stopped || this.#settings.transport !== 'auto' || current?.transport !== 'http' || !current.isReady) return;
-    this.#probeTimer = setTimeout(() => {
-      this.#probeTimer = null;
-      if (this.#stopped || this.#current !== current || !current.isReady) return;
-      if (this.#dialing || this.#preparing || this.#retryTimer) {
-        this.#scheduleProbe();
-        return;
-      }
-      void this.#dial(true);
-    }, Math.min(delayMs ?? Infinity, this.#settings.upgradeProbeIntervalMs));
-    (this.#probeTimer as { unref?: () => void }).unref?.();
-  }
-
-  #clearProbe(): void {
-    if (this.#probeTimer) clearTimeout(this.#probeTimer);
-    this.#probeTimer = null;
-  }
 }
-
-/** The first upgrade probe after a fallback that no refusal explained. */
-const QUICK_PROBE_MS = 1_000;
 
 function isReconnectNotice(message: unknown): boolean {
   return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === 'reconnect';
