@@ -18,18 +18,18 @@ export interface ConnectionStateSource {
  * refusal moves on only when the app asks (`client.reconnect()`).
  */
 export class ConnectionStateMachine implements ConnectionStateSource {
-  private state: ConnectionState = { status: 'connecting', url: null };
-  private readonly listeners = new Set<ConnectionStateListener>();
+  #state: ConnectionState = { status: 'connecting', url: null };
+  readonly #listeners = new Set<ConnectionStateListener>();
 
   get current(): ConnectionState {
-    return this.state;
+    return this.#state;
   }
 
   set(next: ConnectionState): void {
-    const previous = this.state;
+    const previous = this.#state;
     if ((previous.status === 'closed' && !previous.refusal) || sameState(previous, next)) return;
-    this.state = next;
-    for (const listener of [...this.listeners]) {
+    this.#state = next;
+    for (const listener of [...this.#listeners]) {
       try {
         listener(next, previous);
       } catch (error) {
@@ -42,9 +42,9 @@ export class ConnectionStateMachine implements ConnectionStateSource {
   }
 
   subscribe(listener: ConnectionStateListener): () => void {
-    this.listeners.add(listener);
+    this.#listeners.add(listener);
     return () => {
-      this.listeners.delete(listener);
+      this.#listeners.delete(listener);
     };
   }
 }

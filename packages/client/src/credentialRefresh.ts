@@ -33,49 +33,55 @@ export function isSessionNotice(message: unknown): message is SessionNotice {
  * closed at expiry and reconnects.
  */
 export class CredentialRefresh {
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private session: Session | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #session: Session | null = null;
+
+  readonly #source: HeraldClientOptions['connectionParams'];
+  readonly #onError: (error: TRPCClientError<AnyRouter>) => void;
 
   constructor(
-    private readonly source: HeraldClientOptions['connectionParams'],
-    private readonly onError: (error: TRPCClientError<AnyRouter>) => void,
-  ) {}
+    source: HeraldClientOptions['connectionParams'],
+    onError: (error: TRPCClientError<AnyRouter>) => void,
+  ) {
+    this.#source = source;
+    this.#onError = onError;
+  }
 
   /** A session notice arrived on `session` (the one in use). */
   onNotice(session: Session, notice: SessionNotice): void {
     this.clear();
     const { expiresInMs, refused } = notice.params;
     if (refused) {
-      this.onError(clientError(refused.heraldCode, `The server refused the refreshed credentials: ${refused.message}`));
+      this.#onError(clientError(refused.heraldCode, `The server refused the refreshed credentials: ${refused.message}`));
       return;
     }
-    const source = this.source;
+    const source = this.#source;
     if (expiresInMs === null || typeof source !== 'function') return;
-    this.session = session;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.refresh(session, source);
+    this.#session = session;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#refresh(session, source);
     }, refreshDelayMs(expiresInMs));
-    (this.timer as { unref?: () => void }).unref?.();
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   /** Stops the pending refresh (the session ended or changed, or the client closed). */
   clear(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.session = null;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#session = null;
   }
 
-  private async refresh(session: Session, source: () => ConnectionParams | null | Promise<ConnectionParams | null>): Promise<void> {
+  async #refresh(session: Session, source: () => ConnectionParams | null | Promise<ConnectionParams | null>): Promise<void> {
     let params: ConnectionParams | null;
     try {
       params = await source();
     } catch (cause) {
-      this.onError(clientError('UNAUTHORIZED', `connectionParams failed during a credentials refresh: ${cause instanceof Error ? cause.message : String(cause)}`));
+      this.#onError(clientError('UNAUTHORIZED', `connectionParams failed during a credentials refresh: ${cause instanceof Error ? cause.message : String(cause)}`));
       return;
     }
     // The session may have ended (or been replaced) while the app fetched a token: the new one got fresh params when it dialed.
-    if (this.session !== session || !session.isReady || !params) return;
+    if (this.#session !== session || !session.isReady || !params) return;
     session.refreshCredentials(params);
   }
 }

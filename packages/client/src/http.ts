@@ -14,7 +14,7 @@
  * ```
  * @module @herald/client/http
  */
-import { platformEventSource } from '#platform';
+import { httpConnectionParts } from './httpConnectionParts.js';
 import { HttpSession } from './httpSession.js';
 import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
 
@@ -24,5 +24,5 @@ export type { HttpTransport } from './httpTransport.js';
 export const httpTransport: HttpTransport = {
   transport: 'http',
   dial: (url, settings, handlers) => new HttpSession(url, settings, handlers),
-  platformEventSource,
+  connectionParts: httpConnectionParts,
 } as HttpTransportInternals;

@@ -4,12 +4,12 @@ import { CloseCode, type Transport } from '@herald/shared';
 import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
 import { ConnectionStateMachine } from './connectionState.js';
 import { CredentialRefresh, isSessionNotice } from './credentialRefresh.js';
-import type { HttpTransportInternals } from './httpTransport.js';
+import type { HttpConnectionParts, HttpTransportInternals } from './httpTransport.js';
 import { MAX_REFUSALS_IN_ROW, refusalOf, type Refusal } from './refusal.js';
 import { refusalError } from './requestTracker.js';
 import type { CallEvent, Session, SessionEnd, SessionHandlers } from './session.js';
 import { SocketSession } from './socketSession.js';
-import { TransportChooser, type TransportMode } from './transportChooser.js';
+import type { TransportMode } from './transportChooser.js';
 import { UrlRotation } from './urlRotation.js';
 
 export interface ConnectionListener {
@@ -102,59 +102,70 @@ export interface ConnectionSettings {
  */
 export class ReconnectingConnection {
   readonly state = new ConnectionStateMachine();
-  private current: Session | null = null;
+  #current: Session | null = null;
   /** A session dialing to replace `current` (after a loss, on the server's notice, or as an upgrade probe). */
-  private dialing: Session | null = null;
+  #dialing: Session | null = null;
   /** `dialing` is an upgrade probe: its failure is quiet. */
-  private dialingIsProbe = false;
+  #dialingIsProbe = false;
   /** A dial waiting for `connectionParams`. */
-  private preparing = false;
-  private attempt = 0;
+  #preparing = false;
+  #attempt = 0;
   /** Refusals in a row with no connection the server served in between. */
-  private refusalsInRow = 0;
+  #refusalsInRow = 0;
   /** Sessions the server answered on. */
-  private readonly proven = new WeakSet<Session>();
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private probeTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #proven = new WeakSet<Session>();
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** The app closed the client: terminal. */
-  private closed = false;
-  private readonly rotations: Record<Transport, UrlRotation>;
-  private readonly chooser: TransportChooser;
-  private readonly refresh: CredentialRefresh;
-  /** The EventSource class HTTP sessions use, resolved by the first dial over HTTP. */
-  private eventSource: Promise<EventSourceClass> | null = null;
+  #closed = false;
+  readonly #rotations: Record<Transport, UrlRotation | null>;
+  /** The transport chooser, upgrade probe and EventSource of `http` and `auto`; null without the HTTP transport (WebSocket only). */
+  readonly #http: HttpConnectionParts | null;
+  readonly #refresh: CredentialRefresh;
+
+  readonly #settings: ConnectionSettings;
+  readonly #listener: ConnectionListener;
 
   constructor(
-    private readonly settings: ConnectionSettings,
-    private readonly listener: ConnectionListener,
+    settings: ConnectionSettings,
+    listener: ConnectionListener,
     events: ConnectionEvents,
   ) {
-    this.refresh = new CredentialRefresh(settings.connectionParams, (error) => events.onRefreshError(error));
-    this.chooser = new TransportChooser(settings.transport, settings.fallbackAfterFailures);
-    this.rotations = {
+    this.#listener = listener;
+    this.#settings = settings;
+    this.#refresh = new CredentialRefresh(settings.connectionParams, (error) => events.onRefreshError(error));
+    const { http } = settings;
+    this.#http = http
+      ? http.connectionParts(settings, {
+          stopped: () => this.#stopped,
+          current: () => this.#current,
+          busy: () => this.#dialing !== null || this.#preparing || this.#retryTimer !== null,
+          dialProbe: () => void this.#dial(true),
+        })
+      : null;
+    this.#rotations = {
       websocket: new UrlRotation(settings.urls),
-      http: new UrlRotation(settings.httpUrls),
+      http: http ? new UrlRotation(settings.httpUrls) : null,
     };
   }
 
   /** The ready session, if there is one. */
   get session(): Session | null {
-    return this.current?.isReady ? this.current : null;
+    return this.#current?.isReady ? this.#current : null;
   }
 
   start(): void {
-    void this.dial();
+    void this.#dial();
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.clearRetry();
-    this.clearProbe();
-    this.refresh.clear();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearRetry();
+    this.#http?.probe?.clear();
+    this.#refresh.clear();
     this.state.set({ status: 'closed' });
-    this.dialing?.close();
-    this.current?.close();
+    this.#dialing?.close();
+    this.#current?.close();
   }
 
   /**
@@ -164,169 +175,155 @@ export class ReconnectingConnection {
    * anew. Does nothing while open or dialing, or after `close()`.
    */
   reconnect(): void {
-    if (this.closed) return;
-    this.attempt = 0;
-    this.refusalsInRow = 0;
+    if (this.#closed) return;
+    this.#attempt = 0;
+    this.#refusalsInRow = 0;
     if (this.state.current.status === 'closed') {
-      this.listener.resume();
+      this.#listener.resume();
       this.state.set({ status: 'connecting', url: null });
     }
-    if (this.current?.isReady || this.dialing || this.preparing) return;
-    this.clearRetry();
-    void this.dial();
+    if (this.#current?.isReady || this.#dialing || this.#preparing) return;
+    this.#clearRetry();
+    void this.#dial();
   }
 
   /** Closed by the app, or stopped by a refusal: nothing dials until `reconnect()`. */
-  private get stopped(): boolean {
+  get #stopped(): boolean {
     return this.state.current.status === 'closed';
   }
 
-  private async dial(probe = false): Promise<void> {
-    if (!probe) this.retryTimer = null;
-    if (this.stopped || this.dialing || this.preparing) return;
-    this.preparing = true;
+  async #dial(probe = false): Promise<void> {
+    if (!probe) this.#retryTimer = null;
+    if (this.#stopped || this.#dialing || this.#preparing) return;
+    this.#preparing = true;
     let params: ConnectionParams | null;
     let transport: Transport;
     let EventSource: EventSourceClass | null = null;
     try {
-      const source = this.settings.connectionParams;
+      const source = this.#settings.connectionParams;
       params = typeof source === 'function' ? await source() : (source ?? null);
-      transport = probe ? 'websocket' : this.chooser.next();
-      if (transport === 'http') EventSource = await this.httpEventSource();
+      transport = probe || !this.#http ? 'websocket' : this.#http.chooser.next();
+      if (transport === 'http') EventSource = await this.#http!.eventSource();
     } catch (error) {
-      this.preparing = false;
-      if (probe) this.scheduleProbe();
-      else this.scheduleRetry(asError(error, 'connectionParams failed'));
+      this.#preparing = false;
+      if (probe) this.#http?.probe?.schedule();
+      else this.#scheduleRetry(asError(error, 'connectionParams failed'));
       return;
     }
-    this.preparing = false;
-    if (this.stopped || this.dialing) return;
-    const url = this.rotations[transport].next();
-    if (!this.current && this.state.current.status === 'connecting') this.state.set({ status: 'connecting', url });
+    this.#preparing = false;
+    if (this.#stopped || this.#dialing) return;
+    const url = this.#rotations[transport]!.next();
+    if (!this.#current && this.state.current.status === 'connecting') this.state.set({ status: 'connecting', url });
     const handlers: SessionHandlers = {
-      onReady: (session) => this.onReady(session),
-      onMessage: (session, message) => this.onMessage(session, message),
-      onEvent: (session, callId, event) => this.listener.onEvent(session, callId, event),
-      onProven: (session) => this.onProven(session),
-      onEnd: (session, end) => this.onEnd(session, end),
+      onReady: (session) => this.#onReady(session),
+      onMessage: (session, message) => this.#onMessage(session, message),
+      onEvent: (session, callId, event) => this.#listener.onEvent(session, callId, event),
+      onProven: (session) => this.#onProven(session),
+      onEnd: (session, end) => this.#onEnd(session, end),
     };
     const common = {
       connectionParams: params,
-      pingIntervalMs: this.settings.pingIntervalMs,
-      pongTimeoutMs: this.settings.pongTimeoutMs,
-      connectTimeoutMs: this.settings.connectTimeoutMs,
+      pingIntervalMs: this.#settings.pingIntervalMs,
+      pongTimeoutMs: this.#settings.pongTimeoutMs,
+      connectTimeoutMs: this.#settings.connectTimeoutMs,
     };
-    this.dialingIsProbe = probe;
-    const { http } = this.settings;
-    this.dialing =
+    this.#dialingIsProbe = probe;
+    const { http } = this.#settings;
+    this.#dialing =
       http && EventSource
-        ? http.dial(url, { ...common, connectionParamsSource: this.settings.connectionParams, EventSource, fetch: this.settings.fetch }, handlers)
-        : new SocketSession(url, { ...common, WebSocket: this.settings.WebSocket, maxCallsPerFrame: this.settings.maxCallsPerFrame }, handlers);
+        ? http.dial(url, { ...common, connectionParamsSource: this.#settings.connectionParams, EventSource, fetch: this.#settings.fetch }, handlers)
+        : new SocketSession(url, { ...common, WebSocket: this.#settings.WebSocket, maxCallsPerFrame: this.#settings.maxCallsPerFrame }, handlers);
   }
 
-  /** The app's EventSource class, else the platform's (which in Node loads the `eventsource` package once; a failed load is tried again). */
-  private httpEventSource(): Promise<EventSourceClass> {
-    const { http, EventSource } = this.settings;
-    if (EventSource) return Promise.resolve(EventSource);
-    if (!http) return Promise.reject(new TypeError("transport 'http' and 'auto' need the `http` option (see createHeraldClient)"));
-    const loading = (this.eventSource ??= http.platformEventSource());
-    loading.catch(() => {
-      if (this.eventSource === loading) this.eventSource = null;
-    });
-    return loading;
-  }
-
-  private onReady(session: Session): void {
-    if (session !== this.dialing) return;
-    this.dialing = null;
-    this.dialingIsProbe = false;
-    this.rotations[session.transport].markOpened();
-    this.chooser.opened(session.transport);
-    const previous = this.current;
-    this.current = session;
+  #onReady(session: Session): void {
+    if (session !== this.#dialing) return;
+    this.#dialing = null;
+    this.#dialingIsProbe = false;
+    this.#rotations[session.transport]?.markOpened();
+    this.#http?.chooser.opened(session.transport);
+    const previous = this.#current;
+    this.#current = session;
     // The new session's server tells its own expiry; a refresh planned for the old one is moot.
-    if (previous) this.refresh.clear();
+    if (previous) this.#refresh.clear();
     this.state.set({ status: 'open', url: session.url, transport: session.transport });
-    this.listener.onSession(session);
+    this.#listener.onSession(session);
     // Everything moved to the new session; the old one (after a reconnect notice or an upgrade) has nothing left to do.
     previous?.close(CloseCode.NORMAL, 'moved to a new connection');
-    // Upgrades that failed without an answer may have met a server that was
-    // down for a moment (a restart) rather than a proxy: try one again soon.
-    this.scheduleProbe(this.chooser.upgradeRefused ? undefined : QUICK_PROBE_MS);
+    this.#http?.probe?.opened();
   }
 
   /** The server serves `session`: the backoff and the refusal count start over. */
-  private onProven(session: Session): void {
-    this.proven.add(session);
-    if (session !== this.current) return;
-    this.attempt = 0;
-    this.refusalsInRow = 0;
+  #onProven(session: Session): void {
+    this.#proven.add(session);
+    if (session !== this.#current) return;
+    this.#attempt = 0;
+    this.#refusalsInRow = 0;
   }
 
-  private onMessage(session: Session, message: unknown): void {
+  #onMessage(session: Session, message: unknown): void {
     if (isReconnectNotice(message)) {
       // The server is draining: dial a replacement now, keep using this one until it is ready.
-      if (session === this.current && !this.dialing) void this.dial();
+      if (session === this.#current && !this.#dialing) void this.#dial();
       return;
     }
     if (isSessionNotice(message)) {
-      if (session === this.current) this.refresh.onNotice(session, message);
+      if (session === this.#current) this.#refresh.onNotice(session, message);
       return;
     }
-    this.listener.onMessage(session, message);
+    this.#listener.onMessage(session, message);
   }
 
-  private onEnd(session: Session, end: SessionEnd): void {
-    if (session === this.dialing) {
-      const wasProbe = this.dialingIsProbe;
-      this.dialing = null;
-      this.dialingIsProbe = false;
-      const serving = this.current?.isReady ?? false;
+  #onEnd(session: Session, end: SessionEnd): void {
+    if (session === this.#dialing) {
+      const wasProbe = this.#dialingIsProbe;
+      this.#dialing = null;
+      this.#dialingIsProbe = false;
+      const serving = this.#current?.isReady ?? false;
       if (wasProbe && serving) {
         // The upgrade is still blocked: stay on HTTP, try again later.
-        this.scheduleProbe();
+        this.#http?.probe?.schedule();
         return;
       }
-      this.chooser.failed(session.transport, end.refused);
+      this.#http?.chooser.failed(session.transport, end.refused);
       // A replacement failed while the old session still serves: retry quietly.
-      this.onFailure(end, !serving);
+      this.#onFailure(end, !serving);
       return;
     }
-    if (session !== this.current) return;
-    this.current = null;
-    this.clearProbe();
-    this.refresh.clear();
-    this.listener.onSessionLost(session, this.proven.has(session));
-    this.onFailure(end, true);
+    if (session !== this.#current) return;
+    this.#current = null;
+    this.#http?.probe?.clear();
+    this.#refresh.clear();
+    this.#listener.onSessionLost(session, this.#proven.has(session));
+    this.#onFailure(end, true);
   }
 
   /** An attempt failed or a session was lost: stop on a repeated refusal, else retry after backoff. */
-  private onFailure(end: SessionEnd, report: boolean): void {
-    if (this.stopped) return;
+  #onFailure(end: SessionEnd, report: boolean): void {
+    if (this.#stopped) return;
     const refusal = refusalOf(end);
     if (refusal && refusal.kind !== 'busy') {
-      this.refusalsInRow += 1;
-      if (report && this.refusalsInRow >= MAX_REFUSALS_IN_ROW) {
-        this.stop(end, refusal);
+      this.#refusalsInRow += 1;
+      if (report && this.#refusalsInRow >= MAX_REFUSALS_IN_ROW) {
+        this.#stop(end, refusal);
         return;
       }
     }
-    this.scheduleRetry(end.error, report, end, refusal?.retryAfterMs ?? null);
+    this.#scheduleRetry(end.error, report, end, refusal?.retryAfterMs ?? null);
   }
 
   /** The server said no again: wait for the app's `reconnect()`, and let waiting calls fail. */
-  private stop(end: SessionEnd, refusal: Refusal): void {
-    this.clearRetry();
-    this.clearProbe();
+  #stop(end: SessionEnd, refusal: Refusal): void {
+    this.#clearRetry();
+    this.#http?.probe?.clear();
     const closeCode = end.httpStatus === null ? end.code : null;
     this.state.set({ status: 'closed', refusal: { closeCode, httpStatus: end.httpStatus, error: end.error } });
     // Whatever is left (a dial under way) ends quietly: the state says stopped.
-    const current = this.current;
-    this.current = null;
-    if (current) this.listener.onSessionLost(current, this.proven.has(current));
+    const current = this.#current;
+    this.#current = null;
+    if (current) this.#listener.onSessionLost(current, this.#proven.has(current));
     current?.close();
-    this.dialing?.close();
-    this.listener.refuse(
+    this.#dialing?.close();
+    this.#listener.refuse(
       refusalError(refusal.callError, `The server refused the connection (${end.error.message}); call client.reconnect() once that is fixed`, end.httpStatus),
     );
   }
@@ -336,22 +333,22 @@ export class ReconnectingConnection {
    * before the server's `Retry-After`), and (unless a working session
    * remains) says so.
    */
-  private scheduleRetry(
+  #scheduleRetry(
     error: Error,
     report = true,
     end: Pick<SessionEnd, 'code' | 'httpStatus'> | null = null,
     retryAfterMs: number | null = null,
   ): void {
-    if (this.stopped) return;
-    if (!this.retryTimer && !this.dialing && !this.preparing) {
-      this.attempt += 1;
-      const delayMs = Math.max(this.settings.retryDelayMs(this.attempt - 1), retryAfterMs ?? 0);
-      this.retryTimer = setTimeout(() => void this.dial(), delayMs);
+    if (this.#stopped) return;
+    if (!this.#retryTimer && !this.#dialing && !this.#preparing) {
+      this.#attempt += 1;
+      const delayMs = Math.max(this.#settings.retryDelayMs(this.#attempt - 1), retryAfterMs ?? 0);
+      this.#retryTimer = setTimeout(() => void this.#dial(), delayMs);
     }
     if (report) {
       this.state.set({
         status: 'reconnecting',
-        attempt: Math.max(1, this.attempt),
+        attempt: Math.max(1, this.#attempt),
         error,
         closeCode: end?.code ?? null,
         ...(end?.httpStatus != null ? { httpStatus: end.httpStatus } : {}),
@@ -359,36 +356,11 @@ export class ReconnectingConnection {
     }
   }
 
-  private clearRetry(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-  }
-
-  /** `auto` on HTTP: try the WebSocket again after a while. */
-  private scheduleProbe(delayMs?: number): void {
-    this.clearProbe();
-    const current = this.current;
-    if (this.stopped || this.settings.transport !== 'auto' || current?.transport !== 'http' || !current.isReady) return;
-    this.probeTimer = setTimeout(() => {
-      this.probeTimer = null;
-      if (this.stopped || this.current !== current || !current.isReady) return;
-      if (this.dialing || this.preparing || this.retryTimer) {
-        this.scheduleProbe();
-        return;
-      }
-      void this.dial(true);
-    }, Math.min(delayMs ?? Infinity, this.settings.upgradeProbeIntervalMs));
-    (this.probeTimer as { unref?: () => void }).unref?.();
-  }
-
-  private clearProbe(): void {
-    if (this.probeTimer) clearTimeout(this.probeTimer);
-    this.probeTimer = null;
+  #clearRetry(): void {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
   }
 }
-
-/** The first upgrade probe after a fallback that no refusal explained. */
-const QUICK_PROBE_MS = 1_000;
 
 function isReconnectNotice(message: unknown): boolean {
   return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === 'reconnect';

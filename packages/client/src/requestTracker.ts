@@ -61,57 +61,60 @@ const NO_INPUT = transformer.serialize(undefined);
  * same way it moves between sockets.
  */
 export class RequestTracker {
-  private readonly calls = new Map<number, Call>();
-  private lastId = 0;
-  private readonly sweepTimer: ReturnType<typeof setInterval>;
-  private session: Session | null = null;
-  private closed = false;
+  readonly #calls = new Map<number, Call>();
+  #lastId = 0;
+  readonly #sweepTimer: ReturnType<typeof setInterval>;
+  #session: Session | null = null;
+  #closed = false;
   /** The error of the refusal that stopped the connection; queries and mutations fail with it until `resume()`. */
-  private refusal: TRPCClientError<AnyRouter> | null = null;
+  #refusal: TRPCClientError<AnyRouter> | null = null;
 
-  constructor(private readonly settings: TrackerSettings) {
-    this.sweepTimer = setInterval(() => this.expireQueued(), Math.max(50, Math.min(1_000, settings.maxQueuedAgeMs / 4)));
-    (this.sweepTimer as { unref?: () => void }).unref?.();
+  readonly #settings: TrackerSettings;
+
+  constructor(settings: TrackerSettings) {
+    this.#settings = settings;
+    this.#sweepTimer = setInterval(() => this.#expireQueued(), Math.max(50, Math.min(1_000, settings.maxQueuedAgeMs / 4)));
+    (this.#sweepTimer as { unref?: () => void }).unref?.();
   }
 
   /** Starts a call; returns the function that cancels it. */
   start(request: CallRequest, observer: CallObserver): () => void {
-    if (this.closed) {
+    if (this.#closed) {
       observer.error(clientError('CLIENT_CLOSED', 'This Herald client was closed; create a new one to reconnect'));
       return () => undefined;
     }
-    if (this.refusal && request.type !== 'subscription') {
-      observer.error(this.refusal);
+    if (this.#refusal && request.type !== 'subscription') {
+      observer.error(this.#refusal);
       return () => undefined;
     }
-    if (!this.session && this.queuedCount() >= this.settings.maxQueued) {
-      observer.error(clientError('OFFLINE_QUEUE_FULL', `${this.settings.maxQueued} calls are already waiting for the connection`));
+    if (!this.#session && this.#queuedCount() >= this.#settings.maxQueued) {
+      observer.error(clientError('OFFLINE_QUEUE_FULL', `${this.#settings.maxQueued} calls are already waiting for the connection`));
       return () => undefined;
     }
     const call: Call = {
       type: request.type,
       path: request.path,
       input: request.input,
-      id: ++this.lastId,
+      id: ++this.#lastId,
       // Most queries take no input: superjson has nothing to do for them.
       serializedInput: request.input === undefined ? NO_INPUT : transformer.serialize(request.input),
-      idempotencyKey: request.type === 'mutation' ? this.settings.newKey() : undefined,
+      idempotencyKey: request.type === 'mutation' ? this.#settings.newKey() : undefined,
       observer,
       session: null,
       waitingSince: Date.now(),
       lastEventId: request.lastEventId,
       started: false,
     };
-    this.calls.set(call.id, call);
-    if (this.session) this.sendOn(call, this.session);
-    return () => this.cancel(call);
+    this.#calls.set(call.id, call);
+    if (this.#session) this.#sendOn(call, this.#session);
+    return () => this.#cancel(call);
   }
 
   /** A socket is ready: everything not on it goes out on it, oldest first. */
   onSession(session: Session): void {
-    this.session = session;
-    for (const call of this.calls.values()) {
-      if (call.session !== session) this.sendOn(call, session);
+    this.#session = session;
+    for (const call of this.#calls.values()) {
+      if (call.session !== session) this.#sendOn(call, session);
     }
   }
 
@@ -122,14 +125,14 @@ export class RequestTracker {
    * `maxQueuedAgeMs`.
    */
   onSessionLost(session: Session, proven: boolean): void {
-    if (this.session === session) this.session = null;
+    if (this.#session === session) this.#session = null;
     const now = Date.now();
-    for (const call of [...this.calls.values()]) {
+    for (const call of [...this.#calls.values()]) {
       if (call.session !== session) continue;
       call.session = null;
       if (proven) call.waitingSince = now;
-      if (call.type === 'mutation' && !this.settings.retryMutations) {
-        this.finish(call);
+      if (call.type === 'mutation' && !this.#settings.retryMutations) {
+        this.#finish(call);
         call.observer.error(
           clientError('CONNECTION_LOST', 'The connection dropped while this mutation was in flight; it may or may not have run'),
         );
@@ -142,7 +145,7 @@ export class RequestTracker {
     if (typeof message !== 'object' || message === null) return;
     const id = (message as { id?: unknown }).id;
     if (typeof id !== 'number') return; // `id: null` errors concern the connection, not a call.
-    const call = this.calls.get(id);
+    const call = this.#calls.get(id);
     if (!call || call.session !== session) return;
 
     const transformed = transformResult(message as never, transformer);
@@ -160,16 +163,16 @@ export class RequestTracker {
 
   /** One event of a call, from the session it is on (events from a session it has left are ignored). */
   onEvent(session: Session, id: number, event: CallEvent): void {
-    const call = this.calls.get(id);
+    const call = this.#calls.get(id);
     if (!call || call.session !== session) return;
     if (event.type === 'error') {
-      this.finish(call);
+      this.#finish(call);
       call.observer.error(event.error);
       return;
     }
     if (call.type !== 'subscription') {
       if (event.type !== 'data') return;
-      this.finish(call);
+      this.#finish(call);
       call.observer.next({ type: 'data', data: event.data });
       call.observer.complete();
       return;
@@ -181,7 +184,7 @@ export class RequestTracker {
         call.observer.next({ type: 'started' });
       }
     } else if (event.type === 'stopped') {
-      this.finish(call);
+      this.#finish(call);
       call.observer.complete();
     } else {
       if (event.id !== undefined) call.lastEventId = event.id;
@@ -196,11 +199,11 @@ export class RequestTracker {
    * tracked id.
    */
   refuse(error: TRPCClientError<AnyRouter>): void {
-    if (this.closed) return;
-    this.refusal = error;
-    for (const call of [...this.calls.values()]) {
+    if (this.#closed) return;
+    this.#refusal = error;
+    for (const call of [...this.#calls.values()]) {
       if (call.type === 'subscription') continue;
-      this.finish(call);
+      this.#finish(call);
       call.session?.stopCall(call.id);
       call.observer.error(error);
     }
@@ -208,21 +211,21 @@ export class RequestTracker {
 
   /** The app asked to connect again: calls wait for the connection again. */
   resume(): void {
-    this.refusal = null;
+    this.#refusal = null;
   }
 
   /** Fails every call; the client is closing. */
   close(): void {
-    this.closed = true;
-    clearInterval(this.sweepTimer);
-    for (const call of [...this.calls.values()]) {
-      this.finish(call);
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    for (const call of [...this.#calls.values()]) {
+      this.#finish(call);
       if (call.type === 'subscription') call.observer.complete();
       else call.observer.error(clientError('CLIENT_CLOSED', 'The client was closed before the call was answered'));
     }
   }
 
-  private sendOn(call: Call, session: Session): void {
+  #sendOn(call: Call, session: Session): void {
     const sent = session.startCall({
       id: call.id,
       type: call.type,
@@ -235,30 +238,30 @@ export class RequestTracker {
     if (sent) call.session = session;
   }
 
-  private cancel(call: Call): void {
-    if (this.calls.get(call.id) !== call) return;
-    this.finish(call);
+  #cancel(call: Call): void {
+    if (this.#calls.get(call.id) !== call) return;
+    this.#finish(call);
     call.session?.stopCall(call.id);
   }
 
-  private finish(call: Call): void {
-    this.calls.delete(call.id);
+  #finish(call: Call): void {
+    this.#calls.delete(call.id);
   }
 
-  private queuedCount(): number {
+  #queuedCount(): number {
     let count = 0;
-    for (const call of this.calls.values()) if (call.session === null) count++;
+    for (const call of this.#calls.values()) if (call.session === null) count++;
     return count;
   }
 
-  private expireQueued(): void {
-    const oldest = Date.now() - this.settings.maxQueuedAgeMs;
-    for (const call of [...this.calls.values()]) {
+  #expireQueued(): void {
+    const oldest = Date.now() - this.#settings.maxQueuedAgeMs;
+    for (const call of [...this.#calls.values()]) {
       // Subscriptions wait as long as the app keeps them.
       if (call.session !== null || call.type === 'subscription' || call.waitingSince > oldest) continue;
-      this.finish(call);
+      this.#finish(call);
       call.observer.error(
-        clientError('OFFLINE_TIMEOUT', `No connection for ${this.settings.maxQueuedAgeMs} ms; the ${call.type} was not sent`),
+        clientError('OFFLINE_TIMEOUT', `No connection for ${this.#settings.maxQueuedAgeMs} ms; the ${call.type} was not sent`),
       );
     }
   }

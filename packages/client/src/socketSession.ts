@@ -30,74 +30,79 @@ export interface SessionSettings {
  */
 export class SocketSession implements Session {
   readonly transport = 'websocket' as const;
-  private readonly socket: WebSocket;
-  private ready = false;
-  private ended = false;
+  readonly #socket: WebSocket;
+  #ready = false;
+  #ended = false;
   /** The upgrade was answered with a plain HTTP response that is not a Herald capacity refusal. */
-  private refused = false;
+  #refused = false;
   /** The status of the HTTP answer that refused the upgrade, when the platform shows it. */
-  private httpStatus: number | null = null;
-  private retryAfterMs: number | null = null;
+  #httpStatus: number | null = null;
+  #retryAfterMs: number | null = null;
   /** The server's error about the connection (`id: null`), kept for the end that follows it. */
-  private serverError: ConnectionError | null = null;
+  #serverError: ConnectionError | null = null;
   /** The server answered on this socket (see `SessionHandlers.onProven`). */
-  private proven = false;
-  private lastSeenAt = Date.now();
-  private pingSentAt = 0;
-  private readonly heartbeatTimer: ReturnType<typeof setInterval>;
-  private readonly connectTimer: ReturnType<typeof setTimeout>;
+  #proven = false;
+  #lastSeenAt = Date.now();
+  #pingSentAt = 0;
+  readonly #heartbeatTimer: ReturnType<typeof setInterval>;
+  readonly #connectTimer: ReturnType<typeof setTimeout>;
   /** Requests made in this tick after its first, sent together when the tick ends; null when none is pending. */
-  private batch: string[] | null = null;
+  #batch: string[] | null = null;
+
+  readonly #settings: SessionSettings;
+  readonly #handlers: SessionHandlers;
 
   constructor(
     readonly url: string,
-    private readonly settings: SessionSettings,
-    private readonly handlers: SessionHandlers,
+    settings: SessionSettings,
+    handlers: SessionHandlers,
   ) {
-    this.socket = new settings.WebSocket(settings.connectionParams ? withConnectionParamsFlag(url) : url);
-    this.socket.addEventListener('open', () => this.onOpen());
-    this.socket.addEventListener('message', (event) => this.onFrame(event.data));
-    this.socket.addEventListener('close', (event) =>
-      this.end({ code: event.code, error: new Error(`WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`) }),
+    this.#handlers = handlers;
+    this.#settings = settings;
+    this.#socket = new settings.WebSocket(settings.connectionParams ? withConnectionParamsFlag(url) : url);
+    this.#socket.addEventListener('open', () => this.#onOpen());
+    this.#socket.addEventListener('message', (event) => this.#onFrame(event.data));
+    this.#socket.addEventListener('close', (event) =>
+      this.#end({ code: event.code, error: new Error(`WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`) }),
     );
     // Browsers fire `error` then `close`; `ws` too. The close carries the
     // details, except that `ws` tells here that the upgrade got an HTTP answer.
-    this.socket.addEventListener('error', (event) => {
-      if (this.ready) return;
-      const answer = refusedUpgradeOf(this.socket, event);
+    this.#socket.addEventListener('error', (event) => {
+      if (this.#ready) return;
+      const answer = refusedUpgradeOf(this.#socket, event);
       if (!answer) return;
-      this.httpStatus = answer.status;
-      this.retryAfterMs = answer.retryAfterMs;
+      this.#httpStatus = answer.status;
+      this.#retryAfterMs = answer.retryAfterMs;
       // Herald's own capacity refusals (per-IP 429, full or draining 503) are
       // not about the upgrade: retry the WebSocket. Any other answer (a proxy's
       // 403 or 400, a 200 page) means something on the way strips upgrades;
       // an origin refusal (403) then surfaces from the HTTP side, which checks origins too.
-      if (!HERALD_REFUSAL_STATUSES.has(answer.status)) this.refused = true;
+      if (!HERALD_REFUSAL_STATUSES.has(answer.status)) this.#refused = true;
     });
 
-    this.connectTimer = setTimeout(() => {
-      if (!this.ready) this.fail(new Error(`The opening handshake took longer than ${settings.connectTimeoutMs} ms`));
+    this.#connectTimer = setTimeout(() => {
+      if (!this.#ready) this.#fail(new Error(`The opening handshake took longer than ${settings.connectTimeoutMs} ms`));
     }, settings.connectTimeoutMs);
     const tickMs = Math.max(10, Math.floor(Math.min(settings.pingIntervalMs, settings.pongTimeoutMs) / 4));
-    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), tickMs);
-    unref(this.connectTimer);
-    unref(this.heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => this.#checkHeartbeat(), tickMs);
+    unref(this.#connectTimer);
+    unref(this.#heartbeatTimer);
   }
 
   get isReady(): boolean {
-    return this.ready && !this.ended;
+    return this.#ready && !this.#ended;
   }
 
   startCall(call: OutgoingCall): boolean {
     const params: Record<string, unknown> = { path: call.path, input: call.serializedInput };
     if (call.lastEventId !== undefined) params['lastEventId'] = call.lastEventId;
     if (call.idempotencyKey !== undefined) params['idempotencyKey'] = call.idempotencyKey;
-    return this.request(JSON.stringify({ id: call.id, method: call.type, params }));
+    return this.#request(JSON.stringify({ id: call.id, method: call.type, params }));
   }
 
   stopCall(id: number): void {
     // `subscription.stop` also cancels a query or mutation on a Herald server (its signal aborts).
-    this.request(JSON.stringify({ id, method: 'subscription.stop' }));
+    this.#request(JSON.stringify({ id, method: 'subscription.stop' }));
   }
 
   /**
@@ -105,64 +110,64 @@ export class SocketSession implements Session {
    * timer), the rest of the tick as batches when it ends, so a burst of
    * calls costs a few frames and writes instead of one each.
    */
-  private request(json: string): boolean {
+  #request(json: string): boolean {
     if (!this.isReady) return false;
-    if (this.batch) {
-      this.batch.push(json);
+    if (this.#batch) {
+      this.#batch.push(json);
       return true;
     }
-    this.socket.send(json);
-    if (this.settings.maxCallsPerFrame > 1) {
-      this.batch = [];
-      afterThisTick(() => this.flushBatch());
+    this.#socket.send(json);
+    if (this.#settings.maxCallsPerFrame > 1) {
+      this.#batch = [];
+      afterThisTick(() => this.#flushBatch());
     }
     return true;
   }
 
-  private flushBatch(): void {
-    const batch = this.batch ?? [];
-    this.batch = null;
+  #flushBatch(): void {
+    const batch = this.#batch ?? [];
+    this.#batch = null;
     // A session that ended meanwhile drops them: its calls are resent on the next one.
     if (!this.isReady) return;
-    const size = this.settings.maxCallsPerFrame;
+    const size = this.#settings.maxCallsPerFrame;
     for (let start = 0; start < batch.length; start += size) {
       const chunk = batch.slice(start, start + size);
-      this.socket.send(chunk.length === 1 ? chunk[0]! : `[${chunk.join(',')}]`);
+      this.#socket.send(chunk.length === 1 ? chunk[0]! : `[${chunk.join(',')}]`);
     }
   }
 
   refreshCredentials(params: ConnectionParams): void {
-    if (this.isReady) this.socket.send(JSON.stringify({ method: 'connectionParams', data: params }));
+    if (this.isReady) this.#socket.send(JSON.stringify({ method: 'connectionParams', data: params }));
   }
 
   /** Closes normally; `onEnd` follows. */
   close(code: number = CloseCode.NORMAL, reason = 'client closing'): void {
-    this.fail(new Error(reason), code);
+    this.#fail(new Error(reason), code);
   }
 
-  private onOpen(): void {
-    if (this.ended) return;
-    clearTimeout(this.connectTimer);
-    this.lastSeenAt = Date.now();
-    if (this.settings.connectionParams) {
-      this.socket.send(JSON.stringify({ method: 'connectionParams', data: this.settings.connectionParams }));
+  #onOpen(): void {
+    if (this.#ended) return;
+    clearTimeout(this.#connectTimer);
+    this.#lastSeenAt = Date.now();
+    if (this.#settings.connectionParams) {
+      this.#socket.send(JSON.stringify({ method: 'connectionParams', data: this.#settings.connectionParams }));
     }
-    this.ready = true;
-    this.handlers.onReady(this);
+    this.#ready = true;
+    this.#handlers.onReady(this);
   }
 
-  private onFrame(data: unknown): void {
-    if (this.ended) return;
-    this.lastSeenAt = Date.now();
-    this.pingSentAt = 0;
+  #onFrame(data: unknown): void {
+    if (this.#ended) return;
+    this.#lastSeenAt = Date.now();
+    this.#pingSentAt = 0;
     if (typeof data !== 'string') return; // Herald and tRPC speak text frames only.
     if (data === 'PONG') {
-      this.prove();
+      this.#prove();
       return;
     }
     if (data === 'PING') {
-      this.prove();
-      this.socket.send('PONG');
+      this.#prove();
+      this.#socket.send('PONG');
       return;
     }
     let message: unknown;
@@ -176,55 +181,55 @@ export class SocketSession implements Session {
       // About the connection, not a call: a refusal or a failed setup (the
       // server closes next), or a notice such as `reconnect`. Neither shows the
       // server serves this connection.
-      this.serverError ??= connectionErrorOf(message);
+      this.#serverError ??= connectionErrorOf(message);
     } else {
-      this.prove();
+      this.#prove();
     }
-    this.handlers.onMessage(this, message);
+    this.#handlers.onMessage(this, message);
   }
 
-  private prove(): void {
-    if (this.proven || this.ended) return;
-    this.proven = true;
-    this.handlers.onProven(this);
+  #prove(): void {
+    if (this.#proven || this.#ended) return;
+    this.#proven = true;
+    this.#handlers.onProven(this);
   }
 
-  private checkHeartbeat(): void {
-    if (!this.ready || this.ended) return;
+  #checkHeartbeat(): void {
+    if (!this.#ready || this.#ended) return;
     const now = Date.now();
-    if (this.pingSentAt !== 0) {
-      if (now - this.pingSentAt >= this.settings.pongTimeoutMs) {
-        this.fail(new Error(`No answer to PING within ${this.settings.pongTimeoutMs} ms`));
+    if (this.#pingSentAt !== 0) {
+      if (now - this.#pingSentAt >= this.#settings.pongTimeoutMs) {
+        this.#fail(new Error(`No answer to PING within ${this.#settings.pongTimeoutMs} ms`));
       }
-    } else if (now - this.lastSeenAt >= this.settings.pingIntervalMs) {
-      this.pingSentAt = now;
-      this.socket.send('PING');
+    } else if (now - this.#lastSeenAt >= this.#settings.pingIntervalMs) {
+      this.#pingSentAt = now;
+      this.#socket.send('PING');
     }
   }
 
-  private fail(error: Error, code: number = CloseCode.NORMAL): void {
-    if (this.ended) return;
+  #fail(error: Error, code: number = CloseCode.NORMAL): void {
+    if (this.#ended) return;
     try {
-      this.socket.close(code, error.message.slice(0, 120));
+      this.#socket.close(code, error.message.slice(0, 120));
     } catch {
       // Closing a socket that never opened can throw in some runtimes; it is over either way.
     }
-    this.end({ code: null, error });
+    this.#end({ code: null, error });
   }
 
-  private end(details: { code: number | null; error: Error }): void {
-    if (this.ended) return;
-    this.ended = true;
-    clearTimeout(this.connectTimer);
-    clearInterval(this.heartbeatTimer);
-    this.handlers.onEnd(this, {
-      wasReady: this.ready,
-      refused: this.refused,
+  #end(details: { code: number | null; error: Error }): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#connectTimer);
+    clearInterval(this.#heartbeatTimer);
+    this.#handlers.onEnd(this, {
+      wasReady: this.#ready,
+      refused: this.#refused,
       code: details.code,
-      error: describeEnd(details.error, this.httpStatus, this.serverError),
-      httpStatus: this.httpStatus,
-      retryAfterMs: this.retryAfterMs,
-      serverError: this.serverError,
+      error: describeEnd(details.error, this.#httpStatus, this.#serverError),
+      httpStatus: this.#httpStatus,
+      retryAfterMs: this.#retryAfterMs,
+      serverError: this.#serverError,
     } satisfies SessionEnd);
   }
 }
