@@ -13,16 +13,19 @@ import type { Browser, Page } from 'playwright-core';
 import { startChatServer, type ChatServer } from '@herald/example-chat-server';
 import { startUpgradeProxy } from '@herald/test-kit';
 import {
+  annAndBob,
   ARTIFACTS,
   banner,
   BUILD_TIMEOUT_MS,
   buildWebApp,
   expectCount,
+  LAPTOP,
   launchChromium,
   logIn,
   membersPanel,
   messagesWithText,
   missingChromium,
+  PHONE,
   RECOVERY_TIMEOUT_MS,
   send,
   skipBrowserTests,
@@ -67,16 +70,8 @@ describe.skipIf(skipBrowserTests)('chat web app in Chromium', () => {
     if (!chat) throw new Error('server not started');
     const port = chat.server.port;
     const url = `${chat.server.httpUrl}/`;
-    // Ann on a laptop, Bob on a phone.
-    const ann = await newPage({ width: 1200, height: 760 });
-    const bob = await newPage({ width: 390, height: 760 });
-
-    await logIn(ann, url, 'Ann');
-    await logIn(bob, url, 'Bob');
-
-    // Each sees the other in the room.
-    await membersPanel(ann).getByText('Bob', { exact: true }).waitFor();
-    await membersPanel(bob).getByText('Ann', { exact: true }).waitFor();
+    // Ann on a laptop, Bob on a phone, each seeing the other in the room.
+    const { ann, bob } = await annAndBob(newPage, url);
 
     await send(ann, 'Hi Bob! Did the deploy go out?');
     await expectCount(messagesWithText(bob, 'Hi Bob! Did the deploy go out?'), 1);
@@ -139,8 +134,8 @@ describe.skipIf(skipBrowserTests)('chat web app in Chromium', () => {
     const proxy = await startUpgradeProxy({ targetPort: direct.server.port, upgrades: 'refuse' });
     try {
       const url = `${proxy.httpUrl}/`;
-      const ann = await newPage({ width: 1200, height: 760 });
-      const bob = await newPage({ width: 390, height: 760 });
+      const ann = await newPage(LAPTOP);
+      const bob = await newPage(PHONE);
       await logIn(ann, url, 'Ann');
       await logIn(bob, url, 'Bob');
       for (const page of [ann, bob]) {

@@ -16,13 +16,14 @@ import type { Browser, Page } from 'playwright-core';
 import { decodeJwt } from 'jose';
 import { Cleanup, kill, metricValue, scrape, spawnTs } from '@herald/test-kit';
 import {
+  annAndBob,
   banner,
   BUILD_TIMEOUT_MS,
   buildWebApp,
   expectCount,
+  LAPTOP,
   launchChromium,
   logIn,
-  membersPanel,
   messagesWithText,
   missingChromium,
   RECOVERY_TIMEOUT_MS,
@@ -104,7 +105,7 @@ describe.skipIf(skipBrowserTests)('demo sessions in Chromium', () => {
     expect(first.output()).toContain(`development secret just written to ${secretFile} (set AUTH_SECRET to override it)`);
     expect(statSync(secretFile).mode & 0o777).toBe(0o600);
 
-    const ann = await newPage({ width: 1200, height: 760 });
+    const ann = await newPage(LAPTOP);
     const url = `${first.httpUrl}/`;
     await logIn(ann, url, 'Ann');
     await send(ann, 'Before the restart');
@@ -140,12 +141,7 @@ describe.skipIf(skipBrowserTests)('demo sessions in Chromium', () => {
     expect(demo.output()).toContain(`tokens expire after ${TTL_S} s`);
 
     const url = `${demo.httpUrl}/`;
-    const ann = await newPage({ width: 1200, height: 760 });
-    const bob = await newPage({ width: 390, height: 760 });
-    await logIn(ann, url, 'Ann');
-    await logIn(bob, url, 'Bob');
-    await membersPanel(ann).getByText('Bob', { exact: true }).waitFor();
-    await membersPanel(bob).getByText('Ann', { exact: true }).waitFor();
+    const { ann, bob } = await annAndBob(newPage, url);
     const firstTokens = { ann: await storedToken(ann), bob: await storedToken(bob) };
     const opened = metricValue(await scrape(demo), 'herald_connections_opened_total');
 

@@ -94,3 +94,21 @@ export async function storedToken(page: Page): Promise<string | null> {
   const raw = await page.evaluate(() => sessionStorage.getItem('herald-chat:session'));
   return raw ? (JSON.parse(raw) as { token: string }).token : null;
 }
+
+/** Ann on a laptop and Bob on a phone: the two viewports the browser tests chat in. */
+export const LAPTOP = { width: 1200, height: 760 } as const;
+export const PHONE = { width: 390, height: 760 } as const;
+
+/** Ann (laptop) and Bob (phone) signed in at `url`, each seeing the other in the room. */
+export async function annAndBob(
+  newPage: (viewport: { width: number; height: number }) => Promise<Page>,
+  url: string,
+): Promise<{ ann: Page; bob: Page }> {
+  const ann = await newPage(LAPTOP);
+  const bob = await newPage(PHONE);
+  await logIn(ann, url, 'Ann');
+  await logIn(bob, url, 'Bob');
+  await membersPanel(ann).getByText('Bob', { exact: true }).waitFor();
+  await membersPanel(bob).getByText('Ann', { exact: true }).waitFor();
+  return { ann, bob };
+}

@@ -94,12 +94,11 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
     run = subscribe(connection, envelope, call, context, batchIndex, opened);
   } else {
     const idempotencyKey = type === 'mutation' ? idempotencyKeyOf(raw) : null;
-    const start = () =>
-      idempotencyKey
-        ? answerOnce(connection, envelope, idempotencyKey, context, batchIndex)
-        : answer(connection, envelope, call, context, batchIndex);
     const barrier = connection.opening.barrier();
-    run = barrier ? barrier.then(start) : start();
+    // A closure only for a call that has to wait: the usual call starts here.
+    run = barrier
+      ? barrier.then(() => answerCall(connection, envelope, call, context, batchIndex, idempotencyKey))
+      : answerCall(connection, envelope, call, context, batchIndex, idempotencyKey);
   }
   run
     .catch((cause: unknown) => {
@@ -114,6 +113,20 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
       connection.forget(envelope, call);
       if (answers) connection.answered();
     });
+}
+
+/** Runs a query or mutation: once per key when it carries an idempotency key. */
+function answerCall<TRouter extends AnyRouter>(
+  connection: Connection<TRouter>,
+  envelope: Envelope,
+  call: RunningCall,
+  context: ErrorContext,
+  batchIndex: number,
+  idempotencyKey: string | null,
+): Promise<void> {
+  return idempotencyKey
+    ? answerOnce(connection, envelope, idempotencyKey, context, batchIndex)
+    : answer(connection, envelope, call, context, batchIndex);
 }
 
 async function answer<TRouter extends AnyRouter>(
