@@ -1,9 +1,9 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import { transformResult } from '@trpc/server/unstable-core-do-not-import';
 import { transformer, type HeraldErrorCode } from '@herald/shared';
 import { TRPC_CODE_OF } from '@herald/shared/internal';
+import { decodeResponse } from './responseFrame.js';
 import type { CallEvent, CallType, Session } from './session.js';
 
 export type { CallType } from './session.js';
@@ -148,12 +148,12 @@ export class RequestTracker {
     const call = this.#calls.get(id);
     if (!call || call.session !== session) return;
 
-    const transformed = transformResult(message as never, transformer);
-    if (!transformed.ok) {
-      this.onEvent(session, id, { type: 'error', error: TRPCClientError.from(transformed.error) });
+    const decoded = decodeResponse(message);
+    if (!decoded.ok) {
+      this.onEvent(session, id, { type: 'error', error: TRPCClientError.from(decoded.error) });
       return;
     }
-    const result = transformed.result as { type?: string; id?: string; data?: unknown };
+    const { result } = decoded;
     if (result.type === 'started' || result.type === 'stopped') {
       this.onEvent(session, id, { type: result.type });
     } else {

@@ -1,7 +1,7 @@
-import { transformResult } from '@trpc/server/unstable-core-do-not-import';
-import { CloseCode, transformer } from '@herald/shared';
+import { CloseCode } from '@herald/shared';
 import { afterThisTick } from '#platform';
 import type { ConnectionParams } from './options.js';
+import { decodeResponse } from './responseFrame.js';
 import type { ConnectionError, OutgoingCall, RefusedUpgrade, Session, SessionEnd, SessionHandlers } from './session.js';
 
 export type { SessionEnd, SessionHandlers } from './session.js';
@@ -253,7 +253,7 @@ function refusedUpgradeOf(socket: WebSocket, event: Event): RefusedUpgrade | nul
 function connectionErrorOf(message: unknown): ConnectionError | null {
   if (typeof message !== 'object' || message === null || !('error' in message)) return null;
   try {
-    const decoded = transformResult(message as never, transformer);
+    const decoded = decodeResponse(message);
     if (decoded.ok) return null;
     const shape = decoded.error.error as { message?: unknown; data?: { code?: unknown } };
     return { code: typeof shape.data?.code === 'string' ? shape.data.code : null, message: String(shape.message ?? '') };

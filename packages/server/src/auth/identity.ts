@@ -3,6 +3,7 @@ const EXPIRING = Symbol.for('herald.expiringUser');
 /** A user whose credentials hold until `expiresAt`; `authenticate` returns one with `withExpiry`. */
 export interface ExpiringUser<TUser> {
   readonly [EXPIRING]: true;
+  /** The user, as `authenticate` would return it without an expiry. */
   readonly user: TUser;
   /** When the credentials stop holding, in ms since the epoch. */
   readonly expiresAt: number;

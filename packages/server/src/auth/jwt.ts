@@ -28,6 +28,7 @@ export type JwtKeySource =
       secret?: never;
     };
 
+/** What `jwtAuthenticator` checks in a token besides its signature, and how it turns the claims into the app's user. */
 export interface JwtAuthenticatorOptions<TUser> {
   /** Required `iss` claim (one of these). @default any issuer */
   issuer?: string | string[];
