@@ -1,6 +1,5 @@
 import { createTRPCClient, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { HTTP_PATH } from '@herald/shared/internal';
 import { platformWebSocket } from '#platform';
 import { fullJitterBackoff } from './backoff.js';
 import type { ConnectionStateSource } from './connectionState.js';
@@ -69,19 +68,12 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
     newKey: newIdempotencyKey,
   });
   const urls = typeof options.url === 'string' ? [options.url] : options.url;
-  const httpFallback = { ...clientDefaults.httpFallback, ...options.httpFallback };
   const connection = new ReconnectingConnection(
     {
       urls,
-      httpUrls: options.httpUrl === undefined ? urls.map(httpUrlOf) : typeof options.httpUrl === 'string' ? [options.httpUrl] : options.httpUrl,
-      transport,
-      http: transport === 'websocket' ? null : (options.http as HttpTransportInternals),
-      fallbackAfterFailures: Math.max(1, httpFallback.afterFailures),
-      upgradeProbeIntervalMs: httpFallback.upgradeProbeIntervalMs,
+      http: transport === 'websocket' ? null : (host) => (options.http as HttpTransportInternals).connectionParts(options, urls, host),
       connectionParams: options.connectionParams,
       WebSocket: options.WebSocket ?? platformWebSocket({ connectTimeoutMs }),
-      EventSource: options.EventSource,
-      fetch: options.fetch,
       retryDelayMs: fullJitterBackoff(options.backoff),
       pingIntervalMs: heartbeat.pingIntervalMs,
       pongTimeoutMs: heartbeat.pongTimeoutMs,
@@ -124,17 +116,6 @@ function checkTransport(transport: unknown, http: HttpTransport | undefined): vo
       `createHeraldClient: transport '${transport}' needs the HTTP transport: import { httpTransport } from '@herald/client/http' and pass createHeraldClient({ ..., transport: '${transport}', http: httpTransport })`,
     );
   }
-}
-
-/** The HTTP endpoint beside a WebSocket URL: same host, `http(s):`, path `/trpc`. */
-export function httpUrlOf(webSocketUrl: string): string {
-  const url = new URL(webSocketUrl);
-  if (url.protocol === 'ws:') url.protocol = 'http:';
-  else if (url.protocol === 'wss:') url.protocol = 'https:';
-  url.pathname = HTTP_PATH;
-  url.search = '';
-  url.hash = '';
-  return url.toString();
 }
 
 /** A random key; `randomUUID` is missing outside secure contexts (plain-http pages), `getRandomValues` is not. */

@@ -15,7 +15,6 @@
  * @module @herald/client/http
  */
 import { httpConnectionParts } from './httpConnectionParts.js';
-import { HttpSession } from './httpSession.js';
 import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
 
 export type { HttpTransport } from './httpTransport.js';
@@ -23,6 +22,5 @@ export type { HttpTransport } from './httpTransport.js';
 /** The HTTP transport: `createHeraldClient({ transport: 'auto', http: httpTransport })`. */
 export const httpTransport: HttpTransport = {
   transport: 'http',
-  dial: (url, settings, handlers) => new HttpSession(url, settings, handlers),
   connectionParts: httpConnectionParts,
 } as HttpTransportInternals;

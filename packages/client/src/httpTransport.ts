@@ -1,8 +1,8 @@
-import type { HttpSessionSettings } from './httpSession.js';
-import type { EventSourceClass } from './options.js';
-import type { Session, SessionHandlers } from './session.js';
-import type { TransportChooser, TransportMode } from './transportChooser.js';
+import type { EventSourceClass, HeraldClientOptions } from './options.js';
+import type { CommonSessionSettings, Session, SessionHandlers } from './session.js';
+import type { TransportChooser } from './transportChooser.js';
 import type { ProbeHost, UpgradeProbe } from './upgradeProbe.js';
+import type { UrlRotation } from './urlRotation.js';
 
 /**
  * The HTTP fallback for `createHeraldClient`, as `@herald/client/http`
@@ -18,20 +18,13 @@ export interface HttpTransport {
 
 /** What the client calls on the `HttpTransport` it was given (`@herald/client/http` builds it). */
 export interface HttpTransportInternals extends HttpTransport {
-  /** Dials an HTTP session (see `HttpSession`). */
-  dial(url: string, settings: HttpSessionSettings, handlers: SessionHandlers): Session;
-  /** The pieces of one connection that only `http` and `auto` need (a client without this transport always dials WebSockets). */
-  connectionParts(settings: HttpConnectionSettings, host: ProbeHost): HttpConnectionParts;
-}
-
-export interface HttpConnectionSettings {
-  readonly transport: TransportMode;
-  /** `auto`: failed upgrades in a row before HTTP is tried. */
-  readonly fallbackAfterFailures: number;
-  /** `auto` on HTTP: how often a WebSocket upgrade is tried again. */
-  readonly upgradeProbeIntervalMs: number;
-  /** The app's EventSource class; the platform's when undefined. */
-  readonly EventSource: EventSourceClass | undefined;
+  /**
+   * The pieces of one connection that only `http` and `auto` need, from the
+   * client's options (a client without this transport always dials WebSockets).
+   * `urls`: the client's WebSocket URLs, whose HTTP endpoints are used when
+   * `httpUrl` is not given.
+   */
+  connectionParts(options: HeraldClientOptions, urls: readonly string[], host: ProbeHost): HttpConnectionParts;
 }
 
 /** What a connection with the HTTP transport uses of it. */
@@ -40,6 +33,10 @@ export interface HttpConnectionParts {
   readonly chooser: TransportChooser;
   /** `auto`: the upgrade probe; null for `http`. */
   readonly probe: UpgradeProbe | null;
+  /** The HTTP endpoints (`http://host/trpc`), in rotation. */
+  readonly urls: UrlRotation;
   /** The EventSource class HTTP sessions use: the app's, else the platform's (which in Node loads the `eventsource` package once; a failed load is tried again). */
   eventSource(): Promise<EventSourceClass>;
+  /** Dials an HTTP session (see `HttpSession`) with what every session gets and the `EventSource` that `eventSource()` gave. */
+  dial(url: string, common: CommonSessionSettings, EventSource: EventSourceClass, handlers: SessionHandlers): Session;
 }

@@ -2,7 +2,8 @@
  * The reconnecting, typed Herald client for browsers and Node: `createHeraldClient`.
  * @module @herald/client
  */
-export { createHeraldClient, httpUrlOf, type HeraldClient } from './client.js';
+export { createHeraldClient, type HeraldClient } from './client.js';
+export { httpUrlOf } from './httpUrl.js';
 export type { TransportMode } from './transportChooser.js';
 export type { HttpTransport } from './httpTransport.js';
 export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from './options.js';

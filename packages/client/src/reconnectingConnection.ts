@@ -4,12 +4,12 @@ import { CloseCode, type Transport } from '@herald/shared';
 import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
 import { ConnectionStateMachine } from './connectionState.js';
 import { CredentialRefresh, isSessionNotice } from './credentialRefresh.js';
-import type { HttpConnectionParts, HttpTransportInternals } from './httpTransport.js';
+import type { HttpConnectionParts } from './httpTransport.js';
 import { MAX_REFUSALS_IN_ROW, refusalOf, type Refusal } from './refusal.js';
 import { refusalError } from './requestTracker.js';
-import type { CallEvent, Session, SessionEnd, SessionHandlers } from './session.js';
+import type { CallEvent, CommonSessionSettings, Session, SessionEnd, SessionHandlers } from './session.js';
 import { SocketSession } from './socketSession.js';
-import type { TransportMode } from './transportChooser.js';
+import type { ProbeHost } from './upgradeProbe.js';
 import { UrlRotation } from './urlRotation.js';
 
 export interface ConnectionListener {
@@ -39,21 +39,14 @@ export interface ConnectionEvents {
 export interface ConnectionSettings {
   /** WebSocket URLs. */
   readonly urls: readonly string[];
-  /** HTTP endpoints (`http://host/trpc`). */
-  readonly httpUrls: readonly string[];
-  readonly transport: TransportMode;
-  /** `auto`: failed upgrades in a row before HTTP is tried. */
-  readonly fallbackAfterFailures: number;
-  /** `auto` on HTTP: how often a WebSocket upgrade is tried again. */
-  readonly upgradeProbeIntervalMs: number;
+  /**
+   * Builds the HTTP transport's parts of this connection (`@herald/client/http`,
+   * for `transport` `http` or `auto`), or null: then the connection dials WebSockets only.
+   */
+  readonly http: ((host: ProbeHost) => HttpConnectionParts) | null;
   readonly connectionParams: HeraldClientOptions['connectionParams'];
   readonly retryDelayMs: (attempt: number) => number;
   readonly WebSocket: typeof globalThis.WebSocket;
-  /** The HTTP transport (`@herald/client/http`), or null: then `transport` is `websocket`. */
-  readonly http: HttpTransportInternals | null;
-  /** The app's EventSource class; the HTTP transport's platform default when undefined. */
-  readonly EventSource: EventSourceClass | undefined;
-  readonly fetch: typeof globalThis.fetch | undefined;
   readonly pingIntervalMs: number;
   readonly pongTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -117,8 +110,9 @@ export class ReconnectingConnection {
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** The app closed the client: terminal. */
   #closed = false;
-  readonly #rotations: Record<Transport, UrlRotation | null>;
-  /** The transport chooser, upgrade probe and EventSource of `http` and `auto`; null without the HTTP transport (WebSocket only). */
+  /** The WebSocket URLs, in rotation. */
+  readonly #urls: UrlRotation;
+  /** The transport chooser, upgrade probe, HTTP endpoints and sessions of `http` and `auto`; null without the HTTP transport (WebSocket only). */
   readonly #http: HttpConnectionParts | null;
   readonly #refresh: CredentialRefresh;
 
@@ -133,19 +127,14 @@ export class ReconnectingConnection {
     this.#listener = listener;
     this.#settings = settings;
     this.#refresh = new CredentialRefresh(settings.connectionParams, (error) => events.onRefreshError(error));
-    const { http } = settings;
-    this.#http = http
-      ? http.connectionParts(settings, {
-          stopped: () => this.#stopped,
-          current: () => this.#current,
-          busy: () => this.#dialing !== null || this.#preparing || this.#retryTimer !== null,
-          dialProbe: () => void this.#dial(true),
-        })
-      : null;
-    this.#rotations = {
-      websocket: new UrlRotation(settings.urls),
-      http: http ? new UrlRotation(settings.httpUrls) : null,
-    };
+    this.#urls = new UrlRotation(settings.urls);
+    this.#http =
+      settings.http?.({
+        stopped: () => this.#stopped,
+        current: () => this.#current,
+        busy: () => this.#dialing !== null || this.#preparing || this.#retryTimer !== null,
+        dialProbe: () => void this.#dial(true),
+      }) ?? null;
   }
 
   /** The ready session, if there is one. */
@@ -212,7 +201,7 @@ export class ReconnectingConnection {
     }
     this.#preparing = false;
     if (this.#stopped || this.#dialing) return;
-    const url = this.#rotations[transport]!.next();
+    const url = this.#rotation(transport).next();
     if (!this.#current && this.state.current.status === 'connecting') this.state.set({ status: 'connecting', url });
     const handlers: SessionHandlers = {
       onReady: (session) => this.#onReady(session),
@@ -221,25 +210,27 @@ export class ReconnectingConnection {
       onProven: (session) => this.#onProven(session),
       onEnd: (session, end) => this.#onEnd(session, end),
     };
-    const common = {
+    const common: CommonSessionSettings = {
       connectionParams: params,
       pingIntervalMs: this.#settings.pingIntervalMs,
       pongTimeoutMs: this.#settings.pongTimeoutMs,
       connectTimeoutMs: this.#settings.connectTimeoutMs,
     };
     this.#dialingIsProbe = probe;
-    const { http } = this.#settings;
-    this.#dialing =
-      http && EventSource
-        ? http.dial(url, { ...common, connectionParamsSource: this.#settings.connectionParams, EventSource, fetch: this.#settings.fetch }, handlers)
-        : new SocketSession(url, { ...common, WebSocket: this.#settings.WebSocket, maxCallsPerFrame: this.#settings.maxCallsPerFrame }, handlers);
+    this.#dialing = EventSource
+      ? this.#http!.dial(url, common, EventSource, handlers)
+      : new SocketSession(url, { ...common, WebSocket: this.#settings.WebSocket, maxCallsPerFrame: this.#settings.maxCallsPerFrame }, handlers);
+  }
+
+  #rotation(transport: Transport): UrlRotation {
+    return transport === 'http' ? this.#http!.urls : this.#urls;
   }
 
   #onReady(session: Session): void {
     if (session !== this.#dialing) return;
     this.#dialing = null;
     this.#dialingIsProbe = false;
-    this.#rotations[session.transport]?.markOpened();
+    this.#rotation(session.transport).markOpened();
     this.#http?.chooser.opened(session.transport);
     const previous = this.#current;
     this.#current = session;

@@ -5,6 +5,15 @@ import type { Transport } from '@herald/shared';
 
 export type CallType = 'query' | 'mutation' | 'subscription';
 
+/** What every session is dialed with, whatever its transport. */
+export interface CommonSessionSettings {
+  /** The credentials the dial resolved from the app's `connectionParams`. */
+  readonly connectionParams: ConnectionParams | null;
+  readonly pingIntervalMs: number;
+  readonly pongTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
 /** A call as a session sends it: the tracker's call, with what every transport needs. */
 export interface OutgoingCall {
   /** The tracker's id: unique per client, reused when the call moves to another session. */
