@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { BUNDLE_SIZE_END, BUNDLE_SIZE_START, withBundleSizeSection } from './report/bundleSizeSection.js';
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,17 +20,29 @@ const resultsFile = join(benchDir, 'results.md');
 interface App {
   readonly name: string;
   readonly source: string;
+  /** Bundle `@trpc/client` as if its package.json said `"sideEffects": false` (what its barrel costs an app that does not use tRPC's links). */
+  readonly trpcClientWithoutSideEffects?: boolean;
 }
+
+const websocketOnlySource = `
+      import { createHeraldClient } from '@herald/client';
+      const client = createHeraldClient({ url: 'ws://localhost:8787/ws', transport: 'websocket' });
+      client.trpc.add.query({ a: 1, b: 2 }).then((sum) => console.log(sum));
+    `;
 
 /** The same call in each: one query (or emit) over a WebSocket to the same server. */
 const apps: readonly App[] = [
   {
     name: "Herald: `createHeraldClient`, `transport: 'websocket'`, one query",
-    source: `
-      import { createHeraldClient } from '@herald/client';
-      const client = createHeraldClient({ url: 'ws://localhost:8787/ws', transport: 'websocket' });
-      client.trpc.add.query({ a: 1, b: 2 }).then((sum) => console.log(sum));
-    `,
+    source: websocketOnlySource,
+  },
+  {
+    // `createTRPCClient` and `TRPCClientError` come only from @trpc/client's
+    // main entry, whose modules bundlers must keep for their top-level
+    // statements (tRPC's own WebSocket connection class among them).
+    name: 'Herald: the same, were `@trpc/client` marked `"sideEffects": false` (it is not)',
+    source: websocketOnlySource,
+    trpcClientWithoutSideEffects: true,
   },
   {
     name: "Herald: `createHeraldClient`, `transport: 'auto'` with `@herald/client/http`, one query",
@@ -66,6 +78,24 @@ interface Size {
   readonly gzipped: number;
 }
 
+/** Marks every module of `@trpc/client` free of side effects, as `"sideEffects": false` in its package.json would. */
+const trpcClientWithoutSideEffects: Plugin = {
+  name: 'trpc-client-without-side-effects',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === trpcClientWithoutSideEffects) return undefined;
+      const resolved = await pluginBuild.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: trpcClientWithoutSideEffects,
+      });
+      if (resolved.errors.length > 0 || !/[\\/]@trpc[\\/]client[\\/]/.test(resolved.path)) return undefined;
+      return { path: resolved.path, sideEffects: false };
+    });
+  },
+};
+
 async function measure(app: App, workDir: string): Promise<Size> {
   const entry = join(workDir, `${app.name.replace(/\W+/g, '-')}.ts`);
   writeFileSync(entry, app.source);
@@ -83,6 +113,7 @@ async function measure(app: App, workDir: string): Promise<Size> {
     legalComments: 'none',
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'silent',
+    plugins: app.trpcClientWithoutSideEffects ? [trpcClientWithoutSideEffects] : [],
   });
   const [output, ...others] = result.outputFiles;
   if (!output || others.length > 0) throw new Error(`esbuild made ${result.outputFiles.length} files for ${app.name}, expected one`);
@@ -96,7 +127,7 @@ function table(sizes: readonly Size[], versions: string): string {
     BUNDLE_SIZE_START,
     '## Browser bundle size',
     '',
-    `Written by \`pnpm bench:size\` (bench/src/bundleSize.ts): each app is one query (or emit) over a WebSocket, bundled by esbuild for the browser, minified; gzip at level 9. Herald's client is bundled from its build, as npm users get it; its HTTP fallback is the separate entry \`@herald/client/http\`, which only an app on \`transport: 'http'\` or \`'auto'\` imports. ${versions}`,
+    `Written by \`pnpm bench:size\` (bench/src/bundleSize.ts): each app is one query (or emit) over a WebSocket, bundled by esbuild for the browser, minified; gzip at level 9. Herald's client is bundled from its build, as npm users get it; its HTTP fallback is the separate entry \`@herald/client/http\`, which only an app on \`transport: 'http'\` or \`'auto'\` imports. The second row bundles the first app as if \`@trpc/client\` declared \`"sideEffects": false\`: Herald takes \`createTRPCClient\` and \`TRPCClientError\` from its main entry, whose top-level statements a bundler must otherwise keep (tRPC's own WebSocket connection class among them), so the difference is what that entry costs an app that uses none of tRPC's links. ${versions}`,
     '',
     '| app | minified | gzipped |',
     '|---|---|---|',
