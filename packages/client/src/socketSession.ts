@@ -1,8 +1,8 @@
 import { CloseCode } from '@herald/shared';
-import { afterThisTick } from '#platform';
+import { afterThisTick, onRefusedUpgrade } from '#platform';
 import type { ConnectionParams } from './options.js';
 import { decodeResponse } from './responseFrame.js';
-import type { ConnectionError, OutgoingCall, RefusedUpgrade, Session, SessionEnd, SessionHandlers } from './session.js';
+import type { ConnectionError, OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
 
 export type { SessionEnd, SessionHandlers } from './session.js';
 
@@ -66,11 +66,10 @@ export class SocketSession implements Session {
       this.#end({ code: event.code, error: new Error(`WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`) }),
     );
     // Browsers fire `error` then `close`; `ws` too. The close carries the
-    // details, except that `ws` tells here that the upgrade got an HTTP answer.
-    this.#socket.addEventListener('error', (event) => {
+    // details, except that in Node the `error` tells that the upgrade got an
+    // HTTP answer (browsers hide it).
+    onRefusedUpgrade(this.#socket, (answer) => {
       if (this.#ready) return;
-      const answer = refusedUpgradeOf(this.#socket, event);
-      if (!answer) return;
       this.#httpStatus = answer.status;
       this.#retryAfterMs = answer.retryAfterMs;
       // Herald's own capacity refusals (per-IP 429, full or draining 503) are
@@ -234,20 +233,7 @@ export class SocketSession implements Session {
   }
 }
 
-const HERALD_REFUSAL_STATUSES = new Set([429, 503]);
-
-/**
- * The HTTP answer that refused the upgrade: from the platform's WebSocket
- * class when it exposes one (Herald's Node class, with `Retry-After`), else
- * from `ws`'s error message (any `ws` class an app passes). Browsers show
- * neither: their `error` event says nothing.
- */
-function refusedUpgradeOf(socket: WebSocket, event: Event): RefusedUpgrade | null {
-  const exposed = (socket as { refusedUpgrade?: RefusedUpgrade | null }).refusedUpgrade;
-  if (exposed) return exposed;
-  const status = /Unexpected server response: (\d+)/.exec(String((event as { message?: unknown }).message))?.[1];
-  return status === undefined ? null : { status: Number(status), retryAfterMs: null };
-}
+const HERALD_REFUSAL_STATUSES = /* @__PURE__ */ new Set([429, 503]);
 
 /** The code and message of a tRPC error frame, or null when `message` is not one. */
 function connectionErrorOf(message: unknown): ConnectionError | null {

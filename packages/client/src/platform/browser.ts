@@ -1,4 +1,5 @@
 import type { EventSourceClass } from '../options.js';
+import type { RefusedUpgrade } from '../session.js';
 import type { PlatformSocketOptions } from './node.js';
 
 /** Browsers bound the opening handshake themselves and expose no knob for it. */
@@ -15,3 +16,6 @@ export async function platformEventSource(): Promise<EventSourceClass> {
 export function afterThisTick(task: () => void): void {
   queueMicrotask(task);
 }
+
+/** Browsers keep the HTTP answer to a refused upgrade to themselves (their `error` event says nothing): never called. */
+export function onRefusedUpgrade(_socket: WebSocket, _listener: (answer: RefusedUpgrade) => void): void {}

@@ -54,6 +54,21 @@ export function platformWebSocket(options: PlatformSocketOptions): typeof global
   return NodeWebSocket as unknown as typeof globalThis.WebSocket;
 }
 
+/**
+ * Calls `listener` with the HTTP answer that refused the WebSocket upgrade,
+ * read at the socket's `error` event (which `ws` fires before `close`): from
+ * Herald's Node class when it exposes one (`refusedUpgrade`, with
+ * `Retry-After`), else from `ws`'s error message (any `ws` class an app passes).
+ */
+export function onRefusedUpgrade(socket: WebSocket, listener: (answer: RefusedUpgrade) => void): void {
+  socket.addEventListener('error', (event) => {
+    const exposed = (socket as { refusedUpgrade?: RefusedUpgrade | null }).refusedUpgrade;
+    const status = exposed ? null : /Unexpected server response: (\d+)/.exec(String((event as { message?: unknown }).message))?.[1];
+    const answer = exposed ?? (status == null ? null : { status: Number(status), retryAfterMs: null });
+    if (answer) listener(answer);
+  });
+}
+
 /** `Retry-After` in seconds (the form Herald sends), in ms; an HTTP date or garbage gives null. */
 function retryAfterMsOf(header: string | undefined): number | null {
   if (header === undefined || !/^\d+$/.test(header.trim())) return null;
