@@ -1,6 +1,7 @@
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { CloseCode, type Transport } from '@herald/shared';
+import type { Transport } from '@herald/shared';
+import { CLOSE_NORMAL } from '@herald/shared/internal';
 import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
 import { ConnectionStateMachine } from './connectionState.js';
 import { CredentialRefresh, isSessionNotice } from './credentialRefresh.js';
@@ -239,7 +240,7 @@ export class ReconnectingConnection {
     this.state.set({ status: 'open', url: session.url, transport: session.transport });
     this.#listener.onSession(session);
     // Everything moved to the new session; the old one (after a reconnect notice or an upgrade) has nothing left to do.
-    previous?.close(CloseCode.NORMAL, 'moved to a new connection');
+    previous?.close(CLOSE_NORMAL, 'moved to a new connection');
     this.#http?.probe?.opened();
   }
 

@@ -1,5 +1,6 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import { CloseCode, type HeraldErrorCode } from '@herald/shared';
+import type { HeraldErrorCode } from '@herald/shared';
+import { CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED } from '@herald/shared/internal';
 import type { SessionEnd } from './session.js';
 
 /**
@@ -53,11 +54,11 @@ const BUSY_STATUSES = new Set([429, 503]);
 export function refusalOf(end: SessionEnd): Refusal | null {
   const base = { closeCode: end.code, httpStatus: end.httpStatus, retryAfterMs: end.retryAfterMs };
   const status = end.httpStatus;
-  if (end.code === CloseCode.UNAUTHORIZED || end.serverError?.code === 'UNAUTHORIZED' || (status !== null && CREDENTIALS_STATUSES.has(status))) {
+  if (end.code === CLOSE_UNAUTHORIZED || end.serverError?.code === 'UNAUTHORIZED' || (status !== null && CREDENTIALS_STATUSES.has(status))) {
     return { ...base, kind: 'credentials', callError: { heraldCode: 'UNAUTHORIZED', trpcCode: 'UNAUTHORIZED' } };
   }
   if (status === NOT_FOUND) return { ...base, kind: 'final', callError: { heraldCode: null, trpcCode: 'NOT_FOUND' } };
-  if (end.code === CloseCode.FORBIDDEN_ORIGIN || (status !== null && FORBIDDEN_STATUSES.has(status))) {
+  if (end.code === CLOSE_FORBIDDEN_ORIGIN || (status !== null && FORBIDDEN_STATUSES.has(status))) {
     return { ...base, kind: 'final', callError: { heraldCode: 'FORBIDDEN', trpcCode: 'FORBIDDEN' } };
   }
   if (status !== null && BUSY_STATUSES.has(status)) {

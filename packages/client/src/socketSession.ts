@@ -1,4 +1,4 @@
-import { CloseCode } from '@herald/shared';
+import { CLOSE_NORMAL } from '@herald/shared/internal';
 import { afterThisTick, onRefusedUpgrade } from '#platform';
 import type { ConnectionParams } from './options.js';
 import { decodeResponse } from './responseFrame.js';
@@ -140,7 +140,7 @@ export class SocketSession implements Session {
   }
 
   /** Closes normally; `onEnd` follows. */
-  close(code: number = CloseCode.NORMAL, reason = 'client closing'): void {
+  close(code: number = CLOSE_NORMAL, reason = 'client closing'): void {
     this.#fail(new Error(reason), code);
   }
 
@@ -206,7 +206,7 @@ export class SocketSession implements Session {
     }
   }
 
-  #fail(error: Error, code: number = CloseCode.NORMAL): void {
+  #fail(error: Error, code: number = CLOSE_NORMAL): void {
     if (this.#ended) return;
     try {
       this.#socket.close(code, error.message.slice(0, 120));

@@ -110,6 +110,15 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
+/**
+ * The `CloseCode` values the client checks, as plain constants: a bundler
+ * inlines these, while reading a member of `CloseCode` keeps the whole table
+ * in a browser bundle. `satisfies` ties each to its member.
+ */
+export const CLOSE_NORMAL = 1000 satisfies typeof CloseCode.NORMAL;
+export const CLOSE_UNAUTHORIZED = 4001 satisfies typeof CloseCode.UNAUTHORIZED;
+export const CLOSE_FORBIDDEN_ORIGIN = 4004 satisfies typeof CloseCode.FORBIDDEN_ORIGIN;
+
 /** The `method` of Herald's session notice. */
 export const SESSION_NOTICE_METHOD = 'herald.session';
 
