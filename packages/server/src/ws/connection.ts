@@ -15,7 +15,7 @@ import { beforeWrite, type WriteTicks } from './cork.js';
 import { dispatch, envelopeOfRequest, errorCodeOf, messageOf, UNKNOWN_CONTEXT } from './dispatch.js';
 import type { HeartbeatPeer } from './heartbeat.js';
 import { OpeningSubscriptions } from './ordering.js';
-import { frameWriterFor, type FrameWriter, type PreparedFrame } from './preparedFrame.js';
+import { frameWriterFor, PreparedFrame, type FrameWriter } from './preparedFrame.js';
 import { NULL_ENVELOPE, type Envelope, type ErrorContext, type Wire } from './wire.js';
 
 export interface ConnectionLimits {
@@ -82,6 +82,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   lastSeenAt = Date.now();
   lastWriteTick = 0;
   pingSentAt = 0;
+  heartbeatSlot = -1;
   /** When the credentials stop being trusted (their expiry plus the grace), in ms; 0 when they do not expire. */
   trustedUntil = 0;
   /** Settles once admission is decided: true when admitted (`ctx` is set), false when refused. */
@@ -207,7 +208,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   }
 
   ping(): void {
-    this.send('PING');
+    this.sendPrepared(PING_FRAME);
   }
 
   /** Drops the socket without a close handshake: by default for a heartbeat timeout, else for a close that took too long. */
@@ -288,9 +289,11 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: 'Herald expects text frames of JSON' }), UNKNOWN_CONTEXT);
       return;
     }
+    // Heartbeats are most of an idle server's frames: told apart by their bytes, answered with a frame built once.
+    const heartbeat = heartbeatOf(data);
+    if (heartbeat === PING) return this.sendPrepared(PONG_FRAME);
+    if (heartbeat === PONG) return;
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
-    if (text === 'PING') return this.send('PONG');
-    if (text === 'PONG') return;
 
     let parsed: unknown;
     try {
@@ -533,6 +536,20 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     else this.config.metrics.error(typeof code === 'string' ? code : 'SOCKET_ERROR');
     this.report(error, 'unknown');
   }
+}
+
+/** The heartbeat frames, framed once for every connection. */
+const PING_FRAME = new PreparedFrame('PING');
+const PONG_FRAME = new PreparedFrame('PONG');
+const PING = 1;
+const PONG = 2;
+
+/** PING or PONG when `data` is that text frame (read from its bytes, no string made), else 0. */
+function heartbeatOf(data: RawData): number {
+  if (!Buffer.isBuffer(data) || data.length !== 4 || data[0] !== 0x50 /* P */ || data[3] !== 0x47 /* G */) return 0;
+  if (data[1] === 0x49 /* I */ && data[2] === 0x4e /* N */) return PING;
+  if (data[1] === 0x4f /* O */ && data[2] === 0x4e /* N */) return PONG;
+  return 0;
 }
 
 /** Send options of every frame: Herald speaks text frames of JSON (one shared object, not one per send). */
