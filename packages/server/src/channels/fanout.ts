@@ -21,18 +21,68 @@ export interface Sink {
   interrupted(): void;
 }
 
+/** What a topic's sinks are handed, in order: an entry, or the notice that live delivery was interrupted. */
+type Delivery = DecodedEntry | typeof INTERRUPTED;
+const INTERRUPTED = Symbol('interrupted');
+
+/** Sinks handed one delivery before a fan-out yields to the event loop (`setFanoutSliceSize`). */
+export const DEFAULT_FANOUT_SLICE_SIZE = 256;
+let sliceSize = DEFAULT_FANOUT_SLICE_SIZE;
+
+/**
+ * Sets how many sinks a fan-out serves before it yields, for the registries
+ * made from now on: internal, for tests that need many slices from a few
+ * hundred real sockets. Returns the previous size.
+ */
+export function setFanoutSliceSize(size: number): number {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError('the fan-out slice size must be a positive integer');
+  const previous = sliceSize;
+  sliceSize = size;
+  return previous;
+}
+
+/** A topic's sinks and the deliveries not yet handed to all of them. */
+interface DeliveryQueue {
+  readonly sinks: Set<Sink>;
+  /** Oldest first from `head` (the one in progress); slots before `head` are emptied. */
+  pending: (Delivery | undefined)[];
+  head: number;
+  /** Where the delivery in progress stands in `sinks` (a Set iterator: it skips sinks that left and reaches those that joined). */
+  cursor: Iterator<Sink> | null;
+  /** The sink the next slice starts with: taken from `cursor` when the last slice ran out. */
+  held: Sink | null;
+}
+
 interface TopicFanout {
   readonly sinks: Set<Sink>;
   readonly subscribed: Promise<Unsubscribe>;
 }
 
+/** Handed-out slots a queue keeps at its front before it drops them. */
+const COMPACT_AFTER = 1_024;
+
 /**
  * The node-local side of delivery: one broker subscription per topic however
  * many local subscribers it has, dropped when the last one leaves. Each entry
  * the broker delivers is decoded once and handed to every sink.
+ *
+ * A large topic is served in slices: after `sliceSize` sinks the fan-out
+ * yields (`setImmediate`), so a broadcast to many subscribers never holds
+ * the event loop for long (calls, heartbeats and other topics run between
+ * slices). A topic's deliveries stay in one queue, each handed to every sink
+ * before the next starts, so no sink sees a later message before an earlier
+ * one. A sink that joins during a delivery is reached by it (it is still
+ * reading history, and the resume algorithm drops what history already
+ * gave it); one that leaves is skipped.
+ *
+ * ```
+ *  broker ─▶ pending: [m1, m2, m3]    m1: sinks 1..256 ─ yield ─ 257..512 ─ yield ─ …
+ *                       ▲ head               then m2 from sink 1, then m3
+ * ```
  */
 export class FanoutRegistry {
   private readonly topics = new Map<string, TopicFanout>();
+  private readonly sliceSize = sliceSize;
 
   constructor(
     private readonly broker: Broker,
@@ -43,12 +93,12 @@ export class FanoutRegistry {
   async attach(topic: string, sink: Sink): Promise<void> {
     let fanout = this.topics.get(topic);
     if (!fanout) {
-      const sinks = new Set<Sink>();
+      const queue: DeliveryQueue = { sinks: new Set(), pending: [], head: 0, cursor: null, held: null };
       const subscribed = this.broker.subscribe(topic, {
-        onEntry: (entry) => this.deliver(sinks, entry),
-        onInterrupted: () => this.each(sinks, (sink) => sink.interrupted()),
+        onEntry: (entry) => this.deliver(queue, entry),
+        onInterrupted: () => this.enqueue(queue, INTERRUPTED),
       });
-      fanout = { sinks, subscribed };
+      fanout = { sinks: queue.sinks, subscribed };
       this.topics.set(topic, fanout);
       // A failed subscribe must not leave a dead entry that later attaches would reuse.
       subscribed.catch(() => {
@@ -82,7 +132,7 @@ export class FanoutRegistry {
     return this.topics.size;
   }
 
-  private deliver(sinks: Set<Sink>, entry: BrokerEntry): void {
+  private deliver(queue: DeliveryQueue, entry: BrokerEntry): void {
     let decoded: DecodedEntry;
     try {
       const position = parseStreamId(entry.id);
@@ -93,16 +143,59 @@ export class FanoutRegistry {
       this.onSinkError(error);
       return;
     }
-    this.each(sinks, (sink) => sink.entry(decoded));
+    this.enqueue(queue, decoded);
   }
 
-  private each(sinks: Set<Sink>, call: (sink: Sink) => void): void {
-    for (const sink of sinks) {
-      try {
-        call(sink);
-      } catch (error) {
-        this.onSinkError(error);
+  /** Queues `delivery` behind the topic's pending ones; starts handing it out when nothing else is. */
+  private enqueue(queue: DeliveryQueue, delivery: Delivery): void {
+    queue.pending.push(delivery);
+    if (queue.pending.length - queue.head === 1) this.run(queue);
+  }
+
+  /** Hands out pending deliveries, in order, until they are all done or this slice's budget of sinks is spent; then yields. */
+  private run(queue: DeliveryQueue): void {
+    let budget = this.sliceSize;
+    while (queue.head < queue.pending.length) {
+      const delivery = queue.pending[queue.head]!;
+      const held = queue.held;
+      if (held) {
+        queue.held = null;
+        if (queue.sinks.has(held)) {
+          budget--;
+          this.hand(delivery, held);
+        }
       }
+      const cursor = (queue.cursor ??= queue.sinks.values());
+      for (;;) {
+        const next = cursor.next();
+        if (next.done) break;
+        if (budget === 0) {
+          // Taken from the cursor already: the next slice starts with it, unless it left meanwhile.
+          queue.held = next.value;
+          setImmediate(() => this.run(queue));
+          return;
+        }
+        budget--;
+        this.hand(delivery, next.value);
+      }
+      queue.cursor = null;
+      queue.pending[queue.head++] = undefined;
+      if (queue.head === queue.pending.length) {
+        queue.pending = [];
+        queue.head = 0;
+      } else if (queue.head >= COMPACT_AFTER) {
+        queue.pending = queue.pending.slice(queue.head);
+        queue.head = 0;
+      }
+    }
+  }
+
+  private hand(delivery: Delivery, sink: Sink): void {
+    try {
+      if (delivery === INTERRUPTED) sink.interrupted();
+      else sink.entry(delivery);
+    } catch (error) {
+      this.onSinkError(error);
     }
   }
 }
