@@ -134,13 +134,15 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     // then closes the socket itself; without a listener they would crash the process.
     socket.on('error', (error) => this.onSocketError(error));
     config.metrics.connectionsOpened++;
-    config.logger.info(
-      { event: 'connection.open', connectionId: this.connectionId, ip: this.ip, origin: req.headers.origin ?? null },
-      'connection opened',
-    );
+    // Checked first: a silenced logger must not cost each connection its log record.
+    if (config.logger.isLevelEnabled('info')) {
+      config.logger.info(
+        { event: 'connection.open', connectionId: this.connectionId, ip: this.ip, origin: req.headers.origin ?? null },
+        'connection opened',
+      );
+    }
 
-    const wantsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
-    if (wantsParams) {
+    if (wantsConnectionParams(req.url)) {
       this.paramsTimer = setTimeout(() => {
         this.refuse(
           new HeraldError('UNAUTHORIZED', 'No connectionParams arrived in time; send them as the first frame'),
@@ -514,6 +516,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     if (this.userKey !== null) this.config.admission.releaseUserSlot(this.userKey);
     this.req = null;
     this.config.metrics.connectionsClosed++;
+    this.config.onClosed(this);
+    if (!this.config.logger.isLevelEnabled('info')) return;
     const peerReason = reasonBytes.toString('utf8');
     this.config.logger.info(
       {
@@ -527,7 +531,6 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       },
       'connection closed',
     );
-    this.config.onClosed(this);
   }
 
   private onSocketError(error: Error): void {
@@ -554,6 +557,18 @@ function heartbeatOf(data: RawData): number {
 
 /** Send options of every frame: Herald speaks text frames of JSON (one shared object, not one per send). */
 const TEXT_FRAME = { binary: false } as const;
+
+/**
+ * Whether the upgrade URL asks to wait for `connectionParams`
+ * (`?connectionParams=1`, as tRPC's client sends it): only the query is
+ * parsed, and only when there is one.
+ */
+function wantsConnectionParams(url: string | undefined): boolean {
+  const query = url?.indexOf('?') ?? -1;
+  if (query < 0) return false;
+  const hash = url!.indexOf('#', query);
+  return new URLSearchParams(url!.slice(query + 1, hash < 0 ? undefined : hash)).get('connectionParams') === '1';
+}
 
 function isConnectionParams(parsed: unknown): parsed is { method: 'connectionParams'; data?: unknown } {
   return typeof parsed === 'object' && parsed !== null && (parsed as { method?: unknown }).method === 'connectionParams';
