@@ -25,12 +25,12 @@ export interface Sink {
 type Delivery = DecodedEntry | typeof INTERRUPTED;
 const INTERRUPTED = Symbol('interrupted');
 
-/** Sinks handed one delivery before a fan-out yields to the event loop (`setFanoutSliceSize`). */
+/** Deliveries (sinks × messages) a fan-out hands out before it yields to the event loop (`setFanoutSliceSize`). */
 export const DEFAULT_FANOUT_SLICE_SIZE = 256;
 let sliceSize = DEFAULT_FANOUT_SLICE_SIZE;
 
 /**
- * Sets how many sinks a fan-out serves before it yields, for the registries
+ * Sets how many deliveries a fan-out makes before it yields, for the registries
  * made from now on: internal, for tests that need many slices from a few
  * hundred real sockets. Returns the previous size.
  */
@@ -44,13 +44,14 @@ export function setFanoutSliceSize(size: number): number {
 /** A topic's sinks and the deliveries not yet handed to all of them. */
 interface DeliveryQueue {
   readonly sinks: Set<Sink>;
-  /** Oldest first from `head` (the one in progress); slots before `head` are emptied. */
-  pending: (Delivery | undefined)[];
-  head: number;
-  /** Where the delivery in progress stands in `sinks` (a Set iterator: it skips sinks that left and reaches those that joined). */
+  /** The deliveries being handed out, in order, to one sink after another; null when none is. */
+  batch: Delivery[] | null;
+  /** Where `batch` stands in `sinks` (a Set iterator: it skips sinks that left and reaches those that joined). */
   cursor: Iterator<Sink> | null;
   /** The sink the next slice starts with: taken from `cursor` when the last slice ran out. */
   held: Sink | null;
+  /** Deliveries that arrived while a batch was under way: the next batch. */
+  pending: Delivery[];
 }
 
 interface TopicFanout {
@@ -58,26 +59,27 @@ interface TopicFanout {
   readonly subscribed: Promise<Unsubscribe>;
 }
 
-/** Handed-out slots a queue keeps at its front before it drops them. */
-const COMPACT_AFTER = 1_024;
-
 /**
  * The node-local side of delivery: one broker subscription per topic however
  * many local subscribers it has, dropped when the last one leaves. Each entry
  * the broker delivers is decoded once and handed to every sink.
  *
- * A large topic is served in slices: after `sliceSize` sinks the fan-out
- * yields (`setImmediate`), so a broadcast to many subscribers never holds
- * the event loop for long (calls, heartbeats and other topics run between
- * slices). A topic's deliveries stay in one queue, each handed to every sink
- * before the next starts, so no sink sees a later message before an earlier
- * one. A sink that joins during a delivery is reached by it (it is still
- * reading history, and the resume algorithm drops what history already
- * gave it); one that leaves is skipped.
+ * A large topic is served in slices: after about `sliceSize` deliveries
+ * the fan-out yields (`setImmediate`), so a broadcast to many subscribers
+ * never holds the event loop for long (calls, heartbeats and other topics
+ * run between slices). Entries that arrive while a broadcast is under way
+ * wait, and then go out together as the next batch: each sink gets the
+ * whole batch, in order, before the next sink (its frames leave in one
+ * write), and a batch reaches every sink before the next batch starts, so
+ * no sink sees a later message before an earlier one. A sink that joins
+ * during a batch is reached by it (it is still reading history, and the
+ * resume algorithm drops what history already gave it); one that leaves is
+ * skipped.
  *
  * ```
- *  broker ─▶ pending: [m1, m2, m3]    m1: sinks 1..256 ─ yield ─ 257..512 ─ yield ─ …
- *                       ▲ head               then m2 from sink 1, then m3
+ *  broker ─▶ m1            batch [m1]:     sinks 1..256 ─ yield ─ 257..512 ─ yield ─ …
+ *  broker ─▶ m2, m3        pending [m2, m3] (waits)
+ *                          batch [m2, m3]: sink 1 gets m2, m3; sink 2 gets m2, m3; … (128 sinks a slice)
  * ```
  */
 export class FanoutRegistry {
@@ -93,7 +95,7 @@ export class FanoutRegistry {
   async attach(topic: string, sink: Sink): Promise<void> {
     let fanout = this.topics.get(topic);
     if (!fanout) {
-      const queue: DeliveryQueue = { sinks: new Set(), pending: [], head: 0, cursor: null, held: null };
+      const queue: DeliveryQueue = { sinks: new Set(), batch: null, cursor: null, held: null, pending: [] };
       const subscribed = this.broker.subscribe(topic, {
         onEntry: (entry) => this.deliver(queue, entry),
         onInterrupted: () => this.enqueue(queue, INTERRUPTED),
@@ -146,48 +148,51 @@ export class FanoutRegistry {
     this.enqueue(queue, decoded);
   }
 
-  /** Queues `delivery` behind the topic's pending ones; starts handing it out when nothing else is. */
+  /** Hands `delivery` out at once when the topic is not busy; else it waits for the batch under way. */
   private enqueue(queue: DeliveryQueue, delivery: Delivery): void {
     queue.pending.push(delivery);
-    if (queue.pending.length - queue.head === 1) this.run(queue);
+    if (queue.batch === null && queue.pending.length === 1) this.run(queue);
   }
 
-  /** Hands out pending deliveries, in order, until they are all done or this slice's budget of sinks is spent; then yields. */
+  /** Hands out batches, each to every sink in turn, until none is pending or this slice's budget is spent; then yields. */
   private run(queue: DeliveryQueue): void {
     let budget = this.sliceSize;
-    while (queue.head < queue.pending.length) {
-      const delivery = queue.pending[queue.head]!;
+    for (;;) {
+      let batch = queue.batch;
+      if (batch === null) {
+        if (queue.pending.length === 0) return;
+        batch = queue.batch = queue.pending;
+        queue.pending = [];
+        queue.cursor = queue.sinks.values();
+      }
       const held = queue.held;
       if (held) {
         queue.held = null;
         if (queue.sinks.has(held)) {
-          budget--;
-          this.hand(delivery, held);
+          budget -= batch.length;
+          this.handAll(batch, held);
         }
       }
-      const cursor = (queue.cursor ??= queue.sinks.values());
+      const cursor = queue.cursor!;
       for (;;) {
         const next = cursor.next();
         if (next.done) break;
-        if (budget === 0) {
+        if (budget <= 0) {
           // Taken from the cursor already: the next slice starts with it, unless it left meanwhile.
           queue.held = next.value;
           setImmediate(() => this.run(queue));
           return;
         }
-        budget--;
-        this.hand(delivery, next.value);
+        budget -= batch.length;
+        this.handAll(batch, next.value);
       }
+      queue.batch = null;
       queue.cursor = null;
-      queue.pending[queue.head++] = undefined;
-      if (queue.head === queue.pending.length) {
-        queue.pending = [];
-        queue.head = 0;
-      } else if (queue.head >= COMPACT_AFTER) {
-        queue.pending = queue.pending.slice(queue.head);
-        queue.head = 0;
-      }
     }
+  }
+
+  private handAll(batch: readonly Delivery[], sink: Sink): void {
+    for (const delivery of batch) this.hand(delivery, sink);
   }
 
   private hand(delivery: Delivery, sink: Sink): void {
