@@ -21,8 +21,13 @@ export interface HeartbeatSettings {
   readonly now?: () => number;
 }
 
-/** Most slots of the wheel: at most this many timer callbacks per sweep, whatever the peer count. */
-const MAX_SLOTS = 64;
+/**
+ * Most slots of the wheel: at most this many ticks per sweep. Fewer, longer
+ * ticks let the answers to one tick's pings share event-loop turns, which
+ * costs less CPU per idle connection; more keep each tick short (a tick
+ * pings about 1/slots of the quiet sockets). bench/results.md, section 9.
+ */
+const MAX_SLOTS = 32;
 /** Shortest time between two ticks. */
 const MIN_TICK_MS = 10;
 

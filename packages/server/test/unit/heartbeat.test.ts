@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HeartbeatMonitor, wheelOf, type HeartbeatPeer } from '../../src/ws/heartbeat.js';
 
 const settings = { pingIntervalMs: 1_000, pongTimeoutMs: 400 } as const;
-/** The sweep is the shorter interval, cut into 40 slots of 10 ms. */
+/** The sweep is the shorter interval, cut into 25 slots of 16 ms. */
 const SWEEP_MS = 400;
-const TICK_MS = 10;
+const TICK_MS = 16;
 
 /** A peer as a connection is one: the two timestamps, and what the monitor asked of it. */
 class Peer implements HeartbeatPeer {
@@ -41,16 +41,16 @@ function advanceUntil(done: () => boolean, limitMs: number): number {
 }
 
 describe('wheelOf', () => {
-  it('cuts the sweep into as many slots as fit, exactly when it can, with ticks of at least 10 ms', () => {
-    expect(wheelOf(5_000)).toEqual({ tickMs: 100, slotCount: 50 });
-    expect(wheelOf(400)).toEqual({ tickMs: 10, slotCount: 40 });
+  it('cuts the sweep into as many slots as fit (up to 32), exactly when it can, with ticks of at least 10 ms', () => {
+    expect(wheelOf(5_000)).toEqual({ tickMs: 200, slotCount: 25 });
+    expect(wheelOf(400)).toEqual({ tickMs: 16, slotCount: 25 });
     expect(wheelOf(200)).toEqual({ tickMs: 10, slotCount: 20 });
     expect(wheelOf(30)).toEqual({ tickMs: 10, slotCount: 3 });
     expect(wheelOf(5)).toEqual({ tickMs: 10, slotCount: 1 });
     // No exact cut: the sweep is a little shorter than asked (visits come a little early, never late).
     const odd = wheelOf(997);
     expect(odd.tickMs * odd.slotCount).toBeLessThanOrEqual(997);
-    expect(odd.slotCount).toBeGreaterThan(32);
+    expect(odd.slotCount).toBeGreaterThan(16);
   });
 });
 
