@@ -296,6 +296,9 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     if (heartbeat === PING) return this.sendPrepared(PONG_FRAME);
     if (heartbeat === PONG) return;
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
+    // The same in fragments (which no known client sends).
+    if (text === 'PING') return this.sendPrepared(PONG_FRAME);
+    if (text === 'PONG') return;
 
     let parsed: unknown;
     try {
