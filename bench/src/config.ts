@@ -16,6 +16,11 @@ export interface SuiteConfig {
     readonly pairedRounds: number;
   };
   readonly memory: { readonly connections: number };
+  /**
+   * One node at its limits: `connections` subscribed clients, idle for
+   * `idleMs` with default heartbeats, then one broadcast to all of them.
+   */
+  readonly node: { readonly connections: number; readonly idleMs: number; readonly broadcastMs: number };
   readonly rpc: { readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
   readonly reconnect: { readonly clients: number; readonly timeoutMs: number };
   readonly scaleout: { readonly subscribers: number; readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
@@ -61,6 +66,7 @@ export const FULL: SuiteConfig = {
   name: 'full',
   fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3, pairedRounds: 5 },
   memory: { connections: 10_000 },
+  node: { connections: 15_000, idleMs: 30_000, broadcastMs: 2_000 },
   rpc: { warmupMs: 1_000, windowMs: 1_500, windows: 2 },
   reconnect: { clients: 5_000, timeoutMs: 60_000 },
   scaleout: { subscribers: 1_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
@@ -79,6 +85,7 @@ export const QUICK: SuiteConfig = {
   name: 'quick',
   fanout: { subscribers: [100, 1_000], fixedDeliveriesPerSec: 20_000, warmupMs: 500, windowMs: 800, windows: 2, pairedRounds: 2 },
   memory: { connections: 2_000 },
+  node: { connections: 15_000, idleMs: 15_000, broadcastMs: 2_000 },
   rpc: { warmupMs: 300, windowMs: 700, windows: 1 },
   reconnect: { clients: 1_000, timeoutMs: 30_000 },
   scaleout: { subscribers: 300, warmupMs: 500, windowMs: 800, windows: 2 },

@@ -1,8 +1,8 @@
 // `pnpm bench` (the full suite, about 25 minutes) or `pnpm bench --quick`
 // (about 8 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse   run only these scenarios
+//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
-//   --cpu-prof                                    profile the fan-out server processes (bench/results/profiles)
+//   --cpu-prof                                    profile the fan-out and node server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
 // A complete full run writes the figures page, bench/results.md, and what it
 // is made from (results.json, results.png) in bench/results/. A quick run, or
@@ -29,12 +29,13 @@ import { callgrindMissing, INSTRUCTION_SYSTEMS, RPC_INSTRUCTION_SYSTEMS, runInst
 import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js';
 import { runPaired, type PairedRow } from './scenarios/paired.js';
 import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js';
+import { NODE_SYSTEMS, runNode, type NodeRow, type NodeSystem } from './scenarios/node.js';
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
 import { runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -85,6 +86,7 @@ let scaleout: ScaleResult | null = null;
 let deflate: DeflateRow[] = [];
 let instructions: InstructionResults = { fanout: [], rpc: [] };
 let sse: SseRow[] = [];
+let node: NodeRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -118,6 +120,7 @@ instructions = await scenario(
   instructions,
 );
 sse = await scenario('sse', () => runSse(config), sse);
+node = await scenario('node', () => runNode(config, { systems: pick(NODE_SYSTEMS) as NodeSystem[], cpuProfDir }), node);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -136,6 +139,7 @@ const results: SuiteResults = {
   deflate,
   instructions,
   sse,
+  node,
   notes,
 };
 

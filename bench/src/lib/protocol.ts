@@ -27,6 +27,13 @@ export interface ServerConfig {
   readonly payloadBytes?: number;
 }
 
+/** Event-loop delay over a window, in ms (of the 10 ms monitor timer: a loop held for d ms shows as about d). */
+export interface LoopDelay {
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly meanMs: number;
+}
+
 export interface CpuSample {
   /** process.cpuUsage(), µs. */
   readonly userUs: number;
@@ -66,6 +73,11 @@ export type ServerCommands = {
   stats: { args: { gc: boolean }; result: ServerStats };
   publish: { args: PublishPlan; result: null };
   stop: { args: null; result: { published: number } };
+  /**
+   * The event loop's delay since the last call (`perf_hooks.monitorEventLoopDelay`,
+   * 10 ms resolution): how late its timer fired, so the longest stretch the loop was held.
+   */
+  loopDelay: { args: null; result: LoopDelay };
   /** For investigating memory: a V8 heap snapshot of the server process, after full collections. */
   heapSnapshot: { args: { path: string }; result: { path: string } };
 };

@@ -1,6 +1,7 @@
 import { fmt } from '../lib/log.js';
 import type { LatencySummary, Measured } from '../lib/stats.js';
 import { SYSTEM_LABELS } from '../servers/index.js';
+import { nodeRatioLines } from '../scenarios/node.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
@@ -395,6 +396,47 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     );
   }
 
+  out.push(...nodeSection(results));
+
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');
   return out.join('\n');
 }
+
+/** Section 9: one node at its limits (scenarios/node.ts). */
+export function nodeSection(results: SuiteResults): string[] {
+  const out: string[] = ['## 9. One node at its limits', ''];
+  if (results.node.length === 0) return [...out, 'Not run in this invocation.', ''];
+  const n = results.config.node;
+  out.push(
+    `${n.connections.toLocaleString('en-US')} clients in the load generator connect and subscribe to one room (${CONNECT_CONCURRENCY_NOTE}); ` +
+      `the server's CPU over that is **connect+subscribe**. Then, 2 s later, **idle**: ${n.idleMs / 1000} s with nothing published, Herald with its default heartbeats ` +
+      '(server `PING` after 10 s of quiet, answered by the clients), bare `ws` with no heartbeat at all; CPU in percent of one core scaled to 10,000 connections. ' +
+      `Then **broadcast**: 3 messages to the whole room, ${n.broadcastMs / 1000} s apart, server CPU over each ${n.broadcastMs / 1000} s window (mean; heartbeats included), ` +
+      'and the same less the idle CPU rate over the window (**over idle**: the broadcast\'s own cost). ' +
+      'Event-loop delay is `perf_hooks.monitorEventLoopDelay` (10 ms resolution) in the server over the window: its max is the longest the loop was held.',
+    '',
+  );
+  out.push(
+    table(
+      ['system', 'clients', 'connect+subscribe µs CPU/client', 'idle CPU %/10k conns', 'idle loop delay p99 / max ms', 'broadcast CPU ms', 'over idle ms', 'broadcast loop delay p99 / max ms', 'delivered/broadcast'],
+      results.node.map((row) => [
+        row.system === 'raw-ws-string' ? 'bare ws' : SYSTEM_LABELS[row.system],
+        row.connections.toLocaleString('en-US'),
+        fmt(row.connectCpuUsPerClient, 0),
+        fmt(row.idle.cpuPercentPer10k, 2),
+        `${fmt(row.idle.loop.p99Ms, 1)} / ${fmt(row.idle.loop.maxMs, 1)}`,
+        fmt(row.broadcast.cpuMs, 0),
+        fmt(row.broadcast.cpuMsOverIdle, 0),
+        `${fmt(row.broadcast.loop.p99Ms, 1)} / ${fmt(row.broadcast.loop.maxMs, 1)}`,
+        fmt(row.broadcast.delivered, 0),
+      ]),
+    ),
+    '',
+  );
+  const bare = results.node.find((row) => row.system === 'raw-ws-string');
+  const herald = results.node.find((row) => row.system === 'herald');
+  if (bare && herald) out.push('Herald against bare ws:', '', ...nodeRatioLines(herald, bare).map((line) => `- ${line}`), '');
+  return out;
+}
+
+const CONNECT_CONCURRENCY_NOTE = '100 handshakes in flight at once';

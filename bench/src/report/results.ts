@@ -4,6 +4,7 @@ import type { InstructionResults } from '../scenarios/instructions.js';
 import type { FanoutRow } from '../scenarios/fanout.js';
 import type { PairedRow } from '../scenarios/paired.js';
 import type { MemoryRow } from '../scenarios/memory.js';
+import type { NodeRow } from '../scenarios/node.js';
 import type { StormRow } from '../scenarios/reconnect.js';
 import type { RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
@@ -27,6 +28,8 @@ export interface SuiteResults {
   readonly instructions: InstructionResults;
   /** Herald's HTTP fallback (Server-Sent Events) against its WebSocket. */
   readonly sse: SseRow[];
+  /** One node at its limits: idle connections, one broadcast, connect cost (Herald and bare ws). */
+  readonly node: NodeRow[];
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }

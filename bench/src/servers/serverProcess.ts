@@ -1,6 +1,7 @@
 // A server under test, in its own process (pinned by the orchestrator):
 //   serverProcess.ts '<ServerConfig as JSON>'
 // Says `ready` with its port over IPC, then answers the orchestrator's commands.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { emitEvent, serveIpc } from '../lib/ipc.js';
 import { makeMessage, nowMs } from '../lib/payload.js';
@@ -13,6 +14,9 @@ const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
 const server = await startSystem(config);
 let n = 0;
 const publisher = new Publisher(() => server.publish(makeMessage(++n, nowMs(), config.payloadBytes)));
+
+/** Started on the first `loopDelay` command, so other scenarios do not pay for its timer. */
+let loopMonitor: ReturnType<typeof monitorEventLoopDelay> | null = null;
 
 /** Full collections until the heap stops shrinking (at most five). */
 async function collect(): Promise<void> {
@@ -54,6 +58,16 @@ serveIpc<ServerCommands>(
     stop() {
       publisher.stop();
       return { published: publisher.published };
+    },
+    loopDelay() {
+      if (!loopMonitor) {
+        loopMonitor = monitorEventLoopDelay({ resolution: 10 });
+        loopMonitor.enable();
+      }
+      const ns = 1e6;
+      const delay = { p99Ms: loopMonitor.percentile(99) / ns, maxMs: loopMonitor.max / ns, meanMs: loopMonitor.mean / ns };
+      loopMonitor.reset();
+      return delay;
     },
     async heapSnapshot({ path }) {
       await collect();

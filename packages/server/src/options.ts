@@ -65,13 +65,25 @@ export interface AuthOptions {
 export interface HeartbeatOptions {
   /**
    * Quiet time on a socket before the server sends `PING`. Any frame from the
-   * client counts as proof of life.
+   * client (its own `PING` included) counts as proof of life, so a socket
+   * with traffic, or a client that pings on its own, is never pinged.
+   *
+   * The server checks each socket once per sweep of `min(pingIntervalMs,
+   * pongTimeoutMs)` (a slice of the sockets at a time, spread over the
+   * sweep), so a quiet socket is pinged between `pingIntervalMs` and
+   * `pingIntervalMs + min(pingIntervalMs, pongTimeoutMs)` after its last
+   * frame, and a dead peer is dropped at most `pingIntervalMs + pongTimeoutMs
+   * + min(pingIntervalMs, pongTimeoutMs)` after its last frame (20 s with the
+   * defaults) when the sweep divides `pongTimeoutMs` (round figures), one more
+   * sweep at most otherwise. Expired credentials end the connection at most
+   * one sweep late.
    * @default 10_000
    */
   pingIntervalMs?: number;
   /**
    * How long after a `PING` the server waits for any frame before it drops
-   * the connection (ending its subscriptions and presence).
+   * the connection (ending its subscriptions and presence). See
+   * `pingIntervalMs` for the detection bound.
    * @default 5_000
    */
   pongTimeoutMs?: number;

@@ -21,6 +21,39 @@ export interface Sink {
   interrupted(): void;
 }
 
+/** What a topic's sinks are handed, in order: an entry, or the notice that live delivery was interrupted. */
+type Delivery = DecodedEntry | typeof INTERRUPTED;
+const INTERRUPTED = Symbol('interrupted');
+
+/** Deliveries (sinks × messages) a fan-out hands out before it yields to the event loop (`setFanoutSliceSize`). */
+export const DEFAULT_FANOUT_SLICE_SIZE = 256;
+let sliceSize = DEFAULT_FANOUT_SLICE_SIZE;
+
+/**
+ * Sets how many deliveries a fan-out makes before it yields, for the registries
+ * made from now on: internal, for tests that need many slices from a few
+ * hundred real sockets. Returns the previous size.
+ */
+export function setFanoutSliceSize(size: number): number {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError('the fan-out slice size must be a positive integer');
+  const previous = sliceSize;
+  sliceSize = size;
+  return previous;
+}
+
+/** A topic's sinks and the deliveries not yet handed to all of them. */
+interface DeliveryQueue {
+  readonly sinks: Set<Sink>;
+  /** The deliveries being handed out, in order, to one sink after another; null when none is. */
+  batch: Delivery[] | null;
+  /** Where `batch` stands in `sinks` (a Set iterator: it skips sinks that left and reaches those that joined). */
+  cursor: Iterator<Sink> | null;
+  /** The sink the next slice starts with: taken from `cursor` when the last slice ran out. */
+  held: Sink | null;
+  /** Deliveries that arrived while a batch was under way: the next batch. */
+  pending: Delivery[];
+}
+
 interface TopicFanout {
   readonly sinks: Set<Sink>;
   readonly subscribed: Promise<Unsubscribe>;
@@ -30,9 +63,28 @@ interface TopicFanout {
  * The node-local side of delivery: one broker subscription per topic however
  * many local subscribers it has, dropped when the last one leaves. Each entry
  * the broker delivers is decoded once and handed to every sink.
+ *
+ * A large topic is served in slices: after about `sliceSize` deliveries
+ * the fan-out yields (`setImmediate`), so a broadcast to many subscribers
+ * never holds the event loop for long (calls, heartbeats and other topics
+ * run between slices). Entries that arrive while a broadcast is under way
+ * wait, and then go out together as the next batch: each sink gets the
+ * whole batch, in order, before the next sink (its frames leave in one
+ * write), and a batch reaches every sink before the next batch starts, so
+ * no sink sees a later message before an earlier one. A sink that joins
+ * during a batch is reached by it (it is still reading history, and the
+ * resume algorithm drops what history already gave it); one that leaves is
+ * skipped.
+ *
+ * ```
+ *  broker ─▶ m1            batch [m1]:     sinks 1..256 ─ yield ─ 257..512 ─ yield ─ …
+ *  broker ─▶ m2, m3        pending [m2, m3] (waits)
+ *                          batch [m2, m3]: sink 1 gets m2, m3; sink 2 gets m2, m3; … (128 sinks a slice)
+ * ```
  */
 export class FanoutRegistry {
   private readonly topics = new Map<string, TopicFanout>();
+  private readonly sliceSize = sliceSize;
 
   constructor(
     private readonly broker: Broker,
@@ -43,12 +95,12 @@ export class FanoutRegistry {
   async attach(topic: string, sink: Sink): Promise<void> {
     let fanout = this.topics.get(topic);
     if (!fanout) {
-      const sinks = new Set<Sink>();
+      const queue: DeliveryQueue = { sinks: new Set(), batch: null, cursor: null, held: null, pending: [] };
       const subscribed = this.broker.subscribe(topic, {
-        onEntry: (entry) => this.deliver(sinks, entry),
-        onInterrupted: () => this.each(sinks, (sink) => sink.interrupted()),
+        onEntry: (entry) => this.deliver(queue, entry),
+        onInterrupted: () => this.enqueue(queue, INTERRUPTED),
       });
-      fanout = { sinks, subscribed };
+      fanout = { sinks: queue.sinks, subscribed };
       this.topics.set(topic, fanout);
       // A failed subscribe must not leave a dead entry that later attaches would reuse.
       subscribed.catch(() => {
@@ -82,7 +134,7 @@ export class FanoutRegistry {
     return this.topics.size;
   }
 
-  private deliver(sinks: Set<Sink>, entry: BrokerEntry): void {
+  private deliver(queue: DeliveryQueue, entry: BrokerEntry): void {
     let decoded: DecodedEntry;
     try {
       const position = parseStreamId(entry.id);
@@ -93,16 +145,62 @@ export class FanoutRegistry {
       this.onSinkError(error);
       return;
     }
-    this.each(sinks, (sink) => sink.entry(decoded));
+    this.enqueue(queue, decoded);
   }
 
-  private each(sinks: Set<Sink>, call: (sink: Sink) => void): void {
-    for (const sink of sinks) {
-      try {
-        call(sink);
-      } catch (error) {
-        this.onSinkError(error);
+  /** Hands `delivery` out at once when the topic is not busy; else it waits for the batch under way. */
+  private enqueue(queue: DeliveryQueue, delivery: Delivery): void {
+    queue.pending.push(delivery);
+    if (queue.batch === null && queue.pending.length === 1) this.run(queue);
+  }
+
+  /** Hands out batches, each to every sink in turn, until none is pending or this slice's budget is spent; then yields. */
+  private run(queue: DeliveryQueue): void {
+    let budget = this.sliceSize;
+    for (;;) {
+      let batch = queue.batch;
+      if (batch === null) {
+        if (queue.pending.length === 0) return;
+        batch = queue.batch = queue.pending;
+        queue.pending = [];
+        queue.cursor = queue.sinks.values();
       }
+      const held = queue.held;
+      if (held) {
+        queue.held = null;
+        if (queue.sinks.has(held)) {
+          budget -= batch.length;
+          this.handAll(batch, held);
+        }
+      }
+      const cursor = queue.cursor!;
+      for (;;) {
+        const next = cursor.next();
+        if (next.done) break;
+        if (budget <= 0) {
+          // Taken from the cursor already: the next slice starts with it, unless it left meanwhile.
+          queue.held = next.value;
+          setImmediate(() => this.run(queue));
+          return;
+        }
+        budget -= batch.length;
+        this.handAll(batch, next.value);
+      }
+      queue.batch = null;
+      queue.cursor = null;
+    }
+  }
+
+  private handAll(batch: readonly Delivery[], sink: Sink): void {
+    for (const delivery of batch) this.hand(delivery, sink);
+  }
+
+  private hand(delivery: Delivery, sink: Sink): void {
+    try {
+      if (delivery === INTERRUPTED) sink.interrupted();
+      else sink.entry(delivery);
+    } catch (error) {
+      this.onSinkError(error);
     }
   }
 }

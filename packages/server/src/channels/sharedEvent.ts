@@ -8,7 +8,8 @@ import type { ChannelEvent } from '@herald/shared';
  * numbers ids from 1 on every connection, so most subscribers share one.
  */
 export class SharedEvent {
-  private readonly memos = new Map<string, unknown>();
+  /** Made on the first `memo` (events delivered to one subscriber never need one). */
+  private memos: Map<string, unknown> | null = null;
 
   constructor(
     readonly position: string,
@@ -19,15 +20,16 @@ export class SharedEvent {
 
   /** What `memo` holds under `key`, if anything (a lookup that needs no `build` closure). */
   peek<T extends NonNullable<unknown>>(key: string): T | undefined {
-    return this.memos.get(key) as T | undefined;
+    return this.memos?.get(key) as T | undefined;
   }
 
   /** `build()`'s result under `key`, computed the first time it is asked for (`build` never returns undefined). */
   memo<T extends NonNullable<unknown>>(key: string, build: () => T): T {
-    let value = this.memos.get(key) as T | undefined;
+    const memos = (this.memos ??= new Map());
+    let value = memos.get(key) as T | undefined;
     if (value === undefined) {
       value = build();
-      this.memos.set(key, value);
+      memos.set(key, value);
     }
     return value;
   }

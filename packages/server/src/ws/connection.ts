@@ -15,7 +15,7 @@ import { beforeWrite, type WriteTicks } from './cork.js';
 import { dispatch, envelopeOfRequest, errorCodeOf, messageOf, UNKNOWN_CONTEXT } from './dispatch.js';
 import type { HeartbeatPeer } from './heartbeat.js';
 import { OpeningSubscriptions } from './ordering.js';
-import { frameWriterFor, type FrameWriter, type PreparedFrame } from './preparedFrame.js';
+import { frameWriterFor, PreparedFrame, type FrameWriter } from './preparedFrame.js';
 import { NULL_ENVELOPE, type Envelope, type ErrorContext, type Wire } from './wire.js';
 
 export interface ConnectionLimits {
@@ -82,6 +82,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   lastSeenAt = Date.now();
   lastWriteTick = 0;
   pingSentAt = 0;
+  heartbeatSlot = -1;
   /** When the credentials stop being trusted (their expiry plus the grace), in ms; 0 when they do not expire. */
   trustedUntil = 0;
   /** Settles once admission is decided: true when admitted (`ctx` is set), false when refused. */
@@ -133,13 +134,15 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     // then closes the socket itself; without a listener they would crash the process.
     socket.on('error', (error) => this.onSocketError(error));
     config.metrics.connectionsOpened++;
-    config.logger.info(
-      { event: 'connection.open', connectionId: this.connectionId, ip: this.ip, origin: req.headers.origin ?? null },
-      'connection opened',
-    );
+    // Checked first: a silenced logger must not cost each connection its log record.
+    if (config.logger.isLevelEnabled('info')) {
+      config.logger.info(
+        { event: 'connection.open', connectionId: this.connectionId, ip: this.ip, origin: req.headers.origin ?? null },
+        'connection opened',
+      );
+    }
 
-    const wantsParams = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
-    if (wantsParams) {
+    if (wantsConnectionParams(req.url)) {
       this.paramsTimer = setTimeout(() => {
         this.refuse(
           new HeraldError('UNAUTHORIZED', 'No connectionParams arrived in time; send them as the first frame'),
@@ -207,7 +210,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   }
 
   ping(): void {
-    this.send('PING');
+    this.sendPrepared(PING_FRAME);
   }
 
   /** Drops the socket without a close handshake: by default for a heartbeat timeout, else for a close that took too long. */
@@ -288,8 +291,13 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: 'Herald expects text frames of JSON' }), UNKNOWN_CONTEXT);
       return;
     }
+    // Heartbeats are most of an idle server's frames: told apart by their bytes, answered with a frame built once.
+    const heartbeat = heartbeatOf(data);
+    if (heartbeat === PING) return this.sendPrepared(PONG_FRAME);
+    if (heartbeat === PONG) return;
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
-    if (text === 'PING') return this.send('PONG');
+    // The same in fragments (which no known client sends).
+    if (text === 'PING') return this.sendPrepared(PONG_FRAME);
     if (text === 'PONG') return;
 
     let parsed: unknown;
@@ -511,6 +519,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     if (this.userKey !== null) this.config.admission.releaseUserSlot(this.userKey);
     this.req = null;
     this.config.metrics.connectionsClosed++;
+    this.config.onClosed(this);
+    if (!this.config.logger.isLevelEnabled('info')) return;
     const peerReason = reasonBytes.toString('utf8');
     this.config.logger.info(
       {
@@ -524,7 +534,6 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       },
       'connection closed',
     );
-    this.config.onClosed(this);
   }
 
   private onSocketError(error: Error): void {
@@ -535,8 +544,34 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   }
 }
 
+/** The heartbeat frames, framed once for every connection. */
+const PING_FRAME = new PreparedFrame('PING');
+const PONG_FRAME = new PreparedFrame('PONG');
+const PING = 1;
+const PONG = 2;
+
+/** PING or PONG when `data` is that text frame (read from its bytes, no string made), else 0. */
+function heartbeatOf(data: RawData): number {
+  if (!Buffer.isBuffer(data) || data.length !== 4 || data[0] !== 0x50 /* P */ || data[3] !== 0x47 /* G */) return 0;
+  if (data[1] === 0x49 /* I */ && data[2] === 0x4e /* N */) return PING;
+  if (data[1] === 0x4f /* O */ && data[2] === 0x4e /* N */) return PONG;
+  return 0;
+}
+
 /** Send options of every frame: Herald speaks text frames of JSON (one shared object, not one per send). */
 const TEXT_FRAME = { binary: false } as const;
+
+/**
+ * Whether the upgrade URL asks to wait for `connectionParams`
+ * (`?connectionParams=1`, as tRPC's client sends it): only the query is
+ * parsed, and only when there is one.
+ */
+function wantsConnectionParams(url: string | undefined): boolean {
+  const query = url?.indexOf('?') ?? -1;
+  if (query < 0) return false;
+  const hash = url!.indexOf('#', query);
+  return new URLSearchParams(url!.slice(query + 1, hash < 0 ? undefined : hash)).get('connectionParams') === '1';
+}
 
 function isConnectionParams(parsed: unknown): parsed is { method: 'connectionParams'; data?: unknown } {
   return typeof parsed === 'object' && parsed !== null && (parsed as { method?: unknown }).method === 'connectionParams';

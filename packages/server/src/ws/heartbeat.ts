@@ -6,6 +6,8 @@ export interface HeartbeatPeer {
   pingSentAt: number;
   /** When the peer's credentials stop being trusted (ms), or 0 when they do not expire. */
   trustedUntil: number;
+  /** The monitor's own bookkeeping: the slot of its wheel the peer sits in, or -1 outside any. */
+  heartbeatSlot: number;
   ping(): void;
   /** Drops the connection without a close handshake: the peer is presumed gone. */
   terminate(): void;
@@ -20,27 +22,71 @@ export interface HeartbeatSettings {
 }
 
 /**
- * One timer for every connection of a server, instead of two per socket reset
- * on every frame: each tick pings peers quiet for `pingIntervalMs`,
- * terminates those whose ping went unanswered for `pongTimeoutMs`, and ends
- * those whose credentials expired. The tick is a quarter of the shorter
- * interval, so detection is late by at most that.
+ * Most slots of the wheel: at most this many ticks per sweep. Fewer, longer
+ * ticks let the answers to one tick's pings share event-loop turns, which
+ * costs less CPU per idle connection; more keep each tick short (a tick
+ * pings about 1/slots of the quiet sockets). bench/results.md, section 9.
+ */
+const MAX_SLOTS = 32;
+/** Shortest time between two ticks. */
+const MIN_TICK_MS = 10;
+
+/**
+ * One timer for every connection of a server, its work spread over time: the
+ * peers sit in the slots of a wheel (dealt in turn as they arrive, so a burst
+ * of connections lands in every slot), and each tick visits one slot, so a
+ * peer is visited once per sweep (`sweepMs`, about the shorter of the two
+ * intervals) and a tick handles 1/slots of the peers. A visit
+ *  - ends a peer whose credentials expired,
+ *  - terminates a peer whose `PING` went unanswered for `pongTimeoutMs`,
+ *  - pings a peer quiet for `pingIntervalMs` (a peer that sent anything,
+ *    a `PING` of its own included, within the interval is not pinged).
+ *
+ * Since a peer's pings happen at its own slot's visits, the peers' pings
+ * stay spread over the sweep instead of falling due in one tick together.
+ *
+ * Bounds: a silent peer is pinged at most `pingIntervalMs + sweepMs` after
+ * its last frame and terminated at most `pongTimeoutMs + sweepMs` after the
+ * ping, and exactly `pongTimeoutMs` after it when the sweep divides
+ * `pongTimeoutMs` (it is `pongTimeoutMs` itself for the defaults and for any
+ * round figure no longer than `pingIntervalMs`; `wheelOf`).
+ * Credentials are ended at most `sweepMs` late.
  */
 export class HeartbeatMonitor {
-  private readonly peers = new Set<HeartbeatPeer>();
+  private readonly slots: Set<HeartbeatPeer>[];
+  /** The slot the next tick visits. */
+  private cursor = 0;
+  /** The slot the next added peer goes to. */
+  private dealt = 0;
+  private peerCount = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
+  /** Time between ticks; each tick visits one slot. */
+  readonly tickMs: number;
 
   constructor(private readonly settings: HeartbeatSettings) {
     this.now = settings.now ?? Date.now;
+    const { tickMs, slotCount } = wheelOf(Math.min(settings.pingIntervalMs, settings.pongTimeoutMs));
+    this.tickMs = tickMs;
+    this.slots = Array.from({ length: slotCount }, () => new Set<HeartbeatPeer>());
   }
 
-  get tickMs(): number {
-    return Math.max(10, Math.floor(Math.min(this.settings.pingIntervalMs, this.settings.pongTimeoutMs) / 4));
+  /** Time between two visits of one peer: at most the shorter interval. */
+  get sweepMs(): number {
+    return this.slots.length * this.tickMs;
+  }
+
+  get size(): number {
+    return this.peerCount;
   }
 
   add(peer: HeartbeatPeer): void {
-    this.peers.add(peer);
+    if (peer.heartbeatSlot >= 0) return;
+    const slot = this.dealt;
+    this.dealt = (slot + 1) % this.slots.length;
+    this.slots[slot]!.add(peer);
+    peer.heartbeatSlot = slot;
+    this.peerCount++;
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.tickMs);
       this.timer.unref();
@@ -48,18 +94,24 @@ export class HeartbeatMonitor {
   }
 
   delete(peer: HeartbeatPeer): void {
-    this.peers.delete(peer);
-    if (this.peers.size === 0) this.stop();
+    const slot = peer.heartbeatSlot;
+    if (slot < 0 || !this.slots[slot]?.delete(peer)) return;
+    peer.heartbeatSlot = -1;
+    this.peerCount--;
+    if (this.peerCount === 0) this.stop();
   }
 
+  /** Visits the next slot's peers. */
   tick(now = this.now()): void {
-    for (const peer of this.peers) {
+    const slot = this.slots[this.cursor]!;
+    this.cursor = (this.cursor + 1) % this.slots.length;
+    for (const peer of slot) {
       if (peer.trustedUntil !== 0 && now >= peer.trustedUntil) {
-        this.peers.delete(peer);
+        this.delete(peer);
         peer.expire();
       } else if (peer.pingSentAt !== 0) {
         if (now - peer.pingSentAt >= this.settings.pongTimeoutMs) {
-          this.peers.delete(peer);
+          this.delete(peer);
           peer.terminate();
         }
       } else if (now - peer.lastSeenAt >= this.settings.pingIntervalMs) {
@@ -73,4 +125,17 @@ export class HeartbeatMonitor {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
+}
+
+/**
+ * The wheel for a sweep of `sweepMs`: as many slots as fit (up to
+ * MAX_SLOTS, ticks no shorter than MIN_TICK_MS), preferring a count that
+ * divides the sweep exactly, so a peer's visits fall exactly `sweepMs` apart.
+ */
+export function wheelOf(sweepMs: number): { tickMs: number; slotCount: number } {
+  for (let slotCount = MAX_SLOTS; slotCount >= MAX_SLOTS / 4; slotCount--) {
+    if (sweepMs % slotCount === 0 && sweepMs / slotCount >= MIN_TICK_MS) return { tickMs: sweepMs / slotCount, slotCount };
+  }
+  const tickMs = Math.max(MIN_TICK_MS, Math.ceil(sweepMs / MAX_SLOTS));
+  return { tickMs, slotCount: Math.max(1, Math.floor(sweepMs / tickMs)) };
 }

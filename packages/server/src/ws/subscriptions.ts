@@ -1,6 +1,7 @@
 import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
+import type { ChannelEvent } from '@herald/shared';
 import { nativeStreamOf, type NativeStream, type NativeStreamHandle } from '../channels/nativeStream.js';
 import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
@@ -32,8 +33,20 @@ export class NativeSubscription implements EventSink {
     return 'subscription';
   }
 
-  /** One delivery: serialized once per message, framed once per distinct subscription id, then written. */
+  /**
+   * One delivery. A live message is shared by every local subscriber:
+   * serialized once, framed once per distinct subscription id, then written.
+   * Anything else (a replayed message, a `live` or `gap` marker) was made for
+   * this subscriber alone and is written straight away, without memos.
+   */
   deliver(shared: SharedEvent): void {
+    if (!shared.live) {
+      const { wire } = this.connection.config;
+      const { position, event } = shared;
+      const data = event.type === 'message' ? wire.serializeTracked(position, event) : plainTrackedData(position, event);
+      this.connection.send(wire.trackedData(this.envelope, position, data));
+      return;
+    }
     // One lookup per delivery, and no closure: the frame is built once per distinct subscription id.
     this.connection.sendPrepared(shared.peek<PreparedFrame>(this.envelope) ?? this.frameFor(shared));
   }
@@ -62,6 +75,15 @@ export class NativeSubscription implements EventSink {
       (cause: unknown) => connection.report(getTRPCErrorFromUnknown(cause), 'subscription', this.path),
     );
   }
+}
+
+/**
+ * A marker's tracked data as Herald's transformer (superjson) writes it: its
+ * fields are strings and numbers, which superjson leaves as they are, so it
+ * is `{"json":…}` around the plain JSON, without superjson's walk.
+ */
+export function plainTrackedData(position: string, event: Exclude<ChannelEvent<unknown>, { type: 'message' }>): string {
+  return `{"json":${JSON.stringify({ id: position, data: event })}}`;
 }
 
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */

@@ -1,20 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HeartbeatMonitor, type HeartbeatPeer } from '../../src/ws/heartbeat.js';
+import { HeartbeatMonitor, wheelOf, type HeartbeatPeer } from '../../src/ws/heartbeat.js';
 
 const settings = { pingIntervalMs: 1_000, pongTimeoutMs: 400 } as const;
-/** A quarter of the shorter interval. */
-const TICK_MS = 100;
+/** The sweep is the shorter interval, cut into 25 slots of 16 ms. */
+const SWEEP_MS = 400;
+const TICK_MS = 16;
 
 /** A peer as a connection is one: the two timestamps, and what the monitor asked of it. */
 class Peer implements HeartbeatPeer {
   lastSeenAt = Date.now();
   pingSentAt = 0;
   trustedUntil = 0;
+  heartbeatSlot = -1;
   pings = 0;
   terminations = 0;
   expirations = 0;
+  pingTimes: number[] = [];
   ping(): void {
     this.pings++;
+    this.pingTimes.push(Date.now());
   }
   terminate(): void {
     this.terminations++;
@@ -29,6 +33,27 @@ class Peer implements HeartbeatPeer {
   }
 }
 
+/** Advances the fake clock one millisecond at a time until `done`, up to `limitMs`; returns how long it took. */
+function advanceUntil(done: () => boolean, limitMs: number): number {
+  const start = Date.now();
+  while (!done() && Date.now() - start < limitMs) vi.advanceTimersByTime(1);
+  return Date.now() - start;
+}
+
+describe('wheelOf', () => {
+  it('cuts the sweep into as many slots as fit (up to 32), exactly when it can, with ticks of at least 10 ms', () => {
+    expect(wheelOf(5_000)).toEqual({ tickMs: 200, slotCount: 25 });
+    expect(wheelOf(400)).toEqual({ tickMs: 16, slotCount: 25 });
+    expect(wheelOf(200)).toEqual({ tickMs: 10, slotCount: 20 });
+    expect(wheelOf(30)).toEqual({ tickMs: 10, slotCount: 3 });
+    expect(wheelOf(5)).toEqual({ tickMs: 10, slotCount: 1 });
+    // No exact cut: the sweep is a little shorter than asked (visits come a little early, never late).
+    const odd = wheelOf(997);
+    expect(odd.tickMs * odd.slotCount).toBeLessThanOrEqual(997);
+    expect(odd.slotCount).toBeGreaterThan(16);
+  });
+});
+
 describe('HeartbeatMonitor', () => {
   let monitor: HeartbeatMonitor;
   beforeEach(() => {
@@ -40,85 +65,109 @@ describe('HeartbeatMonitor', () => {
     vi.useRealTimers();
   });
 
-  it('ticks every quarter of the shorter interval, and never faster than every 10 ms', () => {
+  it('visits each peer once per sweep (the shorter interval), one slot per tick', () => {
     expect(monitor.tickMs).toBe(TICK_MS);
-    expect(new HeartbeatMonitor({ pingIntervalMs: 20, pongTimeoutMs: 30 }).tickMs).toBe(10);
+    expect(monitor.sweepMs).toBe(SWEEP_MS);
   });
 
-  it('pings a peer once it has been quiet for pingIntervalMs, and only once while the ping is unanswered', () => {
+  it('pings a peer quiet for pingIntervalMs at its next visit, within one sweep, and only once while the ping is unanswered', () => {
     const peer = new Peer();
+    const since = peer.lastSeenAt;
     monitor.add(peer);
-    vi.advanceTimersByTime(settings.pingIntervalMs - TICK_MS);
+    vi.advanceTimersByTime(settings.pingIntervalMs - 1);
     expect(peer.pings).toBe(0);
-    vi.advanceTimersByTime(TICK_MS);
+    const waited = advanceUntil(() => peer.pings > 0, SWEEP_MS + TICK_MS);
     expect(peer.pings).toBe(1);
     expect(peer.pingSentAt).toBe(Date.now());
-    vi.advanceTimersByTime(settings.pongTimeoutMs - TICK_MS);
+    expect(peer.pingSentAt - since).toBeLessThanOrEqual(settings.pingIntervalMs + SWEEP_MS);
+    expect(waited).toBeGreaterThan(0);
+    vi.advanceTimersByTime(settings.pongTimeoutMs - 1);
     expect(peer.pings).toBe(1);
     expect(peer.terminations).toBe(0);
   });
 
-  it('terminates a peer whose ping went unanswered for pongTimeoutMs, and forgets it', () => {
+  it('terminates a peer whose ping went unanswered for pongTimeoutMs, exactly then when the sweep divides it, and forgets it', () => {
     const peer = new Peer();
     monitor.add(peer);
-    vi.advanceTimersByTime(settings.pingIntervalMs);
-    expect(peer.pings).toBe(1);
-    vi.advanceTimersByTime(settings.pongTimeoutMs - TICK_MS);
+    advanceUntil(() => peer.pings > 0, settings.pingIntervalMs + SWEEP_MS + TICK_MS);
+    vi.advanceTimersByTime(settings.pongTimeoutMs - 1);
     expect(peer.terminations).toBe(0);
-    vi.advanceTimersByTime(TICK_MS);
+    vi.advanceTimersByTime(1);
     expect(peer.terminations).toBe(1);
+    expect(monitor.size).toBe(0);
     // Forgotten: no more pings or terminations, however long it stays quiet.
     vi.advanceTimersByTime(10 * settings.pingIntervalMs);
     expect(peer).toMatchObject({ pings: 1, terminations: 1 });
   });
 
+  it('drops a silent peer within pingIntervalMs + pongTimeoutMs + one sweep of its last frame, wherever its slot is', () => {
+    const peers = Array.from({ length: 100 }, () => new Peer());
+    const since = Date.now();
+    for (const peer of peers) monitor.add(peer);
+    const took = advanceUntil(() => peers.every((peer) => peer.terminations === 1), 10 * settings.pingIntervalMs);
+    expect(took).toBeLessThanOrEqual(settings.pingIntervalMs + settings.pongTimeoutMs + SWEEP_MS);
+    expect(took).toBeGreaterThanOrEqual(settings.pingIntervalMs + settings.pongTimeoutMs);
+    expect(Date.now() - since).toBe(took);
+  });
+
   it('keeps a peer that answers its ping, and pings it again after the next quiet interval', () => {
     const peer = new Peer();
     monitor.add(peer);
-    vi.advanceTimersByTime(settings.pingIntervalMs);
+    advanceUntil(() => peer.pings > 0, settings.pingIntervalMs + SWEEP_MS + TICK_MS);
     vi.advanceTimersByTime(settings.pongTimeoutMs / 2);
     peer.heard(); // the PONG
-    vi.advanceTimersByTime(settings.pingIntervalMs - TICK_MS);
+    const answeredAt = Date.now();
+    vi.advanceTimersByTime(settings.pingIntervalMs - 1);
     expect(peer).toMatchObject({ pings: 1, terminations: 0 });
-    vi.advanceTimersByTime(TICK_MS);
+    advanceUntil(() => peer.pings > 1, SWEEP_MS + TICK_MS);
     expect(peer).toMatchObject({ pings: 2, terminations: 0 });
+    expect(peer.pingTimes[1]! - answeredAt).toBeLessThanOrEqual(settings.pingIntervalMs + SWEEP_MS);
   });
 
-  it('counts any traffic as life: a peer heard from within every interval is never pinged', () => {
+  it('counts any traffic as life (a client PING included): a peer heard from within every interval is never pinged', () => {
     const peer = new Peer();
     monitor.add(peer);
     for (let i = 0; i < 20; i++) {
-      vi.advanceTimersByTime(settings.pingIntervalMs / 2);
+      vi.advanceTimersByTime(settings.pingIntervalMs - TICK_MS);
       peer.heard();
     }
     expect(peer).toMatchObject({ pings: 0, terminations: 0 });
   });
 
-  it('checks each peer on its own clock', () => {
-    const early = new Peer();
-    monitor.add(early);
-    vi.advanceTimersByTime(settings.pingIntervalMs / 2);
-    const late = new Peer();
-    monitor.add(late);
-    vi.advanceTimersByTime(settings.pingIntervalMs / 2);
-    expect([early.pings, late.pings]).toEqual([1, 0]);
-    vi.advanceTimersByTime(settings.pingIntervalMs / 2);
-    expect([early.pings, late.pings]).toEqual([1, 1]);
-    expect([early.terminations, late.terminations]).toEqual([1, 0]);
+  it('spreads the pings of peers that arrived together over the sweep instead of sending them in one tick', () => {
+    const slots = SWEEP_MS / TICK_MS;
+    const peers = Array.from({ length: 20 * slots }, () => new Peer());
+    for (const peer of peers) monitor.add(peer);
+    const pingsPerTick: number[] = [];
+    let before = 0;
+    for (let elapsed = 0; elapsed < 3 * settings.pingIntervalMs; elapsed += TICK_MS) {
+      vi.advanceTimersByTime(TICK_MS);
+      for (const peer of peers) if (peer.pingSentAt !== 0 && peer.pingSentAt === Date.now()) peer.heard(); // each answers at once
+      const total = peers.reduce((sum, peer) => sum + peer.pings, 0);
+      pingsPerTick.push(total - before);
+      before = total;
+    }
+    expect(before).toBeGreaterThanOrEqual(2 * peers.length); // every peer pinged, twice over
+    expect(Math.max(...pingsPerTick)).toBe(peers.length / slots); // one slot's worth at a time
+    expect(peers.every((peer) => peer.terminations === 0)).toBe(true);
   });
 
-  it('ends a peer whose credentials expired at the first tick past trustedUntil, even one that keeps talking, and forgets it', () => {
+  it('ends a peer whose credentials expired at its first visit past trustedUntil, even one that keeps talking, and forgets it', () => {
     const expiring = new Peer();
     const lasting = new Peer();
-    expiring.trustedUntil = Date.now() + 250;
+    const expiresAt = Date.now() + 250;
+    expiring.trustedUntil = expiresAt;
     monitor.add(expiring);
     monitor.add(lasting);
-    vi.advanceTimersByTime(2 * TICK_MS);
+    vi.advanceTimersByTime(200);
     expiring.heard();
     expect(expiring.expirations).toBe(0);
-    vi.advanceTimersByTime(TICK_MS);
+    const late = advanceUntil(() => expiring.expirations > 0, 2 * SWEEP_MS);
     expect(expiring.expirations).toBe(1);
-    vi.advanceTimersByTime(10 * TICK_MS);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
+    expect(Date.now() - expiresAt).toBeLessThan(SWEEP_MS);
+    expect(late).toBeGreaterThan(0);
+    vi.advanceTimersByTime(10 * SWEEP_MS);
     expect([expiring.expirations, lasting.expirations]).toEqual([1, 0]);
     expect(expiring.terminations).toBe(0);
   });
@@ -157,8 +206,20 @@ describe('HeartbeatMonitor', () => {
     vi.advanceTimersByTime(5 * settings.pingIntervalMs); // the timer fires, the clock stands still
     expect(peer.pings).toBe(0);
     clock = settings.pingIntervalMs;
-    vi.advanceTimersByTime(TICK_MS);
+    vi.advanceTimersByTime(SWEEP_MS);
     expect(peer.pings).toBe(1);
     manual.stop();
+  });
+
+  it('adds a peer once, and deleting one it does not hold changes nothing', () => {
+    const peer = new Peer();
+    monitor.add(peer);
+    monitor.add(peer);
+    expect(monitor.size).toBe(1);
+    monitor.delete(new Peer());
+    expect(monitor.size).toBe(1);
+    monitor.delete(peer);
+    monitor.delete(peer);
+    expect([monitor.size, peer.heartbeatSlot]).toEqual([0, -1]);
   });
 });

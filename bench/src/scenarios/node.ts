@@ -1,0 +1,147 @@
+import type { SuiteConfig } from '../config.js';
+import { LoadgenProcess, ServerProcess, subscriberKindOf, withProcesses } from '../lib/harness.js';
+import { fmt, log } from '../lib/log.js';
+import { sleep } from '../lib/proc.js';
+import type { LoopDelay, ServerStats, SystemName } from '../lib/protocol.js';
+
+export type NodeSystem = Extract<SystemName, 'herald' | 'raw-ws-string'>;
+
+/** Herald with its default heartbeats, and bare `ws` (no heartbeats at all): the floor. */
+export const NODE_SYSTEMS: readonly NodeSystem[] = ['raw-ws-string', 'herald'];
+
+export interface NodeRow {
+  readonly system: NodeSystem;
+  readonly connections: number;
+  /** Server CPU to accept one client's connection and subscription, µs. */
+  readonly connectCpuUsPerClient: number;
+  readonly idle: {
+    readonly windowMs: number;
+    /** Server CPU while idle, percent of one core, scaled to 10,000 connections. */
+    readonly cpuPercentPer10k: number;
+    readonly loop: LoopDelay;
+  };
+  readonly broadcast: {
+    readonly count: number;
+    readonly windowMs: number;
+    /** Server CPU over each broadcast's window (publish, fan-out, and whatever else runs), ms: the mean over the broadcasts. */
+    readonly cpuMs: number;
+    /** `cpuMs` less what the idle window's CPU rate (heartbeats) would have cost over the same time: the broadcast's own cost. */
+    readonly cpuMsOverIdle: number;
+    /** Over all the broadcasts' windows. */
+    readonly loop: LoopDelay;
+    /** Deliveries the load generator counted per broadcast (mean); should equal `connections`. */
+    readonly delivered: number;
+  };
+}
+
+/** Broadcasts measured, one window each. */
+const BROADCASTS = 3;
+const SETTLE_MS = 2_000;
+const CONNECT_CONCURRENCY = 100;
+
+const cpuUs = (stats: ServerStats) => stats.cpu.userUs + stats.cpu.systemUs;
+
+/**
+ * Scenario: one node at its limits. `connections` clients connect and each
+ * subscribes to one room (connect-plus-subscribe CPU per client), stay idle
+ * for `idleMs` with the server's default heartbeats (CPU and event-loop
+ * delay), then the room gets `BROADCASTS` broadcasts, each measured over
+ * `broadcastMs` (CPU, event-loop delay: how long the fan-out held the loop).
+ * Herald against a bare `ws` server with no heartbeats, in the same run.
+ */
+export async function runNode(
+  config: SuiteConfig,
+  options: { systems?: readonly NodeSystem[]; cpuProfDir?: string | undefined } = {},
+): Promise<NodeRow[]> {
+  const systems = options.systems ?? NODE_SYSTEMS;
+  const rows: NodeRow[] = [];
+  const { connections: count, idleMs, broadcastMs } = config.node;
+  for (const system of systems) {
+    await withProcesses(async (track) => {
+      const server = track(await ServerProcess.start({ system, port: 0 }, { cpuProfDir: options.cpuProfDir }));
+      const loadgen = track(await LoadgenProcess.start());
+      if (loadgen.nofile !== null && loadgen.nofile < count + 100) {
+        log(`  WARNING: the load generator may open only ${loadgen.nofile} files; ${count} connections will fail`);
+      }
+      await server.ipc.request('loopDelay', null);
+      await sleep(SETTLE_MS);
+
+      const beforeConnect = await server.stats(false);
+      const connected = await loadgen.ipc.request(
+        'connect',
+        { kind: subscriberKindOf(system), urls: [server.url], count, subscribe: true, concurrency: CONNECT_CONCURRENCY, reconnect: null },
+        600_000,
+      );
+      const afterConnect = await server.stats(false);
+      if (connected.failed > 0) log(`  WARNING: ${connected.failed} of ${count} clients of ${system} failed to connect and subscribe`);
+      const n = connected.connected;
+
+      await sleep(SETTLE_MS);
+      await server.ipc.request('loopDelay', null);
+      const idleStart = await server.stats(false);
+      await sleep(idleMs);
+      const idleEnd = await server.stats(false);
+      const idleLoop = await server.ipc.request('loopDelay', null);
+      const idleWindowMs = idleEnd.cpu.atMs - idleStart.cpu.atMs;
+      const idleCpuMsPerMs = (cpuUs(idleEnd) - cpuUs(idleStart)) / 1000 / idleWindowMs;
+      const idleCpuPercent = idleCpuMsPerMs * 100;
+
+      let cpuMs = 0;
+      let windowMs = 0;
+      let delivered = 0;
+      await server.ipc.request('loopDelay', null);
+      for (let i = 0; i < BROADCASTS; i++) {
+        await loadgen.ipc.request('reset', { creditStep: 0 });
+        await loadgen.ipc.request('snapshot', { startRun: true });
+        const before = await server.stats(false);
+        await server.ipc.request('publish', { mode: 'burst', count: 1 });
+        await sleep(broadcastMs);
+        const after = await server.stats(false);
+        const snapshot = await loadgen.ipc.request('snapshot', { startRun: false });
+        cpuMs += (cpuUs(after) - cpuUs(before)) / 1000 / BROADCASTS;
+        windowMs += (after.cpu.atMs - before.cpu.atMs) / BROADCASTS;
+        delivered += snapshot.events / BROADCASTS;
+      }
+      const broadcastLoop = await server.ipc.request('loopDelay', null);
+
+      const row: NodeRow = {
+        system,
+        connections: n,
+        connectCpuUsPerClient: (cpuUs(afterConnect) - cpuUs(beforeConnect)) / n,
+        idle: { windowMs: idleWindowMs, cpuPercentPer10k: (idleCpuPercent * 10_000) / n, loop: idleLoop },
+        broadcast: {
+          count: BROADCASTS,
+          windowMs,
+          cpuMs,
+          cpuMsOverIdle: cpuMs - idleCpuMsPerMs * windowMs,
+          loop: broadcastLoop,
+          delivered,
+        },
+      };
+      rows.push(row);
+      log(
+        `node ${system}: ${n} clients: connect+subscribe ${fmt(row.connectCpuUsPerClient, 0)} µs CPU each; ` +
+          `idle ${fmt(row.idle.cpuPercentPer10k, 2)}% of a core per 10k, loop delay p99 ${fmt(idleLoop.p99Ms, 1)} ms max ${fmt(idleLoop.maxMs, 1)} ms; ` +
+          `broadcast ${fmt(cpuMs, 0)} ms CPU (${fmt(row.broadcast.cpuMsOverIdle, 0)} ms over idle), loop delay p99 ${fmt(broadcastLoop.p99Ms, 1)} ms max ${fmt(broadcastLoop.maxMs, 1)} ms, ` +
+          `${fmt(delivered, 0)} delivered`,
+      );
+      await loadgen.ipc.request('closeAll', null);
+    });
+  }
+  const [bare, herald] = [rows.find((row) => row.system === 'raw-ws-string'), rows.find((row) => row.system === 'herald')];
+  if (bare && herald) for (const line of nodeRatioLines(herald, bare)) log(`  ${line}`);
+  return rows;
+}
+
+/** Herald against bare ws, one line per figure. */
+export function nodeRatioLines(herald: NodeRow, bare: NodeRow): string[] {
+  const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b, 2)}x` : 'n/a');
+  return [
+    `connect+subscribe CPU per client: ${fmt(herald.connectCpuUsPerClient, 0)} µs vs ${fmt(bare.connectCpuUsPerClient, 0)} µs (${ratio(herald.connectCpuUsPerClient, bare.connectCpuUsPerClient)})`,
+    `idle CPU per 10k connections: ${fmt(herald.idle.cpuPercentPer10k, 2)}% vs ${fmt(bare.idle.cpuPercentPer10k, 2)}% of a core`,
+    `idle loop delay max: ${fmt(herald.idle.loop.maxMs, 1)} ms vs ${fmt(bare.idle.loop.maxMs, 1)} ms (p99 ${fmt(herald.idle.loop.p99Ms, 1)} vs ${fmt(bare.idle.loop.p99Ms, 1)})`,
+    `broadcast CPU over its window: ${fmt(herald.broadcast.cpuMs, 0)} ms vs ${fmt(bare.broadcast.cpuMs, 0)} ms (${ratio(herald.broadcast.cpuMs, bare.broadcast.cpuMs)}); ` +
+      `over idle: ${fmt(herald.broadcast.cpuMsOverIdle, 0)} ms vs ${fmt(bare.broadcast.cpuMsOverIdle, 0)} ms (${ratio(herald.broadcast.cpuMsOverIdle, bare.broadcast.cpuMsOverIdle)})`,
+    `broadcast loop delay max: ${fmt(herald.broadcast.loop.maxMs, 1)} ms vs ${fmt(bare.broadcast.loop.maxMs, 1)} ms (p99 ${fmt(herald.broadcast.loop.p99Ms, 1)} vs ${fmt(bare.broadcast.loop.p99Ms, 1)})`,
+  ];
+}
