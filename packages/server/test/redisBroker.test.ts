@@ -1,17 +1,78 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { redisBroker } from '@herald/server/redis';
+import { redisBroker, type RedisBrokerOptions } from '@herald/server/redis';
 import type { Broker, PresenceChange } from '@herald/server';
 import { brokerContract } from './helpers/brokerContract.js';
-import { kill, REDIS_URL, redisAvailable, startPresenceNode, testPrefix } from '@herald/test-kit';
+import {
+  Cleanup,
+  findTool,
+  IN_CI,
+  kill,
+  REDIS_URL,
+  redisAvailable,
+  startPresenceNode,
+  startRedisCluster,
+  testPrefix,
+  toolOrFail,
+  type RedisCluster,
+} from '@herald/test-kit';
 
-describe.skipIf(!(await redisAvailable()))('redis broker', () => {
-  brokerContract('redis', () => redisBroker({ url: REDIS_URL, prefix: testPrefix() }));
+/** Where a suite's brokers point: the shared Redis, or a Redis Cluster this file starts. */
+interface Target {
+  readonly name: string;
+  readonly run: boolean;
+  /** Starts what the target needs (the cluster), once per file. */
+  start(cleanup: Cleanup): Promise<void>;
+  options(): RedisBrokerOptions;
+  /** What the kit's node fixtures take: a URL, or the cluster's seeds. */
+  nodeUrl(): string;
+  /** Every key under `prefix` gone: a Redis restart without persistence, as Herald sees it. */
+  wipe(prefix: string): Promise<void>;
+}
+
+const oneRedis: Target = {
+  name: 'one Redis',
+  run: await redisAvailable(),
+  start: async () => undefined,
+  options: () => ({ url: REDIS_URL }),
+  nodeUrl: () => REDIS_URL,
+  async wipe(prefix) {
+    const admin = new Redis(REDIS_URL);
+    const doomed = await admin.keys(`${prefix}:*`);
+    if (doomed.length > 0) await admin.del(...doomed);
+    admin.disconnect();
+  },
+};
+
+const redisServer = findTool('redis-server', 'the Redis Cluster suite');
+const redisCli = findTool('redis-cli', 'the Redis Cluster suite');
+let cluster: RedisCluster | null = null;
+const startedCluster = () => {
+  if (!cluster) throw new Error('the Redis Cluster is not started');
+  return cluster;
+};
+const redisCluster: Target = {
+  name: 'Redis Cluster',
+  run: IN_CI || (redisServer !== null && redisCli !== null),
+  async start(cleanup) {
+    cluster = await startRedisCluster(cleanup, { redisServer: toolOrFail(redisServer, 'redis-server'), redisCli: toolOrFail(redisCli, 'redis-cli') });
+  },
+  options: () => ({ clusterUrls: startedCluster().urls }),
+  nodeUrl: () => startedCluster().seeds,
+  wipe: (prefix) => startedCluster().deletePrefix(prefix),
+};
+
+describe.each([oneRedis, redisCluster].filter((target) => target.run))('redis broker on $name', (target) => {
+  const fileCleanup = new Cleanup();
+  beforeAll(() => target.start(fileCleanup), 30_000);
+  afterAll(() => fileCleanup.run());
+
+  brokerContract(`redis (${target.name})`, () => redisBroker({ ...target.options(), prefix: testPrefix() }));
 
   const retention = { size: 100, ttlMs: 60_000 };
   const brokers: Broker[] = [];
   const make = (prefix: string, presenceTtlMs?: number) => {
-    const broker = redisBroker({ url: REDIS_URL, prefix, ...(presenceTtlMs ? { presenceTtlMs } : {}) });
+    const broker = redisBroker({ ...target.options(), prefix, ...(presenceTtlMs ? { presenceTtlMs } : {}) });
     brokers.push(broker);
     return broker;
   };
@@ -39,14 +100,10 @@ describe.skipIf(!(await redisAvailable()))('redis broker', () => {
     const prefix = testPrefix();
     const broker = make(prefix);
     const old = await broker.publish('t', 'a', retention);
-    const admin = new Redis(REDIS_URL);
-    // What a Redis restart without persistence looks like to Herald: every key gone.
-    const doomed = await admin.keys(`${prefix}:*`);
-    await admin.del(...doomed);
+    await target.wipe(prefix);
     await new Promise((resolve) => setTimeout(resolve, 5)); // the new epoch must start on a later millisecond
     await broker.publish('t', 'b', retention);
     expect((await broker.readAfter('t', old, retention)).gap).toBe('reset');
-    admin.disconnect();
   });
 
   it('expires the presence of a node that died without leaving', async () => {
@@ -55,7 +112,7 @@ describe.skipIf(!(await redisAvailable()))('redis broker', () => {
     const events: PresenceChange[] = [];
     const unsubscribe = await survivor.presence.subscribe('room', { onEvent: (e) => events.push(e), onInterrupted: () => {} });
     await survivor.presence.join('room', { clientId: 'alive', info: '"a"', joinedAt: 2 });
-    const child = await startPresenceNode({ redisUrl: REDIS_URL, prefix, topic: 'room', clientId: 'ghost', presenceTtlMs: 300 });
+    const child = await startPresenceNode({ redisUrl: target.nodeUrl(), prefix, topic: 'room', clientId: 'ghost', presenceTtlMs: 300 });
     expect((await survivor.presence.list('room')).map((r) => r.clientId).sort()).toEqual(['alive', 'ghost']);
     await kill(child); // no leave is ever sent
     await expect.poll(() => events.some((e) => e.type === 'leave' && e.clientId === 'ghost'), { timeout: 5_000 }).toBe(true);
