@@ -25,7 +25,7 @@ export interface RedisBrokerOptions {
    * any few of its nodes, the client learns the rest. With it the broker keeps
    * each topic's keys in one hash slot and uses sharded pub/sub (`SPUBLISH`,
    * `SSUBSCRIBE`), so a publish goes to the one shard that owns its topic
-   * ([scaling](https://github.com/herald-rt/herald/blob/main/docs/scaling.md#redis-cluster)).
+   * (docs/scaling.md, "Redis Cluster").
    * Ignored when `client` is given.
    * @default undefined (one Redis, at `url`)
    */
