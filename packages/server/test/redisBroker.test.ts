@@ -1,72 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { redisBroker, type RedisBrokerOptions } from '@herald/server/redis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { redisBroker } from '@herald/server/redis';
 import type { Broker, PresenceChange } from '@herald/server';
 import { brokerContract } from './helpers/brokerContract.js';
-import {
-  Cleanup,
-  findTool,
-  IN_CI,
-  kill,
-  REDIS_URL,
-  redisAvailable,
-  startPresenceNode,
-  startRedisCluster,
-  testPrefix,
-  toolOrFail,
-  type RedisCluster,
-} from '@herald/test-kit';
+import { redisTargets } from './helpers/redisTargets.js';
+import { kill, startPresenceNode, testPrefix } from '@herald/test-kit';
 
-/** Where a suite's brokers point: the shared Redis, or a Redis Cluster this file starts. */
-interface Target {
-  readonly name: string;
-  readonly run: boolean;
-  /** Starts what the target needs (the cluster), once per file. */
-  start(cleanup: Cleanup): Promise<void>;
-  options(): RedisBrokerOptions;
-  /** What the kit's node fixtures take: a URL, or the cluster's seeds. */
-  nodeUrl(): string;
-  /** Every key under `prefix` gone: a Redis restart without persistence, as Herald sees it. */
-  wipe(prefix: string): Promise<void>;
-}
-
-const oneRedis: Target = {
-  name: 'one Redis',
-  run: await redisAvailable(),
-  start: async () => undefined,
-  options: () => ({ url: REDIS_URL }),
-  nodeUrl: () => REDIS_URL,
-  async wipe(prefix) {
-    const admin = new Redis(REDIS_URL);
-    const doomed = await admin.keys(`${prefix}:*`);
-    if (doomed.length > 0) await admin.del(...doomed);
-    admin.disconnect();
-  },
-};
-
-const redisServer = findTool('redis-server', 'the Redis Cluster suite');
-const redisCli = findTool('redis-cli', 'the Redis Cluster suite');
-let cluster: RedisCluster | null = null;
-const startedCluster = () => {
-  if (!cluster) throw new Error('the Redis Cluster is not started');
-  return cluster;
-};
-const redisCluster: Target = {
-  name: 'Redis Cluster',
-  run: IN_CI || (redisServer !== null && redisCli !== null),
-  async start(cleanup) {
-    cluster = await startRedisCluster(cleanup, { redisServer: toolOrFail(redisServer, 'redis-server'), redisCli: toolOrFail(redisCli, 'redis-cli') });
-  },
-  options: () => ({ clusterUrls: startedCluster().urls }),
-  nodeUrl: () => startedCluster().seeds,
-  wipe: (prefix) => startedCluster().deletePrefix(prefix),
-};
-
-describe.each([oneRedis, redisCluster].filter((target) => target.run))('redis broker on $name', (target) => {
-  const fileCleanup = new Cleanup();
-  beforeAll(() => target.start(fileCleanup), 30_000);
-  afterAll(() => fileCleanup.run());
-
+describe.each(await redisTargets())('redis broker on $name', (target) => {
   brokerContract(`redis (${target.name})`, () => redisBroker({ ...target.options(), prefix: testPrefix() }));
 
   const retention = { size: 100, ttlMs: 60_000 };
@@ -104,6 +43,19 @@ describe.each([oneRedis, redisCluster].filter((target) => target.run))('redis br
     await new Promise((resolve) => setTimeout(resolve, 5)); // the new epoch must start on a later millisecond
     await broker.publish('t', 'b', retention);
     expect((await broker.readAfter('t', old, retention)).gap).toBe('reset');
+  });
+
+  it('shares idempotency outcomes between nodes: a claim elsewhere is pending, then its outcome', async () => {
+    const prefix = testPrefix();
+    const [a, b] = [make(prefix), make(prefix)];
+    const keys = Array.from({ length: 20 }, (_, i) => `call-${i}`); // keys spread over the slots
+    for (const key of keys) expect(await a.idempotency.claim(key, 10_000)).toEqual({ state: 'claimed' });
+    for (const key of keys) expect(await b.idempotency.claim(key, 10_000)).toEqual({ state: 'pending' });
+    const waited = Promise.all(keys.map((key) => b.idempotency.wait(key, 5_000)));
+    for (const key of keys) await a.idempotency.complete(key, JSON.stringify({ ok: key }), 10_000);
+    expect(await waited).toEqual(keys.map((key) => JSON.stringify({ ok: key })));
+    for (const key of keys) expect(await b.idempotency.claim(key, 10_000)).toEqual({ state: 'done', outcome: JSON.stringify({ ok: key }) });
+    await target.deletePrefix(prefix);
   });
 
   it('expires the presence of a node that died without leaving', async () => {

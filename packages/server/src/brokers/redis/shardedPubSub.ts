@@ -154,6 +154,10 @@ export class ShardedPubSub implements TopicPubSub {
       lazyConnect: false,
       // A shard that goes away is replaced by whichever master serves its slots next, not reconnected.
       retryStrategy: () => null,
+      // SSUBSCRIBE may be written before the connection is 'ready' (ioredis allows it during the
+      // handshake); no INFO ready check or CLIENT SETINFO may follow it on a connection in subscriber mode.
+      enableReadyCheck: false,
+      disableClientInfo: true,
     });
     const shard: Shard = { key, connection, channels: new Set(), lost: false };
     connection.on('smessage', (channel: string, message: string) => {
