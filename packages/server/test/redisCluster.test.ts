@@ -116,6 +116,53 @@ describe.skipIf(!IN_CI && (!redisServer || !redisCli))('redis broker on a Redis 
     await cluster.deletePrefix(prefix);
   });
 
+  it('a manual failover (CLUSTER FAILOVER on the replica): live delivery follows the slot, resumes from before it get a reset gap, nothing twice', async () => {
+    const prefix = testPrefix();
+    const retention = { size: 1_000, ttlMs: 60_000 };
+    const topic = 'handover';
+    const publisher = cleanup.add(redisBroker({ clusterUrls: cluster.urls, prefix }));
+    const subscriber = cleanup.add(redisBroker({ clusterUrls: cluster.urls, prefix }));
+    const received: string[] = [];
+    let interruptions = 0;
+    await subscriber.subscribe(topic, { onEntry: (entry) => received.push(entry.id), onInterrupted: () => interruptions++ });
+    const before: string[] = [];
+    for (let i = 0; i < 5; i++) before.push(await publisher.publish(topic, `before-${i}`, retention));
+    await pollUntil(() => received.length === 5, 'the first five delivered');
+
+    const oldMaster = await cluster.masterOf(`{${topic}}`);
+    const [replica] = await cluster.replicasOf(oldMaster);
+    if (!replica) throw new Error(`the master on ${oldMaster} has no replica`);
+    await cluster.command(replica, 'CLUSTER', 'FAILOVER');
+    await pollUntil(async () => (await cluster.masterOf(`{${topic}}`)) === replica, 'the replica to serve the slot', { timeoutMs: 10_000 });
+
+    // Publishes work again on the new master; live delivery reaches the subscriber again.
+    const after: string[] = [];
+    await pollUntil(
+      async () => {
+        const id = await publisher.publish(topic, `after-${after.length}`, retention).catch(() => null);
+        if (id) after.push(id);
+        return after.some((a) => received.includes(a));
+      },
+      'a publish on the new master delivered live',
+      { timeoutMs: 10_000 },
+    );
+    for (let i = 0; i < 5; i++) after.push(await publisher.publish(topic, `after-${after.length}`, retention));
+    await pollUntil(() => after.slice(-5).every((id) => received.includes(id)), 'the last five delivered');
+    expect(new Set(received).size, 'nothing twice').toBe(received.length);
+    expect([...received].sort(compareIds)).toEqual(received);
+    expect(received.slice(0, 5)).toEqual(before);
+
+    // A position from before the takeover cannot prove nothing was lost: reset, then what the new master stored.
+    const resumed = await subscriber.readAfter(topic, before.at(-1) as string, retention);
+    expect(resumed.gap).toBe('reset');
+    expect(resumed.entries.map((e) => e.id)).toEqual(after);
+    // Positions the new master issued resume without a gap.
+    expect((await subscriber.readAfter(topic, after[0] as string, retention)).gap).toBeNull();
+    console.log(`[redis cluster] manual failover: the subscriber was told to resync ${interruptions} time(s)`);
+    await cluster.deletePrefix(prefix);
+    await cluster.waitUntilHealthy(); // the demoted master replicates again before another test kills one
+  });
+
   it('a master killed mid-stream: publishes fail fast then succeed, other shards never notice, its subscribers get every acknowledged message or a gap, none twice', async () => {
     const started = Date.now();
     const prefix = testPrefix();

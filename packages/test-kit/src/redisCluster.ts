@@ -35,6 +35,8 @@ export interface RedisCluster {
   readonly nodeTimeoutMs: number;
   /** The ports of the masters now, as the cluster reports them (a live node's `CLUSTER SHARDS`). */
   masters(): Promise<number[]>;
+  /** The ports of the running replicas of the master on `masterPort`. */
+  replicasOf(masterPort: number): Promise<number[]>;
   /** The port of the master that serves `key`'s slot now. */
   masterOf(key: string): Promise<number>;
   /** Runs one command on the node at `port` (a fresh connection) and returns its reply. */
@@ -174,7 +176,7 @@ export async function startRedisCluster(
 
   const live = () => nodes.filter((node) => node.running());
 
-  async function shards(): Promise<{ master: number; slots: [number, number][] }[]> {
+  async function shards(): Promise<{ master: number; replicas: number[]; slots: [number, number][] }[]> {
     let lastError: unknown = null;
     for (const node of live()) {
       try {
@@ -183,11 +185,13 @@ export async function startRedisCluster(
         return reply.flatMap((shard) => {
           const fields = toMap(shard);
           const ranges = (fields.get('slots') as number[]) ?? [];
-          const master = ((fields.get('nodes') as unknown[][]) ?? []).map(toMap).find((n) => n.get('role') === 'master' && n.get('health') === 'online');
+          const members = ((fields.get('nodes') as unknown[][]) ?? []).map(toMap);
+          const master = members.find((n) => n.get('role') === 'master' && n.get('health') === 'online');
           if (!master || ranges.length === 0) return [];
+          const replicas = members.filter((n) => n.get('role') === 'replica' && n.get('health') === 'online').map((n) => Number(n.get('port')));
           const slots: [number, number][] = [];
           for (let i = 0; i + 1 < ranges.length; i += 2) slots.push([Number(ranges[i]), Number(ranges[i + 1])]);
-          return [{ master: Number(master.get('port')), slots }];
+          return [{ master: Number(master.get('port')), replicas, slots }];
         });
       } catch (error) {
         lastError = error;
@@ -221,6 +225,9 @@ export async function startRedisCluster(
     },
     async masters() {
       return (await shards()).map((shard) => shard.master).sort((a, b) => a - b);
+    },
+    async replicasOf(masterPort) {
+      return (await shards()).find((shard) => shard.master === masterPort)?.replicas ?? [];
     },
     async masterOf(key) {
       const slot = Number(await oneCommand(live()[0]?.port ?? 0, ['CLUSTER', 'KEYSLOT', key]));
