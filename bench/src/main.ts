@@ -1,6 +1,6 @@
 // `pnpm bench` (the full suite, about 25 minutes) or `pnpm bench --quick`
 // (about 8 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse   run only these scenarios
+//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,shards   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -32,9 +32,10 @@ import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
 import { runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
+import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'shards'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -85,6 +86,7 @@ let scaleout: ScaleResult | null = null;
 let deflate: DeflateRow[] = [];
 let instructions: InstructionResults = { fanout: [], rpc: [] };
 let sse: SseRow[] = [];
+let shards: ShardsResult | null = null;
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -118,6 +120,7 @@ instructions = await scenario(
   instructions,
 );
 sse = await scenario('sse', () => runSse(config), sse);
+shards = await scenario('shards', () => runShards(config), shards);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -136,6 +139,7 @@ const results: SuiteResults = {
   deflate,
   instructions,
   sse,
+  shards,
   notes,
 };
 

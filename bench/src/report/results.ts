@@ -7,6 +7,7 @@ import type { MemoryRow } from '../scenarios/memory.js';
 import type { StormRow } from '../scenarios/reconnect.js';
 import type { RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
+import type { ShardsResult } from '../scenarios/shards.js';
 import type { SseRow } from '../scenarios/sse.js';
 import type { Environment } from './env.js';
 
@@ -27,6 +28,8 @@ export interface SuiteResults {
   readonly instructions: InstructionResults;
   /** Herald's HTTP fallback (Server-Sent Events) against its WebSocket. */
   readonly sse: SseRow[];
+  /** Absent from results written before the scenario existed. */
+  readonly shards?: ShardsResult | null;
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }
