@@ -252,8 +252,11 @@ export async function startRedisCluster(
               .filter((node) => !masterPorts.has(node.port))
               .map(async (node) => /master_link_status:up/.test(String(await oneCommand(node.port, ['INFO', 'replication'])))),
           );
-          last = `states ok: ${okEverywhere}, masters: ${[...masterPorts].join(',')}, replicas up: ${replicasUp.join(',')}`;
-          if (okEverywhere && current.length === masterCount && replicasUp.every(Boolean)) return;
+          // ...and the cluster sees every running replica as online (a manual failover needs that).
+          const onlineReplicas = new Set(current.flatMap((shard) => shard.replicas));
+          const replicasKnown = running.every((node) => masterPorts.has(node.port) || onlineReplicas.has(node.port));
+          last = `states ok: ${okEverywhere}, masters: ${[...masterPorts].join(',')}, replicas up: ${replicasUp.join(',')}, replicas online: ${replicasKnown}`;
+          if (okEverywhere && current.length === masterCount && replicasUp.every(Boolean) && replicasKnown) return;
         } catch (error) {
           last = String(error);
         }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { GapReason } from '@herald/shared';
 import type {
@@ -218,8 +219,22 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     }
   }
 
-  const runScript = <T>(script: string, keyList: string[], args: (string | number)[]) =>
-    redis.eval(script, keyList.length, ...keyList, ...args) as Promise<T>;
+  /**
+   * EVALSHA, so Redis neither receives nor hashes the script's text on every
+   * call; a Redis that does not have it cached (a restart, a failover, a new
+   * shard) answers NOSCRIPT, and the text follows once with EVAL.
+   */
+  const shas = new Map<string, string>();
+  const runScript = async <T>(script: string, keyList: string[], args: (string | number)[]): Promise<T> => {
+    let sha = shas.get(script);
+    if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    try {
+      return (await redis.evalsha(sha, keyList.length, ...keyList, ...args)) as T;
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return (await redis.eval(script, keyList.length, ...keyList, ...args)) as T;
+    }
+  };
 
   type ReadReply = [string, string, number, string, string, [string, string[]][]];
 
