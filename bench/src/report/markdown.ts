@@ -3,6 +3,7 @@ import type { LatencySummary, Measured } from '../lib/stats.js';
 import { SYSTEM_LABELS } from '../servers/index.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
+import { shardsSection } from './shards.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
 import type { SuiteResults } from './results.js';
 import { formatTargetLine, type TargetLine } from './targets.js';
@@ -394,6 +395,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       '',
     );
   }
+
+  out.push(...shardsSection(results.shards ?? null));
 
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');
   return out.join('\n');
