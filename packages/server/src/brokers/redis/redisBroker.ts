@@ -427,9 +427,14 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   };
 }
 
+/** `isCluster` rather than instanceof: the app's ioredis may be another copy than the one this module loads. */
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return client.isCluster;
+}
+
 function connect(options: RedisBrokerOptions, commandTimeoutMs: number, onError: (error: unknown) => void): Connections {
   const client = options.client;
-  if (client instanceof Cluster) return redisCluster(options, client, commandTimeoutMs, onError);
+  if (client && isCluster(client)) return redisCluster(options, client, commandTimeoutMs, onError);
   if (client) return singleRedis(options, client, commandTimeoutMs, onError);
   if (options.clusterUrls) {
     if (options.clusterUrls.length === 0) throw new TypeError('redisBroker: clusterUrls is empty; give at least one node of the Redis Cluster (redis://host:port)');
