@@ -119,10 +119,8 @@ export async function startRedisCluster(
   const children: ChildProcess[] = [];
   cleanup.defer(() => Promise.all(children.map((child) => kill(child))));
 
-  for (let i = 0; i < masterCount * (1 + replicas); i++) {
-    const port = await clusterPort(taken);
-    taken.add(port);
-    taken.add(port + BUS_OFFSET);
+  /** Starts one node on `port`; null if it exited at once (the port, or its bus port, was taken meanwhile). */
+  async function launch(port: number): Promise<RedisClusterNode | null> {
     const child = spawn(
       tools.redisServer,
       [
@@ -148,24 +146,34 @@ export async function startRedisCluster(
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    nodes.push({
+    const node: RedisClusterNode = {
       port,
       url: `redis://127.0.0.1:${port}`,
       running: () => child.exitCode === null && child.signalCode === null,
       kill: () => kill(child),
       output: () => output,
-    });
-  }
-
-  // Nothing announces that a redis-server accepts connections: ask each, bounded.
-  const deadline = Date.now() + 10_000;
-  for (const node of nodes) {
+    };
+    // Nothing announces that a redis-server accepts connections: ask it, bounded.
+    const deadline = Date.now() + 10_000;
     for (;;) {
-      if (!node.running()) throw new Error(`redis-server on ${node.port} exited:\n${node.output()}`);
-      if ((await oneCommand(node.port, ['PING'], 300).catch(() => null)) === 'PONG') break;
-      if (Date.now() > deadline) throw new Error(`redis-server on ${node.port} did not answer within 10 s:\n${node.output()}`);
+      if (!node.running()) return null;
+      if ((await oneCommand(port, ['PING'], 300).catch(() => null)) === 'PONG') return node;
+      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer within 10 s:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  }
+
+  for (let i = 0; i < masterCount * (1 + replicas); i++) {
+    let node: RedisClusterNode | null = null;
+    // Another process can take a spare port between finding it and binding it: try a few.
+    for (let attempt = 0; attempt < 5 && !node; attempt++) {
+      const port = await clusterPort(taken);
+      taken.add(port);
+      taken.add(port + BUS_OFFSET);
+      node = await launch(port);
+    }
+    if (!node) throw new Error('redis-server did not start on a spare port pair in 5 attempts');
+    nodes.push(node);
   }
 
   await runToExit(
