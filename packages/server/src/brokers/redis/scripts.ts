@@ -26,26 +26,28 @@ const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * A cluster topic's epoch, in a hash in the topic's slot: `epoch` (positions
- * before it refer to history this master does not have) and `node` (the
- * cluster node id of the master that wrote it). Redis replicates
+ * A cluster topic's epoch, in a key in the topic's slot holding
+ * `<epoch> <node id>`: the epoch (positions before it refer to history this
+ * master does not have) and the cluster node id of the master that wrote it.
+ * Redis replicates
  * asynchronously, so when another node serves the slot (its master failed
  * over, or the slot moved) writes acknowledged by the old master may be
  * missing here: the epoch then moves to now, and every older position gets a
- * `reset` gap instead of a silent hole. The hash expires `ttlMs` after its
+ * `reset` gap instead of a silent hole. The key expires `ttlMs` after its
  * last use, never before the stream (which expires `ttlMs` after its last
- * publish): a missing hash with a position younger than `ttlMs` means lost data.
+ * publish): a missing key with a position younger than `ttlMs` means lost data.
+ * One GETEX reads it and extends it, as every publish and read does.
  * Needs `now` (NOW_MS).
  */
 const TOPIC_EPOCH = `local function topicEpoch(key, ttl)
   local node = redis.call('CLUSTER', 'MYID')
-  local meta = redis.call('HMGET', key, 'epoch', 'node')
-  local epoch = meta[1]
-  if not epoch or meta[2] ~= node then
-    epoch = tostring(now - 1)
-    redis.call('HSET', key, 'epoch', epoch, 'node', node)
+  local meta = redis.call('GETEX', key, 'PX', ttl)
+  if meta then
+    local sep = string.find(meta, ' ', 1, true)
+    if sep and string.sub(meta, sep + 1) == node then return string.sub(meta, 1, sep - 1) end
   end
-  redis.call('PEXPIRE', key, ttl)
+  local epoch = tostring(now - 1)
+  redis.call('SET', key, epoch .. ' ' .. node, 'PX', ttl)
   return epoch
 end`;
 
