@@ -29,10 +29,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * A cluster topic's epoch, in a key in the topic's slot holding
  * `<epoch> <node id>`: the epoch (positions before it refer to history this
  * master does not have) and the cluster node id of the master that wrote it.
- * Redis replicates
- * asynchronously, so when another node serves the slot (its master failed
- * over, or the slot moved) writes acknowledged by the old master may be
- * missing here: the epoch then moves to now, and every older position gets a
+ * Redis replicates asynchronously, so when another node serves the slot
+ * (its master failed over, or the slot moved) writes acknowledged by the old
+ * master may be missing here: the epoch then moves to now, and every older position gets a
  * `reset` gap instead of a silent hole. The key expires `ttlMs` after its
  * last use, never before the stream (which expires `ttlMs` after its last
  * publish): a missing key with a position younger than `ttlMs` means lost data.
