@@ -13,7 +13,7 @@ export function shardsSection(shards: ShardsResult | null): string[] {
       '`INFO cpu` (user + system) over the window, and its publishes its `PUBLISH` / `SPUBLISH` calls (one per Herald publish). ' +
       '**Every process shares the two cores**: the publish rates are bound by the broker processes, not by Redis, so they show no scaling here. ' +
       'CPU per publish per Redis process is the figure that carries over to a machine where each shard has a core of its own; a lightly ' +
-      'loaded Redis spends more per command (fewer commands per wake-up), so a shard at a third of the load reads higher than it would at full load.',
+      'loaded Redis handles fewer commands per wake-up, so a shard at a third of the load may read higher than it would at full load (not measured apart here).',
     '',
     '| target | publishes/s | deliveries/s | Redis process | its publishes | its CPU µs/publish | its CPU share of the window |',
     '|---|---|---|---|---|---|---|',
