@@ -79,6 +79,10 @@ describe.skipIf(!IN_CI && (!redisServer || !redisCli))('redis broker on a Redis 
   const cleanup = new Cleanup();
   afterEach(() => cleanup.run());
 
+  it('refuses a prefix with a brace, which would become every key\'s hash tag', () => {
+    expect(() => redisBroker({ clusterUrls: cluster.urls, prefix: 'app{1}' })).toThrow(/prefix 'app\{1\}' has a brace.*without \{ or \}/);
+  });
+
   it('spreads topics over every shard, and a publish reaches only the shard that owns its topic', async () => {
     const prefix = testPrefix();
     const broker: Broker = cleanup.add(redisBroker({ clusterUrls: cluster.urls, prefix }));

@@ -178,13 +178,14 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   const presenceTtlMs = options.presenceTtlMs ?? redisBrokerDefaults.presenceTtlMs;
   const commandTimeoutMs = options.commandTimeoutMs ?? redisBrokerDefaults.commandTimeoutMs;
   const onError = options.onError ?? ((error: unknown) => console.error('[herald:redis]', error));
+  const clusterMode = options.clusterUrls !== undefined || (options.client !== undefined && isCluster(options.client));
+  if (clusterMode && /[{}]/.test(prefix)) {
+    throw new TypeError(`redisBroker: the prefix '${prefix}' has a brace; on a Redis Cluster braces are the topic's hash tag. Pick a prefix without { or }.`);
+  }
   const connections = connect(options, commandTimeoutMs, onError);
   const { redis, pubsub, mode } = connections;
   // Without listeners ioredis prints every reconnect error; outages surface through calls instead.
   redis.on('error', () => undefined);
-  if (mode === 'cluster' && /[{}]/.test(prefix)) {
-    throw new TypeError(`redisBroker: the prefix '${prefix}' has a brace; on a Redis Cluster braces are the topic's hash tag. Pick a prefix without { or }.`);
-  }
   const scripts = SCRIPTS[mode];
   const keys = {
     /**
