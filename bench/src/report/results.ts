@@ -8,6 +8,7 @@ import type { NodeRow } from '../scenarios/node.js';
 import type { StormRow } from '../scenarios/reconnect.js';
 import type { RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
+import type { ShardsResult } from '../scenarios/shards.js';
 import type { SseRow } from '../scenarios/sse.js';
 import type { Environment } from './env.js';
 
@@ -30,6 +31,8 @@ export interface SuiteResults {
   readonly sse: SseRow[];
   /** One node at its limits: idle connections, one broadcast, connect cost (Herald and bare ws). */
   readonly node: NodeRow[];
+  /** Absent from results written before the scenario existed. */
+  readonly shards?: ShardsResult | null;
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }

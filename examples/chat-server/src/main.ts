@@ -11,6 +11,18 @@ const authSecret = process.env['AUTH_SECRET'] || developmentSecret();
 const tokenTtlSeconds = wholeSeconds('TOKEN_TTL_S', DEFAULT_TOKEN_TTL_S);
 
 const redisUrl = process.env['REDIS_URL'];
+// A Redis Cluster's seed nodes, comma-separated (`redis://127.0.0.1:7000,redis://127.0.0.1:7001`); it wins over REDIS_URL.
+const redisClusterUrls = process.env['REDIS_CLUSTER_URLS']?.split(',').map((url) => url.trim()).filter(Boolean);
+const broker = redisClusterUrls?.length
+  ? redisBroker({ clusterUrls: redisClusterUrls })
+  : redisUrl
+    ? redisBroker({ url: redisUrl })
+    : undefined;
+const brokerLabel = redisClusterUrls?.length
+  ? `redis cluster (seeds ${redisClusterUrls.join(', ')})`
+  : redisUrl
+    ? `redis (${redisUrl})`
+    : 'in-memory (set REDIS_URL or REDIS_CLUSTER_URLS to share Redis between nodes)';
 const nodeId = process.env['NODE_ID'];
 // The web app built by `pnpm --filter @herald/example-chat-web build` (root `pnpm start` does it).
 const staticDir = process.env['STATIC_DIR'] ?? fileURLToPath(new URL('../../chat-web/dist', import.meta.url));
@@ -28,14 +40,14 @@ const chat = await startChatServer({
   port,
   authSecret,
   tokenTtlSeconds,
-  ...(redisUrl ? { broker: redisBroker({ url: redisUrl }) } : {}),
+  ...(broker ? { broker } : {}),
   ...(nodeId ? { nodeId } : {}),
   ...(serveWeb ? { staticDir } : {}),
   ...(allowedOrigins?.length ? { allowedOrigins } : {}),
   ...(trustProxy ? { trustProxy } : {}),
   ...(tls ? { tls } : {}),
 });
-console.log(`[chat-server] broker: ${redisUrl ? `redis (${redisUrl})` : 'in-memory (set REDIS_URL to share one Redis between nodes)'}`);
+console.log(`[chat-server] broker: ${brokerLabel}`);
 console.log(`[chat-server] tokens expire after ${tokenTtlSeconds} s (TOKEN_TTL_S); clients refresh them with auth.refresh`);
 console.log(`[chat-server] listening: WebSocket ${chat.server.url}, health ${chat.server.httpUrl}/healthz`);
 if (serveWeb) console.log(`[chat-server] web app: ${chat.server.httpUrl.replace('127.0.0.1', 'localhost')}/`);

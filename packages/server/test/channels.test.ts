@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { TrackedEnvelope } from '@trpc/server';
 import { createHerald, HeraldError, memoryBroker, type Broker, type ChannelEvent, type Herald, type PresenceEvent } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
-import { REDIS_URL, redisAvailable, testPrefix } from '@herald/test-kit';
+import { redisTargets } from './helpers/redisTargets.js';
+import { testPrefix } from '@herald/test-kit';
 
 type Event = ChannelEvent<{ n: number }>;
 interface Received {
@@ -37,7 +38,8 @@ const messagesOf = (received: Received[]) =>
   received.flatMap((r) => (r.event.type === 'message' ? [r.event.message.n] : []));
 
 const brokers: [string, () => Broker][] = [['memory', () => memoryBroker()]];
-if (await redisAvailable()) brokers.push(['redis', () => redisBroker({ url: REDIS_URL, prefix: testPrefix() })]);
+// One Redis, and a Redis Cluster this file starts (helpers/redisTargets.ts).
+for (const target of await redisTargets()) brokers.push([`redis (${target.name})`, () => redisBroker({ ...target.options(), prefix: testPrefix() })]);
 
 describe.each(brokers)('channels on the %s broker', (_name, makeBroker) => {
   let herald: Herald;

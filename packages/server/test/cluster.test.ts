@@ -1,5 +1,5 @@
 /**
- * Several Herald processes on one Redis behave as one server: real node
+ * Several Herald processes on one Redis (and on a Redis Cluster) behave as one server: real node
  * processes (the kit's startNodes), real clients of both kinds, SIGKILLed
  * nodes, a Redis that dies and comes back empty, and HAProxy in front.
  * Everything talks to 127.0.0.1 only; every wait and loop is bounded.
@@ -7,10 +7,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TRPCClientError } from '@trpc/client';
 import { heraldCodeOf } from '@herald/shared';
+import { redisTargets } from './helpers/redisTargets.js';
 import {
   Cleanup,
   CLIENT_KINDS,
-  deletePrefix,
   findTool,
   getHealth,
   holdsUntil,
@@ -18,8 +18,6 @@ import {
   numbersClient,
   pollUntil,
   recordStatuses,
-  REDIS_URL,
-  redisAvailable,
   startHaproxy,
   startNodes,
   startRedisServer,
@@ -104,15 +102,16 @@ function expectIncreasing(ids: readonly string[]): void {
   }
 }
 
-describe.skipIf(!(await redisAvailable()))('several nodes on one Redis', () => {
+// On one Redis and on a Redis Cluster this file starts (helpers/redisTargets.ts).
+describe.each(await redisTargets())('several nodes on $name', (target) => {
   beforeEach(() => {
     // Registered first, so it runs last: after the nodes are gone.
-    cleanup.defer(() => deletePrefix(REDIS_URL, prefix));
+    cleanup.defer(() => target.deletePrefix(prefix));
   });
 
   it('three nodes: every subscriber on every node gets every message once, all in one order', async () => {
     const started = Date.now();
-    const nodes = await startNodes(cleanup, 3, { redisUrl: REDIS_URL, prefix });
+    const nodes = await startNodes(cleanup, 3, { redisUrl: target.nodeUrl(), prefix });
     // Two subscribers per node, one of each client kind.
     const subscribers = nodes.flatMap((node) =>
       CLIENT_KINDS.map((kind) => {
@@ -164,7 +163,7 @@ describe.skipIf(!(await redisAvailable()))('several nodes on one Redis', () => {
 
   it('a SIGKILLed node: its Herald clients fail over to the others and resume with no loss, no duplicate, no gap', async () => {
     const started = Date.now();
-    const nodes = await startNodes(cleanup, 3, { redisUrl: REDIS_URL, prefix });
+    const nodes = await startNodes(cleanup, 3, { redisUrl: target.nodeUrl(), prefix });
     const [nodeA, nodeB, victim] = nodes as [HeraldNode, HeraldNode, HeraldNode];
     const allUrls = nodes.map((node) => node.url);
 
@@ -230,7 +229,7 @@ describe.skipIf(!(await redisAvailable()))('several nodes on one Redis', () => {
   it('presence spans nodes, and a SIGKILLed node’s members leave within the presence TTL', async () => {
     const presenceTtlMs = 500;
     const marginMs = 1_500;
-    const nodes = await startNodes(cleanup, 3, { redisUrl: REDIS_URL, prefix, presenceTtlMs });
+    const nodes = await startNodes(cleanup, 3, { redisUrl: target.nodeUrl(), prefix, presenceTtlMs });
     const [nodeA, nodeB, nodeC] = nodes as [HeraldNode, HeraldNode, HeraldNode];
 
     const watcher = subscribePresence(cleanup.add(numbersClient('herald', nodeA.url)), STREAM);
@@ -273,7 +272,7 @@ describe.skipIf(!(await redisAvailable()))('several nodes on one Redis', () => {
   const haproxy = findTool('haproxy', 'the load balancer test');
   it.skipIf(!haproxy && !IN_CI)('behind HAProxy (deploy/haproxy.cfg): connections spread over the nodes, a publish reaches all', async () => {
     const haproxyPath = toolOrFail(haproxy, 'haproxy');
-    const nodes = await startNodes(cleanup, 3, { redisUrl: REDIS_URL, prefix });
+    const nodes = await startNodes(cleanup, 3, { redisUrl: target.nodeUrl(), prefix });
     const lb = await startHaproxy(cleanup, haproxyPath, nodes);
 
     // One at a time, so leastconn sees each connection before the next.

@@ -2,17 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createHeraldClient } from '@herald/client';
 import { redisBroker } from '@herald/server/redis';
+import { redisTargets } from './helpers/redisTargets.js';
 import { CloseCode } from '@herald/shared';
 import {
   answerTo,
   Cleanup,
-  deletePrefix,
   FAST_BACKOFF,
   withTimeout,
   rawSocket,
   recordChannel,
-  REDIS_URL,
-  redisAvailable,
   request,
   startHardeningServer,
   testPrefix,
@@ -93,12 +91,12 @@ describe('graceful drain', () => {
   });
 });
 
-describe.skipIf(!(await redisAvailable()))('drain with the Redis broker', () => {
+describe.each(await redisTargets())('drain with the Redis broker on $name', (target) => {
   it('moves a Herald client given both URLs to the other node mid-stream, and every message arrives once', async () => {
     const prefix = testPrefix();
-    cleanup.defer(() => deletePrefix(REDIS_URL, prefix));
+    cleanup.defer(() => target.deletePrefix(prefix));
     const start = (nodeId: string) =>
-      startHardeningServer({ drainTimeoutMs: 2_000 }, { broker: redisBroker({ url: REDIS_URL, prefix }), nodeId, historySize: 10_000 });
+      startHardeningServer({ drainTimeoutMs: 2_000 }, { broker: redisBroker({ ...target.options(), prefix }), nodeId, historySize: 10_000 });
     const nodes: HardeningServer[] = [cleanup.add(await start('node-a')), cleanup.add(await start('node-b'))];
 
     const client = createHeraldClient<HardeningRouter>({ url: nodes.map((node) => node.server.url), backoff: FAST_BACKOFF });

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryBroker, type Authorize, type Broker } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
+import { redisTargets } from './helpers/redisTargets.js';
 import {
   answerTo,
   Cleanup,
@@ -15,8 +16,6 @@ import {
   makeClient,
   rawSocket,
   recordChannel,
-  redisAvailable,
-  REDIS_URL,
   request,
   startHardeningServer,
   testPrefix,
@@ -30,7 +29,8 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const brokers: [string, () => Broker][] = [['memory', () => memoryBroker()]];
-if (await redisAvailable()) brokers.push(['redis', () => redisBroker({ url: REDIS_URL, prefix: testPrefix() })]);
+// One Redis, and a Redis Cluster this file starts (helpers/redisTargets.ts).
+for (const target of await redisTargets()) brokers.push([`redis (${target.name})`, () => redisBroker({ ...target.options(), prefix: testPrefix() })]);
 
 /** 1,000 pairs: 100 fresh connections, 10 fresh keys each. */
 const CONNECTIONS = 100;

@@ -1,17 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { redisBroker } from '@herald/server/redis';
 import type { Broker, PresenceChange } from '@herald/server';
 import { brokerContract } from './helpers/brokerContract.js';
-import { kill, REDIS_URL, redisAvailable, startPresenceNode, testPrefix } from '@herald/test-kit';
+import { redisTargets } from './helpers/redisTargets.js';
+import { kill, startPresenceNode, testPrefix } from '@herald/test-kit';
 
-describe.skipIf(!(await redisAvailable()))('redis broker', () => {
-  brokerContract('redis', () => redisBroker({ url: REDIS_URL, prefix: testPrefix() }));
+describe.each(await redisTargets())('redis broker on $name', (target) => {
+  brokerContract(`redis (${target.name})`, () => redisBroker({ ...target.options(), prefix: testPrefix() }));
 
   const retention = { size: 100, ttlMs: 60_000 };
   const brokers: Broker[] = [];
   const make = (prefix: string, presenceTtlMs?: number) => {
-    const broker = redisBroker({ url: REDIS_URL, prefix, ...(presenceTtlMs ? { presenceTtlMs } : {}) });
+    const broker = redisBroker({ ...target.options(), prefix, ...(presenceTtlMs ? { presenceTtlMs } : {}) });
     brokers.push(broker);
     return broker;
   };
@@ -39,14 +39,23 @@ describe.skipIf(!(await redisAvailable()))('redis broker', () => {
     const prefix = testPrefix();
     const broker = make(prefix);
     const old = await broker.publish('t', 'a', retention);
-    const admin = new Redis(REDIS_URL);
-    // What a Redis restart without persistence looks like to Herald: every key gone.
-    const doomed = await admin.keys(`${prefix}:*`);
-    await admin.del(...doomed);
+    await target.wipe(prefix);
     await new Promise((resolve) => setTimeout(resolve, 5)); // the new epoch must start on a later millisecond
     await broker.publish('t', 'b', retention);
     expect((await broker.readAfter('t', old, retention)).gap).toBe('reset');
-    admin.disconnect();
+  });
+
+  it('shares idempotency outcomes between nodes: a claim elsewhere is pending, then its outcome', async () => {
+    const prefix = testPrefix();
+    const [a, b] = [make(prefix), make(prefix)];
+    const keys = Array.from({ length: 20 }, (_, i) => `call-${i}`); // keys spread over the slots
+    for (const key of keys) expect(await a.idempotency.claim(key, 10_000)).toEqual({ state: 'claimed' });
+    for (const key of keys) expect(await b.idempotency.claim(key, 10_000)).toEqual({ state: 'pending' });
+    const waited = Promise.all(keys.map((key) => b.idempotency.wait(key, 5_000)));
+    for (const key of keys) await a.idempotency.complete(key, JSON.stringify({ ok: key }), 10_000);
+    expect(await waited).toEqual(keys.map((key) => JSON.stringify({ ok: key })));
+    for (const key of keys) expect(await b.idempotency.claim(key, 10_000)).toEqual({ state: 'done', outcome: JSON.stringify({ ok: key }) });
+    await target.deletePrefix(prefix);
   });
 
   it('expires the presence of a node that died without leaving', async () => {
@@ -55,7 +64,7 @@ describe.skipIf(!(await redisAvailable()))('redis broker', () => {
     const events: PresenceChange[] = [];
     const unsubscribe = await survivor.presence.subscribe('room', { onEvent: (e) => events.push(e), onInterrupted: () => {} });
     await survivor.presence.join('room', { clientId: 'alive', info: '"a"', joinedAt: 2 });
-    const child = await startPresenceNode({ redisUrl: REDIS_URL, prefix, topic: 'room', clientId: 'ghost', presenceTtlMs: 300 });
+    const child = await startPresenceNode({ redisUrl: target.nodeUrl(), prefix, topic: 'room', clientId: 'ghost', presenceTtlMs: 300 });
     expect((await survivor.presence.list('room')).map((r) => r.clientId).sort()).toEqual(['alive', 'ghost']);
     await kill(child); // no leave is ever sent
     await expect.poll(() => events.some((e) => e.type === 'leave' && e.clientId === 'ghost'), { timeout: 5_000 }).toBe(true);

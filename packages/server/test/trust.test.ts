@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHeraldClient } from '@herald/client';
 import { CloseCode, HeraldError, transformer } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
+import { redisTargets } from './helpers/redisTargets.js';
 import {
   answerTo,
   Cleanup,
@@ -23,7 +24,6 @@ import {
   range,
   rawSocket,
   recordChannel,
-  REDIS_URL,
   request,
   startHardeningServer,
   testPrefix,
@@ -179,10 +179,10 @@ describe('in-band refresh', () => {
   });
 });
 
-describe('revocation', () => {
+describe.each(await redisTargets())('revocation on $name', (target) => {
   it("disconnectUser ends the user's sockets on every node sharing the Redis broker, and no one else's", async () => {
     const prefix = testPrefix();
-    const brokers = [redisBroker({ url: REDIS_URL, prefix }), redisBroker({ url: REDIS_URL, prefix })];
+    const brokers = [redisBroker({ ...target.options(), prefix }), redisBroker({ ...target.options(), prefix })];
     // Deferred first, so it runs after the servers (and their Heralds) closed.
     cleanup.defer(() => Promise.all(brokers.map((broker) => broker.close())).then(() => undefined));
     const nodes = await Promise.all(brokers.map((broker, i) => serve({ authenticate: userAuth }, { broker, nodeId: `node-${i}` })));

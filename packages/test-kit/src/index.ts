@@ -67,6 +67,7 @@ export { IN_CI, repoPath } from './root.js';
 export { findExecutable, findTool, toolOrFail } from './tools.js';
 export { deletePrefix, REDIS_URL, redisAvailable, testPrefix } from './redis.js';
 export { startRedisServer, type RedisProcess } from './redisServer.js';
+export { startRedisCluster, type RedisCluster, type RedisClusterNode, type RedisClusterOptions } from './redisCluster.js';
 export { haproxyConfigPath, renderHaproxyConfig, startHaproxy, type HaproxyProcess } from './haproxy.js';
 export { startUpgradeProxy, type UpgradeMode, type UpgradeProxy } from './upgradeProxy.js';
 

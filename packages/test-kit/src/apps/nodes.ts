@@ -27,6 +27,7 @@ export interface HeraldNode {
 }
 
 export interface NodeOptions {
+  /** One Redis's URL, or a Redis Cluster's seed node URLs joined with commas (`RedisCluster.seeds`). */
   readonly redisUrl: string;
   /** The Redis key prefix; every node of one test shares it. */
   readonly prefix: string;

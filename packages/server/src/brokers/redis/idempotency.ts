@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { IdempotencyStore } from '../idempotency.js';
 
 /** What a claimed-but-unfinished key holds; real outcomes are JSON and never equal it. */
@@ -6,7 +6,7 @@ const PENDING = '\u0000pending';
 /** Poll interval while another node runs the mutation (it may be anywhere, so no local wake-up). */
 const WAIT_POLL_MS = 25;
 
-export function redisIdempotencyStore(redis: Redis, keyOf: (key: string) => string, call: <T>(what: string, run: () => Promise<T>) => Promise<T>): IdempotencyStore {
+export function redisIdempotencyStore(redis: Redis | Cluster, keyOf: (key: string) => string, call: <T>(what: string, run: () => Promise<T>) => Promise<T>): IdempotencyStore {
   return {
     async claim(key, ttlMs) {
       const claimed = await call('idempotency claim', () => redis.set(keyOf(key), PENDING, 'PX', ttlMs, 'NX'));

@@ -6,6 +6,14 @@ export interface ChannelHandler {
   onInterrupted(): void;
 }
 
+/** Live delivery of pub/sub channels to local handlers: `PubSub` on one Redis, `ShardedPubSub` on a cluster. */
+export interface TopicPubSub {
+  /** Resolves once `channel`'s messages reach `handler`; the function it resolves with ends that. */
+  subscribe(channel: string, handler: ChannelHandler): Promise<() => Promise<void>>;
+  /** Channels with at least one handler. */
+  readonly channelCount: number;
+}
+
 interface ChannelState {
   readonly handlers: Set<ChannelHandler>;
   /** Serialises SUBSCRIBE/UNSUBSCRIBE of one channel so they cannot cross. */
@@ -19,7 +27,7 @@ interface ChannelState {
  * with the last one. ioredis resubscribes after a reconnect; this reports the
  * reconnect to handlers so they can read what they missed from history.
  */
-export class PubSub {
+export class PubSub implements TopicPubSub {
   private readonly channels = new Map<string, ChannelState>();
   private lostConnection = false;
   /**

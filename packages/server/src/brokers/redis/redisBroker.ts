@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { GapReason } from '@herald/shared';
 import type {
   Broker,
@@ -12,25 +13,32 @@ import type {
 import { BrokerUnavailableError } from '../errors.js';
 import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from '../streamId.js';
 import { redisIdempotencyStore } from './idempotency.js';
-import { PubSub } from './pubsub.js';
-import {
-  PRESENCE_JOIN_SCRIPT,
-  PRESENCE_LEAVE_SCRIPT,
-  PRESENCE_LIST_SCRIPT,
-  PRESENCE_REFRESH_SCRIPT,
-  PUBLISH_SCRIPT,
-  READ_SCRIPT,
-} from './scripts.js';
+import { PubSub, type TopicPubSub } from './pubsub.js';
+import { SCRIPTS } from './scripts.js';
+import { ShardedPubSub } from './shardedPubSub.js';
 
-/** Options of `redisBroker`: where Redis is, the key prefix, presence expiry and command timeouts. */
+/** Options of `redisBroker`: where Redis (or a Redis Cluster) is, the key prefix, presence expiry and command timeouts. */
 export interface RedisBrokerOptions {
-  /** `redis://host:port/db`. Ignored when `client` is given. @default 'redis://127.0.0.1:6379' */
+  /** `redis://host:port/db`. Ignored when `clusterUrls` or `client` is given. @default 'redis://127.0.0.1:6379' */
   url?: string;
   /**
-   * An ioredis client to use for commands; the broker `duplicate()`s it for
-   * pub/sub. The broker does not close a client it was given.
+   * Seed nodes of a Redis Cluster (Redis 7 or later), `redis://host:port`:
+   * any few of its nodes, the client learns the rest. With it the broker keeps
+   * each topic's keys in one hash slot and uses sharded pub/sub (`SPUBLISH`,
+   * `SSUBSCRIBE`), so a publish goes to the one shard that owns its topic
+   * (docs/scaling.md, "Redis Cluster").
+   * Ignored when `client` is given.
+   * @default undefined (one Redis, at `url`)
    */
-  client?: Redis;
+  clusterUrls?: readonly string[];
+  /**
+   * An ioredis client to use for commands: a `Redis` (the broker
+   * `duplicate()`s it for pub/sub) or a `Cluster` (cluster mode; the broker
+   * opens its own subscriber connection per master, with the cluster's
+   * `redisOptions`). The broker does not close a client it was given.
+   * @default undefined (the broker connects to `clusterUrls` or `url`)
+   */
+  client?: Redis | Cluster;
   /** Prefix of every key and channel, so several apps can share one Redis. @default 'herald' */
   prefix?: string;
   /**
@@ -65,6 +73,94 @@ function connectionOptions(commandTimeoutMs: number): RedisOptions {
   };
 }
 
+/** Cluster client settings in the same spirit: a command to a master that is gone fails within the timeout. */
+function clusterOptions(commandTimeoutMs: number): ClusterOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+    // Redirections and the retries of a command whose master went away stay within about one command timeout.
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    maxRedirections: Math.max(2, Math.floor(commandTimeoutMs / 200)),
+    slotsRefreshTimeout: Math.min(1_000, commandTimeoutMs),
+    redisOptions: { ...connectionOptions(commandTimeoutMs), lazyConnect: false },
+  };
+}
+
+function clusterNode(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname || '127.0.0.1', port: Number(parsed.port || 6379) };
+}
+
+/** The commands connection, live delivery, and how to start and stop them, for one Redis or a cluster. */
+interface Connections {
+  readonly mode: 'single' | 'cluster';
+  readonly redis: Redis | Cluster;
+  readonly pubsub: TopicPubSub;
+  readonly connecting: Promise<unknown>;
+  disconnect(): void;
+}
+
+function singleRedis(options: RedisBrokerOptions, redis: Redis, commandTimeoutMs: number, onError: (error: unknown) => void): Connections {
+  const ownsClient = !options.client;
+  const subscriber = redis.duplicate({ ...connectionOptions(commandTimeoutMs), enableOfflineQueue: true });
+  subscriber.on('error', () => undefined);
+  return {
+    mode: 'single',
+    redis,
+    pubsub: new PubSub(subscriber, onError),
+    connecting: Promise.all([
+      redis.status === 'wait' ? redis.connect() : Promise.resolve(),
+      subscriber.status === 'wait' ? subscriber.connect() : Promise.resolve(),
+    ]),
+    disconnect() {
+      subscriber.disconnect();
+      if (ownsClient) redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Resolves once the cluster client is ready, has ended, or `timeoutMs` passed.
+ * `Cluster.connect()`'s own promise is not used: ioredis 5.11 sometimes
+ * leaves it pending after reaching `ready` (a connect retried internally).
+ */
+function clusterReady(cluster: Cluster, timeoutMs: number): Promise<void> {
+  if (cluster.status === 'wait') cluster.connect().catch(() => undefined);
+  if (cluster.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      cluster.off('ready', done);
+      cluster.off('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    cluster.on('ready', done);
+    cluster.on('end', done);
+  });
+}
+
+function redisCluster(options: RedisBrokerOptions, cluster: Cluster, commandTimeoutMs: number, onError: (error: unknown) => void): Connections {
+  const ownsClient = !options.client;
+  const pubsub = new ShardedPubSub(
+    cluster,
+    { ...connectionOptions(commandTimeoutMs), ...cluster.options.redisOptions, commandTimeout: commandTimeoutMs },
+    onError,
+  );
+  return {
+    mode: 'cluster',
+    redis: cluster,
+    pubsub,
+    connecting: clusterReady(cluster, commandTimeoutMs),
+    disconnect() {
+      pubsub.close();
+      if (ownsClient) cluster.disconnect();
+    },
+  };
+}
+
 /** The largest sequence number a position may carry (a safe integer, well inside Redis's 64 bits). */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
@@ -73,25 +169,33 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER;
  * history in Streams (ids are stream ids, so every node agrees on the order
  * and they survive any node's restart), live fan-out with pub/sub (one Redis
  * subscription per topic per node), presence in a sorted set with TTLs.
- * Redis Cluster is not supported (the scripts touch keys of several slots).
+ * On a Redis Cluster (`clusterUrls`) every key and channel of a topic shares
+ * the topic's hash slot, each script touches that slot only, and live
+ * delivery uses sharded pub/sub.
  */
 export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   const prefix = options.prefix ?? redisBrokerDefaults.prefix;
   const presenceTtlMs = options.presenceTtlMs ?? redisBrokerDefaults.presenceTtlMs;
   const commandTimeoutMs = options.commandTimeoutMs ?? redisBrokerDefaults.commandTimeoutMs;
   const onError = options.onError ?? ((error: unknown) => console.error('[herald:redis]', error));
-  const ownsClient = !options.client;
-  const redis = options.client ?? new Redis(options.url ?? redisBrokerDefaults.url, connectionOptions(commandTimeoutMs));
-  const subscriber = redis.duplicate({ ...connectionOptions(commandTimeoutMs), enableOfflineQueue: true });
+  const clusterMode = options.clusterUrls !== undefined || (options.client !== undefined && isCluster(options.client));
+  if (clusterMode && /[{}]/.test(prefix)) {
+    throw new TypeError(`redisBroker: the prefix '${prefix}' has a brace; on a Redis Cluster braces are the topic's hash tag. Pick a prefix without { or }.`);
+  }
+  const connections = connect(options, commandTimeoutMs, onError);
+  const { redis, pubsub, mode } = connections;
   // Without listeners ioredis prints every reconnect error; outages surface through calls instead.
   redis.on('error', () => undefined);
-  subscriber.on('error', () => undefined);
-  const pubsub = new PubSub(subscriber, onError);
-  // When this prefix's data began (Redis time, minus 1 ms so the head of an
-  // empty topic read at that moment is not before it). Positions older than the
-  // epoch refer to data Redis no longer has (a restart without persistence, a flush).
-  const epochKey = `${prefix}:epoch`;
+  const scripts = SCRIPTS[mode];
   const keys = {
+    /**
+     * When the data began (Redis time, minus 1 ms so the head of an empty
+     * topic read at that moment is not before it). Positions older than the
+     * epoch refer to data Redis no longer has (a restart without persistence,
+     * a flush; on a cluster also a failover). One Redis: one key for the
+     * prefix. Cluster: one per topic, in its slot (scripts.ts, TOPIC_EPOCH).
+     */
+    epoch: (topic: string) => (mode === 'single' ? `${prefix}:epoch` : `${prefix}:e:{${topic}}`),
     stream: (topic: string) => `${prefix}:s:{${topic}}`,
     live: (topic: string) => `${prefix}:l:{${topic}}`,
     members: (topic: string) => `${prefix}:pm:{${topic}}`,
@@ -99,10 +203,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     presenceEvents: (topic: string) => `${prefix}:pe:{${topic}}`,
   };
   let closed = false;
-  const connecting = Promise.all([
-    redis.status === 'wait' ? redis.connect() : Promise.resolve(),
-    subscriber.status === 'wait' ? subscriber.connect() : Promise.resolve(),
-  ]).catch(() => undefined);
+  const connecting = connections.connecting.catch(() => undefined);
 
   async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
     if (closed) throw new BrokerUnavailableError('The Redis broker is closed');
@@ -119,14 +220,28 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     }
   }
 
-  const runScript = <T>(script: string, keyList: string[], args: (string | number)[]) =>
-    redis.eval(script, keyList.length, ...keyList, ...args) as Promise<T>;
+  /**
+   * EVALSHA, so Redis neither receives nor hashes the script's text on every
+   * call; a Redis that does not have it cached (a restart, a failover, a new
+   * shard) answers NOSCRIPT, and the text follows once with EVAL.
+   */
+  const shas = new Map<string, string>();
+  const runScript = async <T>(script: string, keyList: string[], args: (string | number)[]): Promise<T> => {
+    let sha = shas.get(script);
+    if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    try {
+      return (await redis.evalsha(sha, keyList.length, ...keyList, ...args)) as T;
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return (await redis.eval(script, keyList.length, ...keyList, ...args)) as T;
+    }
+  };
 
   type ReadReply = [string, string, number, string, string, [string, string[]][]];
 
-  async function read(topic: string, mode: 'after' | 'latest', position: string, count: number) {
+  async function read(topic: string, what: 'after' | 'latest', position: string, count: number, retention: Retention) {
     const [now, epoch, exists, lastGenerated, maxDeleted, rawEntries] = await call('history read', () =>
-      runScript<ReadReply>(READ_SCRIPT, [keys.stream(topic), epochKey], [mode, position, count]),
+      runScript<ReadReply>(scripts.read, [keys.stream(topic), keys.epoch(topic)], [what, position, count, retention.ttlMs]),
     );
     const nowMs = Number(now);
     const entries: BrokerEntry[] = rawEntries.map(([id, fields]) => ({ id, data: fieldValue(fields, 'd') }));
@@ -172,7 +287,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       for (const record of records.values()) {
         args.push(record.clientId, JSON.stringify(record), JSON.stringify({ type: 'join', record } satisfies PresenceChange));
       }
-      call('presence refresh', () => runScript(PRESENCE_REFRESH_SCRIPT, [keys.members(topic), keys.records(topic)], args)).catch(
+      call('presence refresh', () => runScript(scripts.presenceRefresh, [keys.members(topic), keys.records(topic)], args)).catch(
         () => undefined, // Retried on the next tick; entries outlive a short outage by the TTL.
       );
     }
@@ -187,7 +302,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       records.set(record.clientId, record);
       await call('presence join', () =>
         runScript(
-          PRESENCE_JOIN_SCRIPT,
+          scripts.presenceJoin,
           [keys.members(topic), keys.records(topic)],
           [record.clientId, JSON.stringify(record), presenceTtlMs, keys.presenceEvents(topic), JSON.stringify({ type: 'join', record })],
         ),
@@ -199,7 +314,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       if (records?.size === 0) localPresence.delete(topic);
       await call('presence leave', () =>
         runScript(
-          PRESENCE_LEAVE_SCRIPT,
+          scripts.presenceLeave,
           [keys.members(topic), keys.records(topic)],
           [clientId, keys.presenceEvents(topic), JSON.stringify({ type: 'leave', clientId })],
         ),
@@ -207,7 +322,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     },
     async list(topic) {
       const raw = await call('presence list', () =>
-        runScript<string[]>(PRESENCE_LIST_SCRIPT, [keys.members(topic), keys.records(topic)], [keys.presenceEvents(topic)]),
+        runScript<string[]>(scripts.presenceList, [keys.members(topic), keys.records(topic)], [keys.presenceEvents(topic)]),
       );
       return raw.map((text) => JSON.parse(text) as PresenceRecord);
     },
@@ -242,7 +357,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
 
     publish(topic, data, retention) {
       return call('publish', () =>
-        runScript<string>(PUBLISH_SCRIPT, [keys.stream(topic), epochKey], [data, retention.size, retention.ttlMs, keys.live(topic)]),
+        runScript<string>(scripts.publish, [keys.stream(topic), keys.epoch(topic)], [data, retention.size, retention.ttlMs, keys.live(topic)]),
       );
     },
 
@@ -261,7 +376,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
 
     async readAfter(topic, after, retention): Promise<ReadAfterResult> {
       const position = after === null ? null : parseStreamId(after);
-      const snapshot = await read(topic, 'after', position ? formatStreamId(position) : '', retention.size);
+      const snapshot = await read(topic, 'after', position ? formatStreamId(position) : '', retention.size, retention);
       if (after === null) return { entries: [], head: snapshot.head, gap: null };
       if (!position) return { entries: [], head: snapshot.head, gap: 'unknown-position' };
       const gap = gapFor(position, snapshot, retention);
@@ -270,7 +385,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
         // subscriber saw, so it is replayed after the notice. Skipping to the
         // head would drop acknowledged publishes that reached the new Redis
         // before this node's subscription came back.
-        const since = await read(topic, 'after', formatStreamId(snapshot.epoch), retention.size);
+        const since = await read(topic, 'after', formatStreamId(snapshot.epoch), retention.size, retention);
         return { entries: since.entries, head: since.entries.at(-1)?.id ?? since.head, gap };
       }
       if (gap) return { entries: [], head: snapshot.head, gap };
@@ -279,7 +394,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     },
 
     async readLatest(topic, limit, retention) {
-      const snapshot = await read(topic, 'latest', '', Math.max(0, limit));
+      const snapshot = await read(topic, 'latest', '', Math.max(0, limit), retention);
       // Entries past the age bound linger until the next publish trims them.
       const oldest = snapshot.nowMs - retention.ttlMs;
       const entries = snapshot.entries.filter((entry) => (parseStreamId(entry.id)?.ms ?? 0) >= oldest).reverse();
@@ -300,7 +415,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       const leaving = [...localPresence].flatMap(([topic, records]) =>
         [...records.keys()].map((clientId) =>
           runScript(
-            PRESENCE_LEAVE_SCRIPT,
+            scripts.presenceLeave,
             [keys.members(topic), keys.records(topic)],
             [clientId, keys.presenceEvents(topic), JSON.stringify({ type: 'leave', clientId })],
           ).catch(() => undefined),
@@ -308,10 +423,25 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       );
       await Promise.all(leaving);
       localPresence.clear();
-      subscriber.disconnect();
-      if (ownsClient) redis.disconnect();
+      connections.disconnect();
     },
   };
+}
+
+/** `isCluster` rather than instanceof: the app's ioredis may be another copy than the one this module loads. */
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return client.isCluster;
+}
+
+function connect(options: RedisBrokerOptions, commandTimeoutMs: number, onError: (error: unknown) => void): Connections {
+  const client = options.client;
+  if (client && isCluster(client)) return redisCluster(options, client, commandTimeoutMs, onError);
+  if (client) return singleRedis(options, client, commandTimeoutMs, onError);
+  if (options.clusterUrls) {
+    if (options.clusterUrls.length === 0) throw new TypeError('redisBroker: clusterUrls is empty; give at least one node of the Redis Cluster (redis://host:port)');
+    return redisCluster(options, new Cluster(options.clusterUrls.map(clusterNode), clusterOptions(commandTimeoutMs)), commandTimeoutMs, onError);
+  }
+  return singleRedis(options, new Redis(options.url ?? redisBrokerDefaults.url, connectionOptions(commandTimeoutMs)), commandTimeoutMs, onError);
 }
 
 function fieldValue(fields: string[], name: string): string {

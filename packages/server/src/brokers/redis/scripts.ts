@@ -1,16 +1,59 @@
 /**
  * Lua scripts run atomically by Redis. Each reads the clock with `TIME` so
- * every node agrees on "now" without trusting its own clock.
+ * every node agrees on "now" without trusting its own clock. There are two
+ * sets: one Redis (`PUBLISH`, one epoch key for the whole prefix) and Redis
+ * Cluster (`SPUBLISH`, an epoch per topic in the topic's slot), so that every
+ * script touches only keys and channels of one topic's hash slot.
  */
+
+/** Which Redis the scripts run on. */
+export type RedisMode = 'single' | 'cluster';
+
+export interface RedisScripts {
+  readonly publish: string;
+  readonly read: string;
+  readonly presenceJoin: string;
+  readonly presenceLeave: string;
+  readonly presenceRefresh: string;
+  readonly presenceList: string;
+}
+
+/** `PUBLISH` on one Redis; on a cluster `SPUBLISH`, which only the shard owning the channel's slot sees. */
+const publishCommand = (mode: RedisMode) => (mode === 'single' ? 'PUBLISH' : 'SPUBLISH');
 
 /** Milliseconds from Redis's clock, as a Lua number. */
 const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
+ * A cluster topic's epoch, in a key in the topic's slot holding
+ * `<epoch> <node id>`: the epoch (positions before it refer to history this
+ * master does not have) and the cluster node id of the master that wrote it.
+ * Redis replicates asynchronously, so when another node serves the slot
+ * (its master failed over, or the slot moved) writes acknowledged by the old
+ * master may be missing here: the epoch then moves to now, and every older position gets a
+ * `reset` gap instead of a silent hole. The key expires `ttlMs` after its
+ * last use, never before the stream (which expires `ttlMs` after its last
+ * publish): a missing key with a position younger than `ttlMs` means lost data.
+ * One GETEX reads it and extends it, as every publish and read does.
+ * Needs `now` (NOW_MS).
+ */
+const TOPIC_EPOCH = `local function topicEpoch(key, ttl)
+  local node = redis.call('CLUSTER', 'MYID')
+  local meta = redis.call('GETEX', key, 'PX', ttl)
+  if meta then
+    local sep = string.find(meta, ' ', 1, true)
+    if sep and string.sub(meta, sep + 1) == node then return string.sub(meta, 1, sep - 1) end
+  end
+  local epoch = tostring(now - 1)
+  redis.call('SET', key, epoch .. ' ' .. node, 'PX', ttl)
+  return epoch
+end`;
+
+/**
  * Append + trim + notify, as one step, so no subscriber can see a message
  * before it is in history, and two publishers get one order.
- * KEYS: stream, epoch. ARGV: data, maxlen, ttlMs, pubsub channel.
+ * KEYS: stream, epoch (one Redis: the prefix's; cluster: the topic's). ARGV: data, maxlen, ttlMs, pubsub channel.
  *
  * Trimming uses XDEL rather than XADD MAXLEN or XTRIM MINID because only
  * XDEL advances the stream's `max-deleted-entry-id`, which is how a resume
@@ -18,8 +61,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * The stream key expires `ttlMs` after its last publish, exactly when its last
  * entry would have aged out, so an idle topic leaves nothing behind.
  */
-export const PUBLISH_SCRIPT = `${NOW_MS}
-redis.call('SET', KEYS[2], now - 1, 'NX')
+const publishScript = (mode: RedisMode) => `${NOW_MS}
+${mode === 'single' ? "redis.call('SET', KEYS[2], now - 1, 'NX')" : `${TOPIC_EPOCH}
+topicEpoch(KEYS[2], tonumber(ARGV[3]))`}
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
 local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
 if excess > 0 then
@@ -34,21 +78,26 @@ if now - ttl > 0 then
   end
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('PUBLISH', ARGV[4], id .. '\\n' .. ARGV[1])
+redis.call('${publishCommand(mode)}', ARGV[4], id .. '\\n' .. ARGV[1])
 return id`;
 
 /**
  * A consistent snapshot for resume and history: clock, epoch, the stream's
  * last and newest-dropped ids, and entries (after a position, or the newest).
- * KEYS: stream, epoch. ARGV: mode ('after' | 'latest'), position or '', count.
+ * KEYS: stream, epoch. ARGV: mode ('after' | 'latest'), position or '', count, ttlMs.
  * Returns { now, epoch, exists, lastGenerated, maxDeleted, entries }.
  */
-export const READ_SCRIPT = `${NOW_MS}
-local epoch = redis.call('GET', KEYS[2])
+const readScript = (mode: RedisMode) => `${NOW_MS}
+${
+  mode === 'single'
+    ? `local epoch = redis.call('GET', KEYS[2])
 if not epoch then
   redis.call('SET', KEYS[2], now - 1)
   epoch = tostring(now - 1)
-end
+end`
+    : `${TOPIC_EPOCH}
+local epoch = topicEpoch(KEYS[2], tonumber(ARGV[4]))`
+}
 local exists = redis.call('EXISTS', KEYS[1])
 local lastGenerated = ''
 local maxDeleted = ''
@@ -71,18 +120,18 @@ return { tostring(now), epoch, exists, lastGenerated, maxDeleted, entries }`;
  * KEYS: members zset (score = expiry ms), records hash. ARGV: clientId,
  * record JSON, ttlMs, pubsub channel, event JSON.
  */
-export const PRESENCE_JOIN_SCRIPT = `${NOW_MS}
+const presenceJoinScript = (mode: RedisMode) => `${NOW_MS}
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]) * 2)
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('${publishCommand(mode)}', ARGV[4], ARGV[5])
 return 1`;
 
 /** KEYS: members zset, records hash. ARGV: clientId, pubsub channel, event JSON. Publishes only if it removed something. */
-export const PRESENCE_LEAVE_SCRIPT = `if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+const presenceLeaveScript = (mode: RedisMode) => `if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   redis.call('HDEL', KEYS[2], ARGV[1])
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  redis.call('${publishCommand(mode)}', ARGV[2], ARGV[3])
   return 1
 end
 return 0`;
@@ -93,14 +142,14 @@ return 0`;
  * KEYS: members zset, records hash. ARGV: ttlMs, pubsub channel, then
  * (clientId, record JSON, join event JSON) triples.
  */
-export const PRESENCE_REFRESH_SCRIPT = `${NOW_MS}
+const presenceRefreshScript = (mode: RedisMode) => `${NOW_MS}
 local ttl = tonumber(ARGV[1])
 for i = 3, #ARGV, 3 do
   local present = redis.call('ZSCORE', KEYS[1], ARGV[i])
   redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
   if not present then
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-    redis.call('PUBLISH', ARGV[2], ARGV[i + 2])
+    redis.call('${publishCommand(mode)}', ARGV[2], ARGV[i + 2])
   end
 end
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
@@ -112,12 +161,12 @@ return 1`;
  * exactly once, whichever node sweeps first) and returns the live records.
  * KEYS: members zset, records hash. ARGV: pubsub channel.
  */
-export const PRESENCE_LIST_SCRIPT = `${NOW_MS}
+const presenceListScript = (mode: RedisMode) => `${NOW_MS}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 for _, id in ipairs(expired) do
   if redis.call('ZREM', KEYS[1], id) == 1 then
     redis.call('HDEL', KEYS[2], id)
-    redis.call('PUBLISH', ARGV[1], cjson.encode({ type = 'leave', clientId = id }))
+    redis.call('${publishCommand(mode)}', ARGV[1], cjson.encode({ type = 'leave', clientId = id }))
   end
 end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -129,3 +178,18 @@ for i = 1, #ids, 500 do
   end
 end
 return records`;
+
+
+function redisScripts(mode: RedisMode): RedisScripts {
+  return {
+    publish: publishScript(mode),
+    read: readScript(mode),
+    presenceJoin: presenceJoinScript(mode),
+    presenceLeave: presenceLeaveScript(mode),
+    presenceRefresh: presenceRefreshScript(mode),
+    presenceList: presenceListScript(mode),
+  };
+}
+
+/** The scripts for each mode, built once. */
+export const SCRIPTS: Readonly<Record<RedisMode, RedisScripts>> = { single: redisScripts('single'), cluster: redisScripts('cluster') };
