@@ -31,7 +31,7 @@ export default tseslint.config(
   {
     // React code: the rules of hooks, the effect dependency check, and the
     // React Compiler's checks (purity, refs, state updates in effects).
-    files: ['packages/client/src/react/**', 'examples/chat-web/src/**'],
+    files: ['packages/client/src/react/**', 'packages/admin-ui/src/**', 'examples/chat-web/src/**'],
     ...reactHooks.configs.flat['recommended-latest'],
   },
   {

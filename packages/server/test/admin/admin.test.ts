@@ -33,7 +33,7 @@ const sameToken = (token: string) => {
 
 async function startNode(broker: ReturnType<typeof memoryBroker>, nodeId: string, extra: { allowedOrigins?: readonly string[] } = {}) {
   const app = createNumbersApp({ broker, nodeId });
-  const server = await createHeraldServer({
+  const server = await createHeraldServer<typeof app.router, string>({
     router: app.router,
     herald: app.herald,
     port: 0,
@@ -97,7 +97,8 @@ describe('admin page: refusals', () => {
     await using cleanup = new Cleanup();
     const node = cleanup.add(await startNode(memoryBroker(), 'n1'));
     const api = `${node.server.httpUrl}/admin/api/cluster`;
-    for (const headers of [{}, { origin: 'https://evil.example' }, { authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }]) {
+    const attempts: Record<string, string>[] = [{}, { origin: 'https://evil.example' }, { authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }];
+    for (const headers of attempts) {
       const response = await fetch(api, { headers });
       expect(response.status).toBe(401);
       expect(((await response.json()) as { error: string }).error).toBe('UNAUTHORIZED');
