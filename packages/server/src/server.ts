@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AdminEndpoint } from './admin/adminEndpoint.js';
 import { resolveServerOptions } from './config.js';
+import { heraldInternals } from './herald.js';
 import { serveHealth } from './http/health.js';
 import { createListener } from './http/listener.js';
 import { createTrpcHttpHandler } from './http/trpcHttp.js';
@@ -16,6 +17,8 @@ import { ProxyHeaderWarning } from './transport/clientAddress.js';
 import { IdempotentCalls } from './transport/idempotentCall.js';
 import { Revocations } from './transport/revocations.js';
 import { ConnectionHandler } from './ws/handler.js';
+
+const NO_CHANNEL_COUNTS = { published: 0, resumed: 0 } as const;
 
 /** A running Herald server, as `createHeraldServer` resolves it: where it listens, its state, and how to stop it. */
 export interface HeraldServer {
@@ -76,6 +79,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
           registry: config.metrics.registry,
           prefix: config.metrics.prefix,
           openConnections: () => ws.connectionCount,
+          channels: () => (config.herald && heraldInternals(config.herald)?.counts) || NO_CHANNEL_COUNTS,
         }
       : null,
   );
