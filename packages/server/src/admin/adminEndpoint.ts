@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { TRPCError } from '@trpc/server';
+import type Sirv from 'sirv';
 import type { ServerConfig, ResolvedAdmin } from '../config.js';
 import { HeraldError } from '../errors.js';
 import type { Herald } from '../herald.js';
@@ -222,6 +223,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 async function staticHandler(): Promise<StaticHandler | null> {
   if (!existsSync(`${ADMIN_PAGE_DIR}index.html`)) return null;
   const { default: sirv } = await import('sirv');
+  try {
+    return listed(sirv);
+  } catch {
+    // The directory went away while it was listed (a rebuild of the page): served as not built.
+    return null;
+  }
+}
+
+function listed(sirv: typeof Sirv): StaticHandler {
   return sirv(ADMIN_PAGE_DIR, {
     dev: false,
     etag: true,
