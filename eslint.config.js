@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/test-artifacts/**', 'bench/results/**', 'docs/api/**'] },
+  { ignores: ['**/dist/**', 'packages/server/dist-admin/**', '**/node_modules/**', '**/test-artifacts/**', 'bench/results/**', 'docs/api/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -17,6 +17,7 @@ import {
   Cleanup,
   createNumbersApp,
   deletePrefix,
+  nextState,
   numbersClient,
   REDIS_URL,
   redisAvailable,
@@ -42,11 +43,13 @@ function sameToken(token: string): boolean {
 
 async function startNode(prefix: string, nodeId: string) {
   const app = createNumbersApp({ broker: redisBroker({ url: REDIS_URL, prefix }), nodeId });
-  const server = await createHeraldServer({
+  const server = await createHeraldServer<typeof app.router, string>({
     router: app.router,
     herald: app.herald,
     port: 0,
     host: '127.0.0.1',
+    // The name is the user (and its key), so the page can look a user up and revoke them.
+    authenticate: (params) => params?.['name'] ?? null,
     createContext: ({ connectionParams }) => ({ name: connectionParams?.['name'] ?? null }),
     admin: { authenticate: sameToken, intervalMs: 250 },
   });
@@ -126,8 +129,25 @@ describe.skipIf(skipBrowserTests || !redisUp)('admin page in Chromium', () => {
     await textIs(page, 'tr[data-topic="numbers:busy"] [data-column="subscribers"]', String(BUSY));
     expect(await page.getByRole('table', { name: 'Nodes' }).locator('tbody tr').count()).toBe(2);
 
+    // user-1 is on node two; the page asks every node.
+    await page.getByLabel('Connection id or user').fill('user-1');
+    await page.getByRole('button', { name: 'Look up' }).click();
+    const found = page.getByRole('table', { name: 'Connections matching user-1' }).locator('tbody tr');
+    await found.first().waitFor();
+    expect(await found.count()).toBe(1);
+    expect(await found.first().locator('th').textContent()).toMatch(/^node-two\/c\d+$/);
+
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true });
+
+    // Revoke, confirmed in the browser's dialog: her socket on node two closes (her client reconnects).
+    const userOne = onTwo[0];
+    if (!userOne) throw new Error('no client on node two');
+    const reconnecting = nextState(userOne, 'reconnecting');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Revoke user-1' }).click();
+    await page.getByText('Revoked the sessions of user-1.').waitFor();
+    await reconnecting;
 
     // Node two stops (its clients stay down with it): the page drops it and its connections.
     for (const client of onTwo) await client.close();
