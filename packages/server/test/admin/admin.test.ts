@@ -109,6 +109,15 @@ describe('admin page: refusals', () => {
     expect(view.nodes.map((n) => n.nodeId)).toEqual(['n1']);
   });
 
+  it('refuses to start with an admin option it cannot use, saying what to pass', async () => {
+    const app = createNumbersApp();
+    const base = { router: app.router, herald: app.herald, port: 0, host: '127.0.0.1', createContext: () => ({ name: null }) };
+    await expect(createHeraldServer({ ...base, admin: {} as never })).rejects.toThrow(/admin needs authenticate/);
+    await expect(createHeraldServer({ ...base, admin: { authenticate: sameToken, path: 'admin' } })).rejects.toThrow(/admin.path must be a path/);
+    await expect(createHeraldServer({ ...base, admin: { authenticate: sameToken, intervalMs: 5 } })).rejects.toThrow(/admin.intervalMs/);
+    await app.herald.close();
+  });
+
   it('serves nothing under /admin and opens no admin socket when the option is off', async () => {
     await using cleanup = new Cleanup();
     const app = createNumbersApp();
