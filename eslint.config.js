@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/test-artifacts/**', 'bench/results/**', 'docs/api/**'] },
+  { ignores: ['**/dist/**', 'packages/server/dist-admin/**', '**/node_modules/**', '**/test-artifacts/**', 'bench/results/**', 'docs/api/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -31,7 +31,7 @@ export default tseslint.config(
   {
     // React code: the rules of hooks, the effect dependency check, and the
     // React Compiler's checks (purity, refs, state updates in effects).
-    files: ['packages/client/src/react/**', 'examples/chat-web/src/**'],
+    files: ['packages/client/src/react/**', 'packages/admin-ui/src/**', 'examples/chat-web/src/**'],
     ...reactHooks.configs.flat['recommended-latest'],
   },
   {

@@ -20,6 +20,7 @@ import type { SystemName } from './lib/protocol.js';
 import { fanoutChartSvg, svgToPng } from './report/chart.js';
 import { deflateSummaryLines } from './report/deflate.js';
 import { readEnvironment } from './report/env.js';
+import { adminCostSectionOf, withAdminCostSection } from './report/adminCostSection.js';
 import { bundleSizeSectionOf, withBundleSizeSection } from './report/bundleSizeSection.js';
 import { renderMarkdown } from './report/markdown.js';
 import type { SuiteResults } from './report/results.js';
@@ -166,9 +167,12 @@ if (fanout.length > 0) {
 const targets = targetLines(results);
 // The page links the chart relative to itself.
 const page = renderMarkdown(results, targets, chartFile ? relative(pageDir, chartFile) : null);
-// The bundle sizes come from `pnpm bench:size`, not from this run: carried over as they are.
-const bundleSizes = existsSync(pageFile) ? bundleSizeSectionOf(readFileSync(pageFile, 'utf8')) : null;
-writeFileSync(pageFile, bundleSizes ? withBundleSizeSection(page, bundleSizes) : page);
+// The bundle sizes (`pnpm bench:size`) and the admin page cost (`pnpm bench:admin`) are not from this run: carried over as they are.
+const previousPage = existsSync(pageFile) ? readFileSync(pageFile, 'utf8') : '';
+const bundleSizes = bundleSizeSectionOf(previousPage);
+const adminCost = adminCostSectionOf(previousPage);
+const withBundleSizes = bundleSizes ? withBundleSizeSection(page, bundleSizes) : page;
+writeFileSync(pageFile, adminCost ? withAdminCostSection(withBundleSizes, adminCost) : withBundleSizes);
 writeFileSync(dataFile, `${JSON.stringify(results, null, 2)}\n`);
 
 const written = [pageFile, chartFile, dataFile].filter((file): file is string => file !== null);

@@ -134,6 +134,8 @@ function checkTarball(name: string, tarball: string): string {
   const files = run('tar', ['-tzf', tarball], { cwd, quiet: true }).trim().split('\n');
   const unwanted = files.filter((file) => file.startsWith('package/src/') || file.endsWith('.map') || file.endsWith('.tsbuildinfo'));
   if (unwanted.length > 0) fail(`${manifest.name} ships ${unwanted.slice(0, 5).join(', ')}`);
+  // The admin page ships prebuilt (`pnpm build` builds packages/admin-ui into dist-admin/).
+  if (name === 'server' && !files.includes('package/dist-admin/index.html')) fail(`${manifest.name} does not ship the admin page (dist-admin/index.html)`);
   const shared = manifest.dependencies?.['@herald/shared'];
   if (name !== 'shared' && !shared?.startsWith('^')) fail(`${manifest.name}: @herald/shared should be a caret range, is ${shared}`);
   run(path.join(root, 'node_modules/.bin/publint'), ['run', tarball, '--strict'], { cwd });

@@ -1,4 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createHerald, createHeraldServer, type Broker, type HeraldServer, type HeraldServerOptions } from '@herald/server';
+import { collectDefaultMetrics } from 'prom-client';
 import { createTokenIssuer, DEFAULT_TOKEN_TTL_S, randomSecret } from './auth.js';
 import { createChatRouter, type ChatContext } from './router.js';
 import { staticAppHandler } from './static.js';
@@ -34,6 +36,11 @@ export interface ChatServerOptions extends ChatServerTuning {
    * when the folder has no `index.html`. @default none: HTTP answers only health checks
    */
   staticDir?: string;
+  /**
+   * Turns the admin page on at `/admin` (its router at `/admin/ws`): the
+   * token its "Admin token" field must be given. @default none: the admin page is off
+   */
+  adminToken?: string;
 }
 
 export interface ChatServer {
@@ -65,7 +72,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     // A good one is trusted until its `exp` (plus the grace), or longer when the client refreshes in-band.
     authenticate: tokens.authenticate,
     createContext: ({ user }): ChatContext => ({ user }),
+    ...(options.adminToken ? { admin: { path: '/admin', authenticate: sameSecret(options.adminToken) } } : {}),
   });
+  // Process figures (memory, event-loop delay, CPU, uptime) beside Herald's, for the Grafana dashboard (deploy/grafana).
+  if (server.metrics) collectDefaultMetrics({ register: server.metrics });
 
   return {
     server,
@@ -73,6 +83,15 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
       await server.close();
       await herald.close();
     },
+  };
+}
+
+/** Compares a presented token with the secret in constant time. */
+function sameSecret(secret: string): (token: string) => boolean {
+  const wanted = Buffer.from(secret);
+  return (token) => {
+    const given = Buffer.from(token);
+    return given.length === wanted.length && timingSafeEqual(given, wanted);
   };
 }
 

@@ -35,6 +35,8 @@ const allowedOrigins = process.env['ALLOWED_ORIGINS']?.split(',').map((origin) =
 const trustProxy = process.env['TRUST_PROXY'] === '1';
 const tlsKeyFile = process.env['TLS_KEY_FILE'];
 const tlsCertFile = process.env['TLS_CERT_FILE'];
+// The admin page at /admin, only when ADMIN_TOKEN is set (its "Admin token" field takes it).
+const adminToken = process.env['ADMIN_TOKEN'] || undefined;
 const tls = tlsKeyFile && tlsCertFile ? { key: readFileSync(tlsKeyFile), cert: readFileSync(tlsCertFile) } : undefined;
 const chat = await startChatServer({
   port,
@@ -46,10 +48,16 @@ const chat = await startChatServer({
   ...(allowedOrigins?.length ? { allowedOrigins } : {}),
   ...(trustProxy ? { trustProxy } : {}),
   ...(tls ? { tls } : {}),
+  ...(adminToken ? { adminToken } : {}),
 });
 console.log(`[chat-server] broker: ${brokerLabel}`);
 console.log(`[chat-server] tokens expire after ${tokenTtlSeconds} s (TOKEN_TTL_S); clients refresh them with auth.refresh`);
 console.log(`[chat-server] listening: WebSocket ${chat.server.url}, health ${chat.server.httpUrl}/healthz`);
+console.log(
+  adminToken
+    ? `[chat-server] admin page: ${chat.server.httpUrl.replace('127.0.0.1', 'localhost')}/admin/ (the token is ADMIN_TOKEN)`
+    : '[chat-server] admin page off (set ADMIN_TOKEN to serve it at /admin)',
+);
 if (serveWeb) console.log(`[chat-server] web app: ${chat.server.httpUrl.replace('127.0.0.1', 'localhost')}/`);
 
 let stopping = false;

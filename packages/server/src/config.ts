@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { memoryIdempotencyStore } from './brokers/idempotency.js';
 import type { Herald } from './herald.js';
 import { defaultLogger } from './observability/logger.js';
-import { serverDefaults, type CompressionOptions, type HeraldServerOptions } from './options.js';
+import { serverDefaults, type AdminOptions, type CompressionOptions, type HeraldServerOptions } from './options.js';
 import { defaultUserKey, type AdmissionSettings } from './transport/admission.js';
 import { originPolicy, type OriginCheck } from './transport/clientAddress.js';
 import type { IdempotencySettings } from './transport/idempotentCall.js';
@@ -52,6 +52,15 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   /** Whether error answers carry stack traces. */
   readonly development: boolean;
   readonly onError: HeraldServerOptions<TRouter>['onError'];
+  /** The admin page, or null when it is off. */
+  readonly admin: ResolvedAdmin | null;
+}
+
+export interface ResolvedAdmin {
+  /** The page's path, without a trailing slash. */
+  readonly path: string;
+  readonly authenticate: AdminOptions['authenticate'];
+  readonly intervalMs: number;
 }
 
 export interface ResolvedLimits {
@@ -119,7 +128,22 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     }),
     development,
     onError: options.onError,
+    admin: resolveAdmin(options.admin),
   });
+}
+
+function resolveAdmin(admin: AdminOptions | undefined): ResolvedAdmin | null {
+  if (admin === undefined) return null;
+  if (typeof admin !== 'object' || admin === null || typeof admin.authenticate !== 'function') {
+    throw new TypeError(
+      "createHeraldServer: admin needs authenticate, a function (token, req) => boolean; for example admin: { authenticate: (token) => safeEqual(token, process.env.ADMIN_TOKEN) }",
+    );
+  }
+  const path = (admin.path ?? serverDefaults.admin.path).replace(/\/+$/, '');
+  if (!path.startsWith('/') || path.length < 2) throw new TypeError(`admin.path must be a path like '/admin', got '${admin.path}'`);
+  const intervalMs = admin.intervalMs ?? serverDefaults.admin.intervalMs;
+  if (!Number.isFinite(intervalMs) || intervalMs < 100) throw new TypeError(`admin.intervalMs must be at least 100 (ms), got ${intervalMs}`);
+  return Object.freeze({ path, authenticate: admin.authenticate, intervalMs });
 }
 
 /**

@@ -69,6 +69,20 @@ export interface Herald {
   close(): Promise<void>;
 }
 
+/** What the admin page reads from a Herald: its fan-out and its counts. Not public API. */
+export interface HeraldInternals {
+  readonly fanout: FanoutRegistry;
+  /** Messages published, and streams opened with a position to resume after (a client back from a reconnect). */
+  readonly counts: { published: number; resumed: number };
+}
+
+const internals = new WeakMap<Herald, HeraldInternals>();
+
+/** The internals of a Herald made by `createHerald` (undefined for any other object). */
+export function heraldInternals(herald: Herald): HeraldInternals | undefined {
+  return internals.get(herald);
+}
+
 const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /**
@@ -92,9 +106,10 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
   const onError = options.onError ?? ((error: unknown) => console.error('[herald]', error));
   const fanout = new FanoutRegistry(broker, onError);
   const names = new Set<string>();
+  const counts = { published: 0, resumed: 0 };
   let closing: Promise<void> | null = null;
 
-  return {
+  const herald: Herald = {
     nodeId: options.nodeId ?? randomUUID(),
     broker,
     channel(name, channelOptions) {
@@ -105,13 +120,21 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       if (names.has(name)) throw new TypeError(`Channel "${name}" is declared twice`);
       checkChannelOptions(name, channelOptions);
       names.add(name);
-      return createChannel(name, channelOptions, { broker, fanout, onError, authorize: options.authorize as Authorize<unknown> | undefined });
+      return createChannel(name, channelOptions, {
+        broker,
+        fanout,
+        onError,
+        authorize: options.authorize as Authorize<unknown> | undefined,
+        counts,
+      });
     },
     close() {
       closing ??= broker.close();
       return closing;
     },
   };
+  internals.set(herald, { fanout, counts });
+  return herald;
 }
 
 /** Fails at startup, saying what to pass, when an option of `createHerald` is not what it must be. */

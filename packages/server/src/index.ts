@@ -15,7 +15,11 @@ export {
   type AuthOptions,
   type CompressionOptions,
   type MetricsOptions,
+  type AdminOptions,
 } from './options.js';
+export type { AdminRouter } from './admin/router.js';
+export type { ChannelView, ClusterView, NodeRates, NodeView } from './admin/figures.js';
+export type { FoundConnection } from './admin/lookups.js';
 export { withExpiry, type ExpiringUser } from './auth/identity.js';
 
 export { createHerald, type Herald, type HeraldOptions } from './herald.js';

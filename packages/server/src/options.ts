@@ -373,8 +373,46 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
   development?: boolean;
   /** Mutations sent with an idempotency key (Herald's client does) run once per key. */
   idempotency?: IdempotencyOptions;
+  /**
+   * The admin page and its router, served by this server (see
+   * `AdminOptions`). Every node of a cluster that should appear on the page
+   * turns it on. Off: no route, no timer, no broker topic.
+   * @default undefined (off)
+   */
+  admin?: AdminOptions;
   /** Called for every error a procedure throws, and for connection errors. */
   onError?: (info: { error: Error; path: string | undefined; type: string }) => void;
+}
+
+/**
+ * The admin page (`admin` of `createHeraldServer`): live figures of every
+ * node sharing the `herald` broker, served at `path` and streamed over a
+ * WebSocket of its own at `${path}/ws`. The page asks for a token (the field
+ * "Admin token") and sends it as the connection params `{ token }`; scripts
+ * send it as `Authorization: Bearer <token>` to `${path}/api/cluster`.
+ */
+export interface AdminOptions {
+  /**
+   * Where the page is served. Its router's WebSocket is `${path}/ws`, and
+   * the cluster figures as JSON are at `${path}/api/cluster`.
+   * @default '/admin'
+   */
+  path?: string;
+  /**
+   * Decides whether an admin token is valid; `req` is the upgrade or HTTP
+   * request. Return false (or throw) to refuse: the socket gets
+   * `UNAUTHORIZED` (close 4001), HTTP gets 401. Every origin must pass it:
+   * `allowedOrigins` does not apply to the admin socket, whose credentials are
+   * never sent by a browser on its own. Compare secrets in constant time
+   * (`crypto.timingSafeEqual`). Failures count against `auth.failedAttempts`.
+   */
+  authenticate: (token: string, req: IncomingMessage) => boolean | Promise<boolean>;
+  /**
+   * How often each node publishes its figures through the broker (topic
+   * `#herald/admin-stats`); a node silent for 2.5 intervals leaves the page.
+   * @default 1000
+   */
+  intervalMs?: number;
 }
 
 /** The defaults of `HeraldServerOptions`, merged once under the options passed. */
@@ -405,4 +443,5 @@ export const serverDefaults = {
   metrics: { path: '/metrics', prefix: 'herald_' },
   idempotency: { ttlMs: 600_000, waitTimeoutMs: 30_000 },
   auth: { expiryGraceMs: 5_000, failedAttempts: { perSecond: 0.5, burst: 20 } },
+  admin: { path: '/admin', intervalMs: 1_000 },
 } as const;

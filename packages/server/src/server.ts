@@ -4,7 +4,9 @@ import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { AdminEndpoint } from './admin/adminEndpoint.js';
 import { resolveServerOptions } from './config.js';
+import { heraldInternals } from './herald.js';
 import { serveHealth } from './http/health.js';
 import { createListener } from './http/listener.js';
 import { createTrpcHttpHandler } from './http/trpcHttp.js';
@@ -15,6 +17,8 @@ import { ProxyHeaderWarning } from './transport/clientAddress.js';
 import { IdempotentCalls } from './transport/idempotentCall.js';
 import { Revocations } from './transport/revocations.js';
 import { ConnectionHandler } from './ws/handler.js';
+
+const NO_CHANNEL_COUNTS = { published: 0, resumed: 0 } as const;
 
 /** A running Herald server, as `createHeraldServer` resolves it: where it listens, its state, and how to stop it. */
 export interface HeraldServer {
@@ -75,6 +79,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
           registry: config.metrics.registry,
           prefix: config.metrics.prefix,
           openConnections: () => ws.connectionCount,
+          channels: () => (config.herald && heraldInternals(config.herald)?.counts) || NO_CHANNEL_COUNTS,
         }
       : null,
   );
@@ -106,6 +111,19 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
     (error) => logger.warn({ err: error, event: 'revocation.malformed' }, 'ignored a malformed revocation'),
   );
   await revocations.start();
+  // The admin page, its router on a socket of its own, and this node's figures on the broker (off: nothing runs).
+  const admin = config.admin
+    ? await AdminEndpoint.start(config, config.admin, {
+        nodeId: config.herald?.nodeId ?? `node-${process.pid}`,
+        startedAt,
+        herald: config.herald,
+        metrics,
+        connectionCount: () => ws.connectionCount,
+        isDraining,
+        describeConnections: (matches, limit) => ws.describeConnections(matches, limit),
+        revoke: (userKey, reason) => revocations.revoke({ userKey, reason }),
+      })
+    : null;
   // The router over HTTP (`/trpc`, SSE subscriptions) for networks that strip WebSocket upgrades.
   const trpcHttp = createTrpcHttpHandler(config, core, isDraining);
 
@@ -123,7 +141,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
   const http: Server = createListener(listenerSettings, (req: IncomingMessage, res: ServerResponse) => {
     serveHealth(healthSource, req, res)
       .then((handled) => {
-        if (handled || trpcHttp?.handle(req, res) || config.handleHttp?.(req, res)) return;
+        if (handled || admin?.handleHttp(req, res) || trpcHttp?.handle(req, res) || config.handleHttp?.(req, res)) return;
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: 'NOT_FOUND', message: `No route for ${req.method} ${req.url}` }));
       })
@@ -138,6 +156,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
     // A socket error before `ws` takes over must not become an uncaught exception.
     socket.on('error', () => socket.destroy());
     core.proxyWarning.check(req);
+    if (admin?.handleUpgrade(req, socket, head)) return;
     // Path, drain, origin and connection limits are checked there (ws/upgrade.ts).
     ws.handleUpgrade(req, socket, head);
   });
@@ -180,7 +199,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
         await ws.drain(config.drainTimeoutMs);
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
-        await ws.close(config.closeTimeoutMs);
+        await Promise.all([ws.close(config.closeTimeoutMs), admin?.close(config.closeTimeoutMs)]);
         http.closeAllConnections();
         await httpClosed;
         await revocations.stop();

@@ -37,6 +37,12 @@ export interface Broker {
   /** The newest `limit` retained messages, oldest first, and the head. */
   readLatest(topic: string, limit: number, retention: Retention): Promise<ReadLatestResult>;
 
+  /**
+   * How many messages the topic's history holds now (the admin page shows
+   * it). Optional: a broker without it shows no history length.
+   */
+  historyLength?(topic: string): Promise<number>;
+
   /** Who is subscribed to each topic (`channel.members`, `presenceEvents`). */
   readonly presence: PresenceStore;
 

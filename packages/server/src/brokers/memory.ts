@@ -183,6 +183,12 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       return { entries, head: formatStreamId(state.last) };
     },
 
+    async historyLength(topic) {
+      assertOpen();
+      const state = topics.get(topic);
+      return state ? retained(state).length : 0;
+    },
+
     presence,
     idempotency,
 

@@ -128,6 +128,8 @@ export interface ChannelRuntime {
   readonly fanout: FanoutRegistry;
   readonly onError: (error: unknown) => void;
   readonly authorize?: Authorize<unknown> | undefined;
+  /** Counts this Herald's channels keep (the admin page reads them). */
+  readonly counts: { published: number; resumed: number };
 }
 
 export function createChannel<
@@ -232,6 +234,7 @@ export function createChannel<
   function stream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>> = {}) {
     const { open, authorize } = openStream(key, streamOptions);
     const from = streamOptions.lastEventId ?? null;
+    if (from !== null) runtime.counts.resumed++;
     const signal = streamOptions.signal ?? new AbortController().signal;
 
     // The adapter for consumers that iterate: a bounded queue between the
@@ -284,6 +287,7 @@ export function createChannel<
           cause: parsed.error,
         });
       }
+      runtime.counts.published++;
       return brokerCall('publish failed, the message was not stored', () =>
         broker.publish(topic, transformer.stringify(parsed.data), retention),
       );

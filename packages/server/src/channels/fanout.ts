@@ -57,6 +57,16 @@ interface DeliveryQueue {
 interface TopicFanout {
   readonly sinks: Set<Sink>;
   readonly subscribed: Promise<Unsubscribe>;
+  /** Entries the broker delivered for the topic (the admin page's messages per second). */
+  messages: number;
+}
+
+/** One topic with local subscribers, as `FanoutRegistry.topicStats` lists it. */
+export interface TopicStats {
+  readonly topic: string;
+  readonly subscribers: number;
+  /** Entries delivered since the topic's fan-out started. */
+  readonly messages: number;
 }
 
 /**
@@ -96,11 +106,19 @@ export class FanoutRegistry {
     let fanout = this.topics.get(topic);
     if (!fanout) {
       const queue: DeliveryQueue = { sinks: new Set(), batch: null, cursor: null, held: null, pending: [] };
-      const subscribed = this.broker.subscribe(topic, {
-        onEntry: (entry) => this.deliver(queue, entry),
-        onInterrupted: () => this.enqueue(queue, INTERRUPTED),
-      });
-      fanout = { sinks: queue.sinks, subscribed };
+      const created: TopicFanout = {
+        sinks: queue.sinks,
+        subscribed: this.broker.subscribe(topic, {
+          onEntry: (entry) => {
+            created.messages++;
+            this.deliver(queue, entry);
+          },
+          onInterrupted: () => this.enqueue(queue, INTERRUPTED),
+        }),
+        messages: 0,
+      };
+      const { subscribed } = created;
+      fanout = created;
       this.topics.set(topic, fanout);
       // A failed subscribe must not leave a dead entry that later attaches would reuse.
       subscribed.catch(() => {
@@ -132,6 +150,11 @@ export class FanoutRegistry {
   /** Topics with at least one local subscriber. */
   get topicCount(): number {
     return this.topics.size;
+  }
+
+  /** Every topic with local subscribers: how many, and the entries delivered so far. */
+  *topicStats(): IterableIterator<TopicStats> {
+    for (const [topic, { sinks, messages }] of this.topics) yield { topic, subscribers: sinks.size, messages };
   }
 
   private deliver(queue: DeliveryQueue, entry: BrokerEntry): void {

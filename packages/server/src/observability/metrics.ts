@@ -61,14 +61,21 @@ export class ServerMetrics {
    * `registry` absent: a new one of this server's own.
    */
   constructor(
-    options: { prom: PromClient; registry: Registry | undefined; prefix: string; openConnections: () => number } | null,
+    options: {
+      prom: PromClient;
+      registry: Registry | undefined;
+      prefix: string;
+      openConnections: () => number;
+      /** The counts of the server's `herald` (zeros without one). */
+      channels: () => { readonly published: number; readonly resumed: number };
+    } | null,
   ) {
     if (!options) {
       this.registry = null;
       this.latency = null;
       return;
     }
-    const { prom, prefix, openConnections } = options;
+    const { prom, prefix, openConnections, channels } = options;
     const { Counter, Gauge, Histogram } = prom;
     const registry = options.registry ?? new prom.Registry();
     this.registry = registry;
@@ -112,6 +119,12 @@ export class ServerMetrics {
     counter('messages_sent_total', 'WebSocket frames sent', () => this.framesOut);
     counter('received_bytes_total', 'Bytes of WebSocket frames received (before decompression)', () => this.bytesIn);
     counter('sent_bytes_total', 'Bytes of WebSocket frames sent (before compression)', () => this.bytesOut);
+    counter('channel_messages_published_total', "Messages published through this server's herald channels", () => channels().published);
+    counter(
+      'channel_streams_resumed_total',
+      'Channel streams opened with a position to resume after (clients back from a reconnect)',
+      () => channels().resumed,
+    );
     counter('slow_consumer_closes_total', 'Connections closed with 4002 because they stopped reading', () => this.slowConsumerCloses);
     labelled('errors_total', 'Error answers sent, by Herald code (else tRPC code), and protocol errors by ws code', 'code', () =>
       this.errors.entries(),

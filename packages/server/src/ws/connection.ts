@@ -62,6 +62,19 @@ export interface ConnectionIdentity {
   readonly ip: string;
 }
 
+/** One connection as the admin page shows it (`Connection.describe`). */
+export interface ConnectionSummary {
+  /** `c<number>`, numbered per server. */
+  readonly connectionId: string;
+  readonly userKey: string | null;
+  /** The client's address. */
+  readonly address: string;
+  /** When the socket opened, in ms since the epoch. */
+  readonly connectedAt: number;
+  /** The procedure path of each subscription it holds. */
+  readonly subscriptions: string[];
+}
+
 /**
  * How long a slow consumer's socket may take to close after its 4002 close
  * frame (queued behind everything it did not read) before it is destroyed:
@@ -165,6 +178,15 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     let count = 0;
     for (const call of this.calls.values()) if (call.type === 'subscription') count++;
     return count;
+  }
+
+  /** Who this connection is and what it subscribes to (procedure paths), for the admin page. */
+  describe(): ConnectionSummary {
+    const subscriptions: string[] = [];
+    for (const call of this.calls.values()) {
+      if (call.type === 'subscription') subscriptions.push(('path' in call ? call.path : undefined) ?? '(subscription)');
+    }
+    return { connectionId: this.connectionId, userKey: this.userKey, address: this.ip, connectedAt: this.openedAt, subscriptions };
   }
 
   /** Registers a running call or an open subscription under its request envelope. */

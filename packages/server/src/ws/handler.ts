@@ -9,7 +9,7 @@ import type { CompressionOptions } from '../options.js';
 import type { Admission } from '../transport/admission.js';
 import { clientAddress } from '../transport/clientAddress.js';
 import type { IdempotentCalls } from '../transport/idempotentCall.js';
-import { Connection, type ConnectionConfig } from './connection.js';
+import { Connection, type ConnectionConfig, type ConnectionSummary } from './connection.js';
 import { HeartbeatMonitor } from './heartbeat.js';
 import { UpgradeGate, writeRefusal } from './upgrade.js';
 import { Wire } from './wire.js';
@@ -123,6 +123,16 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       count++;
     }
     return count;
+  }
+
+  /** The open connections `matches` accepts, at most `limit` (the admin page's lookup). */
+  describeConnections(matches: (connectionId: string, userKey: string | null) => boolean, limit: number): ConnectionSummary[] {
+    const found: ConnectionSummary[] = [];
+    for (const connection of this.connections) {
+      if (found.length >= limit) break;
+      if (matches(connection.connectionId, connection.userKey)) found.push(connection.describe());
+    }
+    return found;
   }
 
   /** Tells every client to reconnect (tRPC's `reconnect` notification). */

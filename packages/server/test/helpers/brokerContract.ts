@@ -35,6 +35,15 @@ export function brokerContract(name: string, makeBroker: () => Promise<Broker> |
       expect(seen).toHaveLength(20);
     });
 
+    it('counts the history a topic holds (historyLength), trimmed to its size', async () => {
+      const t = topic();
+      expect(await broker.historyLength?.(t)).toBe(0);
+      for (let i = 0; i < 3; i++) await broker.publish(t, `m${i}`, retention);
+      expect(await broker.historyLength?.(t)).toBe(3);
+      for (let i = 3; i < 9; i++) await broker.publish(t, `m${i}`, retention);
+      expect(await broker.historyLength?.(t)).toBe(retention.size);
+    });
+
     it('reads after a position and reports the head', async () => {
       const t = topic();
       const empty = await broker.readAfter(t, null, retention);

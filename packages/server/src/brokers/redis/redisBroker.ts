@@ -401,6 +401,10 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       return { entries, head: snapshot.head };
     },
 
+    async historyLength(topic) {
+      return call('xlen', () => redis.xlen(keys.stream(topic)));
+    },
+
     presence,
     idempotency: redisIdempotencyStore(redis, (key) => `${prefix}:idem:${key}`, call),
 

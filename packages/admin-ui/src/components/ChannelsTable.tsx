@@ -1,0 +1,45 @@
+import { useId } from 'react';
+import type { ChannelView } from '@herald/server';
+import { formatCount, formatRate } from '../format.js';
+
+/** A list of topics with their figures over the whole cluster. */
+export function ChannelsTable({ title, channels }: { title: string; channels: readonly ChannelView[] }) {
+  const titleId = useId();
+  return (
+    <section aria-labelledby={titleId} className="card">
+      <h2 id={titleId}>{title}</h2>
+      {channels.length === 0 ? (
+        <p className="placeholder">None right now.</p>
+      ) : (
+        <div className="table-scroll">
+          <table aria-labelledby={titleId}>
+            <thead>
+              <tr>
+                <th scope="col">Topic</th>
+                <th scope="col" className="number">Subscribers</th>
+                <th scope="col" className="number">Messages/s</th>
+                <th scope="col" className="number">History</th>
+                <th scope="col" className="number">Presence</th>
+              </tr>
+            </thead>
+            <tbody>
+              {channels.map((channel) => (
+                <tr key={channel.topic} data-topic={channel.topic}>
+                  <th scope="row" className="mono">
+                    {channel.topic}
+                  </th>
+                  <td className="number" data-column="subscribers">
+                    {formatCount(channel.subscribers)}
+                  </td>
+                  <td className="number">{formatRate(channel.messagesPerSecond)}</td>
+                  <td className="number">{channel.historyLength === null ? '–' : formatCount(channel.historyLength)}</td>
+                  <td className="number">{channel.presence === null ? '–' : formatCount(channel.presence)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

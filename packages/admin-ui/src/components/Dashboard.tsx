@@ -1,0 +1,68 @@
+import { useEffect } from 'react';
+import type { ConnectionState } from '@herald/client';
+import { useAdminLink } from '../adminLink.js';
+import { formatCount, formatRate } from '../format.js';
+import { ChannelsTable } from './ChannelsTable.js';
+import { Lookup } from './Lookup.js';
+import { NodesTable } from './NodesTable.js';
+import { RateCharts } from './RateCharts.js';
+
+const STATUS_TEXT: Record<ConnectionState['status'], string> = {
+  connecting: 'Connecting…',
+  open: 'Live',
+  reconnecting: 'Reconnecting…',
+  closed: 'Disconnected',
+};
+
+/** The live figures of the cluster, streamed over the admin socket. */
+export function Dashboard({ token, onRefused }: { token: string; onRefused: (message: string) => void }) {
+  const { client, state, view, samples } = useAdminLink(token);
+
+  useEffect(() => {
+    if (state.status === 'closed' && state.refusal) onRefused('The server refused this admin token. Check it and try again.');
+  }, [state, onRefused]);
+
+  return (
+    <main className="dashboard">
+      <p role="status" data-connection={state.status} className={`banner banner--${state.status}`}>
+        {STATUS_TEXT[state.status]}
+        {view && state.status !== 'open' ? ' (figures below are from before the link dropped)' : null}
+      </p>
+      {view ? (
+        <>
+          <section aria-labelledby="totals-title" className="totals">
+            <h2 id="totals-title" className="visually-hidden">
+              Totals
+            </h2>
+            <dl className="totals__list">
+              <Total label="Nodes" value={formatCount(view.nodes.length)} />
+              <Total label="Connections" value={formatCount(view.totals.connections)} />
+              <Total label="Subscriptions" value={formatCount(view.totals.subscriptions)} />
+              <Total label="Published per second" value={formatRate(view.totals.rates.published)} />
+              <Total label="Delivered per second" value={formatRate(view.totals.rates.delivered)} />
+            </dl>
+            <p className="totals__broker">Broker: {view.broker}</p>
+          </section>
+          <RateCharts samples={samples} refusals={view.totals.rates.refusals} />
+          <NodesTable nodes={view.nodes} />
+          <div className="channels">
+            <ChannelsTable title="Busiest channels by subscribers" channels={view.channelsBySubscribers} />
+            <ChannelsTable title="Busiest channels by messages per second" channels={view.channelsByMessages} />
+          </div>
+        </>
+      ) : (
+        <p className="placeholder">Waiting for the first figures…</p>
+      )}
+      <Lookup client={client} />
+    </main>
+  );
+}
+
+function Total({ label, value }: { label: string; value: string }) {
+  return (
+    <div className="totals__item" data-total={label}>
+      <dt>{label}</dt>
+      <dd>{value}</dd>
+    </div>
+  );
+}

@@ -1,0 +1,75 @@
+import { initTRPC } from '@trpc/server';
+import { transformer } from '@herald/shared';
+import { z } from 'zod';
+import { heraldErrorFormatter } from '../errors.js';
+import type { ClusterStats } from './clusterStats.js';
+import type { ClusterView } from './figures.js';
+import type { ConnectionLookups, FoundConnection } from './lookups.js';
+
+/** How long a lookup waits for the other nodes' answers. */
+const LOOKUP_TIMEOUT_MS = 2_000;
+
+/** What the admin router runs on. */
+export interface AdminRouterDeps {
+  readonly cluster: ClusterStats;
+  readonly lookups: ConnectionLookups;
+  /** `server.disconnectUser`: through the broker, on every node. */
+  readonly revoke: (userKey: string, reason: string) => Promise<void>;
+}
+
+// Error answers never carry stack traces here, whatever NODE_ENV says.
+const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter, isDev: false });
+
+/**
+ * The admin page's router, served on its own WebSocket (`${admin.path}/ws`)
+ * to callers that passed `admin.authenticate`: the cluster's figures as a
+ * stream, one interval apart, connection lookup and revoke.
+ */
+export function createAdminRouter(deps: AdminRouterDeps) {
+  return t.router({
+    /** The cluster's figures now, then again after every interval. */
+    cluster: t.procedure.subscription(async function* ({ signal }): AsyncGenerator<ClusterView, void, unknown> {
+      let wake: (() => void) | null = null;
+      let ticked = true;
+      const stopWatching = deps.cluster.watch(() => {
+        ticked = true;
+        wake?.();
+      });
+      const aborted = () => wake?.();
+      signal?.addEventListener('abort', aborted);
+      try {
+        while (!signal?.aborted) {
+          if (!ticked) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            wake = null;
+            continue;
+          }
+          ticked = false;
+          yield await deps.cluster.view();
+        }
+      } finally {
+        stopWatching();
+        signal?.removeEventListener('abort', aborted);
+      }
+    }),
+    /** Connections by id (`c12`, `<nodeId>/c12`) or user key, on every live node. */
+    lookup: t.procedure
+      .input(z.object({ query: z.string().trim().min(1).max(256) }))
+      .query(({ input }): Promise<FoundConnection[]> => {
+        const nodeIds = deps.cluster.snapshots().map((snapshot) => snapshot.nodeId);
+        return deps.lookups.find(input.query, nodeIds, LOOKUP_TIMEOUT_MS);
+      }),
+    /** Ends the user's sessions on every node (`server.disconnectUser`). */
+    revoke: t.procedure
+      .input(z.object({ userKey: z.string().min(1).max(256), reason: z.string().max(123).optional() }))
+      .mutation(async ({ input }) => {
+        await deps.revoke(input.userKey, input.reason ?? 'revoked by an administrator');
+        return { revoked: input.userKey };
+      }),
+  });
+}
+
+/** The admin router's type, for the admin page's client. */
+export type AdminRouter = ReturnType<typeof createAdminRouter>;
