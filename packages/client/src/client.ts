@@ -7,6 +7,7 @@ import type { ConnectionStateSource } from './connectionState.js';
 import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
 import { heraldLink } from './link.js';
 import { clientDefaults, type HeraldClientOptions } from './options.js';
+import { noOutbox, type Outbox } from './persistence.js';
 import { ReconnectingConnection } from './reconnectingConnection.js';
 import { RequestTracker } from './requestTracker.js';
 
@@ -18,6 +19,11 @@ export interface HeraldClient<TRouter extends AnyRouter> {
   readonly link: TRPCLink<TRouter>;
   /** The connection's state, to read and to follow. */
   readonly connection: ConnectionStateSource;
+  /**
+   * The mutations `persistence` recorded that have no outcome yet or failed,
+   * and an event per outcome (docs/outbox.md). Empty without `persistence`.
+   */
+  readonly outbox: Outbox;
   /** Closes the socket for good: pending calls fail with `CLIENT_CLOSED`, later ones too, and no reconnect follows. */
   close(): Promise<void>;
   /**
@@ -58,6 +64,9 @@ export interface HeraldClient<TRouter extends AnyRouter> {
 export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldClientOptions): HeraldClient<TRouter> {
   const transport = options.transport ?? clientDefaults.transport;
   checkTransport(transport, options.http);
+  if (options.persistence && options.retryMutations === false) {
+    throw new TypeError('createHeraldClient: persistence resends mutations with their idempotency key; it needs retryMutations (leave it on)');
+  }
   const heartbeat = { ...clientDefaults.heartbeat, ...options.heartbeat };
   const offlineQueue = { ...clientDefaults.offlineQueue, ...options.offlineQueue };
   const connectTimeoutMs = options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs;
@@ -99,14 +108,23 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
   if (options.onStateChange) connection.state.subscribe(options.onStateChange);
   connection.start();
 
-  const link = heraldLink<TRouter>(tracker);
+  // persistence: the outbox and stored positions wrap the link (docs/outbox.md).
+  const persisted = options.persistence?.attach({
+    link: heraldLink(tracker),
+    mutate: (call, observer) => tracker.start({ type: 'mutation', ...call }, observer),
+    connection: connection.state,
+    newKey: newIdempotencyKey,
+  });
+  const link = (persisted?.link ?? heraldLink(tracker)) as TRPCLink<TRouter>;
   return {
     trpc: createTRPCClient<TRouter>({ links: [link] }),
     link,
     connection: connection.state,
+    outbox: persisted?.outbox ?? noOutbox,
     async close() {
       tracker.close();
       connection.close();
+      await persisted?.close();
     },
     reconnect() {
       connection.reconnect();
