@@ -46,8 +46,8 @@ describe('durable outbox', () => {
     expect(result.n).toBe(1);
     expect(result.at).toBeInstanceOf(Date);
     expect(outcomes.map((o) => o.type)).toEqual(['success']);
-    expect(outcomes[0]!.type === 'success' && (outcomes[0].result as { n: number }).n).toBe(1);
-    await pollUntil(async () => (await storage.keys('outbox/')).length === 0);
+    expect(outcomes[0]).toMatchObject({ type: 'success', result: { n: 1 } });
+    await pollUntil(async () => (await storage.keys('outbox/')).length === 0, 'storage emptied');
     expect(client.outbox.entries).toEqual([]);
   });
 
@@ -79,7 +79,7 @@ describe('durable outbox', () => {
     proxy.refuse();
     const offline = ledgerClient(proxy.url('/ws'), fileStorage({ directory }));
     const calls = [1, 2, 3].map((n) => offline.trpc.write.mutate({ book: 'b', n }).catch((error: unknown) => error));
-    await pollUntil(() => offline.outbox.entries.length === 3);
+    await pollUntil(() => offline.outbox.entries.length === 3, 'three entries recorded');
     expect(offline.outbox.entries.map((e) => (e.input as { n: number }).n)).toEqual([1, 2, 3]);
     await offline.close(); // the page goes away
     for (const call of calls) expect(heraldCodeOf(await call)).toBe('CLIENT_CLOSED');
@@ -88,7 +88,7 @@ describe('durable outbox', () => {
     proxy.accept();
     const next = cleanup.add(ledgerClient(proxy.url('/ws'), fileStorage({ directory })));
     const outcomes = outcomesOf(next);
-    await pollUntil(() => outcomes.length === 3);
+    await pollUntil(() => outcomes.length === 3, 'three outcomes');
     expect(outcomes.map((o) => o.type === 'success' && (o.result as { n: number }).n)).toEqual([1, 2, 3]);
     expect([...server.app.runs.entries()]).toEqual([
       [1, 1],
@@ -107,14 +107,14 @@ describe('durable outbox', () => {
     await first.outbox.ready;
     proxy.drop('toClient', (frame) => frame.opcode === 1 && frame.payload.toString().includes('"n":7'));
     const call = first.trpc.write.mutate({ book: 'c', n: 7 }).catch((error: unknown) => error);
-    await pollUntil(() => server.app.runs.get(7) === 1);
+    await pollUntil(() => server.app.runs.get(7) === 1, 'the server ran it');
     await first.close();
     expect(heraldCodeOf(await call)).toBe('CLIENT_CLOSED');
     proxy.drop('toClient', null);
 
     const second = cleanup.add(ledgerClient(proxy.url('/ws'), storage));
     const outcomes = outcomesOf(second);
-    await pollUntil(() => outcomes.length === 1);
+    await pollUntil(() => outcomes.length === 1, 'one outcome');
     expect(outcomes[0]!.type).toBe('success');
     expect(server.app.runs.get(7)).toBe(1);
     expect((await server.app.ledger.history('c')).messages.map((m) => m.message.n)).toEqual([7]);
@@ -135,16 +135,13 @@ describe('durable outbox', () => {
     const outcomesB = outcomesOf(b);
     const written = [...Array(20).keys()].map((n) => a.trpc.write.mutate({ book: 'd', n }).catch(() => undefined));
     for (let n = 20; n < 40; n++) void b.trpc.write.mutate({ book: 'd', n });
-    await pollUntil(() => a.outbox.entries.length === 20 && outcomesB.length === 20);
+    await pollUntil(() => a.outbox.entries.length === 20 && outcomesB.length === 20, "a's entries recorded, b's settled");
     // b scanned the storage several times meanwhile and left a's entries alone.
-    await pollUntil(async () => {
-      const stored = await Promise.all((await storage.keys('outbox/')).map((key) => storage.get(key)));
-      return stored.length === 20;
-    });
+    await pollUntil(async () => (await storage.keys('outbox/')).length === 20, "only a's entries left in storage");
     expect(keysA).toEqual([]);
     await a.close();
     await Promise.all(written);
-    await pollUntil(() => outcomesB.length === 40, { timeoutMs: 10_000 });
+    await pollUntil(() => outcomesB.length === 40, "b sent a's entries", { timeoutMs: 10_000 });
     expect(new Set(keysB).size).toBe(40);
     expect(keysA).toEqual([]);
     expect([...server.app.runs.values()].every((count) => count === 1)).toBe(true);
@@ -163,7 +160,7 @@ describe('durable outbox', () => {
     proxy.refuse();
     const old = ledgerClient(proxy.url('/ws'), storage, { maxAgeMs: 60_000 });
     void old.trpc.write.mutate({ book: 'e', n: 1 }).catch(() => undefined);
-    await pollUntil(() => old.outbox.entries.length === 1);
+    await pollUntil(() => old.outbox.entries.length === 1, 'entry recorded');
     await old.close();
     vi.setSystemTime(Date.now() + 60_001);
     proxy.accept();
@@ -181,7 +178,7 @@ describe('durable outbox', () => {
 
     // retry sends it under a new key
     const key = await next.outbox.retry(next.outbox.entries[0]!.key);
-    await pollUntil(() => outcomes.length === 3);
+    await pollUntil(() => outcomes.length === 3, 'retried entry settled');
     expect(outcomes[2]).toMatchObject({ type: 'success', entry: { key } });
     expect(server.app.runs.get(1)).toBe(1);
   });
@@ -201,7 +198,7 @@ describe('durable outbox', () => {
       },
     );
     for (const n of [1, 2, 3]) await first.trpc.write.mutate({ book: 'f', n });
-    await pollUntil(() => seen.length === 3);
+    await pollUntil(() => seen.length === 3, 'three messages seen');
     await first.close();
     for (const n of [4, 5]) await server.app.ledger.publish('f', { n });
 
@@ -217,15 +214,15 @@ describe('durable outbox', () => {
       },
     );
     await second.trpc.write.mutate({ book: 'f', n: 6 });
-    await pollUntil(() => after.length >= 3);
+    await pollUntil(() => after.length >= 3, 'resumed messages');
     expect(after).toEqual([4, 5, 6]);
 
     // `position: false` stores nothing and starts live; a named position is its own.
     const fresh: number[] = [];
     second.trpc.entries.subscribe({ book: 'f' }, { context: { position: 'other' }, onData: (event) => event.data.type === 'message' && fresh.push(event.data.message.n) });
-    await pollUntil(async () => (await storage.get('position/other')) !== undefined);
+    await pollUntil(async () => (await storage.get('position/other')) !== undefined, 'named position stored');
     await second.trpc.write.mutate({ book: 'f', n: 7 });
-    await pollUntil(() => fresh.length === 1);
+    await pollUntil(() => fresh.length === 1, 'live message');
     expect(fresh).toEqual([7]);
   });
 });

@@ -54,6 +54,8 @@ interface LiveEntry {
   expiryTimer: ReturnType<typeof setTimeout> | null;
   retryTimer: ReturnType<typeof setTimeout> | null;
   stopWaitingForOpen: (() => void) | null;
+  /** The write that recorded it, while under way (null for an entry read from storage). */
+  recorded: Promise<void> | null;
 }
 
 /** What to do with an error a send got. */
@@ -140,7 +142,8 @@ export class DurableOutbox implements Outbox {
         const live = this.#adopt(stored, input);
         live.callers.add(observer);
         try {
-          await this.#write(() => this.#storage.set(ENTRY_PREFIX + stored.key, JSON.stringify(stored)));
+          live.recorded = this.#write(() => this.#storage.set(ENTRY_PREFIX + stored.key, JSON.stringify(stored)));
+          await live.recorded;
         } catch (error) {
           this.#drop(live);
           this.#publish();
@@ -259,6 +262,7 @@ export class DurableOutbox implements Outbox {
       expiryTimer: null,
       retryTimer: null,
       stopWaitingForOpen: null,
+      recorded: null,
     };
     this.#live.set(stored.key, live);
     return live;
@@ -344,7 +348,7 @@ export class DurableOutbox implements Outbox {
       caller.complete();
     }
     // Removed after the report: a crash in between reports it again (same key, same result) rather than never.
-    void this.#write(() => this.#storage.delete(ENTRY_PREFIX + live.entry.key)).catch((error: unknown) => this.#settings.onError(asError(error)));
+    this.#remove(live);
   }
 
   #expire(live: LiveEntry): void {
@@ -385,10 +389,23 @@ export class DurableOutbox implements Outbox {
     cancel?.();
   }
 
+  /** Writes in call order (so entries are recorded in the order they were made). */
   #write(run: () => Promise<void>): Promise<void> {
     const done = this.#writes.then(run);
     this.#writes = done.catch(() => undefined);
     return done;
+  }
+
+  /**
+   * Removes a settled entry as soon as its own record is written, without
+   * waiting behind the records of newer entries: the window in which a crash
+   * makes the next start report it again stays one file removal long.
+   */
+  #remove(live: LiveEntry): void {
+    const key = live.entry.key;
+    void (live.recorded ?? Promise.resolve())
+      .then(() => this.#storage.delete(ENTRY_PREFIX + key))
+      .catch((error: unknown) => this.#settings.onError(asError(error)));
   }
 
   #publish(): void {
