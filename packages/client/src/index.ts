@@ -10,14 +10,14 @@ export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './backo
 export type { ConnectionStateListener, ConnectionStateSource } from './connectionState.js';
 export type {
   HeraldPersistence,
-  PersistedMutationObserver,
   Outbox,
   OutboxEntry,
   OutboxError,
   OutboxOutcome,
-  PersistedMutation,
+  PersistedCall,
+  PersistedCallObserver,
   PersistenceAttachment,
-  PersistenceHost,
+  PersistenceTracker,
 } from './persistence.js';
 export { onChannelEvent, type ChannelHandlers, type TrackedChannelEvent } from './channelHandlers.js';
 // The public set of `@herald/shared`, re-exported by `@herald/server` and

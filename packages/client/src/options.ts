@@ -204,8 +204,8 @@ export interface HeraldClientOptions {
    * position is stored and a subscription made again resumes from it.
    * Build one with `createPersistence` from `@herald/client/persistence` on a
    * storage: `fileStorage` (`@herald/client/file`, Node), `indexedDbStorage`
-   * (`@herald/client/indexeddb`, browsers) or `memoryStorage`. Needs
-   * `retryMutations`. See docs/outbox.md.
+   * (`@herald/client/indexeddb`, browsers) or `memoryStorage`. See
+   * docs/outbox.md.
    * @default none: calls and positions live in this client's memory only
    */
   persistence?: HeraldPersistence;

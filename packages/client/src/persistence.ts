@@ -11,35 +11,36 @@ import type { ConnectionStateSource } from './connectionState.js';
  * without persistence carries none of it.
  */
 export interface HeraldPersistence {
-  /** Called once by `createHeraldClient`; `host` is the client's request path. */
-  attach(host: PersistenceHost): PersistenceAttachment;
+  /**
+   * Called once by `createHeraldClient` with the client's request tracker and
+   * connection state; returns the link the client uses, and its outbox.
+   */
+  attach(tracker: PersistenceTracker, connection: ConnectionStateSource): PersistenceAttachment;
 }
 
-/** What the client lends its persistence: its link, its request tracker, its connection state. */
-export interface PersistenceHost {
-  /** The client's own terminating link; the persistence wraps it. */
-  readonly link: TRPCLink<AnyRouter>;
-  /** Sends a mutation with the idempotency key given, through the client's reconnects; returns its cancel function. */
-  mutate(call: PersistedMutation, observer: PersistedMutationObserver): () => void;
-  /** The client's connection state. */
-  readonly connection: ConnectionStateSource;
-  /** Makes an idempotency key. */
-  newKey(): string;
-}
-
-/** A mutation as the outbox sends it. */
-export interface PersistedMutation {
+/** A call as the persistence hands it to the client's request tracker. */
+export interface PersistedCall {
+  readonly type: 'query' | 'mutation' | 'subscription';
   readonly path: string;
   /** The input as the app gave it. */
   readonly input: unknown;
-  readonly idempotencyKey: string;
+  /** A subscription's resume position. */
+  readonly lastEventId?: string | undefined;
+  /** A mutation's idempotency key; the tracker makes one when absent. */
+  readonly idempotencyKey?: string | undefined;
 }
 
-/** How a mutation sent by `PersistenceHost.mutate` reports back: one `data`, or one `error`. */
-export interface PersistedMutationObserver {
-  next(result: { readonly type: 'started' } | { readonly type: 'data'; readonly data: unknown }): void;
+/** How a call reports back: `started` and `data` events, then one `error` or `complete`. */
+export interface PersistedCallObserver {
+  next(result: { readonly type: 'started' } | { readonly type: 'data'; readonly id?: string; readonly data: unknown }): void;
   error(error: TRPCClientError<AnyRouter>): void;
   complete(): void;
+}
+
+/** What the client lends its persistence: its request tracker, which sends calls through every reconnect. */
+export interface PersistenceTracker {
+  /** Starts a call; returns the function that cancels it. */
+  start(call: PersistedCall, observer: PersistedCallObserver): () => void;
 }
 
 /** What a persistence gives back: the link the client exposes, its outbox, and its teardown. */
@@ -92,8 +93,8 @@ export type OutboxOutcome =
 
 /**
  * `client.outbox`: the mutations recorded by `persistence` that have no
- * outcome yet or failed. Without `persistence` it stays empty: mutations
- * live in memory only.
+ * outcome yet or failed. A client without `persistence` has none (null):
+ * its mutations live in memory only.
  */
 export interface Outbox {
   /** Pending and failed entries of this client (including those it took over from a closed page or a dead process), oldest first. The same array until something changes. */
@@ -109,13 +110,3 @@ export interface Outbox {
   /** Forgets an entry. A pending one stops being sent, though a copy already sent may still run. */
   discard(key: string): Promise<void>;
 }
-
-/** The outbox of a client without persistence: always empty. */
-export const noOutbox: Outbox = {
-  entries: [],
-  ready: Promise.resolve(),
-  subscribe: () => () => undefined,
-  onSettled: () => () => undefined,
-  retry: (key) => Promise.reject(new Error(`No outbox entry ${key}: this client has no persistence`)),
-  discard: () => Promise.resolve(),
-};

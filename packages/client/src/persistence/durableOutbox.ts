@@ -1,14 +1,8 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { heraldCodeOf, transformer } from '@herald/shared';
-import type {
-  Outbox,
-  OutboxEntry,
-  OutboxError,
-  OutboxOutcome,
-  PersistedMutationObserver,
-  PersistenceHost,
-} from '../persistence.js';
+import type { ConnectionStateSource } from '../connectionState.js';
+import type { Outbox, OutboxEntry, OutboxError, OutboxOutcome, PersistedCallObserver } from '../persistence.js';
 import { clientError } from '../requestTracker.js';
 import type { HeraldStorage } from './storage.js';
 
@@ -16,6 +10,15 @@ import type { HeraldStorage } from './storage.js';
 export const ENTRY_PREFIX = 'outbox/';
 /** Each client holds the lock `OWNER_LOCK_PREFIX + its owner id` for its lifetime. */
 export const OWNER_LOCK_PREFIX = 'herald-outbox-owner/';
+
+/** What the outbox needs of its client (`createPersistence` builds it from the client's tracker). */
+export interface OutboxHost {
+  /** Sends a mutation with the key given, through every reconnect; returns its cancel function. */
+  mutate(call: { readonly path: string; readonly input: unknown; readonly idempotencyKey: string }, observer: PersistedCallObserver): () => void;
+  readonly connection: ConnectionStateSource;
+  /** Makes idempotency keys (and owner ids). */
+  newKey(): string;
+}
 
 export interface DurableOutboxSettings {
   /** An entry this old is reported expired instead of sent (see docs/outbox.md). */
@@ -49,7 +52,7 @@ interface LiveEntry {
   entry: OutboxEntry;
   readonly stored: StoredEntry;
   /** The app's calls waiting for its outcome (none for an entry loaded from storage). */
-  readonly callers: Set<PersistedMutationObserver>;
+  readonly callers: Set<PersistedCallObserver>;
   cancel: (() => void) | null;
   expiryTimer: ReturnType<typeof setTimeout> | null;
   retryTimer: ReturnType<typeof setTimeout> | null;
@@ -79,7 +82,7 @@ type ErrorKind = 'outcome' | 'resend' | 'later' | 'closing';
 export class DurableOutbox implements Outbox {
   readonly ready: Promise<void>;
   readonly #storage: HeraldStorage;
-  readonly #host: PersistenceHost;
+  readonly #host: OutboxHost;
   readonly #settings: DurableOutboxSettings;
   readonly #owner: string;
   readonly #live = new Map<string, LiveEntry>();
@@ -94,9 +97,9 @@ export class DurableOutbox implements Outbox {
   #closed = false;
   #seq = 0;
   /** Calls made before `ready`, waiting for it. */
-  readonly #early = new Set<PersistedMutationObserver>();
+  readonly #early = new Set<PersistedCallObserver>();
 
-  constructor(storage: HeraldStorage, host: PersistenceHost, settings: DurableOutboxSettings) {
+  constructor(storage: HeraldStorage, host: OutboxHost, settings: DurableOutboxSettings) {
     this.#storage = storage;
     this.#host = host;
     this.#settings = settings;
@@ -122,7 +125,7 @@ export class DurableOutbox implements Outbox {
    * Records the mutation, then sends it; `observer` gets its outcome. The
    * returned function stops `observer` from waiting; the entry goes on.
    */
-  mutate(path: string, input: unknown, observer: PersistedMutationObserver): () => void {
+  mutate(path: string, input: unknown, observer: PersistedCallObserver): () => void {
     const createdAt = Date.now();
     this.#early.add(observer);
     void this.ready

@@ -19,6 +19,8 @@
  * ```
  * @module @herald/client/persistence
  */
+import { newIdempotencyKey } from '../idempotencyKey.js';
+import { heraldLink } from '../link.js';
 import type { HeraldPersistence } from '../persistence.js';
 import { DurableOutbox } from './durableOutbox.js';
 import { persistenceLink } from './persistenceLink.js';
@@ -86,11 +88,17 @@ export function createPersistence(storage: HeraldStorage, options: PersistenceOp
     onError,
   };
   return {
-    attach(host) {
+    attach(tracker, connection) {
+      const host = {
+        mutate: (call: { path: string; input: unknown; idempotencyKey: string }, observer: Parameters<typeof tracker.start>[1]) =>
+          tracker.start({ type: 'mutation', ...call }, observer),
+        connection,
+        newKey: newIdempotencyKey,
+      };
       const outbox = new DurableOutbox(storage, host, settings);
       const positions = (options.positions ?? persistenceDefaults.positions) ? new StoredPositions(storage, onError) : null;
       return {
-        link: persistenceLink(host.link, outbox, positions),
+        link: persistenceLink(heraldLink(tracker), outbox, positions),
         outbox,
         async close() {
           await outbox.close();

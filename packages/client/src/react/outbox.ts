@@ -18,20 +18,24 @@ export interface OutboxState {
 /**
  * The live outbox of a Herald client (`client.outbox`, docs/outbox.md):
  * re-renders when an entry is added, settles or fails. `createHeraldReact`'s
- * `useOutbox()` reads the provider's client.
+ * `useOutbox()` reads the provider's client. A client without persistence
+ * (`outbox` null) has no entries.
  */
-export function useOutboxOf(outbox: Outbox): OutboxState {
-  const subscribe = useCallback((onChange: () => void) => outbox.subscribe(onChange), [outbox]);
-  const read = () => outbox.entries;
+export function useOutboxOf(outbox: Outbox | null): OutboxState {
+  const subscribe = useCallback((onChange: () => void) => outbox?.subscribe(onChange) ?? noSubscription, [outbox]);
+  const read = () => outbox?.entries ?? NO_ENTRIES;
   const entries = useSyncExternalStore(subscribe, read, read);
   return useMemo(
     () => ({
       entries,
       pending: entries.filter((entry) => entry.state === 'pending'),
       failed: entries.filter((entry) => entry.state === 'failed'),
-      retry: (key: string) => outbox.retry(key),
-      discard: (key: string) => outbox.discard(key),
+      retry: (key: string) => (outbox ? outbox.retry(key) : Promise.reject(new Error(`No outbox entry ${key}: the client has no persistence`))),
+      discard: async (key: string) => outbox?.discard(key),
     }),
     [entries, outbox],
   );
 }
+
+const NO_ENTRIES: readonly OutboxEntry[] = [];
+const noSubscription = () => undefined;

@@ -2,21 +2,18 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { ConnectionState } from '@herald/shared';
-import type { OutboxOutcome, PersistedMutation, PersistedMutationObserver, PersistenceHost } from '../../src/persistence.js';
-import { DurableOutbox, OWNER_LOCK_PREFIX } from '../../src/persistence/durableOutbox.js';
+import type { OutboxOutcome, PersistedCallObserver } from '../../src/persistence.js';
+import { DurableOutbox, OWNER_LOCK_PREFIX, type OutboxHost } from '../../src/persistence/durableOutbox.js';
 import { memoryStorage, type HeraldStorage } from '../../src/persistence/storage.js';
 import { clientError } from '../../src/requestTracker.js';
 
 /**
  * The client's side of the outbox: `mutate` records what it was asked to
- * send, and the test answers. `PersistenceHost` is the seam the outbox is
+ * send, and the test answers. `OutboxHost` is the seam the outbox is
  * built against; outbox.test.ts runs it end to end on a real client and server.
  */
-class FakeHost implements PersistenceHost {
-  readonly sent: { call: PersistedMutation; observer: PersistedMutationObserver; cancelled: boolean }[] = [];
-  readonly link = (() => {
-    throw new Error('not used');
-  }) as never;
+class FakeHost implements OutboxHost {
+  readonly sent: { call: Parameters<OutboxHost['mutate']>[0]; observer: PersistedCallObserver; cancelled: boolean }[] = [];
   #state: ConnectionState = { status: 'open', url: 'ws://test', transport: 'websocket' };
   readonly #listeners = new Set<(next: ConnectionState, previous: ConnectionState) => void>();
   #keys = 0;
@@ -29,7 +26,7 @@ class FakeHost implements PersistenceHost {
       return () => this.#listeners.delete(listener);
     },
   };
-  mutate(call: PersistedMutation, observer: PersistedMutationObserver): () => void {
+  mutate(call: Parameters<OutboxHost['mutate']>[0], observer: PersistedCallObserver): () => void {
     const sent = { call, observer, cancelled: false };
     this.sent.push(sent);
     return () => (sent.cancelled = true);
@@ -53,7 +50,7 @@ function serverError(code: string, message: string): TRPCClientError<AnyRouter> 
 
 function caller() {
   const seen: { data?: unknown; error?: TRPCClientError<AnyRouter> } = {};
-  const observer: PersistedMutationObserver = {
+  const observer: PersistedCallObserver = {
     next: (result) => {
       if (result.type === 'data') seen.data = result.data;
     },
