@@ -32,7 +32,7 @@ describe('outbox chaos', () => {
     const server = cleanup.add(await startLedgerServer());
     const proxy = cleanup.add(await createFaultProxy({ target: { port: server.server.port } }));
     const directory = await mkdtemp(join(tmpdir(), 'herald-outbox-chaos-'));
-    cleanup.defer(() => rm(directory, { recursive: true, force: true }));
+    if (!process.env['KEEP_CHAOS']) cleanup.defer(() => rm(directory, { recursive: true, force: true }));
     const log = join(directory, 'outcomes.log');
     const env = { LEDGER_URL: proxy.url('/ws'), OUTBOX_DIR: join(directory, 'store'), OUTCOME_LOG: log, COUNT: String(COUNT) };
 
@@ -61,6 +61,11 @@ describe('outbox chaos', () => {
     child = last.child;
     await pollUntil(() => /^done$/m.test(last.output()), 'last child done', { timeoutMs: 60_000 });
 
+    const twice = [...server.app.runs.entries()].filter(([, runs]) => runs !== 1).map(([n]) => n);
+    if (twice.length > 0) {
+      const lines = (await readFile(log, 'utf8')).split('\n').filter((line) => twice.some((n) => line.includes(`"n":${n},`)));
+      console.log(`seed ${seed}: ran twice ${JSON.stringify(twice)}\n${lines.join('\n')}\n${directory}`);
+    }
     // Each mutation ran exactly once on the server, and its message was stored once, in the ledger.
     expect(server.app.runs.size, `seed ${seed}`).toBe(COUNT);
     expect([...server.app.runs.values()].filter((runs) => runs !== 1), `seed ${seed}`).toEqual([]);

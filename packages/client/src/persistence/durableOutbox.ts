@@ -27,6 +27,8 @@ export interface DurableOutboxSettings {
   readonly claimIntervalMs: number;
   /** Wait before resending after the server said the first attempt is still running. */
   readonly retryDelayMs: number;
+  /** Send one entry at a time, oldest first, each once the one before has its outcome. */
+  readonly inOrder: boolean;
   /** Storage failures (the call itself fails or stays pending). */
   readonly onError: (error: Error) => void;
 }
@@ -59,6 +61,10 @@ interface LiveEntry {
   stopWaitingForOpen: (() => void) | null;
   /** The write that recorded it, while under way (null for an entry read from storage). */
   recorded: Promise<void> | null;
+  /** Being sent: handed to the client, or waiting to be sent again. */
+  active: boolean;
+  /** Its record is in storage: only then may it be sent. */
+  durable: boolean;
 }
 
 /** What to do with an error a send got. */
@@ -143,10 +149,12 @@ export class DurableOutbox implements Outbox {
           error: null,
         };
         const live = this.#adopt(stored, input);
+        live.durable = false;
         live.callers.add(observer);
         try {
           live.recorded = this.#write(() => this.#storage.set(ENTRY_PREFIX + stored.key, JSON.stringify(stored)));
           await live.recorded;
+          live.durable = true;
         } catch (error) {
           this.#drop(live);
           this.#publish();
@@ -154,7 +162,7 @@ export class DurableOutbox implements Outbox {
           return;
         }
         this.#publish();
-        this.#send(live);
+        this.#pump();
       })
       .catch((error: unknown) => this.#settings.onError(asError(error)));
     return () => {
@@ -169,12 +177,14 @@ export class DurableOutbox implements Outbox {
     const stored: StoredEntry = { ...old.stored, key: this.#host.newKey(), createdAt: Date.now(), seq: ++this.#seq, state: 'pending', error: null };
     this.#drop(old);
     const live = this.#adopt(stored, old.entry.input);
+    live.durable = false;
     this.#publish();
     await this.#write(async () => {
       await this.#storage.set(ENTRY_PREFIX + stored.key, JSON.stringify(stored));
+      live.durable = true;
       await this.#storage.delete(ENTRY_PREFIX + key);
     });
-    this.#send(live);
+    this.#pump();
     return stored.key;
   }
 
@@ -183,6 +193,7 @@ export class DurableOutbox implements Outbox {
     if (!live) return;
     this.#drop(live);
     this.#publish();
+    this.#pump();
     const error = TRPCClientError.from(new Error('The outbox entry was discarded'));
     for (const caller of live.callers) caller.error(error);
     await this.#write(() => this.#storage.delete(ENTRY_PREFIX + key));
@@ -246,9 +257,9 @@ export class DurableOutbox implements Outbox {
       }
       if (this.#closed || taken.length === 0) return;
       taken.sort((a, b) => a.createdAt - b.createdAt || a.seq - b.seq);
-      const adopted = taken.map((stored) => this.#adopt(stored, transformer.deserialize(stored.input as never)));
+      for (const stored of taken) this.#adopt(stored, transformer.deserialize(stored.input as never));
       this.#publish();
-      for (const live of adopted) if (live.entry.state === 'pending') this.#send(live);
+      this.#pump();
     } catch (error) {
       this.#settings.onError(asError(error));
     } finally {
@@ -266,13 +277,35 @@ export class DurableOutbox implements Outbox {
       retryTimer: null,
       stopWaitingForOpen: null,
       recorded: null,
+      active: false,
+      durable: true,
     };
     this.#live.set(stored.key, live);
     return live;
   }
 
+  /**
+   * Sends what may go now: in order (the default), the oldest pending entry
+   * once no other is being sent, so the server runs them in the order they
+   * were written over any transport (HTTP sends each mutation as its own
+   * request); otherwise every pending entry at once.
+   */
+  #pump(): void {
+    if (this.#closed) return;
+    // An entry goes out only once its record is in storage: a crash after a send must find it there.
+    const pending = this.#entries.filter((entry) => entry.state === 'pending').map((entry) => this.#live.get(entry.key)!);
+    if (!this.#settings.inOrder) {
+      for (const live of pending) if (!live.active && live.durable) this.#send(live);
+      return;
+    }
+    if (pending.some((live) => live.active)) return;
+    const next = pending[0];
+    if (next?.durable) this.#send(next); // else its write's end pumps again
+  }
+
   #send(live: LiveEntry): void {
-    if (this.#closed || this.#live.get(live.entry.key) !== live) return;
+    if (this.#closed || !live.durable || this.#live.get(live.entry.key) !== live) return;
+    live.active = true;
     const age = Date.now() - live.entry.createdAt;
     if (age >= this.#settings.maxAgeMs) {
       this.#expire(live);
@@ -350,6 +383,7 @@ export class DurableOutbox implements Outbox {
       caller.next({ type: 'data', data: result });
       caller.complete();
     }
+    this.#pump();
     // Removed after the report: a crash in between reports it again (same key, same result) rather than never.
     this.#remove(live);
   }
@@ -370,6 +404,7 @@ export class DurableOutbox implements Outbox {
     this.#report(type === 'error' ? { type, entry: live.entry, error } : { type, entry: live.entry });
     for (const caller of live.callers) caller.error(callerError);
     live.callers.clear();
+    this.#pump();
     const stored = JSON.stringify(live.stored);
     void this.#write(() => this.#storage.set(ENTRY_PREFIX + live.entry.key, stored)).catch((cause: unknown) => this.#settings.onError(asError(cause)));
   }
@@ -381,6 +416,7 @@ export class DurableOutbox implements Outbox {
   }
 
   #stop(live: LiveEntry): void {
+    live.active = false;
     if (live.expiryTimer) clearTimeout(live.expiryTimer);
     if (live.retryTimer) clearTimeout(live.retryTimer);
     live.expiryTimer = null;

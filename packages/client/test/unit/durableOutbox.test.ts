@@ -42,7 +42,7 @@ class FakeHost implements OutboxHost {
 }
 let host: FakeHost;
 
-const settings = { maxAgeMs: 10_000, claimIntervalMs: 1_000, retryDelayMs: 500, onError: (error: Error) => expect.fail(error.message) };
+const settings = { maxAgeMs: 10_000, claimIntervalMs: 1_000, retryDelayMs: 500, inOrder: true, onError: (error: Error) => expect.fail(error.message) };
 
 function serverError(code: string, message: string): TRPCClientError<AnyRouter> {
   return TRPCClientError.from({ error: { code: -32_000, message, data: { code, httpStatus: 500, path: 'write' } } });
@@ -91,6 +91,20 @@ describe('DurableOutbox timers', () => {
     expect(host.sent[0]!.cancelled).toBe(true);
     expect(seen.error?.data).toMatchObject({ heraldCode: 'OUTBOX_EXPIRED' });
     expect(JSON.parse((await storage.get(`outbox/${outbox.entries[0]!.key}`))!)).toMatchObject({ state: 'failed', error: { heraldCode: 'OUTBOX_EXPIRED' } });
+    await outbox.close();
+  });
+
+  it('in order: one entry at a time, the next once the one before has its outcome; a stuck head expires and lets the next go', async () => {
+    const { outbox, outcomes } = await outboxOn(memoryStorage());
+    for (const n of [1, 2, 3]) outbox.mutate('write', { n }, caller().observer);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 1 }]);
+    host.sent[0]!.observer.next({ type: 'data', data: 1 });
+    expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 1 }, { n: 2 }]);
+    host.sent[1]!.observer.error(serverError('BAD_REQUEST', 'no'));
+    expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await vi.advanceTimersByTimeAsync(settings.maxAgeMs);
+    expect(outcomes.map((o) => o.type)).toEqual(['success', 'error', 'expired']);
     await outbox.close();
   });
 
