@@ -40,6 +40,33 @@ const shownTexts = (page: Page): Promise<string[]> => page.locator('[data-messag
 /** The texts of a page's unsent messages, in the order shown. */
 const unsentTexts = (page: Page): Promise<string[]> => page.locator('[data-outbox-status] .message__text').allTextContents();
 
+/** Runs in each page before the app: notes the idempotency key of every `chat.send` the page sends, over WebSocket or HTTP. */
+function recordSentKeys(): void {
+  const keys: string[] = [];
+  (window as unknown as { __chatSendKeys: string[] }).__chatSendKeys = keys;
+  const noteFrame = (data: unknown) => {
+    if (typeof data !== 'string' || !data.includes('chat.send')) return;
+    const parsed = JSON.parse(data) as unknown;
+    for (const request of Array.isArray(parsed) ? parsed : [parsed]) {
+      const params = (request as { params?: { path?: string; idempotencyKey?: string } }).params;
+      if (params?.path === 'chat.send' && params.idempotencyKey) keys.push(params.idempotencyKey);
+    }
+  };
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (this: WebSocket, data) {
+    noteFrame(data);
+    send.call(this, data);
+  };
+  const fetch = window.fetch;
+  window.fetch = function (input, init) {
+    const url = input instanceof Request ? input.url : String(input);
+    const key = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).get('idempotency-key');
+    if (key && url.includes('chat.send')) keys.push(key);
+    return fetch.call(this, input, init);
+  };
+}
+const sentKeysOf = (page: Page): Promise<string[]> => page.evaluate(() => [...(window as unknown as { __chatSendKeys: string[] }).__chatSendKeys]);
+
 describe.skipIf(skipBrowserTests)('chat web app outbox in Chromium', () => {
   let outDir = '';
   let port = 0;
@@ -175,6 +202,56 @@ describe.skipIf(skipBrowserTests)('chat web app outbox in Chromium', () => {
     await send(bob, 'Only once, good');
     await expectCount(messagesWithText(ann, 'Only once, good'), 1);
     await expectCount(messagesWithText(bob, text), 1);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('two tabs on one outbox never send the same entry; the tab left open takes over what a closed one had not sent', async () => {
+    if (!front || !proxy) throw new Error('not started');
+    const tab1 = await newPage(LAPTOP);
+    const bob = await newPage(PHONE);
+    cleanups.push(() => tab1.context().close(), () => bob.context().close());
+    // Each tab notes the idempotency key of every chat.send it puts on the wire (WebSocket frames, HTTP requests).
+    await tab1.context().addInitScript(recordSentKeys);
+    await logIn(tab1, front.url, 'Gus');
+    await logIn(bob, front.url, 'Hal');
+    // A second tab of the same signed-in user: same IndexedDB, same Web Locks.
+    const session = await tab1.evaluate(() => sessionStorage.getItem('herald-chat:session'));
+    const tab2 = await tab1.context().newPage();
+    await tab2.addInitScript((raw) => sessionStorage.setItem('herald-chat:session', raw), session!);
+    await tab2.goto(front.url);
+    await tab2.getByLabel('Message').waitFor();
+    await membersPanel(bob).getByText('Gus', { exact: true }).first().waitFor();
+
+    // The server goes down; tab 1 writes; it comes back: tab 1 sends them, tab 2 leaves them alone.
+    await chat!.close();
+    chat = null;
+    for (const page of [tab1, tab2]) await expect.poll(() => banner(page).textContent(), { timeout: UI_TIMEOUT_MS }).toMatch(/Reconnecting…/);
+    const first = ['Tab one, first', 'Tab one, second', 'Tab one, third'];
+    for (const text of first) await send(tab1, text);
+    await expectCount(tab1.locator('[data-outbox-status="queued"]'), 3);
+    chat = await start(port);
+    for (const text of first) await expectCount(messagesWithText(bob, text), 1, RECOVERY_TIMEOUT_MS);
+
+    // Again, and tab 1 is closed before the server is back: tab 2 sends what it left.
+    await chat.close();
+    chat = null;
+    await expect.poll(() => banner(tab2).textContent(), { timeout: UI_TIMEOUT_MS }).toMatch(/Reconnecting…/);
+    const second = ['Left by tab one, first', 'Left by tab one, second'];
+    for (const text of second) await send(tab1, text);
+    await expectCount(tab1.locator('[data-outbox-status="queued"]'), 2);
+    const keysOfTab1 = await sentKeysOf(tab1);
+    await tab1.close();
+    chat = await start(port);
+    for (const text of second) await expectCount(messagesWithText(bob, text), 1, RECOVERY_TIMEOUT_MS);
+    for (const text of second) await expectCount(messagesWithText(tab2, text), 1, RECOVERY_TIMEOUT_MS);
+    await expectCount(tab2.locator('[data-outbox-status]'), 0);
+
+    // Five entries, five keys: tab 1 sent the first three, tab 2 the two it took over, none of tab 1's.
+    // (A tab may send one key more than once: a call moves to a new connection with its key.)
+    const keysOfTab2 = await sentKeysOf(tab2);
+    expect(new Set(keysOfTab1).size).toBe(3);
+    expect(new Set(keysOfTab2).size).toBe(2);
+    expect(keysOfTab2.filter((key) => keysOfTab1.includes(key))).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });
