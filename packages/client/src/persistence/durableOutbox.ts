@@ -111,6 +111,8 @@ export class DurableOutbox implements Outbox {
     this.#settings = settings;
     this.#owner = host.newKey();
     this.ready = this.#start();
+    // Reported through onError and each call; an app that never awaits `ready` gets no unhandled rejection.
+    this.ready.catch(() => undefined);
   }
 
   get entries(): readonly OutboxEntry[] {
@@ -164,7 +166,14 @@ export class DurableOutbox implements Outbox {
         this.#publish();
         this.#pump();
       })
-      .catch((error: unknown) => this.#settings.onError(asError(error)));
+      .catch((error: unknown) => {
+        // The outbox could not start (its storage failed, or cannot lock): the call fails, saying why.
+        if (!this.#early.delete(observer)) {
+          this.#settings.onError(asError(error));
+          return;
+        }
+        observer.error(TRPCClientError.from(new Error(`The outbox could not start, so the mutation was not sent: ${asError(error).message}`, { cause: error })));
+      });
     return () => {
       this.#early.delete(observer);
       for (const live of this.#live.values()) live.callers.delete(observer);
@@ -218,7 +227,12 @@ export class DurableOutbox implements Outbox {
   }
 
   async #start(): Promise<void> {
-    this.#releaseOwner = await this.#storage.tryLock(OWNER_LOCK_PREFIX + this.#owner);
+    try {
+      this.#releaseOwner = await this.#storage.tryLock(OWNER_LOCK_PREFIX + this.#owner);
+    } catch (error) {
+      this.#settings.onError(asError(error));
+      throw error;
+    }
     await this.#claim();
     if (this.#closed) return;
     this.#claimTimer = setInterval(() => void this.#claim(), this.#settings.claimIntervalMs);

@@ -108,6 +108,20 @@ describe('DurableOutbox timers', () => {
     await outbox.close();
   });
 
+  it('a storage that cannot lock: the outbox reports it, and each mutation fails saying why, unsent', async () => {
+    const errors: string[] = [];
+    const storage: HeraldStorage = { ...memoryStorage(), tryLock: () => Promise.reject(new Error('no Web Locks here')) };
+    const outbox = new DurableOutbox(storage, host, { ...settings, onError: (error) => errors.push(error.message) });
+    const { observer, seen } = caller();
+    outbox.mutate('write', { n: 1 }, observer);
+    await expect(outbox.ready).rejects.toThrow('no Web Locks here');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen.error?.message).toMatch(/could not start.*no Web Locks here/);
+    expect(errors).toEqual(['no Web Locks here']);
+    expect(host.sent).toEqual([]);
+    await outbox.close();
+  });
+
   it('the server saying the first attempt still runs: sent again after retryDelayMs with the same key', async () => {
     const { outbox, outcomes } = await outboxOn(memoryStorage());
     const { observer, seen } = caller();
