@@ -2,6 +2,8 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from '
 import { QueryClient } from '@tanstack/react-query';
 import { createHeraldClient, httpUrlOf, type HeraldClient } from '@herald/client';
 import { httpTransport } from '@herald/client/http';
+import { indexedDbStorage } from '@herald/client/indexeddb';
+import { createPersistence } from '@herald/client/persistence';
 import type { AppRouter } from '@herald/example-chat-server';
 import { HeraldProvider } from './herald.js';
 import { ConnectionBanner } from './components/ConnectionBanner.js';
@@ -64,6 +66,10 @@ function useConnection(sessions: SessionStore, userId: string | null, onEnded: (
       },
       // Quick first retries, then at most every 5 s: a person is watching.
       backoff: { initialDelayMs: 300, maxDelayMs: 5_000 },
+      // Signed in: messages written go through an outbox in IndexedDB (one per
+      // user), so a reload or a closed tab neither loses nor doubles them, and
+      // rooms resume from their stored position (docs/outbox.md).
+      ...(userId ? { persistence: createPersistence(indexedDbStorage({ database: `herald-chat:${userId}` })) } : {}),
     });
     const queryClient = new QueryClient({
       defaultOptions: {

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { bannerFor } from '../src/lib/banner.js';
 import { chatReducer, initialChatState, logOf, type ChatAction, type ChatState } from '../src/lib/chatState.js';
 import { emptyLog, mergeMessages } from '../src/lib/messages.js';
-import { enqueue, markFailed, markSending, nextToSend, reconcile, retry, type Outbox } from '../src/lib/outbox.js';
 import { toRoomName } from '../src/lib/rooms.js';
 import type { Message } from '../src/lib/types.js';
+import { unsentIn } from '../src/lib/unsent.js';
+import type { OutboxEntry } from '@herald/client';
 
 const ME = { id: 'u_me', name: 'Ann' };
 const BOB = { id: 'u_bob', name: 'Bob' };
@@ -35,78 +36,61 @@ describe('mergeMessages', () => {
   });
 });
 
-describe('outbox', () => {
-  const write = (outbox: Outbox, localId: string, text: string, now = 1_000) => enqueue(outbox, { localId, room: 'lobby', text, now });
+describe('unsentIn', () => {
+  const entry = (key: string, text: string, createdAt: number, extra: Partial<OutboxEntry> = {}): OutboxEntry => ({
+    key,
+    path: 'chat.send',
+    input: { room: 'lobby', text },
+    createdAt,
+    state: 'pending',
+    error: null,
+    ...extra,
+  });
+  const texts = (entries: readonly OutboxEntry[], log = emptyLog, online = true) =>
+    unsentIn(entries, 'lobby', log, ME.id, online).map((u) => `${u.text} (${u.status})`);
 
-  it('holds everything while offline, then sends oldest first, one at a time', () => {
-    let outbox = write(write([], 'l1', 'first'), 'l2', 'second');
-    expect(nextToSend(outbox, false)).toBeNull();
-    expect(nextToSend(outbox, true)?.localId).toBe('l1');
-    outbox = markSending(outbox, 'l1', 2_000);
-    expect(nextToSend(outbox, true)).toBeNull(); // l1 in flight: l2 waits, so order is kept
+  it('shows pending entries of the room as queued offline and sending online, failed ones with why', () => {
+    const entries = [
+      entry('k1', 'first', 1_000),
+      entry('k2', 'elsewhere', 1_000, { input: { room: 'other', text: 'elsewhere' } }),
+      entry('k3', 'refused', 1_000, { state: 'failed', error: { message: 'too long', code: 'BAD_REQUEST', heraldCode: null } }),
+      entry('k4', 'late', 1_000, { state: 'failed', error: { message: 'x', code: 'TIMEOUT', heraldCode: 'OUTBOX_EXPIRED' } }),
+      entry('k5', 'login', 1_000, { path: 'auth.login' }),
+    ];
+    expect(texts(entries, emptyLog, false)).toEqual(['first (queued)', 'refused (failed)', 'late (failed)']);
+    expect(texts(entries)).toEqual(['first (sending)', 'refused (failed)', 'late (failed)']);
+    expect(unsentIn(entries, 'lobby', emptyLog, ME.id, true).map((u) => u.error)).toEqual([
+      null,
+      'Not sent: too long',
+      'Not sent in time; it may or may not have arrived.',
+    ]);
   });
 
-  it('marks a failed send failed; retry queues it again', () => {
-    let outbox = markSending(write([], 'l1', 'hi'), 'l1', 2_000);
-    outbox = markFailed(outbox, 'l1', 'Not sent: the connection dropped.');
-    expect(outbox[0]).toMatchObject({ status: 'failed', error: 'Not sent: the connection dropped.', firstAttemptAt: 2_000 });
-    expect(nextToSend(outbox, true)).toBeNull(); // never retried on its own: the server may have it
-    outbox = retry(outbox, 'l1');
-    expect(outbox[0]).toMatchObject({ status: 'queued', error: null, firstAttemptAt: 2_000 });
+  it('hides a pending entry the room already shows (the live event came before the answer): never twice for a moment', () => {
+    const log = mergeMessages(emptyLog, [message('m1', 'hello', 2_000, ME)]);
+    expect(texts([entry('k1', 'hello', 1_500)], log)).toEqual([]);
   });
 
-  it('settles an attempted entry when its message shows up (the reply was lost, the message was not)', () => {
-    let outbox = markFailed(markSending(write([], 'l1', 'hi', 1_000), 'l1', 2_000), 'l1', 'x');
-    outbox = write(outbox, 'l2', 'hi', 3_000); // same text, not attempted yet
-    const after = reconcile(outbox, [message('m1', 'hi', 2_100, ME)], ME.id);
-    expect(after.map((entry) => entry.localId)).toEqual(['l2']);
-  });
-
-  it('does not settle entries from other people, other texts, queued entries, or much older messages', () => {
-    const outbox = markSending(write([], 'l1', 'hi', 1_000), 'l1', 10 * 60_000);
-    expect(reconcile(outbox, [message('m1', 'hi', 10 * 60_000, BOB)], ME.id)).toBe(outbox);
-    expect(reconcile(outbox, [message('m1', 'hello', 10 * 60_000, ME)], ME.id)).toBe(outbox);
-    expect(reconcile(outbox, [message('m1', 'hi', 60_000, ME)], ME.id)).toBe(outbox); // from before the attempt
-    const queued = write([], 'l1', 'hi');
-    expect(reconcile(queued, [message('m1', 'hi', 5_000, ME)], ME.id)).toBe(queued);
+  it('one message hides one entry; not from other people, other texts, much older messages, or failed entries', () => {
+    const log = mergeMessages(emptyLog, [message('m1', 'ok', 100_000, ME), message('m2', 'ok', 100_500, BOB), message('m3', 'old', 1_000, ME)]);
+    const entries = [
+      entry('k1', 'ok', 100_000),
+      entry('k2', 'ok', 100_100),
+      entry('k3', 'old', 200_000),
+      entry('k4', 'ok', 100_000, { state: 'failed', error: { message: 'no', code: 'FORBIDDEN', heraldCode: null } }),
+    ];
+    expect(texts(entries, log)).toEqual(['ok (sending)', 'old (sending)', 'ok (failed)']);
   });
 });
 
 describe('chatReducer', () => {
   const run = (actions: ChatAction[]): ChatState => actions.reduce(chatReducer, initialChatState(ME.id));
-  const shown = (state: ChatState) => [...logOf(state, 'lobby').list.map((m) => m.text), ...state.outbox.map((e) => `${e.text} (${e.status})`)];
+  const shown = (state: ChatState) => logOf(state, 'lobby').list.map((m) => m.text);
 
-  it('shows a sent message once whether the reply or the live event comes first', () => {
+  it('shows a sent message once whether the answer or the live event comes first', () => {
     const mine = message('m1', 'hello', 2_000, ME);
-    const base: ChatAction[] = [
-      { type: 'write', localId: 'l1', room: 'lobby', text: 'hello', now: 1_000 },
-      { type: 'sending', localId: 'l1', now: 1_500 },
-    ];
-    const replyFirst = run([...base, { type: 'sent', localId: 'l1', message: mine }, { type: 'received', room: 'lobby', messages: [mine] }]);
-    const eventFirst = run([...base, { type: 'received', room: 'lobby', messages: [mine] }, { type: 'sent', localId: 'l1', message: mine }]);
-    expect(shown(replyFirst)).toEqual(['hello']);
-    expect(shown(eventFirst)).toEqual(['hello']);
-  });
-
-  it('while sending, the live event settles the entry at once (no double for a moment)', () => {
-    const mine = message('m1', 'hello', 2_000, ME);
-    const state = run([
-      { type: 'write', localId: 'l1', room: 'lobby', text: 'hello', now: 1_000 },
-      { type: 'sending', localId: 'l1', now: 1_500 },
-      { type: 'received', room: 'lobby', messages: [mine] },
-    ]);
-    expect(shown(state)).toEqual(['hello']);
-  });
-
-  it('a history refetch repeating an old identical message does not settle a new send', () => {
-    const old = message('m0', 'ok', 1_000, ME);
-    const state = run([
-      { type: 'received', room: 'lobby', messages: [old] },
-      { type: 'write', localId: 'l1', room: 'lobby', text: 'ok', now: 5_000 },
-      { type: 'sending', localId: 'l1', now: 5_000 },
-      { type: 'received', room: 'lobby', messages: [old] },
-    ]);
-    expect(shown(state)).toEqual(['ok', 'ok (sending)']);
+    const received = { type: 'received', room: 'lobby', messages: [mine] } as const;
+    expect(shown(run([received, received]))).toEqual(['hello']);
   });
 
   it('keeps what it had across a server restart (a gap), adding the refetched history', () => {

@@ -4,19 +4,30 @@ import { platformWebSocket } from '#platform';
 import { fullJitterBackoff } from './backoff.js';
 import type { ConnectionStateSource } from './connectionState.js';
 import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
+import { newIdempotencyKey } from './idempotencyKey.js';
 import { heraldLink } from './link.js';
 import { clientDefaults, type HeraldClientOptions } from './options.js';
+import type { HeraldPersistence, Outbox } from './persistence.js';
 import { ReconnectingConnection } from './reconnectingConnection.js';
 import { RequestTracker } from './requestTracker.js';
 
-/** What `createHeraldClient` returns: the typed tRPC client, its link, the connection state, and close/reconnect. */
-export interface HeraldClient<TRouter extends AnyRouter> {
+/**
+ * What `createHeraldClient` returns: the typed tRPC client, its link, the
+ * connection state, the outbox, and close/reconnect. `TOutbox` is `Outbox`
+ * for a client made with `persistence`.
+ */
+export interface HeraldClient<TRouter extends AnyRouter, TOutbox extends Outbox | null = Outbox | null> {
   /** The typed tRPC client: `client.trpc.chat.send.mutate(...)`. */
   readonly trpc: TRPCClient<TRouter>;
   /** The link under `trpc`, for composing with other tRPC tools (React Query). */
   readonly link: TRPCLink<TRouter>;
   /** The connection's state, to read and to follow. */
   readonly connection: ConnectionStateSource;
+  /**
+   * The mutations `persistence` recorded that have no outcome yet or failed,
+   * and an event per outcome (docs/outbox.md); null without `persistence`.
+   */
+  readonly outbox: TOutbox;
   /** Closes the socket for good: pending calls fail with `CLIENT_CLOSED`, later ones too, and no reconnect follows. */
   close(): Promise<void>;
   /**
@@ -54,6 +65,10 @@ export interface HeraldClient<TRouter extends AnyRouter> {
  * link, resubscribes with each subscription's last tracked id, resends calls
  * cut off by a drop, queues calls made offline, and reports its state.
  */
+export function createHeraldClient<TRouter extends AnyRouter>(
+  options: HeraldClientOptions & { persistence: HeraldPersistence },
+): HeraldClient<TRouter, Outbox>;
+export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldClientOptions): HeraldClient<TRouter>;
 export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldClientOptions): HeraldClient<TRouter> {
   const transport = options.transport ?? clientDefaults.transport;
   checkTransport(transport, options.http);
@@ -91,14 +106,18 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
   if (options.onStateChange) connection.state.subscribe(options.onStateChange);
   connection.start();
 
-  const link = heraldLink<TRouter>(tracker);
+  // persistence: the outbox and stored positions wrap the link (docs/outbox.md).
+  const persisted = options.persistence?.attach(tracker, connection.state);
+  const link = (persisted?.link ?? heraldLink(tracker)) as TRPCLink<TRouter>;
   return {
     trpc: createTRPCClient<TRouter>({ links: [link] }),
     link,
     connection: connection.state,
+    outbox: persisted?.outbox ?? null,
     async close() {
       tracker.close();
       connection.close();
+      await persisted?.close();
     },
     reconnect() {
       connection.reconnect();
@@ -118,10 +137,3 @@ function checkTransport(transport: unknown, http: HttpTransport | undefined): vo
   }
 }
 
-/** A random key; `randomUUID` is missing outside secure contexts (plain-http pages), `getRandomValues` is not. */
-function newIdempotencyKey(): string {
-  const crypto = globalThis.crypto;
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}

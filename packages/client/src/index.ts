@@ -9,6 +9,17 @@ export type { HttpTransport } from './httpTransport.js';
 export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from './options.js';
 export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './backoff.js';
 export type { ConnectionStateListener, ConnectionStateSource } from './connectionState.js';
+export type {
+  HeraldPersistence,
+  Outbox,
+  OutboxEntry,
+  OutboxError,
+  OutboxOutcome,
+  PersistedCall,
+  PersistedCallObserver,
+  PersistenceAttachment,
+  PersistenceTracker,
+} from './persistence.js';
 export { onChannelEvent, type ChannelHandlers, type TrackedChannelEvent } from './channelHandlers.js';
 // The public set of `@herald/shared`, re-exported by `@herald/server` and
 // `@herald/client` alike (packages/shared/test/exports.test.ts checks both

@@ -9,7 +9,7 @@ import type { RequestTracker } from './requestTracker.js';
  * calls across reconnects, and cancels a query or mutation on the server
  * when the app stops waiting for it.
  */
-export function heraldLink<TRouter extends AnyRouter>(tracker: RequestTracker): TRPCLink<TRouter> {
+export function heraldLink<TRouter extends AnyRouter>(tracker: Pick<RequestTracker, 'start'>): TRPCLink<TRouter> {
   return () =>
     ({ op }) =>
       observable((observer) => {

@@ -4,6 +4,7 @@ import type { ConnectionState } from '@herald/shared';
 import { DEFAULT_CLIENT_PING_INTERVAL_MS, DEFAULT_CLIENT_PONG_TIMEOUT_MS } from '@herald/shared/internal';
 import type { BackoffOptions } from './backoff.js';
 import type { HttpTransport } from './httpTransport.js';
+import type { HeraldPersistence } from './persistence.js';
 import type { TransportMode } from './transportChooser.js';
 
 /** What `connectionParams` carries: string values by name, read by the server's `authenticate` and `createContext`. */
@@ -195,6 +196,19 @@ export interface HeraldClientOptions {
    * @default true
    */
   retryMutations?: boolean;
+  /**
+   * Makes mutations and subscription positions outlive the page or the
+   * process: every mutation is recorded before it is sent and sent again,
+   * with the same idempotency key, by the next client on the same storage
+   * until its outcome is known (`client.outbox`); each subscription's last
+   * position is stored and a subscription made again resumes from it.
+   * Build one with `createPersistence` from `@herald/client/persistence` on a
+   * storage: `fileStorage` (`@herald/client/file`, Node), `indexedDbStorage`
+   * (`@herald/client/indexeddb`, browsers) or `memoryStorage`. See
+   * docs/outbox.md.
+   * @default none: calls and positions live in this client's memory only
+   */
+  persistence?: HeraldPersistence;
   /** Called on every connection state change. Same as `client.connection.subscribe`. */
   onStateChange?: (next: ConnectionState, previous: ConnectionState) => void;
 }

@@ -21,6 +21,8 @@ export interface CallRequest {
   readonly input: unknown;
   /** Resume position for a subscription (from the op's input, if the app passed one). */
   readonly lastEventId?: string | undefined;
+  /** A mutation's idempotency key, when the caller has one (the outbox of `persistence`); else the tracker makes one. */
+  readonly idempotencyKey?: string | undefined;
 }
 
 export interface TrackerSettings {
@@ -98,7 +100,7 @@ export class RequestTracker {
       id: ++this.#lastId,
       // Most queries take no input: superjson has nothing to do for them.
       serializedInput: request.input === undefined ? NO_INPUT : transformer.serialize(request.input),
-      idempotencyKey: request.type === 'mutation' ? this.#settings.newKey() : undefined,
+      idempotencyKey: request.type === 'mutation' ? (request.idempotencyKey ?? this.#settings.newKey()) : undefined,
       observer,
       session: null,
       waitingSince: Date.now(),

@@ -220,7 +220,9 @@ export interface MetricsOptions {
 export interface IdempotencyOptions {
   /**
    * How long an outcome is kept for repeats, and how long a claim whose run
-   * never finished (its process died) blocks a repeat.
+   * never finished (its process died) blocks a repeat. Clients with a
+   * durable outbox resend an entry until its `maxAgeMs`: keep this above
+   * that plus `waitTimeoutMs` (docs/outbox.md).
    * @default 600_000
    */
   ttlMs?: number;

@@ -31,6 +31,13 @@ export const HeraldErrorCode = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   /** Client: the client was closed; the call was not sent or its answer was dropped. */
   CLIENT_CLOSED: 'CLIENT_CLOSED',
+  /**
+   * Client: an outbox entry (`persistence`) is older than the outbox's
+   * `maxAgeMs`, past which the server may have forgotten its idempotency key;
+   * it was not sent again, and may or may not have run. Check the app's data,
+   * then `outbox.retry(key)` (a new key) or `outbox.discard(key)`.
+   */
+  OUTBOX_EXPIRED: 'OUTBOX_EXPIRED',
 } as const;
 export type HeraldErrorCode = (typeof HeraldErrorCode)[keyof typeof HeraldErrorCode];
 
@@ -48,6 +55,7 @@ export const TRPC_CODE_OF = {
   OFFLINE_QUEUE_FULL: 'TOO_MANY_REQUESTS',
   CONNECTION_LOST: 'CLIENT_CLOSED_REQUEST',
   CLIENT_CLOSED: 'CLIENT_CLOSED_REQUEST',
+  OUTBOX_EXPIRED: 'TIMEOUT',
 } as const satisfies Record<HeraldErrorCode, string>;
 
 /** Reads the Herald code out of a tRPC client error's `data`, if there is one. */

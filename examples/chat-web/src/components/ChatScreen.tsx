@@ -1,9 +1,9 @@
-import { useCallback, useReducer } from 'react';
-import { useConnectionState } from '../herald.js';
+import { useEffect, useReducer } from 'react';
+import { useConnectionState, useHeraldClient, useOutbox } from '../herald.js';
 import { chatReducer, initialChatState, logOf } from '../lib/chatState.js';
 import { useRooms } from '../lib/rooms.js';
-import { useOutboxSender } from '../lib/useOutboxSender.js';
-import type { Session } from '../lib/types.js';
+import type { Message, Session } from '../lib/types.js';
+import { unsentIn } from '../lib/unsent.js';
 import { Room } from './Room.js';
 import { RoomNav } from './RoomNav.js';
 
@@ -11,17 +11,39 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
   const { rooms, room, open } = useRooms();
   const [state, dispatch] = useReducer(chatReducer, session.user.id, initialChatState);
   const online = useConnectionState().status === 'open';
-  const expired = useCallback(
-    (message: string) => onSignOut(`Your session is no longer valid (${message}). Join again to keep chatting.`),
-    [onSignOut],
-  );
-  useOutboxSender(state.outbox, online, dispatch, expired);
+  const client = useHeraldClient();
+  const outbox = useOutbox();
 
-  const unsent = state.outbox.filter((entry) => entry.room === room);
+  // Outcomes of sends, this page's and those an earlier page left in the outbox.
+  useEffect(
+    () =>
+      client.outbox?.onSettled((outcome) => {
+        if (outcome.entry.path !== 'chat.send') return;
+        if (outcome.type === 'success') {
+          const message = outcome.result as Message;
+          dispatch({ type: 'received', room: message.room, messages: [message] });
+        } else if (outcome.type === 'error' && outcome.error.code === 'UNAUTHORIZED') {
+          onSignOut(`Your session is no longer valid (${outcome.error.message}). Join again to keep chatting.`);
+        }
+      }),
+    [client, onSignOut],
+  );
+
+  const log = logOf(state, room);
   return (
     <div className="app">
       <RoomNav rooms={rooms} current={room} onOpen={open} user={session.user} onSignOut={() => onSignOut(null)} />
-      <Room key={room} room={room} me={session.user} log={logOf(state, room)} unsent={unsent} online={online} dispatch={dispatch} />
+      <Room
+        key={room}
+        room={room}
+        me={session.user}
+        log={log}
+        unsent={unsentIn(outbox.entries, room, log, session.user.id, online)}
+        online={online}
+        dispatch={dispatch}
+        onRetry={(key) => void outbox.retry(key)}
+        onDiscard={(key) => void outbox.discard(key)}
+      />
     </div>
   );
 }

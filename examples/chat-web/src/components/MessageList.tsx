@@ -1,8 +1,7 @@
-import { useLayoutEffect, useRef, type Dispatch } from 'react';
-import type { ChatAction } from '../lib/chatState.js';
+import { useLayoutEffect, useRef } from 'react';
 import type { MessageLog } from '../lib/messages.js';
-import type { OutboxEntry } from '../lib/outbox.js';
 import type { Message, User } from '../lib/types.js';
+import type { Unsent } from '../lib/unsent.js';
 import { Avatar } from './Avatar.js';
 
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
@@ -14,13 +13,14 @@ interface Props {
   room: string;
   me: User;
   log: MessageLog;
-  unsent: readonly OutboxEntry[];
+  unsent: readonly Unsent[];
   loading: boolean;
   error: boolean;
-  dispatch: Dispatch<ChatAction>;
+  onRetry: (key: string) => void;
+  onDiscard: (key: string) => void;
 }
 
-export function MessageList({ room, me, log, unsent, loading, error, dispatch }: Props) {
+export function MessageList({ room, me, log, unsent, loading, error, onRetry, onDiscard }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
 
@@ -51,7 +51,7 @@ export function MessageList({ room, me, log, unsent, loading, error, dispatch }:
           <MessageItem key={message.id} message={message} previous={log.list[index - 1]} mine={message.author.id === me.id} />
         ))}
         {unsent.map((entry) => (
-          <UnsentItem key={entry.localId} entry={entry} me={me} dispatch={dispatch} />
+          <UnsentItem key={entry.key} entry={entry} me={me} onRetry={onRetry} onDiscard={onDiscard} />
         ))}
       </ol>
     </div>
@@ -86,7 +86,7 @@ function MessageItem({ message, previous, mine }: { message: Message; previous: 
 
 const STATUS_TEXT = { queued: 'Waiting for connection…', sending: 'Sending…' } as const;
 
-function UnsentItem({ entry, me, dispatch }: { entry: OutboxEntry; me: User; dispatch: Dispatch<ChatAction> }) {
+function UnsentItem({ entry, me, onRetry, onDiscard }: { entry: Unsent; me: User; onRetry: (key: string) => void; onDiscard: (key: string) => void }) {
   return (
     <li className={`message message--mine message--${entry.status}`} data-outbox-status={entry.status}>
       <Avatar name={me.name} id={me.id} />
@@ -98,10 +98,10 @@ function UnsentItem({ entry, me, dispatch }: { entry: OutboxEntry; me: User; dis
         {entry.status === 'failed' ? (
           <p className="message__status message__status--failed" role="alert">
             <span>{entry.error ?? 'Not sent.'}</span>
-            <button type="button" className="link-button" onClick={() => dispatch({ type: 'retry', localId: entry.localId })}>
+            <button type="button" className="link-button" onClick={() => onRetry(entry.key)}>
               Retry
             </button>
-            <button type="button" className="link-button" onClick={() => dispatch({ type: 'discard', localId: entry.localId })}>
+            <button type="button" className="link-button" onClick={() => onDiscard(entry.key)}>
               Discard
             </button>
           </p>

@@ -1,10 +1,10 @@
 import { useEffect, useRef, type Dispatch } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import { useChannel, usePresence, useTRPC } from '../herald.js';
+import { useChannel, usePresence, useTRPC, useTRPCClient } from '../herald.js';
 import type { ChatAction } from '../lib/chatState.js';
 import type { MessageLog } from '../lib/messages.js';
-import type { OutboxEntry } from '../lib/outbox.js';
 import type { User } from '../lib/types.js';
+import type { Unsent } from '../lib/unsent.js';
 import { Composer } from './Composer.js';
 import { Members } from './Members.js';
 import { MessageList } from './MessageList.js';
@@ -13,19 +13,23 @@ interface Props {
   room: string;
   me: User;
   log: MessageLog;
-  unsent: readonly OutboxEntry[];
+  unsent: readonly Unsent[];
   online: boolean;
   dispatch: Dispatch<ChatAction>;
+  onRetry: (key: string) => void;
+  onDiscard: (key: string) => void;
 }
 
 /**
- * One room: its history, then live messages (resumed after every reconnect),
- * who is here, and the composer. History is fetched on open, again once the
- * subscription is live (so nothing published in between is missed), and again
- * after a gap notice.
+ * One room: its history, then live messages (resumed after every reconnect,
+ * and after a reload from the position the client stored), who is here, and
+ * the composer. History is fetched on open, again once the subscription is
+ * live (so nothing published in between is missed), and again after a gap
+ * notice. A message written goes to the client's outbox (see unsent.ts).
  */
-export function Room({ room, me, log, unsent, online, dispatch }: Props) {
+export function Room({ room, me, log, unsent, online, dispatch, onRetry, onDiscard }: Props) {
   const trpc = useTRPC();
+  const client = useTRPCClient();
   const history = useQuery(trpc.chat.history.queryOptions({ room, limit: 100 }));
   const { refetch } = history;
 
@@ -74,13 +78,23 @@ export function Room({ room, me, log, unsent, online, dispatch }: Props) {
         </p>
       </header>
       <div className="room__body">
-        <MessageList room={room} me={me} log={log} unsent={unsent} loading={loading} error={history.isError && log.list.length === 0} dispatch={dispatch} />
+        <MessageList
+          room={room}
+          me={me}
+          log={log}
+          unsent={unsent}
+          loading={loading}
+          error={history.isError && log.list.length === 0}
+          onRetry={onRetry}
+          onDiscard={onDiscard}
+        />
         <Members members={presence.members} me={me} stale={presence.status !== 'live'} />
       </div>
       <Composer
         room={room}
         online={online}
-        onSend={(text) => dispatch({ type: 'write', localId: crypto.randomUUID(), room, text, now: Date.now() })}
+        // Its outcome comes through the outbox (ChatScreen), also after a reload.
+        onSend={(text) => void client.chat.send.mutate({ room, text }).catch(() => undefined)}
       />
     </main>
   );

@@ -7,6 +7,7 @@ import type { ConnectionState } from '@herald/shared';
 import type { HeraldClient } from '../client.js';
 import { useChannel } from './channel.js';
 import { useConnectionStateOf } from './connection.js';
+import { useOutboxOf, type OutboxState } from './outbox.js';
 import { usePresence } from './presence.js';
 
 /** The props of `HeraldProvider`. */
@@ -31,6 +32,8 @@ export interface HeraldReact<TRouter extends AnyRouter> {
   useHeraldClient(): HeraldClient<TRouter>;
   /** The live connection state: `connecting`, `open`, `reconnecting` (with `attempt`) or `closed`. */
   useConnectionState(): ConnectionState;
+  /** The client's outbox (with `persistence`): pending and failed mutations, retry and discard. See `useOutboxOf`. */
+  useOutbox(): OutboxState;
   /** See `useChannel`. */
   useChannel: typeof useChannel;
   /** See `usePresence`. */
@@ -75,12 +78,17 @@ export function createHeraldReact<TRouter extends AnyRouter>(): HeraldReact<TRou
     return useConnectionStateOf(useHeraldClient().connection);
   }
 
+  function useOutbox(): OutboxState {
+    return useOutboxOf(useHeraldClient().outbox);
+  }
+
   return {
     HeraldProvider,
     useTRPC: trpc.useTRPC,
     useTRPCClient: trpc.useTRPCClient,
     useHeraldClient,
     useConnectionState,
+    useOutbox,
     useChannel,
     usePresence,
   };

@@ -4,6 +4,7 @@
  */
 export { createHeraldReact, type HeraldProviderProps, type HeraldReact } from './createHeraldReact.js';
 export { useConnectionStateOf } from './connection.js';
+export { useOutboxOf, type OutboxState } from './outbox.js';
 export { channelReducer, useChannel, type ChannelMessageOf, type ChannelState, type GapNotice, type UseChannelHandlers } from './channel.js';
 export { presenceReducer, sortMembers, usePresence, type PresenceInfoOf, type PresenceMap, type PresenceState } from './presence.js';
 export type {

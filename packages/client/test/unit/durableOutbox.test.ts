@@ -1,0 +1,183 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { TRPCClientError } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import type { ConnectionState } from '@herald/shared';
+import type { OutboxOutcome, PersistedCallObserver } from '../../src/persistence.js';
+import { DurableOutbox, OWNER_LOCK_PREFIX, type OutboxHost } from '../../src/persistence/durableOutbox.js';
+import { memoryStorage, type HeraldStorage } from '../../src/persistence/storage.js';
+import { clientError } from '../../src/requestTracker.js';
+
+/**
+ * The client's side of the outbox: `mutate` records what it was asked to
+ * send, and the test answers. `OutboxHost` is the seam the outbox is
+ * built against; outbox.test.ts runs it end to end on a real client and server.
+ */
+class FakeHost implements OutboxHost {
+  readonly sent: { call: Parameters<OutboxHost['mutate']>[0]; observer: PersistedCallObserver; cancelled: boolean }[] = [];
+  #state: ConnectionState = { status: 'open', url: 'ws://test', transport: 'websocket' };
+  readonly #listeners = new Set<(next: ConnectionState, previous: ConnectionState) => void>();
+  #keys = 0;
+  readonly connection = {
+    get current() {
+      return host.#state;
+    },
+    subscribe: (listener: (next: ConnectionState, previous: ConnectionState) => void) => {
+      this.#listeners.add(listener);
+      return () => this.#listeners.delete(listener);
+    },
+  };
+  mutate(call: Parameters<OutboxHost['mutate']>[0], observer: PersistedCallObserver): () => void {
+    const sent = { call, observer, cancelled: false };
+    this.sent.push(sent);
+    return () => (sent.cancelled = true);
+  }
+  newKey(): string {
+    return `k${++this.#keys}`;
+  }
+  setState(state: ConnectionState): void {
+    const previous = this.#state;
+    this.#state = state;
+    for (const listener of this.#listeners) listener(state, previous);
+  }
+}
+let host: FakeHost;
+
+const settings = { maxAgeMs: 10_000, claimIntervalMs: 1_000, retryDelayMs: 500, inOrder: true, onError: (error: Error) => expect.fail(error.message) };
+
+function serverError(code: string, message: string): TRPCClientError<AnyRouter> {
+  return TRPCClientError.from({ error: { code: -32_000, message, data: { code, httpStatus: 500, path: 'write' } } });
+}
+
+function caller() {
+  const seen: { data?: unknown; error?: TRPCClientError<AnyRouter> } = {};
+  const observer: PersistedCallObserver = {
+    next: (result) => {
+      if (result.type === 'data') seen.data = result.data;
+    },
+    error: (error) => (seen.error = error),
+    complete: () => undefined,
+  };
+  return { observer, seen };
+}
+
+async function outboxOn(storage: HeraldStorage) {
+  const outbox = new DurableOutbox(storage, host, settings);
+  const outcomes: OutboxOutcome[] = [];
+  outbox.onSettled((outcome) => outcomes.push(outcome));
+  await outbox.ready;
+  return { outbox, outcomes };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  host = new FakeHost();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('DurableOutbox timers', () => {
+  it('an entry still unanswered at maxAgeMs is cancelled and reported expired, not before', async () => {
+    const storage = memoryStorage();
+    const { outbox, outcomes } = await outboxOn(storage);
+    const { observer, seen } = caller();
+    outbox.mutate('write', { n: 1 }, observer);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(host.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(settings.maxAgeMs - 1);
+    expect(outcomes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outcomes.map((o) => o.type)).toEqual(['expired']);
+    expect(host.sent[0]!.cancelled).toBe(true);
+    expect(seen.error?.data).toMatchObject({ heraldCode: 'OUTBOX_EXPIRED' });
+    expect(JSON.parse((await storage.get(`outbox/${outbox.entries[0]!.key}`))!)).toMatchObject({ state: 'failed', error: { heraldCode: 'OUTBOX_EXPIRED' } });
+    await outbox.close();
+  });
+
+  it('in order: one entry at a time, the next once the one before has its outcome; a stuck head expires and lets the next go', async () => {
+    const { outbox, outcomes } = await outboxOn(memoryStorage());
+    for (const n of [1, 2, 3]) outbox.mutate('write', { n }, caller().observer);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 1 }]);
+    host.sent[0]!.observer.next({ type: 'data', data: 1 });
+    expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 1 }, { n: 2 }]);
+    host.sent[1]!.observer.error(serverError('BAD_REQUEST', 'no'));
+    expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await vi.advanceTimersByTimeAsync(settings.maxAgeMs);
+    expect(outcomes.map((o) => o.type)).toEqual(['success', 'error', 'expired']);
+    await outbox.close();
+  });
+
+  it('a storage that cannot lock: the outbox reports it, and each mutation fails saying why, unsent', async () => {
+    const errors: string[] = [];
+    const storage: HeraldStorage = { ...memoryStorage(), tryLock: () => Promise.reject(new Error('no Web Locks here')) };
+    const outbox = new DurableOutbox(storage, host, { ...settings, onError: (error) => errors.push(error.message) });
+    const { observer, seen } = caller();
+    outbox.mutate('write', { n: 1 }, observer);
+    await expect(outbox.ready).rejects.toThrow('no Web Locks here');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen.error?.message).toMatch(/could not start.*no Web Locks here/);
+    expect(errors).toEqual(['no Web Locks here']);
+    expect(host.sent).toEqual([]);
+    await outbox.close();
+  });
+
+  it('the server saying the first attempt still runs: sent again after retryDelayMs with the same key', async () => {
+    const { outbox, outcomes } = await outboxOn(memoryStorage());
+    const { observer, seen } = caller();
+    outbox.mutate('write', { n: 1 }, observer);
+    await vi.advanceTimersByTimeAsync(0);
+    host.sent[0]!.observer.error(serverError('TIMEOUT', 'The first attempt of this mutation is still running; retry later with the same key'));
+    await vi.advanceTimersByTimeAsync(settings.retryDelayMs - 1);
+    expect(host.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(host.sent.map((s) => s.call.idempotencyKey)).toEqual([host.sent[0]!.call.idempotencyKey, host.sent[0]!.call.idempotencyKey]);
+    host.sent[1]!.observer.next({ type: 'data', data: 'ok' });
+    expect(seen.data).toBe('ok');
+    expect(outcomes.map((o) => o.type)).toEqual(['success']);
+    await outbox.close();
+  });
+
+  it('OFFLINE_TIMEOUT resends at once; a refused connection waits for the next open', async () => {
+    const { outbox } = await outboxOn(memoryStorage());
+    outbox.mutate('write', { n: 1 }, caller().observer);
+    await vi.advanceTimersByTimeAsync(0);
+    host.sent[0]!.observer.error(clientError('OFFLINE_TIMEOUT', 'no connection'));
+    expect(host.sent).toHaveLength(2);
+    host.setState({ status: 'closed', refusal: null } as unknown as ConnectionState);
+    host.sent[1]!.observer.error(TRPCClientError.from({ error: { code: -32_001, message: 'refused', data: { code: 'UNAUTHORIZED', httpStatus: 401 } } }));
+    await vi.advanceTimersByTimeAsync(settings.maxAgeMs / 2); // no timer resends it
+    expect(host.sent).toHaveLength(2);
+    host.setState({ status: 'open', url: 'ws://test', transport: 'websocket' });
+    expect(host.sent).toHaveLength(3);
+    expect(new Set(host.sent.map((s) => s.call.idempotencyKey)).size).toBe(1);
+    await outbox.close();
+  });
+
+  it("takes over a gone owner's entries at the next claimIntervalMs, and never a live owner's", async () => {
+    const storage = memoryStorage();
+    const { outbox: first } = await outboxOn(storage);
+    first.mutate('write', { n: 1 }, caller().observer);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(host.sent).toHaveLength(1);
+    const { outbox: second } = await outboxOn(storage);
+    await vi.advanceTimersByTimeAsync(settings.claimIntervalMs * 3);
+    expect(host.sent).toHaveLength(1); // first is alive: its lock is held
+    expect(second.entries).toEqual([]);
+
+    // first's process dies: its lock is gone, its entry is left in storage.
+    const entryKeys = await storage.keys('outbox/');
+    expect(entryKeys.length).toBe(1);
+    const stored = JSON.parse((await storage.get(entryKeys[0]!))!) as { owner: string };
+    const release = await storage.tryLock(OWNER_LOCK_PREFIX + stored.owner);
+    expect(release).toBeNull();
+    await first.close(); // releases the lock; the entry stays
+    await vi.advanceTimersByTimeAsync(settings.claimIntervalMs - 1);
+    expect(host.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(host.sent).toHaveLength(2);
+    expect(host.sent[1]!.call).toEqual(host.sent[0]!.call);
+    expect(second.entries.map((e) => e.key)).toEqual([host.sent[0]!.call.idempotencyKey]);
+    await second.close();
+  });
+});
