@@ -7,13 +7,13 @@ import { transformer } from '@herald/shared';
  * `}`, without superjson's walk (which copies the value and builds paths and
  * identity maps on the way). True only for what is certainly plain:
  *
- * - strings, booleans, null and finite numbers;
+ * - strings, booleans, null and finite numbers but -0;
  * - arrays (of the Array prototype, no holes, no own keys besides the
  *   indexes) and objects (of the Object prototype, or none) whose values are
  *   all plain, up to `MAX_DEPTH` levels;
  *
  * and false for everything superjson annotates or refuses: `undefined`,
- * NaN, Infinity, BigInt, Date, Map, Set, RegExp, URL, Error, typed arrays
+ * NaN, Infinity, -0, BigInt, Date, Map, Set, RegExp, URL, Error, typed arrays
  * (Herald's `bytes`), class instances, symbols, functions, an object met
  * twice (superjson records referential equalities), and the keys
  * `__proto__`, `constructor` and `prototype` (superjson throws on them).
@@ -26,7 +26,7 @@ export function isPlainJson(value: unknown): boolean {
     case 'boolean':
       return onlyHeraldRules();
     case 'number':
-      return Number.isFinite(value) && onlyHeraldRules();
+      return plainNumber(value) && onlyHeraldRules();
     case 'object':
       if (value === null) return onlyHeraldRules();
       return onlyHeraldRules() && plainContainer(value, 0, new Set());
@@ -44,12 +44,17 @@ function plainValue(value: unknown, depth: number, seen: Set<object>): boolean {
     case 'boolean':
       return true;
     case 'number':
-      return Number.isFinite(value);
+      return plainNumber(value);
     case 'object':
       return value === null || plainContainer(value, depth, seen);
     default:
       return false;
   }
+}
+
+/** superjson annotates NaN, the infinities and -0. */
+function plainNumber(value: number): boolean {
+  return Number.isFinite(value) && !Object.is(value, -0);
 }
 
 function plainContainer(value: object, depth: number, seen: Set<object>): boolean {
