@@ -4,7 +4,10 @@ import { fmt, log } from '../lib/log.js';
 import type { RpcKind, SystemName } from '../lib/protocol.js';
 import { measureWindows, type Measurement } from './measure.js';
 
-export type RpcServer = Extract<SystemName, 'herald' | 'trpc' | 'raw-ws-string'>;
+export type RpcServer = Extract<SystemName, 'herald' | 'trpc' | 'socketio' | 'raw-ws-string'>;
+
+/** The servers of the RPC scenario, in the order they run. */
+export const RPC_SERVERS: readonly RpcServer[] = ['herald', 'trpc', 'socketio', 'raw-ws-string'];
 
 /** Connection layouts: total concurrency 100 either on one socket or spread over 100, and a pure round trip. */
 export const RPC_LAYOUTS = [
@@ -15,8 +18,17 @@ export const RPC_LAYOUTS = [
 
 export const RPC_CLIENTS: readonly RpcKind[] = ['herald-client', 'trpc-client', 'trpc-wire'];
 
-/** Raw `ws` is no tRPC server: only the minimal wire client measures it (the ceiling of a JSON call over `ws`). */
-const clientsOf = (server: RpcServer): readonly RpcKind[] => (server === 'raw-ws-string' ? ['trpc-wire'] : RPC_CLIENTS);
+/**
+ * Raw `ws` is no tRPC server: only the minimal wire client measures it (the
+ * ceiling of a JSON call over `ws`). Socket.IO answers an emit with
+ * acknowledgement, from `socket.io-client` and from a minimal client of its
+ * protocol (the counterpart of the minimal tRPC wire client).
+ */
+function clientsOf(server: RpcServer): readonly RpcKind[] {
+  if (server === 'raw-ws-string') return ['trpc-wire'];
+  if (server === 'socketio') return ['socketio-client', 'socketio-wire'];
+  return RPC_CLIENTS;
+}
 
 export interface RpcRow {
   readonly server: RpcServer;
@@ -29,8 +41,10 @@ export interface RpcRow {
 /**
  * Scenario 3: a trivial query in closed loops (`depth` calls in flight per
  * connection), against each server with each client: Herald's client, the
- * stock client (wsLink), and the minimal wire client; and raw `ws` answering
- * the minimal client, the ceiling.
+ * stock client (wsLink), and the minimal wire client; Socket.IO's emit with
+ * acknowledgement from its own client and a minimal one; and raw `ws`
+ * answering the minimal client, the ceiling. The load generator's CPU per
+ * call is each client's cost.
  */
 export async function runRpc(config: SuiteConfig, servers: readonly RpcServer[]): Promise<RpcRow[]> {
   const rows: RpcRow[] = [];
@@ -51,7 +65,8 @@ export async function runRpc(config: SuiteConfig, servers: readonly RpcServer[])
           rows.push({ server: system, client, ...layout, measurement });
           log(
             `rpc ${system} ← ${client} ${layout.connections} conn × ${layout.depth}: ${fmt(measurement.rate.value)} calls/s, ` +
-              `${fmt(measurement.cpuUsPerEvent.value)} µs server CPU/call (server ${fmt(measurement.serverCpuPct, 0)}%, loadgen ${fmt(measurement.loadgenCpuPct, 0)}%), ` +
+              `${fmt(measurement.cpuUsPerEvent.value)} µs server CPU/call, ${fmt(measurement.loadgenCpuUsPerEvent)} µs client CPU/call ` +
+              `(server ${fmt(measurement.serverCpuPct, 0)}%, loadgen ${fmt(measurement.loadgenCpuPct, 0)}%), ` +
               `p50 ${fmt(measurement.latency.p50)} ms p99 ${fmt(measurement.latency.p99)} ms${measurement.errors ? ` [${measurement.errors} errors]` : ''}`,
           );
         }
