@@ -1,4 +1,4 @@
-import { createTRPCClient, type TRPCClient, type TRPCLink } from '@trpc/client';
+import { createTRPCClientProxy, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { HTTP_PATH } from '@herald/shared/internal';
 import { platformWebSocket } from '#platform';
@@ -9,6 +9,7 @@ import { heraldLink } from './link.js';
 import { clientDefaults, type HeraldClientOptions } from './options.js';
 import { ReconnectingConnection } from './reconnectingConnection.js';
 import { RequestTracker } from './requestTracker.js';
+import { HeraldUntypedClient } from './untypedClient.js';
 
 /** What `createHeraldClient` returns: the typed tRPC client, its link, the connection state, and close/reconnect. */
 export interface HeraldClient<TRouter extends AnyRouter> {
@@ -101,7 +102,8 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
 
   const link = heraldLink<TRouter>(tracker);
   return {
-    trpc: createTRPCClient<TRouter>({ links: [link] }),
+    // Queries and mutations go straight to the tracker; subscriptions through the link.
+    trpc: createTRPCClientProxy<TRouter>(new HeraldUntypedClient<TRouter>({ links: [link] }, tracker)),
     link,
     connection: connection.state,
     async close() {
