@@ -352,7 +352,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       out.push(
         `RPC: \`ping\` from the minimal wire client on ${c.rpc.connections} connections, one call in flight each, counted over ${c.rpc.windowMs / 1000} s ` +
           `after a ${c.rpc.warmupMs / 1000} s warm-up: instructions per answered call. raw ws answers with the same frame (\`JSON.parse\`, ` +
-          '`JSON.stringify`, `ws.send`), the floor of a JSON call over `ws`.',
+          '`JSON.stringify`, `ws.send`), the floor of a JSON call over `ws`. Socket.IO answers an emit with acknowledgement from the minimal ' +
+          'client of its protocol.',
         '',
       );
       const stock = results.instructions.rpc.find((row) => row.system === 'trpc');
