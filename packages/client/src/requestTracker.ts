@@ -148,6 +148,11 @@ export class RequestTracker {
     const call = this.#calls.get(id);
     if (!call || call.session !== session) return;
 
+    const primitive = primitiveDataOf(message);
+    if (primitive !== NOT_PRIMITIVE) {
+      this.onEvent(session, id, { type: 'data', data: primitive });
+      return;
+    }
     const transformed = transformResult(message as never, transformer);
     if (!transformed.ok) {
       this.onEvent(session, id, { type: 'error', error: TRPCClientError.from(transformed.error) });
@@ -265,6 +270,23 @@ export class RequestTracker {
       );
     }
   }
+}
+
+const NOT_PRIMITIVE = Symbol('not primitive');
+
+/**
+ * The data of an answer `{"result":{"type":"data","data":{"json":<primitive>}}}`
+ * (no `meta`, no tracked id): what `transformResult` would decode it to,
+ * without its copies. NOT_PRIMITIVE for any other frame.
+ */
+function primitiveDataOf(message: object): unknown {
+  if ('error' in message) return NOT_PRIMITIVE;
+  const result = (message as { result?: unknown }).result;
+  if (typeof result !== 'object' || result === null) return NOT_PRIMITIVE;
+  const { type, data, id } = result as { type?: unknown; data?: unknown; id?: unknown };
+  if (type !== 'data' || id !== undefined || typeof data !== 'object' || data === null || 'meta' in data) return NOT_PRIMITIVE;
+  const json = (data as { json?: unknown }).json;
+  return json === null || typeof json === 'string' || typeof json === 'number' || typeof json === 'boolean' ? json : NOT_PRIMITIVE;
 }
 
 /** A client-side failure shaped like a server error, so apps read `data.code` and `data.heraldCode` the same way. */
