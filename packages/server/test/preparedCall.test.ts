@@ -80,7 +80,8 @@ const transformerValue: fc.Arbitrary<Value> = fc.letrec((tie) => ({
     fc.constant(/ab+c/gi),
     fc.constantFrom(JSON.parse('{"__proto__":1}') as unknown, { constructor: 1 }, { prototype: 'x' }),
     fc.constant(Object.assign(Object.create(null) as object, { a: 1 })),
-    fc.constant([1, , 3]),
+    // A sparse array (a hole at index 1).
+    fc.constant(Object.assign(new Array<number>(3), { 0: 1, 2: 3 })),
     tie('value').map((shared) => ({ a: shared, b: shared })),
     fc.array(tie('value'), { maxLength: 3 }),
     fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 3 }),
