@@ -231,15 +231,21 @@ export class RequestTracker {
   }
 
   #sendOn(call: Call, session: Session): void {
-    const sent = session.startCall({
-      id: call.id,
-      type: call.type,
-      path: call.path,
-      input: call.input,
-      serializedInput: call.serializedInput,
-      lastEventId: call.lastEventId,
-      idempotencyKey: call.idempotencyKey,
-    });
+    // A query or mutation is sent as it is (nothing of it that a session reads changes);
+    // a subscription as a copy, since its lastEventId moves on as events arrive.
+    const sent = session.startCall(
+      call.type !== 'subscription'
+        ? call
+        : {
+            id: call.id,
+            type: call.type,
+            path: call.path,
+            input: call.input,
+            serializedInput: call.serializedInput,
+            lastEventId: call.lastEventId,
+            idempotencyKey: call.idempotencyKey,
+          },
+    );
     if (sent) call.session = session;
   }
 
