@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { heraldErrorFormatter, transformer } from '@herald/server';
 import { RunningCall } from '../src/ws/calls.js';
 import { prepareProcedure, PreparedProcedures } from '../src/ws/preparedCall.js';
+import { inputTransformerOf } from '../src/ws/plainJson.js';
 import { Wire, type ErrorContext } from '../src/ws/wire.js';
 
 /**
@@ -306,6 +307,41 @@ describe('the prepared call path', () => {
           return;
         }
         expect(wire.data(ENVELOPE, value)).toBe(stock);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('decoding inputs', () => {
+  it('decodes every serialized input as superjson does', () => {
+    const routerTransformer = initTRPC.create({ transformer }).router({})._def._config.transformer;
+    const fast = inputTransformerOf(routerTransformer);
+    expect(fast).not.toBe(routerTransformer);
+    const wireInput = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      transformerValue.map((value) => {
+        try {
+          return JSON.parse(JSON.stringify(transformer.serialize(value))) as unknown;
+        } catch {
+          return null;
+        }
+      }),
+      fc.constant({ meta: { values: ['undefined'], v: 1 } }),
+      fc.constant({ json: -0 }),
+    );
+    fc.assert(
+      fc.property(wireInput, (input) => {
+        let expected: unknown;
+        try {
+          expected = transformer.deserialize(structuredClone(input) as never);
+        } catch (error) {
+          expect(() => fast.input.deserialize(input)).toThrow((error as Error).message);
+          return;
+        }
+        const decoded: unknown = fast.input.deserialize(input);
+        expect(decoded).toStrictEqual(expected);
+        if (typeof expected === 'number') expect(Object.is(decoded, expected)).toBe(true);
       }),
       { numRuns: 2_000 },
     );

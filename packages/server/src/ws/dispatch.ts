@@ -6,6 +6,7 @@ import { HeraldError, RefusalReason } from '../errors.js';
 import { idempotencyKeyFrom } from '../transport/idempotentCall.js';
 import { callProcedure, RunningCall, SKIPPED, stop } from './calls.js';
 import type { Connection } from './connection.js';
+import { inputTransformerOf } from './plainJson.js';
 import { subscribe } from './subscriptions.js';
 import { envelopeOf, NULL_ENVELOPE, type Envelope, type ErrorContext } from './wire.js';
 
@@ -28,7 +29,7 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
   }
   let message: ReturnType<typeof parseTRPCMessage>;
   try {
-    message = parseTRPCMessage(raw, config.router._def._config.transformer);
+    message = parseTRPCMessage(raw, inputTransformerOf(config.router._def._config.transformer));
   } catch (cause) {
     connection.sendError(
       envelopeOfRequest(raw),

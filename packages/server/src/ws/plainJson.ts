@@ -1,3 +1,4 @@
+import type { parseTRPCMessage } from '@trpc/server/rpc';
 import { transformer } from '@herald/shared';
 
 /**
@@ -101,4 +102,62 @@ function onlyHeraldRules(): boolean {
     if (name !== 'bytes' || customs[name] !== heraldBytes) return false;
   }
   return true;
+}
+
+/** What `parseTRPCMessage` needs of a transformer. */
+type InputTransformer = Parameters<typeof parseTRPCMessage>[1];
+
+const NOT_PLAIN = Symbol('not plain');
+
+/**
+ * The input a serialized input stands for, when superjson would decode it
+ * without doing anything: no input at all (`{"meta":{"values":["undefined"],"v":1}}`,
+ * what tRPC clients send for a call without input), or `{"json":<primitive>}`.
+ * NOT_PLAIN for anything else (superjson then decodes it).
+ */
+function plainInputOf(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return NOT_PLAIN;
+  let keys = 0;
+  for (const key in value) {
+    if (key !== 'json' && key !== 'meta') return NOT_PLAIN;
+    keys++;
+  }
+  const { json, meta } = value as { json?: unknown; meta?: unknown };
+  if (keys === 1 && meta === undefined) {
+    return json === null || typeof json === 'string' || typeof json === 'boolean' || (typeof json === 'number' && Number.isFinite(json))
+      ? json
+      : NOT_PLAIN;
+  }
+  if (keys !== 1 || typeof meta !== 'object' || meta === null) return NOT_PLAIN;
+  let metaKeys = 0;
+  for (const key in meta) {
+    if (key !== 'values' && key !== 'v') return NOT_PLAIN;
+    metaKeys++;
+  }
+  const { values, v } = meta as { values?: unknown; v?: unknown };
+  return metaKeys === 2 && v === 1 && Array.isArray(values) && values.length === 1 && values[0] === 'undefined' ? undefined : NOT_PLAIN;
+}
+
+let lastTransformer: InputTransformer | null = null;
+let lastFast: InputTransformer | null = null;
+
+/**
+ * The router's transformer for `parseTRPCMessage`, with an input decoder
+ * that skips superjson for the inputs `plainInputOf` recognises (decoded
+ * to the same value), when the router uses Herald's transformer; the
+ * transformer itself otherwise.
+ */
+export function inputTransformerOf(routerTransformer: InputTransformer): InputTransformer {
+  if (routerTransformer === lastTransformer) return lastFast!;
+  let fast = routerTransformer;
+  if (routerTransformer.input === transformer) {
+    const deserialize = (value: unknown): unknown => {
+      const plain = plainInputOf(value);
+      return plain === NOT_PLAIN ? transformer.deserialize(value as never) : plain;
+    };
+    fast = { ...routerTransformer, input: { serialize: (value: unknown) => transformer.serialize(value), deserialize } };
+  }
+  lastTransformer = routerTransformer;
+  lastFast = fast;
+  return fast;
 }
