@@ -48,12 +48,16 @@ export interface RpcRow {
  */
 export async function runRpc(config: SuiteConfig, servers: readonly RpcServer[]): Promise<RpcRow[]> {
   const rows: RpcRow[] = [];
-  for (const system of servers) {
-    await withProcesses(async (track) => {
-      const server = track(await ServerProcess.start({ system, port: 0 }));
-      const loadgen = track(await LoadgenProcess.start());
-      for (const client of clientsOf(system)) {
-        for (const layout of RPC_LAYOUTS) {
+  await withProcesses(async (track) => {
+    // Every server up at once (the ones not measured sit idle), and the rows of one layout measured
+    // one after another across systems: on a machine with other work, a change in its load falls on
+    // neighbouring rows of different systems rather than on one system's rows.
+    const started: { system: RpcServer; server: ServerProcess }[] = [];
+    for (const system of servers) started.push({ system, server: track(await ServerProcess.start({ system, port: 0 })) });
+    const loadgen = track(await LoadgenProcess.start());
+    for (const layout of RPC_LAYOUTS) {
+      for (const { system, server } of started) {
+        for (const client of clientsOf(system)) {
           await loadgen.ipc.request('reset', { creditStep: 0 });
           await loadgen.ipc.request('rpcStart', { kind: client, url: server.url, ...layout }, 60_000);
           let measurement: Measurement;
@@ -71,7 +75,13 @@ export async function runRpc(config: SuiteConfig, servers: readonly RpcServer[])
           );
         }
       }
-    });
-  }
-  return rows;
+    }
+  });
+  // Reported by server, then client, then layout.
+  const layoutOf = (row: RpcRow) => RPC_LAYOUTS.findIndex((layout) => layout.connections === row.connections && layout.depth === row.depth);
+  const order = (row: RpcRow) => [servers.indexOf(row.server), clientsOf(row.server).indexOf(row.client), layoutOf(row)];
+  return rows.sort((a, b) => {
+    const [x, y] = [order(a), order(b)];
+    return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
+  });
 }
