@@ -173,7 +173,7 @@ function build(spec: Spec, log: Log): AnyRouter {
     } else {
       builder = builder.use(async (opts) => {
         log.push(`use ${index} before: ctx ${seen(opts.ctx)} input ${seen(opts.input)} path ${opts.path} type ${opts.type} meta ${seen(opts.meta)}`);
-        log.push(`use ${index} raw ${seen(await opts.getRawInput())}`);
+        log.push(`use ${index} raw ${seen(await opts.getRawInput())} keys ${Object.keys(opts).sort().join()}`);
         if (s.readSignal) log.push(`use ${index} signal ${opts.signal instanceof AbortSignal} ${String(opts.signal?.aborted)}`);
         if (s.throwBefore) throw new Error(`use ${index} threw before`);
         if (s.skipNext === 'undefined') return undefined as never;
@@ -190,7 +190,11 @@ function build(spec: Spec, log: Log): AnyRouter {
   });
   const resolver = async (opts: { ctx: unknown; input: unknown; signal: AbortSignal | undefined; path: string; next?: unknown }) => {
     log.push(`resolver ctx ${seen(opts.ctx)} input ${seen(opts.input)} path ${opts.path}`);
-    if (spec.resolver.readSignal) log.push(`resolver signal ${opts.signal instanceof AbortSignal} ${String(opts.signal?.aborted)}`);
+    log.push(`resolver keys ${Object.keys(opts).sort().join()}`);
+    if (spec.resolver.readSignal) {
+      const copy = { ...opts };
+      log.push(`resolver signal ${opts.signal instanceof AbortSignal} ${String(opts.signal?.aborted)} copied ${copy.signal instanceof AbortSignal}`);
+    }
     if (spec.resolver.callNext && typeof opts.next === 'function') {
       const result = (await (opts.next as () => Promise<{ ok: boolean; error?: TRPCError }>)()) ?? { ok: 'none' };
       log.push(`resolver next: ok ${String(result.ok)} ${result.error?.code} ${result.error?.message}`);

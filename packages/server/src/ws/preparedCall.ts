@@ -38,7 +38,7 @@ type MiddlewareResult =
   | { readonly ok: false; readonly error: TRPCError; readonly marker: typeof middlewareMarker };
 
 /** A middleware function as tRPC stores it (`_def.middlewares`); `_type` tags the ones its builder made. */
-type MiddlewareFunction = ((opts: Record<string, unknown>) => Promise<MiddlewareResult | undefined>) & { _type?: string };
+type MiddlewareFunction = ((opts: CallOptions) => Promise<MiddlewareResult | undefined>) & { _type?: string };
 
 interface ProcedureDef {
   readonly procedure?: unknown;
@@ -52,7 +52,73 @@ interface ProcedureDef {
   readonly experimental_caller?: unknown;
 }
 
-type Resolver = (opts: Record<string, unknown>) => unknown;
+type Resolver = (opts: CallOptions) => unknown;
+
+const SIGNAL_SOURCE = Symbol('signalSource');
+
+/** `signal` of a call's options: an own, enumerable getter (a spread copies the signal), one function for every call. */
+const SIGNAL_PROPERTY: PropertyDescriptor = {
+  get(this: { [SIGNAL_SOURCE]: SignalSource }): AbortSignal {
+    return this[SIGNAL_SOURCE].signal;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * What a middleware or resolver is called with: tRPC's options, key for
+ * key, with `signal` an own getter. (An object literal with a getter takes
+ * V8's slow path, several times the cost of this; a getter on the
+ * prototype would be lost by `{ ...opts }`.)
+ */
+class CallOptions {
+  declare readonly router: AnyRouter;
+  declare readonly path: string;
+  declare readonly getRawInput: GetRawInput;
+  declare readonly ctx: unknown;
+  declare readonly type: 'query' | 'mutation';
+  declare readonly signal: AbortSignal;
+  declare readonly batchIndex: number;
+  declare readonly input: unknown;
+  declare readonly meta: unknown;
+  declare readonly next: (nextOpts?: NextOptions) => Promise<MiddlewareResult | undefined>;
+  declare readonly [SIGNAL_SOURCE]: SignalSource;
+
+  constructor(
+    router: AnyRouter,
+    path: string,
+    getRawInput: GetRawInput,
+    ctx: unknown,
+    type: 'query' | 'mutation',
+    source: SignalSource,
+    batchIndex: number,
+    input: unknown,
+    meta: unknown,
+    next: (nextOpts?: NextOptions) => Promise<MiddlewareResult | undefined>,
+  ) {
+    const self = this as Writable<CallOptions>;
+    self.router = router;
+    self.path = path;
+    self.getRawInput = getRawInput;
+    self.ctx = ctx;
+    self.type = type;
+    Object.defineProperty(this, 'signal', SIGNAL_PROPERTY);
+    self.batchIndex = batchIndex;
+    self.input = input;
+    self.meta = meta;
+    self.next = next;
+    (this as { [SIGNAL_SOURCE]: SignalSource })[SIGNAL_SOURCE] = source;
+  }
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** What `next(...)` may replace. */
+interface NextOptions {
+  ctx?: Record<string, unknown>;
+  input?: unknown;
+  getRawInput?: GetRawInput;
+}
 
 /** A procedure whose calls skip `callTRPCProcedure`. */
 export abstract class PreparedProcedure {
@@ -88,20 +154,9 @@ class ResolverOnly extends PreparedProcedure {
 
   async call(router: AnyRouter, path: string, input: unknown, ctx: unknown, source: SignalSource, batchIndex: number): Promise<unknown> {
     try {
-      return await this.resolver({
-        router,
-        path,
-        getRawInput: async () => input,
-        ctx,
-        type: this.type,
-        get signal() {
-          return source.signal;
-        },
-        batchIndex,
-        input: undefined,
-        meta: this.meta,
-        next: nextPastTheEnd,
-      });
+      return await this.resolver(
+        new CallOptions(router, path, async () => input, ctx, this.type, source, batchIndex, undefined, this.meta, nextPastTheEnd),
+      );
     } catch (cause) {
       throw getTRPCErrorFromUnknown(cause);
     }
@@ -140,20 +195,9 @@ class Validated extends PreparedProcedure {
     }
     let data: unknown;
     try {
-      data = await this.resolver({
-        router,
-        path,
-        getRawInput,
-        ctx,
-        type: this.type,
-        get signal() {
-          return source.signal;
-        },
-        batchIndex,
-        input,
-        meta: this.meta,
-        next: nextPastTheEnd,
-      });
+      data = await this.resolver(
+        new CallOptions(router, path, getRawInput, ctx, this.type, source, batchIndex, input, this.meta, nextPastTheEnd),
+      );
     } catch (cause) {
       throw getTRPCErrorFromUnknown(cause);
     }
@@ -200,27 +244,17 @@ class Chain extends PreparedProcedure {
   private async step(index: number, call: ChainCall, ctx: unknown, input: unknown, getRawInput: GetRawInput): Promise<MiddlewareResult | undefined> {
     try {
       const middleware = this.middlewares[index] as MiddlewareFunction;
-      return await middleware({
-        router: call.router,
-        path: call.path,
-        getRawInput,
-        ctx,
-        type: this.type,
-        get signal() {
-          return call.source.signal;
-        },
-        batchIndex: call.batchIndex,
-        input,
-        meta: this.meta,
-        next: (nextOpts?: { ctx?: Record<string, unknown>; input?: unknown; getRawInput?: GetRawInput }) =>
-          this.step(
-            index + 1,
-            call,
-            nextOpts?.ctx ? { ...(ctx as Record<string, unknown>), ...nextOpts.ctx } : ctx,
-            nextOpts && 'input' in nextOpts ? nextOpts.input : input,
-            nextOpts?.getRawInput ?? getRawInput,
-          ),
-      });
+      const next = (nextOpts?: NextOptions) =>
+        this.step(
+          index + 1,
+          call,
+          nextOpts?.ctx ? { ...(ctx as Record<string, unknown>), ...nextOpts.ctx } : ctx,
+          nextOpts && 'input' in nextOpts ? nextOpts.input : input,
+          nextOpts?.getRawInput ?? getRawInput,
+        );
+      return await middleware(
+        new CallOptions(call.router, call.path, getRawInput, ctx, this.type, call.source, call.batchIndex, input, this.meta, next),
+      );
     } catch (cause) {
       return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker };
     }
