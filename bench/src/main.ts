@@ -32,7 +32,7 @@ import { runPaired, type PairedRow } from './scenarios/paired.js';
 import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js';
 import { NODE_SYSTEMS, runNode, type NodeRow, type NodeSystem } from './scenarios/node.js';
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
-import { runRpc, type RpcRow } from './scenarios/rpc.js';
+import { RPC_SERVERS, runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
@@ -109,7 +109,7 @@ const pick = (list: readonly SystemName[]) => (systems ? list.filter((system) =>
 fanout = await scenario('fanout', () => runFanout(config, { systems: pick(FANOUT_SYSTEMS), cpuProfDir }), fanout);
 paired = await scenario('paired', () => runPaired(config), paired);
 memory = await scenario('memory', () => runMemory(config, pick(MEMORY_SYSTEMS)), memory);
-rpc = await scenario('rpc', () => runRpc(config, ['herald', 'trpc', 'raw-ws-string']), rpc);
+rpc = await scenario('rpc', () => runRpc(config, RPC_SERVERS), rpc);
 reconnect = await scenario('reconnect', () => runReconnect(config, ['herald', 'trpc']), reconnect);
 scaleout = await scenario('scaleout', () => runScaleout(config), scaleout);
 deflate = await scenario('deflate', () => runDeflate(config), deflate);

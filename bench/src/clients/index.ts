@@ -3,6 +3,7 @@ import { HeraldClientSubscriber } from './heraldSubscriber.js';
 import { SocketIoSubscriber } from './socketio.js';
 import { RawWsSubscriber } from './rawWs.js';
 import { heraldRpcClient, stockRpcClient } from './rpcClients.js';
+import { socketIoRpcClient, SocketIoWireClient } from './socketioRpc.js';
 import { TrpcWireClient, type ReconnectPolicy, type ReconnectStats } from './trpcWire.js';
 import type { RpcClient, SubscriberClient, SubscriberContext } from './types.js';
 
@@ -41,5 +42,9 @@ export async function createRpcClient(kind: RpcKind, ctx: SubscriberContext): Pr
       return heraldRpcClient(ctx.url);
     case 'trpc-client':
       return stockRpcClient(ctx.url);
+    case 'socketio-client':
+      return socketIoRpcClient(ctx.url);
+    case 'socketio-wire':
+      return SocketIoWireClient.connect(ctx.url);
   }
 }

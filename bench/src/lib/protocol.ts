@@ -12,7 +12,7 @@ export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'raw-ws-trpc' | 'trp
  * `herald-client` is `@herald/client` itself, over either of its transports.
  */
 export type SubscriberKind = 'raw-ws' | 'trpc-wire' | 'socketio' | 'herald-client';
-export type RpcKind = 'trpc-wire' | 'herald-client' | 'trpc-client';
+export type RpcKind = 'trpc-wire' | 'herald-client' | 'trpc-client' | 'socketio-wire' | 'socketio-client';
 
 export interface ServerConfig {
   readonly system: SystemName;

@@ -186,21 +186,31 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   out.push(
     'A trivial query (`ping`, returns a string) in closed loops: each connection keeps `in flight` calls outstanding. Clients: ' +
       '**@herald/client** (`createHeraldClient`), **stock client** (`createWSClient` + `wsLink`, superjson), **minimal wire client** ' +
-      '(the raw-`ws` tRPC-protocol client of the fan-out runs). **raw ws** answers the minimal client\'s call with the same frame ' +
+      '(the raw-`ws` tRPC-protocol client of the fan-out runs). **Socket.IO** answers an emit with acknowledgement (`ping` answered `"pong"`) ' +
+      'from **socket.io-client** (WebSocket only) and from a **minimal Socket.IO client** (engine.io 4 frames over raw `ws`, ' +
+      "the counterpart of the minimal tRPC client). **raw ws** answers the minimal client's call with the same frame " +
       '(`JSON.parse`, `JSON.stringify`, `ws.send`): the ceiling of a JSON call over `ws`. Server CPU per call includes the cost of ' +
-      'waking up for each frame (a read and a write system call per call at one in flight), which dominates at one call in flight.',
+      'waking up for each frame (a read and a write system call per call at one in flight), which dominates at one call in flight. ' +
+      "Client CPU per call is the load generator's CPU over the calls it completed (its closed loops included, the same for every client).",
     '',
   );
-  const clientLabel = { 'herald-client': '@herald/client', 'trpc-client': 'stock client (wsLink)', 'trpc-wire': 'minimal wire client' } as const;
+  const clientLabel = {
+    'herald-client': '@herald/client',
+    'trpc-client': 'stock client (wsLink)',
+    'trpc-wire': 'minimal wire client',
+    'socketio-client': 'socket.io-client',
+    'socketio-wire': 'minimal Socket.IO client',
+  } as const;
   out.push(
     table(
-      ['server', 'client', 'connections × in flight', 'calls/s', 'server CPU µs/call', 'server CPU', 'loadgen CPU', 'p50 / p99 ms'],
+      ['server', 'client', 'connections × in flight', 'calls/s', 'server CPU µs/call', 'client CPU µs/call', 'server CPU', 'loadgen CPU', 'p50 / p99 ms'],
       results.rpc.map((row) => [
         SYSTEM_LABELS[row.server],
         clientLabel[row.client],
         `${row.connections} × ${row.depth}`,
         withRange(row.measurement.rate, 0),
         fmt(row.measurement.cpuUsPerEvent.value),
+        fmt(row.measurement.loadgenCpuUsPerEvent),
         `${fmt(row.measurement.serverCpuPct, 0)}%`,
         `${fmt(row.measurement.loadgenCpuPct, 0)}%`,
         p(row.measurement.latency),
@@ -344,7 +354,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       out.push(
         `RPC: \`ping\` from the minimal wire client on ${c.rpc.connections} connections, one call in flight each, counted over ${c.rpc.windowMs / 1000} s ` +
           `after a ${c.rpc.warmupMs / 1000} s warm-up: instructions per answered call. raw ws answers with the same frame (\`JSON.parse\`, ` +
-          '`JSON.stringify`, `ws.send`), the floor of a JSON call over `ws`.',
+          '`JSON.stringify`, `ws.send`), the floor of a JSON call over `ws`. Socket.IO answers an emit with acknowledgement from the minimal ' +
+          'client of its protocol.',
         '',
       );
       const stock = results.instructions.rpc.find((row) => row.system === 'trpc');

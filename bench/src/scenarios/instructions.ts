@@ -12,7 +12,7 @@ import type { SystemName } from '../lib/protocol.js';
 export const INSTRUCTION_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'raw-ws-trpc', 'herald'];
 
 /** Servers of the RPC count: each answers the minimal wire client's `ping`. */
-export const RPC_INSTRUCTION_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'trpc', 'herald'];
+export const RPC_INSTRUCTION_SYSTEMS: readonly SystemName[] = ['raw-ws-string', 'trpc', 'socketio', 'herald'];
 
 export interface InstructionRow {
   readonly system: SystemName;
@@ -135,11 +135,16 @@ async function countOne(system: SystemName, subscribers: number, warmup: number,
   });
 }
 
-/** `ping` in closed loops from the minimal wire client, one call in flight per connection: instructions per answered call. */
+/**
+ * `ping` in closed loops from the minimal wire client (Socket.IO: the
+ * minimal client of its protocol, an emit with acknowledgement), one call in
+ * flight per connection: instructions per answered call.
+ */
 async function countRpc(system: SystemName, plan: SuiteConfig['instructions']['rpc']): Promise<RpcInstructionRow> {
   return underCallgrind(system, async (server, loadgen, dir) => {
     await loadgen.ipc.request('reset', { creditStep: 0 });
-    await loadgen.ipc.request('rpcStart', { kind: 'trpc-wire', url: server.url, connections: plan.connections, depth: 1 }, 300_000);
+    const kind = system === 'socketio' ? 'socketio-wire' : 'trpc-wire';
+    await loadgen.ipc.request('rpcStart', { kind, url: server.url, connections: plan.connections, depth: 1 }, 300_000);
     try {
       await sleep(plan.warmupMs);
       await loadgen.ipc.request('snapshot', { startRun: true });

@@ -16,6 +16,8 @@ export interface Measurement {
   /** Server write system calls per delivery or call (NaN where /proc cannot tell). */
   readonly writeSyscallsPerEvent: number;
   readonly loadgenCpuPct: number;
+  /** Load-generator CPU per delivery or call, µs (for RPC: what the client spends per call). */
+  readonly loadgenCpuUsPerEvent: number;
   /** Over every delivery of every window: one stall from other work on the machine shows in the p99. */
   readonly latency: LatencySummary;
   /** p99 of each window: the median of the windows, and their range (robust to one disturbed window). */
@@ -111,6 +113,7 @@ export async function measureWindows(options: MeasureOptions): Promise<Measureme
     serverSystemShare: serverSystem / (serverUser + serverSystem),
     writeSyscallsPerEvent: events > 0 ? writes / events : Number.NaN,
     loadgenCpuPct: ((cpuUs(last.loadgen.cpu) - cpuUs(first.loadgen.cpu)) / 1000 / wallMs) * 100,
+    loadgenCpuUsPerEvent: events > 0 ? (cpuUs(last.loadgen.cpu) - cpuUs(first.loadgen.cpu)) / events : Number.NaN,
     latency: last.loadgen.runAll,
     windowP99: measured(median(p99s), p99s),
     groupLatency: last.loadgen.runGroups,

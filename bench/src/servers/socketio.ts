@@ -6,7 +6,8 @@ import { ROOM, type BenchServer } from './types.js';
 /**
  * Socket.IO 4 over WebSocket only (no polling). A client subscribes by
  * emitting `sub` with the room (acknowledged once joined); a message goes out
- * with `io.to(room).emit`, which encodes it once for all.
+ * with `io.to(room).emit`, which encodes it once for all. The RPC scenario's
+ * call is an emit with acknowledgement: `ping` is answered with `'pong'`.
  */
 export async function startSocketIo(config: ServerConfig): Promise<BenchServer> {
   const http = notFoundServer();
@@ -15,6 +16,9 @@ export async function startSocketIo(config: ServerConfig): Promise<BenchServer> 
     socket.on('sub', (room: unknown, ack: unknown) => {
       void socket.join(String(room));
       if (typeof ack === 'function') ack();
+    });
+    socket.on('ping', (ack: unknown) => {
+      if (typeof ack === 'function') ack('pong');
     });
   });
   const port = await listen(http, config.port);

@@ -1,4 +1,4 @@
-import { createTRPCClient, type TRPCClient, type TRPCLink } from '@trpc/client';
+import { createTRPCClientProxy, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { platformWebSocket } from '#platform';
 import { fullJitterBackoff } from './backoff.js';
@@ -10,6 +10,7 @@ import { clientDefaults, type HeraldClientOptions } from './options.js';
 import type { HeraldPersistence, Outbox } from './persistence.js';
 import { ReconnectingConnection } from './reconnectingConnection.js';
 import { RequestTracker } from './requestTracker.js';
+import { HeraldUntypedClient } from './untypedClient.js';
 
 /**
  * What `createHeraldClient` returns: the typed tRPC client, its link, the
@@ -110,7 +111,8 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
   const persisted = options.persistence?.attach(tracker, connection.state);
   const link = (persisted?.link ?? heraldLink(tracker)) as TRPCLink<TRouter>;
   return {
-    trpc: createTRPCClient<TRouter>({ links: [link] }),
+    // Queries and mutations go straight to the tracker; subscriptions through the link.
+    trpc: createTRPCClientProxy<TRouter>(new HeraldUntypedClient<TRouter>({ links: [link] }, tracker)),
     link,
     connection: connection.state,
     outbox: persisted?.outbox ?? null,

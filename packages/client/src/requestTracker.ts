@@ -150,6 +150,11 @@ export class RequestTracker {
     const call = this.#calls.get(id);
     if (!call || call.session !== session) return;
 
+    const primitive = primitiveDataOf(message);
+    if (primitive !== NOT_PRIMITIVE) {
+      this.onEvent(session, id, { type: 'data', data: primitive });
+      return;
+    }
     const decoded = decodeResponse(message);
     if (!decoded.ok) {
       this.onEvent(session, id, { type: 'error', error: TRPCClientError.from(decoded.error) });
@@ -228,15 +233,21 @@ export class RequestTracker {
   }
 
   #sendOn(call: Call, session: Session): void {
-    const sent = session.startCall({
-      id: call.id,
-      type: call.type,
-      path: call.path,
-      input: call.input,
-      serializedInput: call.serializedInput,
-      lastEventId: call.lastEventId,
-      idempotencyKey: call.idempotencyKey,
-    });
+    // A query or mutation is sent as it is (nothing of it that a session reads changes);
+    // a subscription as a copy, since its lastEventId moves on as events arrive.
+    const sent = session.startCall(
+      call.type !== 'subscription'
+        ? call
+        : {
+            id: call.id,
+            type: call.type,
+            path: call.path,
+            input: call.input,
+            serializedInput: call.serializedInput,
+            lastEventId: call.lastEventId,
+            idempotencyKey: call.idempotencyKey,
+          },
+    );
     if (sent) call.session = session;
   }
 
@@ -267,6 +278,23 @@ export class RequestTracker {
       );
     }
   }
+}
+
+const NOT_PRIMITIVE = Symbol('not primitive');
+
+/**
+ * The data of an answer `{"result":{"type":"data","data":{"json":<primitive>}}}`
+ * (no `meta`, no tracked id): what `transformResult` would decode it to,
+ * without its copies. NOT_PRIMITIVE for any other frame.
+ */
+function primitiveDataOf(message: object): unknown {
+  if ('error' in message) return NOT_PRIMITIVE;
+  const result = (message as { result?: unknown }).result;
+  if (typeof result !== 'object' || result === null) return NOT_PRIMITIVE;
+  const { type, data, id } = result as { type?: unknown; data?: unknown; id?: unknown };
+  if (type !== 'data' || id !== undefined || typeof data !== 'object' || data === null || 'meta' in data) return NOT_PRIMITIVE;
+  const json = (data as { json?: unknown }).json;
+  return json === null || typeof json === 'string' || typeof json === 'number' || typeof json === 'boolean' ? json : NOT_PRIMITIVE;
 }
 
 /** A client-side failure shaped like a server error, so apps read `data.code` and `data.heraldCode` the same way. */

@@ -93,10 +93,12 @@ export class SocketSession implements Session {
   }
 
   startCall(call: OutgoingCall): boolean {
-    const params: Record<string, unknown> = { path: call.path, input: call.serializedInput };
-    if (call.lastEventId !== undefined) params['lastEventId'] = call.lastEventId;
-    if (call.idempotencyKey !== undefined) params['idempotencyKey'] = call.idempotencyKey;
-    return this.#request(JSON.stringify({ id: call.id, method: call.type, params }));
+    // The same text as JSON.stringify({ id, method, params: { path, input, lastEventId?, idempotencyKey? } }).
+    const input = inputJson(call.serializedInput);
+    let params = `"path":${JSON.stringify(call.path)}${input === undefined ? '' : `,"input":${input}`}`;
+    if (call.lastEventId !== undefined) params += `,"lastEventId":${JSON.stringify(call.lastEventId)}`;
+    if (call.idempotencyKey !== undefined) params += `,"idempotencyKey":${JSON.stringify(call.idempotencyKey)}`;
+    return this.#request(`{"id":${JSON.stringify(call.id)},"method":${JSON.stringify(call.type)},"params":{${params}}}`);
   }
 
   stopCall(id: number): void {
@@ -234,6 +236,25 @@ export class SocketSession implements Session {
 }
 
 const HERALD_REFUSAL_STATUSES = /* @__PURE__ */ new Set([429, 503]);
+
+let lastInput: unknown = undefined;
+let lastInputJson = '';
+
+/**
+ * A serialized input as JSON text (undefined when there is none to write,
+ * as `JSON.stringify` of the whole request would leave it out). Calls
+ * without input share one serialized `undefined` (the tracker's), so the
+ * last object written is remembered with its text.
+ */
+function inputJson(serializedInput: unknown): string | undefined {
+  if (serializedInput === lastInput && lastInputJson !== '') return lastInputJson;
+  const json = JSON.stringify(serializedInput) as string | undefined;
+  if (json !== undefined && typeof serializedInput === 'object' && serializedInput !== null) {
+    lastInput = serializedInput;
+    lastInputJson = json;
+  }
+  return json;
+}
 
 /** The code and message of a tRPC error frame, or null when `message` is not one. */
 function connectionErrorOf(message: unknown): ConnectionError | null {

@@ -4,8 +4,9 @@ import { parseTRPCMessage } from '@trpc/server/rpc';
 import { isAsyncIterable } from '@trpc/server/unstable-core-do-not-import';
 import { HeraldError, RefusalReason } from '../errors.js';
 import { idempotencyKeyFrom } from '../transport/idempotentCall.js';
-import { callProcedure, SKIPPED, stop, type RunningCall } from './calls.js';
+import { callProcedure, RunningCall, SKIPPED, stop } from './calls.js';
 import type { Connection } from './connection.js';
+import { inputTransformerOf } from './plainJson.js';
 import { subscribe } from './subscriptions.js';
 import { envelopeOf, NULL_ENVELOPE, type Envelope, type ErrorContext } from './wire.js';
 
@@ -28,7 +29,7 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
   }
   let message: ReturnType<typeof parseTRPCMessage>;
   try {
-    message = parseTRPCMessage(raw, config.router._def._config.transformer);
+    message = parseTRPCMessage(raw, inputTransformerOf(config.router._def._config.transformer));
   } catch (cause) {
     connection.sendError(
       envelopeOfRequest(raw),
@@ -80,43 +81,50 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
     );
     return;
   }
-  const call: RunningCall = { controller: new AbortController(), type };
+  const call = new RunningCall(type);
   connection.track(envelope, call);
-  const answers = type !== 'subscription';
-  if (answers) connection.unanswered++;
   // Ordering on one socket (ordering.ts): a subscription starts at once and
   // marks itself live when it is; a query or mutation first waits for the
   // subscriptions sent before it that are still opening.
-  let opened: (() => void) | null = null;
-  let run: Promise<void>;
   if (type === 'subscription') {
-    opened = connection.opening.open(call.controller.signal);
-    run = subscribe(connection, envelope, call, context, batchIndex, opened);
-  } else {
-    const idempotencyKey = type === 'mutation' ? idempotencyKeyOf(raw) : null;
-    const barrier = connection.opening.barrier();
-    // A closure only for a call that has to wait: the usual call starts here.
-    run = barrier
-      ? barrier.then(() => answerCall(connection, envelope, call, context, batchIndex, idempotencyKey))
-      : answerCall(connection, envelope, call, context, batchIndex, idempotencyKey);
+    const opened = connection.opening.open(call.signal);
+    subscribe(connection, envelope, call, context, batchIndex, opened)
+      .catch((cause: unknown) => fail(connection, envelope, call, context, cause))
+      .finally(() => {
+        // A subscription that failed or was refused before it went live no longer holds the calls behind it.
+        opened();
+        connection.forget(envelope, call);
+      });
+    return;
   }
-  run
-    .catch((cause: unknown) => {
-      if (call.controller.signal.aborted && connection.closed) return;
-      const error = getTRPCErrorFromUnknown(cause);
-      connection.report(error, type, path);
-      connection.sendError(envelope, error, { ...context, ctx: connection.ctx });
-    })
-    .finally(() => {
-      // A subscription that failed or was refused before it went live no longer holds the calls behind it.
-      opened?.();
-      connection.forget(envelope, call);
-      if (answers) connection.answered();
-    });
+  connection.unanswered++;
+  const idempotencyKey = type === 'mutation' ? idempotencyKeyOf(raw) : null;
+  const barrier = connection.opening.barrier();
+  // A closure only for a call that has to wait: the usual call starts here.
+  if (barrier) void barrier.then(() => answerCall(connection, envelope, call, context, batchIndex, idempotencyKey));
+  else void answerCall(connection, envelope, call, context, batchIndex, idempotencyKey);
 }
 
-/** Runs a query or mutation: once per key when it carries an idempotency key. */
-function answerCall<TRouter extends AnyRouter>(
+/** Answers a call that failed with its error, unless it was cancelled by the socket closing. */
+function fail<TRouter extends AnyRouter>(
+  connection: Connection<TRouter>,
+  envelope: Envelope,
+  call: RunningCall,
+  context: ErrorContext,
+  cause: unknown,
+): void {
+  if (call.aborted && connection.closed) return;
+  const error = getTRPCErrorFromUnknown(cause);
+  connection.report(error, context.type, context.path);
+  connection.sendError(envelope, error, { ...context, ctx: connection.ctx });
+}
+
+/**
+ * Runs a query or mutation (once per key when it carries an idempotency
+ * key) and answers it; never rejects. Its end (answered, failed or
+ * cancelled) releases its id and counts it answered for the drain.
+ */
+async function answerCall<TRouter extends AnyRouter>(
   connection: Connection<TRouter>,
   envelope: Envelope,
   call: RunningCall,
@@ -124,25 +132,24 @@ function answerCall<TRouter extends AnyRouter>(
   batchIndex: number,
   idempotencyKey: string | null,
 ): Promise<void> {
-  return idempotencyKey
-    ? answerOnce(connection, envelope, idempotencyKey, context, batchIndex)
-    : answer(connection, envelope, call, context, batchIndex);
-}
-
-async function answer<TRouter extends AnyRouter>(
-  connection: Connection<TRouter>,
-  envelope: Envelope,
-  call: RunningCall,
-  context: ErrorContext,
-  batchIndex: number,
-): Promise<void> {
-  const result = await callProcedure(connection, call, context, batchIndex);
-  // A cancelled call gets no answer: the client stopped waiting, or the socket is gone.
-  if (result === SKIPPED || call.controller.signal.aborted) return;
-  if (isAsyncIterable(result) || isObservable(result)) {
-    throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `A ${context.type} cannot return a stream; use a subscription` });
+  try {
+    if (idempotencyKey) {
+      await answerOnce(connection, envelope, idempotencyKey, context, batchIndex);
+      return;
+    }
+    const result = await callProcedure(connection, call, context, batchIndex);
+    // A cancelled call gets no answer: the client stopped waiting, or the socket is gone.
+    if (result === SKIPPED || call.aborted) return;
+    if (isAsyncIterable(result) || isObservable(result)) {
+      throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `A ${context.type} cannot return a stream; use a subscription` });
+    }
+    connection.send(connection.config.wire.data(envelope, result));
+  } catch (cause) {
+    fail(connection, envelope, call, context, cause);
+  } finally {
+    connection.forget(envelope, call);
+    connection.answered();
   }
-  connection.send(connection.config.wire.data(envelope, result));
 }
 
 /**
@@ -161,7 +168,7 @@ async function answerOnce<TRouter extends AnyRouter>(
   if (!(await connection.admitted)) return;
   const { config } = connection;
   const { outcome } = await config.idempotentCalls.run(connection.ctx, context.path ?? '', idempotencyKey, async () => {
-    const uncancelled: RunningCall = { controller: new AbortController(), type: 'mutation' };
+    const uncancelled = new RunningCall('mutation');
     try {
       return config.wire.dataBody(await callProcedure(connection, uncancelled, context, batchIndex));
     } catch (cause) {

@@ -1,7 +1,9 @@
 import { getErrorShape, getTRPCErrorFromUnknown, type AnyRouter, type TRPCError } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+import { transformer } from '@herald/shared';
 import { SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
 import type { HeraldError } from '../errors.js';
+import { isPlainJson } from './plainJson.js';
 
 /**
  * tRPC's WebSocket response frames, built as strings. The envelope (`"id":…`
@@ -32,7 +34,12 @@ export interface ErrorContext {
 }
 
 export class Wire {
-  constructor(private readonly router: AnyRouter) {}
+  /** The router serializes with Herald's transformer, so plain JSON needs no walk (see `isPlainJson`). */
+  private readonly heraldTransformer: boolean;
+
+  constructor(private readonly router: AnyRouter) {
+    this.heraldTransformer = router._def._config.transformer.output === transformer;
+  }
 
   private serialize(value: unknown): unknown {
     return this.router._def._config.transformer.output.serialize(value);
@@ -44,7 +51,13 @@ export class Wire {
 
   /** A response without its envelope: what an idempotent mutation stores and replays under another id. */
   dataBody(value: unknown): string {
-    return `"result":{"type":"data","data":${JSON.stringify(this.serialize(value))}}`;
+    return `"result":{"type":"data","data":${this.serializedJson(value)}}`;
+  }
+
+  /** `value` through the transformer, as JSON text: superjson's `{"json":…}` spelled out directly when it would add nothing. */
+  private serializedJson(value: unknown): string {
+    if (this.heraldTransformer && isPlainJson(value)) return `{"json":${JSON.stringify(value)}}`;
+    return JSON.stringify(this.serialize(value));
   }
 
   /** Puts a stored response body under `envelope`. */
