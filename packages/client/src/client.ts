@@ -111,8 +111,8 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
   const persisted = options.persistence?.attach(tracker, connection.state);
   const link = (persisted?.link ?? heraldLink(tracker)) as TRPCLink<TRouter>;
   return {
-    // Queries and mutations go straight to the tracker; subscriptions through the link.
-    trpc: createTRPCClientProxy<TRouter>(new HeraldUntypedClient<TRouter>({ links: [link] }, tracker)),
+    // Queries and mutations go straight to the tracker; subscriptions (and, with persistence, mutations) through the link.
+    trpc: createTRPCClientProxy<TRouter>(new HeraldUntypedClient<TRouter>({ links: [link] }, tracker, persisted !== undefined)),
     link,
     connection: connection.state,
     outbox: persisted?.outbox ?? null,

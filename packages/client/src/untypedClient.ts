@@ -13,14 +13,17 @@ import type { CallObserver, RequestTracker } from './requestTracker.js';
  * tRPC's would: with the data, with the call's TRPCClientError, or, when
  * `signal` aborts, with a TRPCClientError around an AbortError. Subscriptions,
  * and calls made through `client.link` in another tRPC client, take the link
- * (link.ts) as before.
+ * (link.ts) as before, and so do mutations when the client has persistence:
+ * the outbox records them in its link (persistence/persistenceLink.ts).
  */
 export class HeraldUntypedClient<TRouter extends AnyRouter> extends TRPCUntypedClient<TRouter> {
   readonly #tracker: RequestTracker;
+  readonly #mutationsThroughLink: boolean;
 
-  constructor(opts: CreateTRPCClientOptions<TRouter>, tracker: RequestTracker) {
+  constructor(opts: CreateTRPCClientOptions<TRouter>, tracker: RequestTracker, mutationsThroughLink: boolean) {
     super(opts);
     this.#tracker = tracker;
+    this.#mutationsThroughLink = mutationsThroughLink;
   }
 
   override query(path: string, input?: unknown, opts?: TRPCRequestOptions): Promise<unknown> {
@@ -28,6 +31,7 @@ export class HeraldUntypedClient<TRouter extends AnyRouter> extends TRPCUntypedC
   }
 
   override mutation(path: string, input?: unknown, opts?: TRPCRequestOptions): Promise<unknown> {
+    if (this.#mutationsThroughLink) return super.mutation(path, input, opts);
     return this.#call('mutation', path, input, opts?.signal);
   }
 
