@@ -22,8 +22,12 @@ import { createAdminRouter, type AdminRouter } from './router.js';
 /**
  * The prebuilt page: `packages/server/dist-admin/`, two levels up from this
  * module both as source (`src/admin/`) and as built code (`dist/admin/`).
+ * Resolved when the admin option is on, not on import: a server imported
+ * under a DOM test environment has no `file:` module URL.
  */
-export const ADMIN_PAGE_DIR = fileURLToPath(new URL('../../dist-admin/', import.meta.url));
+export function adminPageDir(): string {
+  return fileURLToPath(new URL('../../dist-admin/', import.meta.url));
+}
 
 /** The page's Content Security Policy: its own files, and connections to this origin only. */
 const CONTENT_SECURITY_POLICY = [
@@ -125,7 +129,7 @@ export class AdminEndpoint {
     await cluster.start();
     const serveStatic = await staticHandler();
     if (!serveStatic) {
-      config.logger.warn({ event: 'admin.page_missing', dir: ADMIN_PAGE_DIR }, 'the admin page is not built; its router is served, the page answers 503');
+      config.logger.warn({ event: 'admin.page_missing', dir: adminPageDir() }, 'the admin page is not built; its router is served, the page answers 503');
     }
     return new AdminEndpoint(config, admin, cluster, lookups, serveStatic, sources.revoke);
   }
@@ -221,7 +225,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /** sirv over the prebuilt page, or null when it is not built. sirv lists the directory once, so no path reaches outside it. */
 async function staticHandler(): Promise<StaticHandler | null> {
-  if (!existsSync(`${ADMIN_PAGE_DIR}index.html`)) return null;
+  if (!existsSync(`${adminPageDir()}index.html`)) return null;
   const { default: sirv } = await import('sirv');
   try {
     return listed(sirv);
@@ -232,7 +236,7 @@ async function staticHandler(): Promise<StaticHandler | null> {
 }
 
 function listed(sirv: typeof Sirv): StaticHandler {
-  return sirv(ADMIN_PAGE_DIR, {
+  return sirv(adminPageDir(), {
     dev: false,
     etag: true,
     dotfiles: false,
