@@ -21,6 +21,7 @@ import {
   expectCount,
   LAPTOP,
   launchChromium,
+  openPage,
   logIn,
   membersPanel,
   messagesWithText,
@@ -57,14 +58,7 @@ describe.skipIf(skipBrowserTests)('chat web app in Chromium', () => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-    if (!browser) throw new Error('browser not started');
-    const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
-    const page = await context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    page.on('pageerror', (error) => pageErrors.push(`${viewport.width}px: ${error.message}`));
-    return page;
-  }
+  const newPage = (viewport: { width: number; height: number }): Promise<Page> => openPage(browser, viewport, pageErrors);
 
   it('two people chat, the server restarts mid-conversation, and both recover without losing or doubling messages', async () => {
     if (!chat) throw new Error('server not started');

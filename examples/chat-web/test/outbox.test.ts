@@ -20,6 +20,7 @@ import {
   expectCount,
   LAPTOP,
   launchChromium,
+  openPage,
   logIn,
   membersPanel,
   messagesWithText,
@@ -102,14 +103,7 @@ describe.skipIf(skipBrowserTests)('chat web app outbox in Chromium', () => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-    if (!browser) throw new Error('browser not started');
-    const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
-    const page = await context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    page.on('pageerror', (error) => pageErrors.push(`${viewport.width}px: ${error.message}`));
-    return page;
-  }
+  const newPage = (viewport: { width: number; height: number }): Promise<Page> => openPage(browser, viewport, pageErrors);
 
   it('messages written while the server is down survive a reload: each appears once, in order, in both views', async () => {
     if (!chat || !front) throw new Error('not started');
@@ -233,7 +227,12 @@ describe.skipIf(skipBrowserTests)('chat web app outbox in Chromium', () => {
     for (const text of first) await expectCount(messagesWithText(bob, text), 1, RECOVERY_TIMEOUT_MS);
     const keysOfTab1 = await sentKeysOf(tab1);
 
-    // Again, and tab 1 is closed before the server is back: tab 2 sends what it left.
+    // Again, and tab 1 is closed before the server is back: tab 2 sends what it left. A tab that came back
+    // over HTTP during the restart (transport 'auto') moves to a WebSocket within a second; wait for it, so
+    // both notice the next stop at once rather than at their next HTTP heartbeat.
+    for (const page of [tab1, tab2]) {
+      await expect.poll(() => banner(page).getAttribute('data-transport'), { timeout: RECOVERY_TIMEOUT_MS }).toBe('websocket');
+    }
     await chat.close();
     chat = null;
     await expect.poll(() => banner(tab2).textContent(), { timeout: UI_TIMEOUT_MS }).toMatch(/Reconnecting…/);

@@ -23,6 +23,7 @@ import {
   expectCount,
   LAPTOP,
   launchChromium,
+  openPage,
   logIn,
   messagesWithText,
   missingChromium,
@@ -89,12 +90,8 @@ describe.skipIf(skipBrowserTests)('demo sessions in Chromium', () => {
   }
 
   async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-    if (!browser) throw new Error('browser not started');
-    const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
-    cleanup.defer(() => context.close());
-    const page = await context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    page.on('pageerror', (error) => pageErrors.push(`${viewport.width}px: ${error.message}`));
+    const page = await openPage(browser, viewport, pageErrors);
+    cleanup.defer(() => page.context().close());
     return page;
   }
 

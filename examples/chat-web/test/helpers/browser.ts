@@ -1,67 +1,47 @@
 /**
- * What the chat web app's Chromium tests share: finding Debian's Chromium,
- * launching it with the same flags, building the app with the package's
- * Vite, and reading the page the way a person does (by labels and roles).
+ * What the chat web app's Chromium tests share: Debian's Chromium and the
+ * app built with the package's Vite (both through `@herald/test-kit/browser`),
+ * and reading the page the way a person does (by labels and roles).
  *
  * Chromium: `apt-get install chromium` (.ci/run does it). Without it the
  * suites fail in CI and are skipped locally, with the reason printed.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium as launchChromiumOf, viteBuild } from '@herald/test-kit/browser';
 
 export const WEB_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const ARTIFACTS = resolve(WEB_ROOT, '../../test-artifacts');
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** Bounds: each file stays well under a minute or two. */
 export const BUILD_TIMEOUT_MS = 60_000;
 export const UI_TIMEOUT_MS = 10_000;
 export const RECOVERY_TIMEOUT_MS = 15_000;
 
-function findChromium(): string | null {
-  for (const candidate of [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
-    if (candidate && existsSync(candidate)) return candidate;
-  }
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-const chromiumPath = findChromium();
-/** Why the browser tests cannot run here, or null when Chromium was found. */
-export const missingChromium = chromiumPath ? null : 'Chromium not found (install it with `apt-get install -y chromium`, or set CHROMIUM_PATH)';
-/** Skip the suite: no Chromium, outside CI (in CI, `beforeAll` throws `missingChromium` instead). */
-export const skipBrowserTests = missingChromium !== null && !process.env['CI'];
+export { missingChromium, skipBrowserTests } from '@herald/test-kit/browser';
 
 export function launchChromium(): Promise<Browser> {
-  if (missingChromium) throw new Error(missingChromium);
-  return chromium.launch({ executablePath: chromiumPath ?? undefined, headless: true, args: CHROMIUM_FLAGS, timeout: UI_TIMEOUT_MS });
+  return launchChromiumOf(UI_TIMEOUT_MS);
+}
+
+/**
+ * A page in a fresh context (its own storage: one person, one device) of
+ * `viewport` size; its script errors are collected in `pageErrors`, tagged
+ * with the width.
+ */
+export async function openPage(browser: Browser | null, viewport: { width: number; height: number }, pageErrors: string[]): Promise<Page> {
+  if (!browser) throw new Error('browser not started');
+  const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT_MS);
+  page.on('pageerror', (error) => pageErrors.push(`${viewport.width}px: ${error.message}`));
+  return page;
 }
 
 /** Builds the app with the package's Vite into `outDir`. */
 export function buildWebApp(outDir: string): Promise<void> {
-  const vite = join(WEB_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      [vite, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
-      { cwd: WEB_ROOT, timeout: BUILD_TIMEOUT_MS, env: { ...process.env, NODE_ENV: 'production' } },
-      (error, _stdout, stderr) => (error ? fail(new Error(`vite build failed: ${stderr || error.message}`, { cause: error })) : done()),
-    );
-  });
+  return viteBuild(WEB_ROOT, ['--outDir', outDir, '--emptyOutDir'], BUILD_TIMEOUT_MS);
 }
 
 const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
