@@ -41,6 +41,15 @@ export function setFanoutSliceSize(size: number): number {
   return previous;
 }
 
+/**
+ * Deliveries a topic holds back while a sliced batch is under way. Past it,
+ * publishes outrun what the node can hand out: the waiting entries are
+ * dropped and every sink is told live delivery was interrupted, so each
+ * catches up from history (the broker stored them) as after a broker
+ * reconnect, instead of the node queueing without bound.
+ */
+export const MAX_WAITING_DELIVERIES = 1_024;
+
 /** A topic's sinks and the deliveries not yet handed to all of them. */
 interface DeliveryQueue {
   readonly sinks: Set<Sink>;
@@ -173,6 +182,10 @@ export class FanoutRegistry {
 
   /** Hands `delivery` out at once when the topic is not busy; else it waits for the batch under way. */
   private enqueue(queue: DeliveryQueue, delivery: Delivery): void {
+    if (queue.pending.length >= MAX_WAITING_DELIVERIES) {
+      queue.pending = [INTERRUPTED];
+      return;
+    }
     queue.pending.push(delivery);
     if (queue.batch === null && queue.pending.length === 1) this.run(queue);
   }

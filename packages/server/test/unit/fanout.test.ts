@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transformer } from '@herald/shared';
 import type { Broker } from '../../src/brokers/broker.js';
 import { memoryBroker } from '../../src/brokers/memory.js';
-import { FanoutRegistry, setFanoutSliceSize, type DecodedEntry, type Sink } from '../../src/channels/fanout.js';
+import { FanoutRegistry, MAX_WAITING_DELIVERIES, setFanoutSliceSize, type DecodedEntry, type Sink } from '../../src/channels/fanout.js';
 
 const TOPIC = 'numbers:s';
 const RETENTION = { size: 1_000, ttlMs: 60_000 };
@@ -145,6 +145,22 @@ describe('FanoutRegistry', () => {
     await settle(sinks.filter((sink) => sink !== failing), 1);
     expect(sinks.filter((sink) => sink !== failing).every((sink) => sink.received.length === 1)).toBe(true);
     expect(errors).toHaveLength(1);
+  });
+
+  it('drops what waits past MAX_WAITING_DELIVERIES and tells every sink to catch up from history instead', async () => {
+    const sinks = await attachSinks(2 * SLICE);
+    const entriesBeforeNotice = new Map<RecordingSink, number>();
+    for (const sink of sinks) sink.interrupted = () => void entriesBeforeNotice.set(sink, sink.received.length);
+    // Message 1 is handed to the first slice at once; 2 .. MAX+1 arrive while it is under way and wait;
+    // MAX+2 finds the queue full: the waiting ones are dropped for the notice, and MAX+3 on wait behind it.
+    await publish(1);
+    const last = MAX_WAITING_DELIVERIES + 11;
+    for (const n of range(2, last)) await publish(n);
+    await settle(sinks, 1 + last - (MAX_WAITING_DELIVERIES + 2));
+    for (const sink of sinks) {
+      expect(sink.received).toEqual([1, ...range(MAX_WAITING_DELIVERIES + 3, last)]);
+      expect(entriesBeforeNotice.get(sink)).toBe(1);
+    }
   });
 
   it('refuses a slice size that is not a positive integer', () => {
