@@ -5,6 +5,7 @@ import { nodeRatioLines } from '../scenarios/node.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { shardsSection } from './shards.js';
+import { topicsSection } from './topics.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
 import type { SuiteResults } from './results.js';
 import { formatTargetLine, type TargetLine } from './targets.js';
@@ -277,6 +278,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       ),
       '',
     );
+    out.push(...topicsSection(scale.topics));
   }
 
   out.push('## 6. permessage-deflate', '');
