@@ -154,8 +154,6 @@ export async function runScaleout(config: SuiteConfig): Promise<ScaleResult> {
   return { rows, redisPid, topics };
 }
 
-/** Herald nodes of the many-topic runs. */
-const TOPIC_NODES = 3;
 
 /** One Redis process's share of a many-topic run. */
 export interface RedisShare {
@@ -174,7 +172,8 @@ export interface RedisShare {
 }
 
 export interface TopicsRow {
-  readonly target: 'one Redis' | 'Redis Cluster, 3 shards';
+  /** The broker: the memory one (one node, the baseline), one Redis, or a 3-master Redis Cluster. */
+  readonly target: 'memory broker' | 'one Redis' | 'Redis Cluster, 3 shards';
   readonly nodes: number;
   readonly topics: number;
   readonly subscribers: number;
@@ -253,11 +252,12 @@ async function idleCpu(servers: readonly ServerProcess[], redisPorts: readonly n
 /** Deliveries/s of the fixed-rate many-topic runs: well under what the shared server core sustains, so the rows show a steady load's cost. */
 export const TOPICS_FIXED_DELIVERIES_PER_SEC = 5_000;
 
-/** Three Herald nodes on one target, subscribers over many rooms, every node publishing over every room. */
+/** Herald nodes on one broker, subscribers over many rooms, every node publishing over every room. */
 async function runTopicsOn(
   config: SuiteConfig,
   target: TopicsRow['target'],
-  redis: { url: string } | { clusterUrls: readonly string[] },
+  nodes: number,
+  redis: { url: string } | { clusterUrls: readonly string[] } | null,
   redisPorts: readonly number[],
 ): Promise<TopicsRow[]> {
   const size = config.name === 'quick' ? { subscribers: 1_500, topics: 150 } : { subscribers: 3_000, topics: 300 };
@@ -265,9 +265,11 @@ async function runTopicsOn(
   const prefix = `herald-bench-topics-${process.pid}-${Date.now()}`;
   return withProcesses(async (track) => {
     const servers: ServerProcess[] = [];
-    for (let i = 0; i < TOPIC_NODES; i++) {
+    for (let i = 0; i < nodes; i++) {
       const nodeId = `node-${String.fromCharCode(65 + i)}`;
-      servers.push(track(await ServerProcess.start({ system: 'herald', port: 0, nodeId, redis: { ...redis, prefix }, rooms: size.topics })));
+      servers.push(
+        track(await ServerProcess.start({ system: 'herald', port: 0, nodeId, ...(redis ? { redis: { ...redis, prefix } } : {}), rooms: size.topics })),
+      );
     }
     const loadgen = track(await LoadgenProcess.start());
     const connected = await loadgen.ipc.request(
@@ -289,14 +291,14 @@ async function runTopicsOn(
     await sleep(1_000); // subscriptions settle
     const idle = await idleCpu(servers, redisPorts, 2_000);
     // Max rate: each node may run `window` messages ahead of what the subscribers took of all nodes' messages, about 16k deliveries in flight.
-    const window = Math.min(512, Math.max(8, Math.ceil(16_384 / (TOPIC_NODES * perMessage))));
+    const window = Math.min(512, Math.max(8, Math.ceil(16_384 / (nodes * perMessage))));
     const runs = [
-      { mode: 'fixed' as const, targetPerSec: target_, plan: { mode: 'fixed' as const, messagesPerSec: target_ / perMessage / TOPIC_NODES }, creditStep: 0 },
+      { mode: 'fixed' as const, targetPerSec: target_, plan: { mode: 'fixed' as const, messagesPerSec: target_ / perMessage / nodes }, creditStep: 0 },
       {
         mode: 'max' as const,
         targetPerSec: null,
-        plan: { mode: 'credit' as const, subscribers: TOPIC_NODES * perMessage, windowMessages: window },
-        creditStep: Math.max(1, Math.floor((TOPIC_NODES * perMessage * window) / 4)),
+        plan: { mode: 'credit' as const, subscribers: nodes * perMessage, windowMessages: window },
+        creditStep: Math.max(1, Math.floor((nodes * perMessage * window) / 4)),
       },
     ];
     const rows: TopicsRow[] = [];
@@ -305,7 +307,7 @@ async function runTopicsOn(
       const seconds = measurement.events / measurement.rate.value;
       const row: TopicsRow = {
         target,
-        nodes: TOPIC_NODES,
+        nodes,
         topics: size.topics,
         subscribers: connected.connected,
         mode: run.mode,
@@ -317,7 +319,7 @@ async function runTopicsOn(
       };
       rows.push(row);
       log(
-        `scaleout topics, ${target} ${run.mode}: ${fmt(row.publishesPerSec)} publishes/s, ${fmt(measurement.rate.value)} deliveries/s, ` +
+        `scaleout topics, ${nodes} node(s), ${target} ${run.mode}: ${fmt(row.publishesPerSec)} publishes/s, ${fmt(measurement.rate.value)} deliveries/s, ` +
           `${fmt(measurement.cpuUsPerEvent.value)} µs node CPU/delivery; Redis µs CPU/publish (over idle): ${shares.map((s) => `${fmt(s.cpuUsPerPublish)} (${fmt(s.cpuUsPerPublishOverIdle)})`).join(', ')}` +
           (measurement.stalls ? ` [${measurement.stalls} stalls]` : '') +
           (measurement.publishErrors ? ` [${measurement.publishErrors} publish errors]` : ''),
@@ -328,10 +330,11 @@ async function runTopicsOn(
 }
 
 /**
- * Scenario 5, many topics: three Herald nodes, each publishing round-robin
- * over every room, subscribers spread over the nodes and the rooms (every
- * room has subscribers on every node), first on one Redis and then on a
- * Redis Cluster of three masters, both started here and stopped after.
+ * Scenario 5, many topics: Herald nodes, each publishing round-robin over
+ * every room, subscribers spread over the nodes and the rooms (every room has
+ * subscribers on every node): one node on the memory broker (the baseline),
+ * one and three nodes on one Redis, three nodes on a Redis Cluster of three
+ * masters; both Redis setups started here and stopped after.
  */
 export async function runTopics(config: SuiteConfig): Promise<TopicsResult> {
   const redisServer = findExecutable('redis-server');
@@ -341,15 +344,17 @@ export async function runTopics(config: SuiteConfig): Promise<TopicsResult> {
     return { skipped: 'redis-server or redis-cli is not installed' };
   }
   const rows: TopicsRow[] = [];
+  rows.push(...(await runTopicsOn(config, 'memory broker', 1, null, [])));
   {
     await using cleanup = new Cleanup();
     const single = await startRedisServer(cleanup, redisServer);
-    rows.push(...(await runTopicsOn(config, 'one Redis', { url: single.url }, [single.port])));
+    rows.push(...(await runTopicsOn(config, 'one Redis', 1, { url: single.url }, [single.port])));
+    rows.push(...(await runTopicsOn(config, 'one Redis', 3, { url: single.url }, [single.port])));
   }
   {
     await using cleanup = new Cleanup();
     const cluster = await startRedisCluster(cleanup, { redisServer, redisCli }, { replicasPerMaster: 0 });
-    rows.push(...(await runTopicsOn(config, 'Redis Cluster, 3 shards', { clusterUrls: cluster.urls }, await cluster.masters())));
+    rows.push(...(await runTopicsOn(config, 'Redis Cluster, 3 shards', 3, { clusterUrls: cluster.urls }, await cluster.masters())));
   }
   return { rows };
 }
