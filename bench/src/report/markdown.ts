@@ -253,6 +253,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     out.push('Not run in this invocation.', '');
   } else if ('skipped' in scale) {
     out.push(`**Skipped**: ${scale.skipped}. Set \`REDIS_URL\` (default ${REDIS_URL}) to a Redis that answers.`, '');
+    out.push(...topicsSection(scale.topics));
   } else {
     out.push(
       `Herald nodes with \`redisBroker\` on one Redis (${REDIS_URL}), subscribers spread evenly over the nodes, every message published on node A. ` +
