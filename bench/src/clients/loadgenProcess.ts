@@ -4,7 +4,7 @@
 import { emitEvent, serveIpc } from '../lib/ipc.js';
 import { nowMs } from '../lib/payload.js';
 import { openFileLimit, sleep } from '../lib/proc.js';
-import type { LoadgenCommands } from '../lib/protocol.js';
+import { roomOf, type LoadgenCommands } from '../lib/protocol.js';
 import { Histogram } from '../lib/stats.js';
 import { createRpcClient, createSubscriber, type Resumable } from './index.js';
 import { runPool, withTimeout } from './pool.js';
@@ -54,6 +54,7 @@ serveIpc<LoadgenCommands>({
           recorder,
           deflate: plan.deflate === true,
           ...(plan.transport ? { transport: plan.transport } : {}),
+          ...(plan.rooms ? { room: roomOf(Math.floor(index / plan.urls.length) % plan.rooms) } : {}),
         },
         reconnect,
       );

@@ -153,7 +153,7 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
   private sendSubscription(): void {
     const resume = this.lastEventId === null ? '' : `,"lastEventId":${JSON.stringify(this.lastEventId)}`;
     this.ws?.send(
-      `{"id":${SUBSCRIPTION_ID},"method":"subscription","params":{"path":"${SUBSCRIPTION_PATH}","input":{"json":{"room":"${ROOM}"}}${resume}}}`,
+      `{"id":${SUBSCRIPTION_ID},"method":"subscription","params":{"path":"${SUBSCRIPTION_PATH}","input":{"json":{"room":"${this.ctx.room ?? ROOM}"}}${resume}}}`,
     );
   }
 

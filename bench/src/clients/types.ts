@@ -9,6 +9,8 @@ export interface SubscriberContext {
   readonly deflate?: boolean;
   /** `@herald/client`'s transport (herald-client subscribers). */
   readonly transport?: 'websocket' | 'http';
+  /** The room to subscribe to (trpc-wire clients). @default ROOM */
+  readonly room?: string;
 }
 
 /** One load-generator connection that receives the fan-out. */

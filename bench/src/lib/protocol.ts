@@ -14,12 +14,17 @@ export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'raw-ws-trpc' | 'trp
 export type SubscriberKind = 'raw-ws' | 'trpc-wire' | 'socketio' | 'herald-client';
 export type RpcKind = 'trpc-wire' | 'herald-client' | 'trpc-client' | 'socketio-wire' | 'socketio-client';
 
+/** Room `index` of a many-room run (`ServerConfig.rooms`, `ConnectPlan.rooms`). */
+export const roomOf = (index: number): string => `bench-${index}`;
+
 export interface ServerConfig {
   readonly system: SystemName;
   /** 0 picks a free port. */
   readonly port: number;
-  /** Herald only: the Redis broker instead of the memory one. */
-  readonly redis?: { readonly url: string; readonly prefix: string };
+  /** Herald only: the Redis broker instead of the memory one, on one Redis (`url`) or a Redis Cluster (`clusterUrls`). */
+  readonly redis?: { readonly url?: string; readonly clusterUrls?: readonly string[]; readonly prefix: string };
+  /** Herald only: publish round-robin over this many rooms (`bench-0`, `bench-1`, ...) instead of the one `ROOM`. */
+  readonly rooms?: number;
   readonly nodeId?: string;
   /** Herald only: permessage-deflate (`compression`), off when absent. */
   readonly compression?: { readonly threshold: number; readonly contextTakeover: boolean };
@@ -90,6 +95,11 @@ export interface ConnectPlan {
   readonly groups?: readonly number[];
   readonly count: number;
   readonly subscribe: boolean;
+  /**
+   * trpc-wire only: subscribe to one of this many rooms (`bench-0`, ...) instead of the one `ROOM`;
+   * client i joins room floor(i / urls.length) % rooms, so every room has clients on every url.
+   */
+  readonly rooms?: number;
   /** trpc-wire only: offer permessage-deflate (as browsers and `ws` do by default). */
   readonly deflate?: boolean;
   /** herald-client only: its `transport` (default `'websocket'`; `'http'` subscribes over Server-Sent Events). */

@@ -5,6 +5,7 @@ import { nodeRatioLines } from '../scenarios/node.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { shardsSection } from './shards.js';
+import { topicsSection } from './topics.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
 import type { SuiteResults } from './results.js';
 import { formatTargetLine, type TargetLine } from './targets.js';
@@ -252,6 +253,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     out.push('Not run in this invocation.', '');
   } else if ('skipped' in scale) {
     out.push(`**Skipped**: ${scale.skipped}. Set \`REDIS_URL\` (default ${REDIS_URL}) to a Redis that answers.`, '');
+    out.push(...topicsSection(scale.topics));
   } else {
     out.push(
       `Herald nodes with \`redisBroker\` on one Redis (${REDIS_URL}), subscribers spread evenly over the nodes, every message published on node A. ` +
@@ -277,6 +279,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       ),
       '',
     );
+    out.push(...topicsSection(scale.topics));
   }
 
   out.push('## 6. permessage-deflate', '');

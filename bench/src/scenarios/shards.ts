@@ -40,12 +40,13 @@ export interface ShardsRow {
 
 export type ShardsResult = { readonly skipped: string } | { readonly rows: ShardsRow[] };
 
-interface RedisStats {
+export interface RedisStats {
   readonly cpuMs: number;
   readonly publishes: number;
 }
 
-async function redisStats(port: number): Promise<RedisStats> {
+/** A Redis process's CPU so far (its `INFO cpu`, user + system) and its PUBLISH + SPUBLISH calls (scripts' included). */
+export async function redisStats(port: number): Promise<RedisStats> {
   const redis = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
   try {
     const cpu = await redis.info('cpu');

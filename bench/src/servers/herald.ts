@@ -2,7 +2,7 @@ import { initTRPC } from '@trpc/server';
 import { createHerald, createHeraldServer, heraldErrorFormatter, resumeInput, transformer, type Herald } from '@herald/server';
 import { pino } from 'pino';
 import { z } from 'zod';
-import type { ServerConfig } from '../lib/protocol.js';
+import { roomOf, type ServerConfig } from '../lib/protocol.js';
 import { ROOM, type BenchServer } from './types.js';
 
 /** The bench app on Herald: one channel, its subscription (the native path), and a trivial query. */
@@ -45,7 +45,10 @@ export const BENCH_SERVER_OPTIONS = {
 export async function startHerald(config: ServerConfig): Promise<BenchServer> {
   // The Redis broker (and ioredis) only for the scale-out runs: a memory-broker server starts without loading them.
   const broker = config.redis
-    ? (await import('@herald/server/redis')).redisBroker({ url: config.redis.url, prefix: config.redis.prefix })
+    ? (await import('@herald/server/redis')).redisBroker({
+        ...(config.redis.clusterUrls ? { clusterUrls: config.redis.clusterUrls } : { url: config.redis.url }),
+        prefix: config.redis.prefix,
+      })
     : undefined;
   const herald = createHerald({
     ...(broker ? { broker } : {}),
@@ -62,10 +65,12 @@ export async function startHerald(config: ServerConfig): Promise<BenchServer> {
     createContext: () => ({}),
   });
 
+  const rooms = config.rooms ?? 0;
+  let next = 0;
   return {
     port: server.port,
     connectionCount: () => server.connectionCount,
-    publish: (message) => app.messages.publish(ROOM, message),
+    publish: rooms > 0 ? (message) => app.messages.publish(roomOf(next++ % rooms), message) : (message) => app.messages.publish(ROOM, message),
     async close() {
       await server.close();
       await herald.close();
