@@ -22,6 +22,7 @@ export function urlOf(system: SystemName, port: number): string {
     case 'raw-ws-string':
     case 'raw-ws-frame':
     case 'raw-ws-ping':
+    case 'raw-ws-textping':
       return `ws://127.0.0.1:${port}/`;
     case 'socketio':
       return `http://127.0.0.1:${port}`;
@@ -38,6 +39,7 @@ export function subscriberKindOf(system: SystemName): SubscriberKind {
     case 'raw-ws-string':
     case 'raw-ws-frame':
     case 'raw-ws-ping':
+    case 'raw-ws-textping':
       return 'raw-ws';
     case 'socketio':
       return 'socketio';

@@ -5,7 +5,7 @@
 import type { LatencySummary } from './stats.js';
 
 /** The systems compared. `raw-ws-*` are one `ws` server with two ways to send. */
-export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'raw-ws-trpc' | 'raw-ws-ping' | 'trpc' | 'socketio' | 'herald';
+export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'raw-ws-trpc' | 'raw-ws-ping' | 'raw-ws-textping' | 'trpc' | 'socketio' | 'herald';
 
 /**
  * Load-generator clients: cheap receivers for fan-out, real clients for RPC.

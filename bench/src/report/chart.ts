@@ -9,6 +9,7 @@ const COLORS: Record<SystemName, string> = {
   'raw-ws-frame': '#bdc3c7',
   'raw-ws-trpc': '#95a5a6',
   'raw-ws-ping': '#a3b1b2',
+  'raw-ws-textping': '#b0bcbd',
   trpc: '#e67e22',
   socketio: '#8e44ad',
   herald: '#2a9d8f',

@@ -4,14 +4,15 @@ import { fmt, log } from '../lib/log.js';
 import { sleep } from '../lib/proc.js';
 import type { LoopDelay, ServerStats, SystemName } from '../lib/protocol.js';
 
-export type NodeSystem = Extract<SystemName, 'herald' | 'raw-ws-string' | 'raw-ws-ping'>;
+export type NodeSystem = Extract<SystemName, 'herald' | 'raw-ws-string' | 'raw-ws-ping' | 'raw-ws-textping'>;
 
 /**
  * Herald with its default heartbeats; bare `ws` with no heartbeats at all
- * (the floor); bare `ws` pinging every idle socket with `ws.ping()` at
- * Herald's rate and spread (what heartbeats cost as such).
+ * (the floor); bare `ws` pinging every idle socket at Herald's rate and
+ * spread, with `ws.ping()` and with tRPC's text `PING` (what heartbeats cost
+ * as such, as control frames and as the data frames Herald's wire uses).
  */
-export const NODE_SYSTEMS: readonly NodeSystem[] = ['raw-ws-string', 'raw-ws-ping', 'herald'];
+export const NODE_SYSTEMS: readonly NodeSystem[] = ['raw-ws-string', 'raw-ws-ping', 'raw-ws-textping', 'herald'];
 
 export interface NodeRow {
   readonly system: NodeSystem;
@@ -141,7 +142,8 @@ export async function runNode(
     });
   }
   const [bare, herald] = [rows.find((row) => row.system === 'raw-ws-string'), rows.find((row) => row.system === 'herald')];
-  if (bare && herald) for (const line of nodeRatioLines(herald, bare, rows.find((row) => row.system === 'raw-ws-ping'))) log(`  ${line}`);
+  const barePings = rows.filter((row) => row.system === 'raw-ws-ping' || row.system === 'raw-ws-textping');
+  if (bare && herald) for (const line of nodeRatioLines(herald, bare, barePings)) log(`  ${line}`);
   return rows;
 }
 
@@ -157,24 +159,27 @@ export function cpuUsPerPair(row: NodeRow, bare: NodeRow): number | null {
   return ((row.idle.cpuPercentPer10k - bare.idle.cpuPercentPer10k) * 10_000) / pairs;
 }
 
-/** Herald against bare ws (and bare ws's own `ws.ping()` heartbeats, when measured), one line per figure. */
-export function nodeRatioLines(herald: NodeRow, bare: NodeRow, barePing?: NodeRow): string[] {
+/** Herald against bare ws (and against bare ws's own heartbeats, when measured), one line per figure. */
+export function nodeRatioLines(herald: NodeRow, bare: NodeRow, barePings: readonly NodeRow[] = []): string[] {
   const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b, 2)}x` : 'n/a');
   const heraldPair = cpuUsPerPair(herald, bare);
-  const barePair = barePing ? cpuUsPerPair(barePing, bare) : null;
-  const pairLine =
+  const pairLines =
     heraldPair === null
       ? []
       : [
-          `idle CPU per heartbeat PING/PONG pair (over bare ws without heartbeats): ${fmt(heraldPair, 1)} µs` +
-            (barePing && barePair !== null
-              ? ` vs ${fmt(barePair, 1)} µs with ws.ping() (${ratio(heraldPair, barePair)}; idle ${fmt(barePing.idle.cpuPercentPer10k, 2)}% of a core per 10k at ${fmt(barePing.idle.pairsPerSecPer10k ?? 0, 0)} pairs/s per 10k, Herald ${fmt(herald.idle.pairsPerSecPer10k ?? 0, 0)})`
-              : ''),
+          `idle CPU per heartbeat PING/PONG pair (over bare ws without heartbeats): Herald ${fmt(heraldPair, 1)} µs at ${fmt(herald.idle.pairsPerSecPer10k ?? 0, 0)} pairs/s per 10k`,
+          ...barePings.map((row) => {
+            const pair = cpuUsPerPair(row, bare);
+            const how = row.system === 'raw-ws-ping' ? 'ws.ping()' : "text PING (tRPC's)";
+            return pair === null
+              ? `bare ws with ${how}: no pairs counted`
+              : `  vs bare ws with ${how}: ${fmt(pair, 1)} µs (Herald ${ratio(heraldPair, pair)}) at ${fmt(row.idle.pairsPerSecPer10k ?? 0, 0)} pairs/s per 10k, idle ${fmt(row.idle.cpuPercentPer10k, 2)}% of a core per 10k`;
+          }),
         ];
   return [
     `connect+subscribe CPU per client: ${fmt(herald.connectCpuUsPerClient, 0)} µs vs ${fmt(bare.connectCpuUsPerClient, 0)} µs (${ratio(herald.connectCpuUsPerClient, bare.connectCpuUsPerClient)})`,
     `idle CPU per 10k connections: ${fmt(herald.idle.cpuPercentPer10k, 2)}% vs ${fmt(bare.idle.cpuPercentPer10k, 2)}% of a core`,
-    ...pairLine,
+    ...pairLines,
     `idle loop delay max: ${fmt(herald.idle.loop.maxMs, 1)} ms vs ${fmt(bare.idle.loop.maxMs, 1)} ms (p99 ${fmt(herald.idle.loop.p99Ms, 1)} vs ${fmt(bare.idle.loop.p99Ms, 1)})`,
     `broadcast CPU over its window: ${fmt(herald.broadcast.cpuMs, 0)} ms vs ${fmt(bare.broadcast.cpuMs, 0)} ms (${ratio(herald.broadcast.cpuMs, bare.broadcast.cpuMs)}); ` +
       `over idle: ${fmt(herald.broadcast.cpuMsOverIdle, 0)} ms vs ${fmt(bare.broadcast.cpuMsOverIdle, 0)} ms (${ratio(herald.broadcast.cpuMsOverIdle, bare.broadcast.cpuMsOverIdle)})`,

@@ -7,6 +7,7 @@ export const SYSTEM_LABELS: Record<SystemName, string> = {
   'raw-ws-frame': 'raw ws: one frame',
   'raw-ws-trpc': "raw ws: tRPC's wire",
   'raw-ws-ping': 'raw ws: ws.ping() heartbeats',
+  'raw-ws-textping': 'raw ws: text PING heartbeats',
   trpc: 'stock tRPC',
   socketio: 'Socket.IO',
   herald: 'Herald',
@@ -23,6 +24,8 @@ export async function startSystem(config: ServerConfig): Promise<BenchServer> {
       return (await import('./rawWs.js')).startRawWs(config, 'trpc');
     case 'raw-ws-ping':
       return (await import('./rawWs.js')).startRawWs(config, 'ping');
+    case 'raw-ws-textping':
+      return (await import('./rawWs.js')).startRawWs(config, 'text-ping');
     case 'trpc':
       return (await import('./trpc.js')).startStockTrpc(config);
     case 'socketio':

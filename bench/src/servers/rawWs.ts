@@ -22,14 +22,16 @@ import type { BenchServer } from './types.js';
  *    once per `BARE_PING_PERIOD_MS`, spread over that period in ticks like
  *    Herald's sweep, and a count of the pongs (`framesIn`). What separates
  *    Herald's idle CPU from it is Herald's heartbeat, not heartbeats as such.
+ *  - `text-ping`: the same with tRPC's heartbeat, text frames: `ws.send('PING')`,
+ *    answered `PONG` by the client (a data frame, where `ws.ping()` is a control frame).
  */
-export async function startRawWs(config: ServerConfig, variant: 'string' | 'frame' | 'trpc' | 'ping'): Promise<BenchServer> {
+export async function startRawWs(config: ServerConfig, variant: 'string' | 'frame' | 'trpc' | 'ping' | 'text-ping'): Promise<BenchServer> {
   const http = notFoundServer();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
   const subscribers = new Set<{ readonly ws: WebSocket; readonly socket: Duplex; subscriptionId: number | string }>();
   let connections = 0;
   let position = 0;
-  const pinger = variant === 'ping' ? new BarePinger() : null;
+  const pinger = variant === 'ping' || variant === 'text-ping' ? new BarePinger(variant === 'text-ping') : null;
 
   http.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -39,7 +41,9 @@ export async function startRawWs(config: ServerConfig, variant: 'string' | 'fram
       pinger?.add(ws);
       ws.on('message', (data) => {
         const text = String(data);
-        if (text === 'sub') {
+        if (text === 'PONG' && pinger) {
+          pinger.pongs++;
+        } else if (text === 'sub') {
           subscribers.add(subscriber);
           ws.send('ok');
         } else if (text.startsWith('{')) {
@@ -70,7 +74,7 @@ export async function startRawWs(config: ServerConfig, variant: 'string' | 'fram
     connectionCount: () => connections,
     ...(pinger ? { framesIn: () => pinger.pongs } : {}),
     publish:
-      variant === 'string' || variant === 'ping'
+      variant === 'string' || variant === 'ping' || variant === 'text-ping'
         ? (message) => {
             const text = JSON.stringify(message);
             for (const subscriber of subscribers) subscriber.ws.send(text);
@@ -109,9 +113,14 @@ export async function startRawWs(config: ServerConfig, variant: 'string' | 'fram
 const BARE_PING_PERIOD_MS = 15_000;
 const BARE_TICK_MS = 200;
 
-/** The bare heartbeat: a wheel of sockets, one slot pinged per tick with `ws.ping()`, pongs counted by one shared listener. */
+/**
+ * The bare heartbeat: a wheel of sockets, one slot pinged per tick with
+ * `ws.ping()` (pongs counted by one shared listener), or with `ws.send('PING')`
+ * when `text` (the server's message listener counts the `PONG`s).
+ */
 class BarePinger {
   pongs = 0;
+  constructor(private readonly text: boolean) {}
   private readonly slots = Array.from({ length: BARE_PING_PERIOD_MS / BARE_TICK_MS }, () => new Set<WebSocket>());
   private readonly slotOf = new Map<WebSocket, number>();
   private cursor = 0;
@@ -126,7 +135,7 @@ class BarePinger {
     this.dealt = (slot + 1) % this.slots.length;
     this.slots[slot]!.add(ws);
     this.slotOf.set(ws, slot);
-    ws.on('pong', this.onPong);
+    if (!this.text) ws.on('pong', this.onPong);
   }
 
   delete(ws: WebSocket): void {
@@ -143,6 +152,10 @@ class BarePinger {
   private tick(): void {
     const slot = this.slots[this.cursor]!;
     this.cursor = (this.cursor + 1) % this.slots.length;
-    for (const ws of slot) if (ws.readyState === ws.OPEN) ws.ping();
+    for (const ws of slot) {
+      if (ws.readyState !== ws.OPEN) continue;
+      if (this.text) ws.send('PING');
+      else ws.ping();
+    }
   }
 }
