@@ -54,7 +54,10 @@ const cpuUs = (stats: ServerStats) => stats.cpu.userUs + stats.cpu.systemUs;
  * for `idleMs` with the server's default heartbeats (CPU and event-loop
  * delay), then the room gets `BROADCASTS` broadcasts, each measured over
  * `broadcastMs` (CPU, event-loop delay: how long the fan-out held the loop).
- * Herald against a bare `ws` server with no heartbeats, in the same run.
+ * Herald against a bare `ws` server with no heartbeats, and against bare
+ * `ws` with heartbeats at Herald's rate (`NODE_SYSTEMS`), in the same run;
+ * the idle window also counts the heartbeat answers each server received,
+ * for the CPU per PING/PONG pair (`cpuUsPerPair`).
  */
 export async function runNode(
   config: SuiteConfig,
