@@ -45,9 +45,10 @@ const MIN_TICK_MS = 10;
  * Since a peer's pings happen at its own slot's visits, the peers' pings
  * stay spread over the sweep instead of falling due in one tick together.
  *
- * The ticks keep to a grid (`tickMs` apart from the first, a late tick does
- * not push the later ones back), and a visit judges its peers at the grid
- * time of its tick rather than whenever the timer fired. A slot's visits are
+ * The ticks keep to a grid (`tickMs` apart from the first; a late tick does
+ * not push the later ones back, and after a held loop the missed ticks run
+ * one per timer until the wheel is back on time), and a visit judges its
+ * peers at the grid time of its tick rather than whenever the timer fired. A slot's visits are
  * then exactly `sweepMs` apart on the clock the decisions read, so a peer
  * that only answers pings is pinged at the same visit of every round (for
  * the defaults, every third sweep: its answer came just after the visit that
@@ -125,12 +126,13 @@ export class HeartbeatMonitor {
       this.schedule(this.dueAt - now);
       return;
     }
-    // Off the grid by a tick or more (the loop was held, or the clock jumped): the grid starts again from now.
-    if (now - this.dueAt >= this.tickMs || now < this.dueAt) this.dueAt = now;
+    // Behind by a whole sweep (the loop was held that long, or the clock jumped), or a clock that went back:
+    // the grid starts again from now. Behind by less, the visits missed run next, one per timer, at their grid times.
+    if (now - this.dueAt >= this.sweepMs || now < this.dueAt) this.dueAt = now;
     this.tick(this.dueAt, now);
     this.dueAt += this.tickMs;
     // Unless the visit removed the last peer (stop() cleared the timer).
-    if (this.timer) this.schedule(this.dueAt - now);
+    if (this.timer) this.schedule(Math.max(0, this.dueAt - now));
   };
 
   /**

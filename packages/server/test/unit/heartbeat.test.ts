@@ -156,17 +156,20 @@ describe('HeartbeatMonitor', () => {
     /** pingIntervalMs a whole number of sweeps: the case where a late timer used to tip the decision. */
     const even = { pingIntervalMs: 800, pongTimeoutMs: 400 } as const;
     let late = 0;
+    /** How far the clock jumped ahead of the timers at once (a held loop), on top of the lateness. */
+    let held = 0;
     const clock = () => Date.now() + late;
     let jittery: HeartbeatMonitor;
     beforeEach(() => {
       late = 0;
+      held = 0;
       jittery = new HeartbeatMonitor({ ...even, now: clock });
     });
     afterEach(() => jittery.stop());
     /** Advances `ms` fake milliseconds, the lateness changing every millisecond (0 to 8 ms, plus `drift` ms per second); `each` runs after every step. */
     function run(ms: number, each: () => void, drift = 0): void {
       for (let t = 0; t < ms; t++) {
-        late = ((t * 7_919) % 9) + Math.floor((t * drift) / 1_000);
+        late = ((t * 7_919) % 9) + Math.floor((t * drift) / 1_000) + held;
         vi.advanceTimersByTime(1);
         each();
       }
@@ -192,6 +195,28 @@ describe('HeartbeatMonitor', () => {
       expect(Math.min(...gaps)).toBeGreaterThan(2 * SWEEP_MS + TICK_MS);
       expect(Math.max(...gaps)).toBeLessThanOrEqual(3 * SWEEP_MS + TICK_MS);
       expect(peers.every((peer) => peer.terminations === 0)).toBe(true);
+    });
+
+    it('keeps to its grid when the loop was held (a tick late by several ticks): the visits it missed run next, at their grid times', () => {
+      const peers = Array.from({ length: 50 }, () => new Peer());
+      for (const peer of peers) jittery.add(peer);
+      const sentAt = new Map<Peer, number[]>(peers.map((peer) => [peer, []]));
+      run(20 * even.pingIntervalMs, () => {
+        // Every 5 s the clock jumps 5 ticks ahead of the timers, as if the loop had been held that long.
+        if (Date.now() % 5_000 === 2_500) held += 5 * TICK_MS;
+        for (const peer of peers) {
+          if (peer.pingSentAt !== 0 && clock() - peer.pingSentAt >= 1) {
+            sentAt.get(peer)!.push(peer.pingSentAt);
+            peer.lastSeenAt = clock();
+            peer.pingSentAt = 0;
+          }
+        }
+      });
+      expect(held).toBeGreaterThan(0);
+      const gaps = [...sentAt.values()].flatMap((times) => times.slice(1).map((at, i) => at - times[i]!));
+      expect(gaps.length).toBeGreaterThan(peers.length * 10);
+      expect(Math.min(...gaps)).toBe(3 * SWEEP_MS);
+      expect(Math.max(...gaps)).toBe(3 * SWEEP_MS);
     });
 
     it('still drops a silent peer within pingIntervalMs + pongTimeoutMs + one sweep of its last frame (plus the lateness)', () => {
