@@ -450,7 +450,7 @@ export function nodeSection(results: SuiteResults): string[] {
   const bare = results.node.find((row) => row.system === 'raw-ws-string');
   const herald = results.node.find((row) => row.system === 'herald');
   const barePings = results.node.filter((row) => row.system === 'raw-ws-ping' || row.system === 'raw-ws-textping');
-  if (bare && herald) out.push('Herald against bare ws:', '', ...nodeRatioLines(herald, bare, barePings).map((line) => `- ${line.trimStart()}`), '');
+  if (bare && herald) out.push('Herald against bare ws:', '', ...nodeRatioLines(herald, bare, barePings).map((line) => (line.startsWith('  ') ? `  - ${line.trimStart()}` : `- ${line}`)), '');
   return out;
 }
 
