@@ -437,7 +437,7 @@ export function nodeSection(results: SuiteResults): string[] {
         row.connections.toLocaleString('en-US'),
         fmt(row.connectCpuUsPerClient, 0),
         fmt(row.idle.cpuPercentPer10k, 2),
-        row.idle.pairsPerSecPer10k === null ? '–' : fmt(row.idle.pairsPerSecPer10k, 0),
+        row.idle.pairsPerSecPer10k == null ? '–' : fmt(row.idle.pairsPerSecPer10k, 0),
         `${fmt(row.idle.loop.p99Ms, 1)} / ${fmt(row.idle.loop.maxMs, 1)}`,
         fmt(row.broadcast.cpuMs, 0),
         fmt(row.broadcast.cpuMsOverIdle, 0),

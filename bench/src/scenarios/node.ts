@@ -23,8 +23,8 @@ export interface NodeRow {
     readonly windowMs: number;
     /** Server CPU while idle, percent of one core, scaled to 10,000 connections. */
     readonly cpuPercentPer10k: number;
-    /** Heartbeat answers (PONGs) the server received per second, scaled to 10,000 connections; null where it does not count them. */
-    readonly pairsPerSecPer10k: number | null;
+    /** Heartbeat answers (PONGs) the server received per second, scaled to 10,000 connections; null (or absent, in results saved before it was counted) where it does not count them. */
+    readonly pairsPerSecPer10k?: number | null;
     readonly loop: LoopDelay;
   };
   readonly broadcast: {
@@ -137,7 +137,7 @@ export async function runNode(
       rows.push(row);
       log(
         `node ${system}: ${n} clients: connect+subscribe ${fmt(row.connectCpuUsPerClient, 0)} µs CPU each; ` +
-          `idle ${fmt(row.idle.cpuPercentPer10k, 2)}% of a core per 10k (${row.idle.pairsPerSecPer10k === null ? 'no' : fmt(row.idle.pairsPerSecPer10k, 0)} heartbeat answers/s per 10k), loop delay p99 ${fmt(idleLoop.p99Ms, 1)} ms max ${fmt(idleLoop.maxMs, 1)} ms; ` +
+          `idle ${fmt(row.idle.cpuPercentPer10k, 2)}% of a core per 10k (${row.idle.pairsPerSecPer10k == null ? 'no' : fmt(row.idle.pairsPerSecPer10k, 0)} heartbeat answers/s per 10k), loop delay p99 ${fmt(idleLoop.p99Ms, 1)} ms max ${fmt(idleLoop.maxMs, 1)} ms; ` +
           `broadcast ${fmt(cpuMs, 0)} ms CPU (${fmt(row.broadcast.cpuMsOverIdle, 0)} ms over idle), loop delay p99 ${fmt(broadcastLoop.p99Ms, 1)} ms max ${fmt(broadcastLoop.maxMs, 1)} ms, ` +
           `${fmt(delivered, 0)} delivered`,
       );
@@ -157,7 +157,7 @@ export async function runNode(
  */
 export function cpuUsPerPair(row: NodeRow, bare: NodeRow): number | null {
   const pairs = row.idle.pairsPerSecPer10k;
-  if (pairs === null || pairs <= 0) return null;
+  if (pairs == null || pairs <= 0) return null;
   // 1% of a core is 10,000 µs of CPU per second.
   return ((row.idle.cpuPercentPer10k - bare.idle.cpuPercentPer10k) * 10_000) / pairs;
 }
