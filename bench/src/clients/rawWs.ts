@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import { sentAtOf } from '../lib/frames.js';
 import type { SubscriberClient, SubscriberContext } from './types.js';
 
-/** A raw `ws` receiver for the raw ws servers: `sub`, then every frame is a message. */
+/** A raw `ws` receiver for the raw ws servers: `sub`, then every frame is a message (or a text `PING`, answered `PONG`; `ws` answers protocol pings itself). */
 export class RawWsSubscriber implements SubscriberClient {
   private ws: WebSocket | null = null;
   private acknowledged: (() => void) | null = null;
@@ -35,9 +35,15 @@ export class RawWsSubscriber implements SubscriberClient {
     const sentAt = sentAtOf(frame);
     if (sentAt === sentAt) {
       this.ctx.recorder.delivery(this.ctx.group, sentAt);
-    } else if (String(frame) === 'ok') {
-      this.acknowledged?.();
-      this.acknowledged = null;
+    } else {
+      const text = String(frame);
+      if (text === 'PING') {
+        // tRPC's text heartbeat (the bare server's `text-ping` variant), answered as tRPC's client does.
+        this.ws?.send('PONG');
+      } else if (text === 'ok') {
+        this.acknowledged?.();
+        this.acknowledged = null;
+      }
     }
   }
 }

@@ -21,6 +21,8 @@ export function urlOf(system: SystemName, port: number): string {
   switch (system) {
     case 'raw-ws-string':
     case 'raw-ws-frame':
+    case 'raw-ws-ping':
+    case 'raw-ws-textping':
       return `ws://127.0.0.1:${port}/`;
     case 'socketio':
       return `http://127.0.0.1:${port}`;
@@ -36,6 +38,8 @@ export function subscriberKindOf(system: SystemName): SubscriberKind {
   switch (system) {
     case 'raw-ws-string':
     case 'raw-ws-frame':
+    case 'raw-ws-ping':
+    case 'raw-ws-textping':
       return 'raw-ws';
     case 'socketio':
       return 'socketio';

@@ -5,7 +5,7 @@
 import type { LatencySummary } from './stats.js';
 
 /** The systems compared. `raw-ws-*` are one `ws` server with two ways to send. */
-export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'raw-ws-trpc' | 'trpc' | 'socketio' | 'herald';
+export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'raw-ws-trpc' | 'raw-ws-ping' | 'raw-ws-textping' | 'trpc' | 'socketio' | 'herald';
 
 /**
  * Load-generator clients: cheap receivers for fan-out, real clients for RPC.
@@ -56,6 +56,8 @@ export interface ServerStats {
   readonly published: number;
   readonly publishErrors: number;
   readonly connections: number;
+  /** Frames received so far (Herald: every frame; bare ws with pings: pongs), or null where the system does not count them. */
+  readonly framesIn: number | null;
   /** Times the credit loop waited over a second for the load generator and went on anyway. */
   readonly stalls: number;
   /** Write-type system calls (write, writev) the process has made so far; null off Linux. */

@@ -8,6 +8,8 @@ const COLORS: Record<SystemName, string> = {
   'raw-ws-string': '#7f8c8d',
   'raw-ws-frame': '#bdc3c7',
   'raw-ws-trpc': '#95a5a6',
+  'raw-ws-ping': '#a3b1b2',
+  'raw-ws-textping': '#b0bcbd',
   trpc: '#e67e22',
   socketio: '#8e44ad',
   herald: '#2a9d8f',

@@ -426,7 +426,7 @@ export function nodeSection(results: SuiteResults): string[] {
   out.push(
     `${n.connections.toLocaleString('en-US')} clients in the load generator connect and subscribe to one room (${CONNECT_CONCURRENCY_NOTE}); ` +
       `the server's CPU over that is **connect+subscribe**. Then, 2 s later, **idle**: ${n.idleMs / 1000} s with nothing published, Herald with its default heartbeats ` +
-      '(server `PING` after 10 s of quiet, answered by the clients), bare `ws` with no heartbeat at all; CPU in percent of one core scaled to 10,000 connections. ' +
+      '(server `PING` after 10 s of quiet, answered by the clients), bare `ws` with no heartbeat at all, and bare `ws` pinging each socket every 15 s in 200 ms ticks (Herald\'s rate and spread) with `ws.ping()` and with text `PING` answered `PONG` (tRPC\'s heartbeat, which Herald speaks); CPU in percent of one core scaled to 10,000 connections. ' +
       `Then **broadcast**: 3 messages to the whole room, ${n.broadcastMs / 1000} s apart, server CPU over each ${n.broadcastMs / 1000} s window (mean; heartbeats included), ` +
       'and the same less the idle CPU rate over the window (**over idle**: the broadcast\'s own cost). ' +
       'Event-loop delay is `perf_hooks.monitorEventLoopDelay` (10 ms resolution) in the server over the window: its max is the longest the loop was held.',
@@ -434,12 +434,13 @@ export function nodeSection(results: SuiteResults): string[] {
   );
   out.push(
     table(
-      ['system', 'clients', 'connect+subscribe µs CPU/client', 'idle CPU %/10k conns', 'idle loop delay p99 / max ms', 'broadcast CPU ms', 'over idle ms', 'broadcast loop delay p99 / max ms', 'delivered/broadcast'],
+      ['system', 'clients', 'connect+subscribe µs CPU/client', 'idle CPU %/10k conns', 'heartbeat pairs/s per 10k', 'idle loop delay p99 / max ms', 'broadcast CPU ms', 'over idle ms', 'broadcast loop delay p99 / max ms', 'delivered/broadcast'],
       results.node.map((row) => [
         row.system === 'raw-ws-string' ? 'bare ws' : SYSTEM_LABELS[row.system],
         row.connections.toLocaleString('en-US'),
         fmt(row.connectCpuUsPerClient, 0),
         fmt(row.idle.cpuPercentPer10k, 2),
+        row.idle.pairsPerSecPer10k == null ? '–' : fmt(row.idle.pairsPerSecPer10k, 0),
         `${fmt(row.idle.loop.p99Ms, 1)} / ${fmt(row.idle.loop.maxMs, 1)}`,
         fmt(row.broadcast.cpuMs, 0),
         fmt(row.broadcast.cpuMsOverIdle, 0),
@@ -451,7 +452,8 @@ export function nodeSection(results: SuiteResults): string[] {
   );
   const bare = results.node.find((row) => row.system === 'raw-ws-string');
   const herald = results.node.find((row) => row.system === 'herald');
-  if (bare && herald) out.push('Herald against bare ws:', '', ...nodeRatioLines(herald, bare).map((line) => `- ${line}`), '');
+  const barePings = results.node.filter((row) => row.system === 'raw-ws-ping' || row.system === 'raw-ws-textping');
+  if (bare && herald) out.push('Herald against bare ws:', '', ...nodeRatioLines(herald, bare, barePings).map((line) => (line.startsWith('  ') ? `  - ${line.trimStart()}` : `- ${line}`)), '');
   return out;
 }
 

@@ -4,10 +4,15 @@ import { fmt, log } from '../lib/log.js';
 import { sleep } from '../lib/proc.js';
 import type { LoopDelay, ServerStats, SystemName } from '../lib/protocol.js';
 
-export type NodeSystem = Extract<SystemName, 'herald' | 'raw-ws-string'>;
+export type NodeSystem = Extract<SystemName, 'herald' | 'raw-ws-string' | 'raw-ws-ping' | 'raw-ws-textping'>;
 
-/** Herald with its default heartbeats, and bare `ws` (no heartbeats at all): the floor. */
-export const NODE_SYSTEMS: readonly NodeSystem[] = ['raw-ws-string', 'herald'];
+/**
+ * Herald with its default heartbeats; bare `ws` with no heartbeats at all
+ * (the floor); bare `ws` pinging every idle socket at Herald's rate and
+ * spread, with `ws.ping()` and with tRPC's text `PING` (what heartbeats cost
+ * as such, as control frames and as the data frames Herald's wire uses).
+ */
+export const NODE_SYSTEMS: readonly NodeSystem[] = ['raw-ws-string', 'raw-ws-ping', 'raw-ws-textping', 'herald'];
 
 export interface NodeRow {
   readonly system: NodeSystem;
@@ -18,6 +23,8 @@ export interface NodeRow {
     readonly windowMs: number;
     /** Server CPU while idle, percent of one core, scaled to 10,000 connections. */
     readonly cpuPercentPer10k: number;
+    /** Heartbeat answers (PONGs) the server received per second, scaled to 10,000 connections; null (or absent, in results saved before it was counted) where it does not count them. */
+    readonly pairsPerSecPer10k?: number | null;
     readonly loop: LoopDelay;
   };
   readonly broadcast: {
@@ -47,7 +54,10 @@ const cpuUs = (stats: ServerStats) => stats.cpu.userUs + stats.cpu.systemUs;
  * for `idleMs` with the server's default heartbeats (CPU and event-loop
  * delay), then the room gets `BROADCASTS` broadcasts, each measured over
  * `broadcastMs` (CPU, event-loop delay: how long the fan-out held the loop).
- * Herald against a bare `ws` server with no heartbeats, in the same run.
+ * Herald against a bare `ws` server with no heartbeats, and against bare
+ * `ws` with heartbeats at Herald's rate (`NODE_SYSTEMS`), in the same run;
+ * the idle window also counts the heartbeat answers each server received,
+ * for the CPU per PING/PONG pair (`cpuUsPerPair`).
  */
 export async function runNode(
   config: SuiteConfig,
@@ -85,6 +95,7 @@ export async function runNode(
       const idleWindowMs = idleEnd.cpu.atMs - idleStart.cpu.atMs;
       const idleCpuMsPerMs = (cpuUs(idleEnd) - cpuUs(idleStart)) / 1000 / idleWindowMs;
       const idleCpuPercent = idleCpuMsPerMs * 100;
+      const idlePairs = idleEnd.framesIn !== null && idleStart.framesIn !== null ? idleEnd.framesIn - idleStart.framesIn : null;
 
       let cpuMs = 0;
       let windowMs = 0;
@@ -108,7 +119,12 @@ export async function runNode(
         system,
         connections: n,
         connectCpuUsPerClient: (cpuUs(afterConnect) - cpuUs(beforeConnect)) / n,
-        idle: { windowMs: idleWindowMs, cpuPercentPer10k: (idleCpuPercent * 10_000) / n, loop: idleLoop },
+        idle: {
+          windowMs: idleWindowMs,
+          cpuPercentPer10k: (idleCpuPercent * 10_000) / n,
+          pairsPerSecPer10k: idlePairs === null ? null : (idlePairs * 1000 * 10_000) / idleWindowMs / n,
+          loop: idleLoop,
+        },
         broadcast: {
           count: BROADCASTS,
           windowMs,
@@ -121,7 +137,7 @@ export async function runNode(
       rows.push(row);
       log(
         `node ${system}: ${n} clients: connect+subscribe ${fmt(row.connectCpuUsPerClient, 0)} µs CPU each; ` +
-          `idle ${fmt(row.idle.cpuPercentPer10k, 2)}% of a core per 10k, loop delay p99 ${fmt(idleLoop.p99Ms, 1)} ms max ${fmt(idleLoop.maxMs, 1)} ms; ` +
+          `idle ${fmt(row.idle.cpuPercentPer10k, 2)}% of a core per 10k (${row.idle.pairsPerSecPer10k == null ? 'no' : fmt(row.idle.pairsPerSecPer10k, 0)} heartbeat answers/s per 10k), loop delay p99 ${fmt(idleLoop.p99Ms, 1)} ms max ${fmt(idleLoop.maxMs, 1)} ms; ` +
           `broadcast ${fmt(cpuMs, 0)} ms CPU (${fmt(row.broadcast.cpuMsOverIdle, 0)} ms over idle), loop delay p99 ${fmt(broadcastLoop.p99Ms, 1)} ms max ${fmt(broadcastLoop.maxMs, 1)} ms, ` +
           `${fmt(delivered, 0)} delivered`,
       );
@@ -129,16 +145,44 @@ export async function runNode(
     });
   }
   const [bare, herald] = [rows.find((row) => row.system === 'raw-ws-string'), rows.find((row) => row.system === 'herald')];
-  if (bare && herald) for (const line of nodeRatioLines(herald, bare)) log(`  ${line}`);
+  const barePings = rows.filter((row) => row.system === 'raw-ws-ping' || row.system === 'raw-ws-textping');
+  if (bare && herald) for (const line of nodeRatioLines(herald, bare, barePings)) log(`  ${line}`);
   return rows;
 }
 
-/** Herald against bare ws, one line per figure. */
-export function nodeRatioLines(herald: NodeRow, bare: NodeRow): string[] {
+/**
+ * Server CPU per heartbeat PING/PONG pair while idle, µs: `row`'s idle CPU
+ * over bare ws's without heartbeats (the floor), per answer received; null
+ * when `row` does not count its answers or got none.
+ */
+export function cpuUsPerPair(row: NodeRow, bare: NodeRow): number | null {
+  const pairs = row.idle.pairsPerSecPer10k;
+  if (pairs == null || pairs <= 0) return null;
+  // 1% of a core is 10,000 µs of CPU per second.
+  return ((row.idle.cpuPercentPer10k - bare.idle.cpuPercentPer10k) * 10_000) / pairs;
+}
+
+/** Herald against bare ws (and against bare ws's own heartbeats, when measured), one line per figure. */
+export function nodeRatioLines(herald: NodeRow, bare: NodeRow, barePings: readonly NodeRow[] = []): string[] {
   const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b, 2)}x` : 'n/a');
+  const heraldPair = cpuUsPerPair(herald, bare);
+  const pairLines =
+    heraldPair === null
+      ? []
+      : [
+          `idle CPU per heartbeat PING/PONG pair (over bare ws without heartbeats): Herald ${fmt(heraldPair, 1)} µs at ${fmt(herald.idle.pairsPerSecPer10k ?? 0, 0)} pairs/s per 10k`,
+          ...barePings.map((row) => {
+            const pair = cpuUsPerPair(row, bare);
+            const how = row.system === 'raw-ws-ping' ? 'ws.ping()' : "text PING (tRPC's)";
+            return pair === null
+              ? `bare ws with ${how}: no pairs counted`
+              : `  vs bare ws with ${how}: ${fmt(pair, 1)} µs (Herald ${ratio(heraldPair, pair)}) at ${fmt(row.idle.pairsPerSecPer10k ?? 0, 0)} pairs/s per 10k, idle ${fmt(row.idle.cpuPercentPer10k, 2)}% of a core per 10k`;
+          }),
+        ];
   return [
     `connect+subscribe CPU per client: ${fmt(herald.connectCpuUsPerClient, 0)} µs vs ${fmt(bare.connectCpuUsPerClient, 0)} µs (${ratio(herald.connectCpuUsPerClient, bare.connectCpuUsPerClient)})`,
     `idle CPU per 10k connections: ${fmt(herald.idle.cpuPercentPer10k, 2)}% vs ${fmt(bare.idle.cpuPercentPer10k, 2)}% of a core`,
+    ...pairLines,
     `idle loop delay max: ${fmt(herald.idle.loop.maxMs, 1)} ms vs ${fmt(bare.idle.loop.maxMs, 1)} ms (p99 ${fmt(herald.idle.loop.p99Ms, 1)} vs ${fmt(bare.idle.loop.p99Ms, 1)})`,
     `broadcast CPU over its window: ${fmt(herald.broadcast.cpuMs, 0)} ms vs ${fmt(bare.broadcast.cpuMs, 0)} ms (${ratio(herald.broadcast.cpuMs, bare.broadcast.cpuMs)}); ` +
       `over idle: ${fmt(herald.broadcast.cpuMsOverIdle, 0)} ms vs ${fmt(bare.broadcast.cpuMsOverIdle, 0)} ms (${ratio(herald.broadcast.cpuMsOverIdle, bare.broadcast.cpuMsOverIdle)})`,

@@ -6,6 +6,8 @@ export const SYSTEM_LABELS: Record<SystemName, string> = {
   'raw-ws-string': 'raw ws: send(string)',
   'raw-ws-frame': 'raw ws: one frame',
   'raw-ws-trpc': "raw ws: tRPC's wire",
+  'raw-ws-ping': 'raw ws: ws.ping() heartbeats',
+  'raw-ws-textping': 'raw ws: text PING heartbeats',
   trpc: 'stock tRPC',
   socketio: 'Socket.IO',
   herald: 'Herald',
@@ -20,6 +22,10 @@ export async function startSystem(config: ServerConfig): Promise<BenchServer> {
       return (await import('./rawWs.js')).startRawWs(config, 'frame');
     case 'raw-ws-trpc':
       return (await import('./rawWs.js')).startRawWs(config, 'trpc');
+    case 'raw-ws-ping':
+      return (await import('./rawWs.js')).startRawWs(config, 'ping');
+    case 'raw-ws-textping':
+      return (await import('./rawWs.js')).startRawWs(config, 'text-ping');
     case 'trpc':
       return (await import('./trpc.js')).startStockTrpc(config);
     case 'socketio':

@@ -47,6 +47,7 @@ serveIpc<ServerCommands>(
         published: publisher.published,
         publishErrors: publisher.errors,
         connections: server.connectionCount(),
+        framesIn: server.framesIn ? await server.framesIn() : null,
         stalls: publisher.stalls,
         writeSyscalls: writeSyscalls('self'),
       };

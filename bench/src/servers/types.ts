@@ -5,6 +5,8 @@ import type { ServerConfig } from '../lib/protocol.js';
 export interface BenchServer {
   readonly port: number;
   connectionCount(): number;
+  /** Frames received so far, where the system counts them (while idle: the answers to its heartbeats). */
+  framesIn?(): number | Promise<number>;
   /**
    * Sends `message` to every subscriber, the system's own way. A returned
    * promise (Herald's publish) rejects when the message was not published.

@@ -45,6 +45,17 @@ const MIN_TICK_MS = 10;
  * Since a peer's pings happen at its own slot's visits, the peers' pings
  * stay spread over the sweep instead of falling due in one tick together.
  *
+ * The ticks keep to a grid (`tickMs` apart from the first; a late tick does
+ * not push the later ones back, and after a held loop the missed ticks run
+ * one per timer until the wheel is back on time), and a visit judges its
+ * peers at the grid time of its tick rather than whenever the timer fired. A slot's visits are
+ * then exactly `sweepMs` apart on the clock the decisions read, so a peer
+ * that only answers pings is pinged at the same visit of every round (for
+ * the defaults, every third sweep: its answer came just after the visit that
+ * pinged it), not a sweep earlier whenever the timers ran late by more than
+ * the answer took; and the termination falls exactly `pongTimeoutMs` after
+ * the ping on that clock.
+ *
  * Bounds: a silent peer is pinged at most `pingIntervalMs + sweepMs` after
  * its last frame and terminated at most `pongTimeoutMs + sweepMs` after the
  * ping, and exactly `pongTimeoutMs` after it when the sweep divides
@@ -60,6 +71,8 @@ export class HeartbeatMonitor {
   private dealt = 0;
   private peerCount = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** The grid time of the next tick. */
+  private dueAt = 0;
   private readonly now: () => number;
   /** Time between ticks; each tick visits one slot. */
   readonly tickMs: number;
@@ -88,8 +101,8 @@ export class HeartbeatMonitor {
     peer.heartbeatSlot = slot;
     this.peerCount++;
     if (!this.timer) {
-      this.timer = setInterval(() => this.tick(), this.tickMs);
-      this.timer.unref();
+      this.dueAt = this.now() + this.tickMs;
+      this.schedule(this.tickMs);
     }
   }
 
@@ -101,28 +114,53 @@ export class HeartbeatMonitor {
     if (this.peerCount === 0) this.stop();
   }
 
-  /** Visits the next slot's peers. */
-  tick(now = this.now()): void {
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(this.onTimer, delayMs);
+    this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    const now = this.now();
+    if (now < this.dueAt && this.dueAt - now <= this.tickMs) {
+      // Early by the clock the decisions read (timers run on the loop's cached time): wait for the grid time.
+      this.schedule(this.dueAt - now);
+      return;
+    }
+    // Behind by a whole sweep (the loop was held that long, or the clock jumped), or a clock that went back:
+    // the grid starts again from now. Behind by less, the visits missed run next, one per timer, at their grid times.
+    if (now - this.dueAt >= this.sweepMs || now < this.dueAt) this.dueAt = now;
+    this.tick(this.dueAt, now);
+    this.dueAt += this.tickMs;
+    // Unless the visit removed the last peer (stop() cleared the timer).
+    if (this.timer) this.schedule(Math.max(0, this.dueAt - now));
+  };
+
+  /**
+   * Visits the next slot's peers: pings and terminations are judged at `at`
+   * (the tick's grid time, never later than `now`), credentials at `now`.
+   */
+  tick(at = this.now(), now = at): void {
     const slot = this.slots[this.cursor]!;
     this.cursor = (this.cursor + 1) % this.slots.length;
+    const { pingIntervalMs, pongTimeoutMs } = this.settings;
     for (const peer of slot) {
       if (peer.trustedUntil !== 0 && now >= peer.trustedUntil) {
         this.delete(peer);
         peer.expire();
       } else if (peer.pingSentAt !== 0) {
-        if (now - peer.pingSentAt >= this.settings.pongTimeoutMs) {
+        if (at - peer.pingSentAt >= pongTimeoutMs) {
           this.delete(peer);
           peer.terminate();
         }
-      } else if (now - peer.lastSeenAt >= this.settings.pingIntervalMs) {
-        peer.pingSentAt = now;
+      } else if (at - peer.lastSeenAt >= pingIntervalMs) {
+        peer.pingSentAt = at;
         peer.ping();
       }
     }
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
 }

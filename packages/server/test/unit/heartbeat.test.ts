@@ -152,6 +152,94 @@ describe('HeartbeatMonitor', () => {
     expect(peers.every((peer) => peer.terminations === 0)).toBe(true);
   });
 
+  describe('with timers that fire late (a clock ahead of the timers, by up to 8 ms more or less every millisecond, and drifting)', () => {
+    /** pingIntervalMs a whole number of sweeps: the case where a late timer used to tip the decision. */
+    const even = { pingIntervalMs: 800, pongTimeoutMs: 400 } as const;
+    let late = 0;
+    /** How far the clock jumped ahead of the timers at once (a held loop), on top of the lateness. */
+    let held = 0;
+    const clock = () => Date.now() + late;
+    let jittery: HeartbeatMonitor;
+    beforeEach(() => {
+      late = 0;
+      held = 0;
+      jittery = new HeartbeatMonitor({ ...even, now: clock });
+    });
+    afterEach(() => jittery.stop());
+    /** Advances `ms` fake milliseconds, the lateness changing every millisecond (0 to 8 ms, plus `drift` ms per second); `each` runs after every step. */
+    function run(ms: number, each: () => void, drift = 0): void {
+      for (let t = 0; t < ms; t++) {
+        late = ((t * 7_919) % 9) + Math.floor((t * drift) / 1_000) + held;
+        vi.advanceTimersByTime(1);
+        each();
+      }
+    }
+
+    it('pings a peer that answers every ping at the same visit of every round (3 sweeps apart), never a sweep early, though timers drift', () => {
+      const peers = Array.from({ length: 50 }, () => new Peer());
+      for (const peer of peers) monitor.delete(peer);
+      for (const peer of peers) jittery.add(peer);
+      const sentAt = new Map<Peer, number[]>(peers.map((peer) => [peer, []]));
+      run(20 * even.pingIntervalMs, () => {
+        for (const peer of peers) {
+          // Each answers 1 ms after its ping, on the monitor's clock.
+          if (peer.pingSentAt !== 0 && clock() - peer.pingSentAt >= 1) {
+            sentAt.get(peer)!.push(peer.pingSentAt);
+            peer.lastSeenAt = clock();
+            peer.pingSentAt = 0;
+          }
+        }
+      }, 20); // 2%: each tick fires a little later than the one before would have it
+      const gaps = [...sentAt.values()].flatMap((times) => times.slice(1).map((at, i) => at - times[i]!));
+      expect(gaps.length).toBeGreaterThan(peers.length * 10);
+      expect(Math.min(...gaps)).toBeGreaterThan(2 * SWEEP_MS + TICK_MS);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(3 * SWEEP_MS + TICK_MS);
+      expect(peers.every((peer) => peer.terminations === 0)).toBe(true);
+    });
+
+    it('keeps to its grid when the loop was held (a tick late by several ticks): the visits it missed run next, at their grid times', () => {
+      const peers = Array.from({ length: 50 }, () => new Peer());
+      for (const peer of peers) jittery.add(peer);
+      const sentAt = new Map<Peer, number[]>(peers.map((peer) => [peer, []]));
+      run(20 * even.pingIntervalMs, () => {
+        // Every 5 s the clock jumps 5 ticks ahead of the timers, as if the loop had been held that long.
+        if (Date.now() % 5_000 === 2_500) held += 5 * TICK_MS;
+        for (const peer of peers) {
+          if (peer.pingSentAt !== 0 && clock() - peer.pingSentAt >= 1) {
+            sentAt.get(peer)!.push(peer.pingSentAt);
+            peer.lastSeenAt = clock();
+            peer.pingSentAt = 0;
+          }
+        }
+      });
+      expect(held).toBeGreaterThan(0);
+      const gaps = [...sentAt.values()].flatMap((times) => times.slice(1).map((at, i) => at - times[i]!));
+      expect(gaps.length).toBeGreaterThan(peers.length * 10);
+      expect(Math.min(...gaps)).toBe(3 * SWEEP_MS);
+      expect(Math.max(...gaps)).toBe(3 * SWEEP_MS);
+    });
+
+    it('still drops a silent peer within pingIntervalMs + pongTimeoutMs + one sweep of its last frame (plus the lateness)', () => {
+      const peers = Array.from({ length: 100 }, () => new Peer());
+      const since = clock();
+      for (const peer of peers) {
+        peer.lastSeenAt = since;
+        jittery.add(peer);
+      }
+      const droppedAt = new Map<Peer, number>();
+      run(5 * even.pingIntervalMs, () => {
+        for (const peer of peers) if (peer.terminations > 0 && !droppedAt.has(peer)) droppedAt.set(peer, clock());
+      });
+      expect(droppedAt.size).toBe(peers.length);
+      for (const at of droppedAt.values()) {
+        expect(at - since).toBeLessThanOrEqual(even.pingIntervalMs + even.pongTimeoutMs + SWEEP_MS + 8);
+        expect(at - since).toBeGreaterThanOrEqual(even.pingIntervalMs + even.pongTimeoutMs);
+      }
+      // Terminated pongTimeoutMs after its ping on the monitor's clock, to the millisecond of lateness.
+      for (const peer of peers) expect(droppedAt.get(peer)! - peer.pingSentAt - even.pongTimeoutMs).toBeLessThanOrEqual(8);
+    });
+  });
+
   it('ends a peer whose credentials expired at its first visit past trustedUntil, even one that keeps talking, and forgets it', () => {
     const expiring = new Peer();
     const lasting = new Peer();
