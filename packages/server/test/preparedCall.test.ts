@@ -53,7 +53,7 @@ interface ResolverSpec {
 }
 
 interface Spec {
-  readonly type: 'query' | 'mutation';
+  readonly type: 'query' | 'mutation' | 'subscription';
   readonly steps: readonly Step[];
   readonly resolver: ResolverSpec;
   readonly formatter: 'herald' | 'custom';
@@ -109,7 +109,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 const spec: fc.Arbitrary<Spec> = fc.record({
-  type: fc.constantFrom('query' as const, 'mutation' as const),
+  type: fc.constantFrom('query' as const, 'mutation' as const, 'subscription' as const),
   // At most one output validator: tRPC refuses a second.
   steps: fc
     .array(step, { maxLength: 5 })
@@ -210,7 +210,13 @@ function build(spec: Spec, log: Log): AnyRouter {
         return spec.resolver.echo ? { value: spec.resolver.value, ctx: opts.ctx, input: opts.input } : spec.resolver.value;
     }
   };
-  const procedure = spec.type === 'query' ? builder.query(resolver) : builder.mutation(resolver);
+  // A subscription's resolver returns a stream in its types; the call path passes on whatever it returns, compared here the same way.
+  const procedure =
+    spec.type === 'query'
+      ? builder.query(resolver)
+      : spec.type === 'mutation'
+        ? builder.mutation(resolver)
+        : builder.subscription(resolver as never);
   return t.router({ thing: procedure });
 }
 
@@ -283,7 +289,10 @@ describe('the prepared call path', () => {
       bare: t.procedure.query(() => 1),
       validated: t.procedure.input(z.string()).output(z.string()).mutation(({ input }) => input),
       chained: t.procedure.use(({ next }) => next()).query(() => 1),
-      stream: t.procedure.subscription(async function* () {
+      stream: t.procedure.input(z.string()).subscription(async function* () {
+        yield 1;
+      }),
+      checkedStream: t.procedure.output(z.unknown()).subscription(async function* () {
         yield 1;
       }),
     });
@@ -291,11 +300,14 @@ describe('the prepared call path', () => {
     expect(procedures.get('bare', 'query')?.constructor.name).toBe('ResolverOnly');
     expect(procedures.get('validated', 'mutation')?.constructor.name).toBe('Validated');
     expect(procedures.get('chained', 'query')?.constructor.name).toBe('Chain');
-    // Wrong type, unknown path, a prototype key, a subscription: tRPC answers these (NOT_FOUND, or runs them).
+    expect(procedures.get('stream', 'subscription')?.constructor.name).toBe('Validated');
+    // A subscription's output validator wraps its stream: tRPC's own middleware runs it.
+    expect(procedures.get('checkedStream', 'subscription')?.constructor.name).toBe('Chain');
+    // Wrong type, unknown path, a prototype key, something not a procedure: tRPC answers these (NOT_FOUND, or runs them).
     expect(procedures.get('bare', 'mutation')).toBeNull();
     expect(procedures.get('missing', 'query')).toBeNull();
     expect(procedures.get('constructor', 'query')).toBeNull();
-    expect(prepareProcedure(router._def.procedures['stream'])).toBeNull();
+    expect(procedures.get('stream', 'query')).toBeNull();
     expect(prepareProcedure({})).toBeNull();
   });
 

@@ -56,8 +56,8 @@ export function stop(call: Call): void {
 
 /**
  * Runs a procedure once the connection is admitted, with its context;
- * SKIPPED when it was refused or `call` is cancelled. A query or mutation
- * whose procedure has a shape `PreparedProcedures` covers runs its prepared
+ * SKIPPED when it was refused or `call` is cancelled. A procedure whose
+ * shape `PreparedProcedures` covers runs its prepared
  * path (the same semantics, less work per call); anything else goes through
  * tRPC's `callTRPCProcedure`.
  */
@@ -72,7 +72,7 @@ export async function callProcedure<TRouter extends AnyRouter>(
   const router = connection.config.router;
   const path = context.path ?? '';
   const type = context.type as 'query' | 'mutation' | 'subscription';
-  const prepared = type === 'subscription' ? null : preparedProceduresOf(router).get(path, type);
+  const prepared = preparedProceduresOf(router).get(path, type);
   if (prepared) return prepared.call(router, path, context.input, connection.ctx, call, batchIndex);
   return callTRPCProcedure({
     router,

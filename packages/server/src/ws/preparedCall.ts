@@ -2,7 +2,7 @@ import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server
 import { getParseFn, middlewareMarker, type ParseFn, type Parser } from '@trpc/server/unstable-core-do-not-import';
 
 /**
- * Queries and mutations prepared once per procedure: what tRPC's
+ * Procedures prepared once each: what tRPC's
  * `callTRPCProcedure` works out on every call (the procedure at the path,
  * its chain of middlewares, a fresh options object per middleware) is read
  * from the procedure's `_def` the first time its path is called, and each
@@ -54,6 +54,9 @@ interface ProcedureDef {
 
 type Resolver = (opts: CallOptions) => unknown;
 
+/** The procedure types this module runs. */
+type ProcedureType = 'query' | 'mutation' | 'subscription';
+
 const SIGNAL_SOURCE = Symbol('signalSource');
 
 /** `signal` of a call's options: an own, enumerable getter (a spread copies the signal), one function for every call. */
@@ -76,7 +79,7 @@ class CallOptions {
   declare readonly path: string;
   declare readonly getRawInput: GetRawInput;
   declare readonly ctx: unknown;
-  declare readonly type: 'query' | 'mutation';
+  declare readonly type: ProcedureType;
   declare readonly signal: AbortSignal;
   declare readonly batchIndex: number;
   declare readonly input: unknown;
@@ -89,7 +92,7 @@ class CallOptions {
     path: string,
     getRawInput: GetRawInput,
     ctx: unknown,
-    type: 'query' | 'mutation',
+    type: ProcedureType,
     source: SignalSource,
     batchIndex: number,
     input: unknown,
@@ -123,7 +126,7 @@ interface NextOptions {
 /** A procedure whose calls skip `callTRPCProcedure`. */
 export abstract class PreparedProcedure {
   constructor(
-    readonly type: 'query' | 'mutation',
+    readonly type: ProcedureType,
     protected readonly meta: unknown,
   ) {}
 
@@ -145,7 +148,7 @@ function nextPastTheEnd(): Promise<MiddlewareResult> {
 /** A procedure with no middleware but its resolver: the resolver is called with tRPC's options, once. */
 class ResolverOnly extends PreparedProcedure {
   constructor(
-    type: 'query' | 'mutation',
+    type: ProcedureType,
     meta: unknown,
     private readonly resolver: Resolver,
   ) {
@@ -171,7 +174,7 @@ class ResolverOnly extends PreparedProcedure {
  */
 class Validated extends PreparedProcedure {
   constructor(
-    type: 'query' | 'mutation',
+    type: ProcedureType,
     meta: unknown,
     private readonly inputs: readonly ParseFn<unknown>[],
     private readonly output: ParseFn<unknown> | null,
@@ -225,7 +228,7 @@ interface ChainCall {
  */
 class Chain extends PreparedProcedure {
   constructor(
-    type: 'query' | 'mutation',
+    type: ProcedureType,
     meta: unknown,
     private readonly middlewares: readonly MiddlewareFunction[],
   ) {
@@ -268,7 +271,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /**
  * What `_def` says about a procedure, read once: a `PreparedProcedure`, or
  * null when its shape is not one this module knows (a custom caller, a
- * subscription, a `_def` from a tRPC whose internals differ), so that
+ * `_def` from a tRPC whose internals differ), so that
  * `callTRPCProcedure` runs it.
  */
 export function prepareProcedure(procedure: unknown): PreparedProcedure | null {
@@ -276,7 +279,7 @@ export function prepareProcedure(procedure: unknown): PreparedProcedure | null {
   const def = (procedure as { _def?: ProcedureDef })._def;
   if (!def || def.procedure !== true || def.caller || def.experimental_caller) return null;
   const { type, meta, resolver, inputs, output } = def;
-  if (type !== 'query' && type !== 'mutation') return null;
+  if (type !== 'query' && type !== 'mutation' && type !== 'subscription') return null;
   if (!Array.isArray(def.middlewares) || !Array.isArray(inputs) || typeof resolver !== 'function') return null;
   const middlewares = def.middlewares as unknown[];
   if (middlewares.length === 0 || !middlewares.every((middleware) => typeof middleware === 'function')) return null;
@@ -289,7 +292,9 @@ export function prepareProcedure(procedure: unknown): PreparedProcedure | null {
   const validatorsOnly = before.every((middleware) => middleware._type === 'input' || middleware._type === 'output');
   const inputCount = before.filter((middleware) => middleware._type === 'input').length;
   const outputCount = before.filter((middleware) => middleware._type === 'output').length;
-  if (validatorsOnly && inputCount === inputs.length && outputCount === (output === undefined ? 0 : 1)) {
+  // A subscription's output validator wraps its stream (tRPC's output middleware): the chain runs it as tRPC does.
+  const inlineOutput = output === undefined || type !== 'subscription';
+  if (validatorsOnly && inlineOutput && inputCount === inputs.length && outputCount === (output === undefined ? 0 : 1)) {
     try {
       return new Validated(
         type,
@@ -315,7 +320,7 @@ export class PreparedProcedures {
   constructor(private readonly router: AnyRouter) {}
 
   /** The prepared procedure at `path` when it is a `type` this module covers; null means: use callTRPCProcedure. */
-  get(path: string, type: 'query' | 'mutation'): PreparedProcedure | null {
+  get(path: string, type: ProcedureType): PreparedProcedure | null {
     let prepared = this.byPath.get(path);
     if (prepared === undefined) {
       const procedures = this.router._def.procedures as Record<string, unknown>;
