@@ -1,4 +1,4 @@
-import { createTRPCClientProxy, type TRPCClient, type TRPCLink } from '@trpc/client';
+import type { TRPCClient, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { platformWebSocket } from '#platform';
 import { fullJitterBackoff } from './backoff.js';
@@ -10,7 +10,7 @@ import { clientDefaults, type HeraldClientOptions } from './options.js';
 import type { HeraldPersistence, Outbox } from './persistence.js';
 import { ReconnectingConnection } from './reconnectingConnection.js';
 import { RequestTracker } from './requestTracker.js';
-import { HeraldUntypedClient } from './untypedClient.js';
+import { createTrpcClient, type StartCall } from './trpcClient.js';
 
 /**
  * What `createHeraldClient` returns: the typed tRPC client, its link, the
@@ -107,13 +107,12 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
   if (options.onStateChange) connection.state.subscribe(options.onStateChange);
   connection.start();
 
-  // persistence: the outbox and stored positions wrap the link (docs/outbox.md).
+  // persistence: the outbox and stored positions wrap the tracker (docs/outbox.md).
   const persisted = options.persistence?.attach(tracker, connection.state);
-  const link = (persisted?.link ?? heraldLink(tracker)) as TRPCLink<TRouter>;
+  const start: StartCall = persisted ? (call, observer) => persisted.start(call, observer) : (call, observer) => tracker.start(call, observer);
   return {
-    // Queries and mutations go straight to the tracker; subscriptions (and, with persistence, mutations) through the link.
-    trpc: createTRPCClientProxy<TRouter>(new HeraldUntypedClient<TRouter>({ links: [link] }, tracker, persisted !== undefined)),
-    link,
+    trpc: createTrpcClient<TRouter>(start),
+    link: heraldLink<TRouter>(start),
     connection: connection.state,
     outbox: persisted?.outbox ?? null,
     async close() {

@@ -1,43 +1,59 @@
-import type { TRPCLink } from '@trpc/client';
+import type { OperationResultEnvelope, TRPCClientError, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { observable } from '@trpc/server/observable';
-import type { RequestTracker } from './requestTracker.js';
+import { observable, type Observable } from '@trpc/server/observable';
+import type { CallRequest } from './requestTracker.js';
+import type { StartCall } from './trpcClient.js';
 
 /**
- * A terminating tRPC link over Herald's request tracker. Unlike tRPC's
- * `wsLink` it sends a call the moment it is made (no batching timer), keeps
- * calls across reconnects, and cancels a query or mutation on the server
- * when the app stops waiting for it.
+ * `client.link`: a terminating tRPC link over the calls `client.trpc` makes
+ * (the request tracker, or the persistence around it), for other tRPC
+ * clients and tools. Unlike tRPC's `wsLink` it sends a call the moment it is
+ * made (no batching timer), keeps calls across reconnects, and cancels a
+ * query or mutation on the server when the app stops waiting for it.
  */
-export function heraldLink<TRouter extends AnyRouter>(tracker: Pick<RequestTracker, 'start'>): TRPCLink<TRouter> {
+export function heraldLink<TRouter extends AnyRouter>(start: StartCall): TRPCLink<TRouter> {
   return () =>
     ({ op }) =>
-      observable((observer) => {
-        const input = op.input as { lastEventId?: unknown } | undefined;
-        const lastEventId = op.type === 'subscription' && typeof input?.lastEventId === 'string' ? input.lastEventId : undefined;
-        let done = false;
-        const cancel = tracker.start(
-          { type: op.type, path: op.path, input: op.input, lastEventId },
-          {
-            next: (result) => observer.next({ result, context: op.context }),
-            error: (error) => {
-              done = true;
-              observer.error(error);
-            },
-            complete: () => {
-              done = true;
-              observer.complete();
-            },
-          },
-        );
-        const onAbort = () => {
-          cancel();
-          observer.complete();
-        };
-        op.signal?.addEventListener('abort', onAbort, { once: true });
-        return () => {
-          op.signal?.removeEventListener('abort', onAbort);
-          if (!done) cancel();
-        };
-      });
+      callResults(start, callRequest(op.type, op.path, op.input, op.context), op.signal);
+}
+
+/** The request for a call: a subscription resumes from the `lastEventId` its input names. */
+export function callRequest(type: CallRequest['type'], path: string, input: unknown, context: CallRequest['context']): CallRequest {
+  const lastEventId = type === 'subscription' ? (input as { lastEventId?: unknown } | null | undefined)?.lastEventId : undefined;
+  return { type, path, input, lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined, context: context ?? {} };
+}
+
+/**
+ * A call's results as tRPC's links give them: started by subscribing,
+ * cancelled by unsubscribing before it ended, and completed (after a cancel)
+ * when `signal` aborts.
+ */
+export function callResults(
+  start: StartCall,
+  call: CallRequest,
+  signal: AbortSignal | null | undefined,
+): Observable<OperationResultEnvelope<unknown, TRPCClientError<AnyRouter>>, TRPCClientError<AnyRouter>> {
+  return observable((observer) => {
+    let done = false;
+    const cancel = start(call, {
+      next: (result) => observer.next({ result, context: call.context }),
+      error: (error) => {
+        done = true;
+        observer.error(error);
+      },
+      complete: () => {
+        done = true;
+        observer.complete();
+      },
+    });
+    const onAbort = () => {
+      cancel();
+      observer.complete();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (!done) cancel();
+    };
+  });
 }

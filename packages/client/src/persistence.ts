@@ -1,4 +1,4 @@
-import type { TRPCClientError, TRPCLink } from '@trpc/client';
+import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { HeraldErrorCode } from '@herald/shared';
 import type { ConnectionStateSource } from './connectionState.js';
@@ -13,7 +13,7 @@ import type { ConnectionStateSource } from './connectionState.js';
 export interface HeraldPersistence {
   /**
    * Called once by `createHeraldClient` with the client's request tracker and
-   * connection state; returns the link the client uses, and its outbox.
+   * connection state; returns how the client starts its calls, and its outbox.
    */
   attach(tracker: PersistenceTracker, connection: ConnectionStateSource): PersistenceAttachment;
 }
@@ -28,6 +28,8 @@ export interface PersistedCall {
   readonly lastEventId?: string | undefined;
   /** A mutation's idempotency key; the tracker makes one when absent. */
   readonly idempotencyKey?: string | undefined;
+  /** The call's tRPC `context` (`{ outbox: false }`, `{ position: 'room:lobby' }`: `PersistenceContext`). */
+  readonly context?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** How a call reports back: `started` and `data` events, then one `error` or `complete`. */
@@ -43,9 +45,14 @@ export interface PersistenceTracker {
   start(call: PersistedCall, observer: PersistedCallObserver): () => void;
 }
 
-/** What a persistence gives back: the link the client exposes, its outbox, and its teardown. */
+/** What a persistence gives back: how the client starts its calls, its outbox, and its teardown. */
 export interface PersistenceAttachment {
-  readonly link: TRPCLink<AnyRouter>;
+  /**
+   * Starts each call of `client.trpc` and `client.link` in place of the
+   * request tracker (mutations through the outbox, subscriptions from their
+   * stored positions); returns the function that cancels it.
+   */
+  start(call: PersistedCall, observer: PersistedCallObserver): () => void;
   readonly outbox: Outbox;
   /** Stops its timers, waits for its writes and releases its locks; called by `client.close()` after the calls were stopped. */
   close(): Promise<void>;

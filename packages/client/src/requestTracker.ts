@@ -23,6 +23,8 @@ export interface CallRequest {
   readonly lastEventId?: string | undefined;
   /** A mutation's idempotency key, when the caller has one (the outbox of `persistence`); else the tracker makes one. */
   readonly idempotencyKey?: string | undefined;
+  /** The call's tRPC `context`; the tracker does not read it (persistence does: `outbox`, `position`). */
+  readonly context?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface TrackerSettings {

@@ -1,19 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { createTRPCClient, TRPCClientError } from '@trpc/client';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { initTRPC, tracked, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { createHeraldClient } from '@herald/client';
 import { createHeraldServer, heraldErrorFormatter, transformer } from '@herald/server';
 import { Cleanup, pollUntil } from '@herald/test-kit';
 
 /**
- * `client.trpc` runs queries and mutations straight on the request tracker
- * (HeraldUntypedClient); a tRPC client over `client.link` runs them through
- * tRPC's link chain. Both must settle the same way: the same data, the same
- * errors, the same abort.
+ * `client.trpc` runs calls straight on the request tracker (trpcClient.ts);
+ * a tRPC client over `client.link` runs them through tRPC's link chain and
+ * its own untyped client. Both must settle the same way: the same data, the
+ * same errors, the same abort, the same subscription handlers and iterators.
  */
 function app() {
   const started: string[] = [];
+  const stopped = { count: 0 };
   const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter });
   const router = t.router({
     echo: t.procedure.input(z.object({ n: z.number() })).query(({ input }) => ({ n: input.n, at: new Date(0), tags: new Set(['a']) })),
@@ -21,6 +22,17 @@ function app() {
     nothing: t.procedure.query(() => undefined),
     refuse: t.procedure.mutation(() => {
       throw new TRPCError({ code: 'FORBIDDEN', message: 'not yours' });
+    }),
+    count: t.procedure.input(z.object({ to: z.number(), lastEventId: z.string().nullish() })).subscription(async function* ({ input }) {
+      for (let n = Number(input.lastEventId ?? 0) + 1; n <= input.to; n++) yield tracked(String(n), n);
+    }),
+    forever: t.procedure.subscription(async function* ({ signal }) {
+      try {
+        yield 'first';
+        await new Promise((resolve) => signal?.addEventListener('abort', resolve));
+      } finally {
+        stopped.count++;
+      }
     }),
     hang: t.procedure.input(z.string()).query(async ({ input, signal }) => {
       started.push(input);
@@ -34,7 +46,7 @@ function app() {
       return input;
     }),
   });
-  return { router, started };
+  return { router, started, stopped };
 }
 
 async function outcome(call: () => Promise<unknown>): Promise<unknown> {
@@ -79,5 +91,82 @@ describe('queries and mutations on client.trpc', () => {
       controller.abort();
       expect(await aborted, label).toEqual({ message: 'This operation was aborted', data: undefined, cause: 'AbortError' });
     }
+  });
+
+  it('subscribe with handlers, as an async iterator, and resume from the lastEventId of their input', async () => {
+    await using cleanup = new Cleanup();
+    const { router, stopped } = app();
+    const server = await createHeraldServer({ router, port: 0, host: '127.0.0.1', createContext: () => ({}), metrics: false });
+    cleanup.defer(() => server.close());
+    const client = createHeraldClient<typeof router>({ url: server.url });
+    cleanup.defer(() => client.close());
+    const viaLink = createTRPCClient<typeof router>({ links: [client.link] });
+
+    for (const direct of [true, false]) {
+      const trpc = direct ? client.trpc : viaLink;
+      const label = direct ? 'direct' : 'link';
+      stopped.count = 0;
+      const events: unknown[] = [];
+      await new Promise<void>((resolve, reject) => {
+        trpc.count.subscribe(
+          { to: 3, lastEventId: '1' },
+          {
+            context: { tag: label },
+            onStarted: ({ context }) => events.push(['started', context]),
+            onData: (value) => events.push(['data', value]),
+            onError: reject,
+            onComplete: () => resolve(),
+          },
+        );
+      });
+      expect(events, label).toEqual([
+        ['started', { tag: label }],
+        ['data', { id: '2', data: 2 }],
+        ['data', { id: '3', data: 3 }],
+      ]);
+
+      const iterated: unknown[] = [];
+      const iterator = trpc.count.subscribe({ to: 2 });
+      for await (const value of iterator) iterated.push(value);
+      expect(iterated, label).toEqual([
+        { id: '1', data: 1 },
+        { id: '2', data: 2 },
+      ]);
+      expect(() => iterator[Symbol.asyncIterator](), label).toThrow('only be iterated once');
+
+      // An abort completes a subscription's handlers; unsubscribe stops it with no further handler call.
+      const controller = new AbortController();
+      const ended = new Promise<unknown[]>((resolve) => {
+        const seen: unknown[] = [];
+        trpc.forever.subscribe(undefined, {
+          signal: controller.signal,
+          onData: (value) => {
+            seen.push(value);
+            controller.abort();
+          },
+          onComplete: () => resolve(seen),
+        });
+      });
+      expect(await ended, label).toEqual(['first']);
+      await pollUntil(() => stopped.count === 1, `the aborted ${label} subscription to stop on the server`);
+      let after = 0;
+      const subscription = trpc.forever.subscribe(undefined, {
+        onData: () => subscription.unsubscribe(),
+        onComplete: () => after++,
+        onError: () => after++,
+      });
+      await pollUntil(() => stopped.count === 2, `the unsubscribed ${label} subscription to stop on the server`);
+      expect(after, label).toBe(0);
+    }
+  });
+
+  it('refuse a path that does not end in a call, and is not a promise', async () => {
+    await using cleanup = new Cleanup();
+    const { router } = app();
+    const client = createHeraldClient<typeof router>({ url: 'ws://127.0.0.1:1' });
+    cleanup.defer(() => client.close());
+    expect(() => (client.trpc.echo as unknown as () => void)()).toThrow("client.trpc.echo() is not a call: end a procedure's path with .query(), .mutate() or .subscribe()");
+    expect((client.trpc as unknown as { then?: unknown }).then).toBeUndefined();
+    expect(await Promise.resolve(client.trpc)).toBe(client.trpc);
   });
 });

@@ -20,15 +20,14 @@
  * @module @herald/client/persistence
  */
 import { newIdempotencyKey } from '../idempotencyKey.js';
-import { heraldLink } from '../link.js';
 import type { HeraldPersistence } from '../persistence.js';
 import { DurableOutbox } from './durableOutbox.js';
-import { persistenceLink } from './persistenceLink.js';
+import { persistentCalls } from './persistentCalls.js';
 import type { HeraldStorage } from './storage.js';
 import { StoredPositions } from './storedPositions.js';
 
 export { memoryStorage, type HeraldStorage } from './storage.js';
-export type { PersistenceContext } from './persistenceLink.js';
+export type { PersistenceContext } from './persistentCalls.js';
 
 /** The options of `createPersistence`. */
 export interface PersistenceOptions {
@@ -109,7 +108,7 @@ export function createPersistence(storage: HeraldStorage, options: PersistenceOp
       const outbox = new DurableOutbox(storage, host, settings);
       const positions = (options.positions ?? persistenceDefaults.positions) ? new StoredPositions(storage, onError) : null;
       return {
-        link: persistenceLink(heraldLink(tracker), outbox, positions),
+        start: persistentCalls((call, observer) => tracker.start(call, observer), outbox, positions),
         outbox,
         async close() {
           await outbox.close();
