@@ -162,8 +162,7 @@ describe('queries and mutations on client.trpc', () => {
 
   it('refuse a path that does not end in a call, and is not a promise', async () => {
     await using cleanup = new Cleanup();
-    const { router } = app();
-    const client = createHeraldClient<typeof router>({ url: 'ws://127.0.0.1:1' });
+    const client = createHeraldClient<ReturnType<typeof app>['router']>({ url: 'ws://127.0.0.1:1' });
     cleanup.defer(() => client.close());
     expect(() => (client.trpc.echo as unknown as () => void)()).toThrow("client.trpc.echo() is not a call: end a procedure's path with .query(), .mutate() or .subscribe()");
     expect((client.trpc as unknown as { then?: unknown }).then).toBeUndefined();
