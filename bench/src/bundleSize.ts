@@ -37,9 +37,10 @@ const apps: readonly App[] = [
     source: websocketOnlySource,
   },
   {
-    // `createTRPCClient` and `TRPCClientError` come only from @trpc/client's
-    // main entry, whose modules bundlers must keep for their top-level
-    // statements (tRPC's own WebSocket connection class among them).
+    // `TRPCClientError` (the class every call's error must be) comes only
+    // from @trpc/client's main entry, whose modules bundlers must keep for
+    // their top-level statements (tRPC's own WebSocket connection class and
+    // async generator helper among them).
     name: 'Herald: the same, were `@trpc/client` marked `"sideEffects": false` (it is not)',
     source: websocketOnlySource,
     trpcClientWithoutSideEffects: true,
@@ -127,7 +128,7 @@ function table(sizes: readonly Size[], versions: string): string {
     BUNDLE_SIZE_START,
     '## Browser bundle size',
     '',
-    `Written by \`pnpm bench:size\` (bench/src/bundleSize.ts): each app is one query (or emit) over a WebSocket, bundled by esbuild for the browser, minified; gzip at level 9. Herald's client is bundled from its build, as npm users get it; its HTTP fallback is the separate entry \`@herald/client/http\`, which only an app on \`transport: 'http'\` or \`'auto'\` imports. The second row bundles the first app as if \`@trpc/client\` declared \`"sideEffects": false\`: Herald takes \`createTRPCClient\` and \`TRPCClientError\` from its main entry, whose top-level statements a bundler must otherwise keep (tRPC's own WebSocket connection class among them), so the difference is what that entry costs an app that uses none of tRPC's links. ${versions}`,
+    `Written by \`pnpm bench:size\` (bench/src/bundleSize.ts): each app is one query (or emit) over a WebSocket, bundled by esbuild for the browser, minified; gzip at level 9. Herald's client is bundled from its build, as npm users get it; its HTTP fallback is the separate entry \`@herald/client/http\`, which only an app on \`transport: 'http'\` or \`'auto'\` imports. The second row bundles the first app as if \`@trpc/client\` declared \`"sideEffects": false\`: Herald takes only \`TRPCClientError\` (the class of every call's error) from its main entry, whose top-level statements a bundler must otherwise keep (tRPC's own WebSocket connection class and async generator helper among them), so the difference is what that entry costs an app that uses none of tRPC's links. ${versions}`,
     '',
     '| app | minified | gzipped |',
     '|---|---|---|',
