@@ -49,6 +49,20 @@ function app() {
   return { router, started, stopped };
 }
 
+/** A server for `app()`'s router, and its two clients: `client.trpc` ('direct') and a tRPC client over `client.link` ('link'). */
+async function served(cleanup: Cleanup) {
+  const { router, started, stopped } = app();
+  const server = await createHeraldServer({ router, port: 0, host: '127.0.0.1', createContext: () => ({}), metrics: false });
+  cleanup.defer(() => server.close());
+  const client = createHeraldClient<typeof router>({ url: server.url });
+  cleanup.defer(() => client.close());
+  const both = [
+    ['direct', client.trpc],
+    ['link', createTRPCClient<typeof router>({ links: [client.link] })],
+  ] as const;
+  return { started, stopped, both };
+}
+
 async function outcome(call: () => Promise<unknown>): Promise<unknown> {
   try {
     return { data: await call() };
@@ -62,16 +76,8 @@ async function outcome(call: () => Promise<unknown>): Promise<unknown> {
 describe('queries and mutations on client.trpc', () => {
   it('settle as they do through client.link in a tRPC client: data, errors and aborts', async () => {
     await using cleanup = new Cleanup();
-    const { router, started } = app();
-    const server = await createHeraldServer({ router, port: 0, host: '127.0.0.1', createContext: () => ({}), metrics: false });
-    cleanup.defer(() => server.close());
-    const client = createHeraldClient<typeof router>({ url: server.url });
-    cleanup.defer(() => client.close());
-    const viaLink = createTRPCClient<typeof router>({ links: [client.link] });
-
-    for (const direct of [true, false]) {
-      const trpc = direct ? client.trpc : viaLink;
-      const label = direct ? 'direct' : 'link';
+    const { started, both } = await served(cleanup);
+    for (const [label, trpc] of both) {
       expect(await outcome(() => trpc.echo.query({ n: 1 })), label).toEqual({ data: { n: 1, at: new Date(0), tags: new Set(['a']) } });
       expect(await outcome(() => trpc.bytes.mutate(Uint8Array.of(1, 2, 3))), label).toEqual({ data: Uint8Array.of(3, 2, 1) });
       expect(await outcome(() => trpc.nothing.query()), label).toEqual({ data: undefined });
@@ -95,16 +101,8 @@ describe('queries and mutations on client.trpc', () => {
 
   it('subscribe with handlers, as an async iterator, and resume from the lastEventId of their input', async () => {
     await using cleanup = new Cleanup();
-    const { router, stopped } = app();
-    const server = await createHeraldServer({ router, port: 0, host: '127.0.0.1', createContext: () => ({}), metrics: false });
-    cleanup.defer(() => server.close());
-    const client = createHeraldClient<typeof router>({ url: server.url });
-    cleanup.defer(() => client.close());
-    const viaLink = createTRPCClient<typeof router>({ links: [client.link] });
-
-    for (const direct of [true, false]) {
-      const trpc = direct ? client.trpc : viaLink;
-      const label = direct ? 'direct' : 'link';
+    const { stopped, both } = await served(cleanup);
+    for (const [label, trpc] of both) {
       stopped.count = 0;
       const events: unknown[] = [];
       await new Promise<void>((resolve, reject) => {
