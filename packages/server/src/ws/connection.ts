@@ -257,9 +257,11 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
    * Writes one frame unless the socket is over its buffered-bytes bound: then
    * the peer is not reading, and it is closed with SLOW_CONSUMER instead of
    * letting its queue grow. It resumes from history when it reconnects.
+   * `followed`: more frames for this socket follow in the same tick, so this
+   * one waits for them (see `beforeWrite`).
    */
-  send(text: string): void {
-    if (!this.writable()) return;
+  send(text: string, followed = false): void {
+    if (!this.writable(followed)) return;
     const byteLength = Buffer.byteLength(text);
     this.config.metrics.bytesOut += byteLength;
     if (!this.writeFrame.text(text, byteLength)) this.socket.send(text, TEXT_FRAME);
@@ -282,7 +284,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   }
 
   /** Whether a frame may be written now (open, and under the buffered-bytes bound); batches the tick's writes. */
-  private writable(): boolean {
+  private writable(followed = false): boolean {
     const socket = this.socket;
     if (socket.readyState !== socket.OPEN) return false;
     if (socket.bufferedAmount > this.config.limits.maxBufferedBytes) {
@@ -291,7 +293,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     }
     // `ws` exposes no cork of its own; its net.Socket has been `_socket` since ws 1.
     const raw = (socket as unknown as { _socket?: Parameters<typeof beforeWrite>[0] })._socket;
-    if (raw) beforeWrite(raw, this);
+    if (raw) beforeWrite(raw, this, followed);
     this.config.metrics.framesOut++;
     return true;
   }

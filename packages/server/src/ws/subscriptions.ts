@@ -7,6 +7,7 @@ import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
 import { callProcedure, SKIPPED, type RunningCall } from './calls.js';
 import type { Connection, ConnectionConfig } from './connection.js';
+import type { Opening } from './ordering.js';
 import { PreparedFrame } from './preparedFrame.js';
 import type { Envelope, ErrorContext } from './wire.js';
 
@@ -92,10 +93,10 @@ const TRACKED_DATA = 'tracked-data';
 /**
  * Runs a subscription request: a channel stream goes straight onto the
  * socket (see `NativeSubscription`); any other async iterable or observable
- * is stepped here, one frame per value, until it ends or is stopped. `live`
- * is called once the subscription is live (a channel stream: attached,
- * history sent, presence joined), so the calls sent after it may start
- * (ordering.ts).
+ * is stepped here, one frame per value, until it ends or is stopped.
+ * `opening` is settled once the subscription is live (a channel stream:
+ * attached, history sent, presence joined), so the calls sent after it may
+ * start (ordering.ts).
  */
 export async function subscribe<TRouter extends AnyRouter>(
   connection: Connection<TRouter>,
@@ -103,19 +104,18 @@ export async function subscribe<TRouter extends AnyRouter>(
   call: RunningCall,
   context: ErrorContext,
   batchIndex: number,
-  live: () => void,
+  opening: Opening,
 ): Promise<void> {
   const result = await callProcedure(connection, call, context, batchIndex);
   if (result === SKIPPED) return;
   const { config } = connection;
-  const signal = call.controller.signal;
   // Channel data is serialized once with Herald's transformer, which the
   // router speaks (createHeraldServer refuses any other), so it goes out as it is.
   const native = nativeStreamOf(result);
   if (native) {
     try {
-      await openNative(connection, envelope, native, signal, context.path);
-      live();
+      await openNative(connection, envelope, native, call, context.path);
+      opening.settle();
     } finally {
       // The generator was never started; returning it releases nothing but keeps its contract.
       void (result as AsyncGenerator).return(undefined);
@@ -125,6 +125,7 @@ export async function subscribe<TRouter extends AnyRouter>(
   if (!isAsyncIterable(result) && !isObservable(result)) {
     throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Subscription ${context.path} returned neither an async iterable nor an observable` });
   }
+  const signal = call.signal;
   const iterable = isObservable(result) ? observableToAsyncIterable(result, signal) : result;
   const iterator = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   if (signal.aborted) {
@@ -134,7 +135,7 @@ export async function subscribe<TRouter extends AnyRouter>(
   connection.send(config.wire.started(envelope));
   // A stream Herald cannot see into is live once its procedure returned it:
   // what it attaches to on its first step is the procedure's own business.
-  live();
+  opening.settle();
   const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
   config.metrics.subscriptions++;
   try {
@@ -164,17 +165,19 @@ async function openNative<TRouter extends AnyRouter>(
   connection: Connection<TRouter>,
   envelope: Envelope,
   native: NativeStream,
-  signal: AbortSignal,
+  call: RunningCall,
   path: string | undefined,
 ): Promise<void> {
   // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
   await native.prepare?.();
-  if (signal.aborted) return;
-  connection.send(connection.config.wire.started(envelope));
+  if (call.aborted) return;
+  // The history and the `live` marker usually follow within the same tick
+  // (always with the memory broker): `started` waits for them, one write for all.
+  connection.send(connection.config.wire.started(envelope), true);
   const subscription = new NativeSubscription(connection, envelope, path);
   subscription.handle = await native.open(subscription);
   connection.config.metrics.subscriptions++;
   // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
-  if (signal.aborted) subscription.release();
+  if (call.aborted) subscription.release();
   else connection.track(envelope, subscription);
 }
