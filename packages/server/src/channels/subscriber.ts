@@ -64,7 +64,8 @@ export class ChannelSubscriber implements Sink {
 
   /** Attaches and delivers history. Rejects (fail fast) if the broker cannot serve the first read. */
   async start(): Promise<void> {
-    await this.ctx.fanout.attach(this.ctx.topic, this);
+    const attaching = this.ctx.fanout.attach(this.ctx.topic, this);
+    if (attaching) await attaching;
     this.attached = true;
     if (this.isClosed()) {
       this.ctx.fanout.detach(this.ctx.topic, this);

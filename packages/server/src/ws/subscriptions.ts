@@ -169,7 +169,7 @@ async function openNative<TRouter extends AnyRouter>(
   path: string | undefined,
 ): Promise<void> {
   // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
-  await native.prepare?.();
+  if (native.prepare) await native.prepare();
   if (call.aborted) return;
   // The history and the `live` marker usually follow within the same tick
   // (always with the memory broker): `started` waits for them, one write for all.
