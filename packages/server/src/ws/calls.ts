@@ -71,8 +71,9 @@ export async function callProcedure<TRouter extends AnyRouter>(
   context: ErrorContext,
   batchIndex: number,
 ): Promise<unknown> {
-  const admitted = await connection.admitted;
-  if (!admitted || call.aborted) return SKIPPED;
+  // Decided already for every request but those sent before admission was: no wait then.
+  if (!connection.admittedNow && !(await connection.admitted)) return SKIPPED;
+  if (call.aborted) return SKIPPED;
   const router = connection.config.router;
   const path = context.path ?? '';
   const type = context.type as 'query' | 'mutation' | 'subscription';

@@ -102,6 +102,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   admitted: Promise<boolean> | null = null;
   /** Admission is decided: requests go straight to `dispatch` (before, they wait for it, in order). */
   private settled = false;
+  /** Admission is decided and the connection admitted: a call need not wait for `admitted`. */
+  admittedNow = false;
   /** The context every call on this connection shares, once admitted. */
   ctx: unknown = undefined;
   /** Calls running or open, by request envelope. */
@@ -385,8 +387,9 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   private startAdmission(params: ConnectionParams | null): void {
     const admitted = this.admit(params);
     this.admitted = admitted;
-    void admitted.then(() => {
+    void admitted.then((ok) => {
       this.settled = true;
+      this.admittedNow = ok;
     });
   }
 

@@ -26,7 +26,8 @@ function counted() {
 async function both(steps: (generator: AsyncGenerator<number, void, unknown>) => Promise<unknown[]>) {
   const plain = counted();
   const lazy = counted();
-  const settle = (run: () => Promise<unknown[]>) => run().then((values) => ({ values }), (error: unknown) => ({ error }));
+  const settle = (run: () => Promise<unknown[]>): Promise<{ values?: unknown[]; error?: unknown }> =>
+    run().then((values) => ({ values }), (error: unknown) => ({ error }));
   return {
     plain: { ...(await settle(() => steps(plain.body()))), counts: plain.counts },
     lazy: { ...(await settle(() => steps(new ChannelStream(lazy.body, native)))), counts: lazy.counts },
