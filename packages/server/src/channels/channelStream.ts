@@ -36,6 +36,7 @@ export class ChannelStream<T> implements AsyncGenerator<T, void, unknown> {
     if (this.generator) return this.generator.return(value);
     this.endedUnstarted = true;
     // An async generator awaits what it returns.
+    if (value === undefined) return Promise.resolve({ done: true, value: undefined });
     return Promise.resolve(value).then((done) => ({ done: true, value: done }));
   }
 

@@ -87,7 +87,7 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
   // marks itself live when it is; a query or mutation first waits for the
   // subscriptions sent before it that are still opening.
   if (type === 'subscription') {
-    void runSubscription(connection, envelope, call, context, batchIndex);
+    void subscribe(connection, envelope, call, context, batchIndex, fail);
     return;
   }
   connection.unanswered++;
@@ -96,31 +96,6 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
   // A closure only for a call that has to wait: the usual call starts here.
   if (barrier) void barrier.then(() => answerCall(connection, envelope, call, context, batchIndex, idempotencyKey));
   else void answerCall(connection, envelope, call, context, batchIndex, idempotencyKey);
-}
-
-/**
- * Runs a subscription request to its end (see `subscribe`); never rejects.
- * It is registered as opening at once (before the first await), so the
- * calls sent after it wait for it.
- */
-async function runSubscription<TRouter extends AnyRouter>(
-  connection: Connection<TRouter>,
-  envelope: Envelope,
-  call: RunningCall,
-  context: ErrorContext,
-  batchIndex: number,
-): Promise<void> {
-  const opening = connection.opening.open();
-  call.opening = opening;
-  try {
-    await subscribe(connection, envelope, call, context, batchIndex, opening);
-  } catch (cause) {
-    fail(connection, envelope, call, context, cause);
-  } finally {
-    // A subscription that failed or was refused before it went live no longer holds the calls behind it.
-    opening.settle();
-    connection.forget(envelope, call);
-  }
 }
 
 /** Answers a call that failed with its error, unless it was cancelled by the socket closing. */
