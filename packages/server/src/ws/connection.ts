@@ -8,7 +8,7 @@ import { HeraldError, RefusalReason } from '../errors.js';
 import type { Identity } from '../auth/identity.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { HeraldServerOptions } from '../options.js';
-import { isRefusal, stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
+import { ANONYMOUS, isRefusal, stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
 import type { IdempotentCalls } from '../transport/idempotentCall.js';
 import { stop, type Call } from './calls.js';
 import { beforeWrite, type WriteTicks } from './cork.js';
@@ -405,7 +405,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     const admission = this.config.admission;
     let identity: Identity;
     try {
-      identity = await admission.authenticate(params, req, this.ip);
+      // Without `authenticate` the connection is anonymous: known at once, nothing to wait for.
+      identity = admission.authenticates ? await admission.authenticate(params, req, this.ip) : ANONYMOUS;
     } catch (error) {
       this.refuse(error as TRPCError, CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
       return false;
@@ -426,7 +427,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       this.userKey = key;
     }
     try {
-      this.ctx = await admission.createContext(params, req, user);
+      const ctx = admission.createContext(params, req, user);
+      this.ctx = ctx instanceof Promise ? await ctx : ctx;
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       this.report(error, 'unknown');
