@@ -63,20 +63,10 @@ export class ChannelSubscriber implements Sink {
     this.lastId = from;
   }
 
-  /**
-   * Attaches and delivers history. Rejects (fail fast) if the broker cannot
-   * serve the first read. On a topic that is live already the history read
-   * starts at once: its promise is this one.
-   */
-  start(): Promise<void> {
+  /** Attaches and delivers history. Rejects (fail fast) if the broker cannot serve the first read. */
+  async start(): Promise<void> {
     const attaching = this.ctx.fanout.attach(this.ctx.topic, this);
-    if (attaching) return this.startWhenAttached(attaching);
-    this.attached = true;
-    return this.catchUp(this.lastId, true);
-  }
-
-  private async startWhenAttached(attaching: Promise<void>): Promise<void> {
-    await attaching;
+    if (attaching) await attaching;
     this.attached = true;
     if (this.isClosed()) {
       this.ctx.fanout.detach(this.ctx.topic, this);
