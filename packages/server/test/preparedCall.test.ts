@@ -345,6 +345,10 @@ describe('decoding inputs', () => {
       }),
       fc.constant({ meta: { values: ['undefined'], v: 1 } }),
       fc.constant({ json: -0 }),
+      // Arrays and objects without meta, as a frame's JSON.parse makes them, `__proto__` keys included.
+      fc.jsonValue({ maxDepth: 4 }).map((json) => ({ json })),
+      fc.constant(JSON.parse('{"json":{"room":"a","nested":{"__proto__":{"x":1}}}}') as unknown),
+      fc.constant(JSON.parse('{"json":[{"__proto__":[]},-0]}') as unknown),
     );
     fc.assert(
       fc.property(wireInput, (input) => {

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { Broker, BrokerEntry, PresenceChange, PresenceRecord, Retention } from '../brokers/broker.js';
 import { HeraldError } from '../errors.js';
 import type { FanoutRegistry } from './fanout.js';
-import { NATIVE_STREAM, type NativeStream } from './nativeStream.js';
+import { ChannelStream } from './channelStream.js';
+import type { NativeStream } from './nativeStream.js';
 import { ChannelSubscriber, type EventSink } from './subscriber.js';
 import { SubscriberQueue } from './subscriberQueue.js';
 
@@ -178,9 +179,13 @@ export function createChannel<
     try {
       return await run();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new HeraldError('BROKER_UNAVAILABLE', `Channel "${name}": ${what}: ${reason}`, { cause: error });
+      throw brokerFailure(what, error);
     }
+  }
+
+  function brokerFailure(what: string, error: unknown): HeraldError {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new HeraldError('BROKER_UNAVAILABLE', `Channel "${name}": ${what}: ${reason}`, { cause: error });
   }
 
   const decode = (entry: BrokerEntry): PositionedMessage<Message> => ({
@@ -204,12 +209,17 @@ export function createChannel<
     // Closures below outlive the subscription's start: they capture `ctx`, not the options (and their signal).
     const ctx = streamOptions.ctx;
     let check: Promise<void> | null = null;
-    const authorize = () => (check ??= authorized('subscribe', topic, ctx));
+    // Without an `authorize` option there is nothing to check, and no promise to wait for.
+    const authorize = runtime.authorize ? () => (check ??= authorized('subscribe', topic, ctx)) : null;
 
     const open = async (sink: EventSink, from: string | null) => {
-      await authorize();
+      if (authorize) await authorize();
       const subscriber = new ChannelSubscriber(context, from, sink);
-      await brokerCall('subscribe failed', () => subscriber.start());
+      try {
+        await subscriber.start();
+      } catch (error) {
+        throw brokerFailure('subscribe failed', error);
+      }
       let presenceClientId: string | null = null;
       if (presenceInfo !== undefined) {
         const record = { clientId: randomUUID(), info: transformer.stringify(presenceInfo), joinedAt: Date.now() };
@@ -235,7 +245,7 @@ export function createChannel<
     const { open, authorize } = openStream(key, streamOptions);
     const from = streamOptions.lastEventId ?? null;
     if (from !== null) runtime.counts.resumed++;
-    const signal = streamOptions.signal ?? new AbortController().signal;
+    const givenSignal = streamOptions.signal;
 
     // The adapter for consumers that iterate: a bounded queue between the
     // subscriber and the generator. When the consumer falls behind, the
@@ -246,6 +256,7 @@ export function createChannel<
       // two markers) on top of the live allowance: a replay is pushed in one go,
       // so a smaller queue would overflow on every resync and never catch up.
       const queue = new SubscriberQueue<{ position: string; event: ChannelEvent<Message> }>(bufferSize + retention.size + 2);
+      const signal = givenSignal ?? new AbortController().signal;
       const handle = await open({ deliver: (shared) => queue.push({ position: shared.position, event: shared.event as ChannelEvent<Message> }) }, from);
       let consumed = from;
       try {
@@ -265,14 +276,13 @@ export function createChannel<
       }
     }
 
-    const generator = iterate();
     const native: NativeStream = {
-      prepare: authorize,
-      async open(sink) {
-        return open(sink, from);
-      },
+      ...(authorize ? { prepare: authorize } : {}),
+      open: (sink) => open(sink, from),
     };
-    return Object.assign(generator, { [NATIVE_STREAM]: native });
+    // The generator is made on first use: a connection that writes the stream
+    // straight to its socket (NATIVE_STREAM) never steps it.
+    return new ChannelStream(iterate, native);
   }
 
   return {

@@ -66,6 +66,8 @@ interface DeliveryQueue {
 interface TopicFanout {
   readonly sinks: Set<Sink>;
   readonly subscribed: Promise<Unsubscribe>;
+  /** `subscribed` resolved: a sink attaching now is live at once, with nothing to wait for. */
+  live: boolean;
   /** Entries the broker delivered for the topic (the admin page's messages per second). */
   messages: number;
 }
@@ -110,8 +112,13 @@ export class FanoutRegistry {
     private readonly onSinkError: (error: unknown) => void,
   ) {}
 
-  /** Adds a sink; resolves once the broker subscription is live. `detach` removes it. */
-  async attach(topic: string, sink: Sink): Promise<void> {
+  /**
+   * Adds a sink. Returns null when the topic's broker subscription is live
+   * already (the usual case: the topic has other subscribers), else a
+   * promise that resolves once it is (rejects, with the sink removed, when
+   * it fails). `detach` removes it.
+   */
+  attach(topic: string, sink: Sink): Promise<void> | null {
     let fanout = this.topics.get(topic);
     if (!fanout) {
       const queue: DeliveryQueue = { sinks: new Set(), batch: null, cursor: null, held: null, pending: [] };
@@ -125,21 +132,30 @@ export class FanoutRegistry {
           onInterrupted: () => this.enqueue(queue, INTERRUPTED),
         }),
         messages: 0,
+        live: false,
       };
       const { subscribed } = created;
       fanout = created;
       this.topics.set(topic, fanout);
-      // A failed subscribe must not leave a dead entry that later attaches would reuse.
-      subscribed.catch(() => {
-        if (this.topics.get(topic) === fanout) this.topics.delete(topic);
-      });
+      subscribed.then(
+        () => {
+          created.live = true;
+        },
+        // A failed subscribe must not leave a dead entry that later attaches would reuse.
+        () => {
+          if (this.topics.get(topic) === created) this.topics.delete(topic);
+        },
+      );
     }
     fanout.sinks.add(sink);
-    const current = fanout;
+    return fanout.live ? null : this.whenLive(fanout, sink);
+  }
+
+  private async whenLive(fanout: TopicFanout, sink: Sink): Promise<void> {
     try {
-      await current.subscribed;
+      await fanout.subscribed;
     } catch (error) {
-      current.sinks.delete(sink);
+      fanout.sinks.delete(sink);
       throw error;
     }
   }

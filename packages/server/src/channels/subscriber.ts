@@ -44,7 +44,8 @@ const RESYNC_RETRY_MAX_MS = 2_000;
  */
 export class ChannelSubscriber implements Sink {
   private mode: 'idle' | 'catching-up' | 'live' | 'closed' = 'idle';
-  private buffer: DecodedEntry[] = [];
+  /** Live entries that arrived while history is read; null while there are none (most catch-ups). */
+  private buffer: DecodedEntry[] | null = null;
   private bufferOverflowed = false;
   private last: StreamId | null = null;
   private lastId: string | null;
@@ -64,7 +65,8 @@ export class ChannelSubscriber implements Sink {
 
   /** Attaches and delivers history. Rejects (fail fast) if the broker cannot serve the first read. */
   async start(): Promise<void> {
-    await this.ctx.fanout.attach(this.ctx.topic, this);
+    const attaching = this.ctx.fanout.attach(this.ctx.topic, this);
+    if (attaching) await attaching;
     this.attached = true;
     if (this.isClosed()) {
       this.ctx.fanout.detach(this.ctx.topic, this);
@@ -91,7 +93,7 @@ export class ChannelSubscriber implements Sink {
   close(): void {
     if (this.mode === 'closed') return;
     this.mode = 'closed';
-    this.buffer = [];
+    this.buffer = null;
     this.stopped?.abort();
     if (this.attached) this.ctx.fanout.detach(this.ctx.topic, this);
   }
@@ -104,7 +106,7 @@ export class ChannelSubscriber implements Sink {
   private async catchUp(from: string | null, failFast: boolean): Promise<void> {
     const generation = ++this.generation;
     this.mode = 'catching-up';
-    this.buffer = [];
+    this.buffer = null;
     this.bufferOverflowed = false;
     const read = failFast
       ? await this.ctx.broker.readAfter(this.ctx.topic, from, this.ctx.retention)
@@ -129,21 +131,27 @@ export class ChannelSubscriber implements Sink {
       this.catchUp(this.lastId, false).catch(this.ctx.onError);
       return;
     }
-    const buffered = this.buffer;
-    this.buffer = [];
+    const buffered = this.takeBuffered();
     this.mode = 'live';
-    for (const entry of buffered) this.entry(entry);
+    if (buffered) for (const entry of buffered) this.entry(entry);
+  }
+
+  /** What was buffered during the read (a method: the field changes across awaits, which narrowing cannot see). */
+  private takeBuffered(): DecodedEntry[] | null {
+    const buffered = this.buffer;
+    this.buffer = null;
+    return buffered;
   }
 
   /** The fan-out's callback: one live entry (buffered while history is read). */
   entry(entry: DecodedEntry): void {
     if (this.mode === 'closed' || this.mode === 'idle') return;
     if (this.mode === 'catching-up') {
-      if (this.buffer.length >= this.ctx.bufferSize) {
-        this.buffer = [];
+      if ((this.buffer?.length ?? 0) >= this.ctx.bufferSize) {
+        this.buffer = null;
         this.bufferOverflowed = true;
       } else if (!this.bufferOverflowed) {
-        this.buffer.push(entry);
+        (this.buffer ??= []).push(entry);
       }
       return;
     }

@@ -69,6 +69,11 @@ export class Admission {
     }
   }
 
+  /** Whether there is an `authenticate` to run: without one every caller is `ANONYMOUS`, known at once. */
+  get authenticates(): boolean {
+    return this.settings.authenticate !== undefined;
+  }
+
   /** Counts a failed authentication against `address` that did not go through `authenticate` (a refused stream ticket). */
   countFailure(address: string): void {
     this.failures?.take(address, this.now());
@@ -87,17 +92,26 @@ export class Admission {
   }
 
   /**
-   * Runs the app's `createContext`. Its errors are the caller's to map; one
-   * that is not a refusal (UNAUTHORIZED or FORBIDDEN) is a server fault and
-   * is logged here.
+   * Runs the app's `createContext`: the context, or a promise of it when
+   * `createContext` returns one (callers await it either way). Its errors
+   * (thrown, or the promise's rejection) are the caller's to map; one that
+   * is not a refusal (UNAUTHORIZED or FORBIDDEN) is a server fault and is
+   * logged here.
    */
-  async createContext(params: ConnectionParams | null, req: IncomingMessage, user: unknown): Promise<unknown> {
+  createContext(params: ConnectionParams | null, req: IncomingMessage, user: unknown): unknown {
+    // Called as it is: a synchronous `createContext` gives its context at once (no promise to wait for).
+    let ctx: unknown;
     try {
-      return await this.settings.createContext({ connectionParams: params, req, user });
+      ctx = this.settings.createContext({ connectionParams: params, req, user });
     } catch (cause) {
-      if (!isRefusal(cause)) this.settings.logError(cause, 'createContext failed');
-      throw cause;
+      throw this.contextFailed(cause);
     }
+    return isThenable(ctx) ? Promise.resolve(ctx).catch((cause: unknown) => Promise.reject(this.contextFailed(cause))) : ctx;
+  }
+
+  private contextFailed(cause: unknown): unknown {
+    if (!isRefusal(cause)) this.settings.logError(cause, 'createContext failed');
+    return cause;
   }
 
   /** `authenticate`, then `createContext`: what one HTTP request needs. */
@@ -126,7 +140,12 @@ export class Admission {
   }
 }
 
-const ANONYMOUS: Identity = { user: null, expiresAt: null };
+/** Who a caller is without an `authenticate` option. */
+export const ANONYMOUS: Identity = { user: null, expiresAt: null };
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
 
 /** A `createContext` error that refuses the caller rather than reporting a fault. */
 export function isRefusal(cause: unknown): boolean {

@@ -1,6 +1,7 @@
 import { callTRPCProcedure, type AnyRouter } from '@trpc/server';
 import type { Connection } from './connection.js';
 import { preparedProceduresOf } from './preparedCall.js';
+import type { Opening } from './ordering.js';
 import type { NativeSubscription } from './subscriptions.js';
 import type { ErrorContext } from './wire.js';
 
@@ -15,6 +16,8 @@ import type { ErrorContext } from './wire.js';
 export class RunningCall {
   #controller: AbortController | null = null;
   #aborted = false;
+  /** A subscription's place among those opening on its socket (ordering.ts): an abort settles it. */
+  opening: Opening | null = null;
 
   constructor(readonly type: 'query' | 'mutation' | 'subscription') {}
 
@@ -39,6 +42,7 @@ export class RunningCall {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#controller?.abort();
+    this.opening?.settle();
   }
 }
 
@@ -67,8 +71,9 @@ export async function callProcedure<TRouter extends AnyRouter>(
   context: ErrorContext,
   batchIndex: number,
 ): Promise<unknown> {
-  const admitted = await connection.admitted;
-  if (!admitted || call.aborted) return SKIPPED;
+  // Decided already for every request but those sent before admission was: no wait then.
+  if (!connection.admittedNow && !(await connection.admitted)) return SKIPPED;
+  if (call.aborted) return SKIPPED;
   const router = connection.config.router;
   const path = context.path ?? '';
   const type = context.type as 'query' | 'mutation' | 'subscription';

@@ -8,7 +8,7 @@ import { HeraldError, RefusalReason } from '../errors.js';
 import type { Identity } from '../auth/identity.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { HeraldServerOptions } from '../options.js';
-import { isRefusal, stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
+import { ANONYMOUS, isRefusal, stringParams, type Admission, type ConnectionParams } from '../transport/admission.js';
 import type { IdempotentCalls } from '../transport/idempotentCall.js';
 import { stop, type Call } from './calls.js';
 import { beforeWrite, type WriteTicks } from './cork.js';
@@ -102,6 +102,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   admitted: Promise<boolean> | null = null;
   /** Admission is decided: requests go straight to `dispatch` (before, they wait for it, in order). */
   private settled = false;
+  /** Admission is decided and the connection admitted: a call need not wait for `admitted`. */
+  admittedNow = false;
   /** The context every call on this connection shares, once admitted. */
   ctx: unknown = undefined;
   /** Calls running or open, by request envelope. */
@@ -257,9 +259,11 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
    * Writes one frame unless the socket is over its buffered-bytes bound: then
    * the peer is not reading, and it is closed with SLOW_CONSUMER instead of
    * letting its queue grow. It resumes from history when it reconnects.
+   * `followed`: more frames for this socket follow in the same tick, so this
+   * one waits for them (see `beforeWrite`).
    */
-  send(text: string): void {
-    if (!this.writable()) return;
+  send(text: string, followed = false): void {
+    if (!this.writable(followed)) return;
     const byteLength = Buffer.byteLength(text);
     this.config.metrics.bytesOut += byteLength;
     if (!this.writeFrame.text(text, byteLength)) this.socket.send(text, TEXT_FRAME);
@@ -282,7 +286,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   }
 
   /** Whether a frame may be written now (open, and under the buffered-bytes bound); batches the tick's writes. */
-  private writable(): boolean {
+  private writable(followed = false): boolean {
     const socket = this.socket;
     if (socket.readyState !== socket.OPEN) return false;
     if (socket.bufferedAmount > this.config.limits.maxBufferedBytes) {
@@ -291,7 +295,7 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     }
     // `ws` exposes no cork of its own; its net.Socket has been `_socket` since ws 1.
     const raw = (socket as unknown as { _socket?: Parameters<typeof beforeWrite>[0] })._socket;
-    if (raw) beforeWrite(raw, this);
+    if (raw) beforeWrite(raw, this, followed);
     this.config.metrics.framesOut++;
     return true;
   }
@@ -383,8 +387,9 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
   private startAdmission(params: ConnectionParams | null): void {
     const admitted = this.admit(params);
     this.admitted = admitted;
-    void admitted.then(() => {
+    void admitted.then((ok) => {
       this.settled = true;
+      this.admittedNow = ok;
     });
   }
 
@@ -400,7 +405,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
     const admission = this.config.admission;
     let identity: Identity;
     try {
-      identity = await admission.authenticate(params, req, this.ip);
+      // Without `authenticate` the connection is anonymous: known at once, nothing to wait for.
+      identity = admission.authenticates ? await admission.authenticate(params, req, this.ip) : ANONYMOUS;
     } catch (error) {
       this.refuse(error as TRPCError, CloseCode.UNAUTHORIZED, 'unauthorized', RefusalReason.UNAUTHORIZED);
       return false;
@@ -421,7 +427,8 @@ export class Connection<TRouter extends AnyRouter> implements HeartbeatPeer, Wri
       this.userKey = key;
     }
     try {
-      this.ctx = await admission.createContext(params, req, user);
+      const ctx = admission.createContext(params, req, user);
+      this.ctx = ctx instanceof Promise ? await ctx : ctx;
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       this.report(error, 'unknown');

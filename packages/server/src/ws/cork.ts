@@ -25,11 +25,14 @@ let tickEndScheduled = false;
  * leaves in one more TCP write instead of one per frame. One `nextTick`
  * serves every socket written in the tick.
  */
-export function beforeWrite(socket: Corkable, ticks: WriteTicks): void {
+export function beforeWrite(socket: Corkable, ticks: WriteTicks, followed = false): void {
   if (ticks.lastWriteTick !== tick) {
     ticks.lastWriteTick = tick;
     scheduleTickEnd();
-    return;
+    // `followed`: the caller knows more frames for this socket come in this
+    // tick (a subscription's `started` before its history and markers), so
+    // even the first one waits for them and they leave in one write.
+    if (!followed) return;
   }
   // Corked already by us this tick (or by `ws` itself, which uncorks its own).
   if (socket.writableCorked > 0 || socket.destroyed) return;

@@ -87,14 +87,7 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
   // marks itself live when it is; a query or mutation first waits for the
   // subscriptions sent before it that are still opening.
   if (type === 'subscription') {
-    const opened = connection.opening.open(call.signal);
-    subscribe(connection, envelope, call, context, batchIndex, opened)
-      .catch((cause: unknown) => fail(connection, envelope, call, context, cause))
-      .finally(() => {
-        // A subscription that failed or was refused before it went live no longer holds the calls behind it.
-        opened();
-        connection.forget(envelope, call);
-      });
+    void subscribe(connection, envelope, call, context, batchIndex, fail);
     return;
   }
   connection.unanswered++;

@@ -22,32 +22,18 @@
  * stopping an opening subscription lets the calls behind it start.
  */
 export class OpeningSubscriptions {
-  /** When each opening subscription is live or gone; null (not an empty set) while none is, the usual case. */
-  private pending: Set<Promise<void>> | null = null;
+  /** The subscriptions opening now; null (not an empty set) while none is, the usual case. */
+  private pending: Set<Opening> | null = null;
 
   /**
-   * Registers a subscription that starts opening now. Returns the function
-   * that marks it live or gone (safe to call more than once); `signal`
-   * aborting (a `subscription.stop`, the socket closing) marks it gone.
+   * Registers a subscription that starts opening now. `settle` on what it
+   * returns marks it live or gone; the call's abort (a `subscription.stop`,
+   * the socket closing) settles it too (see `RunningCall`).
    */
-  open(signal: AbortSignal): () => void {
-    let resolve!: () => void;
-    const settled = new Promise<void>((done) => (resolve = done));
-    const pending = (this.pending ??= new Set());
-    pending.add(settled);
-    let done = false;
-    const mark = () => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', mark);
-      resolve();
-      const current = this.pending;
-      if (!current) return;
-      current.delete(settled);
-      if (current.size === 0) this.pending = null;
-    };
-    signal.addEventListener('abort', mark, { once: true });
-    return mark;
+  open(): Opening {
+    const opening = new Opening(this);
+    (this.pending ??= new Set()).add(opening);
+    return opening;
   }
 
   /**
@@ -56,6 +42,45 @@ export class OpeningSubscriptions {
    * when it may start at once.
    */
   barrier(): Promise<unknown> | null {
-    return this.pending === null ? null : Promise.all(this.pending);
+    return this.pending === null ? null : Promise.all(Array.from(this.pending, (opening) => opening.settled()));
+  }
+
+  /** `Opening.settle`: `opening` no longer holds anything back. */
+  remove(opening: Opening): void {
+    const pending = this.pending;
+    if (!pending) return;
+    pending.delete(opening);
+    if (pending.size === 0) this.pending = null;
+  }
+}
+
+/**
+ * One subscription while it opens. No promise, closure or abort listener of
+ * its own unless a call has to wait for it (`settled`): a subscription that
+ * nothing waits for costs this object and its place in the set.
+ */
+export class Opening {
+  private done = false;
+  private waiter: { readonly promise: Promise<void>; readonly resolve: () => void } | null = null;
+
+  constructor(private readonly owner: OpeningSubscriptions) {}
+
+  /** Marks the subscription live or gone; safe to call more than once. */
+  settle(): void {
+    if (this.done) return;
+    this.done = true;
+    this.waiter?.resolve();
+    this.owner.remove(this);
+  }
+
+  /** Resolves once `settle` was called (made on the first call). */
+  settled(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    if (!this.waiter) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => (resolve = done));
+      this.waiter = { promise, resolve };
+    }
+    return this.waiter.promise;
   }
 }

@@ -187,10 +187,11 @@ class Validated extends PreparedProcedure {
     const getRawInput: GetRawInput = async () => rawInput;
     let input: unknown = undefined;
     for (const parse of this.inputs) {
-      const raw = await getRawInput();
       let parsed: unknown;
       try {
-        parsed = await parse(raw);
+        // `getRawInput()` is `rawInput`; a synchronous parser's result (zod's, usually) is taken without an await.
+        parsed = parse(rawInput);
+        if (isThenable(parsed)) parsed = await parsed;
       } catch (cause) {
         throw new TRPCError({ code: 'BAD_REQUEST', cause });
       }
@@ -198,9 +199,8 @@ class Validated extends PreparedProcedure {
     }
     let data: unknown;
     try {
-      data = await this.resolver(
-        new CallOptions(router, path, getRawInput, ctx, this.type, source, batchIndex, input, this.meta, nextPastTheEnd),
-      );
+      data = this.resolver(new CallOptions(router, path, getRawInput, ctx, this.type, source, batchIndex, input, this.meta, nextPastTheEnd));
+      if (isThenable(data)) data = await data;
     } catch (cause) {
       throw getTRPCErrorFromUnknown(cause);
     }
@@ -262,6 +262,11 @@ class Chain extends PreparedProcedure {
       return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker };
     }
   }
+}
+
+/** What `await` would wait for: a value with a `then` method. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

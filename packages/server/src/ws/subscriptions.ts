@@ -2,11 +2,12 @@ import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
 import type { ChannelEvent } from '@herald/shared';
-import { nativeStreamOf, type NativeStream, type NativeStreamHandle } from '../channels/nativeStream.js';
+import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStream.js';
 import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
 import { callProcedure, SKIPPED, type RunningCall } from './calls.js';
 import type { Connection, ConnectionConfig } from './connection.js';
+import type { Opening } from './ordering.js';
 import { PreparedFrame } from './preparedFrame.js';
 import type { Envelope, ErrorContext } from './wire.js';
 
@@ -89,13 +90,20 @@ export function plainTrackedData(position: string, event: Exclude<ChannelEvent<u
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
 const TRACKED_DATA = 'tracked-data';
 
+/** How a subscription that failed is answered (dispatch.ts's `fail`). */
+export type FailCall<TRouter extends AnyRouter> = (connection: Connection<TRouter>, envelope: Envelope, call: RunningCall, context: ErrorContext, cause: unknown) => void;
+
 /**
- * Runs a subscription request: a channel stream goes straight onto the
- * socket (see `NativeSubscription`); any other async iterable or observable
- * is stepped here, one frame per value, until it ends or is stopped. `live`
- * is called once the subscription is live (a channel stream: attached,
- * history sent, presence joined), so the calls sent after it may start
+ * Runs a subscription request to its end; never rejects (a failure goes to
+ * `fail`). It is registered as opening at once, before its first await, so
+ * the calls sent after it wait for it, and settled once it is live (a
+ * channel stream: attached, history sent, presence joined) or gone
  * (ordering.ts).
+ *
+ * A channel stream goes straight onto the socket (see `NativeSubscription`):
+ * once open, the subscription is that one object, not the call's signal,
+ * this function's frame or any closure. Any other async iterable or
+ * observable is stepped (`stepSubscription`).
  */
 export async function subscribe<TRouter extends AnyRouter>(
   connection: Connection<TRouter>,
@@ -103,28 +111,61 @@ export async function subscribe<TRouter extends AnyRouter>(
   call: RunningCall,
   context: ErrorContext,
   batchIndex: number,
-  live: () => void,
+  fail: FailCall<TRouter>,
 ): Promise<void> {
-  const result = await callProcedure(connection, call, context, batchIndex);
-  if (result === SKIPPED) return;
-  const { config } = connection;
-  const signal = call.controller.signal;
-  // Channel data is serialized once with Herald's transformer, which the
-  // router speaks (createHeraldServer refuses any other), so it goes out as it is.
-  const native = nativeStreamOf(result);
-  if (native) {
+  const opening = connection.opening.open();
+  call.opening = opening;
+  try {
+    const result = await callProcedure(connection, call, context, batchIndex);
+    if (result === SKIPPED) return;
+    // Channel data is serialized once with Herald's transformer, which the
+    // router speaks (createHeraldServer refuses any other), so it goes out as it is.
+    const native = nativeStreamOf(result);
+    if (!native) {
+      await stepSubscription(connection, envelope, call, context, opening, result);
+      return;
+    }
     try {
-      await openNative(connection, envelope, native, signal, context.path);
-      live();
+      // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
+      if (native.prepare) await native.prepare();
+      if (call.aborted) return;
+      // The history and the `live` marker usually follow within the same tick
+      // (always with the memory broker): `started` waits for them, one write for all.
+      connection.send(connection.config.wire.started(envelope), true);
+      const subscription = new NativeSubscription(connection, envelope, context.path);
+      subscription.handle = await native.open(subscription);
+      connection.config.metrics.subscriptions++;
+      // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
+      if (call.aborted) subscription.release();
+      else connection.track(envelope, subscription);
+      opening.settle();
     } finally {
       // The generator was never started; returning it releases nothing but keeps its contract.
       void (result as AsyncGenerator).return(undefined);
     }
-    return;
+  } catch (cause) {
+    fail(connection, envelope, call, context, cause);
+  } finally {
+    // A subscription that failed or was refused before it went live no longer holds the calls behind it.
+    opening.settle();
+    connection.forget(envelope, call);
   }
+}
+
+/** Steps a subscription Herald cannot see into, one frame per value, until it ends or is stopped. */
+async function stepSubscription<TRouter extends AnyRouter>(
+  connection: Connection<TRouter>,
+  envelope: Envelope,
+  call: RunningCall,
+  context: ErrorContext,
+  opening: Opening,
+  result: unknown,
+): Promise<void> {
+  const { config } = connection;
   if (!isAsyncIterable(result) && !isObservable(result)) {
     throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Subscription ${context.path} returned neither an async iterable nor an observable` });
   }
+  const signal = call.signal;
   const iterable = isObservable(result) ? observableToAsyncIterable(result, signal) : result;
   const iterator = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   if (signal.aborted) {
@@ -134,7 +175,7 @@ export async function subscribe<TRouter extends AnyRouter>(
   connection.send(config.wire.started(envelope));
   // A stream Herald cannot see into is live once its procedure returned it:
   // what it attaches to on its first step is the procedure's own business.
-  live();
+  opening.settle();
   const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
   config.metrics.subscriptions++;
   try {
@@ -153,28 +194,4 @@ export async function subscribe<TRouter extends AnyRouter>(
     if (returned) returned.catch((cause: unknown) => connection.report(getTRPCErrorFromUnknown(cause), 'subscription', context.path));
   }
   connection.send(config.wire.stopped(envelope));
-}
-
-/**
- * Opens a channel stream straight onto the socket. Once open, the
- * subscription is one `NativeSubscription` (its sink and its entry in the
- * connection's calls), not the call's signal, this function's frame or any closure.
- */
-async function openNative<TRouter extends AnyRouter>(
-  connection: Connection<TRouter>,
-  envelope: Envelope,
-  native: NativeStream,
-  signal: AbortSignal,
-  path: string | undefined,
-): Promise<void> {
-  // Authorization first: a refused subscription gets its error and nothing else, not even `started`.
-  await native.prepare?.();
-  if (signal.aborted) return;
-  connection.send(connection.config.wire.started(envelope));
-  const subscription = new NativeSubscription(connection, envelope, path);
-  subscription.handle = await native.open(subscription);
-  connection.config.metrics.subscriptions++;
-  // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
-  if (signal.aborted) subscription.release();
-  else connection.track(envelope, subscription);
 }

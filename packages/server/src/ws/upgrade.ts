@@ -83,7 +83,8 @@ export class UpgradeGate {
     }
     this.total++;
     this.perIp.set(ip, held + 1);
-    socket.once('close', () => {
+    // `on`, not `once` (a socket closes once; `once` wraps the listener in two more objects).
+    socket.on('close', () => {
       this.total--;
       const left = (this.perIp.get(ip) ?? 1) - 1;
       if (left <= 0) this.perIp.delete(ip);
