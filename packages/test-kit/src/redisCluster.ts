@@ -154,10 +154,15 @@ export async function startRedisCluster(
       output: () => output,
     };
     // Nothing announces that a redis-server accepts connections: ask it, bounded.
+    // The answer must come from this child: another file's cluster may have
+    // bound the port first (this child then exits), and its node must not be
+    // taken for ours.
     const deadline = Date.now() + 10_000;
+    const ours = `process_id:${child.pid}\r\n`;
     for (;;) {
       if (!node.running()) return null;
-      if ((await oneCommand(port, ['PING'], 300).catch(() => null)) === 'PONG') return node;
+      const info = await oneCommand(port, ['INFO', 'server'], 300).catch(() => null);
+      if (typeof info === 'string' && info.includes(ours)) return node;
       if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer within 10 s:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -47,7 +47,12 @@ export interface RedisBrokerOptions {
    * @default 15_000
    */
   presenceTtlMs?: number;
-  /** A command that takes longer fails with BROKER_UNAVAILABLE. @default 2_000 */
+  /**
+   * A command that takes longer fails with BROKER_UNAVAILABLE. (On a Redis
+   * Cluster, calls made while the client first connects wait up to 10 s for
+   * it, or this long if longer.)
+   * @default 2_000
+   */
   commandTimeoutMs?: number;
   /** Errors with no caller to reach (pub/sub payloads, background refreshes). @default console.error */
   onError?: (error: unknown) => void;
@@ -122,6 +127,18 @@ function singleRedis(options: RedisBrokerOptions, redis: Redis, commandTimeoutMs
 }
 
 /**
+ * How long calls made while a cluster client first connects wait for it
+ * (at least the command timeout). A first connection asks a node for the
+ * slot map and then connects to every master, several round trips that a
+ * busy or just-started cluster (or a busy node) can stretch past one
+ * command timeout; a client that fails its first try retries with backoff,
+ * and failing the calls in between would fail a node's start (its
+ * revocation subscription) for a cluster that answers a moment later. Once
+ * the client has been ready, calls fail fast again.
+ */
+const CLUSTER_FIRST_CONNECT_MS = 10_000;
+
+/**
  * Resolves once the cluster client is ready, has ended, or `timeoutMs` passed.
  * `Cluster.connect()`'s own promise is not used: ioredis 5.11 sometimes
  * leaves it pending after reaching `ready` (a connect retried internally).
@@ -153,7 +170,7 @@ function redisCluster(options: RedisBrokerOptions, cluster: Cluster, commandTime
     mode: 'cluster',
     redis: cluster,
     pubsub,
-    connecting: clusterReady(cluster, commandTimeoutMs),
+    connecting: clusterReady(cluster, Math.max(commandTimeoutMs, CLUSTER_FIRST_CONNECT_MS)),
     disconnect() {
       pubsub.close();
       if (ownsClient) cluster.disconnect();
