@@ -4,6 +4,7 @@ import { identityOf, type Identity } from '../auth/identity.js';
 import { HeraldError } from '../errors.js';
 import type { HeraldServerOptions } from '../options.js';
 import { TokenBuckets } from './rateLimiter.js';
+import { isThenable } from '../thenable.js';
 
 /** Connection params as the app sees them: string values only. */
 export type ConnectionParams = Readonly<Record<string, string>>;
@@ -142,10 +143,6 @@ export class Admission {
 
 /** Who a caller is without an `authenticate` option. */
 export const ANONYMOUS: Identity = { user: null, expiresAt: null };
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
 
 /** A `createContext` error that refuses the caller rather than reporting a fault. */
 export function isRefusal(cause: unknown): boolean {

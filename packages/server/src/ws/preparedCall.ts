@@ -1,5 +1,6 @@
 import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
 import { getParseFn, middlewareMarker, type ParseFn, type Parser } from '@trpc/server/unstable-core-do-not-import';
+import { isThenable } from '../thenable.js';
 
 /**
  * Procedures prepared once each: what tRPC's
@@ -262,11 +263,6 @@ class Chain extends PreparedProcedure {
       return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker };
     }
   }
-}
-
-/** What `await` would wait for: a value with a `then` method. */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
