@@ -97,7 +97,13 @@ const trpcClientWithoutSideEffects: Plugin = {
   },
 };
 
-async function measure(app: App, workDir: string): Promise<Size> {
+interface Bundle {
+  readonly size: Size;
+  /** The files esbuild put into the bundle, relative to the bench package. */
+  readonly inputs: readonly string[];
+}
+
+async function measure(app: App, workDir: string): Promise<Bundle> {
   const entry = join(workDir, `${app.name.replace(/\W+/g, '-')}.ts`);
   writeFileSync(entry, app.source);
   const result = await build({
@@ -111,6 +117,7 @@ async function measure(app: App, workDir: string): Promise<Size> {
     target: 'es2022',
     minify: true,
     write: false,
+    metafile: true,
     legalComments: 'none',
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'silent',
@@ -118,23 +125,63 @@ async function measure(app: App, workDir: string): Promise<Size> {
   });
   const [output, ...others] = result.outputFiles;
   if (!output || others.length > 0) throw new Error(`esbuild made ${result.outputFiles.length} files for ${app.name}, expected one`);
-  return { name: app.name, minified: output.contents.length, gzipped: gzipSync(output.contents, { level: 9 }).length };
+  return {
+    size: { name: app.name, minified: output.contents.length, gzipped: gzipSync(output.contents, { level: 9 }).length },
+    inputs: Object.keys(result.metafile.inputs),
+  };
+}
+
+/** `import { a, b as c } from 'package';` in a module of Herald's build (tsc writes one such line per import). */
+const packageImport = /^import \{([^}]*)\} from '([^'.#][^']*)';$/gm;
+
+/**
+ * An app that uses exactly what the Herald modules of `heraldApp`'s bundle
+ * import from other packages (tRPC, superjson), and none of Herald's own
+ * code: the part of Herald's bundle that Herald's code cannot make smaller.
+ * Derived from the bundle, so it follows the client's imports as they change.
+ */
+function importsOnlyApp(heraldApp: Bundle): App {
+  const names = new Map<string, Set<string>>();
+  for (const input of heraldApp.inputs) {
+    if (!/[\\/]packages[\\/](client|shared)[\\/]dist[\\/]/.test(input)) continue;
+    for (const [, list, from] of readFileSync(join(benchDir, input), 'utf8').matchAll(packageImport)) {
+      if (from!.startsWith('@herald/')) continue;
+      const imported = names.get(from!) ?? new Set<string>();
+      for (const name of list!.split(',')) if (name.trim()) imported.add(name.trim().split(/\s+as\s+/)[0]!);
+      names.set(from!, imported);
+    }
+  }
+  if (names.size === 0) throw new Error("found no imports of other packages in Herald's bundled modules: is packageImport out of date with tsc's output?");
+  const all = [...names.values()].flatMap((set) => [...set]);
+  return {
+    name: `What Herald's client imports from tRPC and superjson, alone (${all.map((name) => `\`${name}\``).join(', ')})`,
+    source: [...[...names].map(([from, set]) => `import { ${[...set].join(', ')} } from '${from}';`), `console.log(${all.join(', ')});`].join('\n'),
+  };
 }
 
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
-function table(sizes: readonly Size[], versions: string): string {
+function table(sizes: readonly Size[], budget: string, versions: string): string {
   return [
     BUNDLE_SIZE_START,
     '## Browser bundle size',
     '',
-    `Written by \`pnpm bench:size\` (bench/src/bundleSize.ts): each app is one query (or emit) over a WebSocket, bundled by esbuild for the browser, minified; gzip at level 9. Herald's client is bundled from its build, as npm users get it; its HTTP fallback is the separate entry \`@herald/client/http\`, which only an app on \`transport: 'http'\` or \`'auto'\` imports. The second row bundles the first app as if \`@trpc/client\` declared \`"sideEffects": false\`: Herald takes only \`TRPCClientError\` (the class of every call's error) from its main entry, whose top-level statements a bundler must otherwise keep (tRPC's own WebSocket connection class and async generator helper among them), so the difference is what that entry costs an app that uses none of tRPC's links. ${versions}`,
+    `Written by \`pnpm bench:size\` (bench/src/bundleSize.ts): each app is one query (or emit) over a WebSocket, bundled by esbuild for the browser, minified; gzip at level 9. Herald's client is bundled from its build, as npm users get it; its HTTP fallback is the separate entry \`@herald/client/http\`, which only an app on \`transport: 'http'\` or \`'auto'\` imports. The second row bundles the first app as if \`@trpc/client\` declared \`"sideEffects": false\`: Herald takes only \`TRPCClientError\` (the class of every call's error) from its main entry, whose top-level statements a bundler must otherwise keep (tRPC's own WebSocket connection class and async generator helper among them), so the difference is what that entry costs an app that uses none of tRPC's links. The third row is an app that uses exactly what the first app's Herald modules import from other packages (read from their import lines) and no Herald code: the part of the first app that Herald's own code cannot make smaller. ${versions}`,
     '',
     '| app | minified | gzipped |',
     '|---|---|---|',
     ...sizes.map(({ name, minified, gzipped }) => `| ${name} | ${kib(minified)} | ${kib(gzipped)} |`),
+    '',
+    budget,
     BUNDLE_SIZE_END,
   ].join('\n');
+}
+
+/** What Herald's own code adds to what it imports, against what tRPC's bundle leaves for it, gzipped. */
+function budgetLine(herald: Size, importsOnly: Size, trpc: Size): string {
+  const own = herald.gzipped - importsOnly.gzipped;
+  const room = trpc.gzipped - importsOnly.gzipped;
+  return `Gzipped, Herald's own code adds ${kib(own)} to what it imports (first row less third); for the first row to be at most tRPC's, it could add ${kib(room)} (tRPC's row less the third), ${Math.round((100 * (own - room)) / own)}% less.`;
 }
 
 function versionOf(name: string): string {
@@ -145,10 +192,14 @@ function versionOf(name: string): string {
 async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'herald-bundle-size-'));
   try {
-    const sizes: Size[] = [];
-    for (const app of apps) sizes.push(await measure(app, workDir));
+    const bundles: Bundle[] = [];
+    for (const app of apps) bundles.push(await measure(app, workDir));
+    const importsOnly = await measure(importsOnlyApp(bundles[0]!), workDir);
+    const [herald, withoutSideEffects, ...others] = bundles.map((bundle) => bundle.size);
+    const trpc = bundles[apps.findIndex((app) => app.name.startsWith('tRPC:'))]!.size;
+    const sizes = [herald!, withoutSideEffects!, importsOnly.size, ...others];
     const versions = `Versions: esbuild ${versionOf('esbuild')}, @trpc/client ${versionOf('@trpc/client')}, superjson ${versionOf('superjson')}, socket.io-client ${versionOf('socket.io-client')}.`;
-    const section = table(sizes, versions);
+    const section = table(sizes, budgetLine(herald!, importsOnly.size, trpc), versions);
     writeFileSync(resultsFile, withBundleSizeSection(readFileSync(resultsFile, 'utf8'), section));
     console.log(section);
     console.log(`\nwritten to ${relative(process.cwd(), resultsFile)}`);
