@@ -30,48 +30,49 @@ const websocketOnlySource = `
       client.trpc.add.query({ a: 1, b: 2 }).then((sum) => console.log(sum));
     `;
 
-/** The same call in each: one query (or emit) over a WebSocket to the same server. */
-const apps: readonly App[] = [
-  {
-    name: "Herald: `createHeraldClient`, `transport: 'websocket'`, one query",
-    source: websocketOnlySource,
-  },
-  {
-    // `TRPCClientError` (the class every call's error must be) comes only
-    // from @trpc/client's main entry, whose modules bundlers must keep for
-    // their top-level statements (tRPC's own WebSocket connection class and
-    // async generator helper among them).
-    name: 'Herald: the same, were `@trpc/client` marked `"sideEffects": false` (it is not)',
-    source: websocketOnlySource,
-    trpcClientWithoutSideEffects: true,
-  },
-  {
-    name: "Herald: `createHeraldClient`, `transport: 'auto'` with `@herald/client/http`, one query",
-    source: `
+const heraldWebSocketOnly: App = {
+  name: "Herald: `createHeraldClient`, `transport: 'websocket'`, one query",
+  source: websocketOnlySource,
+};
+
+const heraldWithoutTrpcSideEffects: App = {
+  // `TRPCClientError` (the class every call's error must be) comes only
+  // from @trpc/client's main entry, whose modules bundlers must keep for
+  // their top-level statements (tRPC's own WebSocket connection class and
+  // async generator helper among them).
+  name: 'Herald: the same, were `@trpc/client` marked `"sideEffects": false` (it is not)',
+  source: websocketOnlySource,
+  trpcClientWithoutSideEffects: true,
+};
+
+const heraldAuto: App = {
+  name: "Herald: `createHeraldClient`, `transport: 'auto'` with `@herald/client/http`, one query",
+  source: `
       import { createHeraldClient } from '@herald/client';
       import { httpTransport } from '@herald/client/http';
       const client = createHeraldClient({ url: 'ws://localhost:8787/ws', transport: 'auto', http: httpTransport });
       client.trpc.add.query({ a: 1, b: 2 }).then((sum) => console.log(sum));
     `,
-  },
-  {
-    name: 'tRPC: `createTRPCClient` + `wsLink` + superjson, one query',
-    source: `
+};
+
+const trpcWsLink: App = {
+  name: 'tRPC: `createTRPCClient` + `wsLink` + superjson, one query',
+  source: `
       import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
       import superjson from 'superjson';
       const client = createTRPCClient({ links: [wsLink({ client: createWSClient({ url: 'ws://localhost:8787/ws' }), transformer: superjson })] });
       client.add.query({ a: 1, b: 2 }).then((sum) => console.log(sum));
     `,
-  },
-  {
-    name: 'socket.io-client: `io()`, one emit with an acknowledgement',
-    source: `
+};
+
+const socketIo: App = {
+  name: 'socket.io-client: `io()`, one emit with an acknowledgement',
+  source: `
       import { io } from 'socket.io-client';
       const socket = io('ws://localhost:8787', { transports: ['websocket'] });
       socket.emit('add', { a: 1, b: 2 }, (sum) => console.log(sum));
     `,
-  },
-];
+};
 
 interface Size {
   readonly name: string;
@@ -192,14 +193,15 @@ function versionOf(name: string): string {
 async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'herald-bundle-size-'));
   try {
-    const bundles: Bundle[] = [];
-    for (const app of apps) bundles.push(await measure(app, workDir));
-    const importsOnly = await measure(importsOnlyApp(bundles[0]!), workDir);
-    const [herald, withoutSideEffects, ...others] = bundles.map((bundle) => bundle.size);
-    const trpc = bundles[apps.findIndex((app) => app.name.startsWith('tRPC:'))]!.size;
-    const sizes = [herald!, withoutSideEffects!, importsOnly.size, ...others];
+    const herald = await measure(heraldWebSocketOnly, workDir);
+    const importsOnly = await measure(importsOnlyApp(herald), workDir);
+    const trpc = await measure(trpcWsLink, workDir);
+    // Each app is one query (or emit) over a WebSocket to the same server; the table's text refers to the first three rows by position.
+    const sizes = [herald, await measure(heraldWithoutTrpcSideEffects, workDir), importsOnly, await measure(heraldAuto, workDir), trpc, await measure(socketIo, workDir)].map(
+      (bundle) => bundle.size,
+    );
     const versions = `Versions: esbuild ${versionOf('esbuild')}, @trpc/client ${versionOf('@trpc/client')}, superjson ${versionOf('superjson')}, socket.io-client ${versionOf('socket.io-client')}.`;
-    const section = table(sizes, budgetLine(herald!, importsOnly.size, trpc), versions);
+    const section = table(sizes, budgetLine(herald.size, importsOnly.size, trpc.size), versions);
     writeFileSync(resultsFile, withBundleSizeSection(readFileSync(resultsFile, 'utf8'), section));
     console.log(section);
     console.log(`\nwritten to ${relative(process.cwd(), resultsFile)}`);
