@@ -1,6 +1,8 @@
-// What a browser downloads for a client: `pnpm bench:size` bundles four
-// small apps with esbuild, minified for the browser as an app's build would,
-// and reports each one's minified and gzipped size. It writes the table into bench/results.md
+// What a browser downloads for a client: `pnpm bench:size` bundles small
+// apps (Herald's client three ways, tRPC's, socket.io's, and what Herald's
+// client imports from other packages alone) with esbuild, minified for the
+// browser as an app's build would, and reports each one's minified and
+// gzipped size. It writes the table into bench/results.md
 // between the `bundle-size` markers (which `pnpm bench` keeps) and prints it.
 //
 // Herald's client is bundled from its build (`dist/`, what npm users get), so
