@@ -150,7 +150,10 @@ function importsOnlyApp(heraldApp: Bundle): App {
     for (const [, list, from] of readFileSync(join(benchDir, input), 'utf8').matchAll(packageImport)) {
       if (from!.startsWith('@herald/')) continue;
       const imported = names.get(from!) ?? new Set<string>();
-      for (const name of list!.split(',')) if (name.trim()) imported.add(name.trim().split(/\s+as\s+/)[0]!);
+      for (const specifier of list!.split(',')) {
+        const name = specifier.trim().split(/\s+as\s+/)[0];
+        if (name) imported.add(name);
+      }
       names.set(from!, imported);
     }
   }
