@@ -7,9 +7,9 @@ import { memoryIdempotencyStore } from './brokers/idempotency.js';
 import type { Herald } from './herald.js';
 import { defaultLogger } from './observability/logger.js';
 import { serverDefaults, type AdminOptions, type CompressionOptions, type HeraldServerOptions } from './options.js';
-import { defaultUserKey, type AdmissionSettings } from './transport/admission.js';
+import { defaultUserKey, type AdmissionSettings, type ErrorReporter } from './transport/admission.js';
 import { originPolicy, type OriginCheck } from './transport/clientAddress.js';
-import type { IdempotencySettings } from './transport/idempotentCall.js';
+import type { IdempotencySettings } from './calls/idempotentCall.js';
 
 /**
  * Everything `createHeraldServer` runs on, resolved once from its options
@@ -52,6 +52,8 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   /** Whether error answers carry stack traces. */
   readonly development: boolean;
   readonly onError: HeraldServerOptions<TRouter>['onError'];
+  /** `onError`, wrapped once: what every part of the server reports errors through. */
+  readonly report: ErrorReporter;
   /** The admin page, or null when it is off. */
   readonly admin: ResolvedAdmin | null;
 }
@@ -128,8 +130,15 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     }),
     development,
     onError: options.onError,
+    report: reporterOf(options.onError),
     admin: resolveAdmin(options.admin),
   });
+}
+
+/** Every error the app should hear of goes to `onError` as an `Error`, with the call's type and path when there is one. */
+function reporterOf(onError: HeraldServerOptions<AnyRouter>['onError']): ErrorReporter {
+  if (!onError) return () => undefined;
+  return (error, type, path) => onError({ error: error instanceof Error ? error : new Error(String(error)), path, type });
 }
 
 function resolveAdmin(admin: AdminOptions | undefined): ResolvedAdmin | null {

@@ -5,6 +5,7 @@ import type { AnyRouter } from '@trpc/server';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AdminEndpoint } from './admin/adminEndpoint.js';
+import { createCallPath } from './callPath.js';
 import { resolveServerOptions } from './config.js';
 import { heraldInternals } from './herald.js';
 import { serveHealth } from './http/health.js';
@@ -12,9 +13,7 @@ import { createListener } from './http/listener.js';
 import { createTrpcHttpHandler } from './http/trpcHttp.js';
 import { loadPromClient, ServerMetrics } from './observability/metrics.js';
 import type { HeraldServerOptions } from './options.js';
-import { Admission } from './transport/admission.js';
 import { ProxyHeaderWarning } from './transport/clientAddress.js';
-import { IdempotentCalls } from './transport/idempotentCall.js';
 import { Revocations } from './transport/revocations.js';
 import { ConnectionHandler } from './ws/handler.js';
 
@@ -83,24 +82,10 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
         }
       : null,
   );
-  // The transport core both ways in share: who is calling, and mutations that run once per key.
-  const core = {
-    admission: new Admission({
-      authenticate: config.authenticate,
-      createContext: config.createContext,
-      userKey: config.userKey,
-      maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
-      rate: config.limits.rate,
-      failedAttempts: config.auth.failedAttempts,
-      report: (error, type, errorPath) =>
-        config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path: errorPath, type }),
-      logError: (error, message) => logger.error({ err: error }, message),
-    }),
-    idempotentCalls: new IdempotentCalls(config.idempotency),
-    proxyWarning: new ProxyHeaderWarning(config.trustProxy, (message) => logger.warn({ event: 'config.trust_proxy' }, message)),
-    metrics,
-  };
-  const ws: ConnectionHandler<TRouter> = new ConnectionHandler(config, core, isDraining);
+  // The one call path both doors share: the request gate and the call runner.
+  const { gate, runner } = createCallPath(config, metrics, isDraining);
+  const proxyWarning = new ProxyHeaderWarning(config.trustProxy, (message) => logger.warn({ event: 'config.trust_proxy' }, message));
+  const ws: ConnectionHandler<TRouter> = new ConnectionHandler(config, { path, gate, runner, metrics });
   // `disconnectUser` reaches every node through the channels' broker; without `herald`, this node alone.
   const revocations = new Revocations(
     config.herald?.broker ?? null,
@@ -125,7 +110,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
       })
     : null;
   // The router over HTTP (`/trpc`, SSE subscriptions) for networks that strip WebSocket upgrades.
-  const trpcHttp = createTrpcHttpHandler(config, core, isDraining);
+  const trpcHttp = createTrpcHttpHandler(config, { gate, runner, proxyWarning });
 
   const metricsPath = config.metrics?.path;
   const healthSource = {
@@ -148,16 +133,16 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
       .catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500);
         res.end();
-        config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path: req.url, type: 'http' });
+        config.report(error, 'http', req.url);
       });
   });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A socket error before `ws` takes over must not become an uncaught exception.
     socket.on('error', () => socket.destroy());
-    core.proxyWarning.check(req);
+    proxyWarning.check(req);
     if (admin?.handleUpgrade(req, socket, head)) return;
-    // Path, drain, origin and connection limits are checked there (ws/upgrade.ts).
+    // Path, then the request gate (drain, origin, failed authentications, connection slots).
     ws.handleUpgrade(req, socket, head);
   });
 

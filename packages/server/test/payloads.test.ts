@@ -17,7 +17,8 @@ import {
   type RawSocket,
 } from '@herald/test-kit';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
-import { frameWriterFor, PreparedFrame, type FrameWriter } from '../src/ws/preparedFrame.js';
+import { PreparedFrame } from '../src/ws/preparedFrame.js';
+import { wsSocket, type FrameWriter } from '../src/ws/socket.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -162,7 +163,7 @@ describe('prepared frames', () => {
     );
     const socket = await accepted;
     for (const wsSocket of wss.clients) cleanup.defer(() => wsSocket.terminate());
-    return { socket, writer: frameWriterFor(socket, compression), received };
+    return { socket, writer: wsSocket(socket, compression), received };
   }
 
   const writeText = (writer: FrameWriter, text: string) => writer.text(text, Buffer.byteLength(text));

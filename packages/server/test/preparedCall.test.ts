@@ -3,10 +3,11 @@ import fc from 'fast-check';
 import { callTRPCProcedure, getTRPCErrorFromUnknown, initTRPC, TRPCError, type AnyRouter } from '@trpc/server';
 import { z } from 'zod';
 import { heraldErrorFormatter, transformer } from '@herald/server';
-import { RunningCall } from '../src/ws/calls.js';
-import { prepareProcedure, PreparedProcedures } from '../src/ws/preparedCall.js';
-import { inputTransformerOf } from '../src/ws/plainJson.js';
-import { Wire, type ErrorContext } from '../src/ws/wire.js';
+import { RunningCall } from '../src/calls/runningCall.js';
+import { prepareProcedure, PreparedProcedures } from '../src/calls/preparedCall.js';
+import { inputTransformerOf } from '../src/calls/plainJson.js';
+import type { ErrorContext } from '../src/calls/outcome.js';
+import { Wire } from '../src/ws/wire.js';
 
 /**
  * The prepared call path against tRPC's own `callTRPCProcedure`, on

@@ -238,8 +238,11 @@ describe('channel streams over SSE', () => {
 });
 
 describe('limits over HTTP', () => {
-  it('bounds batch size, body size and streams per client', async () => {
-    const { server, base } = await start({ limits: { maxBatchSize: 2, maxPayloadBytes: 512, maxSubscriptionsPerConnection: 2 } });
+  it('bounds batch size and body size, and holds event streams to the user connection cap whatever their params say', async () => {
+    const { server, base } = await start({
+      authenticate: (params) => params?.['token'] ?? null,
+      limits: { maxBatchSize: 2, maxPayloadBytes: 512, maxConnectionsPerUser: 2 },
+    });
     const batch = await get(`${base}/whoami,whoami,whoami?batch=1&input=${encodeURIComponent('{}')}`);
     expect(batch.status).toBe(429);
     const tooBig = await fetch(`${base}/echo`, {
@@ -249,10 +252,12 @@ describe('limits over HTTP', () => {
     });
     expect(tooBig.status).toBe(413);
 
+    // Two clients of one user: a junk key in the params does not make a second user.
     const client = httpClient(server.url, { connectionParams: { token: 'one-client' } });
-    const subscribe = (stream: string) => recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream }, handlers));
+    const other = httpClient(server.url, { connectionParams: { token: 'one-client', junk: 'x' } });
+    const subscribe = (stream: string, by = client) => recordChannel<{ n: number }>((handlers) => by.trpc.numbers.subscribe({ stream }, handlers));
     const a = subscribe('a');
-    const b = subscribe('b');
+    const b = subscribe('b', other);
     await Promise.all([a.waitForLive(), b.waitForLive()]);
     const c = subscribe('c');
     await expect(nextEvent(c, () => true, 5_000, 'the third stream refused')).rejects.toThrow(/subscription failed/);
@@ -274,8 +279,8 @@ describe('limits over HTTP', () => {
     b.unsubscribe();
   });
 
-  it('counts a subscription against the stream bound whatever its Accept header says', async () => {
-    const { base } = await start({ limits: { maxSubscriptionsPerConnection: 2 } });
+  it('counts an event stream against the address connection cap whatever its Accept header says', async () => {
+    const { base } = await start({ limits: { maxConnectionsPerIp: 2 } });
     const url = `${base}/numbers?input=${input({ stream: 'x' })}`;
     const held = await Promise.all(
       [0, 1].map(async () => {

@@ -23,6 +23,12 @@ export const HeraldErrorCode = {
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** The server is shutting down; retry on another node or after reconnecting. */
   SERVER_CLOSING: 'SERVER_CLOSING',
+  /**
+   * An idempotency key came again with another procedure or input than the
+   * call it was first used for: nothing ran. Use a new key for each distinct
+   * mutation; resend the same key only with the same input.
+   */
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   /** Client: the call waited offline longer than `offlineQueue.maxAgeMs` and was not sent. */
   OFFLINE_TIMEOUT: 'OFFLINE_TIMEOUT',
   /** Client: `offlineQueue.maxSize` calls were already waiting; this one was not sent. */
@@ -51,6 +57,7 @@ export const TRPC_CODE_OF = {
   FORBIDDEN: 'FORBIDDEN',
   LIMIT_EXCEEDED: 'TOO_MANY_REQUESTS',
   SERVER_CLOSING: 'SERVICE_UNAVAILABLE',
+  IDEMPOTENCY_KEY_REUSED: 'CONFLICT',
   OFFLINE_TIMEOUT: 'TIMEOUT',
   OFFLINE_QUEUE_FULL: 'TOO_MANY_REQUESTS',
   CONNECTION_LOST: 'CLIENT_CLOSED_REQUEST',

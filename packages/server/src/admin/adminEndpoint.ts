@@ -9,9 +9,11 @@ import { HeraldError } from '../errors.js';
 import type { Herald } from '../herald.js';
 import { heraldInternals } from '../herald.js';
 import { ServerMetrics } from '../observability/metrics.js';
-import { Admission, type ConnectionParams } from '../transport/admission.js';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { createCallPath } from '../callPath.js';
+import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress } from '../transport/clientAddress.js';
-import { IdempotentCalls } from '../transport/idempotentCall.js';
+import type { RequestGate } from '../transport/gate.js';
 import type { ConnectionSummary } from '../ws/connection.js';
 import { ConnectionHandler } from '../ws/handler.js';
 import { ClusterStats } from './clusterStats.js';
@@ -68,7 +70,7 @@ export class AdminEndpoint {
   private readonly socketPath: string;
   private readonly apiPath: string;
   private readonly handler: ConnectionHandler<AdminRouter>;
-  private readonly admission: Admission;
+  private readonly gate: RequestGate;
 
   private constructor(
     private readonly config: ServerConfig,
@@ -80,34 +82,21 @@ export class AdminEndpoint {
   ) {
     this.socketPath = `${admin.path}/ws`;
     this.apiPath = `${admin.path}/api/cluster`;
-    const report = (error: unknown, type: string, errorPath?: string) =>
-      config.onError?.({ error: error instanceof Error ? error : new Error(String(error)), path: errorPath, type: `admin.${type}` });
-    this.admission = new Admission({
-      authenticate: (params, req) => this.authenticate(params, req),
-      createContext: () => ({}),
-      userKey: () => null,
-      maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
-      rate: config.limits.rate,
-      failedAttempts: config.auth.failedAttempts,
-      report,
-      logError: (error, message) => config.logger.error({ err: error }, message),
-    });
     const router = createAdminRouter({ cluster, lookups, revoke });
+    // The same call path as the app's doors, with the admin router and its own authentication.
     const adminConfig: ServerConfig<AdminRouter> = {
       ...config,
       router,
-      path: this.socketPath,
       // Credentials travel in the connection params, never in cookies, so no page of another origin can use them unasked.
       originAllowed: null,
       createContext: () => ({}),
       authenticate: (params, req) => this.authenticate(params, req),
       userKey: () => null,
+      report: (error, type, errorPath) => config.report(error, `admin.${type}`, errorPath),
     };
-    this.handler = new ConnectionHandler(
-      adminConfig,
-      { admission: this.admission, idempotentCalls: new IdempotentCalls(config.idempotency), metrics: new ServerMetrics(null) },
-      () => false,
-    );
+    const { gate, runner } = createCallPath(adminConfig, new ServerMetrics(null), () => false);
+    this.gate = gate;
+    this.handler = new ConnectionHandler(adminConfig, { path: this.socketPath, gate, runner, metrics: new ServerMetrics(null) });
   }
 
   static async start(config: ServerConfig, admin: ResolvedAdmin, sources: AdminSources): Promise<AdminEndpoint> {
@@ -136,7 +125,7 @@ export class AdminEndpoint {
 
   /** Takes the upgrade when it is for the admin socket (true), else leaves it to the app's handler. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    if (pathOf(req) !== this.socketPath) return false;
+    if (!this.handler.serves(req)) return false;
     this.handler.handleUpgrade(req, socket, head);
     return true;
   }
@@ -192,14 +181,16 @@ export class AdminEndpoint {
   /** `GET path/api/cluster` with `Authorization: Bearer <token>`: the cluster figures as JSON. */
   private async answerApi(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ip = clientAddress(req, this.config.trustProxy);
-    if (!this.admission.mayAuthenticate(ip)) {
-      sendJson(res, 429, { error: 'TOO_MANY_REQUESTS', message: 'Too many failed authentications from this address; retry later' });
+    const refusal = this.gate.enter(req, ip);
+    if (refusal) {
+      const { error } = refusal;
+      sendJson(res, getHTTPStatusCodeFromError(error), { error: error instanceof HeraldError ? error.heraldCode : error.code, message: error.message });
       return;
     }
     const header = req.headers.authorization ?? '';
     const token = /^Bearer (.+)$/i.exec(header)?.[1]?.trim();
     try {
-      await this.admission.authenticate(token ? { token } : null, req, ip);
+      await this.gate.authenticate(token ? { token } : null, req, ip);
     } catch (error) {
       const message = error instanceof HeraldError ? error.message : 'Authentication failed';
       res.setHeader('www-authenticate', 'Bearer realm="herald-admin"');

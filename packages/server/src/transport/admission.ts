@@ -3,7 +3,6 @@ import { TRPCError, type AnyRouter } from '@trpc/server';
 import { identityOf, type Identity } from '../auth/identity.js';
 import { HeraldError } from '../errors.js';
 import type { HeraldServerOptions } from '../options.js';
-import { TokenBuckets } from './rateLimiter.js';
 import { isThenable } from '../thenable.js';
 
 /** Connection params as the app sees them: string values only. */
@@ -15,42 +14,23 @@ export type ErrorReporter = (error: unknown, type: string, path?: string) => voi
 export interface AdmissionSettings {
   readonly authenticate: HeraldServerOptions<AnyRouter, unknown>['authenticate'];
   readonly createContext: HeraldServerOptions<AnyRouter, unknown>['createContext'];
-  /** The key a user counts under for `maxConnectionsPerUser`, or null to not count it. */
+  /** The key a user counts under for `maxConnectionsPerUser` and the request budget, or null to not count it. */
   readonly userKey: (user: unknown) => string | null;
-  readonly maxConnectionsPerUser: number;
-  /** Requests per user (per address when anonymous) on this node, or null for no limit. */
-  readonly rate: { readonly perSecond: number; readonly burst: number } | null;
-  /** Failed authentications per address, or null for no limit. */
-  readonly failedAttempts: { readonly perSecond: number; readonly burst: number } | null;
+  /** Where a failed authentication of `address` is counted (the gate's failed-authentication budget). */
+  readonly countFailure: (address: string) => void;
   readonly report: ErrorReporter;
   /** Where a failed `createContext` is logged (it is a server fault, whatever `onError` does). */
   readonly logError: (error: unknown, message: string) => void;
-  readonly now?: () => number;
 }
 
 /**
- * Who is calling, the same way on both transports: `authenticate` decides
- * the user (and until when it holds) from the connection params and the
- * request, then `createContext` builds the context every call shares. Also
- * keeps what the node counts per caller: connections per user
- * (`maxConnectionsPerUser`), the request budget per user or address
- * (`limits.rate`), and failed authentications per address (`auth.failedAttempts`).
+ * Who is calling, the same way on every door: `authenticate` decides the
+ * user (and until when it holds) from the connection params and the
+ * request, then `createContext` builds the context every call shares.
+ * What a caller may do with it is the `RequestGate`'s to decide.
  */
 export class Admission {
-  private readonly held = new Map<string, number>();
-  /** Request budgets of users, and of addresses for anonymous callers (two maps: no key strings to build per request). */
-  private readonly requests: { readonly byUser: TokenBuckets; readonly byAddress: TokenBuckets } | null;
-  private readonly failures: TokenBuckets | null;
-  private readonly now: () => number;
-
-  constructor(private readonly settings: AdmissionSettings) {
-    this.now = settings.now ?? Date.now;
-    const { rate, failedAttempts } = settings;
-    this.requests = rate
-      ? { byUser: new TokenBuckets(rate.perSecond, rate.burst, this.now()), byAddress: new TokenBuckets(rate.perSecond, rate.burst, this.now()) }
-      : null;
-    this.failures = failedAttempts ? new TokenBuckets(failedAttempts.perSecond, failedAttempts.burst, this.now()) : null;
-  }
+  constructor(private readonly settings: AdmissionSettings) {}
 
   /**
    * Who `authenticate` says is calling: the user (null when anonymous, or
@@ -64,7 +44,7 @@ export class Admission {
     try {
       return identityOf(await this.settings.authenticate(params, req));
     } catch (cause) {
-      this.countFailure(address);
+      this.settings.countFailure(address);
       if (!(cause instanceof TRPCError)) this.settings.report(cause, 'authenticate');
       throw authenticationError(cause);
     }
@@ -73,23 +53,6 @@ export class Admission {
   /** Whether there is an `authenticate` to run: without one every caller is `ANONYMOUS`, known at once. */
   get authenticates(): boolean {
     return this.settings.authenticate !== undefined;
-  }
-
-  /** Counts a failed authentication against `address` that did not go through `authenticate` (a refused stream ticket). */
-  countFailure(address: string): void {
-    this.failures?.take(address, this.now());
-  }
-
-  /** False once `address` failed authentication more often than `auth.failedAttempts` allows. */
-  mayAuthenticate(address: string): boolean {
-    return this.failures?.available(address, this.now()) ?? true;
-  }
-
-  /** Takes one request from the budget of the user `userKey`, or of `address` when anonymous; false when it is spent. */
-  takeRequest(userKey: string | null, address: string): boolean {
-    const requests = this.requests;
-    if (!requests) return true;
-    return userKey === null ? requests.byAddress.take(address, this.now()) : requests.byUser.take(userKey, this.now());
   }
 
   /**
@@ -115,29 +78,9 @@ export class Admission {
     return cause;
   }
 
-  /** `authenticate`, then `createContext`: what one HTTP request needs. */
-  async contextFor(params: ConnectionParams | null, req: IncomingMessage, address: string): Promise<{ ctx: unknown; identity: Identity }> {
-    const identity = await this.authenticate(params, req, address);
-    return { ctx: await this.createContext(params, req, identity.user), identity };
-  }
-
-  /** The key `user` counts under for `maxConnectionsPerUser`, or null when it is not counted. */
+  /** The key `user` counts under, or null when it is not counted (anonymous). */
   userKeyOf(user: unknown): string | null {
     return user === null ? null : this.settings.userKey(user);
-  }
-
-  /** Takes a connection slot for the user `key`; false when it holds `maxConnectionsPerUser` already. */
-  acquireUserSlot(key: string): boolean {
-    const count = this.held.get(key) ?? 0;
-    if (count >= this.settings.maxConnectionsPerUser) return false;
-    this.held.set(key, count + 1);
-    return true;
-  }
-
-  releaseUserSlot(key: string): void {
-    const left = (this.held.get(key) ?? 1) - 1;
-    if (left <= 0) this.held.delete(key);
-    else this.held.set(key, left);
   }
 }
 

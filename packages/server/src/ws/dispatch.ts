@@ -1,37 +1,52 @@
-import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import { isObservable } from '@trpc/server/observable';
 import { parseTRPCMessage } from '@trpc/server/rpc';
 import { isAsyncIterable } from '@trpc/server/unstable-core-do-not-import';
-import { HeraldError, RefusalReason } from '../errors.js';
-import { idempotencyKeyFrom } from '../transport/idempotentCall.js';
-import { callProcedure, RunningCall, SKIPPED, stop } from './calls.js';
-import type { Connection } from './connection.js';
-import { inputTransformerOf } from './plainJson.js';
+import { idempotencyKeyFrom } from '../calls/idempotentCall.js';
+import { UNKNOWN_CONTEXT, type ErrorContext } from '../calls/outcome.js';
+import { inputTransformerOf } from '../calls/plainJson.js';
+import { RunningCall } from '../calls/runningCall.js';
+import type { CallHost } from './host.js';
 import { subscribe } from './subscriptions.js';
-import { envelopeOf, NULL_ENVELOPE, type Envelope, type ErrorContext } from './wire.js';
+import { envelopeOf, NULL_ENVELOPE, type Envelope } from './wire.js';
 
 /**
- * One request of a frame (a frame may batch several): rate limit, parse,
- * `subscription.stop`, the per-connection checks, then the call itself; its
- * answer or error goes back under the request's id.
+ * The requests of one frame (a frame may batch several) on an admitted
+ * connection: the batch bound, then each request in order (`dispatch`).
+ * A refused batch answers every request under its own id, so each call settles.
  */
-export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRouter>, raw: unknown, batchIndex: number): void {
-  const { config } = connection;
-  if (!isStop(raw) && !connection.takeRateToken()) {
-    config.metrics.refusal(RefusalReason.RATE);
-    const rate = config.limits.rate;
-    connection.sendError(
-      envelopeOfRequest(raw),
-      new HeraldError('LIMIT_EXCEEDED', `Rate limit: at most ${rate?.perSecond} requests per second (bursts of ${rate?.burst}); retry after a pause`),
-      UNKNOWN_CONTEXT,
-    );
+export function dispatchFrame(host: CallHost, messages: readonly unknown[]): void {
+  const refusal = host.config.gate.checkBatch(messages.length);
+  if (refusal) {
+    let withoutId = false;
+    for (const message of messages) {
+      const envelope = envelopeOfRequest(message);
+      if (envelope === NULL_ENVELOPE) withoutId = true;
+      else host.sendError(envelope, refusal.error, UNKNOWN_CONTEXT);
+    }
+    if (withoutId) host.sendError(NULL_ENVELOPE, refusal.error, UNKNOWN_CONTEXT);
     return;
+  }
+  for (let index = 0; index < messages.length; index++) dispatch(host, messages[index], index);
+}
+
+/**
+ * One request: the request budget, parse, `subscription.stop`, expiry and
+ * the per-connection checks, then the call itself; its answer or error goes
+ * back under the request's id.
+ */
+function dispatch(host: CallHost, raw: unknown, batchIndex: number): void {
+  const { config } = host;
+  const { gate } = config;
+  if (!isStop(raw)) {
+    const refusal = gate.takeRequests(host);
+    if (refusal) return host.sendError(envelopeOfRequest(raw), refusal.error, UNKNOWN_CONTEXT);
   }
   let message: ReturnType<typeof parseTRPCMessage>;
   try {
-    message = parseTRPCMessage(raw, inputTransformerOf(config.router._def._config.transformer));
+    message = parseTRPCMessage(raw, inputTransformerOf(config.runner.router._def._config.transformer));
   } catch (cause) {
-    connection.sendError(
+    host.sendError(
       envelopeOfRequest(raw),
       new TRPCError({ code: 'BAD_REQUEST', message: `Malformed request: ${messageOf(cause)}`, cause }),
       UNKNOWN_CONTEXT,
@@ -39,24 +54,19 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
     return;
   }
   if (message.id === null) {
-    connection.sendError(NULL_ENVELOPE, new TRPCError({ code: 'BAD_REQUEST', message: 'Requests need an `id`' }), UNKNOWN_CONTEXT);
+    host.sendError(NULL_ENVELOPE, new TRPCError({ code: 'BAD_REQUEST', message: 'Requests need an `id`' }), UNKNOWN_CONTEXT);
     return;
   }
   const envelope = envelopeOf(message.id, message.jsonrpc);
   if (message.method === 'subscription.stop') {
     // Also cancels a query or mutation: stock tRPC has no cancel, Herald's client uses this.
-    const running = connection.calls.get(envelope);
-    if (running) stop(running);
+    host.callAt(envelope)?.stop();
     return;
   }
-  if (connection.expired) {
+  if (gate.expired(host.trustedUntil)) {
     // No request starts once the credentials expired: this one is refused and the connection ends.
-    connection.sendError(
-      envelope,
-      new HeraldError('TOKEN_EXPIRED', "The connection's credentials expired; reconnect with fresh connectionParams"),
-      UNKNOWN_CONTEXT,
-    );
-    connection.expire();
+    host.sendError(envelope, gate.expiredRefusal().error, UNKNOWN_CONTEXT);
+    host.expire();
     return;
   }
   const { path, lastEventId } = message.params;
@@ -66,50 +76,30 @@ export function dispatch<TRouter extends AnyRouter>(connection: Connection<TRout
     // As tRPC does: the procedure reads the resume position from its input.
     input = typeof input === 'object' && input !== null ? { ...input, lastEventId } : (input ?? { lastEventId });
   }
-  const context: ErrorContext = { type, path, input, ctx: connection.ctx };
-  if (connection.calls.has(envelope)) {
-    connection.sendError(envelope, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${String(message.id)}` }), context);
+  const context: ErrorContext = { type, path, input, ctx: host.ctx };
+  if (host.callAt(envelope)) {
+    host.sendError(envelope, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${String(message.id)}` }), context);
     return;
   }
-  const maxSubscriptions = config.limits.maxSubscriptions;
-  if (type === 'subscription' && connection.subscriptionCount >= maxSubscriptions) {
-    config.metrics.refusal(RefusalReason.MAX_SUBSCRIPTIONS);
-    connection.sendError(
-      envelope,
-      new HeraldError('LIMIT_EXCEEDED', `A connection may hold at most ${maxSubscriptions} subscriptions; stop one first`),
-      context,
-    );
-    return;
+  if (type === 'subscription') {
+    const refusal = gate.checkSubscriptions(host.subscriptionCount);
+    if (refusal) return host.sendError(envelope, refusal.error, context);
   }
   const call = new RunningCall(type);
-  connection.track(envelope, call);
-  // Ordering on one socket (ordering.ts): a subscription starts at once and
-  // marks itself live when it is; a query or mutation first waits for the
+  host.track(envelope, call);
+  // Ordering on one socket (calls/ordering.ts): a subscription starts at once
+  // and marks itself live when it is; a query or mutation first waits for the
   // subscriptions sent before it that are still opening.
   if (type === 'subscription') {
-    void subscribe(connection, envelope, call, context, batchIndex, fail);
+    void subscribe(host, envelope, call, context, batchIndex);
     return;
   }
-  connection.unanswered++;
-  const idempotencyKey = type === 'mutation' ? idempotencyKeyOf(raw) : null;
-  const barrier = connection.opening.barrier();
+  host.began();
+  const keyed = type === 'mutation' ? keyedInputOf(raw) : null;
+  const barrier = host.opening.barrier();
   // A closure only for a call that has to wait: the usual call starts here.
-  if (barrier) void barrier.then(() => answerCall(connection, envelope, call, context, batchIndex, idempotencyKey));
-  else void answerCall(connection, envelope, call, context, batchIndex, idempotencyKey);
-}
-
-/** Answers a call that failed with its error, unless it was cancelled by the socket closing. */
-function fail<TRouter extends AnyRouter>(
-  connection: Connection<TRouter>,
-  envelope: Envelope,
-  call: RunningCall,
-  context: ErrorContext,
-  cause: unknown,
-): void {
-  if (call.aborted && connection.closed) return;
-  const error = getTRPCErrorFromUnknown(cause);
-  connection.report(error, context.type, context.path);
-  connection.sendError(envelope, error, { ...context, ctx: connection.ctx });
+  if (barrier) void barrier.then(() => answer(host, envelope, call, context, batchIndex, keyed));
+  else void answer(host, envelope, call, context, batchIndex, keyed);
 }
 
 /**
@@ -117,69 +107,40 @@ function fail<TRouter extends AnyRouter>(
  * key) and answers it; never rejects. Its end (answered, failed or
  * cancelled) releases its id and counts it answered for the drain.
  */
-async function answerCall<TRouter extends AnyRouter>(
-  connection: Connection<TRouter>,
+async function answer(
+  host: CallHost,
   envelope: Envelope,
   call: RunningCall,
   context: ErrorContext,
   batchIndex: number,
-  idempotencyKey: string | null,
+  keyed: KeyedInput | null,
 ): Promise<void> {
+  const { runner, wire } = host.config;
   try {
-    if (idempotencyKey) {
-      await answerOnce(connection, envelope, idempotencyKey, context, batchIndex);
+    if (keyed) {
+      // Not cancelled when the socket closes: the outcome is recorded for the repeat the client sends after reconnecting.
+      const { outcome } = await runner.once(
+        { scope: runner.scopeOf(host.ctx, host.userKey, host.address), path: context.path ?? '', key: keyed.key, inputText: keyed.inputText },
+        context,
+        batchIndex,
+      );
+      host.send(wire.withEnvelope(envelope, outcome));
       return;
     }
-    const result = await callProcedure(connection, call, context, batchIndex);
+    if (call.aborted) return;
+    const result = await runner.run(host.ctx, call, context.type as 'query' | 'mutation', context.path ?? '', context.input, batchIndex);
     // A cancelled call gets no answer: the client stopped waiting, or the socket is gone.
-    if (result === SKIPPED || call.aborted) return;
+    if (call.aborted) return;
     if (isAsyncIterable(result) || isObservable(result)) {
       throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `A ${context.type} cannot return a stream; use a subscription` });
     }
-    connection.send(connection.config.wire.data(envelope, result));
+    host.send(wire.data(envelope, result));
   } catch (cause) {
-    fail(connection, envelope, call, context, cause);
+    host.fail(envelope, call, context, cause);
   } finally {
-    connection.forget(envelope, call);
-    connection.answered();
+    host.forget(envelope, call);
+    host.answered();
   }
-}
-
-/**
- * A mutation with an idempotency key runs once per key (see
- * `IdempotentCalls`): a repeat gets the first attempt's response, data or
- * error. The run is not cancelled when the socket closes, so the outcome is
- * recorded for the repeat the client will send after reconnecting.
- */
-async function answerOnce<TRouter extends AnyRouter>(
-  connection: Connection<TRouter>,
-  envelope: Envelope,
-  idempotencyKey: string,
-  context: ErrorContext,
-  batchIndex: number,
-): Promise<void> {
-  if (!(await connection.admitted)) return;
-  const { config } = connection;
-  const { outcome } = await config.idempotentCalls.run(connection.ctx, context.path ?? '', idempotencyKey, async () => {
-    const uncancelled = new RunningCall('mutation');
-    try {
-      return config.wire.dataBody(await callProcedure(connection, uncancelled, context, batchIndex));
-    } catch (cause) {
-      const error = getTRPCErrorFromUnknown(cause);
-      connection.report(error, 'mutation', context.path);
-      config.metrics.error(errorCodeOf(error));
-      return config.wire.errorBody(error, { ...context, ctx: connection.ctx }, (e) => connection.report(e, 'mutation'));
-    }
-  });
-  connection.send(config.wire.withEnvelope(envelope, outcome));
-}
-
-/** For answers that concern no request or one whose context is not known yet. */
-export const UNKNOWN_CONTEXT: ErrorContext = { type: 'unknown', path: undefined, input: undefined, ctx: undefined };
-
-/** The Herald code of a Herald error, else the tRPC code: the `code` label of `herald_errors_total`. */
-export function errorCodeOf(error: TRPCError): string {
-  return error instanceof HeraldError ? error.heraldCode : error.code;
 }
 
 export function messageOf(cause: unknown): string {
@@ -199,8 +160,16 @@ export function envelopeOfRequest(raw: unknown): Envelope {
   return envelopeOf(id, jsonrpc === '2.0' ? '2.0' : undefined);
 }
 
-/** The idempotency key Herald's client puts beside a mutation's params (tRPC's parser drops it). */
-function idempotencyKeyOf(raw: unknown): string | null {
-  const params = typeof raw === 'object' && raw !== null ? (raw as { params?: unknown }).params : undefined;
-  return idempotencyKeyFrom(typeof params === 'object' && params !== null ? (params as { idempotencyKey?: unknown }).idempotencyKey : undefined);
+/** A mutation's idempotency key and its input as sent (what the key's fingerprint covers). */
+interface KeyedInput {
+  readonly key: string;
+  readonly inputText: string;
+}
+
+/** The idempotency key Herald's client puts beside a mutation's params (tRPC's parser drops it), with the input it came with. */
+function keyedInputOf(raw: unknown): KeyedInput | null {
+  const params = (raw as { params?: unknown }).params as { idempotencyKey?: unknown; input?: unknown } | undefined;
+  if (typeof params !== 'object' || params === null) return null;
+  const key = idempotencyKeyFrom(params.idempotencyKey);
+  return key === null ? null : { key, inputText: JSON.stringify(params.input) ?? '' };
 }

@@ -3,71 +3,67 @@ import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
 import { CloseCode } from '@herald/shared';
 import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
+import type { CallRunner } from '../calls/runner.js';
 import type { ServerConfig } from '../config.js';
+import { UpgradeRefusal } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { CompressionOptions } from '../options.js';
-import type { Admission } from '../transport/admission.js';
 import { clientAddress } from '../transport/clientAddress.js';
-import type { IdempotentCalls } from '../transport/idempotentCall.js';
+import type { RequestGate } from '../transport/gate.js';
 import { Connection, type ConnectionConfig, type ConnectionSummary } from './connection.js';
 import { HeartbeatMonitor } from './heartbeat.js';
-import { UpgradeGate, writeRefusal } from './upgrade.js';
+import { UPGRADE_ANSWER } from './refusals.js';
+import { wsSocket } from './socket.js';
+import { writeUpgradeRefusal } from './upgrade.js';
 import { Wire } from './wire.js';
 
+/** What a WebSocket door runs on: the server's gate, call runner and metrics, and the path it upgrades on. */
+export interface WebSocketDoor<TRouter extends AnyRouter> {
+  readonly path: string;
+  readonly gate: RequestGate;
+  readonly runner: CallRunner<TRouter>;
+  readonly metrics: ServerMetrics;
+}
+
 /**
- * Every WebSocket of one server: the upgrade checks (path, drain, origin,
- * connection counts), one `Connection` per socket (Herald's own
- * implementation of tRPC's wire protocol), one heartbeat timer for all of
- * them, drain and shutdown. Who a connection is comes from the transport
- * core's `Admission`, shared with the HTTP endpoint.
+ * The WebSocket door: upgrades at its path that the request gate lets in
+ * (drain, origin, failed authentications, connection slots), one
+ * `Connection` per socket (Herald's own implementation of tRPC's wire
+ * protocol, over the same gate and call runner as every other door), one
+ * heartbeat timer for all of them, drain and shutdown.
  */
 export class ConnectionHandler<TRouter extends AnyRouter> {
   private readonly wss: WebSocketServer;
-  private readonly gate: UpgradeGate;
-  private readonly connections = new Set<Connection<TRouter>>();
+  private readonly connections = new Set<Connection>();
   private readonly heartbeat: HeartbeatMonitor;
   private readonly idleWaiters = new Set<() => void>();
   private nextConnectionNumber = 0;
   /** Shared by every connection (see ConnectionConfig). */
-  private readonly connectionConfig: ConnectionConfig<TRouter>;
+  private readonly connectionConfig: ConnectionConfig;
+  private readonly path: string;
+  private readonly gate: RequestGate;
 
   constructor(
     private readonly config: ServerConfig<TRouter>,
-    core: { readonly admission: Admission; readonly idempotentCalls: IdempotentCalls; readonly metrics: ServerMetrics },
-    isDraining: () => boolean,
+    door: WebSocketDoor<TRouter>,
   ) {
     const { limits } = config;
+    this.path = door.path;
+    this.gate = door.gate;
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: limits.maxPayloadBytes,
       perMessageDeflate: deflateOptions(config.compression),
       clientTracking: false,
     });
-    this.gate = new UpgradeGate({
-      path: config.path,
-      originAllowed: config.originAllowed,
-      mayAuthenticate: (ip) => core.admission.mayAuthenticate(ip),
-      maxConnections: limits.maxConnections,
-      maxConnectionsPerIp: limits.maxConnectionsPerIp,
-      isDraining,
-    });
     this.heartbeat = new HeartbeatMonitor(config.heartbeat);
     this.connectionConfig = {
-      router: config.router,
-      wire: new Wire(config.router),
-      admission: core.admission,
-      idempotentCalls: core.idempotentCalls,
-      onError: config.onError,
-      limits: {
-        maxSubscriptions: limits.maxSubscriptionsPerConnection,
-        maxBatchSize: limits.maxBatchSize,
-        maxBufferedBytes: limits.maxBufferedBytes,
-        connectionParamsTimeoutMs: limits.connectionParamsTimeoutMs,
-        rate: limits.rate,
-        expiryGraceMs: config.auth.expiryGraceMs,
-      },
-      compression: config.compression,
-      metrics: core.metrics,
+      gate: door.gate,
+      runner: door.runner,
+      wire: new Wire(door.runner.router),
+      maxBufferedBytes: limits.maxBufferedBytes,
+      connectionParamsTimeoutMs: limits.connectionParamsTimeoutMs,
+      metrics: door.metrics,
       logger: config.logger,
       onAnswered: () => this.checkIdle(),
       onClosed: (closed) => {
@@ -89,26 +85,36 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
     return count;
   }
 
-  /** Admits or refuses an upgrade request (see `UpgradeGate`), then hands it to `ws`. */
+  /** Whether an upgrade request is for this door (its path). */
+  serves(req: IncomingMessage): boolean {
+    return (req.url ?? '').split('?')[0] === this.path;
+  }
+
+  /**
+   * Admits or refuses an upgrade request, then hands it to `ws`. An admitted
+   * socket holds its connection slot until it closes, handshake included, so
+   * a burst of simultaneous upgrades cannot slip past the limits.
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const ip = clientAddress(req, this.config.trustProxy);
-    const refusal = this.gate.admit(req, socket, ip);
-    if (refusal) {
-      if (refusal.reason) {
-        this.connectionConfig.metrics.refusal(refusal.reason);
-        this.config.logger.debug({
-          event: 'upgrade.refused',
-          ip,
-          reason: refusal.reason,
-          status: refusal.answer.status,
-          origin: req.headers.origin ?? null,
-        });
-      }
-      writeRefusal(socket, refusal);
+    if (!this.serves(req)) {
+      writeUpgradeRefusal(socket, UpgradeRefusal.NOT_FOUND, `WebSocket connections upgrade on ${this.path}`);
       return;
     }
+    const address = clientAddress(req, this.config.trustProxy);
+    const { gate } = this;
+    const refusal = gate.enter(req, address) ?? gate.openConnection(address);
+    if (refusal) {
+      const answer = UPGRADE_ANSWER[refusal.reason] ?? UpgradeRefusal.MAX_CONNECTIONS;
+      this.config.logger.debug({ event: 'upgrade.refused', ip: address, reason: refusal.reason, status: answer.status, origin: req.headers.origin ?? null });
+      writeUpgradeRefusal(socket, answer, refusal.error.message);
+      return;
+    }
+    releaseOnClose(socket, gate, address);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws, req, this.connectionConfig, { number: ++this.nextConnectionNumber, ip });
+      const connection = new Connection(wsSocket(ws, this.config.compression), req, this.connectionConfig, {
+        number: ++this.nextConnectionNumber,
+        address,
+      });
       this.connections.add(connection);
       this.heartbeat.add(connection);
     });
@@ -165,13 +171,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
   async close(timeoutMs: number): Promise<void> {
     this.broadcastReconnect();
     const connections = [...this.connections];
-    const closed = connections.map(
-      (connection) =>
-        new Promise<void>((resolve) => {
-          if (connection.socket.readyState === connection.socket.CLOSED) return resolve();
-          connection.socket.once('close', () => resolve());
-        }),
-    );
+    const closed = connections.map((connection) => connection.whenClosed());
     for (const connection of connections) connection.close(CloseCode.GOING_AWAY, 'server closing');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -191,6 +191,17 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
     if (this.idleWaiters.size === 0 || this.unansweredCount > 0) return;
     for (const waiter of [...this.idleWaiters]) waiter();
   }
+}
+
+/**
+ * Gives the connection slot back when the socket closes. A function of its
+ * own so the listener's closure holds only these three (one made inside
+ * `handleUpgrade` would share its scope, upgrade request included, for the
+ * socket's life). `on`, not `once`: a socket closes once, and `once` wraps
+ * the listener in two more objects.
+ */
+function releaseOnClose(socket: Duplex, gate: RequestGate, address: string): void {
+  socket.on('close', () => gate.closeConnection(address));
 }
 
 /** ws's permessage-deflate settings for Herald's compression options. */

@@ -1,37 +1,51 @@
-import { getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
+import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
 import type { ChannelEvent } from '@herald/shared';
+import type { ErrorContext } from '../calls/outcome.js';
+import type { Opening } from '../calls/ordering.js';
+import type { RunningCall } from '../calls/runningCall.js';
 import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStream.js';
 import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
-import { callProcedure, SKIPPED, type RunningCall } from './calls.js';
-import type { Connection, ConnectionConfig } from './connection.js';
-import type { Opening } from './ordering.js';
+import type { CallHost, HostedCall } from './host.js';
 import { PreparedFrame } from './preparedFrame.js';
-import type { Envelope, ErrorContext } from './wire.js';
-
-/** What a native subscription needs of its connection. */
-type SubscriptionOwner = Pick<Connection<AnyRouter>, 'send' | 'sendPrepared' | 'forget' | 'report'> & {
-  readonly config: Pick<ConnectionConfig<AnyRouter>, 'wire' | 'metrics'>;
-};
+import type { Envelope } from './wire.js';
 
 /**
  * A native channel subscription: the sink its channel delivers into and its
  * entry in the connection's calls, one small object (no signal, promise,
  * generator or closure kept per subscription). `release` ends it.
  */
-export class NativeSubscription implements EventSink {
+export class NativeSubscription implements EventSink, HostedCall {
   handle: NativeStreamHandle | null = null;
 
   constructor(
-    private readonly connection: SubscriptionOwner,
+    private readonly connection: CallHost,
     readonly envelope: Envelope,
     readonly path: string | undefined,
   ) {}
 
   get type(): 'subscription' {
     return 'subscription';
+  }
+
+  stop(): void {
+    this.release();
+  }
+
+  /**
+   * Authorizes it again with a refreshed context: one no longer allowed ends
+   * with the refusal (FORBIDDEN) while the connection's other calls go on.
+   */
+  async reauthorize(ctx: unknown): Promise<void> {
+    if (!this.handle) return;
+    try {
+      await this.handle.authorize(ctx);
+    } catch (cause) {
+      this.connection.sendError(this.envelope, getTRPCErrorFromUnknown(cause), { type: 'subscription', path: this.path, input: undefined, ctx });
+      this.release(false);
+    }
   }
 
   /**
@@ -73,7 +87,7 @@ export class NativeSubscription implements EventSink {
       () => {
         if (notify) connection.send(connection.config.wire.stopped(this.envelope));
       },
-      (cause: unknown) => connection.report(getTRPCErrorFromUnknown(cause), 'subscription', this.path),
+      (cause: unknown) => connection.config.runner.failure(cause, { type: 'subscription', path: this.path }),
     );
   }
 }
@@ -90,9 +104,6 @@ export function plainTrackedData(position: string, event: Exclude<ChannelEvent<u
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
 const TRACKED_DATA = 'tracked-data';
 
-/** How a subscription that failed is answered (dispatch.ts's `fail`). */
-export type FailCall<TRouter extends AnyRouter> = (connection: Connection<TRouter>, envelope: Envelope, call: RunningCall, context: ErrorContext, cause: unknown) => void;
-
 /**
  * Runs a subscription request to its end; never rejects (a failure goes to
  * `fail`). It is registered as opening at once, before its first await, so
@@ -105,19 +116,12 @@ export type FailCall<TRouter extends AnyRouter> = (connection: Connection<TRoute
  * this function's frame or any closure. Any other async iterable or
  * observable is stepped (`stepSubscription`).
  */
-export async function subscribe<TRouter extends AnyRouter>(
-  connection: Connection<TRouter>,
-  envelope: Envelope,
-  call: RunningCall,
-  context: ErrorContext,
-  batchIndex: number,
-  fail: FailCall<TRouter>,
-): Promise<void> {
+export async function subscribe(connection: CallHost, envelope: Envelope, call: RunningCall, context: ErrorContext, batchIndex: number): Promise<void> {
   const opening = connection.opening.open();
   call.opening = opening;
   try {
-    const result = await callProcedure(connection, call, context, batchIndex);
-    if (result === SKIPPED) return;
+    if (call.aborted) return;
+    const result = await connection.config.runner.run(connection.ctx, call, 'subscription', context.path ?? '', context.input, batchIndex);
     // Channel data is serialized once with Herald's transformer, which the
     // router speaks (createHeraldServer refuses any other), so it goes out as it is.
     const native = nativeStreamOf(result);
@@ -144,7 +148,7 @@ export async function subscribe<TRouter extends AnyRouter>(
       void (result as AsyncGenerator).return(undefined);
     }
   } catch (cause) {
-    fail(connection, envelope, call, context, cause);
+    connection.fail(envelope, call, context, cause);
   } finally {
     // A subscription that failed or was refused before it went live no longer holds the calls behind it.
     opening.settle();
@@ -153,8 +157,8 @@ export async function subscribe<TRouter extends AnyRouter>(
 }
 
 /** Steps a subscription Herald cannot see into, one frame per value, until it ends or is stopped. */
-async function stepSubscription<TRouter extends AnyRouter>(
-  connection: Connection<TRouter>,
+async function stepSubscription(
+  connection: CallHost,
   envelope: Envelope,
   call: RunningCall,
   context: ErrorContext,
@@ -191,7 +195,7 @@ async function stepSubscription<TRouter extends AnyRouter>(
     config.metrics.subscriptions--;
     // Not awaited when aborted: a generator stuck in its own await would hold the connection's teardown.
     const returned = iterator.return?.();
-    if (returned) returned.catch((cause: unknown) => connection.report(getTRPCErrorFromUnknown(cause), 'subscription', context.path));
+    if (returned) returned.catch((cause: unknown) => connection.config.runner.failure(cause, context));
   }
   connection.send(config.wire.stopped(envelope));
 }

@@ -1,9 +1,7 @@
-import { getErrorShape, getTRPCErrorFromUnknown, type AnyRouter, type TRPCError } from '@trpc/server';
-import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
-import { transformer } from '@herald/shared';
+import type { TRPCError } from '@trpc/server';
 import { SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
+import { Outcomes, type ErrorContext } from '../calls/outcome.js';
 import type { HeraldError } from '../errors.js';
-import { isPlainJson } from './plainJson.js';
 
 /**
  * tRPC's WebSocket response frames, built as strings. The envelope (`"id":…`
@@ -19,45 +17,13 @@ export function envelopeOf(id: number | string | null, jsonrpc: '2.0' | undefine
   return `"id":${JSON.stringify(id)}${jsonrpc ? ',"jsonrpc":"2.0"' : ''}`;
 }
 
-/** Used when even the error formatter fails: it says nothing the formatter meant to hide. */
-const FALLBACK_ERROR = {
-  code: TRPC_ERROR_CODES_BY_KEY.INTERNAL_SERVER_ERROR,
-  message: 'Internal server error',
-  data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
-};
-
-export interface ErrorContext {
-  readonly type: 'query' | 'mutation' | 'subscription' | 'unknown';
-  readonly path: string | undefined;
-  readonly input: unknown;
-  readonly ctx: unknown;
-}
-
-export class Wire {
-  /** The router serializes with Herald's transformer, so plain JSON needs no walk (see `isPlainJson`). */
-  private readonly heraldTransformer: boolean;
-
-  constructor(private readonly router: AnyRouter) {
-    this.heraldTransformer = router._def._config.transformer.output === transformer;
-  }
-
-  private serialize(value: unknown): unknown {
-    return this.router._def._config.transformer.output.serialize(value);
-  }
-
+/**
+ * tRPC's WebSocket frames around outcomes (see `Outcomes`), and the
+ * notices Herald sends outside any request.
+ */
+export class Wire extends Outcomes {
   data(envelope: Envelope, value: unknown): string {
     return `{${envelope},${this.dataBody(value)}}`;
-  }
-
-  /** A response without its envelope: what an idempotent mutation stores and replays under another id. */
-  dataBody(value: unknown): string {
-    return `"result":{"type":"data","data":${this.serializedJson(value)}}`;
-  }
-
-  /** `value` through the transformer, as JSON text: superjson's `{"json":…}` spelled out directly when it would add nothing. */
-  private serializedJson(value: unknown): string {
-    if (this.heraldTransformer && isPlainJson(value)) return `{"json":${JSON.stringify(value)}}`;
-    return JSON.stringify(this.serialize(value));
   }
 
   /** Puts a stored response body under `envelope`. */
@@ -92,17 +58,6 @@ export class Wire {
 
   error(envelope: Envelope, error: TRPCError, context: ErrorContext, onFormatterError: (error: unknown) => void): string {
     return `{${envelope},${this.errorBody(error, context, onFormatterError)}}`;
-  }
-
-  errorBody(error: TRPCError, context: ErrorContext, onFormatterError: (error: unknown) => void): string {
-    let shape: unknown;
-    try {
-      shape = this.serialize(getErrorShape({ config: this.router._def._config, error, ...context }));
-    } catch (cause) {
-      onFormatterError(getTRPCErrorFromUnknown(cause));
-      shape = this.serialize(FALLBACK_ERROR);
-    }
-    return `"error":${JSON.stringify(shape)}`;
   }
 
   reconnect(): string {

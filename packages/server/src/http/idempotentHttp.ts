@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
+import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
+import { idempotencyKeyFrom } from '../calls/idempotentCall.js';
+import type { ErrorContext } from '../calls/outcome.js';
+import type { CallRunner } from '../calls/runner.js';
+import type { Admitted, Caller } from '../transport/gate.js';
+import { writeOutcome, type HttpShapes } from './answers.js';
+
+/** The `Idempotency-Key` a request carries, or null when it has none that is usable. */
+export function idempotencyKeyOf(req: IncomingMessage): string | null {
+  const value = req.headers[IDEMPOTENCY_KEY_HEADER];
+  return idempotencyKeyFrom(Array.isArray(value) ? value[0] : value);
+}
+
+/** What an idempotent mutation over HTTP runs on. */
+export interface IdempotentHttpSettings extends HttpShapes {
+  readonly runner: CallRunner;
+  readonly maxPayloadBytes: number;
+}
+
+/**
+ * A mutation sent over HTTP with an `Idempotency-Key`: read here (a JSON
+ * body, as `httpLink` and `httpBatchLink` send it) and run by the call
+ * runner's `once`, the same as over WebSocket, in the same store and under
+ * the same scope, path, key and input fingerprint, so a retry that switched
+ * door still gets the first outcome. The answer is the outcome in tRPC's
+ * HTTP form.
+ */
+export async function serveIdempotent(
+  settings: IdempotentHttpSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: { readonly path: string; readonly batch: boolean; readonly key: string },
+  caller: Admitted & Caller,
+): Promise<void> {
+  const { runner, outcomes } = settings;
+  const { path, batch, key } = call;
+  const context: ErrorContext = { type: 'mutation', path, input: undefined, ctx: caller.ctx };
+  const answerError = (error: TRPCError): void => {
+    const outcome = outcomes.errorBody(error, context, (cause) => settings.reportFormatterError(cause, path));
+    writeOutcome(settings, res, outcome, batch, false);
+  };
+  if (path.includes(',')) {
+    return answerError(new TRPCError({ code: 'BAD_REQUEST', message: 'An Idempotency-Key covers one mutation: send a batch of one, or no batch' }));
+  }
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+    return answerError(new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'A mutation with an Idempotency-Key needs a JSON body (content-type: application/json)' }));
+  }
+  const body = await readBody(req, settings.maxPayloadBytes);
+  if (body === null) {
+    return answerError(new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `The request body is over ${settings.maxPayloadBytes} bytes (maxPayloadBytes)` }));
+  }
+  let wireInput: unknown;
+  let input: unknown;
+  try {
+    const parsed: unknown = body === '' ? undefined : JSON.parse(body);
+    wireInput = batch ? (parsed as Record<string, unknown> | undefined)?.['0'] : parsed;
+    input = wireInput === undefined ? undefined : runner.router._def._config.transformer.input.deserialize(wireInput);
+  } catch (cause) {
+    return answerError(new TRPCError({ code: 'PARSE_ERROR', message: 'The request body is not the JSON tRPC sends', cause }));
+  }
+  let answer: { readonly outcome: string; readonly replayed: boolean };
+  try {
+    answer = await runner.once(
+      { scope: runner.scopeOf(caller.ctx, caller.userKey, caller.address), path, key, inputText: JSON.stringify(wireInput) ?? '' },
+      { ...context, input },
+      0,
+    );
+  } catch (cause) {
+    return answerError(getTRPCErrorFromUnknown(cause));
+  }
+  writeOutcome(settings, res, answer.outcome, batch, answer.replayed);
+}
+
+/** The body as text, or null once it is over `maxBytes` (the rest is not read). */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > maxBytes) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
+}

@@ -1,0 +1,55 @@
+import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
+import type { RawData } from 'ws';
+import { stringParams, type ConnectionParams } from '../transport/admission.js';
+import { PreparedFrame } from './preparedFrame.js';
+
+/**
+ * Reading incoming WebSocket frames: heartbeats told apart by their bytes,
+ * the text of the rest, and the `connectionParams` message (tRPC's first
+ * frame with `?connectionParams=1`, and Herald's in-band refresh).
+ */
+
+/** The heartbeat frames, framed once for every connection. */
+export const PING_FRAME = new PreparedFrame('PING');
+export const PONG_FRAME = new PreparedFrame('PONG');
+export const PING = 1;
+export const PONG = 2;
+
+/** PING or PONG when `data` is that text frame (read from its bytes, no string made), else 0. */
+export function heartbeatOf(data: RawData): number {
+  if (!Buffer.isBuffer(data) || data.length !== 4 || data[0] !== 0x50 /* P */ || data[3] !== 0x47 /* G */) return 0;
+  if (data[1] === 0x49 /* I */ && data[2] === 0x4e /* N */) return PING;
+  if (data[1] === 0x4f /* O */ && data[2] === 0x4e /* N */) return PONG;
+  return 0;
+}
+
+/** A frame's text (fragments joined). */
+export function textOf(data: RawData): string {
+  return Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
+}
+
+/** A frame's size in bytes. */
+export function byteLengthOf(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((sum, chunk) => sum + chunk.length, 0) : data.byteLength;
+}
+
+/**
+ * Whether the upgrade URL asks to wait for `connectionParams`
+ * (`?connectionParams=1`, as tRPC's client sends it): only the query is
+ * parsed, and only when there is one.
+ */
+export function wantsConnectionParams(url: string | undefined): boolean {
+  const query = url?.indexOf('?') ?? -1;
+  if (query < 0) return false;
+  const hash = url!.indexOf('#', query);
+  return new URLSearchParams(url!.slice(query + 1, hash < 0 ? undefined : hash)).get('connectionParams') === '1';
+}
+
+export function isConnectionParams(parsed: unknown): parsed is { method: 'connectionParams'; data?: unknown } {
+  return typeof parsed === 'object' && parsed !== null && (parsed as { method?: unknown }).method === 'connectionParams';
+}
+
+/** The string params of a `connectionParams` message; throws on a malformed one. */
+export function paramsOf(message: { data?: unknown }): ConnectionParams | null {
+  return stringParams(parseConnectionParamsFromUnknown(message.data));
+}
