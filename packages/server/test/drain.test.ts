@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { createHeraldClient } from '@herald/client';
 import { redisBroker } from '@herald/server/redis';
 import { redisTargets } from './helpers/redisTargets.js';
@@ -14,25 +13,13 @@ import {
   request,
   startHardeningServer,
   testPrefix,
+  upgradeStatus,
   type HardeningRouter,
   type HardeningServer,
 } from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-
-async function upgradeStatus(url: string): Promise<number> {
-  const socket = new WebSocket(url);
-  socket.on('error', () => undefined);
-  try {
-    return await new Promise<number>((resolve) => {
-      socket.once('open', () => resolve(101));
-      socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    });
-  } finally {
-    socket.terminate();
-  }
-}
 
 describe('graceful drain', () => {
   it('stops accepting at once, reports not ready, answers calls in flight, then closes', async () => {

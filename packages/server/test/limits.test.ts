@@ -17,23 +17,21 @@ import {
   scrape,
   startHardeningServer,
   type HardeningRouter,
+  upgrade as kitUpgrade,
   type RawSocket,
   type TestUser,
+  type Upgrade,
+  type UpgradeOptions,
 } from '@herald/test-kit';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 /** The HTTP status an upgrade gets (101 when it is accepted); the socket stays open until cleanup. */
-async function upgrade(url: string, options: ClientOptions = {}): Promise<{ status: number; socket: WebSocket }> {
-  const socket = new WebSocket(url, options);
-  cleanup.defer(() => socket.terminate());
-  socket.on('error', () => undefined);
-  const status = await new Promise<number>((resolve) => {
-    socket.once('open', () => resolve(101));
-    socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-  });
-  return { status, socket };
+async function upgrade(url: string, options: UpgradeOptions = {}): Promise<Upgrade> {
+  const answer = await kitUpgrade(url, options);
+  cleanup.defer(() => answer.socket.terminate());
+  return answer;
 }
 
 function raw(url: string, params?: Record<string, string>): RawSocket {

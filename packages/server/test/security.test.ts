@@ -15,12 +15,15 @@ import {
   errorCodeOf,
   FAST_BACKOFF,
   metricValue,
+  nextError,
+  pollUntil,
   rawSocket,
   recordChannel,
   request,
   scrape,
   startHardeningServer,
   trpcErrorOf,
+  upgradeStatus,
   withTimeout,
   type HardeningContext,
   type HardeningRouter,
@@ -124,17 +127,7 @@ describe('authenticate', () => {
     expect(closeCodes).toEqual([4001]);
     // The server asks every client to reconnect (as a drain does): the new socket carries a new token.
     server.broadcastReconnect();
-    await withTimeout(
-      (async () => {
-        for (let round = 0; round < 500; round++) {
-          if ((await client.trpc.whoami.query())?.id === 'second') return;
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        throw new Error('never saw the second token');
-      })(),
-      5_000,
-      'the refreshed token',
-    );
+    await pollUntil(() => client.trpc.whoami.query(), 'the refreshed token', { accept: (user) => user?.id === 'second' });
     expect(calls).toBe(3);
   });
 });
@@ -272,57 +265,38 @@ describe('authorize', () => {
     expect(heraldCodeOf(refused)).toBe('FORBIDDEN');
     expect(refused.data?.code).toBe('FORBIDDEN');
 
-    const forbiddenErrors: unknown[] = [];
-    reader.trpc.numbers.subscribe({ stream: 'private-dan' }, { onData: () => forbiddenErrors.push('data'), onError: (error) => forbiddenErrors.push(heraldCodeOf(error)) });
+    const privateDan = recordChannel<{ n: number }>((handlers) => reader.trpc.numbers.subscribe({ stream: 'private-dan' }, handlers));
+    cleanup.defer(() => privateDan.unsubscribe());
     const news = recordChannel<{ n: number }>((handlers) => reader.trpc.numbers.subscribe({ stream: 'news' }, handlers));
     cleanup.defer(() => news.unsubscribe());
     await news.waitForLive();
     await writer.trpc.publish.mutate({ stream: 'news', n: 2 });
     await app.numbers.publish('news', { n: 3 }); // server code: no ctx, trusted by this policy
     expect((await news.waitForMessages(2)).map((m) => m.n)).toEqual([2, 3]);
-    await withTimeout(
-      (async () => {
-        while (forbiddenErrors.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-      })(),
-      5_000,
-      'the refused subscription',
-    );
-    expect(forbiddenErrors).toEqual(['FORBIDDEN']);
+    expect(heraldCodeOf(await nextError(privateDan, 5_000, 'the refused subscription'))).toBe('FORBIDDEN');
+    expect(privateDan.events).toEqual([]);
+    expect(privateDan.errors).toHaveLength(1);
   });
 });
 
 describe('allowedOrigins', () => {
-  async function upgradeStatus(url: string, origin: string | undefined): Promise<number> {
-    const socket = new WebSocket(url, origin ? { origin } : {});
-    cleanup.defer(() => socket.terminate());
-    return withTimeout(
-      new Promise<number>((resolve) => {
-        socket.once('open', () => resolve(101));
-        socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-        socket.on('error', () => undefined);
-      }),
-      5_000,
-      'the upgrade',
-    );
-  }
-
   it('refuses browser connections from other origins at the upgrade with 403, and counts them', async () => {
     const { server } = cleanup.add(await startHardeningServer({ allowedOrigins: ['https://app.example.com', 'http://localhost:5173'] }));
-    expect(await upgradeStatus(server.url, 'https://app.example.com')).toBe(101);
-    expect(await upgradeStatus(server.url, 'HTTPS://APP.EXAMPLE.COM')).toBe(101);
-    expect(await upgradeStatus(server.url, 'http://localhost:5173')).toBe(101);
-    expect(await upgradeStatus(server.url, 'https://evil.example')).toBe(403);
-    expect(await upgradeStatus(server.url, 'https://app.example.com.evil.example')).toBe(403);
-    expect(await upgradeStatus(server.url, 'null')).toBe(403);
+    expect(await upgradeStatus(server.url, { origin: 'https://app.example.com' })).toBe(101);
+    expect(await upgradeStatus(server.url, { origin: 'HTTPS://APP.EXAMPLE.COM' })).toBe(101);
+    expect(await upgradeStatus(server.url, { origin: 'http://localhost:5173' })).toBe(101);
+    expect(await upgradeStatus(server.url, { origin: 'https://evil.example' })).toBe(403);
+    expect(await upgradeStatus(server.url, { origin: 'https://app.example.com.evil.example' })).toBe(403);
+    expect(await upgradeStatus(server.url, { origin: 'null' })).toBe(403);
     // No Origin header: not a browser, nothing for the check to protect.
-    expect(await upgradeStatus(server.url, undefined)).toBe(101);
+    expect(await upgradeStatus(server.url)).toBe(101);
     expect(metricValue(await scrape(server), 'herald_refusals_total', { reason: 'origin' })).toBe(3);
   });
 
   it('takes a predicate', async () => {
     const { server } = cleanup.add(await startHardeningServer({ allowedOrigins: (origin) => origin.endsWith('.example.com') }));
-    expect(await upgradeStatus(server.url, 'https://a.example.com')).toBe(101);
-    expect(await upgradeStatus(server.url, 'https://example.org')).toBe(403);
+    expect(await upgradeStatus(server.url, { origin: 'https://a.example.com' })).toBe(101);
+    expect(await upgradeStatus(server.url, { origin: 'https://example.org' })).toBe(403);
   });
 });
 

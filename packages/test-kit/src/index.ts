@@ -6,7 +6,7 @@
 
 // Cleanup, and bounded waits: event-driven first, polling only where nothing announces the fact.
 export { Cleanup } from './cleanup.js';
-export { holdsUntil, nextEvent, nextState, pollUntil, withTimeout, type PollOptions } from './waits.js';
+export { holdsUntil, nextError, nextEvent, nextState, pollUntil, withTimeout, type PollOptions } from './waits.js';
 
 // Clients of both kinds, their statuses, and recordings of what they receive.
 export {
@@ -35,6 +35,7 @@ export {
 // The wire by hand.
 export { rawAuthenticatedSocket, rawSocket, type RawSocket } from './rawSocket.js';
 export { answerTo, errorCodeOf, request, resultOf, type RawFrame } from './frames.js';
+export { upgrade, upgradeStatus, type Upgrade, type UpgradeOptions } from './upgrades.js';
 
 // Test apps and the processes around them.
 export { served, type Served } from './apps/served.js';

@@ -1,6 +1,7 @@
 /**
  * Bounded waits. Prefer the event-driven ones: `nextState` for a connection
  * status, `nextEvent` or a recording's `until` for subscription events,
+ * `nextError` for a subscription's refusal,
  * `withTimeout` around any promise. `pollUntil` is for facts nothing
  * announces (a server's connection count, a metric, a process's output);
  * `holdsUntil` checks that a fact stays true for a while.
@@ -27,28 +28,57 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, lab
 }
 
 /**
+ * The promise `listen`'s callbacks settle, or a rejection with
+ * `timeoutMessage()` after `timeoutMs`. `listen` starts listening and
+ * returns the function that stops it, called once the promise settles.
+ */
+function settledBy<T>(
+  listen: (resolve: (value: T) => void, reject: (error: Error) => void) => () => void,
+  timeoutMs: number,
+  timeoutMessage: () => string,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let stop: (() => void) | undefined = undefined;
+    const finish = () => {
+      settled = true;
+      clearTimeout(timer);
+      stop?.();
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(timeoutMessage()));
+    }, timeoutMs);
+    stop = listen(
+      (value) => {
+        finish();
+        resolve(value);
+      },
+      (error) => {
+        finish();
+        reject(error);
+      },
+    );
+    if (settled) stop();
+  });
+}
+
+/**
  * Resolves on the next change of `target`'s connection to `status` (not on
  * the status it has now): call it before the action that causes the change.
  */
 export function nextState(target: StatusTarget, status: ConnectionStatus, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
   const source = statusSourceOf(target);
-  return new Promise<void>((resolve, reject) => {
-    const seen: ConnectionStatus[] = [];
-    const stop = source.onChange((next) => {
-      seen.push(next);
-      if (next !== status) return;
-      finish();
-      resolve();
-    });
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`no move to '${status}' within ${timeoutMs} ms (moves seen: ${seen.join(', ') || 'none'}; now '${source.status}')`));
-    }, timeoutMs);
-    const finish = () => {
-      clearTimeout(timer);
-      stop();
-    };
-  });
+  const seen: ConnectionStatus[] = [];
+  return settledBy<void>(
+    (resolve) =>
+      source.onChange((next) => {
+        seen.push(next);
+        if (next === status) resolve();
+      }),
+    timeoutMs,
+    () => `no move to '${status}' within ${timeoutMs} ms (moves seen: ${seen.join(', ') || 'none'}; now '${source.status}')`,
+  );
 }
 
 /**
@@ -61,25 +91,34 @@ export function nextEvent<TEvent>(
   timeoutMs = DEFAULT_TIMEOUT_MS,
   label = 'the next event',
 ): Promise<RecordedEvent<TEvent>> {
-  return new Promise((resolve, reject) => {
-    const stop = subscription.onRecord((record) => {
-      if ('error' in record) {
-        finish();
-        reject(new Error(`subscription failed while waiting for ${label}`, { cause: record.error }));
-      } else if (accept(record.event)) {
-        finish();
-        resolve(record);
-      }
-    });
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`${label}: not seen within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const finish = () => {
-      clearTimeout(timer);
-      stop();
-    };
-  });
+  return settledBy(
+    (resolve, reject) =>
+      subscription.onRecord((record) => {
+        if ('error' in record) reject(new Error(`subscription failed while waiting for ${label}`, { cause: record.error }));
+        else if (accept(record.event)) resolve(record);
+      }),
+    timeoutMs,
+    () => `${label}: not seen within ${timeoutMs} ms`,
+  );
+}
+
+/**
+ * Resolves with the error `subscription` fails with (already recorded, or the
+ * next one): for a subscription the test expects to be refused. Rejects if
+ * an event comes first.
+ */
+export function nextError<TEvent>(subscription: RecordedSubscription<TEvent>, timeoutMs = DEFAULT_TIMEOUT_MS, label = 'the error'): Promise<unknown> {
+  if (subscription.events.length > 0) return Promise.reject(new Error(`${label}: an event came first`));
+  if (subscription.errors.length > 0) return Promise.resolve(subscription.errors[0]);
+  return settledBy<unknown>(
+    (resolve, reject) =>
+      subscription.onRecord((record) => {
+        if ('error' in record) resolve(record.error);
+        else reject(new Error(`${label}: an event came first`));
+      }),
+    timeoutMs,
+    () => `${label}: not seen within ${timeoutMs} ms`,
+  );
 }
 
 export interface PollOptions<T> {

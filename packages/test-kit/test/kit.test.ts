@@ -5,13 +5,18 @@ import {
   CLIENT_KINDS,
   holdsUntil,
   makeClient,
+  nextError,
   nextEvent,
   nextState,
   pollUntil,
   recordStatuses,
+  recordSubscription,
   startNumbersServer,
   subscribeNumbers,
+  upgrade,
+  upgradeStatus,
   type NumbersRouter,
+  type SubscriptionHandlers,
 } from '@herald/test-kit';
 
 describe('the test kit', () => {
@@ -51,6 +56,34 @@ describe('the test kit', () => {
     await app.app.numbers.publish('s', { n: 2 });
     expect((await second).event).toEqual({ type: 'message', message: { n: 2 } });
     expect(numbers.numbers()).toEqual([1, 2]);
+  });
+
+  it('nextError resolves with the error a subscription fails with, and rejects if an event comes first', async () => {
+    let handlers: SubscriptionHandlers<number> | undefined;
+    const start = (given: SubscriptionHandlers<number>) => {
+      handlers = given;
+      return { unsubscribe: () => undefined };
+    };
+    const refused = recordSubscription<number>(start, { tracked: false });
+    const error = nextError(refused);
+    handlers?.onError(new Error('refused'));
+    expect(await error).toEqual(new Error('refused'));
+    expect(await nextError(refused)).toEqual(new Error('refused')); // already recorded
+    const served = recordSubscription<number>(start, { tracked: false });
+    const failing = nextError(served, 5_000, 'the refusal');
+    handlers?.onData(1);
+    await expect(failing).rejects.toThrow(/the refusal: an event came first/);
+  });
+
+  it('upgradeStatus gives the HTTP status of an upgrade, 101 when it is accepted', async () => {
+    await using cleanup = new Cleanup();
+    const app = cleanup.add(await startNumbersServer());
+    expect(await upgradeStatus(app.server.url)).toBe(101);
+    expect(await upgradeStatus(`${app.server.httpUrl.replace(/^http/, 'ws')}/nope`)).toBe(404);
+    const accepted = await upgrade(app.server.url);
+    cleanup.defer(() => accepted.socket.terminate());
+    expect(accepted.status).toBe(101);
+    expect(accepted.socket.readyState).toBe(accepted.socket.OPEN);
   });
 
   it('Cleanup runs every task newest first, with await using and with run(), and reports every failure', async () => {

@@ -1,23 +1,7 @@
 import type { Redis } from 'ioredis';
+import { LocalChannels, type ChannelHandler, type LocalChannel, type TopicPubSub } from './topicPubSub.js';
 
-export interface ChannelHandler {
-  onMessage(message: string): void;
-  /** The subscriber connection dropped and came back: messages in between were not seen. */
-  onInterrupted(): void;
-}
-
-/** Live delivery of pub/sub channels to local handlers: `PubSub` on one Redis, `ShardedPubSub` on a cluster. */
-export interface TopicPubSub {
-  /** Resolves once `channel`'s messages reach `handler`; the function it resolves with ends that. */
-  subscribe(channel: string, handler: ChannelHandler): Promise<() => Promise<void>>;
-  /** Channels with at least one handler. */
-  readonly channelCount: number;
-}
-
-interface ChannelState {
-  readonly handlers: Set<ChannelHandler>;
-  /** Serialises SUBSCRIBE/UNSUBSCRIBE of one channel so they cannot cross. */
-  pending: Promise<void>;
+interface ChannelState extends LocalChannel {
   subscribed: boolean;
 }
 
@@ -28,7 +12,7 @@ interface ChannelState {
  * reconnect to handlers so they can read what they missed from history.
  */
 export class PubSub implements TopicPubSub {
-  private readonly channels = new Map<string, ChannelState>();
+  private readonly channels: LocalChannels<ChannelState>;
   private lostConnection = false;
   /**
    * From a lost connection until handlers are told. Messages that arrive on
@@ -43,17 +27,11 @@ export class PubSub implements TopicPubSub {
     private readonly connection: Redis,
     private readonly onError: (error: unknown) => void,
   ) {
+    this.channels = new LocalChannels<ChannelState>(() => ({ handlers: new Set(), pending: Promise.resolve(), subscribed: false }), onError);
     connection.on('message', (channel: string, message: string) => {
       if (this.interrupted) return;
       const state = this.channels.get(channel);
-      if (!state) return;
-      for (const handler of state.handlers) {
-        try {
-          handler.onMessage(message);
-        } catch (error) {
-          this.onError(error);
-        }
-      }
+      if (state) this.channels.deliver(state, message);
     });
     connection.on('close', () => {
       this.lostConnection = true;
@@ -66,41 +44,28 @@ export class PubSub implements TopicPubSub {
     });
   }
 
-  async subscribe(channel: string, handler: ChannelHandler): Promise<() => Promise<void>> {
-    let state = this.channels.get(channel);
-    if (!state) {
-      state = { handlers: new Set(), pending: Promise.resolve(), subscribed: false };
-      this.channels.set(channel, state);
-    }
-    const current = state;
-    current.handlers.add(handler);
-    current.pending = current.pending.then(async () => {
-      if (current.subscribed || current.handlers.size === 0) return;
-      await this.connection.subscribe(channel);
-      current.subscribed = true;
-    });
-    try {
-      await current.pending;
-    } catch (error) {
-      current.handlers.delete(handler);
-      current.pending = Promise.resolve();
-      if (current.handlers.size === 0 && this.channels.get(channel) === current) this.channels.delete(channel);
-      throw error;
-    }
-    return () => this.unsubscribe(channel, current, handler);
+  subscribe(channel: string, handler: ChannelHandler): Promise<() => Promise<void>> {
+    return this.channels.add(
+      channel,
+      handler,
+      (state) => this.attach(channel, state),
+      (state) => this.detach(channel, state),
+    );
   }
 
-  private async unsubscribe(channel: string, state: ChannelState, handler: ChannelHandler): Promise<void> {
-    if (!state.handlers.delete(handler) || state.handlers.size > 0) return;
-    state.pending = state.pending.then(async () => {
-      if (state.handlers.size > 0 || !state.subscribed) return;
-      state.subscribed = false;
-      if (this.channels.get(channel) === state) this.channels.delete(channel);
-      // While disconnected ioredis would queue this forever; the subscription
-      // is forgotten locally either way and ioredis will not restore it.
-      await this.connection.unsubscribe(channel).catch(this.onError);
-    });
-    await state.pending;
+  private async attach(channel: string, state: ChannelState): Promise<void> {
+    if (state.subscribed || state.handlers.size === 0) return;
+    await this.connection.subscribe(channel);
+    state.subscribed = true;
+  }
+
+  private async detach(channel: string, state: ChannelState): Promise<void> {
+    if (!state.subscribed) return;
+    state.subscribed = false;
+    this.channels.forget(channel, state);
+    // While disconnected ioredis would queue this forever; the subscription
+    // is forgotten locally either way and ioredis will not restore it.
+    await this.connection.unsubscribe(channel).catch(this.onError);
   }
 
   /**
@@ -116,15 +81,7 @@ export class PubSub implements TopicPubSub {
         // A newer drop since this reconnect gets its own notice after its own reconnect.
         if (this.lostConnection) return;
         this.interrupted = false;
-        for (const state of this.channels.values()) {
-          for (const handler of state.handlers) {
-            try {
-              handler.onInterrupted();
-            } catch (error) {
-              this.onError(error);
-            }
-          }
-        }
+        for (const state of this.channels.values()) this.channels.interrupt(state);
       });
   }
 

@@ -1,21 +1,11 @@
-import { createHash } from 'node:crypto';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { GapReason } from '@herald/shared';
-import type {
-  Broker,
-  BrokerEntry,
-  PresenceChange,
-  PresenceRecord,
-  PresenceStore,
-  ReadAfterResult,
-  Retention,
-} from '../broker.js';
-import { BrokerUnavailableError } from '../errors.js';
+import type { Broker, BrokerEntry, ReadAfterResult, Retention } from '../broker.js';
 import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from '../streamId.js';
+import { connectRedis, isCluster } from './connections.js';
 import { redisIdempotencyStore } from './idempotency.js';
-import { PubSub, type TopicPubSub } from './pubsub.js';
+import { redisPresence } from './presence.js';
 import { SCRIPTS } from './scripts.js';
-import { ShardedPubSub } from './shardedPubSub.js';
 
 /** Options of `redisBroker`: where Redis (or a Redis Cluster) is, the key prefix, presence expiry and command timeouts. */
 export interface RedisBrokerOptions {
@@ -66,118 +56,6 @@ export const redisBrokerDefaults = {
   commandTimeoutMs: 2_000,
 } as const;
 
-/** ioredis settings that make an outage fail fast instead of queueing work forever. */
-function connectionOptions(commandTimeoutMs: number): RedisOptions {
-  return {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: commandTimeoutMs,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
-    lazyConnect: true,
-  };
-}
-
-/** Cluster client settings in the same spirit: a command to a master that is gone fails within the timeout. */
-function clusterOptions(commandTimeoutMs: number): ClusterOptions {
-  return {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
-    // Redirections and the retries of a command whose master went away stay within about one command timeout.
-    retryDelayOnFailover: 100,
-    retryDelayOnClusterDown: 100,
-    maxRedirections: Math.max(2, Math.floor(commandTimeoutMs / 200)),
-    slotsRefreshTimeout: Math.min(1_000, commandTimeoutMs),
-    redisOptions: { ...connectionOptions(commandTimeoutMs), lazyConnect: false },
-  };
-}
-
-function clusterNode(url: string): { host: string; port: number } {
-  const parsed = new URL(url);
-  return { host: parsed.hostname || '127.0.0.1', port: Number(parsed.port || 6379) };
-}
-
-/** The commands connection, live delivery, and how to start and stop them, for one Redis or a cluster. */
-interface Connections {
-  readonly mode: 'single' | 'cluster';
-  readonly redis: Redis | Cluster;
-  readonly pubsub: TopicPubSub;
-  readonly connecting: Promise<unknown>;
-  disconnect(): void;
-}
-
-function singleRedis(options: RedisBrokerOptions, redis: Redis, commandTimeoutMs: number, onError: (error: unknown) => void): Connections {
-  const ownsClient = !options.client;
-  const subscriber = redis.duplicate({ ...connectionOptions(commandTimeoutMs), enableOfflineQueue: true });
-  subscriber.on('error', () => undefined);
-  return {
-    mode: 'single',
-    redis,
-    pubsub: new PubSub(subscriber, onError),
-    connecting: Promise.all([
-      redis.status === 'wait' ? redis.connect() : Promise.resolve(),
-      subscriber.status === 'wait' ? subscriber.connect() : Promise.resolve(),
-    ]),
-    disconnect() {
-      subscriber.disconnect();
-      if (ownsClient) redis.disconnect();
-    },
-  };
-}
-
-/**
- * How long calls made while a cluster client first connects wait for it
- * (at least the command timeout). A first connection asks a node for the
- * slot map and then connects to every master, several round trips that a
- * busy or just-started cluster (or a busy node) can stretch past one
- * command timeout; a client that fails its first try retries with backoff,
- * and failing the calls in between would fail a node's start (its
- * revocation subscription) for a cluster that answers a moment later. Once
- * the client has been ready, calls fail fast again.
- */
-const CLUSTER_FIRST_CONNECT_MS = 10_000;
-
-/**
- * Resolves once the cluster client is ready, has ended, or `timeoutMs` passed.
- * `Cluster.connect()`'s own promise is not used: ioredis 5.11 sometimes
- * leaves it pending after reaching `ready` (a connect retried internally).
- */
-function clusterReady(cluster: Cluster, timeoutMs: number): Promise<void> {
-  if (cluster.status === 'wait') cluster.connect().catch(() => undefined);
-  if (cluster.status === 'ready') return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      cluster.off('ready', done);
-      cluster.off('end', done);
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    cluster.on('ready', done);
-    cluster.on('end', done);
-  });
-}
-
-function redisCluster(options: RedisBrokerOptions, cluster: Cluster, commandTimeoutMs: number, onError: (error: unknown) => void): Connections {
-  const ownsClient = !options.client;
-  const pubsub = new ShardedPubSub(
-    cluster,
-    { ...connectionOptions(commandTimeoutMs), ...cluster.options.redisOptions, commandTimeout: commandTimeoutMs },
-    onError,
-  );
-  return {
-    mode: 'cluster',
-    redis: cluster,
-    pubsub,
-    connecting: clusterReady(cluster, Math.max(commandTimeoutMs, CLUSTER_FIRST_CONNECT_MS)),
-    disconnect() {
-      pubsub.close();
-      if (ownsClient) cluster.disconnect();
-    },
-  };
-}
-
 /** The largest sequence number a position may carry (a safe integer, well inside Redis's 64 bits). */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
@@ -199,10 +77,14 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   if (clusterMode && /[{}]/.test(prefix)) {
     throw new TypeError(`redisBroker: the prefix '${prefix}' has a brace; on a Redis Cluster braces are the topic's hash tag. Pick a prefix without { or }.`);
   }
-  const connections = connect(options, commandTimeoutMs, onError);
-  const { redis, pubsub, mode } = connections;
-  // Without listeners ioredis prints every reconnect error; outages surface through calls instead.
-  redis.on('error', () => undefined);
+  const connections = connectRedis({
+    url: options.url ?? redisBrokerDefaults.url,
+    clusterUrls: options.clusterUrls,
+    client: options.client,
+    commandTimeoutMs,
+    onError,
+  });
+  const { redis, pubsub, mode, call, runScript } = connections;
   const scripts = SCRIPTS[mode];
   const keys = {
     /**
@@ -219,40 +101,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     records: (topic: string) => `${prefix}:pr:{${topic}}`,
     presenceEvents: (topic: string) => `${prefix}:pe:{${topic}}`,
   };
-  let closed = false;
-  const connecting = connections.connecting.catch(() => undefined);
-
-  async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    if (closed) throw new BrokerUnavailableError('The Redis broker is closed');
-    await connecting;
-    if (redis.status !== 'ready') {
-      throw new BrokerUnavailableError(`Redis is not reachable (connection ${redis.status}); ${what} did not happen`);
-    }
-    try {
-      return await run();
-    } catch (error) {
-      throw new BrokerUnavailableError(`Redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
-    }
-  }
-
-  /**
-   * EVALSHA, so Redis neither receives nor hashes the script's text on every
-   * call; a Redis that does not have it cached (a restart, a failover, a new
-   * shard) answers NOSCRIPT, and the text follows once with EVAL.
-   */
-  const shas = new Map<string, string>();
-  const runScript = async <T>(script: string, keyList: string[], args: (string | number)[]): Promise<T> => {
-    let sha = shas.get(script);
-    if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-    try {
-      return (await redis.evalsha(sha, keyList.length, ...keyList, ...args)) as T;
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return (await redis.eval(script, keyList.length, ...keyList, ...args)) as T;
-    }
-  };
+  const presence = redisPresence({ connections, scripts, keys, presenceTtlMs });
 
   type ReadReply = [string, string, number, string, string, [string, string[]][]];
 
@@ -289,84 +138,6 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     if (snapshot.maxDeleted && compareStreamIds(position, snapshot.maxDeleted) < 0) return aged ? 'expired' : 'trimmed';
     if (aged) return 'expired';
     return null;
-  }
-
-  // Presence entries this node holds, refreshed before their TTL runs out.
-  const localPresence = new Map<string, Map<string, PresenceRecord>>();
-  const presenceTimer = setInterval(refreshPresence, Math.max(100, Math.floor(presenceTtlMs / 3)));
-  presenceTimer.unref();
-  const presenceSweepTopics = new Map<string, number>();
-
-  function refreshPresence(): void {
-    for (const [topic, records] of localPresence) {
-      if (records.size === 0) continue;
-      const args: string[] = [String(presenceTtlMs), keys.presenceEvents(topic)];
-      for (const record of records.values()) {
-        args.push(record.clientId, JSON.stringify(record), JSON.stringify({ type: 'join', record } satisfies PresenceChange));
-      }
-      call('presence refresh', () => runScript(scripts.presenceRefresh, [keys.members(topic), keys.records(topic)], args)).catch(
-        () => undefined, // Retried on the next tick; entries outlive a short outage by the TTL.
-      );
-    }
-    // Listing sweeps the entries of dead nodes, announcing their leave.
-    for (const topic of presenceSweepTopics.keys()) presence.list(topic).catch(() => undefined);
-  }
-
-  const presence: PresenceStore = {
-    async join(topic, record) {
-      let records = localPresence.get(topic);
-      if (!records) localPresence.set(topic, (records = new Map()));
-      records.set(record.clientId, record);
-      await call('presence join', () =>
-        runScript(
-          scripts.presenceJoin,
-          [keys.members(topic), keys.records(topic)],
-          [record.clientId, JSON.stringify(record), presenceTtlMs, keys.presenceEvents(topic), JSON.stringify({ type: 'join', record })],
-        ),
-      );
-    },
-    async leave(topic, clientId) {
-      const records = localPresence.get(topic);
-      records?.delete(clientId);
-      if (records?.size === 0) localPresence.delete(topic);
-      await call('presence leave', () =>
-        runScript(
-          scripts.presenceLeave,
-          [keys.members(topic), keys.records(topic)],
-          [clientId, keys.presenceEvents(topic), JSON.stringify({ type: 'leave', clientId })],
-        ),
-      );
-    },
-    async list(topic) {
-      const raw = await call('presence list', () =>
-        runScript<string[]>(scripts.presenceList, [keys.members(topic), keys.records(topic)], [keys.presenceEvents(topic)]),
-      );
-      return raw.map((text) => JSON.parse(text) as PresenceRecord);
-    },
-    async subscribe(topic, listener) {
-      presenceSweepTopics.set(topic, (presenceSweepTopics.get(topic) ?? 0) + 1);
-      try {
-        const unsubscribe = await call('presence subscribe', () =>
-          pubsub.subscribe(keys.presenceEvents(topic), {
-            onMessage: (message) => listener.onEvent(JSON.parse(message) as PresenceChange),
-            onInterrupted: () => listener.onInterrupted(),
-          }),
-        );
-        return async () => {
-          releaseSweep(topic);
-          await unsubscribe();
-        };
-      } catch (error) {
-        releaseSweep(topic);
-        throw error;
-      }
-    },
-  };
-
-  function releaseSweep(topic: string): void {
-    const count = (presenceSweepTopics.get(topic) ?? 1) - 1;
-    if (count <= 0) presenceSweepTopics.delete(topic);
-    else presenceSweepTopics.set(topic, count);
   }
 
   return {
@@ -422,7 +193,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       return call('xlen', () => redis.xlen(keys.stream(topic)));
     },
 
-    presence,
+    presence: presence.store,
     idempotency: redisIdempotencyStore(redis, (key) => `${prefix}:idem:${key}`, call),
 
     async ping() {
@@ -430,39 +201,9 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     },
 
     async close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(presenceTimer);
-      const leaving = [...localPresence].flatMap(([topic, records]) =>
-        [...records.keys()].map((clientId) =>
-          runScript(
-            scripts.presenceLeave,
-            [keys.members(topic), keys.records(topic)],
-            [clientId, keys.presenceEvents(topic), JSON.stringify({ type: 'leave', clientId })],
-          ).catch(() => undefined),
-        ),
-      );
-      await Promise.all(leaving);
-      localPresence.clear();
-      connections.disconnect();
+      await connections.close(() => presence.close());
     },
   };
-}
-
-/** `isCluster` rather than instanceof: the app's ioredis may be another copy than the one this module loads. */
-function isCluster(client: Redis | Cluster): client is Cluster {
-  return client.isCluster;
-}
-
-function connect(options: RedisBrokerOptions, commandTimeoutMs: number, onError: (error: unknown) => void): Connections {
-  const client = options.client;
-  if (client && isCluster(client)) return redisCluster(options, client, commandTimeoutMs, onError);
-  if (client) return singleRedis(options, client, commandTimeoutMs, onError);
-  if (options.clusterUrls) {
-    if (options.clusterUrls.length === 0) throw new TypeError('redisBroker: clusterUrls is empty; give at least one node of the Redis Cluster (redis://host:port)');
-    return redisCluster(options, new Cluster(options.clusterUrls.map(clusterNode), clusterOptions(commandTimeoutMs)), commandTimeoutMs, onError);
-  }
-  return singleRedis(options, new Redis(options.url ?? redisBrokerDefaults.url, connectionOptions(commandTimeoutMs)), commandTimeoutMs, onError);
 }
 
 function fieldValue(fields: string[], name: string): string {

@@ -1,7 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { BrokerUnavailableError } from '../errors.js';
-import type { ChannelHandler, TopicPubSub } from './pubsub.js';
+import { LocalChannels, type ChannelHandler, type LocalChannel, type TopicPubSub } from './topicPubSub.js';
 
 /** Back-off between attempts to bring channels whose shard went away back (doubling from the first, capped). */
 const REPAIR_FIRST_MS = 50;
@@ -16,11 +16,8 @@ interface Shard {
   lost: boolean;
 }
 
-interface ChannelState {
+interface ChannelState extends LocalChannel {
   readonly slot: number;
-  readonly handlers: Set<ChannelHandler>;
-  /** Serialises SSUBSCRIBE/SUNSUBSCRIBE of one channel so they cannot cross. */
-  pending: Promise<void>;
   /** The shard it is subscribed on; null while it is not subscribed anywhere. */
   shard: Shard | null;
   /**
@@ -47,7 +44,7 @@ interface ChannelState {
  * with live delivery already back.
  */
 export class ShardedPubSub implements TopicPubSub {
-  private readonly channels = new Map<string, ChannelState>();
+  private readonly channels: LocalChannels<ChannelState>;
   private readonly shards = new Map<string, Shard>();
   /** Channels with handlers and no shard: what the repair brings back. */
   private readonly orphans = new Set<string>();
@@ -60,27 +57,20 @@ export class ShardedPubSub implements TopicPubSub {
     private readonly connectionOptions: RedisOptions,
     private readonly onError: (error: unknown) => void,
   ) {
+    this.channels = new LocalChannels<ChannelState>(
+      (channel) => ({ slot: calculateSlot(channel), handlers: new Set(), pending: Promise.resolve(), shard: null, interrupted: false }),
+      onError,
+    );
     cluster.on('refresh', this.onSlotsRefreshed);
   }
 
-  async subscribe(channel: string, handler: ChannelHandler): Promise<() => Promise<void>> {
-    let state = this.channels.get(channel);
-    if (!state) {
-      state = { slot: calculateSlot(channel), handlers: new Set(), pending: Promise.resolve(), shard: null, interrupted: false };
-      this.channels.set(channel, state);
-    }
-    const current = state;
-    current.handlers.add(handler);
-    current.pending = current.pending.then(() => (current.shard || current.interrupted ? undefined : this.attach(channel, current)));
-    try {
-      await current.pending;
-    } catch (error) {
-      current.handlers.delete(handler);
-      current.pending = Promise.resolve();
-      if (current.handlers.size === 0 && this.channels.get(channel) === current) this.channels.delete(channel);
-      throw error;
-    }
-    return () => this.unsubscribe(channel, current, handler);
+  subscribe(channel: string, handler: ChannelHandler): Promise<() => Promise<void>> {
+    return this.channels.add(
+      channel,
+      handler,
+      (state) => (state.shard || state.interrupted ? undefined : this.attach(channel, state)),
+      (state) => this.detach(channel, state),
+    );
   }
 
   get channelCount(): number {
@@ -100,20 +90,15 @@ export class ShardedPubSub implements TopicPubSub {
     this.shards.clear();
   }
 
-  private async unsubscribe(channel: string, state: ChannelState, handler: ChannelHandler): Promise<void> {
-    if (!state.handlers.delete(handler) || state.handlers.size > 0) return;
-    state.pending = state.pending.then(async () => {
-      if (state.handlers.size > 0) return;
-      if (this.channels.get(channel) === state) this.channels.delete(channel);
-      this.orphans.delete(channel);
-      const shard = state.shard;
-      state.shard = null;
-      if (!shard) return;
-      shard.channels.delete(channel);
-      // The subscription is forgotten locally either way; a lost shard took it with it.
-      if (!shard.lost) await shard.connection.sunsubscribe(channel).catch(this.onError);
-    });
-    await state.pending;
+  private async detach(channel: string, state: ChannelState): Promise<void> {
+    this.channels.forget(channel, state);
+    this.orphans.delete(channel);
+    const shard = state.shard;
+    state.shard = null;
+    if (!shard) return;
+    shard.channels.delete(channel);
+    // The subscription is forgotten locally either way; a lost shard took it with it.
+    if (!shard.lost) await shard.connection.sunsubscribe(channel).catch(this.onError);
   }
 
   /** Subscribes `channel` on the master that owns its slot now. */
@@ -163,13 +148,7 @@ export class ShardedPubSub implements TopicPubSub {
     connection.on('smessage', (channel: string, message: string) => {
       const state = this.channels.get(channel);
       if (!state || state.shard !== shard || state.interrupted) return;
-      for (const handler of state.handlers) {
-        try {
-          handler.onMessage(message);
-        } catch (error) {
-          this.onError(error);
-        }
-      }
+      this.channels.deliver(state, message);
     });
     // Connection errors surface as 'close'; an unsolicited SUNSUBSCRIBE (Redis moved the slot away)
     // confuses ioredis' reply queue, so the connection is not trusted after any error.
@@ -201,7 +180,7 @@ export class ShardedPubSub implements TopicPubSub {
   /** After every refresh of the slot map: channels whose slot another master serves now move there. */
   private readonly onSlotsRefreshed = (): void => {
     let moved = false;
-    for (const [channel, state] of this.channels) {
+    for (const [channel, state] of this.channels.entries()) {
       const shard = state.shard;
       if (!shard || this.cluster.slots[state.slot]?.[0] === shard.key) continue;
       shard.channels.delete(channel);
@@ -243,13 +222,7 @@ export class ShardedPubSub implements TopicPubSub {
         }
         if (!this.orphans.delete(channel) || this.closed) return;
         state.interrupted = false;
-        for (const handler of state.handlers) {
-          try {
-            handler.onInterrupted();
-          } catch (error) {
-            this.onError(error);
-          }
-        }
+        this.channels.interrupt(state);
       }),
     );
     this.repairAttempt = failed ? this.repairAttempt + 1 : 0;
