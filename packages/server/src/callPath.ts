@@ -32,6 +32,7 @@ export function createCallPath<TRouter extends AnyRouter>(config: ServerConfig<T
     maxConnectionsPerIp: limits.maxConnectionsPerIp,
     maxConnectionsPerUser: limits.maxConnectionsPerUser,
     maxBatchSize: limits.maxBatchSize,
+    maxPayloadBytes: limits.maxPayloadBytes,
     maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
     rate: limits.rate,
     failedAttempts: config.auth.failedAttempts,

@@ -91,7 +91,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
     config.herald?.broker ?? null,
     ({ userKey, reason }) => {
       ws.disconnectUser(userKey, reason);
-      trpcHttp?.disconnectUser(userKey);
+      trpcHttp?.disconnectUser(userKey, reason);
     },
     (error) => logger.warn({ err: error, event: 'revocation.malformed' }, 'ignored a malformed revocation'),
   );

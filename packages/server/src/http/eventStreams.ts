@@ -42,8 +42,11 @@ export class EventStreams {
   }
 
   /** Ends the streams of the user `userKey`. */
-  disconnectUser(userKey: string): void {
-    for (const res of this.byUser.get(userKey) ?? []) res.destroy();
+  disconnectUser(userKey: string, reason: string): void {
+    for (const res of this.byUser.get(userKey) ?? []) {
+      this.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason));
+      res.destroy();
+    }
   }
 
   /** Serves an event stream: its credentials, its slots, its budget, then tRPC's adapter. */

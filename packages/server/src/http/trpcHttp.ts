@@ -19,7 +19,7 @@ export interface TrpcHttpHandler {
   /** Server-Sent Events streams open now. */
   readonly streamCount: number;
   /** Ends the SSE streams of the user `userKey` (its other requests are answered per request anyway). */
-  disconnectUser(userKey: string): void;
+  disconnectUser(userKey: string, reason: string): void;
 }
 
 /** What the HTTP door runs on: the server's gate and call runner, and the proxy-header warning. */
@@ -114,8 +114,8 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     }
     if (req.method === 'HEAD' && path === '') return answerHeartbeat(req, res, address);
     const calls = path === '' ? 0 : path.split(',').length;
-    const batch = gate.checkBatch(calls);
-    if (batch) return refuse(batch.error);
+    const bounds = gate.checkBatch(calls) ?? gate.checkPayload(Number(req.headers['content-length'] ?? 0) || 0);
+    if (bounds) return refuse(bounds.error);
     if (path === STREAM_TICKET_PATH) return streams.serveTicket(req, res, path, address);
     if (isEventStreamRequest(router, req, path)) return streams.serve(req, res, path, url, address);
 
@@ -141,8 +141,8 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     get streamCount() {
       return streams.count;
     },
-    disconnectUser(userKey) {
-      streams.disconnectUser(userKey);
+    disconnectUser(userKey, reason) {
+      streams.disconnectUser(userKey, reason);
     },
     handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://localhost');

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { getTRPCErrorFromUnknown, type TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
 import type { Identity } from '../auth/identity.js';
 import { HeraldError, RefusalReason } from '../errors.js';
@@ -53,6 +53,7 @@ export interface GateSettings extends Omit<AdmissionSettings, 'countFailure'> {
   readonly maxConnectionsPerIp: number;
   readonly maxConnectionsPerUser: number;
   readonly maxBatchSize: number;
+  readonly maxPayloadBytes: number;
   readonly maxSubscriptionsPerConnection: number;
   /** Requests per user (per address when anonymous) on this node, or null for no limit. */
   readonly rate: { readonly perSecond: number; readonly burst: number } | null;
@@ -246,6 +247,21 @@ export class RequestGate {
     return this.refuse(RefusalReason.MAX_BATCH_SIZE, new HeraldError('LIMIT_EXCEEDED', `A request may batch at most ${max} calls; send smaller batches`));
   }
 
+  /**
+   * A frame or body of `bytes` (when its size is known before it is read):
+   * over `maxPayloadBytes`, refused as PAYLOAD_TOO_LARGE. The WebSocket door
+   * reports what `ws` refused while reading (its own `maxPayload`, the same
+   * number) here too, so every oversized input is counted alike.
+   */
+  checkPayload(bytes: number): Refusal | null {
+    const max = this.settings.maxPayloadBytes;
+    if (bytes <= max) return null;
+    return this.refuse(
+      RefusalReason.MAX_PAYLOAD,
+      new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `A request may carry at most ${max} bytes (maxPayloadBytes); send less` }),
+    );
+  }
+
   /** One more subscription on a connection that holds `held`. */
   checkSubscriptions(held: number): Refusal | null {
     const max = this.settings.maxSubscriptionsPerConnection;
@@ -268,6 +284,9 @@ export class RequestGate {
   private enterAs(identity: Identity, params: ConnectionParams | null, req: IncomingMessage, holdsSlot: boolean): AdmissionOutcome | Promise<AdmissionOutcome> {
     const { admission } = this;
     const userKey = admission.userKeyOf(identity.user);
+    const trustedUntil = this.trustedUntilOf(identity);
+    // Credentials `authenticate` accepted but that expired already (their grace included).
+    if (this.expired(trustedUntil)) return { ok: false, refusal: this.expiredRefusal() };
     if (holdsSlot && userKey !== null && !this.slots.acquireUser(userKey)) {
       return {
         ok: false,
@@ -277,7 +296,7 @@ export class RequestGate {
         ),
       };
     }
-    const admitted = (ctx: unknown): Admitted => ({ ok: true, identity, userKey, ctx, trustedUntil: this.trustedUntilOf(identity) });
+    const admitted = (ctx: unknown): Admitted => ({ ok: true, identity, userKey, ctx, trustedUntil });
     const failed = (cause: unknown): AdmissionOutcome => {
       if (holdsSlot && userKey !== null) this.slots.releaseUser(userKey);
       const error = getTRPCErrorFromUnknown(cause);

@@ -14,6 +14,7 @@ import { byteLengthOf, heartbeatOf, isConnectionParams, paramsOf, PING, PING_FRA
 import type { HeartbeatPeer } from './heartbeat.js';
 import type { CallHost, DoorConfig, HostedCall } from './host.js';
 import type { PreparedFrame } from './preparedFrame.js';
+import { reauthenticate, type RefreshHost } from './refresh.js';
 import { CLOSE_OF } from './refusals.js';
 import type { HeraldSocket, SocketListener } from './socket.js';
 import { NULL_ENVELOPE, type Envelope } from './wire.js';
@@ -77,7 +78,7 @@ const SLOW_CONSUMER_GRACE_MS = 1_000;
  * frame's requests go to `dispatchFrame` (dispatch.ts), which sees the
  * connection only as a `CallHost`.
  */
-export class Connection implements CallHost, HeartbeatPeer, SocketListener {
+export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketListener {
   lastSeenAt = Date.now();
   pingSentAt = 0;
   heartbeatSlot = -1;
@@ -387,54 +388,30 @@ export class Connection implements CallHost, HeartbeatPeer, SocketListener {
     this.send(this.config.wire.session(expiresAt - Date.now(), null));
   }
 
-  /** An in-band refresh: fresh `connectionParams` on the open socket. One runs at a time, in arrival order. */
+  get isOpen(): boolean {
+    return this.phase === OPEN;
+  }
+
+  get upgradeRequest(): IncomingMessage | null {
+    return this.req;
+  }
+
+  hostedCalls(): Iterable<HostedCall> {
+    return this.calls.values();
+  }
+
+  renew(refreshed: Admitted): void {
+    this.ctx = refreshed.ctx;
+    this.trust(refreshed, this.req!);
+  }
+
+  /** An in-band refresh (refresh.ts): fresh `connectionParams` on the open socket. One runs at a time, in arrival order. */
   private refresh(parsed: { data?: unknown }): void {
-    const next = (this.refreshes ?? Promise.resolve()).then(() => this.reauthenticate(parsed));
+    const next = (this.refreshes ?? Promise.resolve()).then(() => reauthenticate(this, parsed));
     this.refreshes = next;
     void next.finally(() => {
       if (this.refreshes === next) this.refreshes = null;
     });
-  }
-
-  /**
-   * Runs `authenticate` and `createContext` again with the new params (the
-   * gate's `refresh`): same socket, same subscriptions, new expiry. Each
-   * open channel subscription is authorized again with the new context; one
-   * that no longer is ends with FORBIDDEN while the others go on. A refused
-   * refresh changes nothing: the connection ends at its old expiry.
-   */
-  private async reauthenticate(parsed: { data?: unknown }): Promise<void> {
-    const { req } = this;
-    const { gate } = this.config;
-    if (this.phase !== OPEN) return;
-    if (!req) {
-      const error = new HeraldError('UNAUTHORIZED', "This connection's credentials do not expire; there is nothing to refresh");
-      return this.refuseRefresh(gate.refuse(RefusalReason.REFRESH_REFUSED, error));
-    }
-    let params: ConnectionParams | null;
-    try {
-      params = paramsOf(parsed);
-    } catch (cause) {
-      return this.refuseRefresh(gate.refuse(RefusalReason.REFRESH_REFUSED, new HeraldError('UNAUTHORIZED', `Malformed connectionParams: ${messageOf(cause)}`)));
-    }
-    const refreshed = await gate.refresh(params, req, this.address, this.userKey);
-    if (!('ok' in refreshed)) return this.refuseRefresh(refreshed);
-    if (this.phase !== OPEN) return;
-    const checks: Promise<void>[] = [];
-    for (const call of this.calls.values()) {
-      const subscription = call as HostedCall & { reauthorize?: (ctx: unknown) => Promise<void> };
-      if (subscription.reauthorize) checks.push(subscription.reauthorize(refreshed.ctx));
-    }
-    await Promise.all(checks);
-    this.ctx = refreshed.ctx;
-    this.trust(refreshed, req);
-  }
-
-  private refuseRefresh(refusal: Refusal): void {
-    const { error } = refusal;
-    const expiresAt = this.trustedUntil === 0 ? null : this.trustedUntil - this.config.gate.expiryGraceMs;
-    const refused = error instanceof HeraldError ? error : new HeraldError('UNAUTHORIZED', error.message, { cause: error });
-    this.send(this.config.wire.session(expiresAt === null ? null : expiresAt - Date.now(), refused));
   }
 
   /** Answers with the refusal's error (a frame without a request id: it concerns the connection), then closes as the reason says. */
@@ -478,7 +455,8 @@ export class Connection implements CallHost, HeartbeatPeer, SocketListener {
 
   onError(error: Error): void {
     const code = (error as { code?: unknown }).code;
-    if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.config.gate.refuse(RefusalReason.MAX_PAYLOAD, new HeraldError('LIMIT_EXCEEDED', error.message));
+    // `ws` refused a frame over `maxPayload` (the same bound) while reading it: counted by the gate like any oversized input.
+    if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.config.gate.checkPayload(Number.POSITIVE_INFINITY);
     else this.config.metrics.error(typeof code === 'string' ? code : 'SOCKET_ERROR');
     this.config.runner.report(error, UNKNOWN_CONTEXT);
   }

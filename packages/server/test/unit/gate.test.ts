@@ -1,0 +1,160 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { TRPCError } from '@trpc/server';
+import { pino } from 'pino';
+import { RefusalReason } from '../../src/errors.js';
+import { withExpiry } from '../../src/auth/identity.js';
+import { ServerMetrics } from '../../src/observability/metrics.js';
+import { RequestGate, type AdmissionOutcome, type GateSettings } from '../../src/transport/gate.js';
+
+/** A request as far as the gate reads one: its headers. */
+const req = (headers: Record<string, string> = {}) => ({ headers }) as unknown as IncomingMessage;
+
+interface Clock {
+  now: number;
+}
+
+function gate(settings: Partial<GateSettings> = {}, clock: Clock = { now: 1_000_000 }) {
+  const metrics = new ServerMetrics(null);
+  const refusals = (): Record<string, number> =>
+    Object.fromEntries(Object.values(RefusalReason).flatMap((reason) => (metrics.refusalCount(reason) ? [[reason, metrics.refusalCount(reason)]] : [])));
+  const built = new RequestGate({
+    authenticate: undefined,
+    createContext: () => ({}),
+    userKey: (user) => (typeof user === 'string' ? user : null),
+    report: () => undefined,
+    logError: () => undefined,
+    originAllowed: null,
+    isDraining: () => false,
+    maxConnections: 10,
+    maxConnectionsPerIp: 3,
+    maxConnectionsPerUser: 2,
+    maxBatchSize: 5,
+    maxPayloadBytes: 1_000,
+    maxSubscriptionsPerConnection: 4,
+    rate: { perSecond: 10, burst: 3 },
+    failedAttempts: { perSecond: 1, burst: 2 },
+    expiryGraceMs: 1_000,
+    metrics,
+    logger: pino({ level: 'silent' }),
+    now: () => clock.now,
+    ...settings,
+  });
+  return { gate: built, refusals, clock };
+}
+
+async function decided(outcome: AdmissionOutcome | Promise<AdmissionOutcome>): Promise<AdmissionOutcome> {
+  return outcome;
+}
+
+describe('RequestGate', () => {
+  it('checks drain, then origin, then the failed-authentication budget, the same for every door', () => {
+    let draining = true;
+    const { gate: g, refusals } = gate({ isDraining: () => draining, originAllowed: (origin) => origin === 'https://app.example' });
+    expect(g.enter(req({ origin: 'https://evil.example' }), 'a')?.reason).toBe('draining');
+    draining = false;
+    expect(g.enter(req({ origin: 'https://evil.example' }), 'a')?.error.message).toMatch(/add it to the server's allowedOrigins/);
+    expect(g.enter(req({ origin: 'https://app.example' }), 'a')).toBeNull();
+    expect(g.enter(req(), 'a')).toBeNull();
+    g.countFailure('a');
+    g.countFailure('a');
+    expect(g.enter(req(), 'a')?.reason).toBe('auth_failures');
+    expect(g.enter(req(), 'b')).toBeNull();
+    expect(refusals()).toEqual({ draining: 1, origin: 1, auth_failures: 1 });
+  });
+
+  it('counts connections in total, per address and per user, across whatever holds them', async () => {
+    const { gate: g } = gate({ authenticate: (params) => params?.['user'] ?? null, maxConnections: 4 });
+    for (let n = 0; n < 3; n++) expect(g.openConnection('a')).toBeNull();
+    expect(g.openConnection('a')?.reason).toBe('max_connections_per_ip');
+    expect(g.openConnection('b')).toBeNull();
+    expect(g.openConnection('c')?.reason).toBe('max_connections');
+    g.closeConnection('a');
+    expect(g.openConnection('c')).toBeNull();
+    expect(g.connectionCount).toBe(4);
+
+    // Per user: the key `authenticate` gives, whatever else the params carry.
+    const first = await decided(g.admit({ user: 'ann' }, req(), 'a', true));
+    const second = await decided(g.admit({ user: 'ann', junk: 'x' }, req(), 'b', true));
+    const third = await decided(g.admit({ user: 'ann', junk: 'y' }, req(), 'c', true));
+    expect([first.ok, second.ok, third.ok]).toEqual([true, true, false]);
+    expect(!third.ok && third.refusal?.reason).toBe('max_connections_per_user');
+    // A call that holds no connection (an HTTP request) takes no user slot.
+    expect((await decided(g.admit({ user: 'ann' }, req(), 'a', false))).ok).toBe(true);
+    if (first.ok) g.release(first);
+    expect((await decided(g.admit({ user: 'ann' }, req(), 'a', true))).ok).toBe(true);
+  });
+
+  it('admits at once, without a promise, when neither authenticate nor createContext returns one', () => {
+    const { gate: g } = gate({ createContext: ({ user }) => ({ user }) });
+    const outcome = g.admit(null, req(), 'a', true);
+    expect(outcome).not.toBeInstanceOf(Promise);
+    expect(outcome).toMatchObject({ ok: true, userKey: null, ctx: { user: null }, trustedUntil: 0 });
+  });
+
+  it('refuses credentials that expired, counts refused ones against the address, and tells a failing createContext apart', async () => {
+    const clock = { now: 1_000_000 };
+    let expiresAt = clock.now + 5_000;
+    const { gate: g, refusals } = gate(
+      {
+        authenticate: (params) => {
+          if (params?.['token'] !== 'good') throw new TRPCError({ code: 'UNAUTHORIZED', message: 'bad token' });
+          return withExpiry('ann', expiresAt);
+        },
+        createContext: ({ connectionParams }) => {
+          if (connectionParams?.['boom']) throw new Error('database down');
+          return {};
+        },
+      },
+      clock,
+    );
+    expect(await decided(g.admit({ token: 'good' }, req(), 'a', true))).toMatchObject({ ok: true, trustedUntil: expiresAt + 1_000 });
+    expiresAt = clock.now - 1_001;
+    expect(await decided(g.admit({ token: 'good' }, req(), 'a', true))).toMatchObject({ ok: false, refusal: { reason: 'token_expired' } });
+    expect(await decided(g.admit({ token: 'bad' }, req(), 'a', true))).toMatchObject({ ok: false, refusal: { reason: 'unauthorized' } });
+    expect(await decided(g.admit({ token: 'bad' }, req(), 'a', true))).toMatchObject({ ok: false, refusal: { reason: 'unauthorized' } });
+    expect(g.mayAuthenticate('a')).toBe(false);
+    expiresAt = clock.now + 5_000;
+    const failed = await decided(g.admit({ token: 'good', boom: '1' }, req(), 'b', true));
+    expect(failed).toMatchObject({ ok: false, refusal: null });
+    expect(refusals()).toEqual({ token_expired: 1, unauthorized: 2 });
+  });
+
+  it("takes requests from one budget per user (per address when anonymous), refilled with the clock", () => {
+    const clock = { now: 1_000_000 };
+    const { gate: g } = gate({}, clock);
+    const ann = { userKey: 'ann', address: 'a' };
+    expect(g.takeRequests(ann, 3)).toBeNull();
+    expect(g.takeRequests(ann)?.reason).toBe('rate');
+    // Another address of the same user shares the budget; an anonymous caller at the same address does not.
+    expect(g.takeRequests({ userKey: 'ann', address: 'b' })?.reason).toBe('rate');
+    expect(g.takeRequests({ userKey: null, address: 'a' })).toBeNull();
+    clock.now += 100;
+    expect(g.takeRequests(ann)).toBeNull();
+    expect(g.takeRequests(ann)?.error.message).toMatch(/at most 10 requests per second \(bursts of 3\); retry after a pause/);
+  });
+
+  it('bounds batches and subscriptions per connection, and says when credentials are no longer trusted', () => {
+    const clock = { now: 1_000_000 };
+    const { gate: g } = gate({}, clock);
+    expect(g.checkBatch(5)).toBeNull();
+    expect(g.checkBatch(6)?.reason).toBe('max_batch_size');
+    expect(g.checkPayload(1_000)).toBeNull();
+    expect(g.checkPayload(1_001)?.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(g.checkSubscriptions(3)).toBeNull();
+    expect(g.checkSubscriptions(4)?.reason).toBe('max_subscriptions');
+    expect(g.expired(0)).toBe(false);
+    expect(g.expired(clock.now + 1)).toBe(false);
+    clock.now += 1;
+    expect(g.expired(clock.now)).toBe(true);
+  });
+
+  it('refreshes credentials only for the same user', async () => {
+    const { gate: g } = gate({ authenticate: (params) => params?.['user'] ?? null });
+    expect(await g.refresh({ user: 'ann' }, req(), 'a', 'ann')).toMatchObject({ ok: true, userKey: 'ann' });
+    expect(await g.refresh({ user: 'bob' }, req(), 'a', 'ann')).toMatchObject({
+      reason: 'refresh_refused',
+      error: { message: expect.stringMatching(/must keep the connection's user/) },
+    });
+  });
+});
