@@ -316,7 +316,7 @@ const table: Record<RefusalReason, Row> = {
     },
     http: async ({ http }) => {
       expect(await call(addUrl(http), { headers: paramsHeader({ user: 'nobody' }) })).toEqual({ status: 401, heraldCode: 'UNAUTHORIZED' });
-      expect((await stream(streamUrl(http), paramsHeader({ user: 'nobody' }))).status).toBe(401);
+      expect((await stream(streamUrl(http), paramsHeader({ user: 'nobody' }))).heraldCode).toBe('UNAUTHORIZED');
     },
     admin: async ({ adminWs, adminApi }) => {
       expect(await closeCodeOf(socket(adminWs, { token: 'wrong' }))).toBe(4001);

@@ -69,11 +69,9 @@ export class EventStreams {
       gate.closeConnection(address);
     });
     const admitted = await gate.admit(params, req, address, true);
-    if (!admitted.ok) {
-      if (admitted.refusal?.reason === RefusalReason.MAX_CONNECTIONS_PER_USER) return this.runAdapter(req, res, path, { refusal: admitted.refusal.error });
-      writeError(this.shapes, res, notAdmittedError(admitted), path);
-      return;
-    }
+    // Refused credentials end the subscription with their error (an error event in the stream), so the client
+    // does not retry them; a refused ticket (above) is an HTTP 401, after which the client gets a new ticket.
+    if (!admitted.ok) return this.runAdapter(req, res, path, { refusal: notAdmittedError(admitted) });
     onClose(res, () => gate.release(admitted));
     const budget = gate.takeRequests({ userKey: admitted.userKey, address });
     if (budget) return this.runAdapter(req, res, path, { refusal: budget.error });
