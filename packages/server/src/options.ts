@@ -121,29 +121,35 @@ export interface LimitOptions {
    */
   connectionParamsTimeoutMs?: number;
   /**
-   * WebSocket connections the server holds at once (handshakes in progress
-   * included); one more is refused at the upgrade with HTTP 503.
+   * Connections the server holds at once: WebSockets (handshakes in progress
+   * included) and HTTP event streams. One more WebSocket is refused at the
+   * upgrade with HTTP 503; one more event stream ends with `LIMIT_EXCEEDED`.
    * @default 10_000
    */
   maxConnections?: number;
   /**
-   * Connections one IP address may hold at once; one more is refused at the
-   * upgrade with HTTP 429. Behind a proxy every client has the proxy's
+   * Connections (WebSockets and HTTP event streams) one IP address may hold
+   * at once; one more WebSocket is refused at the upgrade with HTTP 429, one
+   * more event stream ends with `LIMIT_EXCEEDED`. Behind a proxy every client has the proxy's
    * address: set `trustProxy` (and make sure the proxy sets
    * `X-Forwarded-For`) or raise this.
    * @default 100
    */
   maxConnectionsPerIp?: number;
   /**
-   * Connections one authenticated user (see `userKey`) may hold at once; one
-   * more gets `LIMIT_EXCEEDED` and is closed with 4003. Anonymous
+   * Connections one authenticated user (see `userKey`) may hold at once,
+   * WebSockets and HTTP event streams alike (over HTTP each subscription is
+   * an event stream: raise this for apps whose clients hold many
+   * subscriptions on the HTTP fallback). One more gets `LIMIT_EXCEEDED`: a
+   * WebSocket is closed with 4003, an event stream ends. Anonymous
    * connections are bounded per IP only.
    * @default 20
    */
   maxConnectionsPerUser?: number;
   /**
    * Requests per authenticated user (per address for anonymous
-   * connections), over all of that user's connections on this node, as a
+   * callers), over all of that user's connections and HTTP requests on this
+   * node (an HTTP batch of N calls takes N), as a
    * token bucket: `burst` requests at once, refilled at `perSecond`, so
    * closing and reopening a socket does not refill it. The budget is per
    * node: a user spread over N nodes gets N budgets. A request over it is
@@ -233,9 +239,10 @@ export interface IdempotencyOptions {
    */
   waitTimeoutMs?: number;
   /**
-   * Who the key belongs to, from the connection's context (for example the
-   * user id), so one user's key can never return another user's result.
-   * @default every key in one space (keys are random UUIDs)
+   * Who a key belongs to, from the caller's context: a caller presenting a
+   * key of another scope runs its own call, never receives another's
+   * result. Return null to use the default.
+   * @default the caller's user (`userKey`), or for an anonymous caller its address
    */
   scope?: (ctx: unknown) => string | null | undefined;
 }
