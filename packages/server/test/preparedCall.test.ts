@@ -357,7 +357,8 @@ describe('decoding inputs', () => {
         try {
           expected = transformer.deserialize(structuredClone(input) as never);
         } catch (error) {
-          expect(() => fast.input.deserialize(input)).toThrow((error as Error).message);
+          // What superjson fails on fails here too: with its message, or (a null input) with a plain one of Herald's.
+          expect(() => fast.input.deserialize(input)).toThrow(input === null ? /send \{"json": null\}/ : (error as Error).message);
           return;
         }
         const decoded: unknown = fast.input.deserialize(input);

@@ -1,5 +1,6 @@
 import type { parseTRPCMessage } from '@trpc/server/rpc';
 import { transformer } from '@herald/shared';
+import { checkInputLimits } from '../transport/inputLimits.js';
 
 /**
  * Whether superjson would leave `value` alone: `transformer.serialize(value)`
@@ -194,7 +195,12 @@ export function inputTransformerOf(routerTransformer: InputTransformer): InputTr
   if (routerTransformer.input === transformer) {
     const deserialize = (value: unknown): unknown => {
       const plain = plainInputOf(value);
-      return plain === NOT_PLAIN ? transformer.deserialize(value as never) : plain;
+      if (plain !== NOT_PLAIN) return plain;
+      // No input at all (a GET without `input`, a frame without `params.input`): none, as without a transformer.
+      if (value === undefined) return undefined;
+      // Anything else is checked before superjson walks it (see `checkInputLimits`).
+      checkInputLimits(value);
+      return transformer.deserialize(value as never);
     };
     fast = { ...routerTransformer, input: { serialize: (value: unknown) => transformer.serialize(value), deserialize } };
   }

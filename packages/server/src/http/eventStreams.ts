@@ -167,20 +167,3 @@ export function isEventStreamRequest(router: AnyRouter, req: IncomingMessage, pa
   const procedure = (router._def.procedures as Record<string, { _def?: { type?: string } } | undefined>)[path];
   return procedure?._def?.type === 'subscription' || (req.headers.accept ?? '').includes('text/event-stream');
 }
-
-/**
- * The router with SSE pings every `pingIntervalMs` and a client inactivity
- * timeout of `pingIntervalMs + pongTimeoutMs`, unless the app set either: a
- * view sharing the router's procedures, so nothing about the WebSocket side
- * changes.
- */
-export function withSseDefaults<TRouter extends AnyRouter>(router: TRouter, heartbeat: ServerConfig['heartbeat']): TRouter {
-  const config = router._def._config;
-  if (config.sse?.ping || config.sse?.client) return router;
-  const sse = {
-    ...config.sse,
-    ping: { enabled: true, intervalMs: heartbeat.pingIntervalMs },
-    client: { reconnectAfterInactivityMs: heartbeat.pingIntervalMs + heartbeat.pongTimeoutMs },
-  };
-  return { ...router, _def: { ...router._def, _config: { ...config, sse } } };
-}

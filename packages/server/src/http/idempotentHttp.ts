@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
 import { idempotencyKeyFrom } from '../calls/idempotentCall.js';
+import { inputTransformerOf } from '../calls/plainJson.js';
 import type { ErrorContext } from '../calls/outcome.js';
 import type { CallRunner } from '../calls/runner.js';
 import type { Admitted, Caller } from '../transport/gate.js';
@@ -56,8 +57,9 @@ export async function serveIdempotent(
   try {
     const parsed: unknown = body === '' ? undefined : JSON.parse(body);
     wireInput = batch ? (parsed as Record<string, unknown> | undefined)?.['0'] : parsed;
-    input = wireInput === undefined ? undefined : runner.router._def._config.transformer.input.deserialize(wireInput);
+    input = inputTransformerOf(runner.router._def._config.transformer).input.deserialize(wireInput);
   } catch (cause) {
+    if (cause instanceof TRPCError) return answerError(cause);
     return answerError(new TRPCError({ code: 'PARSE_ERROR', message: 'The request body is not the JSON tRPC sends', cause }));
   }
   let answer: { readonly outcome: string; readonly replayed: boolean };

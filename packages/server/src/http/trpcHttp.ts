@@ -10,8 +10,9 @@ import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddre
 import { notAdmittedError, type RequestGate } from '../transport/gate.js';
 import { writeError, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
-import { EventStreams, isEventStreamRequest, withSseDefaults, type RunAdapter } from './eventStreams.js';
+import { EventStreams, isEventStreamRequest, type RunAdapter } from './eventStreams.js';
 import { idempotencyKeyOf, serveIdempotent } from './idempotentHttp.js';
+import { routerForHttp } from './routerView.js';
 
 export interface TrpcHttpHandler {
   /** Serves `req` when its path is under the prefix (answering it, now or later); false for any other path. */
@@ -57,7 +58,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
   if (STREAM_TICKET_PATH in (config.router._def.procedures as object)) {
     throw new Error(`The router has a procedure at ${STREAM_TICKET_PATH}, the path Herald serves stream tickets at over HTTP; rename it`);
   }
-  const router = withSseDefaults(door.runner.router, config.heartbeat);
+  const router = routerForHttp(door.runner.router, config.heartbeat);
   const { gate, runner, proxyWarning } = door;
   const { maxPayloadBytes } = config.limits;
   const shapes: HttpShapes = {

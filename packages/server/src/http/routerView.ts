@@ -1,0 +1,26 @@
+import type { AnyRouter } from '@trpc/server';
+import { inputTransformerOf } from '../calls/plainJson.js';
+import type { ServerConfig } from '../config.js';
+
+/**
+ * The router as the HTTP door hands it to tRPC's adapter: a view sharing
+ * the router's procedures, so nothing about the WebSocket door changes, with
+ *
+ * - the input decoder the WebSocket door uses (`inputTransformerOf`): plain
+ *   inputs skip superjson, the rest meet the input limits before decoding;
+ * - SSE pings every `pingIntervalMs` and a client inactivity timeout of
+ *   `pingIntervalMs + pongTimeoutMs`, unless the app set either.
+ */
+export function routerForHttp<TRouter extends AnyRouter>(router: TRouter, heartbeat: ServerConfig['heartbeat']): TRouter {
+  const config = router._def._config;
+  const transformer = inputTransformerOf(config.transformer);
+  const sse =
+    config.sse?.ping || config.sse?.client
+      ? config.sse
+      : {
+          ...config.sse,
+          ping: { enabled: true, intervalMs: heartbeat.pingIntervalMs },
+          client: { reconnectAfterInactivityMs: heartbeat.pingIntervalMs + heartbeat.pongTimeoutMs },
+        };
+  return { ...router, _def: { ...router._def, _config: { ...config, transformer, sse } } };
+}
