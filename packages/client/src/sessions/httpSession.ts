@@ -5,16 +5,19 @@ import { httpLink } from '@trpc/client/links/httpLink';
 import { splitLink } from '@trpc/client/links/splitLink';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
-import { CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER, SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
+import { CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
+import { asError } from '../errors.js';
+import type { ConnectionParamsOption } from '../options.js';
+import type { EventSourceClass } from '../platform/types.js';
+import { unref } from '../timers.js';
 import { credentialHeaders, streamCredentialsFor, ticketedStreamUrl } from './httpCredentials.js';
-import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
-import type { CallEvent, CallType, OutgoingCall, Session, SessionHandlers } from './session.js';
+import type { CallEvent, CallType, ConnectionParams, OutgoingCall, Session, SessionHandlers } from './session.js';
 
 export interface HttpSessionSettings {
   /** The credentials the dial resolved; requests use them when the app's `connectionParams` is not a function. */
   readonly connectionParams: ConnectionParams | null;
   /** The app's `connectionParams`: a function is called again for each request and each stream connection. */
-  readonly connectionParamsSource: HeraldClientOptions['connectionParams'];
+  readonly connectionParamsSource: ConnectionParamsOption;
   readonly EventSource: EventSourceClass;
   /** The `fetch` for queries, mutations and probes; the runtime's own by default. */
   readonly fetch: typeof globalThis.fetch | undefined;
@@ -310,8 +313,7 @@ export class HttpSession implements Session {
       this.expiryBeforeReady = header;
       return;
     }
-    const notice: SessionNotice = { id: null, method: SESSION_NOTICE_METHOD, params: { expiresInMs: Number(header) } };
-    this.handlers.onMessage(this, notice);
+    this.handlers.onNotice(this, { type: 'credentials', expiresInMs: Number(header), refused: null });
   }
 
   private checkHeartbeat(): void {
@@ -360,13 +362,4 @@ function withLastEventId(input: unknown, lastEventId: string | undefined): unkno
   if (lastEventId === undefined) return input;
   if (input !== null && input !== undefined && typeof input !== 'object') return input;
   return { ...(input as object | undefined), lastEventId };
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-/** Node timers keep the process alive; a client's own timers should not. */
-function unref(timer: unknown): void {
-  (timer as { unref?: () => void }).unref?.();
 }

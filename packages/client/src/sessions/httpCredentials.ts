@@ -2,7 +2,8 @@ import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PARAM, STREAM_TICKET_PATH } from '@herald/shared/internal';
-import type { ConnectionParams, EventSourceClass } from './options.js';
+import type { EventSourceClass } from '../platform/types.js';
+import type { ConnectionParams } from './session.js';
 
 /**
  * How an event stream carries its credentials over HTTP. Never in its URL:
