@@ -10,7 +10,7 @@ import type { ConnectionSettings } from './connection/reconnectingConnection.js'
 import type { TransportMode } from './connection/transportChooser.js';
 import { clientDefaults, type HeraldClientOptions, type HttpTransport } from './options.js';
 import type { HeraldPersistence } from './persistence.js';
-import { httpUrlOf } from './sessions/httpUrl.js';
+import { httpUrlOf } from './sessions/urls.js';
 
 /**
  * Everything `createHeraldClient` runs on, resolved once from its options

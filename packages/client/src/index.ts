@@ -3,7 +3,7 @@
  * @module @herald/client
  */
 export { createHeraldClient, type HeraldClient } from './client.js';
-export { httpUrlOf } from './sessions/httpUrl.js';
+export { httpUrlOf } from './sessions/urls.js';
 export type { TransportMode } from './connection/transportChooser.js';
 export { clientDefaults, type HeraldClientOptions, type ConnectionParams, type HttpTransport } from './options.js';
 export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './connection/backoff.js';

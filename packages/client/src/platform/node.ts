@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket as WsWebSocket, type ClientOptions } from 'ws';
+import { retryAfterMsOf } from '../timers.js';
 import type { EventSourceClass, PlatformSocketOptions, RefusedUpgrade } from './types.js';
 
 /**
@@ -61,12 +62,6 @@ export function onRefusedUpgrade(socket: WebSocket, listener: (answer: RefusedUp
     const answer = exposed ?? (status == null ? null : { status: Number(status), retryAfterMs: null });
     if (answer) listener(answer);
   });
-}
-
-/** `Retry-After` in seconds (the form Herald sends), in ms; an HTTP date or garbage gives null. */
-function retryAfterMsOf(header: string | undefined): number | null {
-  if (header === undefined || !/^\d+$/.test(header.trim())) return null;
-  return Number(header.trim()) * 1_000;
 }
 
 /**

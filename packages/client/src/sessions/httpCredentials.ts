@@ -3,6 +3,7 @@ import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PARAM, STREAM_TICKET_PATH } from '@herald/shared/internal';
 import type { EventSourceClass } from '../platform/types.js';
+import { withQueryParam } from './urls.js';
 import type { ConnectionParams } from './session.js';
 
 /**
@@ -31,11 +32,6 @@ export function streamCredentialsFor(EventSource: EventSourceClass): StreamCrede
 /** The headers that carry `params` (none for null): percent-encoded JSON, so any string value fits a header. */
 export function credentialHeaders(params: ConnectionParams | null): Record<string, string> {
   return params ? { [CONNECTION_PARAMS_HEADER]: encodeURIComponent(JSON.stringify(params)) } : {};
-}
-
-/** `url` with `name=value` added to its query string. */
-export function withQueryParam(url: string, name: string, value: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}`;
 }
 
 /**

@@ -9,7 +9,7 @@ import { CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/share
 import { asError } from '../errors.js';
 import type { ConnectionParamsOption } from '../options.js';
 import type { EventSourceClass } from '../platform/types.js';
-import { unref } from '../timers.js';
+import { heartbeatTickMs, retryAfterMsOf, unref } from '../timers.js';
 import { credentialHeaders, streamCredentialsFor, ticketedStreamUrl } from './httpCredentials.js';
 import type { CallEvent, CallType, ConnectionParams, OutgoingCall, Session, SessionHandlers } from './session.js';
 
@@ -115,8 +115,7 @@ export class HttpSession implements Session {
       }),
     })({});
 
-    const tickMs = Math.max(10, Math.floor(Math.min(settings.pingIntervalMs, settings.pongTimeoutMs) / 4));
-    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), tickMs);
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs));
     unref(this.heartbeatTimer);
     this.probe(settings.connectTimeoutMs).then(
       () => {
@@ -283,8 +282,7 @@ export class HttpSession implements Session {
     const response = await this.head(timeoutMs);
     if (!response.ok) {
       this.httpStatus = response.status;
-      const retryAfter = response.headers.get('retry-after')?.trim();
-      this.retryAfterMs = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1_000 : null;
+      this.retryAfterMs = retryAfterMsOf(response.headers.get('retry-after'));
       throw new Error(`HEAD ${this.url} answered ${response.status}`);
     }
   }

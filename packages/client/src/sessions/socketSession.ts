@@ -1,7 +1,8 @@
 import { CLOSE_NORMAL } from '@herald/shared/internal';
 import { afterThisTick, onRefusedUpgrade } from '#platform';
-import { unref } from '../timers.js';
+import { heartbeatTickMs, unref } from '../timers.js';
 import { callEventOf, connectionFrameOf, unreadableNotice } from './frames.js';
+import { withQueryParam } from './urls.js';
 import type { ConnectionError, ConnectionParams, OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
 
 export interface SessionSettings {
@@ -57,7 +58,7 @@ export class SocketSession implements Session {
   ) {
     this.#handlers = handlers;
     this.#settings = settings;
-    this.#socket = new settings.WebSocket(settings.connectionParams ? withConnectionParamsFlag(url) : url);
+    this.#socket = new settings.WebSocket(settings.connectionParams ? withQueryParam(url, 'connectionParams', '1') : url);
     this.#socket.addEventListener('open', () => this.#onOpen());
     this.#socket.addEventListener('message', (event) => this.#onFrame(event.data));
     this.#socket.addEventListener('close', (event) =>
@@ -80,8 +81,7 @@ export class SocketSession implements Session {
     this.#connectTimer = setTimeout(() => {
       if (!this.#ready) this.#fail(new Error(`The opening handshake took longer than ${settings.connectTimeoutMs} ms`));
     }, settings.connectTimeoutMs);
-    const tickMs = Math.max(10, Math.floor(Math.min(settings.pingIntervalMs, settings.pongTimeoutMs) / 4));
-    this.#heartbeatTimer = setInterval(() => this.#checkHeartbeat(), tickMs);
+    this.#heartbeatTimer = setInterval(() => this.#checkHeartbeat(), heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs));
     unref(this.#connectTimer);
     unref(this.#heartbeatTimer);
   }
@@ -276,8 +276,4 @@ function describeEnd(error: Error, httpStatus: number | null, serverError: Conne
   if (httpStatus !== null) return new Error(`The server refused the WebSocket upgrade with HTTP ${httpStatus}`, { cause: error });
   if (serverError) return new Error(`${error.message}: ${serverError.message}`, { cause: error });
   return error;
-}
-
-function withConnectionParamsFlag(url: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}connectionParams=1`;
 }
