@@ -3,7 +3,9 @@ import type { TRPCClientError } from '@trpc/client';
 import { initTRPC, type AnyRouter } from '@trpc/server';
 import { z } from 'zod';
 import { createHeraldClient, transformer, type HeraldClient } from '@herald/client';
+import { httpTransport } from '@herald/client/http';
 import { Cleanup, FAST_BACKOFF, withTimeout } from '@herald/test-kit';
+import { startHostileHttpServer, type HostileHttpCall } from './helpers/hostileHttpServer.js';
 import { dataFrame, startedFrame, startHostileServer, type HostileRequest, type HostileServer } from './helpers/hostileServer.js';
 
 /**
@@ -128,5 +130,52 @@ describe('malformed frames from the server', () => {
     server.broadcast(dataFrame(12_345, 'late'));
     expect(await client.trpc.good.query('x')).toBe('x');
     expect(reported).toEqual([]);
+  });
+});
+
+/** Malformed HTTP answers (status 200), by name; tRPC's links decode them inside `HttpSession`. */
+const MALFORMED_HTTP: Record<string, unknown> = {
+  'a superjson type the client does not know': { result: { data: { json: 'x', meta: { values: [['custom', 'from-the-future']] } } } },
+  'a bigint that cannot be revived': { result: { data: { json: 'x', meta: { values: ['bigint'] } } } },
+  'an answer that is not a tRPC response': { result: 'garbage' },
+};
+
+describe('malformed answers over HTTP', () => {
+  const cleanup = new Cleanup();
+  afterEach(() => cleanup.run());
+
+  async function connect(): Promise<HeraldClient<Router>> {
+    const server = cleanup.add(
+      await startHostileHttpServer({
+        answer: ({ path, input }: HostileHttpCall) => (path === 'good' ? { result: { data: { json: input } } } : MALFORMED_HTTP[input as string]),
+        stream: () => ['{"json":"ok"}', JSON.stringify({ json: 'x', meta: { values: [['custom', 'from-the-future']] } })],
+      }),
+    );
+    return cleanup.add(
+      createHeraldClient<Router>({ url: server.url, httpUrl: server.httpUrl, transport: 'http', http: httpTransport, backoff: FAST_BACKOFF }),
+    );
+  }
+
+  for (const name of Object.keys(MALFORMED_HTTP)) {
+    it(`fails the query and the mutation with PARSE_ERROR on ${name}; the session goes on`, async () => {
+      const client = await connect();
+      for (const call of [() => client.trpc.bad.query(name), () => client.trpc.badMutation.mutate(name)]) {
+        const failure = await withTimeout(call().then(() => null, (error: unknown) => error), 5_000, name);
+        expect(parseErrorOf(failure).code).toBe('PARSE_ERROR');
+      }
+      expect(await withTimeout(client.trpc.good.query('still here'), 5_000, 'good')).toBe('still here');
+      expect(client.connection.current).toMatchObject({ status: 'open', transport: 'http' });
+    });
+  }
+
+  it('ends an event stream with PARSE_ERROR on an event it cannot revive', async () => {
+    const client = await connect();
+    const received: unknown[] = [];
+    const ended = new Promise<unknown>((resolve) => {
+      client.trpc.feed.subscribe('any', { onData: (data) => received.push(data), onError: resolve, onComplete: () => resolve(null) });
+    });
+    expect(parseErrorOf(await withTimeout(ended, 5_000, 'stream end')).code).toBe('PARSE_ERROR');
+    expect(received).toEqual(['ok']);
+    expect(client.connection.current).toMatchObject({ status: 'open', transport: 'http' });
   });
 });
