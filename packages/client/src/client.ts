@@ -1,16 +1,14 @@
 import type { TRPCClient, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { platformWebSocket } from '#platform';
-import { fullJitterBackoff } from './backoff.js';
-import type { ConnectionStateSource } from './connectionState.js';
-import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
-import { newIdempotencyKey } from './idempotencyKey.js';
-import { heraldLink } from './link.js';
-import { clientDefaults, type HeraldClientOptions } from './options.js';
+import { heraldLink } from './calls/link.js';
+import { RequestTracker } from './calls/requestTracker.js';
+import type { StartCall } from './calls/start.js';
+import { createTrpcClient } from './calls/trpcClient.js';
+import { resolveClientConfig } from './config.js';
+import type { ConnectionStateSource } from './connection/connectionState.js';
+import { ReconnectingConnection } from './connection/reconnectingConnection.js';
+import type { HeraldClientOptions } from './options.js';
 import type { HeraldPersistence, Outbox } from './persistence.js';
-import { ReconnectingConnection } from './reconnectingConnection.js';
-import { RequestTracker } from './requestTracker.js';
-import { createTrpcClient, type StartCall } from './trpcClient.js';
 
 /**
  * What `createHeraldClient` returns: the typed tRPC client, its link, the
@@ -71,44 +69,14 @@ export function createHeraldClient<TRouter extends AnyRouter>(
 ): HeraldClient<TRouter, Outbox>;
 export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldClientOptions): HeraldClient<TRouter>;
 export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldClientOptions): HeraldClient<TRouter> {
-  const transport = options.transport ?? clientDefaults.transport;
-  checkTransport(transport, options.http);
-  const heartbeat = { ...clientDefaults.heartbeat, ...options.heartbeat };
-  const offlineQueue = { ...clientDefaults.offlineQueue, ...options.offlineQueue };
-  const connectTimeoutMs = options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs;
-
-  const tracker = new RequestTracker({
-    maxQueued: offlineQueue.maxSize,
-    maxQueuedAgeMs: offlineQueue.maxAgeMs,
-    retryMutations: options.retryMutations ?? clientDefaults.retryMutations,
-    newKey: newIdempotencyKey,
-  });
-  const urls = typeof options.url === 'string' ? [options.url] : options.url;
-  const connection = new ReconnectingConnection(
-    {
-      urls,
-      http: transport === 'websocket' ? null : (host) => (options.http as HttpTransportInternals).connectionParts(options, urls, host),
-      connectionParams: options.connectionParams,
-      WebSocket: options.WebSocket ?? platformWebSocket({ connectTimeoutMs }),
-      retryDelayMs: fullJitterBackoff(options.backoff),
-      pingIntervalMs: heartbeat.pingIntervalMs,
-      pongTimeoutMs: heartbeat.pongTimeoutMs,
-      connectTimeoutMs,
-      maxCallsPerFrame: Math.max(1, Math.floor(options.maxCallsPerFrame ?? clientDefaults.maxCallsPerFrame)),
-    },
-    tracker,
-    {
-      onRefreshError: (error) => {
-        if (options.onRefreshError) options.onRefreshError(error);
-        else console.warn(`[herald] ${error.message}`);
-      },
-    },
-  );
-  if (options.onStateChange) connection.state.subscribe(options.onStateChange);
+  const config = resolveClientConfig(options);
+  const tracker = new RequestTracker(config.tracker);
+  const connection = new ReconnectingConnection(config.connection, tracker);
+  if (config.onStateChange) connection.state.subscribe(config.onStateChange);
   connection.start();
 
   // persistence: the outbox and stored positions wrap the tracker (docs/outbox.md).
-  const persisted = options.persistence?.attach(tracker, connection.state);
+  const persisted = config.persistence?.attach(tracker, connection.state);
   const start: StartCall = persisted ? (call, observer) => persisted.start(call, observer) : (call, observer) => tracker.start(call, observer);
   return {
     trpc: createTrpcClient<TRouter>(start),
@@ -125,16 +93,3 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
     },
   };
 }
-
-/** Fails at once, saying what to do, when `transport` is unknown or needs the HTTP transport and was not given it. */
-function checkTransport(transport: unknown, http: HttpTransport | undefined): void {
-  if (transport !== 'websocket' && transport !== 'http' && transport !== 'auto') {
-    throw new TypeError(`createHeraldClient: transport must be 'websocket', 'http' or 'auto', got ${JSON.stringify(transport)}`);
-  }
-  if (transport !== 'websocket' && (typeof http !== 'object' || http === null || http.transport !== 'http')) {
-    throw new TypeError(
-      `createHeraldClient: transport '${transport}' needs the HTTP transport: import { httpTransport } from '@herald/client/http' and pass createHeraldClient({ ..., transport: '${transport}', http: httpTransport })`,
-    );
-  }
-}
-

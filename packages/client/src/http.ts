@@ -14,10 +14,11 @@
  * ```
  * @module @herald/client/http
  */
-import { httpConnectionParts } from './httpConnectionParts.js';
-import type { HttpTransport, HttpTransportInternals } from './httpTransport.js';
+import { httpConnectionParts } from './connection/httpConnectionParts.js';
+import type { HttpTransportInternals } from './connection/httpTransport.js';
+import type { HttpTransport } from './options.js';
 
-export type { HttpTransport } from './httpTransport.js';
+export type { HttpTransport } from './options.js';
 
 /** The HTTP transport: `createHeraldClient({ transport: 'auto', http: httpTransport })`. */
 export const httpTransport: HttpTransport = {

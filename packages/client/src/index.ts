@@ -3,12 +3,11 @@
  * @module @herald/client
  */
 export { createHeraldClient, type HeraldClient } from './client.js';
-export { httpUrlOf } from './httpUrl.js';
-export type { TransportMode } from './transportChooser.js';
-export type { HttpTransport } from './httpTransport.js';
-export { clientDefaults, type HeraldClientOptions, type ConnectionParams } from './options.js';
-export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './backoff.js';
-export type { ConnectionStateListener, ConnectionStateSource } from './connectionState.js';
+export { httpUrlOf } from './sessions/urls.js';
+export type { TransportMode } from './connection/transportChooser.js';
+export { clientDefaults, type HeraldClientOptions, type ConnectionParams, type HttpTransport } from './options.js';
+export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './connection/backoff.js';
+export type { ConnectionStateListener, ConnectionStateSource } from './connection/connectionState.js';
 export type {
   HeraldPersistence,
   Outbox,

@@ -2,34 +2,28 @@ import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { ConnectionState } from '@herald/shared';
 import { DEFAULT_CLIENT_PING_INTERVAL_MS, DEFAULT_CLIENT_PONG_TIMEOUT_MS } from '@herald/shared/internal';
-import type { BackoffOptions } from './backoff.js';
-import type { HttpTransport } from './httpTransport.js';
+import type { BackoffOptions } from './connection/backoff.js';
+import type { TransportMode } from './connection/transportChooser.js';
 import type { HeraldPersistence } from './persistence.js';
-import type { TransportMode } from './transportChooser.js';
+import type { EventSourceClass } from './platform/types.js';
+import type { ConnectionParams } from './sessions/session.js';
 
-/** What `connectionParams` carries: string values by name, read by the server's `authenticate` and `createContext`. */
-export type ConnectionParams = Record<string, string>;
+export type { ConnectionParams } from './sessions/session.js';
+
+/** `HeraldClientOptions['connectionParams']`: fixed credentials, none, or a function asked again on every dial and refresh. */
+export type ConnectionParamsOption = ConnectionParams | null | (() => ConnectionParams | null | Promise<ConnectionParams | null>);
 
 /**
- * What the client needs of an EventSource instance; the browser's and the
- * `eventsource` package's have it.
+ * The HTTP fallback for `createHeraldClient`, as `@herald/client/http`
+ * exports it (`httpTransport`): pass it as the `http` option with
+ * `transport: 'http'` or `'auto'`. It lives in an entry of its own so that an
+ * app on `transport: 'websocket'` never has it (or tRPC's HTTP links) in its
+ * bundle.
  */
-export interface EventSourceInstance {
-  readonly CLOSED: number;
-  readonly CONNECTING: number;
-  readonly OPEN: number;
-  readonly readyState: number;
-  addEventListener(type: string, listener: (event: object) => void): void;
-  removeEventListener(type: string, listener: (event: object) => void): void;
-  close(): void;
+export interface HttpTransport {
+  /** Says what this is; the rest is the client's business. */
+  readonly transport: 'http';
 }
-
-/**
- * An EventSource class (the `EventSource` option): the browser's own, the
- * `eventsource` package's, or any with the same shape. The client passes a
- * `fetch` in the second argument to a class other than the runtime's own.
- */
-export type EventSourceClass = new (url: string, init?: { withCredentials?: boolean; fetch?: typeof globalThis.fetch }) => EventSourceInstance;
 
 /**
  * The options of `createHeraldClient`: where the server is, the transport,
@@ -209,6 +203,16 @@ export interface HeraldClientOptions {
    * @default none: calls and positions live in this client's memory only
    */
   persistence?: HeraldPersistence;
+  /**
+   * Called with a frame from the server that the client could not decode or
+   * revive and that belongs to no call (not JSON, no usable id, a malformed
+   * notice, or an unreadable answer to a call that is gone). The frame is
+   * ignored; the connection goes on. A frame the client cannot read for a call
+   * it has fails that call instead, with a `PARSE_ERROR` (`error.data.code`)
+   * whose message says what was wrong, and is not reported here.
+   * @default a `console.warn`
+   */
+  onError?: (error: TRPCClientError<AnyRouter>) => void;
   /** Called on every connection state change. Same as `client.connection.subscribe`. */
   onStateChange?: (next: ConnectionState, previous: ConnectionState) => void;
 }

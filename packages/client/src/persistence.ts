@@ -1,7 +1,7 @@
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { HeraldErrorCode } from '@herald/shared';
-import type { ConnectionStateSource } from './connectionState.js';
+import type { ConnectionStateSource } from './connection/connectionState.js';
 
 /**
  * The hook `createHeraldClient` gives its `persistence` option. The main entry

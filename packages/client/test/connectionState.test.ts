@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CloseCode, type ConnectionState } from '@herald/client';
-import { ConnectionStateMachine } from '../src/connectionState.js';
+import { ConnectionStateMachine } from '../src/connection/connectionState.js';
 
 type Transition = [next: ConnectionState, previous: ConnectionState];
 

@@ -14,7 +14,7 @@ import { WebSocket } from 'ws';
 import { createHerald, createHeraldServer, heraldErrorFormatter, resumeInput, transformer } from '@herald/server';
 import { createHeraldClient, type ChannelEvent, type PresenceEvent } from '@herald/client';
 import { pollUntil } from '@herald/test-kit';
-import { ConnectionStateMachine } from '../src/connectionState.js';
+import { ConnectionStateMachine } from '../src/connection/connectionState.js';
 import {
   createHeraldReact,
   useChannel,

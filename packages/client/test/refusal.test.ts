@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode } from '@herald/shared';
-import { refusalOf } from '../src/refusal.js';
-import type { SessionEnd } from '../src/session.js';
+import { refusalOf } from '../src/connection/refusal.js';
+import type { SessionEnd } from '../src/sessions/session.js';
 
 /** What a socket closed without a close code reports (RFC 6455 7.1.5); a stock tRPC server closes that way. */
 const NO_STATUS_RECEIVED = 1005;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHeraldClient, httpUrlOf } from '@herald/client';
 import { httpTransport } from '@herald/client/http';
-import { TransportChooser } from '../src/transportChooser.js';
+import { TransportChooser } from '../src/connection/transportChooser.js';
 
 describe('TransportChooser', () => {
   it('always picks the fixed transport outside auto', () => {

@@ -1,9 +1,9 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { heraldCodeOf, transformer } from '@herald/shared';
-import type { ConnectionStateSource } from '../connectionState.js';
+import type { ConnectionStateSource } from '../connection/connectionState.js';
 import type { Outbox, OutboxEntry, OutboxError, OutboxOutcome, PersistedCallObserver } from '../persistence.js';
-import { clientError } from '../requestTracker.js';
+import { clientError } from '../errors.js';
 import type { HeraldStorage } from './storage.js';
 
 /** Storage keys of outbox entries start with this; the rest is the idempotency key. */

@@ -19,7 +19,7 @@
  * ```
  * @module @herald/client/persistence
  */
-import { newIdempotencyKey } from '../idempotencyKey.js';
+import { newIdempotencyKey } from '../calls/idempotencyKey.js';
 import type { HeraldPersistence } from '../persistence.js';
 import { DurableOutbox } from './durableOutbox.js';
 import { persistentCalls } from './persistentCalls.js';

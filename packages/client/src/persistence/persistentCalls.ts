@@ -1,5 +1,5 @@
-import type { CallRequest } from '../requestTracker.js';
-import type { StartCall } from '../trpcClient.js';
+import type { CallRequest } from '../calls/requestTracker.js';
+import type { StartCall } from '../calls/start.js';
 import type { DurableOutbox } from './durableOutbox.js';
 import { positionNameOf, type StoredPositions } from './storedPositions.js';
 

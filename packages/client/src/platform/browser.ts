@@ -1,6 +1,4 @@
-import type { EventSourceClass } from '../options.js';
-import type { RefusedUpgrade } from '../session.js';
-import type { PlatformSocketOptions } from './node.js';
+import type { EventSourceClass, PlatformSocketOptions, RefusedUpgrade } from './types.js';
 
 /** Browsers bound the opening handshake themselves and expose no knob for it. */
 export function platformWebSocket(_options: PlatformSocketOptions): typeof globalThis.WebSocket {

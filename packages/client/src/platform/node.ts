@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket as WsWebSocket, type ClientOptions } from 'ws';
-import type { EventSourceClass } from '../options.js';
-import type { RefusedUpgrade } from '../session.js';
+import { retryAfterMsOf } from '../timers.js';
+import type { EventSourceClass, PlatformSocketOptions, RefusedUpgrade } from './types.js';
 
 /**
  * How long a closing socket may wait for the server's close frame. `ws` would
@@ -9,11 +9,6 @@ import type { RefusedUpgrade } from '../session.js';
  * heartbeat's `close()` would then keep the client from reconnecting that long.
  */
 const CLOSE_HANDSHAKE_GRACE_MS = 1_000;
-
-export interface PlatformSocketOptions {
-  /** Give up on an opening handshake after this long (a stalled network never answers). */
-  readonly connectTimeoutMs: number;
-}
 
 /**
  * `ws`'s WebSocket, with a bounded opening handshake, a close that cannot
@@ -67,12 +62,6 @@ export function onRefusedUpgrade(socket: WebSocket, listener: (answer: RefusedUp
     const answer = exposed ?? (status == null ? null : { status: Number(status), retryAfterMs: null });
     if (answer) listener(answer);
   });
-}
-
-/** `Retry-After` in seconds (the form Herald sends), in ms; an HTTP date or garbage gives null. */
-function retryAfterMsOf(header: string | undefined): number | null {
-  if (header === undefined || !/^\d+$/.test(header.trim())) return null;
-  return Number(header.trim()) * 1_000;
 }
 
 /**

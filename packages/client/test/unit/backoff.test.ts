@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 // The delay is a pure function of the attempt and the random draw it is
 // handed (the connection owns the timer and the attempt count), so these
 // tests pass the draw in and need no clock.
-import { backoffDefaults, fullJitterBackoff } from '../../src/backoff.js';
+import { backoffDefaults, fullJitterBackoff } from '../../src/connection/backoff.js';
 
 /** A `random` that returns the given values in turn. */
 function sequence(...values: number[]): () => number {

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ConnectionParams } from '../../src/options.js';
-import { CredentialRefresh, refreshDelayMs } from '../../src/credentialRefresh.js';
-import type { OutgoingCall, Session } from '../../src/session.js';
+import { CredentialRefresh, refreshDelayMs, type CredentialsNotice } from '../../src/connection/credentialRefresh.js';
+import type { ConnectionParams, OutgoingCall, Session } from '../../src/sessions/session.js';
 
 /** The refresh's side of a session: the credentials it was handed. */
 class RecordingSession implements Session {
@@ -21,10 +20,10 @@ class RecordingSession implements Session {
   }
 }
 
-const notice = (expiresInMs: number | null, refused?: { heraldCode: 'UNAUTHORIZED'; message: string }) => ({
-  id: null,
-  method: 'herald.session' as const,
-  params: { expiresInMs, ...(refused ? { refused } : {}) },
+/** What a session reports of the server's session notice (decoded from the wire in frames.ts). */
+const notice = (expiresInMs: number | null, refused?: { heraldCode: 'UNAUTHORIZED'; message: string }): CredentialsNotice => ({
+  expiresInMs,
+  refused: refused ?? null,
 });
 
 describe('refreshDelayMs', () => {

@@ -5,7 +5,7 @@ import type { ConnectionState } from '@herald/shared';
 import type { OutboxOutcome, PersistedCallObserver } from '../../src/persistence.js';
 import { DurableOutbox, OWNER_LOCK_PREFIX, type OutboxHost } from '../../src/persistence/durableOutbox.js';
 import { memoryStorage, type HeraldStorage } from '../../src/persistence/storage.js';
-import { clientError } from '../../src/requestTracker.js';
+import { clientError } from '../../src/errors.js';
 
 /**
  * The client's side of the outbox: `mutate` records what it was asked to

@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
-import { RequestTracker, type CallObserver, type CallRequest, type TrackerSettings } from '../../src/requestTracker.js';
-import type { OutgoingCall, Session } from '../../src/session.js';
+import { parseError } from '../../src/errors.js';
+import { RequestTracker, type CallObserver, type CallRequest, type TrackerSettings } from '../../src/calls/requestTracker.js';
+import type { CallEvent, OutgoingCall, Session } from '../../src/sessions/session.js';
 
 /**
  * The tracker's side of a session: what it was asked to send and to stop.
@@ -58,22 +59,23 @@ const query = (path = 'q', input?: unknown): CallRequest => ({ type: 'query', pa
 const mutation = (path = 'm', input?: unknown): CallRequest => ({ type: 'mutation', path, input });
 const subscription = (path = 's', lastEventId?: string): CallRequest => ({ type: 'subscription', path, input: undefined, lastEventId });
 
-/** A WebSocket response frame for call `id`. */
-const answer = (id: number, data: unknown, trackedId?: string) => ({
-  id,
-  result: { type: 'data', data: transformer.serialize(data), ...(trackedId ? { id: trackedId } : {}) },
-});
+/** A call's data event, as a session reports it once decoded (frames.ts decodes the wire). */
+const answer = (data: unknown, trackedId?: string): CallEvent => (trackedId ? { type: 'data', id: trackedId, data } : { type: 'data', data });
+const started: CallEvent = { type: 'started' };
 
 describe('RequestTracker', () => {
   let keys: number;
   let tracker: RequestTracker;
+  /** What the tracker reported through `onError`. */
+  let unowned: TRPCClientError<AnyRouter>[];
   const make = (settings: Partial<TrackerSettings> = {}) => {
-    tracker = new RequestTracker({ maxQueued: 10, maxQueuedAgeMs: 1_000, retryMutations: true, newKey: () => `key-${++keys}`, ...settings });
+    tracker = new RequestTracker({ maxQueued: 10, maxQueuedAgeMs: 1_000, retryMutations: true, newKey: () => `key-${++keys}`, onError: (error) => unowned.push(error), ...settings });
     return tracker;
   };
   beforeEach(() => {
     vi.useFakeTimers();
     keys = 0;
+    unowned = [];
   });
   afterEach(() => {
     tracker?.close();
@@ -89,7 +91,7 @@ describe('RequestTracker', () => {
     expect(session.sent).toEqual([
       expect.objectContaining({ id: 1, type: 'query', path: 'add', serializedInput: transformer.serialize({ a: 1 }), idempotencyKey: undefined }),
     ]);
-    tracker.onMessage(session, answer(1, 2));
+    tracker.onEvent(session, 1, answer(2));
     expect(observed).toMatchObject({ data: [2], completed: 1, errors: [] });
   });
 
@@ -187,10 +189,10 @@ describe('RequestTracker', () => {
     expect(keys).toBe(1); // no second key was made
 
     // A late answer on the lost session is ignored; the one on the current session counts, once.
-    tracker.onMessage(first, answer(resent?.id as number, 'stale'));
+    tracker.onEvent(first, resent?.id as number, answer('stale'));
     expect(m.data).toEqual([]);
-    tracker.onMessage(second, answer(resent?.id as number, 'sent'));
-    tracker.onMessage(second, answer(resent?.id as number, 'again'));
+    tracker.onEvent(second, resent?.id as number, answer('sent'));
+    tracker.onEvent(second, resent?.id as number, answer('again'));
     expect(m).toMatchObject({ data: ['sent'], completed: 1, errors: [] });
   });
 
@@ -211,16 +213,16 @@ describe('RequestTracker', () => {
     const s = new Observed();
     tracker.start(subscription('numbers', '1-0'), s);
     expect(first.sent[0]?.lastEventId).toBe('1-0');
-    tracker.onMessage(first, { id: 1, result: { type: 'started' } });
-    tracker.onMessage(first, answer(1, { n: 1 }, '2-0'));
-    tracker.onMessage(first, answer(1, { n: 2 }, '3-0'));
+    tracker.onEvent(first, 1, started);
+    tracker.onEvent(first, 1, answer({ n: 1 }, '2-0'));
+    tracker.onEvent(first, 1, answer({ n: 2 }, '3-0'));
 
     tracker.onSessionLost(first, true);
     const second = new RecordingSession('ws://b');
     tracker.onSession(second);
     expect(second.sent).toEqual([expect.objectContaining({ id: 1, type: 'subscription', lastEventId: '3-0' })]);
-    tracker.onMessage(second, { id: 1, result: { type: 'started' } });
-    tracker.onMessage(second, answer(1, { n: 3 }, '4-0'));
+    tracker.onEvent(second, 1, started);
+    tracker.onEvent(second, 1, answer({ n: 3 }, '4-0'));
     expect(s.started).toBe(1);
     expect(s.data).toEqual([
       { id: '2-0', data: { n: 1 } },
@@ -237,8 +239,32 @@ describe('RequestTracker', () => {
     const cancel = tracker.start(query(), q);
     cancel();
     expect(session.stopped).toEqual([1]);
-    tracker.onMessage(session, answer(1, 'late'));
+    tracker.onEvent(session, 1, answer('late'));
     expect(q).toMatchObject({ data: [], completed: 0, errors: [] });
+  });
+
+  it('fails a call with its unreadable frame, stops a subscription on the server, and reports one no call takes', () => {
+    make();
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    const q = new Observed();
+    const s = new Observed();
+    tracker.start(query(), q);
+    tracker.start(subscription(), s);
+    const unreadable = (what: string): CallEvent => ({ type: 'unreadable', error: parseError(what) });
+    tracker.onEvent(session, 1, unreadable('garbage'));
+    tracker.onEvent(session, 2, started);
+    tracker.onEvent(session, 2, unreadable('an unknown type'));
+    expect(q.errors.map((error) => error.data)).toEqual([expect.objectContaining({ code: 'PARSE_ERROR' })]);
+    expect(s).toMatchObject({ started: 1, completed: 0 });
+    expect(s.errors.map((error) => error.message)).toEqual([expect.stringContaining('an unknown type')]);
+    // The query's answer was the frame; the subscription still runs on the server.
+    expect(session.stopped).toEqual([2]);
+    expect(unowned).toEqual([]);
+
+    tracker.onEvent(session, 99, unreadable('no such call'));
+    tracker.onEvent(session, 98, answer('a well-formed late answer'));
+    expect(unowned.map((error) => error.message)).toEqual([expect.stringContaining('no such call')]);
   });
 
   it('fails waiting and in-flight calls with CLIENT_CLOSED on close(), ends subscriptions, and refuses later calls', () => {

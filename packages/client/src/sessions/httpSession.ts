@@ -5,16 +5,19 @@ import { httpLink } from '@trpc/client/links/httpLink';
 import { splitLink } from '@trpc/client/links/splitLink';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
-import { CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER, SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
+import { CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
+import { asError, parseError } from '../errors.js';
+import type { ConnectionParamsOption } from '../options.js';
+import type { EventSourceClass } from '../platform/types.js';
+import { heartbeatTickMs, retryAfterMsOf, unref } from '../timers.js';
 import { credentialHeaders, streamCredentialsFor, ticketedStreamUrl } from './httpCredentials.js';
-import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
-import type { CallEvent, CallType, OutgoingCall, Session, SessionHandlers } from './session.js';
+import type { CallEvent, CallType, ConnectionParams, OutgoingCall, Session, SessionHandlers } from './session.js';
 
 export interface HttpSessionSettings {
   /** The credentials the dial resolved; requests use them when the app's `connectionParams` is not a function. */
   readonly connectionParams: ConnectionParams | null;
   /** The app's `connectionParams`: a function is called again for each request and each stream connection. */
-  readonly connectionParamsSource: HeraldClientOptions['connectionParams'];
+  readonly connectionParamsSource: ConnectionParamsOption;
   readonly EventSource: EventSourceClass;
   /** The `fetch` for queries, mutations and probes; the runtime's own by default. */
   readonly fetch: typeof globalThis.fetch | undefined;
@@ -22,6 +25,32 @@ export interface HttpSessionSettings {
   readonly pongTimeoutMs: number;
   readonly connectTimeoutMs: number;
 }
+
+/** A value Herald's transformer could not revive, in place of the value (see `linkTransformer`). */
+class Unrevivable {
+  constructor(readonly error: TRPCClientError<AnyRouter>) {}
+}
+
+/**
+ * Herald's transformer for tRPC's HTTP links, except that a value it cannot
+ * revive (a type this client does not know, say) comes out as an
+ * `Unrevivable` instead of a throw. Inside the links a throw reads as a
+ * broken link: the session would end and the call be resent, and fail, on
+ * every session after. This way that one call fails with PARSE_ERROR.
+ */
+const linkTransformer = {
+  serialize: (value: unknown): unknown => transformer.serialize(value),
+  deserialize: (value: unknown): unknown => {
+    try {
+      return transformer.deserialize(value as never);
+    } catch (cause) {
+      return new Unrevivable(parseError('a value it could not revive', cause));
+    }
+  },
+};
+
+/** tRPC's message when an HTTP answer is not a tRPC response (`transformResult` in `@trpc/server`). */
+const NOT_A_TRPC_RESPONSE = 'Unable to transform response from server';
 
 /** Longest GET URL a batch of queries may make before it is split (proxies refuse long URLs). */
 const MAX_URL_LENGTH = 4_000;
@@ -91,7 +120,7 @@ export class HttpSession implements Session {
     this.link = splitLink<AnyRouter>({
       condition: (op) => op.type === 'subscription',
       true: httpSubscriptionLink<AnyRouter, EventSourceClass>({
-        transformer,
+        transformer: linkTransformer,
         EventSource: settings.EventSource,
         ...(streamCredentialsFor(settings.EventSource) === 'ticket'
           ? { url: () => this.ticketedUrl() }
@@ -101,19 +130,18 @@ export class HttpSession implements Session {
         condition: (op) => op.type === 'mutation',
         true: httpLink<AnyRouter>({
           url,
-          transformer,
+          transformer: linkTransformer,
           ...fetchOption,
           headers: async ({ op }) => {
             const key = op.context['idempotencyKey'];
             return typeof key === 'string' ? { ...(await headers()), [IDEMPOTENCY_KEY_HEADER]: key } : headers();
           },
         }),
-        false: httpBatchLink<AnyRouter>({ url, transformer, ...fetchOption, headers, maxURLLength: MAX_URL_LENGTH }),
+        false: httpBatchLink<AnyRouter>({ url, transformer: linkTransformer, ...fetchOption, headers, maxURLLength: MAX_URL_LENGTH }),
       }),
     })({});
 
-    const tickMs = Math.max(10, Math.floor(Math.min(settings.pingIntervalMs, settings.pongTimeoutMs) / 4));
-    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), tickMs);
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs));
     unref(this.heartbeatTimer);
     this.probe(settings.connectTimeoutMs).then(
       () => {
@@ -228,6 +256,13 @@ export class HttpSession implements Session {
       return;
     }
     this.lastSeenAt = Date.now();
+    // A tracked event's data is `{ id, data }` (tRPC's SSE reader wraps it).
+    const unrevivable = result.data instanceof Unrevivable ? result.data : result.id !== undefined ? (result.data as { data?: unknown } | undefined)?.data : undefined;
+    if (unrevivable instanceof Unrevivable) {
+      if (running.type !== 'subscription') this.running.delete(id);
+      this.emit(id, { type: 'unreadable', error: unrevivable.error });
+      return;
+    }
     if (running.type !== 'subscription') {
       this.running.delete(id);
       this.emit(id, { type: 'data', data: result.data });
@@ -249,6 +284,14 @@ export class HttpSession implements Session {
     if (this.ended || this.running.get(id) !== running) return;
     this.running.delete(id);
     const clientError = error instanceof TRPCClientError ? (error as TRPCClientError<AnyRouter>) : null;
+    const status = (clientError?.meta as { response?: { status?: unknown } } | undefined)?.response?.status;
+    if (!clientError?.shape && clientError?.message === NOT_A_TRPC_RESPONSE && typeof status === 'number' && status >= 200 && status < 300) {
+      // The server answered 2xx with something that is not a tRPC response
+      // (a proxy's error page comes with an error status, and ends the session below).
+      this.lastSeenAt = Date.now();
+      this.emit(id, { type: 'unreadable', error: parseError(`an HTTP ${status} answer that is not a tRPC response`) });
+      return;
+    }
     if (!clientError?.shape) {
       // It never reached the server's router (no error shape): the link is
       // down, not the call. The call stays with the tracker for the next session.
@@ -280,8 +323,7 @@ export class HttpSession implements Session {
     const response = await this.head(timeoutMs);
     if (!response.ok) {
       this.httpStatus = response.status;
-      const retryAfter = response.headers.get('retry-after')?.trim();
-      this.retryAfterMs = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) * 1_000 : null;
+      this.retryAfterMs = retryAfterMsOf(response.headers.get('retry-after'));
       throw new Error(`HEAD ${this.url} answered ${response.status}`);
     }
   }
@@ -310,8 +352,7 @@ export class HttpSession implements Session {
       this.expiryBeforeReady = header;
       return;
     }
-    const notice: SessionNotice = { id: null, method: SESSION_NOTICE_METHOD, params: { expiresInMs: Number(header) } };
-    this.handlers.onMessage(this, notice);
+    this.handlers.onNotice(this, { type: 'credentials', expiresInMs: Number(header), refused: null });
   }
 
   private checkHeartbeat(): void {
@@ -360,13 +401,4 @@ function withLastEventId(input: unknown, lastEventId: string | undefined): unkno
   if (lastEventId === undefined) return input;
   if (input !== null && input !== undefined && typeof input !== 'object') return input;
   return { ...(input as object | undefined), lastEventId };
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-/** Node timers keep the process alive; a client's own timers should not. */
-function unref(timer: unknown): void {
-  (timer as { unref?: () => void }).unref?.();
 }

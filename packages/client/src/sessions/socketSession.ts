@@ -1,10 +1,9 @@
 import { CLOSE_NORMAL } from '@herald/shared/internal';
 import { afterThisTick, onRefusedUpgrade } from '#platform';
-import type { ConnectionParams } from './options.js';
-import { decodeResponse } from './responseFrame.js';
-import type { ConnectionError, OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
-
-export type { SessionEnd, SessionHandlers } from './session.js';
+import { heartbeatTickMs, unref } from '../timers.js';
+import { callEventOf, connectionFrameOf, unreadableNotice } from './frames.js';
+import { withQueryParam } from './urls.js';
+import type { ConnectionError, ConnectionParams, OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
 
 export interface SessionSettings {
   readonly WebSocket: typeof globalThis.WebSocket;
@@ -59,7 +58,7 @@ export class SocketSession implements Session {
   ) {
     this.#handlers = handlers;
     this.#settings = settings;
-    this.#socket = new settings.WebSocket(settings.connectionParams ? withConnectionParamsFlag(url) : url);
+    this.#socket = new settings.WebSocket(settings.connectionParams ? withQueryParam(url, 'connectionParams', '1') : url);
     this.#socket.addEventListener('open', () => this.#onOpen());
     this.#socket.addEventListener('message', (event) => this.#onFrame(event.data));
     this.#socket.addEventListener('close', (event) =>
@@ -82,8 +81,7 @@ export class SocketSession implements Session {
     this.#connectTimer = setTimeout(() => {
       if (!this.#ready) this.#fail(new Error(`The opening handshake took longer than ${settings.connectTimeoutMs} ms`));
     }, settings.connectTimeoutMs);
-    const tickMs = Math.max(10, Math.floor(Math.min(settings.pingIntervalMs, settings.pongTimeoutMs) / 4));
-    this.#heartbeatTimer = setInterval(() => this.#checkHeartbeat(), tickMs);
+    this.#heartbeatTimer = setInterval(() => this.#checkHeartbeat(), heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs));
     unref(this.#connectTimer);
     unref(this.#heartbeatTimer);
   }
@@ -157,11 +155,20 @@ export class SocketSession implements Session {
     this.#handlers.onReady(this);
   }
 
+  /**
+   * One frame from the server, decoded here: a call's frame becomes its
+   * event, anything else a notice or the server's error about the connection.
+   * A frame that cannot be read is reported, never thrown (see frames.ts).
+   */
   #onFrame(data: unknown): void {
     if (this.#ended) return;
     this.#lastSeenAt = Date.now();
     this.#pingSentAt = 0;
-    if (typeof data !== 'string') return; // Herald and tRPC speak text frames only.
+    if (typeof data !== 'string') {
+      // Herald and tRPC speak text frames only.
+      this.#handlers.onNotice(this, unreadableNotice('a binary frame'));
+      return;
+    }
     if (data === 'PONG') {
       this.#prove();
       return;
@@ -174,19 +181,27 @@ export class SocketSession implements Session {
     let message: unknown;
     try {
       message = JSON.parse(data);
-    } catch {
-      return; // A frame that is not JSON cannot be routed to any call.
+    } catch (cause) {
+      this.#handlers.onNotice(this, unreadableNotice('a frame that is not JSON', cause));
+      return;
     }
-    const id = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
+    if (typeof message !== 'object' || message === null) {
+      this.#handlers.onNotice(this, unreadableNotice('a frame that is not a JSON object'));
+      return;
+    }
+    const id = (message as { id?: unknown }).id;
     if (id === null || id === undefined) {
       // About the connection, not a call: a refusal or a failed setup (the
       // server closes next), or a notice such as `reconnect`. Neither shows the
       // server serves this connection.
-      this.#serverError ??= connectionErrorOf(message);
-    } else {
-      this.#prove();
+      const frame = connectionFrameOf(message as Record<string, unknown>);
+      if (frame?.kind === 'error') this.#serverError ??= frame.error;
+      else if (frame) this.#handlers.onNotice(this, frame.notice);
+      return;
     }
-    this.#handlers.onMessage(this, message);
+    this.#prove();
+    if (typeof id === 'number') this.#handlers.onEvent(this, id, callEventOf(message));
+    else this.#handlers.onNotice(this, unreadableNotice(`a frame whose id ${JSON.stringify(id)} is not a number`));
   }
 
   #prove(): void {
@@ -256,31 +271,9 @@ function inputJson(serializedInput: unknown): string | undefined {
   return json;
 }
 
-/** The code and message of a tRPC error frame, or null when `message` is not one. */
-function connectionErrorOf(message: unknown): ConnectionError | null {
-  if (typeof message !== 'object' || message === null || !('error' in message)) return null;
-  try {
-    const decoded = decodeResponse(message);
-    if (decoded.ok) return null;
-    const shape = decoded.error.error as { message?: unknown; data?: { code?: unknown } };
-    return { code: typeof shape.data?.code === 'string' ? shape.data.code : null, message: String(shape.message ?? '') };
-  } catch {
-    return null; // Not a tRPC error shape.
-  }
-}
-
 /** The error a session ends with, naming the HTTP status or the server's own reason when there was one. */
 function describeEnd(error: Error, httpStatus: number | null, serverError: ConnectionError | null): Error {
   if (httpStatus !== null) return new Error(`The server refused the WebSocket upgrade with HTTP ${httpStatus}`, { cause: error });
   if (serverError) return new Error(`${error.message}: ${serverError.message}`, { cause: error });
   return error;
-}
-
-function withConnectionParamsFlag(url: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}connectionParams=1`;
-}
-
-/** Node timers keep the process alive; a client's own timers should not. */
-function unref(timer: unknown): void {
-  (timer as { unref?: () => void }).unref?.();
 }

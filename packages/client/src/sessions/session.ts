@@ -1,7 +1,9 @@
-import type { ConnectionParams } from './options.js';
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import type { Transport } from '@herald/shared';
+import type { HeraldErrorCode, Transport } from '@herald/shared';
+
+/** What `connectionParams` carries: string values by name, read by the server's `authenticate` and `createContext`. */
+export type ConnectionParams = Record<string, string>;
 
 export type CallType = 'query' | 'mutation' | 'subscription';
 
@@ -30,12 +32,41 @@ export interface OutgoingCall {
   readonly idempotencyKey: string | undefined;
 }
 
-/** What a session reports for one call, already decoded. */
+/**
+ * What a session reports for one call, already decoded: the tracker reads
+ * these and never a wire format. `unreadable`: a frame for the call that the
+ * session could not decode or revive (`error` is a `PARSE_ERROR` saying
+ * what was wrong); the call fails with it, and when no call has that id the
+ * client reports it through `onError`.
+ */
 export type CallEvent =
   | { readonly type: 'started' }
   | { readonly type: 'data'; readonly id?: string; readonly data: unknown }
   | { readonly type: 'stopped' }
-  | { readonly type: 'error'; readonly error: TRPCClientError<AnyRouter> };
+  | { readonly type: 'error'; readonly error: TRPCClientError<AnyRouter> }
+  | { readonly type: 'unreadable'; readonly error: TRPCClientError<AnyRouter> };
+
+/**
+ * What a session reports about the connection rather than a call, decoded.
+ * - `reconnect`: the server is draining and asks for a new connection
+ *   (tRPC's notice); the connection dials one make-before-break.
+ * - `credentials`: how long the server still trusts the credentials
+ *   (Herald's session notice over WebSocket, a header of the heartbeat over
+ *   HTTP), or why it refused refreshed ones.
+ * - `unreadable`: a frame that belongs to no call and could not be decoded
+ *   (not JSON, no usable id, a malformed notice or connection error); the
+ *   client reports it through `onError` and goes on.
+ */
+export type ConnectionNotice =
+  | { readonly type: 'reconnect' }
+  | { readonly type: 'credentials'; readonly expiresInMs: number | null; readonly refused: CredentialsRefused | null }
+  | { readonly type: 'unreadable'; readonly error: TRPCClientError<AnyRouter> };
+
+/** Why the server refused refreshed credentials (the old expiry stands). */
+export interface CredentialsRefused {
+  readonly heraldCode: HeraldErrorCode;
+  readonly message: string;
+}
 
 /**
  * One attempt at a link to the server, over one transport: a WebSocket
@@ -95,20 +126,13 @@ export interface ConnectionError {
   readonly message: string;
 }
 
-/** The HTTP answer that refused a WebSocket upgrade, as a platform's WebSocket class may expose it. */
-export interface RefusedUpgrade {
-  readonly status: number;
-  /** `Retry-After` in ms, when the answer carried one in seconds. */
-  readonly retryAfterMs: number | null;
-}
-
 export interface SessionHandlers {
   /** The session is up: requests may be sent. */
   onReady(session: Session): void;
-  /** A decoded WebSocket frame other than `PING`/`PONG`. */
-  onMessage(session: Session, message: unknown): void;
-  /** An event of one call, decoded by the session (HTTP). */
+  /** An event of one call, decoded by the session. */
   onEvent(session: Session, callId: number, event: CallEvent): void;
+  /** A notice about the connection, decoded by the session. */
+  onNotice(session: Session, notice: ConnectionNotice): void;
   /**
    * The server answered on the session (a call's answer, a heartbeat; for
    * HTTP, the probe that opened it): it accepted the connection and serves

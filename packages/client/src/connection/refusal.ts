@@ -1,7 +1,7 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import type { HeraldErrorCode } from '@herald/shared';
 import { CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED } from '@herald/shared/internal';
-import type { SessionEnd } from './session.js';
+import type { SessionEnd } from '../sessions/session.js';
 
 /**
  * How the client answers a server that said no.

@@ -1,9 +1,12 @@
 import type { AnyRouter } from '@trpc/server';
 import type { TRPCClientError } from '@trpc/client';
-import { SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
-import type { ConnectionParams, HeraldClientOptions } from './options.js';
-import { clientError } from './requestTracker.js';
-import type { Session } from './session.js';
+import { asError, clientError } from '../errors.js';
+import type { ConnectionParamsOption } from '../options.js';
+import { unref } from '../timers.js';
+import type { ConnectionNotice, ConnectionParams, Session } from '../sessions/session.js';
+
+/** What the server said of the credentials (see `ConnectionNotice`). */
+export type CredentialsNotice = Pick<Extract<ConnectionNotice, { type: 'credentials' }>, 'expiresInMs' | 'refused'>;
 
 /**
  * How long before its credentials expire a connection refreshes them: a
@@ -15,10 +18,6 @@ export function refreshDelayMs(expiresInMs: number): number {
 }
 
 const MAX_REFRESH_LEAD_MS = 60_000;
-
-export function isSessionNotice(message: unknown): message is SessionNotice {
-  return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === SESSION_NOTICE_METHOD;
-}
 
 /**
  * Keeps a connection's credentials fresh without reconnecting: when the
@@ -36,21 +35,21 @@ export class CredentialRefresh {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #session: Session | null = null;
 
-  readonly #source: HeraldClientOptions['connectionParams'];
+  readonly #source: ConnectionParamsOption;
   readonly #onError: (error: TRPCClientError<AnyRouter>) => void;
 
   constructor(
-    source: HeraldClientOptions['connectionParams'],
+    source: ConnectionParamsOption,
     onError: (error: TRPCClientError<AnyRouter>) => void,
   ) {
     this.#source = source;
     this.#onError = onError;
   }
 
-  /** A session notice arrived on `session` (the one in use). */
-  onNotice(session: Session, notice: SessionNotice): void {
+  /** The server said how long it trusts the credentials of `session` (the one in use), or why it refused fresh ones. */
+  onNotice(session: Session, notice: CredentialsNotice): void {
     this.clear();
-    const { expiresInMs, refused } = notice.params;
+    const { expiresInMs, refused } = notice;
     if (refused) {
       this.#onError(clientError(refused.heraldCode, `The server refused the refreshed credentials: ${refused.message}`));
       return;
@@ -62,7 +61,7 @@ export class CredentialRefresh {
       this.#timer = null;
       void this.#refresh(session, source);
     }, refreshDelayMs(expiresInMs));
-    (this.#timer as { unref?: () => void }).unref?.();
+    unref(this.#timer);
   }
 
   /** Stops the pending refresh (the session ended or changed, or the client closed). */
@@ -77,7 +76,7 @@ export class CredentialRefresh {
     try {
       params = await source();
     } catch (cause) {
-      this.#onError(clientError('UNAUTHORIZED', `connectionParams failed during a credentials refresh: ${cause instanceof Error ? cause.message : String(cause)}`));
+      this.#onError(clientError('UNAUTHORIZED', `connectionParams failed during a credentials refresh: ${asError(cause).message}`));
       return;
     }
     // The session may have ended (or been replaced) while the app fetched a token: the new one got fresh params when it dialed.

@@ -1,12 +1,11 @@
-import { TRPCClientError } from '@trpc/client';
+import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-import { transformer, type HeraldErrorCode } from '@herald/shared';
-import { TRPC_CODE_OF } from '@herald/shared/internal';
-import { decodeResponse } from './responseFrame.js';
-import type { CallEvent, CallType, Session } from './session.js';
+import { transformer } from '@herald/shared';
+import { clientError } from '../errors.js';
+import { unref } from '../timers.js';
+import type { CallEvent, CallType, Session } from '../sessions/session.js';
 
-export type { CallType } from './session.js';
+export type { CallType } from '../sessions/session.js';
 
 /** How a call reports back; the link turns these into tRPC's observable events. */
 export interface CallObserver {
@@ -36,6 +35,8 @@ export interface TrackerSettings {
   readonly retryMutations: boolean;
   /** Makes idempotency keys; crypto.randomUUID where there is one. */
   readonly newKey: () => string;
+  /** Hears of an unreadable frame that no call of this tracker took (the client's `onError`). */
+  readonly onError: (error: TRPCClientError<AnyRouter>) => void;
 }
 
 interface Call extends CallRequest {
@@ -78,7 +79,7 @@ export class RequestTracker {
   constructor(settings: TrackerSettings) {
     this.#settings = settings;
     this.#sweepTimer = setInterval(() => this.#expireQueued(), Math.max(50, Math.min(1_000, settings.maxQueuedAgeMs / 4)));
-    (this.#sweepTimer as { unref?: () => void }).unref?.();
+    unref(this.#sweepTimer);
   }
 
   /** Starts a call; returns the function that cancels it. */
@@ -144,38 +145,21 @@ export class RequestTracker {
     }
   }
 
-  /** A WebSocket frame: decoded, then handled as the call's event. */
-  onMessage(session: Session, message: unknown): void {
-    if (typeof message !== 'object' || message === null) return;
-    const id = (message as { id?: unknown }).id;
-    if (typeof id !== 'number') return; // `id: null` errors concern the connection, not a call.
-    const call = this.#calls.get(id);
-    if (!call || call.session !== session) return;
-
-    const primitive = primitiveDataOf(message);
-    if (primitive !== NOT_PRIMITIVE) {
-      this.onEvent(session, id, { type: 'data', data: primitive });
-      return;
-    }
-    const decoded = decodeResponse(message);
-    if (!decoded.ok) {
-      this.onEvent(session, id, { type: 'error', error: TRPCClientError.from(decoded.error) });
-      return;
-    }
-    const { result } = decoded;
-    if (result.type === 'started' || result.type === 'stopped') {
-      this.onEvent(session, id, { type: result.type });
-    } else {
-      this.onEvent(session, id, result.id !== undefined ? { type: 'data', id: String(result.id), data: result.data } : { type: 'data', data: result.data });
-    }
-  }
-
-  /** One event of a call, from the session it is on (events from a session it has left are ignored). */
+  /**
+   * One event of a call, from the session it is on (events from a session it
+   * has left are ignored). An unreadable frame fails its call, and stops a
+   * subscription on the server, which still runs it; one that no call takes
+   * goes to `onError`.
+   */
   onEvent(session: Session, id: number, event: CallEvent): void {
     const call = this.#calls.get(id);
-    if (!call || call.session !== session) return;
-    if (event.type === 'error') {
+    if (!call || call.session !== session) {
+      if (event.type === 'unreadable') this.#settings.onError(event.error);
+      return;
+    }
+    if (event.type === 'error' || event.type === 'unreadable') {
       this.#finish(call);
+      if (event.type === 'unreadable' && call.type === 'subscription') session.stopCall(id);
       call.observer.error(event.error);
       return;
     }
@@ -280,43 +264,4 @@ export class RequestTracker {
       );
     }
   }
-}
-
-const NOT_PRIMITIVE = Symbol('not primitive');
-
-/**
- * The data of an answer `{"result":{"type":"data","data":{"json":<primitive>}}}`
- * (no `meta`, no tracked id): what `transformResult` would decode it to,
- * without its copies. NOT_PRIMITIVE for any other frame.
- */
-function primitiveDataOf(message: object): unknown {
-  if ('error' in message) return NOT_PRIMITIVE;
-  const result = (message as { result?: unknown }).result;
-  if (typeof result !== 'object' || result === null) return NOT_PRIMITIVE;
-  const { type, data, id } = result as { type?: unknown; data?: unknown; id?: unknown };
-  if (type !== 'data' || id !== undefined || typeof data !== 'object' || data === null || 'meta' in data) return NOT_PRIMITIVE;
-  const json = (data as { json?: unknown }).json;
-  return json === null || typeof json === 'string' || typeof json === 'number' || typeof json === 'boolean' ? json : NOT_PRIMITIVE;
-}
-
-/** A client-side failure shaped like a server error, so apps read `data.code` and `data.heraldCode` the same way. */
-export function clientError(code: HeraldErrorCode, message: string): TRPCClientError<AnyRouter> {
-  return TRPCClientError.from({
-    error: { code: -32_000, message, data: { code: TRPC_CODE_OF[code], heraldCode: code, httpStatus: 0 } },
-  });
-}
-
-/**
- * The error calls get when the server's refusal stopped the client: its
- * Herald code when the catalogue has one, else its tRPC code alone, and the
- * HTTP status that refused the connection (0 when there was none).
- */
-export function refusalError(
-  code: { readonly heraldCode: HeraldErrorCode | null; readonly trpcCode: TRPC_ERROR_CODE_KEY },
-  message: string,
-  httpStatus: number | null,
-): TRPCClientError<AnyRouter> {
-  if (code.heraldCode !== null && httpStatus === null) return clientError(code.heraldCode, message);
-  const data = { code: code.trpcCode, httpStatus: httpStatus ?? 0, ...(code.heraldCode !== null ? { heraldCode: code.heraldCode } : {}) };
-  return TRPCClientError.from({ error: { code: TRPC_ERROR_CODES_BY_KEY[code.trpcCode], message, data } });
 }

@@ -1,4 +1,5 @@
-import type { Session } from './session.js';
+import type { Session } from '../sessions/session.js';
+import { unref } from '../timers.js';
 import type { TransportChooser } from './transportChooser.js';
 
 /** What the upgrade probe reads of its connection, and the dial it asks for. */
@@ -58,7 +59,7 @@ export class UpgradeProbe {
       }
       host.dialProbe();
     }, Math.min(delayMs ?? Infinity, this.#intervalMs));
-    (this.#timer as { unref?: () => void }).unref?.();
+    unref(this.#timer);
   }
 
   clear(): void {

@@ -2,15 +2,15 @@ import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { Transport } from '@herald/shared';
 import { CLOSE_NORMAL } from '@herald/shared/internal';
-import type { ConnectionParams, EventSourceClass, HeraldClientOptions } from './options.js';
+import { asError, refusalError } from '../errors.js';
+import type { ConnectionParamsOption } from '../options.js';
+import type { EventSourceClass } from '../platform/types.js';
+import type { CallEvent, CommonSessionSettings, ConnectionNotice, ConnectionParams, Session, SessionEnd, SessionHandlers } from '../sessions/session.js';
+import { SocketSession } from '../sessions/socketSession.js';
 import { ConnectionStateMachine } from './connectionState.js';
-import { CredentialRefresh, isSessionNotice } from './credentialRefresh.js';
-import type { HttpConnectionParts } from './httpTransport.js';
+import { CredentialRefresh } from './credentialRefresh.js';
+import type { HttpConfig, HttpConnectionParts } from './httpTransport.js';
 import { MAX_REFUSALS_IN_ROW, refusalOf, type Refusal } from './refusal.js';
-import { refusalError } from './requestTracker.js';
-import type { CallEvent, CommonSessionSettings, Session, SessionEnd, SessionHandlers } from './session.js';
-import { SocketSession } from './socketSession.js';
-import type { ProbeHost } from './upgradeProbe.js';
 import { UrlRotation } from './urlRotation.js';
 
 export interface ConnectionListener {
@@ -25,33 +25,30 @@ export interface ConnectionListener {
   refuse(error: TRPCClientError<AnyRouter>): void;
   /** The app asked to connect again after a refusal. */
   resume(): void;
-  /** A decoded WebSocket frame. */
-  onMessage(session: Session, message: unknown): void;
-  /** A decoded event of one call (HTTP). */
+  /** An event of one call, decoded by its session. */
   onEvent(session: Session, callId: number, event: CallEvent): void;
 }
 
-/** What the app hears of the connection besides its state. */
-export interface ConnectionEvents {
-  /** An in-band credentials refresh failed (see `CredentialRefresh`). */
-  onRefreshError(error: TRPCClientError<AnyRouter>): void;
-}
-
+/** The connection's part of the client's resolved options (config.ts). */
 export interface ConnectionSettings {
   /** WebSocket URLs. */
   readonly urls: readonly string[];
   /**
-   * Builds the HTTP transport's parts of this connection (`@herald/client/http`,
-   * for `transport` `http` or `auto`), or null: then the connection dials WebSockets only.
+   * The HTTP transport's settings (`@herald/client/http`, for `transport`
+   * `http` or `auto`), or null: then the connection dials WebSockets only.
    */
-  readonly http: ((host: ProbeHost) => HttpConnectionParts) | null;
-  readonly connectionParams: HeraldClientOptions['connectionParams'];
+  readonly http: HttpConfig | null;
+  readonly connectionParams: ConnectionParamsOption;
   readonly retryDelayMs: (attempt: number) => number;
   readonly WebSocket: typeof globalThis.WebSocket;
   readonly pingIntervalMs: number;
   readonly pongTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxCallsPerFrame: number;
+  /** An in-band credentials refresh failed (see `CredentialRefresh`): the app's `onRefreshError`. */
+  readonly onRefreshError: (error: TRPCClientError<AnyRouter>) => void;
+  /** A frame no call takes could not be read: the app's `onError`. */
+  readonly onError: (error: TRPCClientError<AnyRouter>) => void;
 }
 
 /**
@@ -120,17 +117,13 @@ export class ReconnectingConnection {
   readonly #settings: ConnectionSettings;
   readonly #listener: ConnectionListener;
 
-  constructor(
-    settings: ConnectionSettings,
-    listener: ConnectionListener,
-    events: ConnectionEvents,
-  ) {
+  constructor(settings: ConnectionSettings, listener: ConnectionListener) {
     this.#listener = listener;
     this.#settings = settings;
-    this.#refresh = new CredentialRefresh(settings.connectionParams, (error) => events.onRefreshError(error));
+    this.#refresh = new CredentialRefresh(settings.connectionParams, settings.onRefreshError);
     this.#urls = new UrlRotation(settings.urls);
     this.#http =
-      settings.http?.({
+      settings.http?.transport.connectionParts(settings.http, {
         stopped: () => this.#stopped,
         current: () => this.#current,
         busy: () => this.#dialing !== null || this.#preparing || this.#retryTimer !== null,
@@ -206,8 +199,8 @@ export class ReconnectingConnection {
     if (!this.#current && this.state.current.status === 'connecting') this.state.set({ status: 'connecting', url });
     const handlers: SessionHandlers = {
       onReady: (session) => this.#onReady(session),
-      onMessage: (session, message) => this.#onMessage(session, message),
       onEvent: (session, callId, event) => this.#listener.onEvent(session, callId, event),
+      onNotice: (session, notice) => this.#onNotice(session, notice),
       onProven: (session) => this.#onProven(session),
       onEnd: (session, end) => this.#onEnd(session, end),
     };
@@ -252,17 +245,19 @@ export class ReconnectingConnection {
     this.#refusalsInRow = 0;
   }
 
-  #onMessage(session: Session, message: unknown): void {
-    if (isReconnectNotice(message)) {
-      // The server is draining: dial a replacement now, keep using this one until it is ready.
-      if (session === this.#current && !this.#dialing) void this.#dial();
-      return;
+  #onNotice(session: Session, notice: ConnectionNotice): void {
+    switch (notice.type) {
+      case 'reconnect':
+        // The server is draining: dial a replacement now, keep using this one until it is ready.
+        if (session === this.#current && !this.#dialing) void this.#dial();
+        break;
+      case 'credentials':
+        if (session === this.#current) this.#refresh.onNotice(session, notice);
+        break;
+      case 'unreadable':
+        this.#settings.onError(notice.error);
+        break;
     }
-    if (isSessionNotice(message)) {
-      if (session === this.#current) this.#refresh.onNotice(session, message);
-      return;
-    }
-    this.#listener.onMessage(session, message);
   }
 
   #onEnd(session: Session, end: SessionEnd): void {
@@ -352,12 +347,4 @@ export class ReconnectingConnection {
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
   }
-}
-
-function isReconnectNotice(message: unknown): boolean {
-  return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === 'reconnect';
-}
-
-function asError(error: unknown, fallback: string): Error {
-  return error instanceof Error ? error : new Error(`${fallback}: ${String(error)}`);
 }

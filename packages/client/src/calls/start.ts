@@ -1,21 +1,10 @@
-import type { OperationResultEnvelope, TRPCClientError, TRPCLink } from '@trpc/client';
+import type { OperationResultEnvelope, TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Observable } from '@trpc/server/observable';
-import type { CallRequest } from './requestTracker.js';
-import type { StartCall } from './trpcClient.js';
+import type { CallObserver, CallRequest } from './requestTracker.js';
 
-/**
- * `client.link`: a terminating tRPC link over the calls `client.trpc` makes
- * (the request tracker, or the persistence around it), for other tRPC
- * clients and tools. Unlike tRPC's `wsLink` it sends a call the moment it is
- * made (no batching timer), keeps calls across reconnects, and cancels a
- * query or mutation on the server when the app stops waiting for it.
- */
-export function heraldLink<TRouter extends AnyRouter>(start: StartCall): TRPCLink<TRouter> {
-  return () =>
-    ({ op }) =>
-      callResults(start, callRequest(op.type, op.path, op.input, op.context), op.signal);
-}
+/** Starts a call and reports it to `observer`; returns the function that cancels it: the request tracker's `start`, or the persistence's around it. */
+export type StartCall = (call: CallRequest, observer: CallObserver) => () => void;
 
 /** The request for a call: a subscription resumes from the `lastEventId` its input names. */
 export function callRequest(type: CallRequest['type'], path: string, input: unknown, context: CallRequest['context']): CallRequest {

@@ -2,11 +2,8 @@ import { TRPCClientError, type TRPCClient, type TRPCRequestOptions } from '@trpc
 import type { AnyRouter } from '@trpc/server';
 import { observable, observableToAsyncIterable, type Unsubscribable } from '@trpc/server/observable';
 import { createFlatProxy, createRecursiveProxy } from '@trpc/server/unstable-core-do-not-import';
-import { callRequest, callResults } from './link.js';
-import type { CallObserver, CallRequest, CallType } from './requestTracker.js';
-
-/** Starts a call and reports it to `observer`; returns the function that cancels it: the request tracker's `start`, or the persistence's around it. */
-export type StartCall = (call: CallRequest, observer: CallObserver) => () => void;
+import type { CallObserver, CallType } from './requestTracker.js';
+import { callRequest, callResults, type StartCall } from './start.js';
 
 /** The handlers a subscription may take (tRPC's `TRPCSubscriptionObserver`). */
 interface SubscriptionOptions extends TRPCRequestOptions {

@@ -2,7 +2,9 @@ import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PARAM, STREAM_TICKET_PATH } from '@herald/shared/internal';
-import type { ConnectionParams, EventSourceClass } from './options.js';
+import type { EventSourceClass } from '../platform/types.js';
+import { withQueryParam } from './urls.js';
+import type { ConnectionParams } from './session.js';
 
 /**
  * How an event stream carries its credentials over HTTP. Never in its URL:
@@ -30,11 +32,6 @@ export function streamCredentialsFor(EventSource: EventSourceClass): StreamCrede
 /** The headers that carry `params` (none for null): percent-encoded JSON, so any string value fits a header. */
 export function credentialHeaders(params: ConnectionParams | null): Record<string, string> {
   return params ? { [CONNECTION_PARAMS_HEADER]: encodeURIComponent(JSON.stringify(params)) } : {};
-}
-
-/** `url` with `name=value` added to its query string. */
-export function withQueryParam(url: string, name: string, value: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}`;
 }
 
 /**

@@ -10,3 +10,8 @@ export function httpUrlOf(webSocketUrl: string): string {
   url.hash = '';
   return url.toString();
 }
+
+/** `url` with `name=value` added to its query string. */
+export function withQueryParam(url: string, name: string, value: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}`;
+}
