@@ -3,43 +3,11 @@ import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { ConnectionState } from '@herald/shared';
 import type { OutboxOutcome, PersistedCallObserver } from '../../src/persistence.js';
-import { DurableOutbox, OWNER_LOCK_PREFIX, type OutboxHost } from '../../src/persistence/durableOutbox.js';
+import { DurableOutbox, OWNER_LOCK_PREFIX } from '../../src/persistence/durableOutbox.js';
 import { memoryStorage, type HeraldStorage } from '../../src/persistence/storage.js';
 import { clientError } from '../../src/requestTracker.js';
+import { FakeHost } from '../helpers/fakeOutboxHost.js';
 
-/**
- * The client's side of the outbox: `mutate` records what it was asked to
- * send, and the test answers. `OutboxHost` is the seam the outbox is
- * built against; outbox.test.ts runs it end to end on a real client and server.
- */
-class FakeHost implements OutboxHost {
-  readonly sent: { call: Parameters<OutboxHost['mutate']>[0]; observer: PersistedCallObserver; cancelled: boolean }[] = [];
-  #state: ConnectionState = { status: 'open', url: 'ws://test', transport: 'websocket' };
-  readonly #listeners = new Set<(next: ConnectionState, previous: ConnectionState) => void>();
-  #keys = 0;
-  readonly connection = {
-    get current() {
-      return host.#state;
-    },
-    subscribe: (listener: (next: ConnectionState, previous: ConnectionState) => void) => {
-      this.#listeners.add(listener);
-      return () => this.#listeners.delete(listener);
-    },
-  };
-  mutate(call: Parameters<OutboxHost['mutate']>[0], observer: PersistedCallObserver): () => void {
-    const sent = { call, observer, cancelled: false };
-    this.sent.push(sent);
-    return () => (sent.cancelled = true);
-  }
-  newKey(): string {
-    return `k${++this.#keys}`;
-  }
-  setState(state: ConnectionState): void {
-    const previous = this.#state;
-    this.#state = state;
-    for (const listener of this.#listeners) listener(state, previous);
-  }
-}
 let host: FakeHost;
 
 const settings = { maxAgeMs: 10_000, claimIntervalMs: 1_000, retryDelayMs: 500, inOrder: true, onError: (error: Error) => expect.fail(error.message) };
