@@ -130,6 +130,8 @@ export class DurableOutbox implements Outbox {
   #claiming = false;
   /** The first claim is done: the stored backlog is in the queue, so sending in order may begin. */
   #loaded = false;
+  #pumping = false;
+  #pumpAgain = false;
   #closed = false;
   #epoch = 0;
   #seq = 0;
@@ -470,6 +472,23 @@ export class DurableOutbox implements Outbox {
    * request); otherwise every pending entry whose record is written.
    */
   #pump(): void {
+    // A send answered at once settles inside this call and pumps again: looped here rather than recursed, 100,000 deep.
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        this.#pumpOnce();
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #pumpOnce(): void {
     if (this.#closed) return;
     // In order, nothing goes before the stored backlog is loaded: some of it comes first.
     if (this.#settings.inOrder && !this.#loaded) return;
