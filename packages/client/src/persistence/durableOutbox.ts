@@ -136,7 +136,7 @@ export class DurableOutbox implements Outbox {
   #epoch = 0;
   #seq = 0;
   /** Calls made before the start, waiting for it. */
-  readonly #early = new Set<PersistedCallObserver>();
+  readonly #early = new Set<{ readonly observer: PersistedCallObserver }>();
 
   constructor(storage: HeraldStorage, host: OutboxHost, settings: DurableOutboxSettings) {
     this.#storage = storage;
@@ -175,10 +175,12 @@ export class DurableOutbox implements Outbox {
     const createdAt = this.#clock.wallNow();
     const deadline = this.#clock.monotonicNow() + this.#settings.maxAgeMs;
     let mine: LiveEntry | null = null;
-    this.#early.add(observer);
+    // One token per call: an app may pass one observer to several calls.
+    const waiting = { observer };
+    this.#early.add(waiting);
     void this.#started
       .then(async () => {
-        if (!this.#early.delete(observer)) return; // stopped waiting, or closed meanwhile
+        if (!this.#early.delete(waiting)) return; // stopped waiting, or closed meanwhile
         const stored: StoredEntry = {
           v: ENTRY_VERSION,
           key: this.#host.newKey(),
@@ -209,14 +211,14 @@ export class DurableOutbox implements Outbox {
       })
       .catch((error: unknown) => {
         // The outbox could not start (its storage failed, or cannot lock): the call fails, saying why.
-        if (!this.#early.delete(observer)) {
+        if (!this.#early.delete(waiting)) {
           this.#settings.onError(asError(error));
           return;
         }
         observer.error(TRPCClientError.from(new Error(`The outbox could not start, so the mutation was not sent: ${asError(error).message}`, { cause: error })));
       });
     return () => {
-      this.#early.delete(observer);
+      this.#early.delete(waiting);
       (mine as LiveEntry | null)?.callers.delete(observer);
     };
   }
@@ -267,7 +269,7 @@ export class DurableOutbox implements Outbox {
     this.#closed = true;
     if (this.#claimTimer) clearInterval(this.#claimTimer);
     const closed = clientError('CLIENT_CLOSED', 'The client was closed; the mutation stays in the outbox and is sent by the next client on this storage');
-    for (const observer of this.#early) observer.error(closed);
+    for (const { observer } of this.#early) observer.error(closed);
     this.#early.clear();
     for (const live of this.#live.values()) {
       this.#stop(live);

@@ -148,4 +148,14 @@ describe('DurableOutbox timers', () => {
     expect(second.entries.map((e) => e.key)).toEqual([host.sent[0]!.call.idempotencyKey]);
     await second.close();
   });
+
+  it('one observer passed to several calls: each call is recorded and sent', async () => {
+    const storage = memoryStorage();
+    const { outbox } = await outboxOn(storage);
+    const { observer } = caller();
+    for (const n of [1, 2, 3]) outbox.mutate('write', { n }, observer);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await storage.keys('outbox/')).toHaveLength(3);
+    await outbox.close();
+  });
 });
