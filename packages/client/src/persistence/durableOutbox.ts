@@ -12,7 +12,7 @@ export { ENTRY_PREFIX, EPOCH_KEY } from './storedEntry.js';
 /** Each client holds the lock `OWNER_LOCK_PREFIX + its owner id` for its lifetime, and those of the gone owners whose entries it took over. */
 export const OWNER_LOCK_PREFIX = 'herald-outbox-owner/';
 /** Storage calls in flight at once: enough to overlap fsyncs, few enough not to run out of file descriptors with 100,000 entries. */
-export const STORAGE_CONCURRENCY = 32;
+export const STORAGE_CONCURRENCY = 64;
 
 /** The outbox's clocks; tests pass their own. */
 export interface OutboxClock {
