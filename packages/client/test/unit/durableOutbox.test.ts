@@ -158,4 +158,19 @@ describe('DurableOutbox timers', () => {
     expect(await storage.keys('outbox/')).toHaveLength(3);
     await outbox.close();
   });
+
+  it('a storage that cannot open (an IndexedDB open held up by another tab): ready rejects with its reason, and each mutation fails with it, unsent', async () => {
+    const errors: string[] = [];
+    const blocked = new Error('IndexedDB database "herald" did not open within 10000 ms: another tab is upgrading it');
+    const storage: HeraldStorage = { ...memoryStorage(), get: () => Promise.reject(blocked) };
+    const outbox = new DurableOutbox(storage, host, { ...settings, onError: (error) => errors.push(error.message) });
+    const { observer, seen } = caller();
+    outbox.mutate('write', { n: 1 }, observer);
+    await expect(outbox.ready).rejects.toBe(blocked);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen.error?.message).toMatch(/could not start.*another tab is upgrading it/);
+    expect(errors).toEqual([blocked.message]);
+    expect(host.sent).toEqual([]);
+    await outbox.close();
+  });
 });
