@@ -127,7 +127,8 @@ export class DurableOutbox implements Outbox {
   /** `entries`, made again on first read after a change. */
   #entries: readonly OutboxEntry[] | null = [];
   #claimTimer: ReturnType<typeof setInterval> | null = null;
-  #claiming = false;
+  /** The claim under way, which `close` waits for before it gives back the locks. */
+  #claiming: Promise<void> | null = null;
   /** The first claim is done: the stored backlog is in the queue, so sending in order may begin. */
   #loaded = false;
   #pumping = false;
@@ -236,11 +237,18 @@ export class DurableOutbox implements Outbox {
       state: 'pending',
       error: null,
     };
-    this.#drop(old);
     const live = this.#adopt(stored, old.entry.input, this.#clock.monotonicNow() + this.#settings.maxAgeMs, false);
+    const recorded = this.#write(live, () => this.#storage.set(ENTRY_PREFIX + stored.key, JSON.stringify(stored)));
+    // The old record goes once the new one is written; queued before the drop, so its owner's lock is kept until then.
+    const removed = this.#write(old, async () => {
+      await recorded;
+      await this.#storage.delete(ENTRY_PREFIX + key);
+    });
+    removed.catch(() => undefined);
+    this.#drop(old);
     this.#publish();
     try {
-      await this.#write(live, () => this.#storage.set(ENTRY_PREFIX + stored.key, JSON.stringify(stored)));
+      await recorded;
     } catch (error) {
       this.#drop(live);
       this.#publish();
@@ -248,7 +256,7 @@ export class DurableOutbox implements Outbox {
     }
     live.durable = true;
     this.#pump();
-    await this.#write(old, () => this.#storage.delete(ENTRY_PREFIX + key));
+    await removed;
     return stored.key;
   }
 
@@ -278,6 +286,7 @@ export class DurableOutbox implements Outbox {
     }
     this.#queue.clear();
     await this.ready.catch(() => undefined);
+    await this.#claiming;
     await Promise.all(this.#writing);
     const holds = [...this.#owners.values()];
     this.#owners.clear();
@@ -335,9 +344,16 @@ export class DurableOutbox implements Outbox {
    * storage fails to read is reported and tried again at the next claim; it
    * never stops the others.
    */
-  async #claim(): Promise<void> {
-    if (this.#claiming || this.#closed) return;
-    this.#claiming = true;
+  #claim(): Promise<void> {
+    if (this.#claiming || this.#closed) return this.#claiming ?? Promise.resolve();
+    const run = this.#claimOnce().finally(() => {
+      this.#claiming = null;
+    });
+    this.#claiming = run;
+    return run;
+  }
+
+  async #claimOnce(): Promise<void> {
     try {
       const storageKeys = await this.#storage.keys(ENTRY_PREFIX);
       const listed = new Set(storageKeys);
@@ -398,8 +414,6 @@ export class DurableOutbox implements Outbox {
       this.#pump();
     } catch (error) {
       this.#settings.onError(asError(error));
-    } finally {
-      this.#claiming = false;
     }
   }
 
