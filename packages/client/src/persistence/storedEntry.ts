@@ -70,7 +70,11 @@ export async function readEntry(storage: HeraldStorage, storageKey: string): Pro
     return { type: 'failed', error: error instanceof Error ? error : new Error(String(error)) };
   }
   if (text === undefined) return { type: 'gone' };
-  return parseEntry(text);
+  const read = parseEntry(text);
+  if (read.type === 'entry' && ENTRY_PREFIX + read.stored.key !== storageKey) {
+    return { type: 'unreadable', reason: `its key ${JSON.stringify(read.stored.key)} is not the one it is stored under`, owner: null, partial: read.stored };
+  }
+  return read;
 }
 
 export function parseEntry(text: string): EntryRead {
