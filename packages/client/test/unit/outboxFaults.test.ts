@@ -29,7 +29,7 @@ const observer = (): PersistedCallObserver => ({ next: () => undefined, error: (
 async function leavePending(storage: HeraldStorage, count: number): Promise<void> {
   const outbox = new DurableOutbox(storage, new FakeHost('old'), { ...settings, onError: (error) => expect.fail(error.message) });
   for (let n = 0; n < count; n++) outbox.mutate('write', { n }, observer());
-  await vi.waitFor(async () => expect(await storage.keys('outbox/')).toHaveLength(count));
+  await vi.waitFor(async () => expect(await storage.keys('outbox/')).toHaveLength(count), { timeout: 10_000 });
   await outbox.close();
 }
 
@@ -58,7 +58,7 @@ describe('a durable store that survives its own files', () => {
     await writeFile(valuesFile(directory, 'outbox/newer'), JSON.stringify({ k: 'outbox/newer', v: JSON.stringify(newer) }));
 
     const { outbox, host, errors, outcomes } = await drainingOutbox(storage);
-    await vi.waitFor(() => expect(outcomes).toHaveLength(7));
+    await vi.waitFor(() => expect(outcomes).toHaveLength(7), { timeout: 10_000 });
     expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
     expect(outcomes.filter((o) => o.type === 'success')).toHaveLength(4);
     const quarantined = outcomes.filter((o) => o.type === 'quarantined');
@@ -67,7 +67,7 @@ describe('a durable store that survives its own files', () => {
     expect(errors).toHaveLength(3);
     expect(errors.every((message) => message.includes(join(directory, QUARANTINE_DIR)))).toBe(true);
     expect((await readdir(join(directory, QUARANTINE_DIR))).length).toBe(3);
-    await vi.waitFor(async () => expect(await storage.keys('outbox/')).toEqual([]));
+    await vi.waitFor(async () => expect(await storage.keys('outbox/')).toEqual([]), { timeout: 10_000 });
     await outbox.close();
 
     // Moved aside once: the next client finds nothing to report.
