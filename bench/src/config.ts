@@ -60,6 +60,8 @@ export interface SuiteConfig {
     /** RPC: `ping` from the minimal wire client on `connections` connections, one call in flight each. */
     readonly rpc: { readonly connections: number; readonly warmupMs: number; readonly windowMs: number };
   };
+  /** The durable outbox: offline backlogs of these sizes recorded, reloaded and drained, on the memory and file stores. */
+  readonly outbox: { readonly sizes: readonly number[] };
 }
 
 export const FULL: SuiteConfig = {
@@ -79,6 +81,7 @@ export const FULL: SuiteConfig = {
     deliveries: 20_000,
     rpc: { connections: 100, warmupMs: 10_000, windowMs: 10_000 },
   },
+  outbox: { sizes: [1_000, 10_000, 100_000] },
 };
 
 export const QUICK: SuiteConfig = {
@@ -98,6 +101,8 @@ export const QUICK: SuiteConfig = {
     deliveries: 10_000,
     rpc: { connections: 100, warmupMs: 5_000, windowMs: 5_000 },
   },
+  // The same sizes: the 100,000-entry backlog is the point of the scenario.
+  outbox: { sizes: [1_000, 10_000, 100_000] },
 };
 
 /**

@@ -1,6 +1,6 @@
 // `pnpm bench` (the full suite, about 25 minutes) or `pnpm bench --quick`
 // (about 8 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node,shards   run only these scenarios
+//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out and node server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -31,13 +31,14 @@ import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js
 import { runPaired, type PairedRow } from './scenarios/paired.js';
 import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js';
 import { NODE_SYSTEMS, runNode, type NodeRow, type NodeSystem } from './scenarios/node.js';
+import { runOutbox, type OutboxRow } from './scenarios/outbox.js';
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
 import { RPC_SERVERS, runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -90,6 +91,7 @@ let instructions: InstructionResults = { fanout: [], rpc: [] };
 let sse: SseRow[] = [];
 let node: NodeRow[] = [];
 let shards: ShardsResult | null = null;
+let outbox: OutboxRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -125,6 +127,7 @@ instructions = await scenario(
 sse = await scenario('sse', () => runSse(config), sse);
 node = await scenario('node', () => runNode(config, { systems: pick(NODE_SYSTEMS) as NodeSystem[], cpuProfDir }), node);
 shards = await scenario('shards', () => runShards(config), shards);
+outbox = await scenario('outbox', () => runOutbox(config), outbox);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -145,6 +148,7 @@ const results: SuiteResults = {
   sse,
   node,
   shards,
+  outbox,
   notes,
 };
 

@@ -413,6 +413,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
 
   out.push(...nodeSection(results));
   out.push(...shardsSection(results.shards ?? null));
+  out.push(...outboxSection(results));
 
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');
   return out.join('\n');
@@ -454,6 +455,37 @@ export function nodeSection(results: SuiteResults): string[] {
   const herald = results.node.find((row) => row.system === 'herald');
   const barePings = results.node.filter((row) => row.system === 'raw-ws-ping' || row.system === 'raw-ws-textping');
   if (bare && herald) out.push('Herald against bare ws:', '', ...nodeRatioLines(herald, bare, barePings).map((line) => (line.startsWith('  ') ? `  - ${line.trimStart()}` : `- ${line}`)), '');
+  return out;
+}
+
+/** Section 11: the durable outbox with a large offline backlog (scenarios/outbox.ts). */
+export function outboxSection(results: SuiteResults): string[] {
+  const out: string[] = ['## 11. The durable outbox', ''];
+  const rows = results.outbox ?? [];
+  if (rows.length === 0) return [...out, 'Not run in this invocation.', ''];
+  out.push(
+    "`@herald/client`'s persistence in one process with no network: its tracker holds every send (offline) or answers it at once (online), so the " +
+      'times are the outbox\'s and the storage\'s own. **record**: N mutations made offline, until the last record is written; **reload**: a new ' +
+      'client on the same storage (as after a restart) until `outbox.ready`, every entry read and queued; **drain**: the connection answers, entries ' +
+      'go out in order one at a time, until every outcome is reported and every entry removed from storage. The file store writes each entry with ' +
+      '`write-file-atomic` (fsync, rename) in a temporary directory. Heap per entry is the growth over the reload, between two full collections.',
+    '',
+  );
+  out.push(
+    table(
+      ['store', 'entries', 'record ms', 'reload ms', 'drain ms', 'µs/entry (record / reload / drain)', 'heap B/entry'],
+      rows.map((row) => [
+        row.store,
+        row.entries.toLocaleString('en-US'),
+        fmt(row.recordMs, 0),
+        fmt(row.reloadMs, 0),
+        fmt(row.drainMs, 0),
+        [row.recordMs, row.reloadMs, row.drainMs].map((value) => fmt((value * 1000) / row.entries, 1)).join(' / '),
+        fmt(row.heapBytesPerEntry, 0),
+      ]),
+    ),
+    '',
+  );
   return out;
 }
 

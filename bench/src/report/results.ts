@@ -5,6 +5,7 @@ import type { FanoutRow } from '../scenarios/fanout.js';
 import type { PairedRow } from '../scenarios/paired.js';
 import type { MemoryRow } from '../scenarios/memory.js';
 import type { NodeRow } from '../scenarios/node.js';
+import type { OutboxRow } from '../scenarios/outbox.js';
 import type { StormRow } from '../scenarios/reconnect.js';
 import type { RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
@@ -33,6 +34,8 @@ export interface SuiteResults {
   readonly node: NodeRow[];
   /** Absent from results written before the scenario existed. */
   readonly shards?: ShardsResult | null;
+  /** The durable outbox's offline backlog: record, reload, drain. Absent from results written before the scenario existed. */
+  readonly outbox?: OutboxRow[];
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }

@@ -96,7 +96,9 @@ export interface OutboxEntry {
 export type OutboxOutcome =
   | { readonly type: 'success'; readonly entry: OutboxEntry; readonly result: unknown }
   | { readonly type: 'error'; readonly entry: OutboxEntry; readonly error: OutboxError }
-  | { readonly type: 'expired'; readonly entry: OutboxEntry };
+  | { readonly type: 'expired'; readonly entry: OutboxEntry }
+  /** A stored entry that could not be read (truncated, corrupt, a newer format) was moved aside and is not sent; `entry` holds what could be read, `error.message` says why and where it went. */
+  | { readonly type: 'quarantined'; readonly entry: OutboxEntry; readonly error: OutboxError };
 
 /**
  * `client.outbox`: the mutations recorded by `persistence` that have no

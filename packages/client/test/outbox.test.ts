@@ -224,4 +224,37 @@ describe('durable outbox', () => {
     await pollUntil(() => fresh.length === 1, 'live message');
     expect(fresh).toEqual([7]);
   });
+
+  it('a stored position that cannot be read: the subscription resumes with a gap (unknown-position), then live, never silently live', async () => {
+    await using cleanup = new Cleanup();
+    const server = cleanup.add(await startLedgerServer());
+    const storage = memoryStorage();
+    const first = ledgerClient(server.url, storage);
+    const seen: number[] = [];
+    first.trpc.entries.subscribe({ book: 'g' }, { onData: (event) => event.data.type === 'message' && seen.push(event.data.message.n) });
+    await first.trpc.write.mutate({ book: 'g', n: 1 });
+    await pollUntil(() => seen.length === 1, 'message seen');
+    await first.close();
+    const [positionKey] = await storage.keys('position/');
+    await storage.set(positionKey!, ''); // what an empty file reads as
+    await server.app.ledger.publish('g', { n: 2 }); // missed while away
+
+    const errors: string[] = [];
+    const second = cleanup.add(ledgerClient(server.url, storage, { onError: (error) => errors.push(error.message) }));
+    const after: (number | string)[] = [];
+    second.trpc.entries.subscribe(
+      { book: 'g' },
+      {
+        onData: (event) => {
+          if (event.data.type === 'message') after.push(event.data.message.n);
+          if (event.data.type === 'gap') after.push(event.data.reason);
+        },
+      },
+    );
+    await pollUntil(() => after.length === 1, 'gap');
+    await second.trpc.write.mutate({ book: 'g', n: 3 });
+    await pollUntil(() => after.length === 2, 'live message');
+    expect(after).toEqual(['unknown-position', 3]);
+    expect(errors).toEqual([expect.stringMatching(/cannot be read \(it is empty\)/)]);
+  });
 });

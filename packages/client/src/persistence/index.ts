@@ -26,7 +26,8 @@ import { persistentCalls } from './persistentCalls.js';
 import type { HeraldStorage } from './storage.js';
 import { StoredPositions } from './storedPositions.js';
 
-export { memoryStorage, type HeraldStorage } from './storage.js';
+export { memoryStorage, UNREADABLE_VALUE, UnreadableValueError, type HeraldStorage } from './storage.js';
+export { UNKNOWN_POSITION } from './storedPositions.js';
 export type { PersistenceContext } from './persistentCalls.js';
 
 /** The options of `createPersistence`. */
@@ -67,8 +68,9 @@ export interface PersistenceOptions {
    */
   positions?: boolean;
   /**
-   * Gets storage failures (a write or read that threw) and errors thrown by
-   * `onSettled` listeners.
+   * Gets storage failures (a write or read that threw), stored values moved
+   * aside because they could not be read (docs/outbox.md, "Damaged files"),
+   * and errors thrown by `onSettled` listeners.
    * @default logs with `console.warn`
    */
   onError?: (error: Error) => void;

@@ -14,8 +14,8 @@
  * ```
  * @module @herald/client/indexeddb
  */
-import { createStore, del, get, keys, set } from 'idb-keyval';
-import type { HeraldStorage } from './storage.js';
+import { del, get, keys, set, type UseStore } from 'idb-keyval';
+import { QUARANTINE_PREFIX, UnreadableValueError, type HeraldStorage } from './storage.js';
 
 export type { HeraldStorage } from './storage.js';
 
@@ -27,7 +27,20 @@ export interface IndexedDbStorageOptions {
    * @default 'herald'
    */
   database?: string;
+  /**
+   * How long opening the database may take before the call fails (and with
+   * it `outbox.ready`), saying why. An open waits while another tab upgrades
+   * the database and a third keeps it open, which can last until that tab
+   * closes.
+   * @default 10_000
+   */
+  openTimeoutMs?: number;
 }
+
+/** The defaults of `IndexedDbStorageOptions`, merged under the options passed. */
+export const indexedDbStorageDefaults = { database: 'herald', openTimeoutMs: 10_000 } as const;
+
+const STORE = 'keyval';
 
 /** What the storage needs of `navigator.locks` (the Web Locks API). */
 interface WebLocks {
@@ -36,12 +49,35 @@ interface WebLocks {
 
 /** A `HeraldStorage` in IndexedDB, with Web Locks. Pages without `navigator.locks` (an insecure context) are refused. */
 export function indexedDbStorage(options: IndexedDbStorageOptions = {}): HeraldStorage {
-  const store = createStore(options.database ?? 'herald', 'keyval');
+  const database = options.database ?? indexedDbStorageDefaults.database;
+  const store = reopeningStore(database, options.openTimeoutMs ?? indexedDbStorageDefaults.openTimeoutMs);
   return {
-    get: (key) => get<string>(key, store),
+    async get(key) {
+      const value = await get<unknown>(key, store);
+      if (value === undefined || typeof value === 'string') return value;
+      throw new UnreadableValueError(key, `it is a ${value === null ? 'null' : typeof value}, not a string`);
+    },
     set: (key, value) => set(key, value, store),
     delete: (key) => del(key, store),
     keys: async (prefix) => (await keys<IDBValidKey>(store)).filter((key): key is string => typeof key === 'string' && key.startsWith(prefix)),
+    async quarantine(key) {
+      // Whatever its type, the value is kept as it is, under a key `keys` of the outbox or positions does not list.
+      const aside = `${QUARANTINE_PREFIX}${key}@${Date.now()}`;
+      await store(
+        'readwrite',
+        (objects) =>
+          new Promise<void>((done, fail) => {
+            const request = objects.get(key);
+            request.onsuccess = () => {
+              if (request.result !== undefined) objects.put(request.result, aside);
+              objects.delete(key);
+            };
+            objects.transaction.oncomplete = () => done();
+            objects.transaction.onerror = objects.transaction.onabort = () => fail(objects.transaction.error ?? new Error('the transaction was aborted'));
+          }),
+      );
+      return `IndexedDB ${database}, key ${aside}`;
+    },
     tryLock(name) {
       const locks = (globalThis.navigator as { locks?: WebLocks } | undefined)?.locks;
       if (!locks) {
@@ -62,5 +98,86 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): HeraldS
           .catch(reject);
       });
     },
+  };
+}
+
+/**
+ * idb-keyval's store over one connection that gives way: when another tab
+ * (or a newer version of the app) opens the database at a higher version,
+ * the connection closes so that upgrade is not blocked, and the next call
+ * opens it again. idb-keyval's own `createStore` keeps its connection open
+ * through a `versionchange`, which leaves the upgrading tab, and every tab
+ * opened after it, waiting with no error (issue 32, item 9).
+ *
+ *     this tab ── open ── calls ──┐ versionchange: close      ┌── open again ── calls
+ *     other tab ─────────────── open(v+1) ── upgrade ── done ──┘
+ *
+ * An open that does not complete within `openTimeoutMs` (another tab's
+ * upgrade blocked by a third that never closes) fails the call, saying so.
+ */
+function reopeningStore(database: string, openTimeoutMs: number): UseStore {
+  let opening: Promise<IDBDatabase> | null = null;
+  const open = (): Promise<IDBDatabase> => {
+    if (opening) return opening;
+    const attempt = new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(database);
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            new Error(
+              `IndexedDB database "${database}" did not open within ${openTimeoutMs} ms: another tab is upgrading it and a tab that keeps it open blocks that upgrade. Close or reload the other tabs of this site`,
+            ),
+          ),
+        openTimeoutMs,
+      );
+      request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+      request.onblocked = () =>
+        fail(new Error(`IndexedDB database "${database}" cannot be created or upgraded: another tab keeps it open. Close or reload the other tabs of this site`));
+      request.onerror = () => fail(request.error ?? new Error(`IndexedDB database "${database}" could not be opened`));
+      request.onsuccess = () => {
+        const db = request.result;
+        if (settled) {
+          db.close(); // given up on: a connection kept open would block the next upgrade in turn
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        const forget = () => {
+          if (opening === attempt) opening = null;
+        };
+        db.onversionchange = () => {
+          db.close();
+          forget();
+        };
+        db.onclose = forget;
+        resolve(db);
+      };
+    });
+    opening = attempt;
+    attempt.catch(() => {
+      if (opening === attempt) opening = null;
+    });
+    return attempt;
+  };
+  return async (mode, callback) => {
+    let db = await open();
+    let transaction: IDBTransaction;
+    try {
+      transaction = db.transaction(STORE, mode);
+    } catch (error) {
+      // Closed for another tab's upgrade between the open and this call: open again, once.
+      if ((error as { name?: unknown }).name !== 'InvalidStateError') throw error;
+      if (opening && (await opening.catch(() => null)) === db) opening = null;
+      db = await open();
+      transaction = db.transaction(STORE, mode);
+    }
+    return callback(transaction.objectStore(STORE));
   };
 }

@@ -1,7 +1,7 @@
 import type { CallRequest } from '../calls/requestTracker.js';
 import type { StartCall } from '../calls/start.js';
 import type { DurableOutbox } from './durableOutbox.js';
-import { positionNameOf, type StoredPositions } from './storedPositions.js';
+import { positionNameOf, UNKNOWN_POSITION, type StoredPosition, type StoredPositions } from './storedPositions.js';
 
 /**
  * What a call may pass in tRPC's `context` to steer persistence:
@@ -18,7 +18,9 @@ export interface PersistenceContext {
 /**
  * Wraps the client's calls: mutations go through the outbox, subscriptions
  * resume from their stored position (unless the input names one) and store
- * each tracked id they deliver; queries pass through.
+ * each tracked id they deliver; queries pass through. A stored position that
+ * could not be read resumes from `UNKNOWN_POSITION`, which a Herald channel
+ * answers with a `gap` (`unknown-position`) before going live.
  */
 export function persistentCalls(start: StartCall, outbox: DurableOutbox, positions: StoredPositions | null): StartCall {
   return (call, observer) => {
@@ -30,7 +32,7 @@ export function persistentCalls(start: StartCall, outbox: DurableOutbox, positio
     let stopped = false;
     void positions.ready.then(() => {
       if (stopped) return;
-      cancel = start(withPosition(call, positions.get(name)), {
+      cancel = start(withPosition(call, positions.lookup(name)), {
         next: (result) => {
           observer.next(result);
           if (result.type === 'data' && typeof result.id === 'string') positions.record(name, result.id);
@@ -47,8 +49,9 @@ export function persistentCalls(start: StartCall, outbox: DurableOutbox, positio
 }
 
 /** `call` resuming from the stored position, unless its input names one (or is not an object). */
-function withPosition(call: CallRequest, stored: string | undefined): CallRequest {
+function withPosition(call: CallRequest, stored: StoredPosition): CallRequest {
   const input = call.input as { lastEventId?: unknown } | null | undefined;
-  if (stored === undefined || typeof input !== 'object' || input === null || (input.lastEventId !== undefined && input.lastEventId !== null)) return call;
-  return { ...call, input: { ...input, lastEventId: stored }, lastEventId: stored };
+  if (stored.type === 'none' || typeof input !== 'object' || input === null || (input.lastEventId !== undefined && input.lastEventId !== null)) return call;
+  const position = stored.type === 'id' ? stored.id : UNKNOWN_POSITION;
+  return { ...call, input: { ...input, lastEventId: position }, lastEventId: position };
 }

@@ -6,7 +6,12 @@
  * `memoryStorage` implement it; any other store with these five methods works.
  */
 export interface HeraldStorage {
-  /** The value stored under `key`, or undefined. */
+  /**
+   * The value stored under `key`, or undefined. A value that is there but
+   * cannot be read as a string (a truncated file, a value of another type)
+   * rejects with an `UnreadableValueError`, so that it is moved aside rather
+   * than mistaken for a missing one.
+   */
   get(key: string): Promise<string | undefined>;
   /** Stores `value` under `key`, durably and atomically. */
   set(key: string, value: string): Promise<void>;
@@ -21,6 +26,64 @@ export interface HeraldStorage {
    * holder that dies (a closed tab, a killed process) must lose its locks.
    */
   tryLock(name: string): Promise<(() => Promise<void>) | null>;
+  /**
+   * Optional: moves the value under `key` aside, where `keys` no longer lists
+   * it but a person can still inspect it, even when it cannot be read;
+   * resolves with where it went. Without it, `quarantine()` copies a readable
+   * value under `quarantine/<key>@<time>` and deletes the original.
+   */
+  quarantine?(key: string): Promise<string>;
+}
+
+/** Keys of values moved aside start with this (storages without a `quarantine` method of their own). */
+export const QUARANTINE_PREFIX = 'quarantine/';
+
+/** The stable `code` of `UnreadableValueError`. */
+export const UNREADABLE_VALUE = 'HERALD_UNREADABLE_VALUE';
+
+/**
+ * A value is stored under `key` but cannot be read as one: a truncated or
+ * corrupt file, a value of another type. The persistence moves it aside
+ * (`quarantine`) and goes on with the others.
+ */
+export class UnreadableValueError extends Error {
+  readonly code = UNREADABLE_VALUE;
+  readonly key: string;
+  /** What is wrong with it ("its file is empty"). */
+  readonly reason: string;
+
+  constructor(key: string, reason: string, options?: ErrorOptions) {
+    super(`The stored value ${key} cannot be read: ${reason}`, options);
+    this.name = 'UnreadableValueError';
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
+/** Whether `error` says a value is there but unreadable (checked by code: storages may come from another copy of this module). */
+export function isUnreadableValue(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === UNREADABLE_VALUE;
+}
+
+/** Why an `UnreadableValueError` could not read its value. */
+export function unreadableReason(error: unknown): string {
+  const reason = (error as { reason?: unknown } | null)?.reason;
+  return typeof reason === 'string' ? reason : error instanceof Error ? error.message : String(error);
+}
+
+/** Moves the value under `key` aside (`storage.quarantine`, or a copy under `quarantine/`); resolves with where it went. */
+export async function quarantine(storage: HeraldStorage, key: string): Promise<string> {
+  if (storage.quarantine) return storage.quarantine(key);
+  let value: string | undefined;
+  try {
+    value = await storage.get(key);
+  } catch (error) {
+    if (!isUnreadableValue(error)) throw error;
+  }
+  const aside = `${QUARANTINE_PREFIX}${key}@${Date.now()}`;
+  if (value !== undefined) await storage.set(aside, value);
+  await storage.delete(key);
+  return value === undefined ? '(nowhere: the storage could not read it to copy it, and has no quarantine of its own)' : aside;
 }
 
 /**

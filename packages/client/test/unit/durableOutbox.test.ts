@@ -3,43 +3,11 @@ import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { ConnectionState } from '@herald/shared';
 import type { OutboxOutcome, PersistedCallObserver } from '../../src/persistence.js';
-import { DurableOutbox, OWNER_LOCK_PREFIX, type OutboxHost } from '../../src/persistence/durableOutbox.js';
+import { DurableOutbox, OWNER_LOCK_PREFIX } from '../../src/persistence/durableOutbox.js';
 import { memoryStorage, type HeraldStorage } from '../../src/persistence/storage.js';
 import { clientError } from '../../src/errors.js';
+import { FakeHost } from '../helpers/fakeOutboxHost.js';
 
-/**
- * The client's side of the outbox: `mutate` records what it was asked to
- * send, and the test answers. `OutboxHost` is the seam the outbox is
- * built against; outbox.test.ts runs it end to end on a real client and server.
- */
-class FakeHost implements OutboxHost {
-  readonly sent: { call: Parameters<OutboxHost['mutate']>[0]; observer: PersistedCallObserver; cancelled: boolean }[] = [];
-  #state: ConnectionState = { status: 'open', url: 'ws://test', transport: 'websocket' };
-  readonly #listeners = new Set<(next: ConnectionState, previous: ConnectionState) => void>();
-  #keys = 0;
-  readonly connection = {
-    get current() {
-      return host.#state;
-    },
-    subscribe: (listener: (next: ConnectionState, previous: ConnectionState) => void) => {
-      this.#listeners.add(listener);
-      return () => this.#listeners.delete(listener);
-    },
-  };
-  mutate(call: Parameters<OutboxHost['mutate']>[0], observer: PersistedCallObserver): () => void {
-    const sent = { call, observer, cancelled: false };
-    this.sent.push(sent);
-    return () => (sent.cancelled = true);
-  }
-  newKey(): string {
-    return `k${++this.#keys}`;
-  }
-  setState(state: ConnectionState): void {
-    const previous = this.#state;
-    this.#state = state;
-    for (const listener of this.#listeners) listener(state, previous);
-  }
-}
 let host: FakeHost;
 
 const settings = { maxAgeMs: 10_000, claimIntervalMs: 1_000, retryDelayMs: 500, inOrder: true, onError: (error: Error) => expect.fail(error.message) };
@@ -179,5 +147,30 @@ describe('DurableOutbox timers', () => {
     expect(host.sent[1]!.call).toEqual(host.sent[0]!.call);
     expect(second.entries.map((e) => e.key)).toEqual([host.sent[0]!.call.idempotencyKey]);
     await second.close();
+  });
+
+  it('one observer passed to several calls: each call is recorded and sent', async () => {
+    const storage = memoryStorage();
+    const { outbox } = await outboxOn(storage);
+    const { observer } = caller();
+    for (const n of [1, 2, 3]) outbox.mutate('write', { n }, observer);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await storage.keys('outbox/')).toHaveLength(3);
+    await outbox.close();
+  });
+
+  it('a storage that cannot open (an IndexedDB open held up by another tab): ready rejects with its reason, and each mutation fails with it, unsent', async () => {
+    const errors: string[] = [];
+    const blocked = new Error('IndexedDB database "herald" did not open within 10000 ms: another tab is upgrading it');
+    const storage: HeraldStorage = { ...memoryStorage(), get: () => Promise.reject(blocked) };
+    const outbox = new DurableOutbox(storage, host, { ...settings, onError: (error) => errors.push(error.message) });
+    const { observer, seen } = caller();
+    outbox.mutate('write', { n: 1 }, observer);
+    await expect(outbox.ready).rejects.toBe(blocked);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen.error?.message).toMatch(/could not start.*another tab is upgrading it/);
+    expect(errors).toEqual([blocked.message]);
+    expect(host.sent).toEqual([]);
+    await outbox.close();
   });
 });
