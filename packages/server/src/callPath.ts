@@ -18,7 +18,12 @@ export interface CallPath<TRouter extends AnyRouter> {
 }
 
 /** Builds the call path of `config`'s router, with its limits, auth and idempotency settings. */
-export function createCallPath<TRouter extends AnyRouter>(config: ServerConfig<TRouter>, metrics: ServerMetrics, isDraining: () => boolean): CallPath<TRouter> {
+export function createCallPath<TRouter extends AnyRouter>(
+  config: ServerConfig<TRouter>,
+  metrics: ServerMetrics,
+  isDraining: () => boolean,
+  revokedAt: (userKey: string) => number | null = () => null,
+): CallPath<TRouter> {
   const { limits, logger } = config;
   const gate = new RequestGate({
     authenticate: config.authenticate,
@@ -37,6 +42,7 @@ export function createCallPath<TRouter extends AnyRouter>(config: ServerConfig<T
     rate: limits.rate,
     failedAttempts: config.auth.failedAttempts,
     expiryGraceMs: config.auth.expiryGraceMs,
+    revokedAt,
     metrics,
     logger,
   });

@@ -48,6 +48,7 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
     readonly expiryGraceMs: number;
     /** Failed authentications per address, or null for no limit. */
     readonly failedAttempts: { readonly perSecond: number; readonly burst: number } | null;
+    readonly revocationTtlMs: number;
   };
   /** Whether error answers carry stack traces. */
   readonly development: boolean;
@@ -127,6 +128,7 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     auth: Object.freeze({
       expiryGraceMs: options.auth?.expiryGraceMs ?? serverDefaults.auth.expiryGraceMs,
       failedAttempts: failedAttempts === false ? null : Object.freeze({ ...serverDefaults.auth.failedAttempts, ...failedAttempts }),
+      revocationTtlMs: options.auth?.revocationTtlMs ?? serverDefaults.auth.revocationTtlMs,
     }),
     development,
     onError: options.onError,

@@ -59,6 +59,15 @@ export interface AuthOptions {
    * @default { perSecond: 0.5, burst: 20 }
    */
   failedAttempts?: { perSecond?: number; burst?: number } | false;
+  /**
+   * How long `server.disconnectUser` keeps refusing the user's credentials
+   * issued before it (on every node sharing the broker, at admission and at
+   * in-band refresh): set it to the longest lifetime of your credentials.
+   * Credentials whose issue time is not known (see `withExpiry`'s
+   * `issuedAt`; `jwtAuthenticator` reads `iat`) are refused for all of it.
+   * @default 86_400_000 (24 hours)
+   */
+  revocationTtlMs?: number;
 }
 
 /** How the server finds dead clients (`heartbeat` of `createHeraldServer`). */
@@ -451,6 +460,6 @@ export const serverDefaults = {
   closeTimeoutMs: 2_000,
   metrics: { path: '/metrics', prefix: 'herald_' },
   idempotency: { ttlMs: 600_000, waitTimeoutMs: 30_000 },
-  auth: { expiryGraceMs: 5_000, failedAttempts: { perSecond: 0.5, burst: 20 } },
+  auth: { expiryGraceMs: 5_000, failedAttempts: { perSecond: 0.5, burst: 20 }, revocationTtlMs: 86_400_000 },
   admin: { path: '/admin', intervalMs: 1_000 },
 } as const;

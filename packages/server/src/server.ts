@@ -41,8 +41,10 @@ export interface HeraldServer {
    * Ends the sessions of the user `userKey` (see `userKey`) on every node
    * sharing this server's `herald` broker: their WebSockets close with 4006
    * (`REVOKED`) and their SSE streams end, within a broker round trip.
-   * Resolves once the broker took the revocation. Make the app's
-   * `authenticate` refuse the user's credentials too, or they reconnect.
+   * Resolves once the broker took the revocation. For `auth.revocationTtlMs`
+   * every node then refuses the user's credentials issued before it (all
+   * of them when their issue time is not known: see `withExpiry`), so the
+   * user is back only once it signs in again.
    * @param reason The close reason the clients see. @default 'sessions revoked'
    */
   disconnectUser(userKey: string, reason?: string): Promise<void>;
@@ -82,11 +84,8 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
         }
       : null,
   );
-  // The one call path both doors share: the request gate and the call runner.
-  const { gate, runner } = createCallPath(config, metrics, isDraining);
-  const proxyWarning = new ProxyHeaderWarning(config.trustProxy, (message) => logger.warn({ event: 'config.trust_proxy' }, message));
-  const ws: ConnectionHandler<TRouter> = new ConnectionHandler(config, { path, gate, runner, metrics });
-  // `disconnectUser` reaches every node through the channels' broker; without `herald`, this node alone.
+  // `disconnectUser` reaches every node through the channels' broker (without `herald`, this node alone),
+  // and the gate refuses the user's older credentials while the revocation is in force.
   const revocations = new Revocations(
     config.herald?.broker ?? null,
     ({ userKey, reason }) => {
@@ -94,7 +93,12 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
       trpcHttp?.disconnectUser(userKey, reason);
     },
     (error) => logger.warn({ err: error, event: 'revocation.malformed' }, 'ignored a malformed revocation'),
+    config.auth.revocationTtlMs,
   );
+  // The one call path both doors share: the request gate and the call runner.
+  const { gate, runner } = createCallPath(config, metrics, isDraining, (userKey) => revocations.revokedAt(userKey));
+  const proxyWarning = new ProxyHeaderWarning(config.trustProxy, (message) => logger.warn({ event: 'config.trust_proxy' }, message));
+  const ws: ConnectionHandler<TRouter> = new ConnectionHandler(config, { path, gate, runner, metrics });
   await revocations.start();
   // The admin page, its router on a socket of its own, and this node's figures on the broker (off: nothing runs).
   const admin = config.admin
@@ -106,7 +110,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
         connectionCount: () => ws.connectionCount,
         isDraining,
         describeConnections: (matches, limit) => ws.describeConnections(matches, limit),
-        revoke: (userKey, reason) => revocations.revoke({ userKey, reason }),
+        revoke: (userKey, reason) => revocations.revoke(userKey, reason),
       })
     : null;
   // The router over HTTP (`/trpc`, SSE subscriptions) for networks that strip WebSocket upgrades.
@@ -174,7 +178,7 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
     metrics: metrics.registry,
     logger,
     broadcastReconnect: () => ws.broadcastReconnect(),
-    disconnectUser: (userKey, reason = 'sessions revoked') => revocations.revoke({ userKey, reason }),
+    disconnectUser: (userKey, reason = 'sessions revoked') => revocations.revoke(userKey, reason),
     close() {
       closing ??= (async () => {
         // Draining: from here upgrades get 503 and /readyz answers 503, while

@@ -29,13 +29,17 @@ import {
 
 const ADMIN_TOKEN = 'admin-secret';
 
-/** `user` names the caller (`nobody` is refused); `expiresInMs` gives its credentials an expiry. */
+/**
+ * `user` names the caller (`nobody` is refused); `expiresInMs` gives its
+ * credentials an expiry, `issuedAt` the time they were issued.
+ */
 const authenticate: Authenticate<TestUser> = (params) => {
   const user = params?.['user'];
   if (!user) return null;
   if (user === 'nobody') throw new TRPCError({ code: 'UNAUTHORIZED', message: 'nobody may sign in' });
-  const expiresIn = params['expiresInMs'];
-  return expiresIn === undefined ? { id: user } : withExpiry({ id: user }, Date.now() + Number(expiresIn));
+  const { expiresInMs, issuedAt } = params;
+  if (expiresInMs === undefined && issuedAt === undefined) return { id: user };
+  return withExpiry({ id: user }, Date.now() + Number(expiresInMs ?? 60_000), issuedAt === undefined ? {} : { issuedAt: Number(issuedAt) });
 };
 
 interface Door {
@@ -352,14 +356,21 @@ const table: Record<RefusalReason, Row> = {
   },
   [RefusalReason.REVOKED]: {
     websocket: async ({ ws, server }) => {
-      const ann = await admitted(ws, { user: 'ann' });
+      const issued = { user: 'ann', issuedAt: String(Date.now() - 1_000) };
+      const ann = await admitted(ws, issued);
       await server.server.disconnectUser('ann');
       expect(await closeCodeOf(ann)).toBe(4006);
+      // The revocation lasts: the same credentials are refused, fresh ones (issued after it) are let in.
+      expect(await closeCodeOf(socket(ws, issued))).toBe(4006);
+      await admitted(ws, { user: 'ann', issuedAt: String(Date.now() + 1) });
     },
     http: async ({ http, server }) => {
-      const opened = await stream(streamUrl(http), paramsHeader({ user: 'ann' }));
+      const issued = paramsHeader({ user: 'ann', issuedAt: String(Date.now() - 1_000) });
+      const opened = await stream(streamUrl(http), issued);
       await server.server.disconnectUser('ann');
       await withTimeout(opened.ended, 5_000, 'the stream to end');
+      expect(await call(addUrl(http), { headers: issued })).toEqual({ status: 401, heraldCode: 'UNAUTHORIZED' });
+      expect((await fetch(addUrl(http), { headers: paramsHeader({ user: 'ann', issuedAt: String(Date.now() + 1) }) })).status).toBe(200);
     },
     admin: { notApplicable: 'admin connections have no user to revoke' },
   },

@@ -117,7 +117,9 @@ export function jwtAuthenticator<TUser = JWTPayload>(options: JwtKeySource & Jwt
       throw new HeraldError('UNAUTHORIZED', 'Token refused: it names no valid user', { cause });
     }
     // The token's `exp` is how long the connection is trusted (see `withExpiry`).
-    return typeof payload.exp === 'number' && user !== null ? withExpiry(user, payload.exp * 1000) : user;
+    // Its `iat`, when it has one, says which tokens a revocation (`server.disconnectUser`) covers.
+    const issuedAt = typeof payload.iat === 'number' ? { issuedAt: payload.iat * 1000 } : {};
+    return typeof payload.exp === 'number' && user !== null ? withExpiry(user, payload.exp * 1000, issuedAt) : user;
   };
 }
 

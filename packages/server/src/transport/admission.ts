@@ -85,7 +85,7 @@ export class Admission {
 }
 
 /** Who a caller is without an `authenticate` option. */
-export const ANONYMOUS: Identity = { user: null, expiresAt: null };
+export const ANONYMOUS: Identity = { user: null, expiresAt: null, issuedAt: null };
 
 /** A `createContext` error that refuses the caller rather than reporting a fault. */
 export function isRefusal(cause: unknown): boolean {

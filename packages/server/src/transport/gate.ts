@@ -61,6 +61,8 @@ export interface GateSettings extends Omit<AdmissionSettings, 'countFailure'> {
   readonly failedAttempts: { readonly perSecond: number; readonly burst: number } | null;
   /** Time past an identity's expiry before it is no longer trusted. */
   readonly expiryGraceMs: number;
+  /** When the user `userKey`'s sessions were revoked, while that is in force (`server.disconnectUser`); else null. */
+  readonly revokedAt?: (userKey: string) => number | null;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -209,6 +211,8 @@ export class RequestGate {
       if (key !== userKey) {
         throw new HeraldError('UNAUTHORIZED', "A refresh must keep the connection's user; reconnect to sign in as someone else");
       }
+      const revoked = this.revocationOf(identity, key);
+      if (revoked) return revoked;
       const ctx = await admission.createContext(params, req, identity.user);
       return { ok: true, identity, userKey: key, ctx, trustedUntil: this.trustedUntilOf(identity) };
     } catch (cause) {
@@ -277,6 +281,16 @@ export class RequestGate {
     );
   }
 
+  /** The REVOKED refusal for credentials issued before their user's revocation (all of them when their issue time is not known). */
+  private revocationOf(identity: Identity, userKey: string | null): Refusal | null {
+    const revokedAt = userKey === null ? null : (this.settings.revokedAt?.(userKey) ?? null);
+    if (revokedAt === null || (identity.issuedAt !== null && identity.issuedAt > revokedAt)) return null;
+    return this.refuse(
+      RefusalReason.REVOKED,
+      new HeraldError('UNAUTHORIZED', "This user's sessions were revoked; sign in again for new credentials"),
+    );
+  }
+
   private trustedUntilOf(identity: Identity): number {
     return identity.expiresAt === null ? 0 : identity.expiresAt + this.settings.expiryGraceMs;
   }
@@ -285,8 +299,10 @@ export class RequestGate {
     const { admission } = this;
     const userKey = admission.userKeyOf(identity.user);
     const trustedUntil = this.trustedUntilOf(identity);
-    // Credentials `authenticate` accepted but that expired already (their grace included).
+    // Credentials `authenticate` accepted but that expired already (their grace included), or were revoked.
     if (this.expired(trustedUntil)) return { ok: false, refusal: this.expiredRefusal() };
+    const revoked = this.revocationOf(identity, userKey);
+    if (revoked) return { ok: false, refusal: revoked };
     if (holdsSlot && userKey !== null && !this.slots.acquireUser(userKey)) {
       return {
         ok: false,
