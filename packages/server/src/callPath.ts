@@ -38,6 +38,7 @@ export function createCallPath<TRouter extends AnyRouter>(
     maxConnectionsPerUser: limits.maxConnectionsPerUser,
     maxBatchSize: limits.maxBatchSize,
     maxPayloadBytes: limits.maxPayloadBytes,
+    maxHttpCallsPerIp: limits.maxHttpCallsPerIp,
     maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
     rate: limits.rate,
     failedAttempts: config.auth.failedAttempts,

@@ -35,6 +35,7 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   /** The `allowedOrigins` check, or null when every origin may call. */
   readonly originAllowed: OriginCheck | null;
   readonly trustProxy: boolean;
+  readonly corsCredentials: boolean;
   readonly tls: HeraldServerOptions<TRouter>['tls'];
   readonly compression: Readonly<Required<CompressionOptions>> | null;
   readonly drainTimeoutMs: number;
@@ -75,6 +76,8 @@ export interface ResolvedLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
   readonly maxConnectionsPerUser: number;
+  readonly maxHttpCallsPerIp: number;
+  readonly httpWriteTimeoutMs: number;
   /** The request rate bucket, or null when `rate: false`. */
   readonly rate: { readonly perSecond: number; readonly burst: number } | null;
   readonly headersTimeoutMs: number;
@@ -112,6 +115,7 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     limits: Object.freeze({ ...limits, rate: rate === false ? null : Object.freeze({ ...serverDefaults.limits.rate, ...rate }) }),
     originAllowed: originPolicy(options.allowedOrigins, options.trustProxy ?? false),
     trustProxy: options.trustProxy ?? false,
+    corsCredentials: options.corsCredentials ?? false,
     tls: options.tls,
     compression: compression && Object.freeze(compression),
     drainTimeoutMs: options.drainTimeoutMs ?? serverDefaults.drainTimeoutMs,

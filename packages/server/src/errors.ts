@@ -72,6 +72,12 @@ export const RefusalReason = {
   MAX_CONNECTIONS_PER_USER: 'max_connections_per_user',
   /** `limits.rate` (a `LIMIT_EXCEEDED` answer). */
   RATE: 'rate',
+  /** `limits.maxHttpCallsPerIp`: an HTTP request while its address has that many calls in progress (`LIMIT_EXCEEDED`, HTTP 429). */
+  MAX_HTTP_CALLS_PER_IP: 'max_http_calls_per_ip',
+  /** An HTTP answer its client did not take within `limits.httpWriteTimeoutMs`, or an event stream whose client fell `maxBufferedBytes` behind: the connection is dropped. */
+  SLOW_HTTP_CLIENT: 'slow_http_client',
+  /** An input over the decoding limits (depth, typed values, BigInt digits): a `BAD_REQUEST` answer. */
+  INPUT_LIMITS: 'input_limits',
   /** `limits.maxSubscriptionsPerConnection` (a `LIMIT_EXCEEDED` answer). */
   MAX_SUBSCRIPTIONS: 'max_subscriptions',
   /** `limits.maxBatchSize` (a `LIMIT_EXCEEDED` answer). */

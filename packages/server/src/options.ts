@@ -171,6 +171,23 @@ export interface LimitOptions {
    */
   rate?: { perSecond?: number; burst?: number } | false;
   /**
+   * Calls in HTTP requests one IP address may have in progress at once (a
+   * batch of N calls counts N; event streams are connections and count
+   * against `maxConnectionsPerIp` instead). One more request gets
+   * `LIMIT_EXCEEDED` (HTTP 429). With `httpWriteTimeoutMs` it bounds the
+   * answers one address can make the server build and hold.
+   * @default 100
+   */
+  maxHttpCallsPerIp?: number;
+  /**
+   * Time an HTTP answer may take to reach its client once written; a client
+   * that does not take it in time is dropped and the answer's memory freed.
+   * An event stream whose client falls `maxBufferedBytes` behind is dropped
+   * the same way (its EventSource reconnects and resumes).
+   * @default 30_000
+   */
+  httpWriteTimeoutMs?: number;
+  /**
    * Time a new TCP connection has to send its complete HTTP request headers
    * (a WebSocket upgrade included), and with `tls` to finish its TLS
    * handshake; then it is dropped (HTTP 408). Bounds sockets that connect
@@ -338,6 +355,15 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
    */
   trustProxy?: boolean;
   /**
+   * Whether the HTTP fallback lets pages of the other origins
+   * `allowedOrigins` admits send cookies with their calls
+   * (`Access-Control-Allow-Credentials: true`). Herald's client sends
+   * credentials in headers, so only an `authenticate` that reads cookies
+   * needs it.
+   * @default false
+   */
+  corsCredentials?: boolean;
+  /**
    * Serve `wss://` and `https://`: Node TLS options, at least `key` and
    * `cert` (PEM). `server.url` then starts with `wss://`.
    * @default none: plain `ws://` and `http://`
@@ -450,6 +476,8 @@ export const serverDefaults = {
     connectionParamsTimeoutMs: 10_000,
     maxConnections: 10_000,
     maxConnectionsPerIp: 100,
+    maxHttpCallsPerIp: 100,
+    httpWriteTimeoutMs: 30_000,
     maxConnectionsPerUser: 20,
     rate: { perSecond: 100, burst: 1_000 },
     headersTimeoutMs: 10_000,

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
 import { RefusalReason, transformer, withExpiry, type Authenticate } from '@herald/server';
@@ -7,6 +8,7 @@ import {
   Cleanup,
   errorCodeOf,
   metricValue,
+  pollUntil,
   rawSocket,
   request,
   scrape,
@@ -146,9 +148,26 @@ async function stream(url: string, headers: Record<string, string> = {}): Promis
 }
 
 /** The answer a socket gets for `id`: its error's Herald code (its tRPC code when it has none), null for a result. */
-async function refusedCall(opened: RawSocket, id: string, method: 'query' | 'subscription', path: string, input?: unknown): Promise<string | null> {
-  opened.send(request(id, method, path, input));
+async function refusedCall(
+  opened: RawSocket,
+  id: string,
+  method: 'query' | 'subscription',
+  path: string,
+  input?: unknown,
+  serialized?: unknown,
+): Promise<string | null> {
+  opened.send(serialized === undefined ? request(id, method, path, input) : { id, method, params: { path, input: serialized } });
   return errorCodeOf(await opened.frame(answerTo(id), 5_000, `the answer to ${id}`));
+}
+
+/** An input with a BigInt of 2,000 digits, as superjson writes it. */
+const HUGE_BIGINT = { json: { a: '1'.repeat(2_000), b: 1 }, meta: { values: { a: ['bigint'] }, v: 1 } };
+
+/** Arrays nested `depth` deep. */
+function nested(depth: number): unknown {
+  let value: unknown = [];
+  for (let level = 1; level < depth; level++) value = [value];
+  return value;
 }
 
 const table: Record<RefusalReason, Row> = {
@@ -295,6 +314,55 @@ const table: Record<RefusalReason, Row> = {
       admin.send(request('s1', 'subscription', 'cluster'));
       await admin.frame(answerTo('s1'));
       expect(await refusedCall(admin, 's2', 'subscription', 'cluster')).toBe('LIMIT_EXCEEDED');
+    },
+  },
+  [RefusalReason.MAX_HTTP_CALLS_PER_IP]: {
+    limits: { maxHttpCallsPerIp: 2 },
+    websocket: { notApplicable: "a socket's calls are bounded by the request budget, and its answers by maxBufferedBytes" },
+    http: async ({ http, server }) => {
+      const slow = (name: string) =>
+        fetch(`${http}/slow`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(transformer.serialize({ name })) });
+      const held = [slow('h1'), slow('h2')];
+      await Promise.all([server.app.gates.entered('h1'), server.app.gates.entered('h2')]);
+      expect(await call(addUrl(http))).toEqual({ status: 429, heraldCode: 'LIMIT_EXCEEDED' });
+      server.app.gates.open('h1');
+      server.app.gates.open('h2');
+      expect((await Promise.all(held)).map((response) => response.status)).toEqual([200, 200]);
+      expect((await fetch(addUrl(http))).status).toBe(200);
+    },
+    admin: { notApplicable: 'the admin page calls over its socket; its API answers from figures the node already holds' },
+  },
+  [RefusalReason.SLOW_HTTP_CLIENT]: {
+    limits: { httpWriteTimeoutMs: 200, maxBufferedBytes: 65_536 },
+    websocket: { notApplicable: 'a socket that stops reading is closed with 4002 (slow_consumer) once maxBufferedBytes are queued for it' },
+    http: async ({ http, server }) => {
+      for (let n = 0; n < 64; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
+      // A client that asks for 30 MB (more than the kernel's socket buffers) and never reads: dropped once its answer is not taken in time.
+      const { port } = new URL(http);
+      const tcp = connect(Number(port), '127.0.0.1');
+      cleanup.defer(() => tcp.destroy());
+      const calls = 8;
+      const one = transformer.serialize({ stream: 'big' });
+      const input = encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: calls }, (_, index) => [index, one]))));
+      tcp.write(`GET /trpc/${Array(calls).fill('history').join(',')}?batch=1&input=${input} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      tcp.pause();
+      // Nothing tells the paused client: the server's count says it dropped it.
+      await pollUntil(async () => metricValue(await scrape(server.server), 'herald_refusals_total', { reason: 'slow_http_client' }), 'the slow client to be dropped', {
+        accept: (count) => count >= 1,
+      });
+    },
+    admin: { notApplicable: 'the admin page has no HTTP answer that grows with data' },
+  },
+  [RefusalReason.INPUT_LIMITS]: {
+    websocket: async ({ ws }) => {
+      expect(await refusedCall(await connected(ws), 'big', 'query', 'add', undefined, HUGE_BIGINT)).toBe('BAD_REQUEST');
+    },
+    http: async ({ http }) => {
+      expect((await call(`${http}/add?input=${encodeURIComponent(JSON.stringify(HUGE_BIGINT))}`)).status).toBe(400);
+    },
+    admin: async ({ adminWs }) => {
+      const admin = await connected(adminWs, { token: ADMIN_TOKEN });
+      expect(await refusedCall(admin, 'deep', 'query', 'lookup', undefined, { json: nested(500) })).toBe('BAD_REQUEST');
     },
   },
   [RefusalReason.MAX_PAYLOAD]: {

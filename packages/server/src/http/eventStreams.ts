@@ -8,6 +8,7 @@ import { notAdmittedError, type RequestGate } from '../transport/gate.js';
 import { StreamTickets } from '../transport/streamTickets.js';
 import { writeError, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
+import { boundWrites, onClose } from './slowClients.js';
 
 /** Runs tRPC's node-http adapter for a request with a context known already, or answers it with `refusal` instead. */
 export type RunAdapter = (req: IncomingMessage, res: ServerResponse, path: string, answer: { readonly ctx: unknown } | { readonly refusal: TRPCError }) => Promise<void>;
@@ -76,6 +77,14 @@ export class EventStreams {
     const budget = gate.takeRequests({ userKey: admitted.userKey, address });
     if (budget) return this.runAdapter(req, res, path, { refusal: budget.error });
     if (admitted.trustedUntil !== 0) endAt(res, admitted.trustedUntil);
+    const { maxBufferedBytes } = this.config.limits;
+    boundWrites(res, maxBufferedBytes, () =>
+      gate.refuse(
+        RefusalReason.SLOW_HTTP_CLIENT,
+        new HeraldError('LIMIT_EXCEEDED', `The event stream's client fell ${maxBufferedBytes} bytes behind (maxBufferedBytes); it was dropped`),
+        { address },
+      ),
+    );
     if (admitted.userKey !== null) this.track(admitted.userKey, res);
     await this.runAdapter(req, res, path, { ctx: admitted.ctx });
   }
@@ -137,12 +146,6 @@ export class EventStreams {
       if (streams.size === 0 && this.byUser.get(userKey) === streams) this.byUser.delete(userKey);
     });
   }
-}
-
-/** Runs `then` when the response closes (a finished response, or a client that left), or at once when it has. */
-function onClose(res: ServerResponse, then: () => void): void {
-  if (res.closed) then();
-  else res.once('close', then);
 }
 
 /**

@@ -4,15 +4,18 @@ import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { CREDENTIALS_EXPIRY_HEADER, STREAM_TICKET_PATH } from '@herald/shared/internal';
 import type { CallRunner } from '../calls/runner.js';
 import type { ServerConfig } from '../config.js';
-import { RefusalReason } from '../errors.js';
+import { HeraldError, RefusalReason } from '../errors.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
 import { notAdmittedError, type RequestGate } from '../transport/gate.js';
+import { InputLimitError } from '../transport/inputLimits.js';
 import { writeError, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
+import { Cors } from './cors.js';
 import { EventStreams, isEventStreamRequest, type RunAdapter } from './eventStreams.js';
 import { idempotencyKeyOf, serveIdempotent } from './idempotentHttp.js';
 import { routerForHttp } from './routerView.js';
+import { dropUnlessTaken, onClose } from './slowClients.js';
 
 export interface TrpcHttpHandler {
   /** Serves `req` when its path is under the prefix (answering it, now or later); false for any other path. */
@@ -75,9 +78,14 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
       maxBodySize: maxPayloadBytes,
       ...('refusal' in answer ? { middleware: (_req: unknown, _res: unknown, next: (error?: unknown) => void) => next(answer.refusal) } : {}),
       createContext: () => ('ctx' in answer ? answer.ctx : undefined),
-      onError: ({ error, type, path: errorPath }) => runner.report(error, { type: type as 'unknown', path: errorPath }),
+      onError: ({ error, type, path: errorPath }) => {
+        const limit = error instanceof InputLimitError ? error : error.cause instanceof InputLimitError ? error.cause : null;
+        if (limit) gate.refuse(RefusalReason.INPUT_LIMITS, limit);
+        else runner.report(error, { type: type as 'unknown', path: errorPath });
+      },
     });
   const streams = new EventStreams(config, gate, shapes, runAdapter);
+  const cors = new Cors(config.originAllowed, config.corsCredentials);
 
   /**
    * The HTTP heartbeat, `HEAD <httpPath>`: 204 while the server serves. With
@@ -105,7 +113,13 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
       path === STREAM_TICKET_PATH ? Promise.resolve(writeError(shapes, res, error, path)) : runAdapter(req, res, path, { refusal: error });
     const address = clientAddress(req, config.trustProxy);
     proxyWarning.check(req);
+    cors.allow(req, res);
     const entry = gate.enter(req, address);
+    if (cors.isPreflight(req)) {
+      if (entry) writeError(shapes, res, entry.error, path);
+      else cors.answerPreflight(req, res);
+      return;
+    }
     if (entry) {
       if (req.method === 'HEAD' && entry.reason === RefusalReason.DRAINING) {
         res.writeHead(503, { 'cache-control': 'no-store' }).end();
@@ -120,6 +134,11 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     if (path === STREAM_TICKET_PATH) return streams.serveTicket(req, res, path, address);
     if (isEventStreamRequest(router, req, path)) return streams.serve(req, res, path, url, address);
 
+    // Calls from one address in progress at once are bounded, and so the answers they make the server hold.
+    const held = Math.max(calls, 1);
+    const concurrency = gate.beginHttpCalls(address, held);
+    if (concurrency) return refuse(concurrency.error);
+    onClose(res, () => gate.endHttpCalls(address, held));
     let params: ConnectionParams | null;
     try {
       params = connectionParamsOf(req, queryConnectionParams(url));
@@ -131,10 +150,10 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     const caller = { ...admitted, address };
     const budget = gate.takeRequests(caller, Math.max(calls, 1));
     if (budget) return refuse(budget.error);
+    const { httpWriteTimeoutMs } = config.limits;
+    dropUnlessTaken(res, httpWriteTimeoutMs, () => gate.refuse(RefusalReason.SLOW_HTTP_CLIENT, slowClient(httpWriteTimeoutMs), { address }));
     const key = req.method === 'POST' ? idempotencyKeyOf(req) : null;
-    if (key) {
-      return serveIdempotent({ ...shapes, runner, maxPayloadBytes }, req, res, { path, batch: url.searchParams.get('batch') === '1', key }, caller);
-    }
+    if (key) return serveIdempotent({ ...shapes, runner, maxPayloadBytes }, req, res, { path, batch: url.searchParams.get('batch') === '1', key }, caller);
     await runAdapter(req, res, path, { ctx: admitted.ctx });
   }
 
@@ -158,4 +177,8 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
       return true;
     },
   };
+}
+
+function slowClient(timeoutMs: number): HeraldError {
+  return new HeraldError('LIMIT_EXCEEDED', `The client did not take its answer within ${timeoutMs} ms (httpWriteTimeoutMs); it was dropped`);
 }

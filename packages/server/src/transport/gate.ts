@@ -8,7 +8,8 @@ import { isThenable } from '../thenable.js';
 import { Admission, ANONYMOUS, isRefusal, type AdmissionSettings, type ConnectionParams } from './admission.js';
 import type { OriginCheck } from './clientAddress.js';
 import { TokenBuckets } from './rateLimiter.js';
-import { ConnectionSlots } from './slots.js';
+import { RefusalLog } from './refusalLog.js';
+import { ConnectionSlots, KeyedCounter } from './slots.js';
 
 /** A request or connection turned away: why (the metrics label), and what its caller is told, naming what to do. */
 export interface Refusal {
@@ -54,6 +55,8 @@ export interface GateSettings extends Omit<AdmissionSettings, 'countFailure'> {
   readonly maxConnectionsPerUser: number;
   readonly maxBatchSize: number;
   readonly maxPayloadBytes: number;
+  /** Calls in HTTP requests one address may have in progress at once (a batch of N counts N). */
+  readonly maxHttpCallsPerIp: number;
   readonly maxSubscriptionsPerConnection: number;
   /** Requests per user (per address when anonymous) on this node, or null for no limit. */
   readonly rate: { readonly perSecond: number; readonly burst: number } | null;
@@ -86,14 +89,18 @@ export interface GateSettings extends Omit<AdmissionSettings, 'countFailure'> {
 export class RequestGate {
   private readonly admission: Admission;
   private readonly slots: ConnectionSlots;
+  private readonly httpCalls: KeyedCounter;
   private readonly requests: { readonly byUser: TokenBuckets; readonly byAddress: TokenBuckets } | null;
   private readonly failures: TokenBuckets | null;
   private readonly now: () => number;
+  private readonly log: RefusalLog;
 
   constructor(private readonly settings: GateSettings) {
     const now = (this.now = settings.now ?? Date.now);
+    this.log = new RefusalLog(settings.logger, now);
     this.admission = new Admission({ ...settings, countFailure: (address) => this.countFailure(address) });
     this.slots = new ConnectionSlots(settings.maxConnections, settings.maxConnectionsPerIp, settings.maxConnectionsPerUser);
+    this.httpCalls = new KeyedCounter(settings.maxHttpCallsPerIp);
     const { rate, failedAttempts } = settings;
     this.requests = rate
       ? { byUser: new TokenBuckets(rate.perSecond, rate.burst, now()), byAddress: new TokenBuckets(rate.perSecond, rate.burst, now()) }
@@ -117,9 +124,9 @@ export class RequestGate {
   }
 
   /** A refusal for `reason`, counted: for what a door detects itself (a params timeout, an oversized frame). */
-  refuse(reason: RefusalReason, error: TRPCError): Refusal {
+  refuse(reason: RefusalReason, error: TRPCError, detail?: { readonly address?: string; readonly origin?: string }): Refusal {
     this.settings.metrics.refusal(reason);
-    this.settings.logger.debug({ event: 'request.refused', reason, message: error.message });
+    this.log.refused(reason, error.message, detail);
     return { reason, error };
   }
 
@@ -131,12 +138,17 @@ export class RequestGate {
     const origin = req.headers.origin;
     const { originAllowed } = this.settings;
     if (originAllowed && origin !== undefined && !originAllowed(origin, req)) {
-      return this.refuse(RefusalReason.ORIGIN, new HeraldError('FORBIDDEN', `Origin ${origin} may not call this server; add it to the server's allowedOrigins`));
+      return this.refuse(
+        RefusalReason.ORIGIN,
+        new HeraldError('FORBIDDEN', `Origin ${origin} may not call this server; add it to the server's allowedOrigins`),
+        { address, origin },
+      );
     }
     if (!this.mayAuthenticate(address)) {
       return this.refuse(
         RefusalReason.AUTH_FAILURES,
         new HeraldError('LIMIT_EXCEEDED', 'Too many failed authentications from this address; sign in again and retry later'),
+        { address },
       );
     }
     return null;
@@ -170,11 +182,30 @@ export class RequestGate {
     return this.refuse(
       RefusalReason.MAX_CONNECTIONS_PER_IP,
       new HeraldError('LIMIT_EXCEEDED', `At most ${this.settings.maxConnectionsPerIp} connections per address; close one first`),
+      { address },
     );
   }
 
   closeConnection(address: string): void {
     this.slots.releaseAddress(address);
+  }
+
+  /**
+   * Takes `count` calls of an HTTP request from its address's share
+   * (`maxHttpCallsPerIp`) until `endHttpCalls`: what bounds the answers one
+   * address can have the server build and hold at once.
+   */
+  beginHttpCalls(address: string, count: number): Refusal | null {
+    if (this.httpCalls.acquire(address, count)) return null;
+    return this.refuse(
+      RefusalReason.MAX_HTTP_CALLS_PER_IP,
+      new HeraldError('LIMIT_EXCEEDED', `At most ${this.settings.maxHttpCallsPerIp} HTTP calls in progress per address; wait for their answers`),
+      { address },
+    );
+  }
+
+  endHttpCalls(address: string, count: number): void {
+    this.httpCalls.release(address, count);
   }
 
   /**

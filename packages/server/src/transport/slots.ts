@@ -8,16 +8,16 @@ export class KeyedCounter {
 
   constructor(readonly max: number) {}
 
-  /** Takes one for `key`; false (nothing taken) when it holds `max` already. */
-  acquire(key: string): boolean {
-    const count = this.held.get(key) ?? 0;
-    if (count >= this.max) return false;
-    this.held.set(key, count + 1);
+  /** Takes `count` (one by default) for `key`; false (nothing taken) when that would pass `max`. */
+  acquire(key: string, count = 1): boolean {
+    const held = this.held.get(key) ?? 0;
+    if (held + count > this.max) return false;
+    this.held.set(key, held + count);
     return true;
   }
 
-  release(key: string): void {
-    const left = (this.held.get(key) ?? 1) - 1;
+  release(key: string, count = 1): void {
+    const left = (this.held.get(key) ?? count) - count;
     if (left <= 0) this.held.delete(key);
     else this.held.set(key, left);
   }

@@ -458,6 +458,16 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     // `ws` refused a frame over `maxPayload` (the same bound) while reading it: counted by the gate like any oversized input.
     if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.config.gate.checkPayload(Number.POSITIVE_INFINITY);
     else this.config.metrics.error(typeof code === 'string' ? code : 'SOCKET_ERROR');
+    // A protocol violation: `ws` closes the socket itself with this code, so the close is logged as the server's.
+    const closeCode = wsCloseCodeOf(error);
+    if (closeCode !== null) this.endedBy ??= { code: closeCode, reason: error.message };
     this.config.runner.report(error, UNKNOWN_CONTEXT);
   }
+}
+
+/** The close code `ws` attached to a protocol error it closes the socket for (1002, 1007, 1009...), else null. */
+function wsCloseCodeOf(error: Error): number | null {
+  const key = Object.getOwnPropertySymbols(error).find((symbol) => symbol.description === 'status-code');
+  const value = key === undefined ? undefined : (error as unknown as Record<symbol, unknown>)[key];
+  return typeof value === 'number' ? value : null;
 }

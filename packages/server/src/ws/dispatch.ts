@@ -6,6 +6,8 @@ import { idempotencyKeyFrom } from '../calls/idempotentCall.js';
 import { UNKNOWN_CONTEXT, type ErrorContext } from '../calls/outcome.js';
 import { inputTransformerOf } from '../calls/plainJson.js';
 import { RunningCall } from '../calls/runningCall.js';
+import { RefusalReason } from '../errors.js';
+import { InputLimitError } from '../transport/inputLimits.js';
 import type { CallHost } from './host.js';
 import { subscribe } from './subscriptions.js';
 import { envelopeOf, NULL_ENVELOPE, type Envelope } from './wire.js';
@@ -46,11 +48,11 @@ function dispatch(host: CallHost, raw: unknown, batchIndex: number): void {
   try {
     message = parseTRPCMessage(raw, inputTransformerOf(config.runner.router._def._config.transformer));
   } catch (cause) {
-    host.sendError(
-      envelopeOfRequest(raw),
-      new TRPCError({ code: 'BAD_REQUEST', message: `Malformed request: ${messageOf(cause)}`, cause }),
-      UNKNOWN_CONTEXT,
-    );
+    const error =
+      cause instanceof InputLimitError
+        ? gate.refuse(RefusalReason.INPUT_LIMITS, cause).error
+        : new TRPCError({ code: 'BAD_REQUEST', message: `Malformed request: ${messageOf(cause)}`, cause });
+    host.sendError(envelopeOfRequest(raw), error, UNKNOWN_CONTEXT);
     return;
   }
   if (message.id === null) {

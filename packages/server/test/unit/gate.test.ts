@@ -31,6 +31,7 @@ function gate(settings: Partial<GateSettings> = {}, clock: Clock = { now: 1_000_
     maxConnectionsPerUser: 2,
     maxBatchSize: 5,
     maxPayloadBytes: 1_000,
+    maxHttpCallsPerIp: 4,
     maxSubscriptionsPerConnection: 4,
     rate: { perSecond: 10, burst: 3 },
     failedAttempts: { perSecond: 1, burst: 2 },

@@ -1,0 +1,52 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CONNECTION_PARAMS_HEADER, CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
+import type { OriginCheck } from '../transport/clientAddress.js';
+
+/** The request headers Herald's client and tRPC's links send. */
+const ALLOWED_HEADERS = ['content-type', 'authorization', IDEMPOTENCY_KEY_HEADER, CONNECTION_PARAMS_HEADER, 'trpc-accept', 'last-event-id'].join(', ');
+/** The answer headers Herald's client reads. */
+const EXPOSED_HEADERS = ['idempotent-replayed', CREDENTIALS_EXPIRY_HEADER, 'retry-after'].join(', ');
+/** How long a browser may keep a preflight's answer, in seconds. */
+const PREFLIGHT_MAX_AGE_S = 600;
+
+/**
+ * CORS for the HTTP fallback: a page of an origin `allowedOrigins` lets in
+ * may call from another origin. Its preflight is answered (the methods and
+ * headers Herald uses), and every answer to it carries
+ * `Access-Control-Allow-Origin` (with `Vary: Origin`). Other origins get
+ * no CORS header at all, and the request gate refuses their requests.
+ */
+export class Cors {
+  constructor(
+    /** The `allowedOrigins` check, or null when every origin may call. */
+    private readonly originAllowed: OriginCheck | null,
+    private readonly credentials: boolean,
+  ) {}
+
+  /** Whether `req` is a CORS preflight (an `OPTIONS` with `Access-Control-Request-Method`). */
+  isPreflight(req: IncomingMessage): boolean {
+    return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+  }
+
+  /** Answers a preflight the gate let in: 204 with what the browser may send. */
+  answerPreflight(req: IncomingMessage, res: ServerResponse): void {
+    this.allow(req, res);
+    res.writeHead(204, {
+      'access-control-allow-methods': 'GET, POST, HEAD, OPTIONS',
+      'access-control-allow-headers': ALLOWED_HEADERS,
+      'access-control-max-age': String(PREFLIGHT_MAX_AGE_S),
+      'cache-control': 'no-store',
+    });
+    res.end();
+  }
+
+  /** Lets the browser read the answer to `req` when its origin is allowed (sets headers the answer is written with). */
+  allow(req: IncomingMessage, res: ServerResponse): void {
+    const origin = req.headers.origin;
+    if (origin === undefined || (this.originAllowed !== null && !this.originAllowed(origin, req))) return;
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
+    if (this.credentials) res.setHeader('access-control-allow-credentials', 'true');
+  }
+}
