@@ -7,6 +7,8 @@ import { DEFAULT_TOKEN_TTL_S } from './auth.js';
 import { loadOrCreateDevSecret } from './devSecret.js';
 
 const port = Number(process.env['PORT'] ?? 8787);
+// Every interface unless HOST names one (HOST=127.0.0.1 keeps the demo off the network).
+const host = process.env['HOST'] || undefined;
 const authSecret = process.env['AUTH_SECRET'] || developmentSecret();
 const tokenTtlSeconds = wholeSeconds('TOKEN_TTL_S', DEFAULT_TOKEN_TTL_S);
 
@@ -40,6 +42,7 @@ const adminToken = process.env['ADMIN_TOKEN'] || undefined;
 const tls = tlsKeyFile && tlsCertFile ? { key: readFileSync(tlsKeyFile), cert: readFileSync(tlsCertFile) } : undefined;
 const chat = await startChatServer({
   port,
+  ...(host ? { host } : {}),
   authSecret,
   tokenTtlSeconds,
   ...(broker ? { broker } : {}),

@@ -10,6 +10,9 @@ import { writeError, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
 import { boundWrites, onClose } from './slowClients.js';
 
+/** The most connection params (as JSON) a stream ticket stands for: what one issued ticket may keep in the store. */
+export const MAX_TICKET_PARAMS_BYTES = 4_096;
+
 /** Runs tRPC's node-http adapter for a request with a context known already, or answers it with `refusal` instead. */
 export type RunAdapter = (req: IncomingMessage, res: ServerResponse, path: string, answer: { readonly ctx: unknown } | { readonly refusal: TRPCError }) => Promise<void>;
 
@@ -105,7 +108,14 @@ export class EventStreams {
       if (!params) {
         throw new HeraldError('UNAUTHORIZED', `A stream ticket stands for credentials: send them in the ${CONNECTION_PARAMS_HEADER} header`);
       }
-      await this.gate.authenticate(params, req, address);
+      const size = JSON.stringify(params).length;
+      if (size > MAX_TICKET_PARAMS_BYTES) {
+        throw new HeraldError('LIMIT_EXCEEDED', `Connection params of ${size} bytes are over the ${MAX_TICKET_PARAMS_BYTES} a stream ticket holds; send smaller ones`);
+      }
+      const identity = await this.gate.authenticate(params, req, address);
+      // A ticket is a request (it is stored until redeemed or expired): it spends the caller's budget.
+      const budget = this.gate.takeRequests({ userKey: this.gate.userKeyOf(identity.user), address });
+      if (budget) throw budget.error;
     } catch (cause) {
       writeError(this.shapes, res, getTRPCErrorFromUnknown(cause), path);
       return;

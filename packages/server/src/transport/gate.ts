@@ -164,6 +164,11 @@ export class RequestGate {
     return this.admission.authenticate(params, req, address);
   }
 
+  /** The key `user` counts under (`userKey`), or null when anonymous. */
+  userKeyOf(user: unknown): string | null {
+    return this.admission.userKeyOf(user);
+  }
+
   /** Counts a failed authentication of `address` that did not go through `authenticate` (a refused stream ticket). */
   countFailure(address: string): void {
     this.failures?.take(address, this.now());
