@@ -31,6 +31,8 @@ export function checkInputLimits(serialized: unknown): void {
   if (depthOf(json) > MAX_INPUT_DEPTH) throw tooDeep();
   // A `meta` that is not superjson's is ignored by superjson, and so here.
   if (typeof meta !== 'object' || meta === null) return;
+  // superjson walks its annotations recursively: their nesting is bounded like the value's.
+  if (depthOf(meta) > MAX_INPUT_DEPTH) throw tooDeep();
   const { values, referentialEqualities } = meta as { values?: unknown; referentialEqualities?: unknown };
   let annotations = 0;
   // Each entry: an annotation tree, and the value its paths are relative to.
