@@ -44,6 +44,13 @@ export const HeraldErrorCode = {
    * then `outbox.retry(key)` (a new key) or `outbox.discard(key)`.
    */
   OUTBOX_EXPIRED: 'OUTBOX_EXPIRED',
+  /**
+   * Client: the server refused the frame that carried this call for its size
+   * (it closed the WebSocket with 1009, over its `limits.maxPayloadBytes`).
+   * The call did not run and is not sent again: the same frame would be
+   * refused again. Send less (split it, or upload the bulk another way).
+   */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
 } as const;
 export type HeraldErrorCode = (typeof HeraldErrorCode)[keyof typeof HeraldErrorCode];
 
@@ -63,6 +70,7 @@ export const TRPC_CODE_OF = {
   CONNECTION_LOST: 'CLIENT_CLOSED_REQUEST',
   CLIENT_CLOSED: 'CLIENT_CLOSED_REQUEST',
   OUTBOX_EXPIRED: 'TIMEOUT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
 } as const satisfies Record<HeraldErrorCode, string>;
 
 /** Reads the Herald code out of a tRPC client error's `data`, if there is one. */

@@ -12,11 +12,14 @@ export type ErrorKind = 'outcome' | 'resend' | 'later' | 'closing';
  * Whether an error is the mutation's outcome. The client's own errors, the
  * server going away, the connection being refused (its errors name no
  * `path`), and a repeat that found the first attempt still running are not:
- * the entry is sent again.
+ * the entry is sent again. A refusal that is final is the outcome although
+ * the client made it: `PAYLOAD_TOO_LARGE` (the server closed on the entry's
+ * frame with 1009; sent again, it would be refused again, forever).
  */
 export function errorKind(error: TRPCClientError<AnyRouter>): ErrorKind {
   const heraldCode = heraldCodeOf(error);
   if (heraldCode === 'CLIENT_CLOSED') return 'closing';
+  if (heraldCode === 'PAYLOAD_TOO_LARGE') return 'outcome';
   if (heraldCode === 'OFFLINE_TIMEOUT') return 'resend';
   if (heraldCode === 'OFFLINE_QUEUE_FULL' || heraldCode === 'SERVER_CLOSING' || heraldCode === 'CONNECTION_LOST' || heraldCode === 'TOKEN_EXPIRED') {
     return 'later';
