@@ -21,6 +21,8 @@ export function errorKind(error: TRPCClientError<AnyRouter>): ErrorKind {
   if (heraldCode === 'CLIENT_CLOSED') return 'closing';
   if (heraldCode === 'PAYLOAD_TOO_LARGE') return 'outcome';
   if (heraldCode === 'OFFLINE_TIMEOUT') return 'resend';
+  // Sent, and no answer came (in `callTimeoutMs`, or before the offline bound): sent again with the same key once the connection is open.
+  if (heraldCode === 'OUTCOME_UNKNOWN') return 'later';
   if (heraldCode === 'OFFLINE_QUEUE_FULL' || heraldCode === 'SERVER_CLOSING' || heraldCode === 'CONNECTION_LOST' || heraldCode === 'TOKEN_EXPIRED') {
     return 'later';
   }
