@@ -38,6 +38,7 @@ export function resolveClientConfig(options: HeraldClientOptions): ClientConfig 
     tracker: {
       maxQueued: offlineQueue.maxSize,
       maxQueuedAgeMs: offlineQueue.maxAgeMs,
+      callTimeoutMs: callTimeoutMsOf(options.callTimeoutMs),
       retryMutations: options.retryMutations ?? clientDefaults.retryMutations,
       newKey: newIdempotencyKey,
       onError,
@@ -73,6 +74,14 @@ function httpConfig(mode: 'http' | 'auto', options: HeraldClientOptions, urls: r
     fetch: options.fetch,
     connectionParams: options.connectionParams ?? null,
   };
+}
+
+/** `callTimeoutMs`: the default when absent, null when turned off; a bound that is not a positive number is a misuse. */
+function callTimeoutMsOf(value: number | null | undefined): number | null {
+  if (value === undefined) return clientDefaults.callTimeoutMs;
+  if (value === null) return null;
+  if (!(value > 0)) throw new TypeError(`createHeraldClient: callTimeoutMs must be a positive number of ms, or null for no bound; got ${String(value)}`);
+  return value;
 }
 
 /** The default of `onError` and `onRefreshError`. */

@@ -4,10 +4,14 @@ import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from '@trpc/server/
 import type { HeraldErrorCode } from '@herald/shared';
 import { TRPC_CODE_OF } from '@herald/shared/internal';
 
-/** A client-side failure shaped like a server error, so apps read `data.code` and `data.heraldCode` the same way. */
-export function clientError(code: HeraldErrorCode, message: string): TRPCClientError<AnyRouter> {
+/**
+ * A client-side failure shaped like a server error, so apps read `data.code`
+ * and `data.heraldCode` the same way; `extra` adds fields to `data` (the
+ * `idempotencyKey` of an `OUTCOME_UNKNOWN` mutation).
+ */
+export function clientError(code: HeraldErrorCode, message: string, extra?: Readonly<Record<string, unknown>>): TRPCClientError<AnyRouter> {
   return TRPCClientError.from({
-    error: { code: -32_000, message, data: { code: TRPC_CODE_OF[code], heraldCode: code, httpStatus: 0 } },
+    error: { code: -32_000, message, data: { ...extra, code: TRPC_CODE_OF[code], heraldCode: code, httpStatus: 0 } },
   });
 }
 

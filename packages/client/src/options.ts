@@ -175,12 +175,27 @@ export interface HeraldClientOptions {
      */
     maxSize?: number;
     /**
-     * How long a query or mutation may wait before it fails with
-     * `OFFLINE_TIMEOUT` (subscriptions wait as long as the app keeps them).
+     * How long a query or mutation may wait for a connection before it
+     * fails: with `OFFLINE_TIMEOUT` if it was never written to a socket,
+     * with `OUTCOME_UNKNOWN` if it was sent on a socket that was then lost
+     * (subscriptions wait as long as the app keeps them).
      * @default 30_000
      */
     maxAgeMs?: number;
   };
+  /**
+   * How long a query or mutation may go unanswered after it was first
+   * written to a socket (or HTTP request), whatever the connection does
+   * meanwhile (resends on later sockets included); then it fails with
+   * `OUTCOME_UNKNOWN`, and the server is asked to stop it. A server that
+   * answers heartbeats but never the call cannot keep it pending forever.
+   * Checked by one shared sweep (not a timer per call), so a call fails up
+   * to a quarter of this bound (at most a second) late. Keep it above the
+   * server's `idempotency.waitTimeoutMs` (30 s) and the slowest procedure;
+   * `null` turns it off. Subscriptions are never timed out.
+   * @default 60_000
+   */
+  callTimeoutMs?: number | null;
   /**
    * Resend a mutation that was in flight when the connection dropped, with the
    * same idempotency key, so a Herald server runs it at most once and answers
@@ -224,6 +239,7 @@ export const clientDefaults = {
   connectTimeoutMs: 10_000,
   maxCallsPerFrame: 10,
   offlineQueue: { maxSize: 1_000, maxAgeMs: 30_000 },
+  callTimeoutMs: 60_000,
   retryMutations: true,
   heartbeat: {
     pingIntervalMs: DEFAULT_CLIENT_PING_INTERVAL_MS,

@@ -29,8 +29,21 @@ export const HeraldErrorCode = {
    * mutation; resend the same key only with the same input.
    */
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
-  /** Client: the call waited offline longer than `offlineQueue.maxAgeMs` and was not sent. */
+  /**
+   * Client: the call waited for a connection longer than
+   * `offlineQueue.maxAgeMs` and was never written to a socket: it did not
+   * run. Retry it once the connection is `open`.
+   */
   OFFLINE_TIMEOUT: 'OFFLINE_TIMEOUT',
+  /**
+   * Client: the call was sent and no answer came, within `callTimeoutMs` of
+   * its first send or `offlineQueue.maxAgeMs` of waiting for a connection
+   * after its socket was lost. A mutation may or may not have run: retry it
+   * with the same idempotency key (pass `context: { idempotencyKey }`; the
+   * outbox does so itself), and a Herald server runs it at most once and
+   * answers with the first outcome. A query can simply be retried.
+   */
+  OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
   /** Client: `offlineQueue.maxSize` calls were already waiting; this one was not sent. */
   OFFLINE_QUEUE_FULL: 'OFFLINE_QUEUE_FULL',
   /** Client: the socket dropped while a mutation was in flight and `retryMutations` is off; it may or may not have run. */
@@ -44,6 +57,13 @@ export const HeraldErrorCode = {
    * then `outbox.retry(key)` (a new key) or `outbox.discard(key)`.
    */
   OUTBOX_EXPIRED: 'OUTBOX_EXPIRED',
+  /**
+   * Client: the server refused the frame that carried this call for its size
+   * (it closed the WebSocket with 1009, over its `limits.maxPayloadBytes`).
+   * The call did not run and is not sent again: the same frame would be
+   * refused again. Send less (split it, or upload the bulk another way).
+   */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
 } as const;
 export type HeraldErrorCode = (typeof HeraldErrorCode)[keyof typeof HeraldErrorCode];
 
@@ -59,10 +79,12 @@ export const TRPC_CODE_OF = {
   SERVER_CLOSING: 'SERVICE_UNAVAILABLE',
   IDEMPOTENCY_KEY_REUSED: 'CONFLICT',
   OFFLINE_TIMEOUT: 'TIMEOUT',
+  OUTCOME_UNKNOWN: 'TIMEOUT',
   OFFLINE_QUEUE_FULL: 'TOO_MANY_REQUESTS',
   CONNECTION_LOST: 'CLIENT_CLOSED_REQUEST',
   CLIENT_CLOSED: 'CLIENT_CLOSED_REQUEST',
   OUTBOX_EXPIRED: 'TIMEOUT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
 } as const satisfies Record<HeraldErrorCode, string>;
 
 /** Reads the Herald code out of a tRPC client error's `data`, if there is one. */

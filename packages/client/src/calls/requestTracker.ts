@@ -31,6 +31,8 @@ export interface TrackerSettings {
   readonly maxQueued: number;
   /** How long a query or mutation may wait for a socket before it fails. */
   readonly maxQueuedAgeMs: number;
+  /** How long a query or mutation may go unanswered after its first send before it fails with `OUTCOME_UNKNOWN`; null: no bound. */
+  readonly callTimeoutMs: number | null;
   /** Resend in-flight mutations (with their idempotency key) after a reconnect. */
   readonly retryMutations: boolean;
   /** Makes idempotency keys; crypto.randomUUID where there is one. */
@@ -48,6 +50,8 @@ interface Call extends CallRequest {
   session: Session | null;
   /** When it started waiting for a session (for the offline age bound). */
   waitingSince: number;
+  /** When it was first handed to a session (for `callTimeoutMs`, and to tell `OUTCOME_UNKNOWN` from `OFFLINE_TIMEOUT`); 0 until then. */
+  sentAt: number;
   lastEventId: string | undefined;
   started: boolean;
 }
@@ -78,7 +82,7 @@ export class RequestTracker {
 
   constructor(settings: TrackerSettings) {
     this.#settings = settings;
-    this.#sweepTimer = setInterval(() => this.#expireQueued(), Math.max(50, Math.min(1_000, settings.maxQueuedAgeMs / 4)));
+    this.#sweepTimer = setInterval(() => this.#sweep(), sweepIntervalMs(settings));
     unref(this.#sweepTimer);
   }
 
@@ -107,6 +111,7 @@ export class RequestTracker {
       observer,
       session: null,
       waitingSince: Date.now(),
+      sentAt: 0,
       lastEventId: request.lastEventId,
       started: false,
     };
@@ -234,7 +239,10 @@ export class RequestTracker {
             idempotencyKey: call.idempotencyKey,
           },
     );
-    if (sent) call.session = session;
+    if (!sent) return;
+    call.session = session;
+    // Handed to a session counts as sent: a batch the session drops at its end is rare, and OUTCOME_UNKNOWN is the safe thing to say of it.
+    if (call.sentAt === 0) call.sentAt = Date.now();
   }
 
   #cancel(call: Call): void {
@@ -253,15 +261,44 @@ export class RequestTracker {
     return count;
   }
 
-  #expireQueued(): void {
-    const oldest = Date.now() - this.#settings.maxQueuedAgeMs;
+  /**
+   * The one timer of all calls (no timer per call): fails each query or
+   * mutation past its bound. Never sent and waiting past `maxQueuedAgeMs`:
+   * `OFFLINE_TIMEOUT`, it did not run. Sent, and then waiting past
+   * `maxQueuedAgeMs` for a connection or unanswered `callTimeoutMs` after
+   * its first send: `OUTCOME_UNKNOWN`, it may have run (a mutation's error
+   * carries its `idempotencyKey` for a retry that runs it at most once), and
+   * its session is asked to stop it.
+   */
+  #sweep(): void {
+    const now = Date.now();
+    const { maxQueuedAgeMs, callTimeoutMs } = this.#settings;
+    const offlineSince = now - maxQueuedAgeMs;
     for (const call of [...this.#calls.values()]) {
       // Subscriptions wait as long as the app keeps them.
-      if (call.session !== null || call.type === 'subscription' || call.waitingSince > oldest) continue;
+      if (call.type === 'subscription') continue;
+      const offline = call.session === null && call.waitingSince <= offlineSince;
+      const unanswered = callTimeoutMs !== null && call.sentAt !== 0 && now - call.sentAt >= callTimeoutMs;
+      if (!offline && !unanswered) continue;
       this.#finish(call);
-      call.observer.error(
-        clientError('OFFLINE_TIMEOUT', `No connection for ${this.#settings.maxQueuedAgeMs} ms; the ${call.type} was not sent`),
-      );
+      if (call.sentAt === 0) {
+        call.observer.error(clientError('OFFLINE_TIMEOUT', `No connection for ${maxQueuedAgeMs} ms; the ${call.type} was never sent`));
+        continue;
+      }
+      call.session?.stopCall(call.id);
+      const why = offline
+        ? `was sent, then its connection was lost and none came back for ${maxQueuedAgeMs} ms`
+        : `was sent ${now - call.sentAt} ms ago and got no answer (callTimeoutMs is ${String(callTimeoutMs)})`;
+      const retry =
+        call.type === 'mutation'
+          ? `It may or may not have run: retry it with the same idempotency key (error.data.idempotencyKey, as context.idempotencyKey) and a Herald server runs it at most once`
+          : 'A query can simply be retried';
+      call.observer.error(clientError('OUTCOME_UNKNOWN', `The ${call.type} ${why}. ${retry}`, call.idempotencyKey === undefined ? undefined : { idempotencyKey: call.idempotencyKey }));
     }
   }
+}
+
+/** How often the sweep runs: a quarter of the shorter bound, between 50 ms and 1 s. */
+function sweepIntervalMs(settings: Pick<TrackerSettings, 'maxQueuedAgeMs' | 'callTimeoutMs'>): number {
+  return Math.max(50, Math.min(1_000, Math.min(settings.maxQueuedAgeMs, settings.callTimeoutMs ?? Infinity) / 4));
 }

@@ -6,10 +6,23 @@ import type { CallObserver, CallRequest } from './requestTracker.js';
 /** Starts a call and reports it to `observer`; returns the function that cancels it: the request tracker's `start`, or the persistence's around it. */
 export type StartCall = (call: CallRequest, observer: CallObserver) => () => void;
 
-/** The request for a call: a subscription resumes from the `lastEventId` its input names. */
+/**
+ * The request for a call: a subscription resumes from the `lastEventId` its
+ * input names; a mutation is sent with the `idempotencyKey` its context
+ * names, if any (a retry of one that failed with `OUTCOME_UNKNOWN` passes
+ * that error's `data.idempotencyKey`), else the tracker makes one.
+ */
 export function callRequest(type: CallRequest['type'], path: string, input: unknown, context: CallRequest['context']): CallRequest {
   const lastEventId = type === 'subscription' ? (input as { lastEventId?: unknown } | null | undefined)?.lastEventId : undefined;
-  return { type, path, input, lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined, context: context ?? {} };
+  const key = type === 'mutation' ? context?.['idempotencyKey'] : undefined;
+  return {
+    type,
+    path,
+    input,
+    lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
+    ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+    context: context ?? {},
+  };
 }
 
 /**

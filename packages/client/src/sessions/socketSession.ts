@@ -1,5 +1,7 @@
+import { CloseCode } from '@herald/shared';
 import { CLOSE_NORMAL } from '@herald/shared/internal';
 import { afterThisTick, onRefusedUpgrade } from '#platform';
+import { clientError } from '../errors.js';
 import { heartbeatTickMs, unref } from '../timers.js';
 import { callEventOf, connectionFrameOf, unreadableNotice } from './frames.js';
 import { withQueryParam } from './urls.js';
@@ -26,6 +28,15 @@ export interface SessionSettings {
  * It reports what the server said when it refused: the HTTP status of a
  * refused upgrade (when the platform shows it), and the error frame with
  * `id: null` a server sends about the connection before it closes it.
+ *
+ * A server closes with 1009 (`CloseCode.MESSAGE_TOO_BIG`) when a frame is
+ * over its `limits.maxPayloadBytes`, without saying which. The largest frame
+ * sent on the socket is over the limit whenever any is (and so was never
+ * run), so the largest call in it fails with `PAYLOAD_TOO_LARGE` before the
+ * session ends: it is never resent, so the next socket is not killed by the
+ * same frame (and does not prove itself only to die, resetting the backoff).
+ * Its other calls are resent as usual; should their frame be refused again,
+ * each refusal fails the next largest, so the client always moves on.
  */
 export class SocketSession implements Session {
   readonly transport = 'websocket' as const;
@@ -47,6 +58,15 @@ export class SocketSession implements Session {
   readonly #connectTimer: ReturnType<typeof setTimeout>;
   /** Requests made in this tick after its first, sent together when the tick ends; null when none is pending. */
   #batch: string[] | null = null;
+  /** The call ids of `#batch`'s requests, in the same order (null for a request that is not a call). */
+  #batchIds: (number | null)[] = [];
+  /**
+   * The length of the largest frame sent (in UTF-16 code units: for JSON
+   * text about its bytes; only compared), and the id of the largest call in
+   * it, or null when it carried none (`connectionParams`).
+   */
+  #largestFrame = 0;
+  #largestFrameCall: number | null = null;
 
   readonly #settings: SessionSettings;
   readonly #handlers: SessionHandlers;
@@ -61,9 +81,11 @@ export class SocketSession implements Session {
     this.#socket = new settings.WebSocket(settings.connectionParams ? withQueryParam(url, 'connectionParams', '1') : url);
     this.#socket.addEventListener('open', () => this.#onOpen());
     this.#socket.addEventListener('message', (event) => this.#onFrame(event.data));
-    this.#socket.addEventListener('close', (event) =>
-      this.#end({ code: event.code, error: new Error(`WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`) }),
-    );
+    this.#socket.addEventListener('close', (event) => {
+      const error = new Error(`WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`);
+      if (event.code === CloseCode.MESSAGE_TOO_BIG) this.#refuseLargestCall();
+      this.#end({ code: event.code, error });
+    });
     // Browsers fire `error` then `close`; `ws` too. The close carries the
     // details, except that in Node the `error` tells that the upgrade got an
     // HTTP answer (browsers hide it).
@@ -96,12 +118,12 @@ export class SocketSession implements Session {
     let params = `"path":${JSON.stringify(call.path)}${input === undefined ? '' : `,"input":${input}`}`;
     if (call.lastEventId !== undefined) params += `,"lastEventId":${JSON.stringify(call.lastEventId)}`;
     if (call.idempotencyKey !== undefined) params += `,"idempotencyKey":${JSON.stringify(call.idempotencyKey)}`;
-    return this.#request(`{"id":${JSON.stringify(call.id)},"method":${JSON.stringify(call.type)},"params":{${params}}}`);
+    return this.#request(`{"id":${JSON.stringify(call.id)},"method":${JSON.stringify(call.type)},"params":{${params}}}`, call.id);
   }
 
   stopCall(id: number): void {
     // `subscription.stop` also cancels a query or mutation on a Herald server (its signal aborts).
-    this.#request(JSON.stringify({ id, method: 'subscription.stop' }));
+    this.#request(JSON.stringify({ id, method: 'subscription.stop' }), null);
   }
 
   /**
@@ -109,12 +131,14 @@ export class SocketSession implements Session {
    * timer), the rest of the tick as batches when it ends, so a burst of
    * calls costs a few frames and writes instead of one each.
    */
-  #request(json: string): boolean {
+  #request(json: string, callId: number | null): boolean {
     if (!this.isReady) return false;
     if (this.#batch) {
       this.#batch.push(json);
+      this.#batchIds.push(callId);
       return true;
     }
+    this.#noteFrame(json.length, callId);
     this.#socket.send(json);
     if (this.#settings.maxCallsPerFrame > 1) {
       this.#batch = [];
@@ -125,18 +149,51 @@ export class SocketSession implements Session {
 
   #flushBatch(): void {
     const batch = this.#batch ?? [];
+    const ids = this.#batchIds;
     this.#batch = null;
+    this.#batchIds = [];
     // A session that ended meanwhile drops them: its calls are resent on the next one.
     if (!this.isReady) return;
     const size = this.#settings.maxCallsPerFrame;
     for (let start = 0; start < batch.length; start += size) {
-      const chunk = batch.slice(start, start + size);
-      this.#socket.send(chunk.length === 1 ? chunk[0]! : `[${chunk.join(',')}]`);
+      const end = Math.min(start + size, batch.length);
+      // The frame's length (the requests, a comma between each, the brackets) and its largest call.
+      let length = end - start > 1 ? end - start + 1 : 0;
+      let largest = start;
+      for (let i = start; i < end; i++) {
+        length += batch[i]!.length;
+        if (ids[i] !== null && (ids[largest] === null || batch[i]!.length > batch[largest]!.length)) largest = i;
+      }
+      this.#noteFrame(length, ids[largest]!);
+      this.#socket.send(end - start === 1 ? batch[start]! : `[${batch.slice(start, end).join(',')}]`);
     }
   }
 
   refreshCredentials(params: ConnectionParams): void {
-    if (this.isReady) this.#socket.send(JSON.stringify({ method: 'connectionParams', data: params }));
+    if (!this.isReady) return;
+    const json = JSON.stringify({ method: 'connectionParams', data: params });
+    this.#noteFrame(json.length, null);
+    this.#socket.send(json);
+  }
+
+  /** Remembers the largest frame sent so far (see the class's note on 1009). */
+  #noteFrame(length: number, callId: number | null): void {
+    if (length <= this.#largestFrame) return;
+    this.#largestFrame = length;
+    this.#largestFrameCall = callId;
+  }
+
+  /**
+   * The server closed with 1009: the largest call of the largest frame sent
+   * fails with `PAYLOAD_TOO_LARGE` (a call already answered, or no call at
+   * all, leaves the others to the usual resend).
+   */
+  #refuseLargestCall(): void {
+    const id = this.#largestFrameCall;
+    if (this.#ended || id === null) return;
+    const size = this.#largestFrame >= MIB ? `${(this.#largestFrame / MIB).toFixed(1)} MiB` : `${Math.ceil(this.#largestFrame / KIB)} KiB`;
+    const message = `The server refused this call for its size: its frame (about ${size}) is over the server's limit (limits.maxPayloadBytes), so it closed the connection with 1009 (message too big). The call did not run and is not sent again; send less`;
+    this.#handlers.onEvent(this, id, { type: 'error', error: clientError('PAYLOAD_TOO_LARGE', message) });
   }
 
   /** Closes normally; `onEnd` follows. */
@@ -149,7 +206,9 @@ export class SocketSession implements Session {
     clearTimeout(this.#connectTimer);
     this.#lastSeenAt = Date.now();
     if (this.#settings.connectionParams) {
-      this.#socket.send(JSON.stringify({ method: 'connectionParams', data: this.#settings.connectionParams }));
+      const json = JSON.stringify({ method: 'connectionParams', data: this.#settings.connectionParams });
+      this.#noteFrame(json.length, null);
+      this.#socket.send(json);
     }
     this.#ready = true;
     this.#handlers.onReady(this);
@@ -251,6 +310,8 @@ export class SocketSession implements Session {
 }
 
 const HERALD_REFUSAL_STATUSES = /* @__PURE__ */ new Set([429, 503]);
+const KIB = 1_024;
+const MIB = 1_048_576;
 
 let lastInput: unknown = undefined;
 let lastInputJson = '';

@@ -33,7 +33,7 @@ export function createLedgerApp() {
 
 export type LedgerRouter = ReturnType<typeof createLedgerApp>['router'];
 
-export async function startLedgerServer(options: { port?: number } = {}) {
+export async function startLedgerServer(options: { port?: number; maxPayloadBytes?: number } = {}) {
   const app = createLedgerApp();
   const server = await createHeraldServer({
     router: app.router,
@@ -41,6 +41,7 @@ export async function startLedgerServer(options: { port?: number } = {}) {
     port: options.port ?? 0,
     host: '127.0.0.1',
     metrics: false,
+    ...(options.maxPayloadBytes !== undefined ? { limits: { maxPayloadBytes: options.maxPayloadBytes } } : {}),
     createContext: () => ({}),
   });
   return {

@@ -20,8 +20,10 @@ describe('resolveClientConfig', () => {
     expect(config.tracker).toMatchObject({
       maxQueued: clientDefaults.offlineQueue.maxSize,
       maxQueuedAgeMs: clientDefaults.offlineQueue.maxAgeMs,
+      callTimeoutMs: clientDefaults.callTimeoutMs,
       retryMutations: clientDefaults.retryMutations,
     });
+    expect(clientDefaults.callTimeoutMs).toBe(60_000);
     expect(config.onStateChange).toBeNull();
     expect(config.persistence).toBeNull();
   });
@@ -50,5 +52,13 @@ describe('resolveClientConfig', () => {
   it("refuses 'http' or 'auto' without the HTTP transport, and a transport it does not know", () => {
     expect(() => resolveClientConfig({ url: 'ws://a/ws', transport: 'auto' })).toThrow(/needs the HTTP transport/);
     expect(() => resolveClientConfig({ url: 'ws://a/ws', transport: 'carrier-pigeon' as never })).toThrow(/transport must be/);
+  });
+
+  it('callTimeoutMs: a bound in ms, null for none; zero, a negative or NaN is refused', () => {
+    expect(resolveClientConfig({ url: 'ws://a/ws', callTimeoutMs: 5 }).tracker.callTimeoutMs).toBe(5);
+    expect(resolveClientConfig({ url: 'ws://a/ws', callTimeoutMs: null }).tracker.callTimeoutMs).toBeNull();
+    for (const bad of [0, -1, Number.NaN]) {
+      expect(() => resolveClientConfig({ url: 'ws://a/ws', callTimeoutMs: bad })).toThrow(/callTimeoutMs must be a positive number/);
+    }
   });
 });

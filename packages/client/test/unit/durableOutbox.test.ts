@@ -122,6 +122,23 @@ describe('DurableOutbox timers', () => {
     await outbox.close();
   });
 
+  it('OUTCOME_UNKNOWN (sent, no answer) is not the outcome: sent again with the same key, after retryDelayMs while open', async () => {
+    const { outbox, outcomes } = await outboxOn(memoryStorage());
+    const { observer, seen } = caller();
+    outbox.mutate('write', { n: 1 }, observer);
+    await vi.advanceTimersByTimeAsync(0);
+    host.sent[0]!.observer.error(clientError('OUTCOME_UNKNOWN', 'no answer within callTimeoutMs'));
+    await vi.advanceTimersByTimeAsync(settings.retryDelayMs - 1);
+    expect(host.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(host.sent).toHaveLength(2);
+    expect(host.sent[1]!.call.idempotencyKey).toBe(host.sent[0]!.call.idempotencyKey);
+    host.sent[1]!.observer.next({ type: 'data', data: 'ok' });
+    expect(seen.data).toBe('ok');
+    expect(outcomes.map((o) => o.type)).toEqual(['success']);
+    await outbox.close();
+  });
+
   it("takes over a gone owner's entries at the next claimIntervalMs, and never a live owner's", async () => {
     const storage = memoryStorage();
     const { outbox: first } = await outboxOn(storage);

@@ -69,7 +69,7 @@ describe('RequestTracker', () => {
   /** What the tracker reported through `onError`. */
   let unowned: TRPCClientError<AnyRouter>[];
   const make = (settings: Partial<TrackerSettings> = {}) => {
-    tracker = new RequestTracker({ maxQueued: 10, maxQueuedAgeMs: 1_000, retryMutations: true, newKey: () => `key-${++keys}`, onError: (error) => unowned.push(error), ...settings });
+    tracker = new RequestTracker({ maxQueued: 10, maxQueuedAgeMs: 1_000, callTimeoutMs: null, retryMutations: true, newKey: () => `key-${++keys}`, onError: (error) => unowned.push(error), ...settings });
     return tracker;
   };
   beforeEach(() => {
@@ -138,19 +138,73 @@ describe('RequestTracker', () => {
     expect(session.sent.map((call) => call.type)).toEqual(['subscription']);
   });
 
-  it('counts the offline age from when the connection was lost, not from when the call started', () => {
+  it('counts the offline age from when the connection was lost, not from when the call started; a call that was sent fails with OUTCOME_UNKNOWN', () => {
     make({ maxQueuedAgeMs: 1_000 });
     const session = new RecordingSession('ws://a');
     tracker.onSession(session);
     const q = new Observed();
     tracker.start(query(), q);
-    vi.advanceTimersByTime(5_000); // in flight, unanswered: no timeout applies
+    vi.advanceTimersByTime(5_000); // in flight, unanswered, no callTimeoutMs: no timeout applies
     expect(q.errors).toEqual([]);
     tracker.onSessionLost(session, true);
     vi.advanceTimersByTime(900);
     expect(q.errors).toEqual([]);
     vi.advanceTimersByTime(400);
-    expect(q.codes()).toEqual(['OFFLINE_TIMEOUT']);
+    expect(q.codes()).toEqual(['OUTCOME_UNKNOWN']);
+    expect(q.errors[0]?.message).toMatch(/query was sent, then its connection was lost.*can simply be retried/);
+  });
+
+  it('OFFLINE_TIMEOUT only for a mutation never sent; one sent whose socket was lost fails with OUTCOME_UNKNOWN and its key', () => {
+    make({ maxQueuedAgeMs: 1_000 });
+    const session = new RecordingSession('ws://a');
+    tracker.onSession(session);
+    const sent = new Observed();
+    tracker.start(mutation('send'), sent);
+    tracker.onSessionLost(session, true);
+    const neverSent = new Observed();
+    tracker.start(mutation('send'), neverSent);
+    vi.advanceTimersByTime(1_250);
+    expect(neverSent.codes()).toEqual(['OFFLINE_TIMEOUT']);
+    expect(neverSent.errors[0]?.message).toMatch(/mutation was never sent/);
+    expect(sent.codes()).toEqual(['OUTCOME_UNKNOWN']);
+    expect(sent.errors[0]?.data).toMatchObject({ code: 'TIMEOUT', idempotencyKey: 'key-1' });
+    expect(sent.errors[0]?.message).toMatch(/may or may not have run: retry it with the same idempotency key/);
+  });
+
+  it('callTimeoutMs: a call unanswered that long after its first send fails with OUTCOME_UNKNOWN and is stopped; the bound holds across a resend', () => {
+    make({ maxQueuedAgeMs: 10_000, callTimeoutMs: 1_000 });
+    const first = new RecordingSession('ws://a');
+    tracker.onSession(first);
+    const m = new Observed();
+    const answered = new Observed();
+    const s = new Observed();
+    tracker.start(mutation('send'), m);
+    tracker.start(query(), answered);
+    tracker.start(subscription(), s);
+    vi.advanceTimersByTime(600);
+    tracker.onEvent(first, 2, answer('fine'));
+    // Lost and resent on a new session: the bound still counts from the first send.
+    tracker.onSessionLost(first, true);
+    const second = new RecordingSession('ws://b');
+    tracker.onSession(second);
+    expect(second.sent.map((call) => call.id)).toEqual([1, 3]);
+    vi.advanceTimersByTime(399);
+    expect(m.errors).toEqual([]);
+    // The sweep runs every quarter of the shorter bound.
+    vi.advanceTimersByTime(251);
+    expect(m.codes()).toEqual(['OUTCOME_UNKNOWN']);
+    expect(m.errors[0]?.data).toMatchObject({ idempotencyKey: 'key-1' });
+    expect(m.errors[0]?.message).toMatch(/got no answer \(callTimeoutMs is 1000\)/);
+    expect(second.stopped).toEqual([1]);
+    expect(answered).toMatchObject({ data: ['fine'], errors: [] });
+    vi.advanceTimersByTime(60_000);
+    expect(s).toMatchObject({ errors: [], completed: 0 });
+    // A call that waits offline is not timed out by callTimeoutMs before it is sent.
+    tracker.onSessionLost(second, true);
+    const waiting = new Observed();
+    tracker.start(query(), waiting);
+    vi.advanceTimersByTime(5_000);
+    expect(waiting.errors).toEqual([]);
   });
 
   it('fails an in-flight mutation with CONNECTION_LOST when retryMutations is off, and resends queries', () => {
