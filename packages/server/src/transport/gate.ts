@@ -298,7 +298,7 @@ export class RequestGate {
     if (bytes <= max) return null;
     return this.refuse(
       RefusalReason.MAX_PAYLOAD,
-      new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `A request may carry at most ${max} bytes (maxPayloadBytes); send less` }),
+      new HeraldError('PAYLOAD_TOO_LARGE', `A request may carry at most ${max} bytes (maxPayloadBytes); send less`),
     );
   }
 
