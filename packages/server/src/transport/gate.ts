@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
+import type { TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { Logger } from 'pino';
 import type { Identity } from '../auth/identity.js';
 import { HeraldError, RefusalReason } from '../errors.js';
