@@ -3,6 +3,8 @@ import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { transformer, type ChannelEvent, type PresenceEvent, type PresenceMember } from '@herald/shared';
 import { z } from 'zod';
 import type { Broker, BrokerEntry, PresenceChange, PresenceRecord, Retention } from '../brokers/broker.js';
+import { BrokerUnavailableError } from '../brokers/errors.js';
+import { nextPublishOnce } from '../brokers/publishOnce.js';
 import { HeraldError } from '../errors.js';
 import type { FanoutRegistry } from './fanout.js';
 import { ChannelStream } from './channelStream.js';
@@ -212,13 +214,19 @@ export function createChannel<
     // Without an `authorize` option there is nothing to check, and no promise to wait for.
     const authorize = runtime.authorize ? () => (check ??= authorized('subscribe', topic, ctx)) : null;
 
-    const open = async (sink: EventSink, from: string | null) => {
+    const open = async (sink: EventSink, from: string | null, signal?: AbortSignal) => {
       if (authorize) await authorize();
       const subscriber = new ChannelSubscriber(context, from, sink);
+      // A consumer that leaves while the subscription waits for the broker stops the wait.
+      const stop = () => subscriber.close();
+      signal?.addEventListener('abort', stop, { once: true });
       try {
         await subscriber.start();
       } catch (error) {
+        subscriber.close();
         throw brokerFailure('subscribe failed', error);
+      } finally {
+        signal?.removeEventListener('abort', stop);
       }
       let presenceClientId: string | null = null;
       if (presenceInfo !== undefined) {
@@ -257,7 +265,7 @@ export function createChannel<
       // so a smaller queue would overflow on every resync and never catch up.
       const queue = new SubscriberQueue<{ position: string; event: ChannelEvent<Message> }>(bufferSize + retention.size + 2);
       const signal = givenSignal ?? new AbortController().signal;
-      const handle = await open({ deliver: (shared) => queue.push({ position: shared.position, event: shared.event as ChannelEvent<Message> }) }, from);
+      const handle = await open({ deliver: (shared) => queue.push({ position: shared.position, event: shared.event as ChannelEvent<Message> }) }, from, givenSignal);
       let consumed = from;
       try {
         while (!signal.aborted) {
@@ -298,9 +306,17 @@ export function createChannel<
         });
       }
       runtime.counts.published++;
-      return brokerCall('publish failed, the message was not stored', () =>
-        broker.publish(topic, transformer.stringify(parsed.data), retention),
-      );
+      try {
+        // In a keyed mutation the publish is made once per key (`PublishOnce`): a rerun finds it.
+        return await broker.publish(topic, transformer.stringify(parsed.data), retention, nextPublishOnce());
+      } catch (error) {
+        throw brokerFailure(
+          error instanceof BrokerUnavailableError && error.outcomeUnknown
+            ? 'publish failed, and the message may have been stored'
+            : 'publish failed, the message was not stored',
+          error,
+        );
+      }
     },
 
     stream,

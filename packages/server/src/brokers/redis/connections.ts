@@ -186,7 +186,7 @@ export function connectRedis(options: RedisConnectionOptions): RedisConnections 
   const connecting = clients.connecting.catch(() => undefined);
 
   async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    if (closed) throw new BrokerUnavailableError('The Redis broker is closed');
+    if (closed) throw new BrokerUnavailableError('The Redis broker is closed', { closed: true });
     await connecting;
     if (redis.status !== 'ready') {
       throw new BrokerUnavailableError(`Redis is not reachable (connection ${redis.status}); ${what} did not happen`);
@@ -194,8 +194,13 @@ export function connectRedis(options: RedisConnectionOptions): RedisConnections 
     try {
       return await run();
     } catch (error) {
+      // An error reply (OOM, READONLY, CLUSTERDOWN...) is Redis refusing the
+      // command; anything else (a timeout, a connection lost mid-command)
+      // leaves it sent and unanswered: Redis may run it yet. (By name: a
+      // client the app gave may come from another copy of ioredis.)
       throw new BrokerUnavailableError(`Redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`, {
         cause: error,
+        outcomeUnknown: !(error instanceof Error && error.name === 'ReplyError'),
       });
     }
   }
