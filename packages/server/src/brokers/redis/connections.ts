@@ -68,6 +68,11 @@ function clusterOptions(commandTimeoutMs: number): ClusterOptions {
     // Redirections and the retries of a command whose master went away stay within about one command timeout.
     retryDelayOnFailover: 100,
     retryDelayOnClusterDown: 100,
+    // During a failover nodes disagree about a slot for a moment, and a MOVED
+    // resent at once can bounce between them until `maxRedirections` runs out
+    // ("Too many Cluster redirections"); spaced out, the redirections span
+    // about one command timeout, time for the new master to be known.
+    retryDelayOnMoved: 100,
     maxRedirections: Math.max(2, Math.floor(commandTimeoutMs / 200)),
     slotsRefreshTimeout: Math.min(1_000, commandTimeoutMs),
     redisOptions: { ...connectionOptions(commandTimeoutMs), lazyConnect: false },
