@@ -8,6 +8,7 @@
  * for it. Each test runs a redis-server of its own (helpers/ownRedis.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { transformer } from '@herald/server';
 import { Cleanup, errorCodeOf, resultOf, withTimeout, type RawSocket, type RedisProcess } from '@herald/test-kit';
 import {
   adminClient,
@@ -120,8 +121,18 @@ describe('a Redis that refuses writes (maxmemory 2mb, noeviction, filled)', () =
     await admin.config('SET', 'maxmemory', '2mb');
     await expect(admin.set('one-more', 'x')).rejects.toThrow(/OOM/);
 
-    // The claim is refused: a keyed mutation fails with the broker's code, not INTERNAL_SERVER_ERROR.
+    // The claim is refused: a keyed mutation fails with the broker's code, not INTERNAL_SERVER_ERROR, on both doors.
     expect(errorCodeOf(await sendKeyed(socket, 'k1', 1))).toBe('BROKER_UNAVAILABLE');
+    const overHttp = await fetch(`${ledger.server.httpUrl}/trpc/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' },
+      body: JSON.stringify(transformer.serialize({ n: 1 })),
+    });
+    expect(overHttp.status).toBe(503);
+    const { error } = (await overHttp.json()) as { error: never };
+    expect((transformer.deserialize(error) as { data: { heraldCode: string } }).data.heraldCode).toBe('BROKER_UNAVAILABLE');
+    // A publish from server code too.
+    await expect(ledger.app.ledger.publish('main', { n: -1 })).rejects.toMatchObject({ heraldCode: 'BROKER_UNAVAILABLE' });
     // Redis still answers PING; readiness asks for a write.
     expect(await admin.ping()).toBe('PONG');
     await expect.poll(readyz, { timeout: 10_000 }).toBe(503);

@@ -7,6 +7,7 @@ import { BrokerUnavailableError } from '../brokers/errors.js';
 import { nextPublishOnce } from '../brokers/publishOnce.js';
 import { HeraldError } from '../errors.js';
 import type { FanoutRegistry } from './fanout.js';
+import { retryThroughOutage } from './brokerRetry.js';
 import { ChannelStream } from './channelStream.js';
 import type { NativeStream } from './nativeStream.js';
 import { ChannelSubscriber, type EventSink } from './subscriber.js';
@@ -232,7 +233,8 @@ export function createChannel<
       if (presenceInfo !== undefined) {
         const record = { clientId: randomUUID(), info: transformer.stringify(presenceInfo), joinedAt: Date.now() };
         try {
-          await brokerCall('presence join failed', () => broker.presence.join(topic, record));
+          // Waits out a broker that is away, as the subscription's start did.
+          await brokerCall('presence join failed', () => retryThroughOutage(() => broker.presence.join(topic, record), runtime.onError, signal));
         } catch (error) {
           subscriber.close();
           throw error;

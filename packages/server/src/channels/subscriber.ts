@@ -1,7 +1,7 @@
 import { transformer, type ChannelEvent } from '@herald/shared';
 import type { Broker, ReadAfterResult, Retention } from '../brokers/broker.js';
-import { BrokerUnavailableError } from '../brokers/errors.js';
 import { compareStreamIds, formatStreamId, parseStreamId, previousStreamId, type StreamId } from '../brokers/streamId.js';
+import { delay, isFinal, retryDelayMs, START_WAIT_MS } from './brokerRetry.js';
 import type { DecodedEntry, FanoutRegistry, Sink } from './fanout.js';
 import { SharedEvent } from './sharedEvent.js';
 
@@ -22,22 +22,6 @@ export interface SubscriberContext {
   /** Live messages buffered while history is read, before a resync is forced. */
   readonly bufferSize: number;
   readonly onError: (error: unknown) => void;
-}
-
-/** Longest wait between attempts while a subscriber waits out a broker outage (the cap of its backoff). */
-const RETRY_MAX_MS = 2_000;
-/** The first retry waits up to this long; each later one up to twice as long, up to `RETRY_MAX_MS`. */
-const RETRY_BASE_MS = 100;
-/**
- * How long a subscription that is opening (or resuming) waits for a broker
- * that is away or failing over before it fails with BROKER_UNAVAILABLE.
- * An open one that loses the broker waits as long as it takes.
- */
-export const START_WAIT_MS = 30_000;
-
-/** Full jitter: a random wait up to the capped exponential bound, so subscribers that failed together do not retry together. */
-function retryDelayMs(attempt: number): number {
-  return Math.random() * Math.min(RETRY_BASE_MS * 2 ** attempt, RETRY_MAX_MS);
 }
 
 /**
@@ -212,22 +196,10 @@ export class ChannelSubscriber implements Sink {
    */
   private async waitToRetry(error: unknown, attempt: number, deadline: number | null): Promise<boolean> {
     if (this.isClosed()) return false;
-    if (error instanceof BrokerUnavailableError && error.closed) throw error;
+    if (isFinal(error)) throw error;
     if (deadline !== null && Date.now() >= deadline) throw error;
     if (attempt === 0) this.ctx.onError(error);
-    await abortableDelay(retryDelayMs(attempt), (this.stopped ??= new AbortController()).signal);
+    await delay(retryDelayMs(attempt), (this.stopped ??= new AbortController()).signal);
     return !this.isClosed();
   }
-}
-
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

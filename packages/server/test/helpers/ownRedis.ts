@@ -96,6 +96,7 @@ function createLedgerApp(redisUrl: string, options: LedgerOptions) {
   const ledger = herald.channel('ledger', {
     key: z.string(),
     message: z.object({ n: z.number().int() }),
+    presence: z.object({ name: z.string() }),
     history: { size: 10_000, ttlMs: 600_000 },
   });
   const runs = new Map<number, number>();
@@ -109,7 +110,8 @@ function createLedgerApp(redisUrl: string, options: LedgerOptions) {
     }),
     ledger: t.procedure
       .input(z.object({ ...resumeInput }))
-      .subscription(({ input, signal }) => ledger.stream('main', { lastEventId: input.lastEventId, signal })),
+      // Joins presence, as the chat demo's room stream does: a resume waits for the broker at that step too.
+      .subscription(({ input, signal }) => ledger.stream('main', { lastEventId: input.lastEventId, signal, presence: { name: 'reader' } })),
   });
   /** Resolves once `herald`'s `onError` has been called `count` times in all. */
   const errorCount = (count: number) =>

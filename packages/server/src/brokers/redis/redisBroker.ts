@@ -39,9 +39,11 @@ export interface RedisBrokerOptions {
    */
   presenceTtlMs?: number;
   /**
-   * A command that takes longer fails with BROKER_UNAVAILABLE. (On a Redis
-   * Cluster, calls made while the client first connects wait up to 10 s for
-   * it, or this long if longer.)
+   * A command that takes longer fails with BROKER_UNAVAILABLE; Redis may
+   * still run it when it answers again (a publish's error then says the
+   * message may have been stored; a keyed mutation's retry with the same
+   * key learns it). (On a Redis Cluster, calls made while the client first
+   * connects wait up to 10 s for it, or this long if longer.)
    * @default 2_000
    */
   commandTimeoutMs?: number;
