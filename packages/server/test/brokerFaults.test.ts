@@ -1,6 +1,7 @@
 /**
  * A Redis that stalls (`DEBUG SLEEP`), pauses (SIGSTOP), fills up
- * (`maxmemory` with `noeviction`) or goes away, under keyed mutations and
+ * (`maxmemory` with `noeviction`), turns read-only (a replica) or goes
+ * away, under keyed mutations and
  * resumed subscriptions: a mutation whose outcome is not known is never
  * stored as a failure and never runs its publish twice, every broker
  * failure reaches the caller as BROKER_UNAVAILABLE, `/readyz` sees a Redis
@@ -111,6 +112,10 @@ describe('a Redis that refuses writes (maxmemory 2mb, noeviction, filled)', () =
     const readyz = async () => (await fetch(`${ledger.server.httpUrl}/readyz`)).status;
     expect(await readyz()).toBe(200);
     expect(errorCodeOf(await sendKeyed(socket, 'k0', 0))).toBeNull();
+    // A mutation claims its key while Redis still has room; its publish comes after Redis is full.
+    const held = ledger.app.holds.hold(2);
+    const claimedBefore = sendKeyed(socket, 'k2', 2);
+    const release = await held;
 
     // Filled past the limit (written before the limit is set): right at the
     // limit Redis's own buffers move its memory to and fro, and a write passes now and then.
@@ -136,11 +141,33 @@ describe('a Redis that refuses writes (maxmemory 2mb, noeviction, filled)', () =
     // Redis still answers PING; readiness asks for a write.
     expect(await admin.ping()).toBe('PONG');
     await expect.poll(readyz, { timeout: 10_000 }).toBe(503);
+    // The publish is refused: BROKER_UNAVAILABLE, and the claim is released even though Redis refuses writes.
+    release();
+    expect(errorCodeOf(await claimedBefore)).toBe('BROKER_UNAVAILABLE');
 
-    await admin.flushall();
+    // Room again (the data stays): ready, and both keys run once.
+    await admin.config('SET', 'maxmemory', '0');
     await expect.poll(readyz, { timeout: 10_000 }).toBe(200);
-    const { n } = await sendUntilDone(socket, 'k1', 1);
-    expect(n).toBe(1);
+    expect((await sendUntilDone(socket, 'k1', 1)).n).toBe(1);
+    expect((await sendUntilDone(socket, 'k2', 2, 3)).n).toBe(2);
+    expect(await ledger.stored()).toEqual([0, 1, 2]);
+  });
+});
+
+describe('a Redis that became a read-only replica', () => {
+  it('makes /readyz answer 503 while it is one, and 200 once it is a master again', async () => {
+    const primary = await startOwnRedis(cleanup);
+    const redis = await startOwnRedis(cleanup);
+    const admin = adminClient(cleanup, redis);
+    const ledger = await startLedger(cleanup, redis.url);
+    const readyz = async () => (await fetch(`${ledger.server.httpUrl}/readyz`)).status;
+    expect(await readyz()).toBe(200);
+
+    await admin.replicaof('127.0.0.1', primary.port);
+    await expect.poll(readyz, { timeout: 10_000 }).toBe(503);
+    await expect(ledger.app.ledger.publish('main', { n: 1 })).rejects.toMatchObject({ heraldCode: 'BROKER_UNAVAILABLE' });
+    await admin.replicaof('NO', 'ONE');
+    await expect.poll(readyz, { timeout: 10_000 }).toBe(200);
   });
 });
 

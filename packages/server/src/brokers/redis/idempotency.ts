@@ -26,11 +26,15 @@ return {3, value}`;
 
 /**
  * Releases a claim only while its owner still holds it (a late release never
- * undoes a completion or another owner's claim).
+ * undoes a completion or another owner's claim). A Redis out of memory
+ * refuses the SET (often the very failure being released) but not a DEL,
+ * which frees the key instead: free and released are claimed alike, and
+ * the run's publish records, in keys of their own, stay.
  * KEYS: the key. ARGV: the pending value (PENDING + owner), RELEASED, ttlMs.
  */
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  local set = redis.pcall('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  if type(set) == 'table' and set.err then redis.call('DEL', KEYS[1]) end
   return 1
 end
 return 0`;
