@@ -230,7 +230,8 @@ export function createChannel<
         signal?.removeEventListener('abort', stop);
       }
       let presenceClientId: string | null = null;
-      if (presenceInfo !== undefined) {
+      // A consumer that left while the subscription waited does not join presence on its way out.
+      if (presenceInfo !== undefined && !signal?.aborted) {
         const record = { clientId: randomUUID(), info: transformer.stringify(presenceInfo), joinedAt: Date.now() };
         try {
           // Waits out a broker that is away, as the subscription's start did.
