@@ -7,7 +7,14 @@ export const HeraldErrorCode = {
   INVALID_MESSAGE: 'INVALID_MESSAGE',
   /** A channel key failed its schema. */
   INVALID_KEY: 'INVALID_KEY',
-  /** The broker could not be reached; the publish did not happen. */
+  /**
+   * The broker could not be reached, refused the write (out of memory,
+   * read-only) or did not answer in time. A publish that failed this way
+   * was not stored, unless its message says it may have been (a timeout).
+   * A mutation with an idempotency key that fails with it has no known
+   * outcome and nothing stored for its key: retry it with the same key,
+   * which runs it once and never stores its messages twice.
+   */
   BROKER_UNAVAILABLE: 'BROKER_UNAVAILABLE',
   /** No credentials, or credentials that were refused. */
   UNAUTHORIZED: 'UNAUTHORIZED',

@@ -38,10 +38,12 @@ export interface RedisProcess {
   /** Starts it again on the same port (empty: nothing was persisted); resolves once it answers PING. */
   start(): Promise<void>;
   output(): string;
+  /** Sends `signal` to the process: SIGSTOP pauses it (connections stay open, nothing is answered), SIGCONT resumes it. */
+  signal(signal: NodeJS.Signals): void;
 }
 
-/** Starts `redis-server` (the path of the executable) on a spare 127.0.0.1 port; `cleanup` kills it. */
-export async function startRedisServer(cleanup: Cleanup, redisServer: string): Promise<RedisProcess> {
+/** Starts `redis-server` (the path of the executable, then `extraArgs`) on a spare 127.0.0.1 port; `cleanup` kills it. */
+export async function startRedisServer(cleanup: Cleanup, redisServer: string, extraArgs: readonly string[] = []): Promise<RedisProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-redis-'));
   cleanup.defer(() => rmSync(dir, { recursive: true, force: true }));
   let child: ChildProcess | null = null;
@@ -51,7 +53,7 @@ export async function startRedisServer(cleanup: Cleanup, redisServer: string): P
   async function launch(onPort: number): Promise<boolean> {
     const started = spawn(
       redisServer,
-      ['--port', String(onPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
+      ['--port', String(onPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', ...extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = started;
@@ -89,5 +91,8 @@ export async function startRedisServer(cleanup: Cleanup, redisServer: string): P
       if (!(await launch(port))) throw new Error(`redis-server could not start again on port ${port}:\n${output}`);
     },
     output: () => output,
+    signal(signal) {
+      if (child) child.kill(signal);
+    },
   };
 }

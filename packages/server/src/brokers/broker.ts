@@ -1,5 +1,6 @@
 import type { GapReason } from '@herald/shared';
 import type { IdempotencyStore } from './idempotency.js';
+import type { PublishOnce } from './publishOnce.js';
 
 /**
  * The one seam all delivery goes through. A broker knows topics (a channel
@@ -15,10 +16,13 @@ export interface Broker {
    * Appends to the topic's history and notifies live subscribers, as one
    * step: no subscriber can see a message before it is in history. Resolves
    * with the message's id, which orders it among all of the topic's messages
-   * whichever process published them. Rejects with `BROKER_UNAVAILABLE` when
-   * the publish did not happen.
+   * whichever process published them. Rejects with `BROKER_UNAVAILABLE`
+   * when it failed: it did not happen, or, when the error says
+   * `outcomeUnknown` (a timeout), it may happen yet. With `once`, a publish
+   * whose tag the topic has seen stores nothing and resolves with the id
+   * the tag was first published with (keyed mutations, `PublishOnce`).
    */
-  publish(topic: string, data: string, retention: Retention): Promise<string>;
+  publish(topic: string, data: string, retention: Retention, once?: PublishOnce): Promise<string>;
 
   /**
    * Live delivery of the topic's messages in id order, from now on. Resolves
@@ -49,7 +53,11 @@ export interface Broker {
   /** Outcomes of mutations by idempotency key, shared by every node. */
   readonly idempotency: IdempotencyStore;
 
-  /** Resolves when the broker can serve; rejects with the reason when it cannot. */
+  /**
+   * Resolves when the broker can serve, writes included; rejects with the
+   * reason when it cannot (`/readyz`). May answer from a probe made up to a
+   * second before, so frequent readiness checks cost the broker little.
+   */
   ping(): Promise<void>;
 
   /** Ends every subscription and timer the broker owns. */

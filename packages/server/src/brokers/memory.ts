@@ -103,8 +103,13 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
     return state.entries.slice(state.start);
   }
 
+  /** Publishes made once (`PublishOnce`), by topic and tag: the id and until when it is remembered. */
+  const publishedOnce = new Map<string, { readonly id: string; readonly expiresAt: number }>();
+
   function sweep(): void {
     idempotency.sweep();
+    const at = opts.now();
+    for (const [tag, record] of publishedOnce) if (record.expiresAt <= at) publishedOnce.delete(tag);
     for (const [topic, state] of topics) {
       const retention = retentionOf.get(topic);
       if (retention) prune(state, retention);
@@ -116,7 +121,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   }
 
   function assertOpen(): void {
-    if (closed) throw new BrokerUnavailableError('The memory broker is closed');
+    if (closed) throw new BrokerUnavailableError('The memory broker is closed', { closed: true });
   }
 
   const presence = memoryPresence();
@@ -125,8 +130,13 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   return {
     kind: 'memory',
 
-    async publish(topic, data, retention) {
+    async publish(topic, data, retention, once) {
       assertOpen();
+      const onceKey = once ? `${topic}\n${once.tag}` : null;
+      if (onceKey !== null) {
+        const record = publishedOnce.get(onceKey);
+        if (record && record.expiresAt > opts.now()) return record.id;
+      }
       const state = topicState(topic);
       retentionOf.set(topic, retention);
       const now = opts.now();
@@ -137,6 +147,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       prune(state, retention);
       const delivered: BrokerEntry = { id: entry.id, data };
       for (const listener of state.listeners) listener.onEntry(delivered);
+      if (onceKey !== null && once) publishedOnce.set(onceKey, { id: entry.id, expiresAt: now + once.ttlMs });
       return entry.id;
     },
 

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import type { IdempotencyStore } from '../brokers/idempotency.js';
+import { runKeyed } from '../brokers/publishOnce.js';
 import { HeraldError } from '../errors.js';
 import type { StoredOutcome } from './outcome.js';
 
@@ -44,8 +45,18 @@ export interface KeyedMutation {
  * IDEMPOTENCY_KEY_REUSED, never answered with the first input's outcome.
  *
  *     claim ──claimed──▶ run first() ──▶ complete(fingerprint, outcome) ──▶ outcome
+ *       │                    └─broker failed─▶ release ──▶ BROKER_UNAVAILABLE (outcome unknown)
  *       ├────done──────────────────────────────────────────▶ stored outcome (replayed), if the fingerprint matches
- *       └────pending───▶ wait(waitTimeoutMs) ──▶ outcome (replayed), or TIMEOUT
+ *       └────pending───▶ wait(waitTimeoutMs) ──▶ outcome (replayed); released: claim again; else TIMEOUT
+ *
+ * An outcome that is not known is never stored. When the broker fails under
+ * a run (its claim, a publish, or recording the outcome timed out or was
+ * refused), the caller gets BROKER_UNAVAILABLE and the key is released:
+ * it stays claimed with no outcome, and the next attempt with the key runs
+ * the mutation again. That rerun's publishes carry the same tags as the
+ * first run's (`runKeyed`, `PublishOnce`), so a message the first run
+ * stored, even one whose publish timed out and ran later, is found, not
+ * stored again: the rerun learns the real outcome of each publish.
  *
  * `first` is never cancelled by the caller going away: its outcome is
  * recorded for the repeat the client sends after reconnecting.
@@ -60,6 +71,11 @@ export class IdempotentCalls {
     return userKey !== null ? `u:${userKey}` : `a:${address}`;
   }
 
+  /**
+   * Runs `first` once for the key, or replays its outcome. `first` resolves
+   * with the outcome to store, or rejects when its outcome is not known
+   * (a broker failure); rejects with BROKER_UNAVAILABLE when the store fails.
+   */
   async run(
     mutation: KeyedMutation,
     first: () => Promise<StoredOutcome>,
@@ -67,19 +83,61 @@ export class IdempotentCalls {
     const { store, ttlMs, waitTimeoutMs } = this.settings;
     const storeKey = `${mutation.scope}|${mutation.path}|${mutation.key}`;
     const fingerprint = fingerprintOf(mutation);
-    const claim = await store.claim(storeKey, ttlMs);
-    if (claim.state === 'done') return { outcome: replay(claim.outcome, fingerprint), replayed: true };
-    if (claim.state === 'pending') {
-      const stored = await store.wait(storeKey, waitTimeoutMs);
-      if (stored === null) {
-        throw new TRPCError({ code: 'TIMEOUT', message: 'The first attempt of this mutation is still running; retry later with the same key' });
-      }
-      return { outcome: replay(stored, fingerprint), replayed: true };
+    // Names this attempt's claim, so its release cannot free another attempt's.
+    const owner = randomUUID();
+    // A second claim only after a wait that ended without an outcome (the run was released, or took too long).
+    for (let attempt = 0; ; attempt++) {
+      const claim = await this.stored('claim', storeKey, owner, () => store.claim(storeKey, ttlMs, owner));
+      if (claim.state === 'done') return { outcome: replay(claim.outcome, fingerprint), replayed: true };
+      if (claim.state === 'claimed') return { outcome: await this.runClaimed(storeKey, owner, fingerprint, first), replayed: false };
+      if (attempt > 0) break;
+      const stored = await this.stored('wait', storeKey, null, () => store.wait(storeKey, waitTimeoutMs));
+      if (stored !== null) return { outcome: replay(stored, fingerprint), replayed: true };
     }
-    const outcome = await first();
-    await store.complete(storeKey, `${fingerprint}${outcome}`, ttlMs);
-    return { outcome, replayed: false };
+    throw new TRPCError({ code: 'TIMEOUT', message: 'The first attempt of this mutation is still running; retry later with the same key' });
   }
+
+  private async runClaimed(storeKey: string, owner: string, fingerprint: string, first: () => Promise<StoredOutcome>): Promise<StoredOutcome> {
+    const { store, ttlMs } = this.settings;
+    let outcome: StoredOutcome;
+    try {
+      outcome = await runKeyed(storeKey, ttlMs, first);
+    } catch (error) {
+      this.release(storeKey, owner);
+      throw unknownOutcome('the broker failed while it ran', error);
+    }
+    await this.stored('record', storeKey, owner, () => store.complete(storeKey, `${fingerprint}${outcome}`, ttlMs));
+    return outcome;
+  }
+
+  /**
+   * A store call; its failure is BROKER_UNAVAILABLE, and releases `owner`'s
+   * claim (a claim or record that timed out may still run in the broker: the
+   * release, sent after it on the same connection, runs after it).
+   */
+  private async stored<T>(step: string, storeKey: string, owner: string | null, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (owner !== null) this.release(storeKey, owner);
+      throw unknownOutcome(`the idempotency ${step} failed`, error);
+    }
+  }
+
+  /** Best effort: a release that cannot reach the broker leaves the claim to lapse after `ttlMs`. */
+  private release(storeKey: string, owner: string): void {
+    this.settings.store.release(storeKey, owner, this.settings.ttlMs).catch(() => undefined);
+  }
+}
+
+/** BROKER_UNAVAILABLE for a keyed mutation whose outcome is not known, saying how to learn it. */
+function unknownOutcome(what: string, cause: unknown): HeraldError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new HeraldError(
+    'BROKER_UNAVAILABLE',
+    `The mutation's outcome is not known: ${what} (${reason}). Retry with the same idempotency key: it runs once, and learns what the first attempt did`,
+    { cause },
+  );
 }
 
 /** A SHA-256 of path and input, hex: 64 characters in front of each stored outcome. */

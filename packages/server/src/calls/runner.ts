@@ -1,4 +1,5 @@
 import { callTRPCProcedure, getTRPCErrorFromUnknown, TRPCError, type AnyRouter } from '@trpc/server';
+import { isBrokerFailure } from '../brokers/errors.js';
 import { HeraldError } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { ErrorReporter } from '../transport/admission.js';
@@ -66,7 +67,10 @@ export class CallRunner<TRouter extends AnyRouter = AnyRouter> {
    * (data or error, as every door stores and replays it) and whether it was
    * replayed. The run is never cancelled by its caller going away, so the
    * outcome is recorded for the repeat. Rejects only when the key itself
-   * fails (IDEMPOTENCY_KEY_REUSED, a first attempt still running, the store).
+   * fails (IDEMPOTENCY_KEY_REUSED, a first attempt still running) or the
+   * outcome is not known (BROKER_UNAVAILABLE: the store failed, or the
+   * procedure failed with the broker; nothing is stored, and a retry with
+   * the key runs it again, see `IdempotentCalls`).
    */
   async once(mutation: KeyedMutation, context: ErrorContext, batchIndex: number): Promise<{ readonly outcome: StoredOutcome; readonly replayed: boolean }> {
     const { outcomes, metrics } = this.settings;
@@ -74,6 +78,8 @@ export class CallRunner<TRouter extends AnyRouter = AnyRouter> {
       try {
         return outcomes.dataBody(await this.run(context.ctx, new RunningCall('mutation'), 'mutation', mutation.path, context.input, batchIndex));
       } catch (cause) {
+        // A broker failure is no outcome: the mutation may have done part of its work (a publish may still run).
+        if (isBrokerFailure(cause)) throw cause;
         const error = this.failure(cause, context);
         metrics.error(errorCodeOf(error));
         return outcomes.errorBody(error, context, (formatterError) => this.report(formatterError, context));

@@ -3,8 +3,11 @@ import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { transformer, type ChannelEvent, type PresenceEvent, type PresenceMember } from '@herald/shared';
 import { z } from 'zod';
 import type { Broker, BrokerEntry, PresenceChange, PresenceRecord, Retention } from '../brokers/broker.js';
+import { BrokerUnavailableError } from '../brokers/errors.js';
+import { nextPublishOnce } from '../brokers/publishOnce.js';
 import { HeraldError } from '../errors.js';
 import type { FanoutRegistry } from './fanout.js';
+import { retryThroughOutage } from './brokerRetry.js';
 import { ChannelStream } from './channelStream.js';
 import type { NativeStream } from './nativeStream.js';
 import { ChannelSubscriber, type EventSink } from './subscriber.js';
@@ -212,19 +215,27 @@ export function createChannel<
     // Without an `authorize` option there is nothing to check, and no promise to wait for.
     const authorize = runtime.authorize ? () => (check ??= authorized('subscribe', topic, ctx)) : null;
 
-    const open = async (sink: EventSink, from: string | null) => {
+    const open = async (sink: EventSink, from: string | null, signal?: AbortSignal) => {
       if (authorize) await authorize();
       const subscriber = new ChannelSubscriber(context, from, sink);
+      // A consumer that leaves while the subscription waits for the broker stops the wait.
+      const stop = () => subscriber.close();
+      signal?.addEventListener('abort', stop, { once: true });
       try {
         await subscriber.start();
       } catch (error) {
+        subscriber.close();
         throw brokerFailure('subscribe failed', error);
+      } finally {
+        signal?.removeEventListener('abort', stop);
       }
       let presenceClientId: string | null = null;
-      if (presenceInfo !== undefined) {
+      // A consumer that left while the subscription waited does not join presence on its way out.
+      if (presenceInfo !== undefined && !signal?.aborted) {
         const record = { clientId: randomUUID(), info: transformer.stringify(presenceInfo), joinedAt: Date.now() };
         try {
-          await brokerCall('presence join failed', () => broker.presence.join(topic, record));
+          // Waits out a broker that is away, as the subscription's start did.
+          await brokerCall('presence join failed', () => retryThroughOutage(() => broker.presence.join(topic, record), runtime.onError, signal));
         } catch (error) {
           subscriber.close();
           throw error;
@@ -257,7 +268,7 @@ export function createChannel<
       // so a smaller queue would overflow on every resync and never catch up.
       const queue = new SubscriberQueue<{ position: string; event: ChannelEvent<Message> }>(bufferSize + retention.size + 2);
       const signal = givenSignal ?? new AbortController().signal;
-      const handle = await open({ deliver: (shared) => queue.push({ position: shared.position, event: shared.event as ChannelEvent<Message> }) }, from);
+      const handle = await open({ deliver: (shared) => queue.push({ position: shared.position, event: shared.event as ChannelEvent<Message> }) }, from, givenSignal);
       let consumed = from;
       try {
         while (!signal.aborted) {
@@ -298,9 +309,17 @@ export function createChannel<
         });
       }
       runtime.counts.published++;
-      return brokerCall('publish failed, the message was not stored', () =>
-        broker.publish(topic, transformer.stringify(parsed.data), retention),
-      );
+      try {
+        // In a keyed mutation the publish is made once per key (`PublishOnce`): a rerun finds it.
+        return await broker.publish(topic, transformer.stringify(parsed.data), retention, nextPublishOnce());
+      } catch (error) {
+        throw brokerFailure(
+          error instanceof BrokerUnavailableError && error.outcomeUnknown
+            ? 'publish failed, and the message may have been stored'
+            : 'publish failed, the message was not stored',
+          error,
+        );
+      }
     },
 
     stream,

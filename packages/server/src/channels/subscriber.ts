@@ -1,6 +1,7 @@
 import { transformer, type ChannelEvent } from '@herald/shared';
 import type { Broker, ReadAfterResult, Retention } from '../brokers/broker.js';
 import { compareStreamIds, formatStreamId, parseStreamId, previousStreamId, type StreamId } from '../brokers/streamId.js';
+import { delay, isFinal, retryDelayMs, START_WAIT_MS } from './brokerRetry.js';
 import type { DecodedEntry, FanoutRegistry, Sink } from './fanout.js';
 import { SharedEvent } from './sharedEvent.js';
 
@@ -22,9 +23,6 @@ export interface SubscriberContext {
   readonly bufferSize: number;
   readonly onError: (error: unknown) => void;
 }
-
-/** Longest wait between history reads while a live subscriber resyncs through a broker outage. */
-const RESYNC_RETRY_MAX_MS = 2_000;
 
 /**
  * One subscription to one topic: the resume algorithm, written once for every
@@ -63,16 +61,31 @@ export class ChannelSubscriber implements Sink {
     this.lastId = from;
   }
 
-  /** Attaches and delivers history. Rejects (fail fast) if the broker cannot serve the first read. */
+  /**
+   * Attaches and delivers history. While the broker is away (down, failing
+   * over, a cluster slot moving) it retries with capped, full-jitter backoff,
+   * reporting the first failure through `onError`; it rejects with the last
+   * failure after `START_WAIT_MS`, or at once when the broker is closed.
+   * The subscriber sees nothing meanwhile: its `live` marker comes once it
+   * has caught up. Resolves early, doing nothing more, once closed.
+   */
   async start(): Promise<void> {
-    const attaching = this.ctx.fanout.attach(this.ctx.topic, this);
-    if (attaching) await attaching;
-    this.attached = true;
+    const deadline = Date.now() + START_WAIT_MS;
+    for (let attempt = 0; !this.attached; attempt++) {
+      try {
+        const attaching = this.ctx.fanout.attach(this.ctx.topic, this);
+        if (attaching) await attaching;
+        this.attached = true;
+      } catch (error) {
+        // A failed attach leaves no sink behind (FanoutRegistry.attach): the next attempt subscribes anew.
+        if (!(await this.waitToRetry(error, attempt, deadline))) return;
+      }
+    }
     if (this.isClosed()) {
       this.ctx.fanout.detach(this.ctx.topic, this);
       return;
     }
-    await this.catchUp(this.lastId, true);
+    await this.catchUp(this.lastId, deadline);
   }
 
   /**
@@ -82,7 +95,7 @@ export class ChannelSubscriber implements Sink {
   resync(from: string | null): void {
     if (this.mode === 'closed') return;
     this.lastId = from;
-    this.catchUp(from, false).catch(this.ctx.onError);
+    this.catchUp(from, null).catch(this.ctx.onError);
   }
 
   /** Read through a method: `mode` changes across awaits, which narrowing cannot see. */
@@ -103,14 +116,13 @@ export class ChannelSubscriber implements Sink {
     this.resync(this.lastId);
   }
 
-  private async catchUp(from: string | null, failFast: boolean): Promise<void> {
+  /** Reads history after `from` (retrying until `deadline`, or for as long as it takes when null) and goes live. */
+  private async catchUp(from: string | null, deadline: number | null): Promise<void> {
     const generation = ++this.generation;
     this.mode = 'catching-up';
     this.buffer = null;
     this.bufferOverflowed = false;
-    const read = failFast
-      ? await this.ctx.broker.readAfter(this.ctx.topic, from, this.ctx.retention)
-      : await this.readWithRetry(from);
+    const read = await this.readWithRetry(from, deadline);
     if (!read || generation !== this.generation || this.isClosed()) return;
 
     if (read.gap) {
@@ -128,7 +140,7 @@ export class ChannelSubscriber implements Sink {
 
     if (this.bufferOverflowed) {
       // Live delivery outran the history read; read again from where we are.
-      this.catchUp(this.lastId, false).catch(this.ctx.onError);
+      this.catchUp(this.lastId, null).catch(this.ctx.onError);
       return;
     }
     const buffered = this.takeBuffered();
@@ -165,29 +177,29 @@ export class ChannelSubscriber implements Sink {
     this.sink.deliver(new SharedEvent(position, event));
   }
 
-  private async readWithRetry(from: string | null): Promise<ReadAfterResult | null> {
-    if (this.isClosed()) return null;
-    const signal = (this.stopped ??= new AbortController()).signal;
-    for (let attempt = 0; !signal.aborted; attempt++) {
+  /** History after `from`, retried through broker outages (see `waitToRetry`); null once closed. */
+  private async readWithRetry(from: string | null, deadline: number | null): Promise<ReadAfterResult | null> {
+    for (let attempt = 0; !this.isClosed(); attempt++) {
       try {
         return await this.ctx.broker.readAfter(this.ctx.topic, from, this.ctx.retention);
       } catch (error) {
-        if (attempt === 0) this.ctx.onError(error);
-        await abortableDelay(Math.min(100 * 2 ** attempt, RESYNC_RETRY_MAX_MS), signal);
+        if (!(await this.waitToRetry(error, attempt, deadline))) return null;
       }
     }
     return null;
   }
-}
 
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  /**
+   * After failed attempt `attempt`: reports the first failure, waits its
+   * backoff, and says whether to try again (false once closed). Throws
+   * `error` when the broker is closed or `deadline` has passed.
+   */
+  private async waitToRetry(error: unknown, attempt: number, deadline: number | null): Promise<boolean> {
+    if (this.isClosed()) return false;
+    if (isFinal(error)) throw error;
+    if (deadline !== null && Date.now() >= deadline) throw error;
+    if (attempt === 0) this.ctx.onError(error);
+    await delay(retryDelayMs(attempt), (this.stopped ??= new AbortController()).signal);
+    return !this.isClosed();
+  }
 }

@@ -19,8 +19,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * `/healthz` answers whether the process is alive (always 200 while it runs);
- * `/readyz` whether it should get traffic: broker reachable and not draining
- * or closing. Load balancers route on the second, restart on the first.
+ * `/readyz` whether it should get traffic: the broker accepts writes (a
+ * Redis out of memory, read-only or with its cluster down answers 503, not
+ * only one that is unreachable; `Broker.ping`), and the server is not
+ * draining or closing. Load balancers route on the second, restart on the first.
  * `/metrics` (its path is configurable) is the Prometheus exposition.
  */
 export async function serveHealth(source: HealthSource, req: IncomingMessage, res: ServerResponse): Promise<boolean> {

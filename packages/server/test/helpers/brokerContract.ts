@@ -106,6 +106,24 @@ export function brokerContract(name: string, makeBroker: () => Promise<Broker> |
       await unsubscribe();
     });
 
+    it('publishes a tagged publish once per topic and tag, and answers a repeat with the first id (PublishOnce)', async () => {
+      const t = topic();
+      const seen: string[] = [];
+      const unsubscribe = await broker.subscribe(t, { onEntry: (entry) => seen.push(entry.data), onInterrupted: () => {} });
+      const once = { tag: 'run-1', ttlMs: 60_000 };
+      const first = await broker.publish(t, 'a', retention, once);
+      const again = await broker.publish(t, 'a', retention, once);
+      expect(again).toBe(first);
+      // Another tag, or another topic with the same tag, is another publish.
+      const other = await broker.publish(t, 'b', retention, { tag: 'run-2', ttlMs: 60_000 });
+      expect(other).not.toBe(first);
+      await broker.publish(topic(), 'a', retention, once);
+      const read = await broker.readAfter(t, '0-1', retention);
+      expect(read.entries.map((entry) => entry.data)).toEqual(['a', 'b']);
+      await expect.poll(() => seen).toEqual(['a', 'b']);
+      await unsubscribe();
+    });
+
     it('answers ping while open', async () => {
       await expect(broker.ping()).resolves.toBeUndefined();
     });

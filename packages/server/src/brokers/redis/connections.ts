@@ -68,6 +68,11 @@ function clusterOptions(commandTimeoutMs: number): ClusterOptions {
     // Redirections and the retries of a command whose master went away stay within about one command timeout.
     retryDelayOnFailover: 100,
     retryDelayOnClusterDown: 100,
+    // During a failover nodes disagree about a slot for a moment, and a MOVED
+    // resent at once can bounce between them until `maxRedirections` runs out
+    // ("Too many Cluster redirections"); spaced out, the redirections span
+    // about one command timeout, time for the new master to be known.
+    retryDelayOnMoved: 100,
     maxRedirections: Math.max(2, Math.floor(commandTimeoutMs / 200)),
     slotsRefreshTimeout: Math.min(1_000, commandTimeoutMs),
     redisOptions: { ...connectionOptions(commandTimeoutMs), lazyConnect: false },
@@ -186,7 +191,7 @@ export function connectRedis(options: RedisConnectionOptions): RedisConnections 
   const connecting = clients.connecting.catch(() => undefined);
 
   async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    if (closed) throw new BrokerUnavailableError('The Redis broker is closed');
+    if (closed) throw new BrokerUnavailableError('The Redis broker is closed', { closed: true });
     await connecting;
     if (redis.status !== 'ready') {
       throw new BrokerUnavailableError(`Redis is not reachable (connection ${redis.status}); ${what} did not happen`);
@@ -194,8 +199,13 @@ export function connectRedis(options: RedisConnectionOptions): RedisConnections 
     try {
       return await run();
     } catch (error) {
+      // An error reply (OOM, READONLY, CLUSTERDOWN...) is Redis refusing the
+      // command; anything else (a timeout, a connection lost mid-command)
+      // leaves it sent and unanswered: Redis may run it yet. (By name: a
+      // client the app gave may come from another copy of ioredis.)
       throw new BrokerUnavailableError(`Redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`, {
         cause: error,
+        outcomeUnknown: !(error instanceof Error && error.name === 'ReplyError'),
       });
     }
   }

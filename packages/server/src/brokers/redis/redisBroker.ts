@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { GapReason } from '@herald/shared';
 import type { Broker, BrokerEntry, ReadAfterResult, Retention } from '../broker.js';
@@ -38,9 +39,11 @@ export interface RedisBrokerOptions {
    */
   presenceTtlMs?: number;
   /**
-   * A command that takes longer fails with BROKER_UNAVAILABLE. (On a Redis
-   * Cluster, calls made while the client first connects wait up to 10 s for
-   * it, or this long if longer.)
+   * A command that takes longer fails with BROKER_UNAVAILABLE; Redis may
+   * still run it when it answers again (a publish's error then says the
+   * message may have been stored; a keyed mutation's retry with the same
+   * key learns it). (On a Redis Cluster, calls made while the client first
+   * connects wait up to 10 s for it, or this long if longer.)
    * @default 2_000
    */
   commandTimeoutMs?: number;
@@ -55,6 +58,11 @@ export const redisBrokerDefaults = {
   presenceTtlMs: 15_000,
   commandTimeoutMs: 2_000,
 } as const;
+
+/** How long one readiness probe's answer serves `ping` (and so `/readyz`): probes cost Redis one write per node per this long at most. */
+const READY_PROBE_REUSE_MS = 1_000;
+/** How long a readiness key outlives its last probe. */
+const READY_KEY_TTL_MS = 10_000;
 
 /** The largest sequence number a position may carry (a safe integer, well inside Redis's 64 bits). */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -100,8 +108,13 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     members: (topic: string) => `${prefix}:pm:{${topic}}`,
     records: (topic: string) => `${prefix}:pr:{${topic}}`,
     presenceEvents: (topic: string) => `${prefix}:pe:{${topic}}`,
+    /** The record of a publish made once (`PublishOnce`): its id. */
+    published: (topic: string, tag: string) => `${prefix}:po:{${topic}}:${tag}`,
   };
   const presence = redisPresence({ connections, scripts, keys, presenceTtlMs });
+  /** This broker's readiness key (`ping`): one per node, so probes of several nodes never contend. */
+  const readyKey = `${prefix}:ready:${randomUUID()}`;
+  let readyProbe: { readonly at: number; readonly promise: Promise<void> } | null = null;
 
   type ReadReply = [string, string, number, string, string, [string, string[]][]];
 
@@ -143,7 +156,16 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   return {
     kind: 'redis',
 
-    publish(topic, data, retention) {
+    publish(topic, data, retention, once) {
+      if (once) {
+        return call('publish', () =>
+          runScript<string>(
+            scripts.publish,
+            [keys.stream(topic), keys.epoch(topic), keys.published(topic, once.tag)],
+            [data, retention.size, retention.ttlMs, keys.live(topic), once.ttlMs],
+          ),
+        );
+      }
       return call('publish', () =>
         runScript<string>(scripts.publish, [keys.stream(topic), keys.epoch(topic)], [data, retention.size, retention.ttlMs, keys.live(topic)]),
       );
@@ -194,10 +216,19 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     },
 
     presence: presence.store,
-    idempotency: redisIdempotencyStore(redis, (key) => `${prefix}:idem:${key}`, call),
+    idempotency: redisIdempotencyStore(connections, (key) => `${prefix}:idem:${key}`),
 
-    async ping() {
-      await call('ping', () => redis.ping());
+    ping() {
+      // A write, not a PING: a Redis out of memory (noeviction), a read-only
+      // replica or a cluster that is down all answer PING and refuse every
+      // write. One probe serves every caller for READY_PROBE_REUSE_MS.
+      const now = Date.now();
+      if (!readyProbe || now - readyProbe.at >= READY_PROBE_REUSE_MS) {
+        const promise = call('readiness write', () => redis.set(readyKey, '1', 'PX', READY_KEY_TTL_MS)).then(() => undefined);
+        promise.catch(() => undefined);
+        readyProbe = { at: now, promise };
+      }
+      return readyProbe.promise;
     },
 
     async close() {

@@ -53,7 +53,14 @@ end`;
 /**
  * Append + trim + notify, as one step, so no subscriber can see a message
  * before it is in history, and two publishers get one order.
- * KEYS: stream, epoch (one Redis: the prefix's; cluster: the topic's). ARGV: data, maxlen, ttlMs, pubsub channel.
+ * KEYS: stream, epoch (one Redis: the prefix's; cluster: the topic's), and
+ * for a publish made once (`PublishOnce`) its record, in the topic's slot.
+ * ARGV: data, maxlen, ttlMs, pubsub channel, and the record's ttlMs.
+ *
+ * A record that exists means this publish happened: its id is returned and
+ * nothing is stored or sent. Otherwise the record is written with the
+ * append, in the same step, so a publish whose reply was lost is known by
+ * the next one with its tag, whichever order Redis runs them in.
  *
  * Trimming uses XDEL rather than XADD MAXLEN or XTRIM MINID because only
  * XDEL advances the stream's `max-deleted-entry-id`, which is how a resume
@@ -61,7 +68,11 @@ end`;
  * The stream key expires `ttlMs` after its last publish, exactly when its last
  * entry would have aged out, so an idle topic leaves nothing behind.
  */
-const publishScript = (mode: RedisMode) => `${NOW_MS}
+const publishScript = (mode: RedisMode) => `if KEYS[3] then
+  local published = redis.call('GET', KEYS[3])
+  if published then return published end
+end
+${NOW_MS}
 ${mode === 'single' ? "redis.call('SET', KEYS[2], now - 1, 'NX')" : `${TOPIC_EPOCH}
 topicEpoch(KEYS[2], tonumber(ARGV[3]))`}
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
@@ -79,6 +90,7 @@ if now - ttl > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('${publishCommand(mode)}', ARGV[4], id .. '\\n' .. ARGV[1])
+if KEYS[3] then redis.call('SET', KEYS[3], id, 'PX', tonumber(ARGV[5])) end
 return id`;
 
 /**

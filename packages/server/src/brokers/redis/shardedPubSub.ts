@@ -103,7 +103,7 @@ export class ShardedPubSub implements TopicPubSub {
 
   /** Subscribes `channel` on the master that owns its slot now. */
   private async attach(channel: string, state: ChannelState): Promise<void> {
-    if (this.closed) throw new BrokerUnavailableError('The Redis broker is closed');
+    if (this.closed) throw new BrokerUnavailableError('The Redis broker is closed', { closed: true });
     if (state.handlers.size === 0) return;
     const owner = this.cluster.slots[state.slot]?.[0];
     if (!owner) {
