@@ -21,8 +21,10 @@ export function errorKind(error: TRPCClientError<AnyRouter>): ErrorKind {
   if (heraldCode === 'CLIENT_CLOSED') return 'closing';
   if (heraldCode === 'PAYLOAD_TOO_LARGE') return 'outcome';
   if (heraldCode === 'OFFLINE_TIMEOUT') return 'resend';
-  // Sent, and no answer came (in `callTimeoutMs`, or before the offline bound): sent again with the same key once the connection is open.
-  if (heraldCode === 'OUTCOME_UNKNOWN') return 'later';
+  // Sent, and no answer came (in `callTimeoutMs`, or before the offline bound), or the server's broker failed
+  // (the server released the key, and a rerun learns what a timed-out publish did): sent again with the same
+  // key once the connection is open, so the mutation takes effect once.
+  if (heraldCode === 'OUTCOME_UNKNOWN' || heraldCode === 'BROKER_UNAVAILABLE') return 'later';
   if (heraldCode === 'OFFLINE_QUEUE_FULL' || heraldCode === 'SERVER_CLOSING' || heraldCode === 'CONNECTION_LOST' || heraldCode === 'TOKEN_EXPIRED') {
     return 'later';
   }

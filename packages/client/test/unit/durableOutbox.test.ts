@@ -122,12 +122,15 @@ describe('DurableOutbox timers', () => {
     await outbox.close();
   });
 
-  it('OUTCOME_UNKNOWN (sent, no answer) is not the outcome: sent again with the same key, after retryDelayMs while open', async () => {
+  it.each([
+    ['OUTCOME_UNKNOWN', 'no answer within callTimeoutMs'],
+    ['BROKER_UNAVAILABLE', 'the publish did not happen'],
+  ] as const)('%s (the outcome is not known) is not the outcome: sent again with the same key, after retryDelayMs while open', async (code, message) => {
     const { outbox, outcomes } = await outboxOn(memoryStorage());
     const { observer, seen } = caller();
     outbox.mutate('write', { n: 1 }, observer);
     await vi.advanceTimersByTimeAsync(0);
-    host.sent[0]!.observer.error(clientError('OUTCOME_UNKNOWN', 'no answer within callTimeoutMs'));
+    host.sent[0]!.observer.error(clientError(code, message));
     await vi.advanceTimersByTimeAsync(settings.retryDelayMs - 1);
     expect(host.sent).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
