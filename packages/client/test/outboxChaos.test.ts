@@ -4,23 +4,11 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createFaultProxy } from '@herald/server/testing';
-import { Cleanup, kill, pollUntil, spawnTs } from '@herald/test-kit';
+import { Cleanup, kill, pollUntil, seeded, spawnTs } from '@herald/test-kit';
 import { startLedgerServer } from './helpers/ledgerApp.js';
 
 const COUNT = 500;
 const KILLS = 5;
-
-/** A small seeded generator, so a failing run can be replayed with its seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const settledCount = (output: string): number => Math.max(0, ...[...output.matchAll(/^settled (\d+)$/gm)].map((m) => Number(m[1])));
 

@@ -8,25 +8,13 @@
  * Replay a failing run with CHAOS_SEED=<seed>.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup, errorCodeOf, resultOf, type RawSocket } from '@herald/test-kit';
+import { Cleanup, errorCodeOf, resultOf, seeded, type RawSocket } from '@herald/test-kit';
 import { openSocket, sendKeyed, stallRedis, startLedger, startOwnRedis } from './helpers/ownRedis.js';
 
 const TOTAL = 160;
 const IN_FLIGHT = 8;
 const MAX_FAULTS = 12;
 const MAX_ATTEMPTS = 100;
-
-/** A small seeded generator, so a failing run can be replayed with its seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

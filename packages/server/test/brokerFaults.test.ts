@@ -171,6 +171,16 @@ describe('a Redis that became a read-only replica', () => {
   });
 });
 
+/** A ledger on a Redis of its own with messages 1 and 2 published, a socket to it, and the position after them. */
+async function ledgerWithTwoMessages() {
+  const redis = await startOwnRedis(cleanup);
+  const ledger = await startLedger(cleanup, redis.url);
+  const socket = await openSocket(cleanup, ledger);
+  for (const n of [1, 2]) await ledger.app.ledger.publish('main', { n });
+  const { messages: before } = await ledger.app.ledger.history('main');
+  return { redis, ledger, socket, position: before.at(-1)?.id ?? null };
+}
+
 /** The events of subscription `id` on `socket`, once `accept` takes them (bounded). */
 async function eventsUntil(socket: RawSocket, id: number, accept: (events: LedgerEvent[]) => boolean, label: string): Promise<LedgerEvent[]> {
   await socket.frame(() => accept(ledgerEvents(socket, id)), 20_000, label);
@@ -181,12 +191,7 @@ const messages = (events: readonly LedgerEvent[]) => events.flatMap((e) => (e.ev
 
 describe('a subscription resumed while Redis is away', () => {
   it('waits for a paused Redis, then resumes from its position with no gap and receives everything published after', async () => {
-    const redis = await startOwnRedis(cleanup);
-    const ledger = await startLedger(cleanup, redis.url);
-    const socket = await openSocket(cleanup, ledger);
-    for (const n of [1, 2]) await ledger.app.ledger.publish('main', { n });
-    const { messages: before } = await ledger.app.ledger.history('main');
-    const position = before.at(-1)?.id ?? null;
+    const { redis, ledger, socket, position } = await ledgerWithTwoMessages();
 
     redis.signal('SIGSTOP');
     cleanup.defer(() => redis.signal('SIGCONT'));
@@ -205,12 +210,7 @@ describe('a subscription resumed while Redis is away', () => {
   });
 
   it('waits for a Redis that is down, then says `reset` (it came back empty) and receives everything published after', async () => {
-    const redis = await startOwnRedis(cleanup);
-    const ledger = await startLedger(cleanup, redis.url);
-    const socket = await openSocket(cleanup, ledger);
-    for (const n of [1, 2]) await ledger.app.ledger.publish('main', { n });
-    const { messages: before } = await ledger.app.ledger.history('main');
-    const position = before.at(-1)?.id ?? null;
+    const { redis, ledger, socket, position } = await ledgerWithTwoMessages();
 
     await redis.kill();
     const errorsBefore = ledger.app.errors.length;

@@ -75,3 +75,4 @@ export { startUpgradeProxy, type UpgradeMode, type UpgradeProxy } from './upgrad
 // Measuring.
 export { metricValue, scrape } from './metrics.js';
 export { heapAfterGc } from './heap.js';
+export { seeded } from './random.js';
