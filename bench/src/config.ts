@@ -62,6 +62,14 @@ export interface SuiteConfig {
   };
   /** The durable outbox: offline backlogs of these sizes recorded, reloaded and drained, on the memory and file stores. */
   readonly outbox: { readonly sizes: readonly number[] };
+  /**
+   * Clients that do not play by the rules, against Herald's production
+   * defaults. Unread answers: the server sampled for `baselineMs`, then for
+   * `windowMs` once the non-readers have sent (past `httpWriteTimeoutMs`,
+   * 30 s by default, so that the server dropping them is in the window),
+   * then `afterMs` once they are gone. Decode cost: `frames` frames of each kind.
+   */
+  readonly abuse: { readonly baselineMs: number; readonly windowMs: number; readonly afterMs: number; readonly frames: number };
 }
 
 export const FULL: SuiteConfig = {
@@ -82,6 +90,7 @@ export const FULL: SuiteConfig = {
     rpc: { connections: 100, warmupMs: 10_000, windowMs: 10_000 },
   },
   outbox: { sizes: [1_000, 10_000, 100_000] },
+  abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
 };
 
 export const QUICK: SuiteConfig = {
@@ -103,6 +112,8 @@ export const QUICK: SuiteConfig = {
   },
   // The same sizes: the 100,000-entry backlog is the point of the scenario.
   outbox: { sizes: [1_000, 10_000, 100_000] },
+  // The same window: the drop comes at httpWriteTimeoutMs (30 s), whose default is the point.
+  abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
 };
 
 /**

@@ -50,7 +50,8 @@ export function subscriberKindOf(system: SystemName): SubscriberKind {
   }
 }
 
-async function waitReady(
+/** Waits for a bench child's `ready` event (its port), failing if it exits first or takes longer than `timeoutMs`. */
+export async function waitReady(
   child: ChildProcess,
   ipc: IpcClient<Record<string, { args: unknown; result: unknown }>>,
   label: string,

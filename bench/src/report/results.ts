@@ -1,4 +1,5 @@
 import type { SuiteConfig } from '../config.js';
+import type { AbuseResult } from '../scenarios/abuse.js';
 import type { DeflateRow } from '../scenarios/deflate.js';
 import type { InstructionResults } from '../scenarios/instructions.js';
 import type { FanoutRow } from '../scenarios/fanout.js';
@@ -36,6 +37,8 @@ export interface SuiteResults {
   readonly shards?: ShardsResult | null;
   /** The durable outbox's offline backlog: record, reload, drain. Absent from results written before the scenario existed. */
   readonly outbox?: OutboxRow[];
+  /** Clients that do not play by the rules, against Herald's production defaults. Absent from results written before the scenario existed. */
+  readonly abuse?: AbuseResult | null;
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }
