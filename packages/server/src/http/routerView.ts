@@ -1,5 +1,6 @@
 import type { AnyRouter } from '@trpc/server';
-import { inputTransformerOf } from '../calls/plainJson.js';
+import { transformer as heraldTransformer } from '@herald/shared';
+import { inputTransformerOf, isPlainJson } from '../calls/plainJson.js';
 import type { ServerConfig } from '../config.js';
 
 /**
@@ -8,12 +9,20 @@ import type { ServerConfig } from '../config.js';
  *
  * - the input decoder the WebSocket door uses (`inputTransformerOf`): plain
  *   inputs skip superjson, the rest meet the input limits before decoding;
+ * - an output encoder that, like the WebSocket door's `Wire`, leaves plain
+ *   JSON to `JSON.stringify` as `{ json: value }` (the same text) instead of
+ *   superjson's walk, which copies the whole answer first: a large answer
+ *   costs the server one copy less, in time and in memory;
  * - SSE pings every `pingIntervalMs` and a client inactivity timeout of
  *   `pingIntervalMs + pongTimeoutMs`, unless the app set either.
  */
 export function routerForHttp<TRouter extends AnyRouter>(router: TRouter, heartbeat: ServerConfig['heartbeat']): TRouter {
   const config = router._def._config;
-  const transformer = inputTransformerOf(config.transformer);
+  const input = inputTransformerOf(config.transformer);
+  const transformer =
+    config.transformer.output === heraldTransformer
+      ? { ...input, output: { ...config.transformer.output, serialize: (value: unknown) => (isPlainJson(value) ? { json: value } : heraldTransformer.serialize(value)) } }
+      : input;
   const sse =
     config.sse?.ping || config.sse?.client
       ? config.sse
