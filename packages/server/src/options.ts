@@ -390,7 +390,8 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
   closeTimeoutMs?: number;
   /**
    * A pino logger: one line per connection opened and closed (with its
-   * reason) at `info`; refusals at `debug`.
+   * code, its reason and who closed it) at `info`; refusals at `warn`, one
+   * line per reason per 10 s with how many more there were.
    * @default pino at 'info' on stdout; silent when NODE_ENV is 'test' or under vitest
    */
   logger?: Logger;
