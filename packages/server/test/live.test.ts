@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { createHerald, createHeraldServer, memoryBroker, resumeInput, transformer, type Broker } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
 import { createFaultProxy } from '@herald/server/testing';
+import { redisTargets } from './helpers/redisTargets.js';
 import { Cleanup, CLIENT_KINDS, heraldClient, IN_CI, makeClient, REDIS_URL, redisAvailable, testPrefix, withTimeout, type ClientKind } from '@herald/test-kit';
 
 interface Ctx {
@@ -227,7 +228,8 @@ describe.each(brokers)('a live query on one node (%s broker)', (_name, makeBroke
   });
 });
 
-describe.runIf(redisUp)('a live query on several nodes sharing one Redis', () => {
+// One Redis, and a Redis Cluster this file starts when redis-server is installed (helpers/redisTargets.ts).
+describe.each(await redisTargets())('a live query on several nodes sharing $name', (target) => {
   const cleanup = new Cleanup();
   afterEach(() => cleanup.run());
 
@@ -235,7 +237,7 @@ describe.runIf(redisUp)('a live query on several nodes sharing one Redis', () =>
     const prefix = testPrefix();
     const store = new Map<string, number>();
     const nodes: Awaited<ReturnType<typeof startNode>>[] = [];
-    for (let i = 0; i < 3; i++) nodes.push(await startNode(cleanup, redisBroker({ url: REDIS_URL, prefix }), store));
+    for (let i = 0; i < 3; i++) nodes.push(await startNode(cleanup, redisBroker({ ...target.options(), prefix }), store));
     const watchers: Watcher[] = [];
     for (const [i, node] of nodes.entries()) {
       for (const kind of CLIENT_KINDS) {
@@ -257,8 +259,8 @@ describe.runIf(redisUp)('a live query on several nodes sharing one Redis', () =>
   it('resumes on another node after one is closed: the current result, never one the client already has', async () => {
     const prefix = testPrefix();
     const store = new Map<string, number>();
-    const a = await startNode(cleanup, redisBroker({ url: REDIS_URL, prefix }), store);
-    const b = await startNode(cleanup, redisBroker({ url: REDIS_URL, prefix }), store);
+    const a = await startNode(cleanup, redisBroker({ ...target.options(), prefix }), store);
+    const b = await startNode(cleanup, redisBroker({ ...target.options(), prefix }), store);
     const client = heraldClient<CounterRouter>([a.server.url, b.server.url], { user: 'ann' });
     cleanup.defer(() => client.close());
     const watcher = subscribe(client.trpc, 'c');
