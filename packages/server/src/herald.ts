@@ -68,7 +68,7 @@ export interface Herald {
     options: ChannelOptions<TKey, TMessage, TPresence>,
   ): Channel<z.input<TKey>, z.input<TMessage>, z.output<TMessage>, z.input<TPresence>, z.output<TPresence>>;
   /**
-   * Makes an ordinary query procedure live ([live-queries.md](../../../docs/live-queries.md)):
+   * Makes an ordinary query procedure live (docs/live-queries.md):
    * keep `query` in the router as it is, and return `live.stream(input, { ctx, lastEventId, signal })`
    * from a subscription procedure. It yields the result now and after every publish
    * on the channel keys `dependsOn` names, each `tracked` with a version that only grows.
@@ -156,6 +156,12 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
     live(query, liveOptions) {
       if (typeof query !== 'function' || typeof liveOptions.dependsOn !== 'function') {
         throw new TypeError('herald.live(query, { name, dependsOn }): pass a built query procedure and a dependsOn function');
+      }
+      if (typeof liveOptions.name !== 'string' || liveOptions.name.length === 0) {
+        throw new TypeError("herald.live: name must be the query's path in the router, such as 'chat.rooms'");
+      }
+      if (liveOptions.shareBy !== undefined && typeof liveOptions.shareBy !== 'function') {
+        throw new TypeError('herald.live: shareBy must be a function (ctx) => string, or left out for a query that reads no context');
       }
       if (liveNames.has(liveOptions.name)) throw new TypeError(`Live query "${liveOptions.name}" is declared twice`);
       liveNames.add(liveOptions.name);

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { createHerald, createHeraldServer, memoryBroker, resumeInput, transformer, type Broker } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
 import { createFaultProxy } from '@herald/server/testing';
+import { versionOf } from '../src/live/version.js';
 import { redisTargets } from './helpers/redisTargets.js';
 import { Cleanup, CLIENT_KINDS, heraldClient, IN_CI, makeClient, REDIS_URL, redisAvailable, testPrefix, withTimeout, type ClientKind } from '@herald/test-kit';
 
@@ -275,5 +276,82 @@ describe.each(await redisTargets())('a live query on several nodes sharing $name
     await watcher.until(() => watcher.last?.total === 3, 'the current result on node b');
     expect(watcher.versionsIncrease()).toBe(true);
     expect(watcher.error).toBeNull();
+  });
+});
+
+/** A promise and the function that resolves it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+describe('coalescing, step by step (memory broker, in process)', () => {
+  it('runs one recompute at a time and exactly one more after it, however many publishes arrived meanwhile', async () => {
+    const herald = createHerald({ broker: memoryBroker() });
+    const counters = herald.channel('counters', { key: z.string().min(1), message: z.object({ total: z.number() }) });
+    const t = initTRPC.create({ transformer });
+    let total = 0;
+    let runs = 0;
+    /** Resolved when a run starts. */
+    let entered = deferred();
+    /** What a run waits for before it reads `total`. */
+    let gate: Promise<void> = Promise.resolve();
+    const query = t.procedure.query(async () => {
+      runs++;
+      entered.resolve();
+      await gate;
+      return total;
+    });
+    const live = herald.live(query, { name: 'total', dependsOn: () => [counters.key('c')] });
+    const controller = new AbortController();
+    const stream = live.stream(undefined, { ctx: {}, signal: controller.signal });
+    try {
+      const first = await stream.next();
+      expect(first.done ? null : first.value[1]).toBe(0);
+      expect(runs).toBe(1);
+      // A channel subscriber attached after the live query: the fan-out hands each message to the live query first.
+      const messages = counters.stream('c', { signal: controller.signal });
+      expect((await messages.next()).value?.[1]).toEqual({ type: 'live', replayed: 0 });
+
+      const held = deferred();
+      gate = held.promise;
+      entered = deferred();
+      total = 1;
+      await counters.publish('c', { total });
+      await entered.promise; // run 2 is under way, held at the gate
+      for (let n = 2; n <= 50; n++) {
+        total = n;
+        await counters.publish('c', { total });
+      }
+      for (let seen = 0; seen < 50; ) {
+        const next = await messages.next();
+        if (next.done) throw new Error('the channel stream ended');
+        if (next.value[1].type === 'message') seen++;
+      }
+      // All 49 publishes reached the live query while run 2 was held: none started a run.
+      expect(runs).toBe(2);
+
+      gate = Promise.resolve();
+      held.resolve();
+      const head = (await counters.history('c', { limit: 1 })).position;
+      const finalVersion = versionOf([head]).toString();
+      let last = first.done ? '' : first.value[0];
+      for (let i = 0; i < 10 && last !== finalVersion; i++) {
+        const next = await stream.next();
+        if (next.done) throw new Error('the live stream ended');
+        expect(BigInt(next.value[0])).toBeGreaterThan(BigInt(last));
+        expect(next.value[1]).toBe(50);
+        last = next.value[0];
+      }
+      expect(last).toBe(finalVersion);
+      // Run 2, and exactly one more for everything that arrived during it.
+      expect(runs).toBe(3);
+      await messages.return();
+    } finally {
+      controller.abort();
+      await stream.return();
+      await herald.close();
+    }
   });
 });
