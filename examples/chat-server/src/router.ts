@@ -3,7 +3,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { heraldErrorFormatter, resumeInput, transformer, type Herald } from '@herald/server';
 import { z } from 'zod';
 import type { TokenIssuer } from './auth.js';
-import { Message, RoomName, User } from './schemas.js';
+import { Message, RoomName, User, type RoomSummary } from './schemas.js';
 
 export interface ChatContext {
   /** The connection's user (its token was verified at connect), or null for an anonymous connection. */
@@ -17,6 +17,9 @@ export interface ChatDeps {
   /** Messages each room keeps for `chat.history` and resume. @default 1000 */
   readonly historySize?: number;
 }
+
+/** Events the room index (`chat.activity`) keeps: the rooms `chat.rooms` lists are those active in them. */
+const ROOM_INDEX_SIZE = 1_000;
 
 const HistoryInput = z.object({ room: RoomName, limit: z.number().int().min(1).max(200).optional() });
 
@@ -37,6 +40,59 @@ export function createChatRouter(deps: ChatDeps) {
     presence: User,
     history: { size: deps.historySize ?? 1000, ttlMs: 7 * 24 * 60 * 60 * 1000 },
   });
+
+  // One key, `all`, that every room's activity is published on: a message
+  // sent, a member joined or left. It is what `chat.rooms` depends on, and
+  // its history lists the rooms (those active in its last ROOM_INDEX_SIZE events).
+  const activity = herald.channel('chat.activity', {
+    key: z.literal('all'),
+    message: z.object({ room: RoomName }),
+    history: { size: ROOM_INDEX_SIZE, ttlMs: 7 * 24 * 60 * 60 * 1000 },
+  });
+
+  /** Says a room changed (a message, a join, a leave); a failure only delays `chat.onRooms`, so it is reported and not thrown. */
+  function touch(room: string): Promise<void> {
+    return activity.publish('all', { room }).then(
+      () => undefined,
+      (error: unknown) => console.error('[chat] room activity not published', error),
+    );
+  }
+
+  /**
+   * A presence-joining room stream that publishes the room's activity once the
+   * member has joined (the first event comes after the join) and once it has
+   * left (the channel stream leaves presence when it ends).
+   */
+  async function* withMembership<T>(room: string, stream: AsyncGenerator<T, void, unknown>): AsyncGenerator<T, void, unknown> {
+    let announced = false;
+    try {
+      for await (const event of stream) {
+        if (!announced) {
+          announced = true;
+          void touch(room);
+        }
+        yield event;
+      }
+    } finally {
+      await touch(room);
+    }
+  }
+
+  const roomList = t.procedure.query(async (): Promise<RoomSummary[]> => {
+    const { messages } = await activity.history('all');
+    const names = [...new Set(messages.map((entry) => entry.message.room))].sort();
+    return Promise.all(
+      names.map(async (name) => {
+        const { topic } = rooms.key(name);
+        const [messageCount, members] = await Promise.all([
+          herald.broker.historyLength ? herald.broker.historyLength(topic) : rooms.history(name).then((read) => read.messages.length),
+          rooms.members(name),
+        ]);
+        return { name, messageCount, memberCount: members.length };
+      }),
+    );
+  });
+  const roomListLive = herald.live(roomList, { name: 'chat.rooms', dependsOn: () => [activity.key('all')] });
 
   /** The newest messages of a room, oldest first, and the position they end at. */
   async function latest(room: string, limit = 50): Promise<{ messages: Message[]; position: string }> {
@@ -68,6 +124,7 @@ export function createChatRouter(deps: ChatDeps) {
         .mutation(async ({ input, ctx }) => {
           const message: Message = { id: randomUUID(), room: input.room, author: ctx.user, text: input.text, sentAt: new Date() };
           await rooms.publish(input.room, message);
+          await touch(input.room);
           return message;
         }),
 
@@ -86,9 +143,23 @@ export function createChatRouter(deps: ChatDeps) {
 
       onMessage: t.procedure
         .input(z.object({ room: RoomName, ...resumeInput }))
-        .subscription(({ input, ctx, signal }) =>
-          rooms.stream(input.room, { lastEventId: input.lastEventId, signal, presence: ctx.user ?? undefined }),
-        ),
+        .subscription(({ input, ctx, signal }) => {
+          const stream = rooms.stream(input.room, { lastEventId: input.lastEventId, signal, presence: ctx.user ?? undefined });
+          // Without a user there is no presence to announce, and the channel's stream is returned as it is.
+          return ctx.user ? withMembership(input.room, stream) : stream;
+        }),
+
+      /**
+       * Every room with activity in the last ROOM_INDEX_SIZE events: its name,
+       * the messages it keeps (its history, at most `historySize`) and who is
+       * in it now, by name. A live query: `chat.onRooms` is its live form.
+       */
+      rooms: roomList,
+
+      /** `chat.rooms`' result now and after every change, tracked by version (`lastEventId` resumes). */
+      onRooms: t.procedure
+        .input(z.object(resumeInput).optional())
+        .subscription(({ input, ctx, signal }) => roomListLive.stream(undefined, { ctx, lastEventId: input?.lastEventId, signal })),
 
       members: t.procedure.input(z.object({ room: RoomName })).query(({ input }) => rooms.members(input.room)),
 

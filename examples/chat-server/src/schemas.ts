@@ -16,3 +16,13 @@ export const Message = z.object({
   sentAt: z.date(),
 });
 export type Message = z.infer<typeof Message>;
+
+/** One room as `chat.rooms` lists it. */
+export const RoomSummary = z.object({
+  name: RoomName,
+  /** Messages the room keeps (its history, at most the server's `historySize`). */
+  messageCount: z.number().int().nonnegative(),
+  /** Members subscribed to the room now, on every node. */
+  memberCount: z.number().int().nonnegative(),
+});
+export type RoomSummary = z.infer<typeof RoomSummary>;

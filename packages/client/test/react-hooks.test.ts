@@ -7,7 +7,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { act, createElement, type ReactNode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
-import { QueryClient, useQuery } from '@tanstack/react-query';
+import { QueryClient, QueryClientProvider, useQuery } from '@tanstack/react-query';
 import { initTRPC } from '@trpc/server';
 import { z } from 'zod';
 import { WebSocket } from 'ws';
@@ -19,6 +19,7 @@ import {
   createHeraldReact,
   useChannel,
   useConnectionStateOf,
+  useLiveQuery,
   usePresence,
   type GapNotice,
   type SubscriptionCallbacks,
@@ -203,6 +204,43 @@ describe('useConnectionStateOf', () => {
   });
 });
 
+describe('useLiveQuery', () => {
+  it('writes each newer result into the query cache, never an older one, and is stale while reconnecting', () => {
+    const queryClient = new QueryClient({ defaultOptions: { queries: { enabled: false } } });
+    const queryKey = [['rooms'], { type: 'query' }] as const;
+    const fake = fakeSource<TrackedEvent<string[]>>('rooms');
+    const { result } = renderHook(
+      () => ({ live: useLiveQuery({ queryKey }, fake.source), rooms: useQuery({ queryKey, queryFn: (): string[] => [] }).data }),
+      null,
+      (children) => createElement(QueryClientProvider, { client: queryClient }, children),
+    );
+    expect(result.current.live).toMatchObject({ status: 'connecting', stale: true, version: null });
+
+    fake.emit({ id: '9', data: ['a'] });
+    expect(result.current.live).toMatchObject({ status: 'live', stale: false, version: '9' });
+    expect(result.current.rooms).toEqual(['a']);
+
+    fake.emit({ id: '12', data: ['a', 'b'] });
+    expect(result.current.rooms).toEqual(['a', 'b']);
+    // An older version (a longer-lived replay, another node behind) is not written over the newer one.
+    fake.emit({ id: '11', data: ['old'] });
+    expect(result.current.rooms).toEqual(['a', 'b']);
+    expect(result.current.live.version).toBe('12');
+
+    fake.drop();
+    expect(result.current.live).toMatchObject({ status: 'reconnecting', stale: true, version: '12' });
+    expect(result.current.rooms).toEqual(['a', 'b']);
+    act(() => fake.subscriptions.at(-1)!.callbacks.onStarted?.());
+    expect(result.current.live).toMatchObject({ status: 'live', stale: false });
+    fake.emit({ id: '100', data: ['c'] });
+    expect(result.current.rooms).toEqual(['c']);
+
+    fake.fail(new Error('FORBIDDEN'));
+    expect(result.current.live.status).toBe('error');
+    expect(result.current.live.error?.message).toBe('FORBIDDEN');
+  });
+});
+
 describe('createHeraldReact against a Herald server', () => {
   const t = initTRPC.context<{ name: string }>().create({ transformer, errorFormatter: heraldErrorFormatter });
   function createApp() {
@@ -212,6 +250,8 @@ describe('createHeraldReact against a Herald server', () => {
       message: z.object({ text: z.string(), sentAt: z.date() }),
       presence: z.object({ name: z.string() }),
     });
+    const countQuery = t.procedure.input(z.object({ room: z.string() })).query(async ({ input }) => (await rooms.history(input.room)).messages.length);
+    const countLive = herald.live(countQuery, { name: 'count', dependsOn: (input) => [rooms.key(input.room)] });
     const router = t.router({
       send: t.procedure.input(z.object({ room: z.string(), text: z.string() })).mutation(({ input }) => rooms.publish(input.room, { text: input.text, sentAt: new Date() })),
       history: t.procedure.input(z.object({ room: z.string() })).query(async ({ input }) => (await rooms.history(input.room)).messages.map((entry) => entry.message)),
@@ -219,6 +259,10 @@ describe('createHeraldReact against a Herald server', () => {
         .input(z.object({ room: z.string(), ...resumeInput }))
         .subscription(({ input, signal, ctx }) => rooms.stream(input.room, { lastEventId: input.lastEventId, signal, presence: { name: ctx.name } })),
       onPresence: t.procedure.input(z.object({ room: z.string() })).subscription(({ input, signal }) => rooms.presenceEvents(input.room, { signal })),
+      count: countQuery,
+      onCount: t.procedure
+        .input(z.object({ room: z.string(), ...resumeInput }))
+        .subscription(({ input, ctx, signal }) => countLive.stream({ room: input.room }, { ctx, lastEventId: input.lastEventId, signal })),
     });
     return { herald, rooms, router };
   }
@@ -268,5 +312,36 @@ describe('createHeraldReact against a Herald server', () => {
     await rendered(() => received.length === 1, 'live message');
     expect(received[0]?.text).toBe('hi');
     expect(received[0]?.sentAt).toBeInstanceOf(Date);
+  });
+
+  it('keeps a useQuery of a live query current with no change to the component that reads it', async () => {
+    actEnvironment(false);
+    cleanups.push(() => actEnvironment(true));
+    const { herald, router } = createApp();
+    const server = await createHeraldServer({ router, herald, port: 0, host: '127.0.0.1', createContext: () => ({ name: 'anon' }) });
+    cleanups.push(async () => {
+      await server.close();
+      await herald.close();
+    });
+    const ws = WebSocket as unknown as typeof globalThis.WebSocket;
+    const client = createHeraldClient<Router>({ url: server.url, WebSocket: ws });
+    cleanups.push(() => client.close());
+    const react = createHeraldReact<Router>();
+
+    const { result } = renderHook(
+      () => {
+        const trpc = react.useTRPC();
+        const live = react.useLiveQuery(trpc.count.queryOptions({ room: 'lobby' }), trpc.onCount.subscriptionOptions({ room: 'lobby' }));
+        // What any other component does: read the query, nothing live about it.
+        const count = useQuery({ ...trpc.count.queryOptions({ room: 'lobby' }), staleTime: Infinity });
+        return { live, count: count.data };
+      },
+      null,
+      (children) => createElement(react.HeraldProvider, { client, queryClient: new QueryClient() }, children),
+    );
+    await rendered(() => result.current.count === 0 && result.current.live.status === 'live', 'the first count');
+    for (let n = 1; n <= 3; n++) await client.trpc.send.mutate({ room: 'lobby', text: `m${n}` });
+    await rendered(() => result.current.count === 3, 'the count after three messages');
+    expect(result.current.live.stale).toBe(false);
   });
 });

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { AnyQueryProcedure, inferProcedureInput, inferProcedureOutput } from '@trpc/server';
 import type { z } from 'zod';
 import type { Broker } from './brokers/broker.js';
 import { memoryBroker } from './brokers/memory.js';
 import { checkChannelOptions } from './channels/checkOptions.js';
 import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
+import { createLiveQuery, type LiveQuery, type LiveQueryOptions } from './live/liveQuery.js';
 
 /** Options of `createHerald`: the broker, the node's name, error reporting and channel authorization. */
 export interface HeraldOptions<TCtx = unknown> {
@@ -65,6 +67,28 @@ export interface Herald {
     name: string,
     options: ChannelOptions<TKey, TMessage, TPresence>,
   ): Channel<z.input<TKey>, z.input<TMessage>, z.output<TMessage>, z.input<TPresence>, z.output<TPresence>>;
+  /**
+   * Makes an ordinary query procedure live (docs/live-queries.md):
+   * keep `query` in the router as it is, and return `live.stream(input, { ctx, lastEventId, signal })`
+   * from a subscription procedure. It yields the result now and after every publish
+   * on the channel keys `dependsOn` names, each `tracked` with a version that only grows.
+   *
+   * @example
+   * ```ts
+   * const roomInfo = authed.input(z.object({ room: RoomName })).query(({ input }) => infoOf(input.room));
+   * const roomInfoLive = herald.live(roomInfo, {
+   *   name: 'chat.roomInfo',
+   *   dependsOn: (input) => [rooms.key(input.room)],
+   *   shareBy: (ctx: ChatContext) => ctx.user?.id ?? '',
+   * });
+   * // router: { roomInfo, onRoomInfo: authed.input(z.object({ room: RoomName, ...resumeInput }))
+   * //   .subscription(({ input, ctx, signal }) => roomInfoLive.stream({ room: input.room }, { ctx, lastEventId: input.lastEventId, signal })) }
+   * ```
+   */
+  live<TQuery extends AnyQueryProcedure, TCtx = unknown>(
+    query: TQuery,
+    options: LiveQueryOptions<inferProcedureInput<TQuery>, TCtx>,
+  ): LiveQuery<inferProcedureInput<TQuery>, inferProcedureOutput<TQuery>, TCtx>;
   /** Closes the broker. Channels reject afterwards. */
   close(): Promise<void>;
 }
@@ -106,6 +130,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
   const onError = options.onError ?? ((error: unknown) => console.error('[herald]', error));
   const fanout = new FanoutRegistry(broker, onError);
   const names = new Set<string>();
+  const liveNames = new Set<string>();
   const counts = { published: 0, resumed: 0 };
   let closing: Promise<void> | null = null;
 
@@ -127,6 +152,20 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
         authorize: options.authorize as Authorize<unknown> | undefined,
         counts,
       });
+    },
+    live(query, liveOptions) {
+      if (typeof query !== 'function' || typeof liveOptions.dependsOn !== 'function') {
+        throw new TypeError('herald.live(query, { name, dependsOn }): pass a built query procedure and a dependsOn function');
+      }
+      if (typeof liveOptions.name !== 'string' || liveOptions.name.length === 0) {
+        throw new TypeError("herald.live: name must be the query's path in the router, such as 'chat.rooms'");
+      }
+      if (liveOptions.shareBy !== undefined && typeof liveOptions.shareBy !== 'function') {
+        throw new TypeError('herald.live: shareBy must be a function (ctx) => string, or left out for a query that reads no context');
+      }
+      if (liveNames.has(liveOptions.name)) throw new TypeError(`Live query "${liveOptions.name}" is declared twice`);
+      liveNames.add(liveOptions.name);
+      return createLiveQuery(query, liveOptions, { broker, fanout, onError });
     },
     close() {
       closing ??= broker.close();

@@ -31,10 +31,12 @@ export {
   type CallerOptions,
   type Channel,
   type ChannelAction,
+  type ChannelKeyRef,
   type ChannelOptions,
   type PositionedMessage,
   type StreamOptions,
 } from './channels/channel.js';
+export { LIVE_RETRY_DELAY_MS, type LiveQuery, type LiveQueryOptions, type LiveStreamOptions } from './live/liveQuery.js';
 export type {
   Broker,
   BrokerEntry,

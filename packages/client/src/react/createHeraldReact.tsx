@@ -7,6 +7,7 @@ import type { ConnectionState } from '@herald/shared';
 import type { HeraldClient } from '../client.js';
 import { useChannel } from './channel.js';
 import { useConnectionStateOf } from './connection.js';
+import { useLiveQuery } from './liveQuery.js';
 import { useOutboxOf, type OutboxState } from './outbox.js';
 import { usePresence } from './presence.js';
 
@@ -38,6 +39,8 @@ export interface HeraldReact<TRouter extends AnyRouter> {
   useChannel: typeof useChannel;
   /** See `usePresence`. */
   usePresence: typeof usePresence;
+  /** See `useLiveQuery`: keeps a query's cache entry current from its live form. */
+  useLiveQuery: typeof useLiveQuery;
 }
 
 /**
@@ -91,5 +94,6 @@ export function createHeraldReact<TRouter extends AnyRouter>(): HeraldReact<TRou
     useOutbox,
     useChannel,
     usePresence,
+    useLiveQuery,
   };
 }

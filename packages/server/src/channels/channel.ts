@@ -94,6 +94,22 @@ export interface StreamOptions<TPresenceInfo> extends CallerOptions {
   presence?: TPresenceInfo | undefined;
 }
 
+/**
+ * One key of a channel, named as a live query's dependency
+ * (`dependsOn: (input) => [rooms.key(input.room)]`): every publish on it
+ * makes the query's results for that input stale.
+ */
+export interface ChannelKeyRef {
+  /** The channel's name. */
+  readonly channel: string;
+  /** The key, as the channel's key schema parsed it. */
+  readonly key: string;
+  /** The broker topic its messages are published on (`<channel>:<key>`). */
+  readonly topic: string;
+  /** The channel's history retention (a live query reads the topic's head with it). */
+  readonly retention: Retention;
+}
+
 /** The zod shape a resumable subscription's input must include (tRPC merges `lastEventId` into it). */
 export const resumeInput = {
   /** The position to resume after (a stream id), or none for a fresh subscription. */
@@ -108,6 +124,11 @@ export const resumeInput = {
 export interface Channel<TKeyIn, TMessageIn, TMessage, TPresenceIn, TPresence> {
   /** The name it was declared with (`herald.channel(name, ...)`). */
   readonly name: string;
+  /**
+   * `key` as a live query's dependency (`herald.live(query, { dependsOn })`).
+   * Throws `INVALID_KEY` when the key fails the channel's key schema.
+   */
+  key(key: TKeyIn): ChannelKeyRef;
   /** Validates, stores in history and delivers to every subscriber of `key`. Resolves with the message's id. */
   publish(key: TKeyIn, message: TMessageIn, options?: CallerOptions): Promise<string>;
   /**
@@ -298,6 +319,11 @@ export function createChannel<
 
   return {
     name,
+
+    key(key) {
+      const topic = topicOf(key);
+      return { channel: name, key: topic.slice(name.length + 1), topic, retention };
+    },
 
     async publish(key, message, publishOptions = {}) {
       const topic = topicOf(key);
