@@ -43,6 +43,8 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   /** Where metrics go (`registry` undefined: one of the server's own), or null with `metrics: false`. */
   readonly metrics: { readonly registry: Registry | undefined; readonly path: string | false; readonly prefix: string } | null;
   readonly handleHttp: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  /** Whether `/healthz` and `/readyz` are served. */
+  readonly health: boolean;
   readonly idempotency: IdempotencySettings;
   readonly auth: {
     readonly expiryGraceMs: number;
@@ -118,6 +120,7 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     logger: options.logger ?? defaultLogger(),
     metrics: metrics ? Object.freeze({ registry: metrics.registry, path: metrics.path, prefix: metrics.prefix }) : null,
     handleHttp: options.handleHttp,
+    health: options.health ?? serverDefaults.health,
     idempotency: Object.freeze({
       store: options.herald?.broker.idempotency ?? memoryIdempotencyStore(),
       ttlMs: options.idempotency?.ttlMs ?? serverDefaults.idempotency.ttlMs,

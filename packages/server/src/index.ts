@@ -1,12 +1,16 @@
 /**
- * The Herald server: `createHeraldServer`, `createHerald` and its channels, the memory broker, errors and defaults.
+ * The Herald server: `createHeraldServer` (or `attachHerald` to an app's server, `createHeraldHandler` for a framework's
+ * own upgrade handling), `createHerald` and its channels, the memory broker, errors and defaults.
  * `jwtAuthenticator` is in `@herald/server/jwt`, `redisBroker` in `@herald/server/redis`.
  * @module @herald/server
  */
 export { createHeraldServer, type HeraldServer } from './server.js';
+export { attachHerald } from './attach.js';
+export { createHeraldHandler, type HeraldHandler } from './handler.js';
 export {
   serverDefaults,
   type HeraldServerOptions,
+  type HeraldHandlerOptions,
   type HeraldContextOptions,
   type HeartbeatOptions,
   type LimitOptions,

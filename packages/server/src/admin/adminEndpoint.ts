@@ -123,6 +123,11 @@ export class AdminEndpoint {
     return new AdminEndpoint(config, admin, cluster, lookups, serveStatic, sources.revoke);
   }
 
+  /** Whether an upgrade request is for the admin socket (its path). */
+  servesUpgrade(req: IncomingMessage): boolean {
+    return this.handler.serves(req);
+  }
+
   /** Takes the upgrade when it is for the admin socket (true), else leaves it to the app's handler. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (!this.handler.serves(req)) return false;
