@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generate } from 'selfsigned';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { createHeraldClient } from '@herald/client';
-import { createHeraldHandler, transformer } from '@herald/server';
+import { createHeraldHandler, transformer, type HeraldHandlerOptions } from '@herald/server';
 import {
   CLIENT_KINDS,
   Cleanup,
@@ -14,11 +15,12 @@ import {
   HELLO,
   makeClient,
   recordChannel,
-  startHardeningServer,
+  startAttached,
   upgrade,
   upgradeStatus,
   withTimeout,
   type HardeningRouter,
+  type TestUser,
 } from '@herald/test-kit';
 
 /**
@@ -33,8 +35,19 @@ afterEach(() => cleanup.run());
 
 const addUrl = (httpUrl: string) => `${httpUrl}/trpc/add?input=${encodeURIComponent(JSON.stringify(transformer.serialize({ a: 2, b: 3 })))}`;
 
-async function attached(options: Parameters<typeof startHardeningServer>[0] = {}) {
-  return cleanup.add(await startHardeningServer({ attached: true, ...options }));
+/** The hardening app attached to a plain Node server answering `GET /hello`; closed (server, then app) at cleanup. */
+async function attached(options: Omit<HeraldHandlerOptions<HardeningRouter, TestUser>, 'router' | 'herald' | 'createContext'> & { tls?: TlsOptions } = {}) {
+  const app = createHardeningApp();
+  const { tls, ...handlerOptions } = options;
+  const server = await startAttached<HardeningRouter, TestUser>(
+    { router: app.router, herald: app.herald, createContext: ({ user }) => ({ user }), ...handlerOptions },
+    tls,
+  );
+  cleanup.defer(async () => {
+    await server.close();
+    await app.herald.close();
+  });
+  return { server, app };
 }
 
 describe('attachHerald', () => {
@@ -87,8 +100,7 @@ describe('attachHerald', () => {
   });
 
   it("drains and closes Herald's part while the app's server keeps serving", async () => {
-    const served = await attached();
-    const { server } = served;
+    const { server } = await attached();
     const client = cleanup.add(makeClient<HardeningRouter>('stock', server.url));
     expect(await client.trpc.whoami.query()).toBeNull();
     // An event stream over the HTTP fallback: `close()` ends it, as it closes the sockets.
@@ -111,7 +123,7 @@ describe('attachHerald', () => {
     expect((await fetch(`${server.httpUrl}/readyz`)).status).toBe(503);
     expect(await (await fetch(`${server.httpUrl}/hello`)).json()).toEqual(HELLO);
     // The app's server then closes as it would without Herald.
-    await served.close();
+    await server.close();
   });
 
   it('serves wss:// and https:// on an HTTPS server', async () => {
