@@ -10,7 +10,9 @@
  *     a scratch npm project under the OS temp directory, outside the
  *     workspace, installs the tarballs with `npm install` beside tRPC, zod,
  *     TypeScript and React's peers; typechecks the README's tour
- *     (docs/tour/*.ts) with `moduleResolution: NodeNext`; checks that the
+ *     (docs/tour/*.ts) with `moduleResolution: NodeNext`, strict, without
+ *     `skipLibCheck` and with no types but `@types/node` (first before
+ *     `ws` is installed, which only the stock-client example uses); checks that the
  *     optional peers (ioredis, jose, prom-client) are not installed; runs the
  *     tour's server, its client and the stock-client example (each must exit
  *     on its own), and a server with metrics on, which must refuse to start
@@ -216,6 +218,11 @@ async function checkCombination(combination: Combination, work: string, tarballs
     cwd: dir,
     timeoutMs: INSTALL_TIMEOUT_MS,
   });
+  // Herald's declarations without skipLibCheck and with no types but Node's and the app's own:
+  // before `ws` (which only the stock-client example uses) is installed, and without the optional peers.
+  log(`tsc -p tsconfig.peerless.json: the tour but the stock-client example, before ${combination.appTools.join(' ')}`);
+  run('npx', ['tsc', '-p', 'tsconfig.peerless.json'], { cwd: dir });
+  run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', '--loglevel=error', ...combination.appTools], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
   // The tour runs on this Node, and so do tsc and npx here (npm puts node_modules/.bin first).
   const node = path.join(dir, 'node_modules', '.bin', 'node');
   if (!existsSync(node)) fail(`npm's node@${combination.node} package installed no node binary`);

@@ -8,7 +8,7 @@ import {
   type HeraldServer,
   type HeraldServerOptions,
 } from '@herald/server';
-import { collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createTokenIssuer, DEFAULT_TOKEN_TTL_S, randomSecret, type TokenIssuer } from './auth.js';
 import { createChatRouter, type AppRouter, type ChatContext } from './router.js';
 import type { User } from './schemas.js';
@@ -106,6 +106,10 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
   // First, so a bad folder fails before anything is started.
   const handleHttp = options.staticDir ? staticAppHandler(options.staticDir) : undefined;
   const app = createChatApp(options);
+  // Herald's metrics in a registry of the app's own, with the process figures (memory, event-loop
+  // delay, CPU, uptime) beside them for the Grafana dashboard (deploy/grafana).
+  const registry = options.metrics === false ? null : new Registry();
+  if (registry) collectDefaultMetrics({ register: registry });
   const server = await createHeraldServer({
     ...app.heraldOptions,
     port: options.port ?? 8787,
@@ -113,10 +117,9 @@ export async function startChatServer(options: ChatServerOptions = {}): Promise<
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
     ...(handleHttp ? { handleHttp } : {}),
     ...tuningOf(options),
+    ...(registry ? { metrics: { ...options.metrics, registry } } : {}),
     ...(options.adminToken ? { admin: { path: '/admin', authenticate: sameSecret(options.adminToken) } } : {}),
   });
-  // Process figures (memory, event-loop delay, CPU, uptime) beside Herald's, for the Grafana dashboard (deploy/grafana).
-  if (server.metrics) collectDefaultMetrics({ register: server.metrics });
 
   return {
     server,

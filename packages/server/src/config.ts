@@ -2,11 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import { memoryIdempotencyStore } from './brokers/idempotency.js';
 import type { Herald } from './herald.js';
 import { defaultLogger } from './observability/logger.js';
-import { serverDefaults, type AdminOptions, type CompressionOptions, type HeraldServerOptions } from './options.js';
+import { serverDefaults, type AdminOptions, type CompressionOptions, type HeraldServerOptions, type MetricsRegistry } from './options.js';
 import { defaultUserKey, type AdmissionSettings, type ErrorReporter } from './transport/admission.js';
 import { originPolicy, type OriginCheck } from './transport/clientAddress.js';
 import type { IdempotencySettings } from './calls/idempotentCall.js';
@@ -41,7 +40,7 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   readonly closeTimeoutMs: number;
   readonly logger: Logger;
   /** Where metrics go (`registry` undefined: one of the server's own), or null with `metrics: false`. */
-  readonly metrics: { readonly registry: Registry | undefined; readonly path: string | false; readonly prefix: string } | null;
+  readonly metrics: { readonly registry: MetricsRegistry | undefined; readonly path: string | false; readonly prefix: string } | null;
   readonly handleHttp: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   /** Whether `/healthz` and `/readyz` are served. */
   readonly health: boolean;

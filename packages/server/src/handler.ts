@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import { AdminEndpoint } from './admin/adminEndpoint.js';
 import { createCallPath } from './callPath.js';
 import { resolveServerOptions, type ServerConfig } from './config.js';
@@ -11,7 +10,7 @@ import { heraldInternals } from './herald.js';
 import { serveHealth, type HealthSource } from './http/health.js';
 import { createTrpcHttpHandler } from './http/trpcHttp.js';
 import { loadPromClient, ServerMetrics } from './observability/metrics.js';
-import type { HeraldHandlerOptions } from './options.js';
+import type { HeraldHandlerOptions, MetricsRegistry } from './options.js';
 import { ProxyHeaderWarning } from './transport/clientAddress.js';
 import { Revocations } from './transport/revocations.js';
 import { ConnectionHandler } from './ws/handler.js';
@@ -33,7 +32,7 @@ export interface HeraldHandler {
   /** True from the moment `drain()` or `close()` is called: new connections are refused and `/readyz` answers 503. */
   readonly draining: boolean;
   /** The handler's Prometheus registry (`null` with `metrics: false`). */
-  readonly metrics: Registry | null;
+  readonly metrics: MetricsRegistry | null;
   /** The logger the handler writes to. */
   readonly logger: Logger;
   /**

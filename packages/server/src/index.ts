@@ -19,6 +19,7 @@ export {
   type AuthOptions,
   type CompressionOptions,
   type MetricsOptions,
+  type MetricsRegistry,
   type AdminOptions,
 } from './options.js';
 export type { AdminRouter } from './admin/router.js';

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TlsOptions } from 'node:tls';
 import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import {
   DEFAULT_SERVER_PING_INTERVAL_MS,
   DEFAULT_SERVER_PONG_TIMEOUT_MS,
@@ -202,6 +201,24 @@ export interface CompressionOptions {
   contextTakeover?: boolean;
 }
 
+/**
+ * A Prometheus registry, as Herald's types name it: the part of
+ * prom-client's `Registry` they need, so that an app that does not install
+ * prom-client compiles without its types. Every prom-client `Registry` is
+ * one. To use prom-client's own type (`collectDefaultMetrics({ register })`),
+ * pass a `Registry` of yours as `metrics.registry` and keep your reference.
+ */
+export interface MetricsRegistry {
+  /** The exposition, in Prometheus text format. */
+  metrics(): Promise<string>;
+  /** The exposition's content type. */
+  readonly contentType: string;
+  /** One metric's exposition. */
+  getSingleMetricAsString(name: string): Promise<string>;
+  /** Resets every metric's value. */
+  resetMetrics(): void;
+}
+
 /** Prometheus metrics (`prom-client`). */
 export interface MetricsOptions {
   /**
@@ -209,7 +226,7 @@ export interface MetricsOptions {
    * app's registry; several servers in one process must not share one.
    * @default a new `Registry` per server (never prom-client's global one)
    */
-  registry?: Registry;
+  registry?: MetricsRegistry;
   /**
    * The HTTP path they are served on, in Prometheus text format; `false`
    * serves none (read `server.metrics.registry` yourself). It is on the

@@ -3,11 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import { resolveServerOptions } from './config.js';
 import { refuseUnknownUpgrade, startHandler } from './handler.js';
 import { createListener } from './http/listener.js';
-import type { HeraldServerOptions } from './options.js';
+import type { HeraldServerOptions, MetricsRegistry } from './options.js';
 
 /** A running Herald server, as `createHeraldServer` resolves it: where it listens, its state, and how to stop it. */
 export interface HeraldServer {
@@ -22,7 +21,7 @@ export interface HeraldServer {
   /** True from the moment `close()` is called: new connections are refused and `/readyz` answers 503. */
   readonly draining: boolean;
   /** The server's Prometheus registry (`null` with `metrics: false`). */
-  readonly metrics: Registry | null;
+  readonly metrics: MetricsRegistry | null;
   /** The logger the server writes to. */
   readonly logger: Logger;
   /** Tells every connected client to reconnect (to this node once it is back, or to another). */

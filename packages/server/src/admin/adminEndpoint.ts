@@ -14,7 +14,7 @@ import { createCallPath } from '../callPath.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress } from '../transport/clientAddress.js';
 import type { RequestGate } from '../transport/gate.js';
-import type { ConnectionSummary } from '../ws/connection.js';
+import type { ConnectionSummary } from '../ws/summary.js';
 import { ConnectionHandler } from '../ws/handler.js';
 import { ClusterStats } from './clusterStats.js';
 import { ConnectionLookups } from './lookups.js';
