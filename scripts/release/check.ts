@@ -3,7 +3,8 @@
  *
  *  1. Builds from clean and `pnpm pack`s every publishable package.
  *  2. Checks each tarball: its package.json (exports are `types` + `import`,
- *     no `herald-source` condition, no `workspace:` range), its files (no
+ *     and `require` naming require.cjs, which throws saying the package is
+ *     ESM and how to import it; no `herald-source` condition, no `workspace:` range), its files (no
  *     `src/`, no source or declaration maps), then publint and
  *     arethetypeswrong (ESM-only profile: the packages are ESM).
  *  3. For the lowest and the highest supported versions (`COMBINATIONS`):
@@ -35,6 +36,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const PACKAGES = ['shared', 'server', 'client'] as const;
 /** Optional peers: a server that does not use them must run without them. */
 const OPTIONAL_PEERS = ['ioredis', 'jose', 'prom-client'];
+/** What each export's `require` condition names: a CommonJS file that throws, saying the package is ESM and how to import it. */
+const REQUIRE_STUB = './require.cjs';
 /** The tour's files, copied verbatim (the README includes them). */
 const TOUR = path.join(root, 'docs/tour');
 /** The scratch project's tsconfig and the checks that are not part of the tour. */
@@ -131,9 +134,12 @@ function checkTarball(name: string, tarball: string): string {
   if (missing.length > 0) fail(`${manifest.name}: ${missing.join(', ')} in exports but not in publishConfig.exports, so not published`);
   for (const [subpath, conditions] of Object.entries(manifest.exports)) {
     const keys = Object.keys(conditions).join(',');
-    if (keys !== 'types,import') fail(`${manifest.name}: exports["${subpath}"] has conditions ${keys}, expected types,import`);
+    if (keys !== 'types,import,require') fail(`${manifest.name}: exports["${subpath}"] has conditions ${keys}, expected types,import,require`);
+    // ESM only: `require` leads to the file that says so and how to import instead.
+    if (conditions['require'] !== REQUIRE_STUB) fail(`${manifest.name}: exports["${subpath}"].require is ${String(conditions['require'])}, expected ${REQUIRE_STUB}`);
   }
   const files = run('tar', ['-tzf', tarball], { cwd, quiet: true }).trim().split('\n');
+  if (!files.includes(`package/${REQUIRE_STUB.slice(2)}`)) fail(`${manifest.name} does not ship ${REQUIRE_STUB}, which its exports' require condition names`);
   const unwanted = files.filter((file) => file.startsWith('package/src/') || file.endsWith('.map') || file.endsWith('.tsbuildinfo'));
   if (unwanted.length > 0) fail(`${manifest.name} ships ${unwanted.slice(0, 5).join(', ')}`);
   // The admin page ships prebuilt (`pnpm build` builds packages/admin-ui into dist-admin/).
@@ -258,6 +264,11 @@ async function checkCombination(combination: Combination, work: string, tarballs
   }
   const refused = run(node, ['dist/missing-prom-client.js'], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
   expectOutput(refused, 'refused as expected', 'a server with metrics on and no prom-client');
+  for (const name of ['@herald/server', '@herald/client']) {
+    const script = `try { require('${name}'); console.log('loaded'); } catch (error) { console.log(error.code, error.message); }`;
+    const required = run(node, ['--input-type=commonjs', '-e', script], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
+    expectOutput(required, `ERR_REQUIRE_ESM ${name} is an ES module package`, `require('${name}')`);
+  }
 }
 
 const combinations = COMBINATIONS.filter((combination) => !only || combination.name === only);
