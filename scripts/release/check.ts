@@ -12,8 +12,8 @@
  *     workspace, installs the tarballs with `npm install` beside tRPC, zod,
  *     TypeScript and React's peers; typechecks the README's tour
  *     (docs/tour/*.ts) with `moduleResolution: NodeNext`, strict, without
- *     `skipLibCheck` and with no types but `@types/node` (first before
- *     `ws` is installed, which only the stock-client example uses); checks that the
+ *     `skipLibCheck` and with no types but `@types/node` (the server side
+ *     first, before `ws` is installed); checks that the
  *     optional peers (ioredis, jose, prom-client) are not installed; runs the
  *     tour's server, its client and the stock-client example (each must exit
  *     on its own), and a server with metrics on, which must refuse to start
@@ -147,7 +147,9 @@ function checkTarball(name: string, tarball: string): string {
   const shared = manifest.dependencies?.['@herald/shared'];
   if (name !== 'shared' && !shared?.startsWith('^')) fail(`${manifest.name}: @herald/shared should be a caret range, is ${shared}`);
   run(path.join(root, 'node_modules/.bin/publint'), ['run', tarball, '--strict'], { cwd });
-  run(path.join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--no-color', '--no-emoji'], { cwd });
+  // false-esm: from CommonJS, types resolve to the ESM declarations while `require` leads to require.cjs, on
+  // purpose: TypeScript then says the package is ESM and cannot be required (TS1479), and Node throws saying how to import it.
+  run(path.join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--ignore-rules', 'false-esm', '--no-color', '--no-emoji'], { cwd });
   return `${path.basename(tarball)}: ${(statSync(tarball).size / 1024).toFixed(1)} KiB packed, ${files.length} files`;
 }
 
@@ -224,9 +226,10 @@ async function checkCombination(combination: Combination, work: string, tarballs
     cwd: dir,
     timeoutMs: INSTALL_TIMEOUT_MS,
   });
-  // Herald's declarations without skipLibCheck and with no types but Node's and the app's own:
-  // before `ws` (which only the stock-client example uses) is installed, and without the optional peers.
-  log(`tsc -p tsconfig.peerless.json: the tour but the stock-client example, before ${combination.appTools.join(' ')}`);
+  // @herald/server's declarations without skipLibCheck and with no types but Node's: the server side of the
+  // tour, before `ws` is installed, without the optional peers. (The client side needs `@types/ws` with
+  // tRPC 11.22, whose own client declarations import `ws`: the whole tour compiles after `appTools`.)
+  log(`tsc -p tsconfig.peerless.json: the tour's server side, before ${combination.appTools.join(' ')}`);
   run('npx', ['tsc', '-p', 'tsconfig.peerless.json'], { cwd: dir });
   run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', '--loglevel=error', ...combination.appTools], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
   // The tour runs on this Node, and so do tsc and npx here (npm puts node_modules/.bin first).

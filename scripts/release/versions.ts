@@ -54,7 +54,9 @@ export const COMBINATIONS: readonly Combination[] = [
       '@tanstack/react-query@5.80.3',
       'react@18.2.0',
     ],
-    devDependencies: [`typescript@${TYPESCRIPT_LOWEST}`, '@types/react@18.2.0', NODE_TYPES],
+    // @types/react 18.3: @tanstack/react-query's declarations name `React.JSX`, which 18.2.0's types lack
+    // (they compile only with skipLibCheck); React itself stays at 18.2.0.
+    devDependencies: [`typescript@${TYPESCRIPT_LOWEST}`, '@types/react@^18.3.0', NODE_TYPES],
     appTools: STOCK_CLIENT_TOOLS,
     overrides: {},
     alsoTypecheckWith: [],

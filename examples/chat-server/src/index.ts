@@ -9,4 +9,4 @@ export {
 } from './app.js';
 export { createChatRouter, type AppRouter, type ChatContext, type ChatDeps } from './router.js';
 export { createTokenIssuer, randomSecret, type TokenIssuer } from './auth.js';
-export { Message, RoomName, User } from './schemas.js';
+export { Message, Notice, RoomName, User } from './schemas.js';

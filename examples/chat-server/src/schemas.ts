@@ -16,3 +16,12 @@ export const Message = z.object({
   sentAt: z.date(),
 });
 export type Message = z.infer<typeof Message>;
+
+/** A notice to one user (`notices.nudge`), delivered on the user's own stream (`notices.onNotice`). */
+export const Notice = z.object({
+  id: z.string().min(1),
+  from: User,
+  text: z.string().min(1).max(200),
+  sentAt: z.date(),
+});
+export type Notice = z.infer<typeof Notice>;

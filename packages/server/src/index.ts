@@ -40,6 +40,7 @@ export {
   type PositionedMessage,
   type StreamOptions,
 } from './channels/channel.js';
+export type { UserChannel, UserChannelOptions } from './channels/userChannel.js';
 export type {
   Broker,
   BrokerEntry,
