@@ -36,6 +36,21 @@ function pages(): string[] {
   return found;
 }
 
+/** The GitHub address every published package's manifest gives as its `repository` (they must agree). */
+function repositoryOf(names: readonly string[]): string {
+  const urls = new Set(
+    names.map((name) => {
+      const manifest = JSON.parse(readFileSync(path.join(root, 'packages', name, 'package.json'), 'utf8')) as { repository?: { url?: string } };
+      return (manifest.repository?.url ?? '').replace(/^git\+/, '').replace(/\.git$/, '');
+    }),
+  );
+  const [url] = urls;
+  if (urls.size !== 1 || !url?.startsWith('https://github.com/')) {
+    throw new Error(`docs: packages/{${names.join(',')}}/package.json must share one repository.url on GitHub, found ${[...urls].join(', ') || 'none'}`);
+  }
+  return url;
+}
+
 const files = pages();
 const texts = new Map(files.map((file) => [file, readFileSync(file, 'utf8')]));
 const sources = [...new Set([...texts.values()].flatMap((text) => regionSpecs(text).map((spec) => spec.file)))];
@@ -52,7 +67,10 @@ for (const [file, text] of texts) {
   if (!check) writeFileSync(file, filled);
 }
 
-const broken = brokenLinks(root, files);
+const broken = brokenLinks(root, files, {
+  repository: repositoryOf(['shared', 'server', 'client']),
+  packaged: files.filter((file) => /packages[\\/](shared|server|client)[\\/]README\.md$/.test(file)),
+});
 for (const problem of broken) console.error(problem);
 
 if (check) {

@@ -1,7 +1,12 @@
 /**
  * Checks that the relative links of Markdown pages lead somewhere: the file
  * or folder exists and, for `page.md#anchor`, the page has a heading with
- * that GitHub anchor. Links to other sites are not followed.
+ * that GitHub anchor. Links into this repository on GitHub
+ * (`<repository>/blob/main/...`, `/tree/main/...`) are checked as the local
+ * file they name; links to other sites are not followed. A published
+ * package's README is read on the registry, outside the repository: its
+ * links may not leave the package's folder except through the repository's
+ * address.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -11,8 +16,17 @@ import type Token from 'markdown-it/lib/token.mjs';
 
 const markdown = new MarkdownIt({ html: true });
 
+/** Where the repository is on GitHub, and the pages that are published apart from it. */
+export interface LinkRules {
+  /** `https://github.com/<owner>/<name>`, from the packages' `repository` field. */
+  readonly repository: string;
+  /** The published packages' READMEs (absolute paths). */
+  readonly packaged: readonly string[];
+}
+
 /** Problems found in `files` (absolute paths), one line each, naming the page relative to `root`. */
-export function brokenLinks(root: string, files: readonly string[]): string[] {
+export function brokenLinks(root: string, files: readonly string[], rules: LinkRules): string[] {
+  const inRepository = new RegExp(`^${rules.repository.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(?:blob|tree)/main/`);
   const anchors = new Map<string, Set<string>>();
   const anchorsOf = (file: string): Set<string> => {
     let found = anchors.get(file);
@@ -25,12 +39,17 @@ export function brokenLinks(root: string, files: readonly string[]): string[] {
 
   const problems: string[] = [];
   for (const file of files) {
+    const where = path.relative(root, file);
+    const packageDir = rules.packaged.includes(file) ? path.dirname(file) : null;
     for (const href of linkTargets(markdown.parse(readFileSync(file, 'utf8'), {}))) {
-      if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // https:, mailto:, ...
-      const [target = '', anchor] = href.split('#', 2);
-      const resolved = target === '' ? file : path.resolve(path.dirname(file), decodeURIComponent(target));
-      const where = path.relative(root, file);
-      if (!existsSync(resolved)) {
+      const local = href.replace(inRepository, '');
+      if (local === href && /^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // https:, mailto:, ...
+      const [target = '', anchor] = local.split('#', 2);
+      const base = local === href ? path.dirname(file) : root;
+      const resolved = target === '' ? file : path.resolve(base, decodeURIComponent(target));
+      if (packageDir && local === href && !resolved.startsWith(packageDir + path.sep) && resolved !== packageDir) {
+        problems.push(`${where}: link to ${href}: a published README's links leave the package only as ${rules.repository}/blob/main/...`);
+      } else if (!existsSync(resolved)) {
         problems.push(`${where}: link to ${href}: no such file`);
       } else if (anchor !== undefined && resolved.endsWith('.md') && statSync(resolved).isFile() && !anchorsOf(resolved).has(anchor)) {
         problems.push(`${where}: link to ${href}: no heading with that anchor in ${path.relative(root, resolved)}`);

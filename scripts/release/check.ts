@@ -3,14 +3,17 @@
  *
  *  1. Builds from clean and `pnpm pack`s every publishable package.
  *  2. Checks each tarball: its package.json (exports are `types` + `import`,
- *     no `herald-source` condition, no `workspace:` range), its files (no
+ *     and `require` naming require.cjs, which throws saying the package is
+ *     ESM and how to import it; no `herald-source` condition, no `workspace:` range), its files (no
  *     `src/`, no source or declaration maps), then publint and
  *     arethetypeswrong (ESM-only profile: the packages are ESM).
  *  3. For the lowest and the highest supported versions (`COMBINATIONS`):
  *     a scratch npm project under the OS temp directory, outside the
  *     workspace, installs the tarballs with `npm install` beside tRPC, zod,
  *     TypeScript and React's peers; typechecks the README's tour
- *     (docs/tour/*.ts) with `moduleResolution: NodeNext`; checks that the
+ *     (docs/tour/*.ts) with `moduleResolution: NodeNext`, strict, without
+ *     `skipLibCheck` and with no types but `@types/node` (the server side
+ *     first, before `ws` is installed); checks that the
  *     optional peers (ioredis, jose, prom-client) are not installed; runs the
  *     tour's server, its client and the stock-client example (each must exit
  *     on its own), and a server with metrics on, which must refuse to start
@@ -33,6 +36,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const PACKAGES = ['shared', 'server', 'client'] as const;
 /** Optional peers: a server that does not use them must run without them. */
 const OPTIONAL_PEERS = ['ioredis', 'jose', 'prom-client'];
+/** What each export's `require` condition names: a CommonJS file that throws, saying the package is ESM and how to import it. */
+const REQUIRE_STUB = './require.cjs';
 /** The tour's files, copied verbatim (the README includes them). */
 const TOUR = path.join(root, 'docs/tour');
 /** The scratch project's tsconfig and the checks that are not part of the tour. */
@@ -129,9 +134,12 @@ function checkTarball(name: string, tarball: string): string {
   if (missing.length > 0) fail(`${manifest.name}: ${missing.join(', ')} in exports but not in publishConfig.exports, so not published`);
   for (const [subpath, conditions] of Object.entries(manifest.exports)) {
     const keys = Object.keys(conditions).join(',');
-    if (keys !== 'types,import') fail(`${manifest.name}: exports["${subpath}"] has conditions ${keys}, expected types,import`);
+    if (keys !== 'types,import,require') fail(`${manifest.name}: exports["${subpath}"] has conditions ${keys}, expected types,import,require`);
+    // ESM only: `require` leads to the file that says so and how to import instead.
+    if (conditions['require'] !== REQUIRE_STUB) fail(`${manifest.name}: exports["${subpath}"].require is ${String(conditions['require'])}, expected ${REQUIRE_STUB}`);
   }
   const files = run('tar', ['-tzf', tarball], { cwd, quiet: true }).trim().split('\n');
+  if (!files.includes(`package/${REQUIRE_STUB.slice(2)}`)) fail(`${manifest.name} does not ship ${REQUIRE_STUB}, which its exports' require condition names`);
   const unwanted = files.filter((file) => file.startsWith('package/src/') || file.endsWith('.map') || file.endsWith('.tsbuildinfo'));
   if (unwanted.length > 0) fail(`${manifest.name} ships ${unwanted.slice(0, 5).join(', ')}`);
   // The admin page ships prebuilt (`pnpm build` builds packages/admin-ui into dist-admin/).
@@ -139,7 +147,9 @@ function checkTarball(name: string, tarball: string): string {
   const shared = manifest.dependencies?.['@herald/shared'];
   if (name !== 'shared' && !shared?.startsWith('^')) fail(`${manifest.name}: @herald/shared should be a caret range, is ${shared}`);
   run(path.join(root, 'node_modules/.bin/publint'), ['run', tarball, '--strict'], { cwd });
-  run(path.join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--no-color', '--no-emoji'], { cwd });
+  // false-esm: from CommonJS, types resolve to the ESM declarations while `require` leads to require.cjs, on
+  // purpose: TypeScript then says the package is ESM and cannot be required (TS1479), and Node throws saying how to import it.
+  run(path.join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--ignore-rules', 'false-esm', '--no-color', '--no-emoji'], { cwd });
   return `${path.basename(tarball)}: ${(statSync(tarball).size / 1024).toFixed(1)} KiB packed, ${files.length} files`;
 }
 
@@ -216,6 +226,12 @@ async function checkCombination(combination: Combination, work: string, tarballs
     cwd: dir,
     timeoutMs: INSTALL_TIMEOUT_MS,
   });
+  // @herald/server's declarations without skipLibCheck and with no types but Node's: the server side of the
+  // tour, before `ws` is installed, without the optional peers. (The client side needs `@types/ws` with
+  // tRPC 11.22, whose own client declarations import `ws`: the whole tour compiles after `appTools`.)
+  log(`tsc -p tsconfig.peerless.json: the tour's server side, before ${combination.appTools.join(' ')}`);
+  run('npx', ['tsc', '-p', 'tsconfig.peerless.json'], { cwd: dir });
+  run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', '--loglevel=error', ...combination.appTools], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
   // The tour runs on this Node, and so do tsc and npx here (npm puts node_modules/.bin first).
   const node = path.join(dir, 'node_modules', '.bin', 'node');
   if (!existsSync(node)) fail(`npm's node@${combination.node} package installed no node binary`);
@@ -233,11 +249,14 @@ async function checkCombination(combination: Combination, work: string, tarballs
   }
 
   log(`tsc ${run('npx', ['tsc', '--version'], { cwd: dir, quiet: true }).trim()}`);
+  // The whole tour, stock client included. Said, never silent, where a dependency's own declarations need skipLibCheck.
+  const libCheck = combination.skipLibCheckFor ? ['--skipLibCheck'] : [];
+  if (combination.skipLibCheckFor) log(`the whole tour with --skipLibCheck: ${combination.skipLibCheckFor}`);
   for (const typescript of combination.alsoTypecheckWith) {
     log(`tsc ${run('npx', ['--yes', '-p', typescript, 'tsc', '--version'], { cwd: dir, quiet: true }).trim()} (no emit)`);
-    run('npx', ['--yes', '-p', typescript, 'tsc', '-p', '.', '--noEmit'], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
+    run('npx', ['--yes', '-p', typescript, 'tsc', '-p', '.', '--noEmit', ...libCheck], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
   }
-  run('npx', ['tsc', '-p', '.'], { cwd: dir });
+  run('npx', ['tsc', '-p', '.', ...libCheck], { cwd: dir });
 
   log('run the tour');
   const server = await startServer(node, dir);
@@ -251,6 +270,11 @@ async function checkCombination(combination: Combination, work: string, tarballs
   }
   const refused = run(node, ['dist/missing-prom-client.js'], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
   expectOutput(refused, 'refused as expected', 'a server with metrics on and no prom-client');
+  for (const name of ['@herald/server', '@herald/client']) {
+    const script = `try { require('${name}'); console.log('loaded'); } catch (error) { console.log(error.code, error.message); }`;
+    const required = run(node, ['--input-type=commonjs', '-e', script], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
+    expectOutput(required, `ERR_REQUIRE_ESM ${name} is an ES module package`, `require('${name}')`);
+  }
 }
 
 const combinations = COMBINATIONS.filter((combination) => !only || combination.name === only);

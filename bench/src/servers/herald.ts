@@ -72,8 +72,8 @@ export async function startHerald(config: ServerConfig): Promise<BenchServer> {
     connectionCount: () => server.connectionCount,
     async framesIn() {
       // The metrics' default prefix, which the bench keeps.
-      const metric = server.metrics?.getSingleMetric('herald_messages_received_total');
-      return metric ? ((await metric.get()).values[0]?.value ?? 0) : 0;
+      const text = (await server.metrics?.getSingleMetricAsString('herald_messages_received_total')) ?? '';
+      return Number(/^herald_messages_received_total (\S+)$/m.exec(text)?.[1] ?? 0);
     },
     publish: rooms > 0 ? (message) => app.messages.publish(roomOf(next++ % rooms), message) : (message) => app.messages.publish(ROOM, message),
     async close() {

@@ -1,8 +1,17 @@
 import { timingSafeEqual } from 'node:crypto';
-import { createHerald, createHeraldServer, type Broker, type HeraldServer, type HeraldServerOptions } from '@herald/server';
-import { collectDefaultMetrics } from 'prom-client';
-import { createTokenIssuer, DEFAULT_TOKEN_TTL_S, randomSecret } from './auth.js';
-import { createChatRouter, type ChatContext } from './router.js';
+import {
+  createHerald,
+  createHeraldServer,
+  type Broker,
+  type Herald,
+  type HeraldHandlerOptions,
+  type HeraldServer,
+  type HeraldServerOptions,
+} from '@herald/server';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createTokenIssuer, DEFAULT_TOKEN_TTL_S, randomSecret, type TokenIssuer } from './auth.js';
+import { createChatRouter, type AppRouter, type ChatContext } from './router.js';
+import type { User } from './schemas.js';
 import { staticAppHandler } from './static.js';
 
 /** Server settings passed through as they are (see the README's server options). */
@@ -11,10 +20,8 @@ export type ChatServerTuning = Pick<
   'limits' | 'allowedOrigins' | 'trustProxy' | 'tls' | 'compression' | 'logger' | 'metrics' | 'drainTimeoutMs' | 'closeTimeoutMs' | 'auth'
 >;
 
-export interface ChatServerOptions extends ChatServerTuning {
-  /** @default 8787 */
-  port?: number;
-  host?: string;
+/** What the chat app is made of, wherever it is served (`createChatApp`). */
+export interface ChatAppOptions {
   /** @default the in-memory broker */
   broker?: Broker;
   /** Token signing secret, shared by every node (at least 32 bytes). @default a random one, good for this server only */
@@ -26,10 +33,55 @@ export interface ChatServerOptions extends ChatServerTuning {
    * @default 900 (15 minutes)
    */
   tokenTtlSeconds?: number;
-  /** Heartbeat settings, passed to the server. */
-  heartbeat?: { pingIntervalMs?: number; pongTimeoutMs?: number };
   historySize?: number;
   nodeId?: string;
+}
+
+/**
+ * The chat app without a server: its Herald, router and tokens, and the
+ * options any Herald server or handler serves it with
+ * (`createHeraldServer`, `attachHerald`, `createHeraldHandler`).
+ */
+export interface ChatApp {
+  readonly herald: Herald;
+  readonly router: AppRouter;
+  readonly tokens: TokenIssuer;
+  /** The app's part of Herald's options: its router, its `herald`, `authenticate` (the demo's tokens) and `createContext`. */
+  readonly heraldOptions: Pick<HeraldHandlerOptions<AppRouter, User>, 'router' | 'herald' | 'authenticate' | 'createContext'>;
+  /** Closes the app's Herald (and its broker); close the server first. */
+  close(): Promise<void>;
+}
+
+/** Builds the demo chat app (the contract of docs/demo-api.md), ready to be served. */
+export function createChatApp(options: ChatAppOptions = {}): ChatApp {
+  const herald = createHerald({
+    ...(options.broker ? { broker: options.broker } : {}),
+    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
+  });
+  const tokens = createTokenIssuer(options.authSecret ?? randomSecret(), options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S);
+  const router = createChatRouter({ herald, tokens, startedAt: Date.now(), ...(options.historySize ? { historySize: options.historySize } : {}) });
+  return {
+    herald,
+    router,
+    tokens,
+    heraldOptions: {
+      router,
+      herald,
+      // A bad token is refused at connect (UNAUTHORIZED, close 4001); no token is an anonymous connection.
+      // A good one is trusted until its `exp` (plus the grace), or longer when the client refreshes in-band.
+      authenticate: tokens.authenticate,
+      createContext: ({ user }): ChatContext => ({ user }),
+    },
+    close: () => herald.close(),
+  };
+}
+
+export interface ChatServerOptions extends ChatServerTuning, ChatAppOptions {
+  /** @default 8787 */
+  port?: number;
+  host?: string;
+  /** Heartbeat settings, passed to the server. */
+  heartbeat?: { pingIntervalMs?: number; pongTimeoutMs?: number };
   /**
    * A built web app (a folder with `index.html`, e.g. `examples/chat-web/dist`)
    * to serve at `/`, with `index.html` for client-side routes. Throws at start
@@ -53,35 +105,27 @@ export interface ChatServer {
 export async function startChatServer(options: ChatServerOptions = {}): Promise<ChatServer> {
   // First, so a bad folder fails before anything is started.
   const handleHttp = options.staticDir ? staticAppHandler(options.staticDir) : undefined;
-  const herald = createHerald({
-    ...(options.broker ? { broker: options.broker } : {}),
-    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
-  });
-  const tokens = createTokenIssuer(options.authSecret ?? randomSecret(), options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S);
-  const router = createChatRouter({ herald, tokens, startedAt: Date.now(), ...(options.historySize ? { historySize: options.historySize } : {}) });
-
+  const app = createChatApp(options);
+  // Herald's metrics in a registry of the app's own, with the process figures (memory, event-loop
+  // delay, CPU, uptime) beside them for the Grafana dashboard (deploy/grafana).
+  const registry = options.metrics === false ? null : new Registry();
+  if (registry) collectDefaultMetrics({ register: registry });
   const server = await createHeraldServer({
-    router,
-    herald,
+    ...app.heraldOptions,
     port: options.port ?? 8787,
     ...(options.host ? { host: options.host } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
     ...(handleHttp ? { handleHttp } : {}),
     ...tuningOf(options),
-    // A bad token is refused at connect (UNAUTHORIZED, close 4001); no token is an anonymous connection.
-    // A good one is trusted until its `exp` (plus the grace), or longer when the client refreshes in-band.
-    authenticate: tokens.authenticate,
-    createContext: ({ user }): ChatContext => ({ user }),
+    ...(registry ? { metrics: { ...options.metrics, registry } } : {}),
     ...(options.adminToken ? { admin: { path: '/admin', authenticate: sameSecret(options.adminToken) } } : {}),
   });
-  // Process figures (memory, event-loop delay, CPU, uptime) beside Herald's, for the Grafana dashboard (deploy/grafana).
-  if (server.metrics) collectDefaultMetrics({ register: server.metrics });
 
   return {
     server,
     async close() {
       await server.close();
-      await herald.close();
+      await app.close();
     },
   };
 }

@@ -3,7 +3,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { heraldErrorFormatter, resumeInput, transformer, type Herald } from '@herald/server';
 import { z } from 'zod';
 import type { TokenIssuer } from './auth.js';
-import { Message, RoomName, User, type RoomSummary } from './schemas.js';
+import { Message, Notice, RoomName, User, type RoomSummary } from './schemas.js';
 
 export interface ChatContext {
   /** The connection's user (its token was verified at connect), or null for an anonymous connection. */
@@ -40,6 +40,8 @@ export function createChatRouter(deps: ChatDeps) {
     presence: User,
     history: { size: deps.historySize ?? 1000, ttlMs: 7 * 24 * 60 * 60 * 1000 },
   });
+  // Notices to one user, keyed by the user's id (the server's default `userKey`).
+  const notices = herald.userChannel('notices', { message: Notice, history: { size: 100 } });
 
   // One key, `all`, that every room's activity is published on: a message
   // sent, a member joined or left. It is what `chat.rooms` depends on, and
@@ -166,6 +168,22 @@ export function createChatRouter(deps: ChatDeps) {
       onPresence: t.procedure
         .input(z.object({ room: RoomName }))
         .subscription(({ input, signal }) => rooms.presenceEvents(input.room, { signal })),
+    }),
+
+    notices: t.router({
+      /** A notice from the caller to the user `userId`: it reaches each of that user's connections, on every node. */
+      nudge: authed
+        .input(z.object({ userId: User.shape.id, text: z.string().trim().min(1).max(200) }))
+        .mutation(async ({ input, ctx }) => {
+          const notice: Notice = { id: randomUUID(), from: ctx.user, text: input.text, sentAt: new Date() };
+          await notices.send(input.userId, notice);
+          return notice;
+        }),
+
+      /** The caller's own notices, resumable like a room; no one else's can be asked for. */
+      onNotice: authed
+        .input(z.object({ ...resumeInput }))
+        .subscription(({ input, ctx, signal }) => notices.stream(ctx.user.id, { lastEventId: input.lastEventId, signal })),
     }),
 
     system: t.router({

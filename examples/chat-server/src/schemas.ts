@@ -26,3 +26,11 @@ export const RoomSummary = z.object({
   memberCount: z.number().int().nonnegative(),
 });
 export type RoomSummary = z.infer<typeof RoomSummary>;
+/** A notice to one user (`notices.nudge`), delivered on the user's own stream (`notices.onNotice`). */
+export const Notice = z.object({
+  id: z.string().min(1),
+  from: User,
+  text: z.string().min(1).max(200),
+  sentAt: z.date(),
+});
+export type Notice = z.infer<typeof Notice>;

@@ -2,11 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import { memoryIdempotencyStore } from './brokers/idempotency.js';
 import type { Herald } from './herald.js';
 import { defaultLogger } from './observability/logger.js';
-import { serverDefaults, type AdminOptions, type CompressionOptions, type HeraldServerOptions } from './options.js';
+import { serverDefaults, type AdminOptions, type CompressionOptions, type HeraldServerOptions, type MetricsRegistry } from './options.js';
 import { defaultUserKey, type AdmissionSettings, type ErrorReporter } from './transport/admission.js';
 import { originPolicy, type OriginCheck } from './transport/clientAddress.js';
 import type { IdempotencySettings } from './calls/idempotentCall.js';
@@ -42,8 +41,10 @@ export interface ServerConfig<TRouter extends AnyRouter = AnyRouter> {
   readonly closeTimeoutMs: number;
   readonly logger: Logger;
   /** Where metrics go (`registry` undefined: one of the server's own), or null with `metrics: false`. */
-  readonly metrics: { readonly registry: Registry | undefined; readonly path: string | false; readonly prefix: string } | null;
+  readonly metrics: { readonly registry: MetricsRegistry | undefined; readonly path: string | false; readonly prefix: string } | null;
   readonly handleHttp: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  /** Whether `/healthz` and `/readyz` are served. */
+  readonly health: boolean;
   readonly idempotency: IdempotencySettings;
   readonly auth: {
     readonly expiryGraceMs: number;
@@ -123,6 +124,7 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
     logger: options.logger ?? defaultLogger(),
     metrics: metrics ? Object.freeze({ registry: metrics.registry, path: metrics.path, prefix: metrics.prefix }) : null,
     handleHttp: options.handleHttp,
+    health: options.health ?? serverDefaults.health,
     idempotency: Object.freeze({
       store: options.herald?.broker.idempotency ?? memoryIdempotencyStore(),
       ttlMs: options.idempotency?.ttlMs ?? serverDefaults.idempotency.ttlMs,

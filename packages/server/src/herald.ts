@@ -7,6 +7,7 @@ import { checkChannelOptions } from './channels/checkOptions.js';
 import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
 import { createLiveQuery, type LiveQuery, type LiveQueryOptions } from './live/liveQuery.js';
+import { createUserChannel, USER_CHANNEL_PREFIX, UserKey, type UserChannel, type UserChannelOptions } from './channels/userChannel.js';
 
 /** Options of `createHerald`: the broker, the node's name, error reporting and channel authorization. */
 export interface HeraldOptions<TCtx = unknown> {
@@ -89,6 +90,23 @@ export interface Herald {
     query: TQuery,
     options: LiveQueryOptions<inferProcedureInput<TQuery>, TCtx>,
   ): LiveQuery<inferProcedureInput<TQuery>, inferProcedureOutput<TQuery>, TCtx>;
+  /**
+   * Declares messages to one user: `send(userKey, message)` reaches each of
+   * that user's subscriptions on every node, with a channel's ordering,
+   * resume and once-only delivery (see `UserChannel`). The name follows the
+   * rules of `channel` names, in a namespace of its own.
+   *
+   * @example
+   * ```ts
+   * const notices = herald.userChannel('notices', { message: z.object({ text: z.string() }) });
+   * await notices.send('u_42', { text: 'Your export is ready' });
+   * // the caller's own: the key comes from its context, never from its input
+   * onNotice: authed.input(z.object({ ...resumeInput })).subscription(({ ctx, input, signal }) =>
+   *   notices.stream(ctx.user.id, { lastEventId: input.lastEventId, signal }),
+   * ),
+   * ```
+   */
+  userChannel<TMessage extends z.ZodType>(name: string, options: UserChannelOptions<TMessage>): UserChannel<z.input<TMessage>, z.output<TMessage>>;
   /** Closes the broker. Channels reject afterwards. */
   close(): Promise<void>;
 }
@@ -166,6 +184,14 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       if (liveNames.has(liveOptions.name)) throw new TypeError(`Live query "${liveOptions.name}" is declared twice`);
       liveNames.add(liveOptions.name);
       return createLiveQuery(query, liveOptions, { broker, fanout, onError });
+    },
+    userChannel(name, userOptions) {
+      if (!CHANNEL_NAME.test(name)) throw new TypeError(`User channel name "${name}" must match ${CHANNEL_NAME}`);
+      const internal = `${USER_CHANNEL_PREFIX}${name}`;
+      if (names.has(internal)) throw new TypeError(`User channel "${name}" is declared twice`);
+      checkChannelOptions(`${name} (a user channel)`, { key: UserKey, ...userOptions });
+      names.add(internal);
+      return createUserChannel(name, userOptions, { broker, fanout, onError, counts });
     },
     close() {
       closing ??= broker.close();

@@ -1,12 +1,16 @@
 /**
- * The Herald server: `createHeraldServer`, `createHerald` and its channels, the memory broker, errors and defaults.
+ * The Herald server: `createHeraldServer` (or `attachHerald` to an app's server, `createHeraldHandler` for a framework's
+ * own upgrade handling), `createHerald` and its channels, the memory broker, errors and defaults.
  * `jwtAuthenticator` is in `@herald/server/jwt`, `redisBroker` in `@herald/server/redis`.
  * @module @herald/server
  */
 export { createHeraldServer, type HeraldServer } from './server.js';
+export { attachHerald } from './attach.js';
+export { createHeraldHandler, type HeraldHandler } from './handler.js';
 export {
   serverDefaults,
   type HeraldServerOptions,
+  type HeraldHandlerOptions,
   type HeraldContextOptions,
   type HeartbeatOptions,
   type LimitOptions,
@@ -15,6 +19,7 @@ export {
   type AuthOptions,
   type CompressionOptions,
   type MetricsOptions,
+  type MetricsRegistry,
   type AdminOptions,
 } from './options.js';
 export type { AdminRouter } from './admin/router.js';
@@ -37,6 +42,7 @@ export {
   type StreamOptions,
 } from './channels/channel.js';
 export { LIVE_RETRY_DELAY_MS, type LiveQuery, type LiveQueryOptions, type LiveStreamOptions } from './live/liveQuery.js';
+export type { UserChannel, UserChannelOptions } from './channels/userChannel.js';
 export type {
   Broker,
   BrokerEntry,

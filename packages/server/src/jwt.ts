@@ -4,4 +4,4 @@
  * (an optional peer dependency: `npm install jose` to use this one).
  * @module @herald/server/jwt
  */
-export { jwtAuthenticator, type JwtAuthenticatorOptions, type JwtKeySource } from './auth/jwt.js';
+export { jwtAuthenticator, type JwtAuthenticate, type JwtAuthenticatorOptions, type JwtKeySource } from './auth/jwt.js';

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TlsOptions } from 'node:tls';
 import type { AnyRouter, inferRouterContext } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import {
   DEFAULT_SERVER_PING_INTERVAL_MS,
   DEFAULT_SERVER_PONG_TIMEOUT_MS,
@@ -191,12 +190,14 @@ export interface LimitOptions {
    * Time a new TCP connection has to send its complete HTTP request headers
    * (a WebSocket upgrade included), and with `tls` to finish its TLS
    * handshake; then it is dropped (HTTP 408). Bounds sockets that connect
-   * and stall.
+   * and stall. `createHeraldServer`'s own server only: an attached server
+   * (`attachHerald`) keeps the app's settings.
    * @default 10_000
    */
   headersTimeoutMs?: number;
   /**
    * Time a plain HTTP request has to arrive whole (headers and body).
+   * `createHeraldServer`'s own server only, as `headersTimeoutMs`.
    * @default 30_000
    */
   requestTimeoutMs?: number;
@@ -226,6 +227,24 @@ export interface CompressionOptions {
   contextTakeover?: boolean;
 }
 
+/**
+ * A Prometheus registry, as Herald's types name it: the part of
+ * prom-client's `Registry` they need, so that an app that does not install
+ * prom-client compiles without its types. Every prom-client `Registry` is
+ * one. To use prom-client's own type (`collectDefaultMetrics({ register })`),
+ * pass a `Registry` of yours as `metrics.registry` and keep your reference.
+ */
+export interface MetricsRegistry {
+  /** The exposition, in Prometheus text format. */
+  metrics(): Promise<string>;
+  /** The exposition's content type. */
+  readonly contentType: string;
+  /** One metric's exposition. */
+  getSingleMetricAsString(name: string): Promise<string>;
+  /** Resets every metric's value. */
+  resetMetrics(): void;
+}
+
 /** Prometheus metrics (`prom-client`). */
 export interface MetricsOptions {
   /**
@@ -233,7 +252,7 @@ export interface MetricsOptions {
    * app's registry; several servers in one process must not share one.
    * @default a new `Registry` per server (never prom-client's global one)
    */
-  registry?: Registry;
+  registry?: MetricsRegistry;
   /**
    * The HTTP path they are served on, in Prometheus text format; `false`
    * serves none (read `server.metrics.registry` yourself). It is on the
@@ -274,11 +293,13 @@ export interface IdempotencyOptions {
 }
 
 /**
- * The options of `createHeraldServer`: the app's router and `createContext`
- * (required), who may connect, limits, transports, shutdown, logs and metrics.
- * Each field's default is in `serverDefaults`; docs/options.md lists them all.
+ * The options of a Herald handler (`createHeraldHandler`, `attachHerald`),
+ * and all but the listener's options of `createHeraldServer`: the app's
+ * router and `createContext` (required), who may connect, limits,
+ * shutdown, logs and metrics. Each field's default is in `serverDefaults`;
+ * docs/options.md lists them all.
  */
-export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
+export interface HeraldHandlerOptions<TRouter extends AnyRouter, TUser = never> {
   /**
    * The app's tRPC router, built with Herald's `transformer`
    * (`initTRPC.create({ transformer })`, imported from `@herald/server`);
@@ -304,16 +325,6 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
   userKey?: (user: TUser) => string | null;
   /** The channels hub, so health reports its broker and shutdown covers it. */
   herald?: Herald;
-  /**
-   * TCP port. `0` picks a free one (see `server.port`).
-   * @default 8787
-   */
-  port?: number;
-  /**
-   * Interface to listen on.
-   * @default undefined (every interface, as Node's `listen`)
-   */
-  host?: string;
   /**
    * Path WebSocket upgrades are accepted on; other paths get 404.
    * @default '/ws'
@@ -364,12 +375,6 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
    */
   corsCredentials?: boolean;
   /**
-   * Serve `wss://` and `https://`: Node TLS options, at least `key` and
-   * `cert` (PEM). `server.url` then starts with `wss://`.
-   * @default none: plain `ws://` and `http://`
-   */
-  tls?: TlsOptions & { key: NonNullable<TlsOptions['key']>; cert: NonNullable<TlsOptions['cert']> };
-  /**
    * permessage-deflate for WebSocket frames (only with clients that offer
    * it). `true` uses the defaults of `CompressionOptions`.
    * @default false
@@ -403,11 +408,11 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
    */
   metrics?: MetricsOptions | false;
   /**
-   * Serves HTTP requests Herald does not (anything other than `/healthz`,
-   * `/readyz` and `httpPath`), for example a built web app. Return `false` to let Herald
-   * answer 404.
+   * Serve `/healthz` and `/readyz` (see docs/production.md). Turn it off when
+   * the app answers these paths itself.
+   * @default true
    */
-  handleHttp?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  health?: boolean;
   /** Credentials over the life of a connection: expiry grace and the failed-authentication limit. */
   auth?: AuthOptions;
   /**
@@ -427,6 +432,36 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> {
   admin?: AdminOptions;
   /** Called for every error a procedure throws, and for connection errors. */
   onError?: (info: { error: Error; path: string | undefined; type: string }) => void;
+
+}
+
+/**
+ * The options of `createHeraldServer`: a handler's options, plus the HTTP(S)
+ * server it listens with (port, interface, TLS, the app's other requests).
+ */
+export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> extends HeraldHandlerOptions<TRouter, TUser> {
+  /**
+   * TCP port. `0` picks a free one (see `server.port`).
+   * @default 8787
+   */
+  port?: number;
+  /**
+   * Interface to listen on.
+   * @default undefined (every interface, as Node's `listen`)
+   */
+  host?: string;
+  /**
+   * Serve `wss://` and `https://`: Node TLS options, at least `key` and
+   * `cert` (PEM). `server.url` then starts with `wss://`.
+   * @default none: plain `ws://` and `http://`
+   */
+  tls?: TlsOptions & { key: NonNullable<TlsOptions['key']>; cert: NonNullable<TlsOptions['cert']> };
+  /**
+   * Serves HTTP requests Herald does not (anything other than `/healthz`,
+   * `/readyz` and `httpPath`), for example a built web app. Return `false` to let Herald
+   * answer 404.
+   */
+  handleHttp?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 /**
@@ -488,6 +523,7 @@ export const serverDefaults = {
   drainTimeoutMs: 10_000,
   closeTimeoutMs: 2_000,
   metrics: { path: '/metrics', prefix: 'herald_' },
+  health: true,
   idempotency: { ttlMs: 600_000, waitTimeoutMs: 30_000 },
   auth: { expiryGraceMs: 5_000, failedAttempts: { perSecond: 0.5, burst: 20 }, revocationTtlMs: 86_400_000 },
   admin: { path: '/admin', intervalMs: 1_000 },

@@ -3,21 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import { AdminEndpoint } from './admin/adminEndpoint.js';
-import { createCallPath } from './callPath.js';
 import { resolveServerOptions } from './config.js';
-import { heraldInternals } from './herald.js';
-import { serveHealth } from './http/health.js';
+import { refuseUnknownUpgrade, startHandler } from './handler.js';
 import { createListener } from './http/listener.js';
-import { createTrpcHttpHandler } from './http/trpcHttp.js';
-import { loadPromClient, ServerMetrics } from './observability/metrics.js';
-import type { HeraldServerOptions } from './options.js';
-import { ProxyHeaderWarning } from './transport/clientAddress.js';
-import { Revocations } from './transport/revocations.js';
-import { ConnectionHandler } from './ws/handler.js';
-
-const NO_CHANNEL_COUNTS = { published: 0, resumed: 0 } as const;
+import type { HeraldServerOptions, MetricsRegistry } from './options.js';
 
 /** A running Herald server, as `createHeraldServer` resolves it: where it listens, its state, and how to stop it. */
 export interface HeraldServer {
@@ -32,7 +21,7 @@ export interface HeraldServer {
   /** True from the moment `close()` is called: new connections are refused and `/readyz` answers 503. */
   readonly draining: boolean;
   /** The server's Prometheus registry (`null` with `metrics: false`). */
-  readonly metrics: Registry | null;
+  readonly metrics: MetricsRegistry | null;
   /** The logger the server writes to. */
   readonly logger: Logger;
   /** Tells every connected client to reconnect (to this node once it is back, or to another). */
@@ -61,93 +50,27 @@ export interface HeraldServer {
 
 /**
  * Starts an HTTP(S) server that serves the router over WebSocket at `path`,
- * plus `/healthz`, `/readyz` and `/metrics`.
+ * plus `/healthz`, `/readyz` and `/metrics`: Herald's handler
+ * (`createHeraldHandler`) behind a listener of its own. To serve Herald on
+ * an app's existing server instead, see `attachHerald`.
  */
 export async function createHeraldServer<TRouter extends AnyRouter, TUser = never>(
   options: HeraldServerOptions<TRouter, TUser>,
 ): Promise<HeraldServer> {
   const config = resolveServerOptions(options);
   const { logger, path } = config;
-  const startedAt = Date.now();
+  const handler = await startHandler(config);
   let closing: Promise<void> | null = null;
-  const isDraining = () => closing !== null;
-
-  // prom-client is an optional peer: imported only when metrics are on.
-  const metrics = new ServerMetrics(
-    config.metrics
-      ? {
-          prom: await loadPromClient(),
-          registry: config.metrics.registry,
-          prefix: config.metrics.prefix,
-          openConnections: () => ws.connectionCount,
-          channels: () => (config.herald && heraldInternals(config.herald)?.counts) || NO_CHANNEL_COUNTS,
-        }
-      : null,
-  );
-  // `disconnectUser` reaches every node through the channels' broker (without `herald`, this node alone),
-  // and the gate refuses the user's older credentials while the revocation is in force.
-  const revocations = new Revocations(
-    config.herald?.broker ?? null,
-    ({ userKey, reason }) => {
-      ws.disconnectUser(userKey, reason);
-      trpcHttp?.disconnectUser(userKey, reason);
-    },
-    (error) => logger.warn({ err: error, event: 'revocation.malformed' }, 'ignored a malformed revocation'),
-    config.auth.revocationTtlMs,
-  );
-  // The one call path both doors share: the request gate and the call runner.
-  const { gate, runner } = createCallPath(config, metrics, isDraining, (userKey) => revocations.revokedAt(userKey));
-  const proxyWarning = new ProxyHeaderWarning(config.trustProxy, (message) => logger.warn({ event: 'config.trust_proxy' }, message));
-  const ws: ConnectionHandler<TRouter> = new ConnectionHandler(config, { path, gate, runner, metrics });
-  await revocations.start();
-  // The admin page, its router on a socket of its own, and this node's figures on the broker (off: nothing runs).
-  const admin = config.admin
-    ? await AdminEndpoint.start(config, config.admin, {
-        nodeId: config.herald?.nodeId ?? `node-${process.pid}`,
-        startedAt,
-        herald: config.herald,
-        metrics,
-        connectionCount: () => ws.connectionCount,
-        isDraining,
-        describeConnections: (matches, limit) => ws.describeConnections(matches, limit),
-        revoke: (userKey, reason) => revocations.revoke(userKey, reason),
-      })
-    : null;
-  // The router over HTTP (`/trpc`, SSE subscriptions) for networks that strip WebSocket upgrades.
-  const trpcHttp = createTrpcHttpHandler(config, { gate, runner, proxyWarning });
-
-  const metricsPath = config.metrics?.path;
-  const healthSource = {
-    startedAt,
-    herald: config.herald,
-    connectionCount: () => ws.connectionCount,
-    isClosing: isDraining,
-    metrics: metricsPath ? { path: metricsPath, render: () => metrics.render() } : null,
-  };
 
   const { limits } = config;
   const listenerSettings = { tls: config.tls, headersTimeoutMs: limits.headersTimeoutMs, requestTimeoutMs: limits.requestTimeoutMs };
   const http: Server = createListener(listenerSettings, (req: IncomingMessage, res: ServerResponse) => {
-    serveHealth(healthSource, req, res)
-      .then((handled) => {
-        if (handled || admin?.handleHttp(req, res) || trpcHttp?.handle(req, res) || config.handleHttp?.(req, res)) return;
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'NOT_FOUND', message: `No route for ${req.method} ${req.url}` }));
-      })
-      .catch((error: unknown) => {
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-        config.report(error, 'http', req.url);
-      });
+    if (handler.handleRequest(req, res) || config.handleHttp?.(req, res)) return;
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'NOT_FOUND', message: `No route for ${req.method} ${req.url}` }));
   });
-
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    // A socket error before `ws` takes over must not become an uncaught exception.
-    socket.on('error', () => socket.destroy());
-    proxyWarning.check(req);
-    if (admin?.handleUpgrade(req, socket, head)) return;
-    // Path, then the request gate (drain, origin, failed authentications, connection slots).
-    ws.handleUpgrade(req, socket, head);
+    if (!handler.handleUpgrade(req, socket, head)) refuseUnknownUpgrade(socket, handler);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -170,29 +93,24 @@ export async function createHeraldServer<TRouter extends AnyRouter, TUser = neve
     url: `${secure ? 'wss' : 'ws'}://${hostPart}:${address.port}${path}`,
     httpUrl: `${secure ? 'https' : 'http'}://${hostPart}:${address.port}`,
     get connectionCount() {
-      return ws.connectionCount;
+      return handler.connectionCount;
     },
     get draining() {
-      return closing !== null;
+      return handler.draining;
     },
-    metrics: metrics.registry,
+    metrics: handler.metrics,
     logger,
-    broadcastReconnect: () => ws.broadcastReconnect(),
-    disconnectUser: (userKey, reason = 'sessions revoked') => revocations.revoke(userKey, reason),
+    broadcastReconnect: () => handler.broadcastReconnect(),
+    disconnectUser: (userKey, reason) => handler.disconnectUser(userKey, reason),
     close() {
       closing ??= (async () => {
-        // Draining: from here upgrades get 503 and /readyz answers 503, while
-        // HTTP keeps answering so a balancer can see it.
-        logger.info({ event: 'server.draining', connections: ws.connectionCount, unanswered: ws.unansweredCount }, 'draining');
-        ws.broadcastReconnect();
-        await ws.drain(config.drainTimeoutMs);
+        // Draining: new upgrades get 503 while HTTP keeps answering, so a balancer sees /readyz turn 503.
+        await handler.drain();
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
-        await Promise.all([ws.close(config.closeTimeoutMs), admin?.close(config.closeTimeoutMs)]);
+        await handler.close();
         http.closeAllConnections();
         await httpClosed;
-        await revocations.stop();
-        logger.info({ event: 'server.closed' }, 'herald closed');
       })();
       return closing;
     },

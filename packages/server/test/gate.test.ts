@@ -24,7 +24,7 @@ import {
 /**
  * Every refusal of the request gate (transport/gate.ts) through every door:
  * the WebSocket, the HTTP fallback (calls and event streams) and the admin
- * socket and API. `Record<RefusalReason, …>` makes a new reason fail to
+ * socket and API, on Herald's own server and attached to an app's. `Record<RefusalReason, …>` makes a new reason fail to
  * compile until it has a row; a door where a reason cannot arise says why.
  * Where one caller uses two doors, the row shows both draw on one count.
  */
@@ -66,9 +66,10 @@ interface Row {
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-async function start(row: Row): Promise<Door> {
+async function start(row: Row, attached: boolean): Promise<Door> {
   const served = cleanup.add(
     await startHardeningServer({
+      attached,
       authenticate,
       admin: { authenticate: (token) => token === ADMIN_TOKEN },
       ...row.options,
@@ -486,18 +487,21 @@ async function draining({ server, ws }: Door): Promise<void> {
   });
 }
 
-describe('the request gate, through every door', () => {
-  for (const [reason, row] of Object.entries(table) as [RefusalReason, Row][]) {
-    for (const door of ['websocket', 'http', 'admin'] as const) {
-      const cell = row[door];
-      // A door where the reason cannot arise says why in the table, and runs nothing.
-      if ('notApplicable' in cell) continue;
-      it(`${reason} on the ${door} door`, async () => {
-        const started = await start(row);
-        await cell(started);
-        // The app's doors count each refusal by reason (the admin socket keeps figures of its own).
-        if (door !== 'admin') expect(metricValue(await scrape(started.server.server), 'herald_refusals_total', { reason })).toBeGreaterThanOrEqual(1);
-      });
+// Each door twice: on Herald's own server, and attached to an app's (`attachHerald`), which must change nothing.
+for (const attached of [false, true]) {
+  describe(`the request gate, through every door${attached ? ', attached to an app server' : ''}`, () => {
+    for (const [reason, row] of Object.entries(table) as [RefusalReason, Row][]) {
+      for (const door of ['websocket', 'http', 'admin'] as const) {
+        const cell = row[door];
+        // A door where the reason cannot arise says why in the table, and runs nothing.
+        if ('notApplicable' in cell) continue;
+        it(`${reason} on the ${door} door`, async () => {
+          const started = await start(row, attached);
+          await cell(started);
+          // The app's doors count each refusal by reason (the admin socket keeps figures of its own).
+          if (door !== 'admin') expect(metricValue(await scrape(started.server.server), 'herald_refusals_total', { reason })).toBeGreaterThanOrEqual(1);
+        });
+      }
     }
-  }
-});
+  });
+}

@@ -16,6 +16,7 @@ import {
   type HeraldServerOptions,
 } from '@herald/server';
 import { freePort } from '@herald/server/testing';
+import { checkInstalledZod } from '../src/channels/checkOptions.js';
 import { CloseCode } from '@herald/shared';
 import {
   answerTo,
@@ -127,10 +128,16 @@ describe('herald.channel', () => {
     expect(() => declare(undefined)).toThrow(/options are missing; pass at least \{ key: z\.string\(\), message: z\.object\(\{ \.\.\. \}\) \}/);
   });
 
-  it('refuses a zod 3 schema and says Herald needs zod 4', () => {
+  it('refuses a zod 3 schema and says exactly what to do, zod/v4 of zod 3 being not enough', () => {
     expect(() => declare({ key: z3.string(), message })).toThrow(
-      /key is a zod 3 schema; Herald needs zod 4: install zod@\^4 and import \{ z \} from 'zod'/,
+      /key is a zod 3 schema\. Herald needs zod 4 as the app's `zod` package: run `npm install zod@\^4` and import \{ z \} from 'zod'\. zod 3\.25's 'zod\/v4' is not enough/,
     );
+  });
+
+  it('refuses to declare channels when the installed zod is zod 3, even with zod/v4 schemas', () => {
+    // What Herald's own `import { z } from 'zod'` gives when zod 3 is installed.
+    expect(() => checkInstalledZod(z3.string())).toThrow(/^The installed zod is zod 3\. Herald needs zod 4 as the app's `zod` package: run `npm install zod@\^4`/);
+    expect(() => checkInstalledZod(z.string())).not.toThrow();
   });
 
   it('refuses history and buffer sizes out of range, saying what each one is', () => {

@@ -14,7 +14,7 @@ import { createCallPath } from '../callPath.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress } from '../transport/clientAddress.js';
 import type { RequestGate } from '../transport/gate.js';
-import type { ConnectionSummary } from '../ws/connection.js';
+import type { ConnectionSummary } from '../ws/summary.js';
 import { ConnectionHandler } from '../ws/handler.js';
 import { ClusterStats } from './clusterStats.js';
 import { ConnectionLookups } from './lookups.js';
@@ -121,6 +121,11 @@ export class AdminEndpoint {
       config.logger.warn({ event: 'admin.page_missing', dir: adminPageDir() }, 'the admin page is not built; its router is served, the page answers 503');
     }
     return new AdminEndpoint(config, admin, cluster, lookups, serveStatic, sources.revoke);
+  }
+
+  /** Whether an upgrade request is for the admin socket (its path). */
+  servesUpgrade(req: IncomingMessage): boolean {
+    return this.handler.serves(req);
   }
 
   /** Takes the upgrade when it is for the admin socket (true), else leaves it to the app's handler. */

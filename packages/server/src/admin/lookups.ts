@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, Unsubscribe } from '../brokers/broker.js';
-import type { ConnectionSummary } from '../ws/connection.js';
+import type { ConnectionSummary } from '../ws/summary.js';
 
 /** The broker topic lookups and their answers travel on (not a channel topic: see `STATS_TOPIC`). */
 export const LOOKUP_TOPIC = '#herald/admin-lookup';

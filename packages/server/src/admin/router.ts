@@ -2,17 +2,25 @@ import { initTRPC } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import { z } from 'zod';
 import { heraldErrorFormatter } from '../errors.js';
-import type { ClusterStats } from './clusterStats.js';
-import type { ClusterView } from './figures.js';
-import type { ConnectionLookups, FoundConnection } from './lookups.js';
+import type { ClusterView, NodeSnapshot } from './figures.js';
+import type { FoundConnection } from './lookups.js';
 
 /** How long a lookup waits for the other nodes' answers. */
 const LOOKUP_TIMEOUT_MS = 2_000;
 
-/** What the admin router runs on. */
+/**
+ * What the admin router runs on (`ClusterStats` and `ConnectionLookups`), as
+ * the few methods it calls: the router's type is public (`AdminRouter`), and
+ * these keep the classes, and what they are built on, out of it.
+ */
 export interface AdminRouterDeps {
-  readonly cluster: ClusterStats;
-  readonly lookups: ConnectionLookups;
+  readonly cluster: {
+    /** Calls `listener` after every interval; returns how to stop. */
+    watch(listener: () => void): () => void;
+    view(): Promise<ClusterView>;
+    snapshots(): readonly NodeSnapshot[];
+  };
+  readonly lookups: { find(query: string, nodeIds: readonly string[], timeoutMs: number): Promise<FoundConnection[]> };
   /** `server.disconnectUser`: through the broker, on every node. */
   readonly revoke: (userKey: string, reason: string) => Promise<void>;
 }

@@ -62,6 +62,18 @@ export interface JwtAuthenticatorOptions<TUser> {
   jwksTimeoutMs?: number;
 }
 
+/**
+ * What `jwtAuthenticator` returns: an `Authenticate` of its user type, marked
+ * `scheme: 'jwt'`. The mark is for the compiler: while TypeScript infers a
+ * call's type arguments, it skips any argument that calls a generic function
+ * whose return type is a function (`isGenericFunctionReturningFunction` in its
+ * checker), so `createHeraldServer({ authenticate: jwtAuthenticator(...),
+ * createContext: ({ user }) => ... })` would infer no user and refuse the
+ * authenticator. An intersection is not a function type: the user is inferred
+ * from it, with `authenticate` before or after `createContext`.
+ */
+export type JwtAuthenticate<TUser> = Authenticate<TUser> & { readonly scheme: 'jwt' };
+
 const HMAC_ALGORITHMS = ['HS256'];
 const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const MIN_SECRET_BYTES = 32;
@@ -85,7 +97,7 @@ const MIN_SECRET_BYTES = 32;
  * createHeraldServer({ router, authenticate: jwtAuthenticator({ jwks: 'https://id.example.com/.well-known/jwks.json', issuer: 'https://id.example.com/', audience: 'chat' }), createContext: ({ user }) => ({ user }) });
  * ```
  */
-export function jwtAuthenticator<TUser = JWTPayload>(options: JwtKeySource & JwtAuthenticatorOptions<TUser>): Authenticate<TUser> {
+export function jwtAuthenticator<TUser = JWTPayload>(options: JwtKeySource & JwtAuthenticatorOptions<TUser>): JwtAuthenticate<TUser> {
   const key = verificationKey(options);
   const param = options.param ?? 'token';
   const verifyOptions = {
@@ -96,7 +108,7 @@ export function jwtAuthenticator<TUser = JWTPayload>(options: JwtKeySource & Jwt
   };
   const toUser = options.toUser ?? ((payload: JWTPayload) => payload as TUser);
 
-  return async (connectionParams, req) => {
+  const authenticate: Authenticate<TUser> = async (connectionParams, req) => {
     const token = connectionParams?.[param] ?? bearerToken(req);
     if (!token) {
       if (options.required) throw new HeraldError('UNAUTHORIZED', `No token: pass one as connectionParams.${param}`);
@@ -121,6 +133,7 @@ export function jwtAuthenticator<TUser = JWTPayload>(options: JwtKeySource & Jwt
     const issuedAt = typeof payload.iat === 'number' ? { issuedAt: payload.iat * 1000 } : {};
     return typeof payload.exp === 'number' && user !== null ? withExpiry(user, payload.exp * 1000, issuedAt) : user;
   };
+  return Object.assign(authenticate, { scheme: 'jwt' as const });
 }
 
 function verificationKey(source: JwtKeySource & { jwksTimeoutMs?: number }): Uint8Array | JWTVerifyGetKey {

@@ -1,3 +1,22 @@
+import { z } from 'zod';
+
+/**
+ * What to do when zod 3 is installed, said once. zod 3.25's `zod/v4` is not
+ * enough: Herald imports `zod` (its `resumeInput` and its own checks), which
+ * is then zod 3, and an app's `zod/v4` object refuses `...resumeInput` at
+ * every subscription ("expected a Zod schema").
+ */
+export const ZOD_4_NEEDED =
+  "Herald needs zod 4 as the app's `zod` package: run `npm install zod@^4` and import { z } from 'zod'. zod 3.25's 'zod/v4' is not enough: Herald imports 'zod' (its resumeInput is built with it), which would still be zod 3";
+
+/**
+ * Checks that the `zod` package Herald imports (the app's, a peer
+ * dependency) is zod 4; `probe` is a schema of it (a parameter for tests).
+ */
+export function checkInstalledZod(probe: object = z.string()): void {
+  if (!('_zod' in probe)) throw new TypeError(`The installed zod is zod 3. ${ZOD_4_NEEDED}`);
+}
+
 /**
  * Checks a channel's declaration when `herald.channel` runs, so a mistake
  * fails at startup with what to do instead of at the first publish or
@@ -5,6 +24,7 @@
  */
 export function checkChannelOptions(name: string, options: unknown): void {
   const where = `herald.channel("${name}")`;
+  checkInstalledZod();
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`${where}: options are missing; pass at least { key: z.string(), message: z.object({ ... }) }`);
   }
@@ -31,9 +51,7 @@ function checkSchema(where: string, field: string, value: unknown, example: stri
     throw new TypeError(`${where}: ${field} must be a zod schema such as ${example}, got ${describe(value)}`);
   }
   if (!('_zod' in value)) {
-    throw new TypeError(
-      `${where}: ${field} is a zod 3 schema; Herald needs zod 4: install zod@^4 and import { z } from 'zod' (zod 3.25 also ships it as 'zod/v4')`,
-    );
+    throw new TypeError(`${where}: ${field} is a zod 3 schema. ${ZOD_4_NEEDED}`);
   }
 }
 

@@ -5,6 +5,8 @@ export interface HealthSource {
   readonly startedAt: number;
   readonly herald: Herald | undefined;
   connectionCount(): number;
+  /** Whether `/healthz` and `/readyz` are served (the `health` option). */
+  readonly probes: boolean;
   /** True from the moment `close()` starts draining. */
   isClosing(): boolean;
   /** The Prometheus endpoint: its path and the exposition, or null for none. */
@@ -24,38 +26,42 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  * only one that is unreachable; `Broker.ping`), and the server is not
  * draining or closing. Load balancers route on the second, restart on the first.
  * `/metrics` (its path is configurable) is the Prometheus exposition.
+ * Decides at once whether `req` is one of these: null when it is not (the
+ * request is someone else's), else the answer being written.
  */
-export async function serveHealth(source: HealthSource, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+export function serveHealth(source: HealthSource, req: IncomingMessage, res: ServerResponse): Promise<void> | null {
   const path = (req.url ?? '/').split('?')[0];
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const base = {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return null;
+  const base = () => ({
     nodeId: source.herald?.nodeId ?? null,
     uptimeMs: Date.now() - source.startedAt,
     connections: source.connectionCount(),
-  };
-  if (path === '/healthz') {
-    sendJson(res, 200, { status: 'ok', ...base });
-    return true;
+  });
+  if (source.probes && path === '/healthz') {
+    sendJson(res, 200, { status: 'ok', ...base() });
+    return Promise.resolve();
   }
-  if (source.metrics && path === source.metrics.path) {
-    const { contentType, body } = await source.metrics.render();
-    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : body);
-    return true;
+  const { metrics } = source;
+  if (metrics && path === metrics.path) {
+    return metrics.render().then(({ contentType, body }) => {
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
   }
-  if (path === '/readyz') {
-    if (source.isClosing()) {
-      sendJson(res, 503, { status: 'draining', ...base });
-      return true;
-    }
-    const broker = source.herald?.broker;
-    try {
-      await broker?.ping();
-      sendJson(res, 200, { status: 'ready', broker: broker?.kind ?? null, ...base });
-    } catch (error) {
-      sendJson(res, 503, { status: 'broker-unavailable', broker: broker?.kind ?? null, error: String(error), ...base });
-    }
-    return true;
+  if (source.probes && path === '/readyz') return answerReady(source, res, base());
+  return null;
+}
+
+async function answerReady(source: HealthSource, res: ServerResponse, base: Record<string, unknown>): Promise<void> {
+  if (source.isClosing()) {
+    sendJson(res, 503, { status: 'draining', ...base });
+    return;
   }
-  return false;
+  const broker = source.herald?.broker;
+  try {
+    await broker?.ping();
+    sendJson(res, 200, { status: 'ready', broker: broker?.kind ?? null, ...base });
+  } catch (error) {
+    sendJson(res, 503, { status: 'broker-unavailable', broker: broker?.kind ?? null, error: String(error), ...base });
+  }
 }

@@ -1,6 +1,7 @@
 import type * as PromClientModule from 'prom-client';
 import type { Histogram, Registry } from 'prom-client';
 import { RefusalReason } from '../errors.js';
+import type { MetricsRegistry } from '../options.js';
 
 /** prom-client's module, as `loadPromClient` imports it. */
 export type PromClient = typeof PromClientModule;
@@ -54,7 +55,7 @@ export class ServerMetrics {
   private readonly errors = new Map<string, number>();
   private readonly refusals = new Map<string, number>();
   private readonly latency: Histogram | null;
-  readonly registry: Registry | null;
+  readonly registry: MetricsRegistry | null;
 
   /**
    * `options === null`: count, but register nothing (metrics turned off).
@@ -63,7 +64,7 @@ export class ServerMetrics {
   constructor(
     options: {
       prom: PromClient;
-      registry: Registry | undefined;
+      registry: MetricsRegistry | undefined;
       prefix: string;
       openConnections: () => number;
       /** The counts of the server's `herald` (zeros without one). */
@@ -77,7 +78,8 @@ export class ServerMetrics {
     }
     const { prom, prefix, openConnections, channels } = options;
     const { Counter, Gauge, Histogram } = prom;
-    const registry = options.registry ?? new prom.Registry();
+    // An app's registry is prom-client's own (`MetricsRegistry` names only the part Herald's types need).
+    const registry = (options.registry as Registry | undefined) ?? new prom.Registry();
     this.registry = registry;
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({

@@ -18,6 +18,9 @@ import { reauthenticate, type RefreshHost } from './refresh.js';
 import { CLOSE_OF } from './refusals.js';
 import type { HeraldSocket, SocketListener } from './socket.js';
 import { NULL_ENVELOPE, type Envelope } from './wire.js';
+import type { ConnectionSummary } from './summary.js';
+
+export type { ConnectionSummary };
 
 /** What the handler adds to the door's shared config: how it hears of a connection's answers and end. */
 export interface ConnectionConfig extends DoorConfig {
@@ -34,18 +37,6 @@ export interface ConnectionIdentity {
   readonly address: string;
 }
 
-/** One connection as the admin page shows it (`Connection.describe`). */
-export interface ConnectionSummary {
-  /** `c<number>`, numbered per server. */
-  readonly connectionId: string;
-  readonly userKey: string | null;
-  /** The client's address. */
-  readonly address: string;
-  /** When the socket opened, in ms since the epoch. */
-  readonly connectedAt: number;
-  /** The procedure path of each subscription it holds. */
-  readonly subscriptions: string[];
-}
 
 /**
  * Where a connection is in its life. Requests that arrive while it is

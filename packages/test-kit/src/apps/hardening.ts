@@ -15,6 +15,7 @@ import {
   type Broker,
   type HeraldServerOptions,
 } from '@herald/server';
+import { startAttached } from './attached.js';
 import { served, type Served } from './served.js';
 
 export interface TestUser {
@@ -117,7 +118,10 @@ export function createHardeningApp(options: HardeningAppOptions = {}) {
 
 export type HardeningApp = ReturnType<typeof createHardeningApp>;
 export type HardeningRouter = HardeningApp['router'];
-export type HardeningServerOptions = Partial<Omit<HeraldServerOptions<HardeningRouter, TestUser>, 'router' | 'herald'>>;
+export type HardeningServerOptions = Partial<Omit<HeraldServerOptions<HardeningRouter, TestUser>, 'router' | 'herald'>> & {
+  /** Serve the app attached to a plain Node server of the test's (`attachHerald`) instead of on `createHeraldServer`. */
+  readonly attached?: boolean;
+};
 
 export type HardeningServer = Served<HardeningApp>;
 
@@ -127,14 +131,16 @@ export async function startHardeningServer(
   appOptions: HardeningAppOptions = {},
 ): Promise<HardeningServer> {
   const app = createHardeningApp(appOptions);
-  const server = await createHeraldServer<HardeningRouter, TestUser>({
+  const { attached, ...serverOptions } = options;
+  const heraldOptions = {
     router: app.router,
     herald: app.herald,
-    port: 0,
-    host: '127.0.0.1',
-    createContext: ({ user }) => ({ user }),
-    ...options,
-  });
+    createContext: ({ user }: { user: TestUser | null }) => ({ user }),
+    ...serverOptions,
+  };
+  const server = attached
+    ? await startAttached<HardeningRouter, TestUser>(heraldOptions, serverOptions.tls)
+    : await createHeraldServer<HardeningRouter, TestUser>({ ...heraldOptions, port: 0, host: '127.0.0.1' });
   return served(app, server);
 }
 
