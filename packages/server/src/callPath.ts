@@ -3,6 +3,7 @@ import { IdempotentCalls } from './calls/idempotentCall.js';
 import { Outcomes } from './calls/outcome.js';
 import { CallRunner } from './calls/runner.js';
 import type { ServerConfig } from './config.js';
+import { RefusalReason } from './errors.js';
 import type { ServerMetrics } from './observability/metrics.js';
 import { RequestGate } from './transport/gate.js';
 
@@ -50,7 +51,10 @@ export function createCallPath<TRouter extends AnyRouter>(
   const runner = new CallRunner({
     router: config.router,
     outcomes: new Outcomes(config.router),
-    idempotentCalls: new IdempotentCalls(config.idempotency),
+    idempotentCalls: new IdempotentCalls({
+      ...config.idempotency,
+      onRefused: (error) => gate.refuse(RefusalReason.IDEMPOTENCY_RECORDS, error),
+    }),
     report: config.report,
     metrics,
   });

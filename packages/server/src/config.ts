@@ -130,6 +130,8 @@ export function resolveServerOptions<TRouter extends AnyRouter, TUser>(options: 
       ttlMs: options.idempotency?.ttlMs ?? serverDefaults.idempotency.ttlMs,
       waitTimeoutMs: options.idempotency?.waitTimeoutMs ?? serverDefaults.idempotency.waitTimeoutMs,
       scope: options.idempotency?.scope,
+      maxRecordsPerCaller: options.idempotency?.maxRecordsPerCaller ?? serverDefaults.idempotency.maxRecordsPerCaller,
+      maxRecordBytesPerCaller: options.idempotency?.maxRecordBytesPerCaller ?? serverDefaults.idempotency.maxRecordBytesPerCaller,
     }),
     auth: Object.freeze({
       expiryGraceMs: options.auth?.expiryGraceMs ?? serverDefaults.auth.expiryGraceMs,

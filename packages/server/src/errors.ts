@@ -76,6 +76,8 @@ export const RefusalReason = {
   MAX_HTTP_CALLS_PER_IP: 'max_http_calls_per_ip',
   /** An HTTP answer its client did not take within `limits.httpWriteTimeoutMs`, or an event stream whose client fell `maxBufferedBytes` behind: the connection is dropped. */
   SLOW_HTTP_CLIENT: 'slow_http_client',
+  /** A caller past `idempotency.maxRecordsPerCaller` or `maxRecordBytesPerCaller` (a `LIMIT_EXCEEDED` answer; nothing runs). */
+  IDEMPOTENCY_RECORDS: 'idempotency_records',
   /** An input over the decoding limits (depth, typed values, BigInt digits): a `BAD_REQUEST` answer. */
   INPUT_LIMITS: 'input_limits',
   /** `limits.maxSubscriptionsPerConnection` (a `LIMIT_EXCEEDED` answer). */

@@ -290,6 +290,19 @@ export interface IdempotencyOptions {
    * @default the caller's user (`userKey`), or for an anonymous caller its address
    */
   scope?: (ctx: unknown) => string | null | undefined;
+  /**
+   * Idempotency records one caller (one `scope`) may start on this node per
+   * `ttlMs` (each is kept that long). One more keyed mutation is refused
+   * with `LIMIT_EXCEEDED` and runs nothing: send it without a key, or later.
+   * @default 10_000
+   */
+  maxRecordsPerCaller?: number;
+  /**
+   * Bytes of stored outcomes one caller may have this node keep per `ttlMs`;
+   * past it, as `maxRecordsPerCaller`.
+   * @default 16_777_216
+   */
+  maxRecordBytesPerCaller?: number;
 }
 
 /**
@@ -524,7 +537,7 @@ export const serverDefaults = {
   closeTimeoutMs: 2_000,
   metrics: { path: '/metrics', prefix: 'herald_' },
   health: true,
-  idempotency: { ttlMs: 600_000, waitTimeoutMs: 30_000 },
+  idempotency: { ttlMs: 600_000, waitTimeoutMs: 30_000, maxRecordsPerCaller: 10_000, maxRecordBytesPerCaller: 16_777_216 },
   auth: { expiryGraceMs: 5_000, failedAttempts: { perSecond: 0.5, burst: 20 }, revocationTtlMs: 86_400_000 },
   admin: { path: '/admin', intervalMs: 1_000 },
 } as const;

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
 import { RefusalReason, transformer, withExpiry, type Authenticate } from '@herald/server';
-import { CONNECTION_PARAMS_HEADER } from '@herald/shared/internal';
+import { CONNECTION_PARAMS_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
 import {
   answerTo,
   Cleanup,
@@ -354,6 +354,29 @@ const table: Record<RefusalReason, Row> = {
     },
     admin: { notApplicable: 'the admin page has no HTTP answer that grows with data' },
   },
+  [RefusalReason.IDEMPOTENCY_RECORDS]: {
+    options: { idempotency: { maxRecordsPerCaller: 2 } },
+    websocket: async ({ ws }) => {
+      const ann = await connected(ws, { user: 'ann' });
+      const keyed = (id: string) => ({ id, method: 'mutation', params: { path: 'publish', input: transformer.serialize({ stream: 'k', n: 1 }), idempotencyKey: `key-${id}` } });
+      for (const id of ['a', 'b']) expect(errorCodeOf(await answerOf(ann, keyed(id)))).toBeNull();
+      expect(errorCodeOf(await answerOf(ann, keyed('c')))).toBe('LIMIT_EXCEEDED');
+      // A repeat of a key it holds is still answered: the bound is on new records.
+      expect(errorCodeOf(await answerOf(ann, keyed('a')))).toBeNull();
+    },
+    http: async ({ http }) => {
+      const post = (key: string) =>
+        call(`${http}/publish`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [IDEMPOTENCY_KEY_HEADER]: key, ...paramsHeader({ user: 'bob' }) },
+          body: JSON.stringify(transformer.serialize({ stream: 'k', n: 1 })),
+        });
+      expect((await post('a')).status).toBe(200);
+      expect((await post('b')).status).toBe(200);
+      expect(await post('c')).toEqual({ status: 429, heraldCode: 'LIMIT_EXCEEDED' });
+    },
+    admin: { notApplicable: "the admin page's one mutation, revoke, is an operator's, not a caller's to flood" },
+  },
   [RefusalReason.INPUT_LIMITS]: {
     websocket: async ({ ws }) => {
       expect(await refusedCall(await connected(ws), 'big', 'query', 'add', undefined, HUGE_BIGINT)).toBe('BAD_REQUEST');
@@ -471,6 +494,12 @@ async function connected(url: string, params?: Record<string, string>): Promise<
   const opened = socket(url, params);
   await withTimeout(opened.opened, 5_000, 'the socket to open');
   return opened;
+}
+
+/** Sends `frame` and resolves with its answer. */
+async function answerOf(opened: RawSocket, frame: { id: string }): Promise<unknown> {
+  opened.send(frame);
+  return opened.frame(answerTo(frame.id), 5_000, `the answer to ${frame.id}`);
 }
 
 /** Starts closing the server while a call holds its drain open; the drain ends at cleanup. */

@@ -23,6 +23,12 @@ export interface IdempotencySettings {
   readonly ttlMs: number;
   readonly waitTimeoutMs: number;
   readonly scope: ((ctx: unknown) => string | null | undefined) | undefined;
+  /** Records one scope may start on this node per `ttlMs`, and bytes of their outcomes. */
+  readonly maxRecordsPerCaller: number;
+  readonly maxRecordBytesPerCaller: number;
+  /** Told of a caller refused for starting too many records (the gate counts and logs it). */
+  readonly onRefused?: (error: HeraldError) => void;
+  readonly now?: () => number;
 }
 
 /** One keyed mutation: whose key it is, which key, and what it asks for. */
@@ -62,7 +68,11 @@ export interface KeyedMutation {
  * recorded for the repeat the client sends after reconnecting.
  */
 export class IdempotentCalls {
-  constructor(private readonly settings: IdempotencySettings) {}
+  private readonly records: CallerRecords;
+
+  constructor(private readonly settings: IdempotencySettings) {
+    this.records = new CallerRecords(settings.ttlMs, settings.now ?? Date.now);
+  }
 
   /** The scope of a caller's keys: `idempotency.scope(ctx)` when the app gives one, else its user, else its address. */
   scopeOf(ctx: unknown, userKey: string | null, address: string): string {
@@ -80,7 +90,15 @@ export class IdempotentCalls {
     mutation: KeyedMutation,
     first: () => Promise<StoredOutcome>,
   ): Promise<{ readonly outcome: StoredOutcome; readonly replayed: boolean }> {
-    const { store, ttlMs, waitTimeoutMs } = this.settings;
+    const { store, ttlMs, waitTimeoutMs, maxRecordsPerCaller, maxRecordBytesPerCaller } = this.settings;
+    if (!this.records.mayStart(mutation.scope, maxRecordsPerCaller, maxRecordBytesPerCaller)) {
+      const error = new HeraldError(
+        'LIMIT_EXCEEDED',
+        `This caller started ${maxRecordsPerCaller} idempotent mutations (or ${maxRecordBytesPerCaller} bytes of their outcomes) within idempotency.ttlMs; send further ones without a key, or later`,
+      );
+      this.settings.onRefused?.(error);
+      throw error;
+    }
     const storeKey = `${mutation.scope}|${mutation.path}|${mutation.key}`;
     const fingerprint = fingerprintOf(mutation);
     // Names this attempt's claim, so its release cannot free another attempt's.
@@ -89,7 +107,12 @@ export class IdempotentCalls {
     for (let attempt = 0; ; attempt++) {
       const claim = await this.stored('claim', storeKey, owner, () => store.claim(storeKey, ttlMs, owner));
       if (claim.state === 'done') return { outcome: replay(claim.outcome, fingerprint), replayed: true };
-      if (claim.state === 'claimed') return { outcome: await this.runClaimed(storeKey, owner, fingerprint, first), replayed: false };
+      if (claim.state === 'claimed') {
+        this.records.started(mutation.scope);
+        const outcome = await this.runClaimed(storeKey, owner, fingerprint, first);
+        this.records.stored(mutation.scope, outcome.length);
+        return { outcome, replayed: false };
+      }
       if (attempt > 0) break;
       const stored = await this.stored('wait', storeKey, null, () => store.wait(storeKey, waitTimeoutMs));
       if (stored !== null) return { outcome: replay(stored, fingerprint), replayed: true };
@@ -129,6 +152,56 @@ export class IdempotentCalls {
     this.settings.store.release(storeKey, owner, this.settings.ttlMs).catch(() => undefined);
   }
 }
+
+/**
+ * The idempotency records each caller (scope) started on this node in the
+ * current window of `ttlMs`, and the bytes of their outcomes: what bounds
+ * the store one caller can fill, anonymous callers included. A window
+ * starts with a caller's first record and ends `ttlMs` later, when the
+ * records it counted have lapsed.
+ */
+class CallerRecords {
+  private readonly byScope = new Map<string, { since: number; count: number; bytes: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  mayStart(scope: string, maxCount: number, maxBytes: number): boolean {
+    const window = this.current(scope);
+    return window === undefined || (window.count < maxCount && window.bytes < maxBytes);
+  }
+
+  started(scope: string): void {
+    const window = this.current(scope);
+    if (window) window.count++;
+    else this.byScope.set(scope, { since: this.now(), count: 1, bytes: 0 });
+    if (this.byScope.size > PRUNE_AT) this.prune();
+  }
+
+  stored(scope: string, bytes: number): void {
+    const window = this.current(scope);
+    if (window) window.bytes += bytes;
+  }
+
+  private current(scope: string): { since: number; count: number; bytes: number } | undefined {
+    const window = this.byScope.get(scope);
+    if (window && this.now() - window.since >= this.ttlMs) {
+      this.byScope.delete(scope);
+      return undefined;
+    }
+    return window;
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [scope, window] of this.byScope) if (now - window.since >= this.ttlMs) this.byScope.delete(scope);
+  }
+}
+
+/** Callers counted at once past which lapsed windows are swept. */
+const PRUNE_AT = 10_000;
 
 /** BROKER_UNAVAILABLE for a keyed mutation whose outcome is not known, saying how to learn it. */
 function unknownOutcome(what: string, cause: unknown): HeraldError {
