@@ -4,6 +4,7 @@ import { chatReducer, initialChatState, logOf } from '../lib/chatState.js';
 import { useRooms } from '../lib/rooms.js';
 import type { Message, Session } from '../lib/types.js';
 import { unsentIn } from '../lib/unsent.js';
+import { CarriedOver } from './CarriedOver.js';
 import { Room } from './Room.js';
 import { RoomNav } from './RoomNav.js';
 
@@ -31,19 +32,22 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
 
   const log = logOf(state, room);
   return (
-    <div className="app">
-      <RoomNav rooms={rooms} current={room} onOpen={open} user={session.user} onSignOut={() => onSignOut(null)} />
-      <Room
-        key={room}
-        room={room}
-        me={session.user}
-        log={log}
-        unsent={unsentIn(outbox.entries, room, log, session.user.id, online)}
-        online={online}
-        dispatch={dispatch}
-        onRetry={(key) => void outbox.retry(key)}
-        onDiscard={(key) => void outbox.discard(key)}
-      />
-    </div>
+    <>
+      <CarriedOver entries={outbox.entries} onOpen={open} />
+      <div className="app">
+        <RoomNav rooms={rooms} current={room} onOpen={open} user={session.user} onSignOut={() => onSignOut(null)} />
+        <Room
+          key={room}
+          room={room}
+          me={session.user}
+          log={log}
+          unsent={unsentIn(outbox.entries, room, log, session.user.id, online)}
+          online={online}
+          dispatch={dispatch}
+          onRetry={(key) => void outbox.retry(key)}
+          onDiscard={(key) => void outbox.discard(key)}
+        />
+      </div>
+    </>
   );
 }

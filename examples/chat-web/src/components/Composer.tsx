@@ -31,6 +31,8 @@ export function Composer({ room, online, onSend }: { room: string; online: boole
         id={inputId}
         ref={input}
         rows={1}
+        // After Join and on opening a room, typing goes straight to the message box.
+        autoFocus
         value={text}
         maxLength={MAX_LENGTH}
         placeholder={`Message #${room}`}
@@ -42,7 +44,7 @@ export function Composer({ room, online, onSend }: { room: string; online: boole
         Send
       </button>
       <p id={hintId} className="composer__hint">
-        {online ? 'Enter to send, Shift+Enter for a new line.' : 'Offline: messages will be sent when the connection is back.'}
+        {online ? 'Enter to send, Shift+Enter for a new line.' : 'No connection to the chat server: what you send waits here and goes out when the connection is back.'}
       </p>
     </form>
   );
