@@ -148,6 +148,8 @@ describe.skipIf(skipBrowserTests || !redisUp)('admin page in Chromium', () => {
     await page.getByRole('button', { name: 'Revoke user-1' }).click();
     await page.getByText('Revoked the sessions of user-1.').waitFor();
     await reconnecting;
+    // The lookup is run again at once and says whether the user came back (her client reconnects by itself).
+    await page.getByText(/Revoked the sessions of user-1\. (They have not reconnected|They reconnected: \d+ new connection)/).waitFor();
 
     // Node two stops (its clients stay down with it): the page drops it and its connections.
     for (const client of onTwo) await client.close();

@@ -1,7 +1,7 @@
 import { useEffect } from 'react';
 import type { ConnectionState } from '@herald/client';
 import { useAdminLink } from '../adminLink.js';
-import { formatCount, formatRate } from '../format.js';
+import { formatClock, formatCount, formatRate } from '../format.js';
 import { ChannelsTable } from './ChannelsTable.js';
 import { Lookup } from './Lookup.js';
 import { NodesTable } from './NodesTable.js';
@@ -22,14 +22,16 @@ export function Dashboard({ token, onRefused }: { token: string; onRefused: (mes
     if (state.status === 'closed' && state.refusal) onRefused('The server refused this admin token. Check it and try again.');
   }, [state, onRefused]);
 
+  // Figures older than the link: kept on screen, but greyed, in italics and dated, until the link is back.
+  const stale = view !== null && state.status !== 'open';
   return (
     <main className="dashboard">
       <p role="status" data-connection={state.status} className={`banner banner--${state.status}`}>
         {STATUS_TEXT[state.status]}
-        {view && state.status !== 'open' ? ' (figures below are from before the link dropped)' : null}
+        {stale ? ` (figures below are from ${formatClock(view.at)}, before the link dropped)` : null}
       </p>
       {view ? (
-        <>
+        <div className={`figures${stale ? ' figures--stale' : ''}`} data-stale={stale || undefined}>
           <section aria-labelledby="totals-title" className="totals">
             <h2 id="totals-title" className="visually-hidden">
               Totals
@@ -49,7 +51,7 @@ export function Dashboard({ token, onRefused }: { token: string; onRefused: (mes
             <ChannelsTable title="Busiest channels by subscribers" channels={view.channelsBySubscribers} />
             <ChannelsTable title="Busiest channels by messages per second" channels={view.channelsByMessages} />
           </div>
-        </>
+        </div>
       ) : (
         <p className="placeholder">Waiting for the first figures…</p>
       )}

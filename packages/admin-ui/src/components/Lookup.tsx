@@ -2,6 +2,10 @@ import { useId, useState, type FormEvent } from 'react';
 import type { HeraldClient } from '@herald/client';
 import type { AdminRouter, FoundConnection } from '@herald/server';
 import { formatTime } from '../format.js';
+import { TableScroll } from './TableScroll.js';
+
+/** The browser's clock, read in event handlers only (the server's `connectedAt` is compared with it). */
+const clockNow = (): number => Date.now();
 
 type Result = { readonly query: string; readonly connections: readonly FoundConnection[] } | null;
 
@@ -13,26 +17,43 @@ export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  const find = async (wanted: string): Promise<readonly FoundConnection[] | null> => {
+    try {
+      const connections = await client.trpc.lookup.query({ query: wanted });
+      setResult({ query: wanted, connections });
+      return connections;
+    } catch (error) {
+      setMessage(`Lookup failed: ${error instanceof Error ? error.message : String(error)}`);
+      return null;
+    }
+  };
+
   const lookUp = async (event: FormEvent) => {
     event.preventDefault();
     const wanted = query.trim();
     if (!wanted) return;
     setBusy(true);
     setMessage(null);
-    try {
-      setResult({ query: wanted, connections: await client.trpc.lookup.query({ query: wanted }) });
-    } catch (error) {
-      setMessage(`Lookup failed: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      setBusy(false);
-    }
+    await find(wanted);
+    setBusy(false);
   };
 
   const revoke = async (userKey: string) => {
     if (!window.confirm(`End every session of ${userKey} on every node? Their app must also refuse their credentials, or they reconnect.`)) return;
     try {
+      const revokedAt = clockNow();
       await client.trpc.revoke.mutate({ userKey });
-      setMessage(`Revoked the sessions of ${userKey}.`);
+      setMessage(`Revoked the sessions of ${userKey}. Looking again…`);
+      // The table is refreshed at once: what it shows now is after the revoke, and says whether the user came back.
+      const after = result ? await find(result.query) : null;
+      if (after) {
+        const back = after.filter((connection) => connection.userKey === userKey && connection.connectedAt >= revokedAt).length;
+        const left = after.filter((connection) => connection.userKey === userKey && connection.connectedAt < revokedAt).length;
+        setMessage(
+          `Revoked the sessions of ${userKey}. ${back === 0 ? 'They have not reconnected.' : `They reconnected: ${back} new connection${back === 1 ? '' : 's'}, shown below.`}` +
+            (left > 0 ? ` ${left} older connection${left === 1 ? ' is' : 's are'} still closing.` : ''),
+        );
+      }
     } catch (error) {
       setMessage(`Revoke failed: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -53,7 +74,7 @@ export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
         result.connections.length === 0 ? (
           <p>No connection matches “{result.query}”.</p>
         ) : (
-          <div className="table-scroll">
+          <TableScroll label={`Connections matching ${result.query}`}>
             <table aria-label={`Connections matching ${result.query}`}>
               <thead>
                 <tr>
@@ -88,7 +109,7 @@ export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )
       ) : null}
     </section>

@@ -1,12 +1,13 @@
 import type { NodeView } from '@herald/server';
 import { formatBytes, formatCount, formatDuration, formatMs } from '../format.js';
+import { TableScroll } from './TableScroll.js';
 
 /** Every live node: a node that stops leaves the table within a few intervals. */
 export function NodesTable({ nodes }: { nodes: readonly NodeView[] }) {
   return (
     <section aria-labelledby="nodes-title" className="card">
       <h2 id="nodes-title">Nodes</h2>
-      <div className="table-scroll">
+      <TableScroll label="Nodes table">
         <table aria-labelledby="nodes-title">
           <thead>
             <tr>
@@ -39,7 +40,7 @@ export function NodesTable({ nodes }: { nodes: readonly NodeView[] }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </TableScroll>
     </section>
   );
 }

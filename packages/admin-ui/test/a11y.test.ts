@@ -1,0 +1,139 @@
+/**
+ * The admin page held to WCAG 2.1 A/AA and axe's best practices in
+ * Chromium, on each state an operator meets: the token form (the caret
+ * starts in it), a refused token, the live dashboard, and the dashboard
+ * while its link is down (status kept in view, figures marked stale); in
+ * light and dark, at 1280x800 and 390x844. One node on the in-memory
+ * broker. Screenshots go to test-artifacts/admin-a11y/.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { createHeraldServer } from '@herald/server';
+import { createFaultProxy } from '@herald/server/testing';
+import { Cleanup, createNumbersApp, numbersClient, subscribeNumbers } from '@herald/test-kit';
+import { axeViolations } from './axe.js';
+import { ARTIFACTS, BUILD_TIMEOUT_MS, buildAdminPage, launchChromium, missingChromium, skipBrowserTests, UI_TIMEOUT_MS } from './browser.js';
+
+const TOKEN = 'admin-a11y-test-token-0123456789';
+const SHOTS = join(ARTIFACTS, 'admin-a11y');
+const VIEWPORTS = [
+  { width: 1280, height: 800 },
+  { width: 390, height: 844 },
+] as const;
+
+if (skipBrowserTests) console.warn(`[admin page a11y test] skipped: ${missingChromium}`);
+
+function sameToken(token: string): boolean {
+  const given = Buffer.from(token);
+  const wanted = Buffer.from(TOKEN);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+async function startNode() {
+  const app = createNumbersApp({ nodeId: 'node-one' });
+  const server = await createHeraldServer<typeof app.router, string>({
+    router: app.router,
+    herald: app.herald,
+    port: 0,
+    host: '127.0.0.1',
+    authenticate: (params) => params?.['name'] ?? null,
+    createContext: ({ connectionParams }) => ({ name: connectionParams?.['name'] ?? null }),
+    admin: { authenticate: sameToken, intervalMs: 250 },
+  });
+  return {
+    server,
+    async close() {
+      await server.close();
+      await app.herald.close();
+    },
+  };
+}
+
+describe.skipIf(skipBrowserTests)('admin page: accessibility in Chromium', () => {
+  let browser: Browser | null = null;
+
+  beforeAll(async () => {
+    if (missingChromium) throw new Error(missingChromium); // CI: a missing browser fails the run
+    await buildAdminPage();
+    browser = await launchChromium();
+    mkdirSync(SHOTS, { recursive: true });
+  }, BUILD_TIMEOUT_MS + 20_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  async function newPage(viewport: { width: number; height: number }): Promise<Page> {
+    if (!browser) throw new Error('browser not started');
+    const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT_MS);
+    return page;
+  }
+
+  /** No axe violation in light or dark, with a screenshot of each. */
+  async function check(page: Page, state: string): Promise<void> {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      const width = page.viewportSize()?.width ?? 0;
+      await page.screenshot({ path: join(SHOTS, `${state}-${width}-${colorScheme}.png`), fullPage: true });
+      expect(await axeViolations(page), `${state}, ${width}px, ${colorScheme}`).toEqual([]);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+  }
+
+  for (const viewport of VIEWPORTS) {
+    it(`token form, refused token, live dashboard and a dropped link at ${viewport.width}px`, async () => {
+      await using cleanup = new Cleanup();
+      const node = cleanup.add(await startNode());
+      const proxy = cleanup.add(await createFaultProxy({ target: { port: node.server.port } }));
+      for (let i = 0; i < 3; i++) {
+        const client = cleanup.add(numbersClient('herald', node.server.url, { name: `user-${i}` }));
+        const subscription = subscribeNumbers(client, 'busy');
+        cleanup.defer(() => subscription.unsubscribe());
+        await subscription.waitForLive();
+      }
+      const page = await newPage(viewport);
+      cleanup.defer(() => page.context().close());
+      await page.goto(proxy.url('/admin/').replace(/^ws:/, 'http:'));
+
+      // The caret starts in the token field.
+      const field = page.getByLabel('Admin token');
+      await expect.poll(() => field.evaluate((element) => element === document.activeElement)).toBe(true);
+      await check(page, 'sign-in');
+
+      await page.keyboard.type('not-the-token');
+      await page.keyboard.press('Enter');
+      await page.getByRole('alert').waitFor();
+      await check(page, 'refused');
+
+      // Keyboard only: the field, Enter.
+      await field.fill(TOKEN);
+      await field.press('Enter');
+      await page.locator('[role="status"][data-connection="open"]').waitFor();
+      await page.locator('tr[data-topic="numbers:busy"]').waitFor();
+      await check(page, 'dashboard');
+
+      // The link drops: the status says so and stays in view when scrolled; the figures are marked stale.
+      proxy.refuse();
+      proxy.cutAll();
+      const status = page.locator('[role="status"][data-connection="reconnecting"]');
+      await status.waitFor();
+      expect(await status.textContent()).toMatch(/figures below are from \d\d:\d\d:\d\d, before the link dropped/);
+      await page.locator('[data-stale]').waitFor();
+      await page.mouse.wheel(0, 2_000);
+      await page.waitForFunction(() => window.scrollY > 0);
+      const box = await status.boundingBox();
+      expect(box?.y ?? -1).toBeGreaterThanOrEqual(0);
+      expect(box?.y ?? 1_000).toBeLessThan(10);
+      await check(page, 'reconnecting');
+
+      proxy.accept();
+      await page.locator('[role="status"][data-connection="open"]').waitFor({ timeout: 20_000 });
+      await page.locator('[data-stale]').waitFor({ state: 'detached' });
+    }, 60_000);
+  }
+});
