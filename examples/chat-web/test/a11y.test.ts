@@ -126,9 +126,46 @@ describe.skipIf(skipBrowserTests)('chat web app: accessibility in Chromium', () 
     const page = await newPage(MOBILE);
     await logIn(page, `${url()}#/${ROOM}`, 'Ada');
     await page.locator('[data-message-id]').nth(99).waitFor();
+    // The conversation keeps most of a phone's height: the new-room form is folded behind a button.
+    const conversation = page.getByRole('region', { name: `Conversation in #${ROOM}` });
+    expect((await conversation.boundingBox())?.height ?? 0).toBeGreaterThan(MOBILE.height * 0.6);
     await check(page, 'room');
+    const toggle = page.getByRole('button', { name: 'New room' });
+    await toggle.click();
+    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    await expect.poll(() => page.getByLabel('New room').evaluate((element) => element === document.activeElement)).toBe(true);
+    await check(page, 'room-new-room-open');
     await page.context().close();
   });
+
+  // 200% and 400% zoom of a 1280x800 window: the same CSS pixels as 640x400 and 320x200.
+  for (const [zoom, viewport] of [
+    ['200', { width: 640, height: 400 }],
+    ['400', { width: 320, height: 200 }],
+  ] as const) {
+    it(`a room at ${zoom}% zoom: nothing overlaps, nothing scrolls sideways`, async () => {
+      const page = await newPage(viewport);
+      await logIn(page, `${url()}#/${ROOM}`, 'Zoe');
+      await page.locator('[data-message-id]').nth(99).waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      // Messages are laid out in the page, not squeezed: each is clear of the composer and of its neighbours.
+      const overlaps = await page.evaluate(() => {
+        const composer = document.querySelector('.composer')?.getBoundingClientRect();
+        const items = [...document.querySelectorAll('[data-message-id]')].map((item) => item.getBoundingClientRect());
+        let count = 0;
+        for (let i = 1; i < items.length; i++) if ((items[i]?.top ?? 0) < (items[i - 1]?.bottom ?? 0) - 1) count++;
+        // The composer is sticky at the bottom: a message under it is scrolled past, not overlapping; check the last one can be seen above it.
+        const last = items.at(-1);
+        if (composer && last) window.scrollTo(0, document.documentElement.scrollHeight);
+        const lastNow = document.querySelector('[data-message-id]:last-of-type')?.getBoundingClientRect();
+        return { count, lastHidden: composer && lastNow ? lastNow.bottom > document.querySelector('.composer')!.getBoundingClientRect().top + 1 : false };
+      });
+      expect(overlaps).toEqual({ count: 0, lastHidden: false });
+      await page.screenshot({ path: join(SHOTS, `room-zoom-${zoom}.png`) });
+      expect(await axeViolations(page)).toEqual([]);
+      await page.context().close();
+    });
+  }
 
   it('a room with 1,000 messages, then reconnecting, offline and session ended, used with the keyboard', async () => {
     if (!chat) throw new Error('server not started');

@@ -1,4 +1,4 @@
-import { useLayoutEffect, useRef, useState } from 'react';
+import { memo, useLayoutEffect, useRef, useState } from 'react';
 import { lastMessages, type MessageLog } from '../lib/messages.js';
 import type { Message, User } from '../lib/types.js';
 import type { Unsent } from '../lib/unsent.js';
@@ -140,7 +140,8 @@ function Author({ name, mine }: { name: string; mine: boolean }) {
   );
 }
 
-function MessageItem({ message, previous, mine }: { message: Message; previous: Message | undefined; mine: boolean }) {
+/** One message; re-rendered only when it or the one before it changes (a new message renders one item, not 150). */
+const MessageItem = memo(function MessageItem({ message, previous, mine }: { message: Message; previous: Message | undefined; mine: boolean }) {
   const newDay = !previous || previous.sentAt.toDateString() !== message.sentAt.toDateString();
   const grouped = !newDay && previous?.author.id === message.author.id && message.sentAt.getTime() - previous.sentAt.getTime() < GROUP_MS;
   return (
@@ -171,7 +172,7 @@ function MessageItem({ message, previous, mine }: { message: Message; previous: 
       </li>
     </>
   );
-}
+});
 
 const STATUS_TEXT = { queued: 'Waiting for connection… (not sent yet: no connection to the chat server)', sending: 'Sending…' } as const;
 

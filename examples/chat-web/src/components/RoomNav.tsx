@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { toRoomName } from '../lib/rooms.js';
 import type { User } from '../lib/types.js';
 import { Avatar } from './Avatar.js';
@@ -15,6 +15,13 @@ interface Props {
 export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
   const [draft, setDraft] = useState('');
   const [error, setError] = useState<string | null>(null);
+  // On a phone the form folds behind a button, so the conversation keeps the height.
+  const [formOpen, setFormOpen] = useState(false);
+  const formId = useId();
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (formOpen) input.current?.focus();
+  }, [formOpen]);
   const inputId = useId();
   const errorId = useId();
   const selectId = useId();
@@ -28,6 +35,7 @@ export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
     }
     setError(null);
     setDraft('');
+    setFormOpen(false);
     onOpen(name);
   };
 
@@ -50,6 +58,15 @@ export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
             ))}
           </select>
         </div>
+        <button
+          type="button"
+          className="button button--small new-room-toggle"
+          aria-expanded={formOpen}
+          aria-controls={formId}
+          onClick={() => setFormOpen((open) => !open)}
+        >
+          <span aria-hidden="true">+</span> New room
+        </button>
       </div>
 
       <h2 className="sidebar__heading">Rooms</h2>
@@ -71,11 +88,12 @@ export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
         ))}
       </ul>
 
-      <form className="new-room" onSubmit={create} noValidate>
+      <form id={formId} className={`new-room${formOpen ? ' new-room--open' : ''}`} onSubmit={create} noValidate>
         <label htmlFor={inputId}>New room</label>
         <div className="new-room__row">
           <input
             id={inputId}
+            ref={input}
             value={draft}
             placeholder="room-name"
             maxLength={64}
