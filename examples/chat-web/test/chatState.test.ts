@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bannerFor } from '../src/lib/banner.js';
-import { chatReducer, initialChatState, logOf, type ChatAction, type ChatState } from '../src/lib/chatState.js';
+import { chatReducer, initialChatState, logOf, totalUnread, unreadIn, type ChatAction, type ChatState } from '../src/lib/chatState.js';
 import { CHUNK_SIZE, emptyLog, lastMessages, mergeMessages, messagesOf } from '../src/lib/messages.js';
 import { toRoomName } from '../src/lib/rooms.js';
 import type { Message } from '../src/lib/types.js';
@@ -136,5 +136,26 @@ describe('bannerFor', () => {
     expect(bannerFor({ status: 'closed' }, true, false)?.kind).toBe('offline');
     expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, true, false)).toBeNull();
     expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, true, true)?.text).toBe('Connected again.');
+  });
+});
+
+describe('unread counts', () => {
+  const run = (actions: ChatAction[]): ChatState => actions.reduce(chatReducer, initialChatState(ME.id));
+
+  it('counts new messages from others in a room not open, once each, and clears them when read', () => {
+    const theirs = message('b1', 'hi', 1_000, BOB, 'other');
+    const mine = message('m1', 'me too', 2_000, ME, 'other');
+    let state = run([
+      { type: 'received', room: 'other', messages: [theirs], unseen: true },
+      { type: 'received', room: 'other', messages: [theirs], unseen: true },
+      { type: 'received', room: 'other', messages: [mine], unseen: true },
+      { type: 'received', room: 'lobby', messages: [message('b2', 'open room', 3_000)] },
+    ]);
+    expect(unreadIn(state, 'other')).toBe(1);
+    expect(unreadIn(state, 'lobby')).toBe(0);
+    expect(totalUnread(state)).toBe(1);
+    state = chatReducer(state, { type: 'read', room: 'other' });
+    expect(totalUnread(state)).toBe(0);
+    expect(chatReducer(state, { type: 'read', room: 'other' })).toBe(state);
   });
 });

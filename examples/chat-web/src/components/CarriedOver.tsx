@@ -23,7 +23,7 @@ export function CarriedOver({ entries, onOpen }: { entries: readonly OutboxEntry
   const rooms = [...new Set(carried.values())];
   const count = (n: number) => (n === 1 ? '1 message' : `${n} messages`);
   return (
-    <section className="carried" aria-label="Messages from before you signed in" data-carried={carried.size} data-carried-waiting={waiting}>
+    <section className="carried" aria-label="Kept from before you signed in" data-carried={carried.size} data-carried-waiting={waiting}>
       <p role="status">
         {waiting > 0
           ? `${count(carried.size)} you wrote before signing in again ${waiting === 1 && carried.size === 1 ? 'is' : 'are'} kept: ${count(waiting)} still to send or to retry.`

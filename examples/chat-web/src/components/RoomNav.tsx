@@ -6,13 +6,15 @@ import { Avatar } from './Avatar.js';
 interface Props {
   rooms: readonly string[];
   current: string;
+  /** Unread messages per room. */
+  unread: ReadonlyMap<string, number>;
   onOpen: (room: string) => void;
   user: User;
   onSignOut: () => void;
 }
 
 /** Rooms, a form to open a new one, and who is signed in. A sidebar on wide screens, a bar on phones. */
-export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
+export function RoomNav({ rooms, current, unread, onOpen, user, onSignOut }: Props) {
   const [draft, setDraft] = useState('');
   const [error, setError] = useState<string | null>(null);
   // On a phone the form folds behind a button, so the conversation keeps the height.
@@ -54,6 +56,7 @@ export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
             {rooms.map((room) => (
               <option key={room} value={room}>
                 # {room}
+                {(unread.get(room) ?? 0) > 0 ? ` (${unread.get(room)} unread)` : ''}
               </option>
             ))}
           </select>
@@ -83,6 +86,12 @@ export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
               }}
             >
               <span aria-hidden="true">#</span> {room}
+              {(unread.get(room) ?? 0) > 0 && (
+                <span className="unread" data-unread={unread.get(room)}>
+                  {unread.get(room)}
+                  <span className="visually-hidden"> unread</span>
+                </span>
+              )}
             </a>
           </li>
         ))}
