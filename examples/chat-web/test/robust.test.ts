@@ -4,7 +4,7 @@
  * a URL that cannot be decoded, and a room taking 10,000 messages in a
  * burst. Screenshots in test-artifacts/chat-robust/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,22 @@ describe.skipIf(skipBrowserTests)('chat web app: robustness in Chromium', () => 
     if (!chat) throw new Error('server not started');
     return `${chat.server.httpUrl}/`;
   };
+
+  it('the build ships brotli and gzip copies and no source maps; the server sends the compressed copy', async () => {
+    const assets = readdirSync(join(outDir, 'assets'));
+    expect(assets.filter((file) => file.endsWith('.map'))).toEqual([]);
+    const scripts = assets.filter((file) => /\.(js|css)$/.test(file));
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const file of scripts) {
+      expect(assets, file).toContain(`${file}.br`);
+      expect(assets, file).toContain(`${file}.gz`);
+    }
+    const script = scripts.find((file) => file.endsWith('.js')) ?? '';
+    const res = await fetch(`${url()}assets/${script}`, { headers: { 'accept-encoding': 'br' } });
+    expect(res.headers.get('content-encoding')).toBe('br');
+    expect(res.headers.get('cache-control')).toContain('immutable');
+    expect((await res.text()).length).toBeGreaterThan(100_000); // fetch decodes it
+  });
 
   it('a message the outbox cannot record is shown failed, with the reason and its text, and Retry sends it', async () => {
     const page = await newPage(DESKTOP);
