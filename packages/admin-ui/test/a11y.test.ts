@@ -117,6 +117,17 @@ describe.skipIf(skipBrowserTests)('admin page: accessibility in Chromium', () =>
       await page.locator('tr[data-topic="numbers:busy"]').waitFor();
       await check(page, 'dashboard');
 
+      // Browse a node's connections, then find users by the start of their key.
+      await page.getByRole('button', { name: 'Browse node-one' }).click();
+      const browsed = page.getByRole('table', { name: 'Connections matching node-one/' }).locator('tbody tr');
+      await expect.poll(() => browsed.count()).toBe(3);
+      await page.getByLabel('Connection id or user').fill('USER-');
+      await page.getByRole('button', { name: 'Look up' }).click();
+      const byPrefix = page.getByRole('table', { name: 'Connections matching USER-' }).locator('tbody tr');
+      await expect.poll(() => byPrefix.count()).toBe(3);
+      expect(await byPrefix.locator('td').first().textContent()).toMatch(/^user-\d$/);
+      await check(page, 'lookup');
+
       // The link drops: the status says so and stays in view when scrolled; the figures are marked stale.
       proxy.refuse();
       proxy.cutAll();

@@ -1,9 +1,9 @@
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import type { ConnectionState } from '@herald/client';
 import { useAdminLink } from '../adminLink.js';
 import { formatClock, formatCount, formatRate } from '../format.js';
 import { ChannelsTable } from './ChannelsTable.js';
-import { Lookup } from './Lookup.js';
+import { Lookup, type LookupHandle } from './Lookup.js';
 import { NodesTable } from './NodesTable.js';
 import { RateCharts } from './RateCharts.js';
 
@@ -17,6 +17,7 @@ const STATUS_TEXT: Record<ConnectionState['status'], string> = {
 /** The live figures of the cluster, streamed over the admin socket. */
 export function Dashboard({ token, onRefused }: { token: string; onRefused: (message: string) => void }) {
   const { client, state, view, samples } = useAdminLink(token);
+  const lookup = useRef<LookupHandle>(null);
 
   useEffect(() => {
     if (state.status === 'closed' && state.refusal) onRefused('The server refused this admin token. Check it and try again.');
@@ -46,7 +47,7 @@ export function Dashboard({ token, onRefused }: { token: string; onRefused: (mes
             <p className="totals__broker">Broker: {view.broker}</p>
           </section>
           <RateCharts samples={samples} refusals={view.totals.rates.refusals} />
-          <NodesTable nodes={view.nodes} />
+          <NodesTable nodes={view.nodes} onBrowse={(nodeId) => lookup.current?.lookFor(`${nodeId}/`)} />
           <div className="channels">
             <ChannelsTable title="Busiest channels by subscribers" channels={view.channelsBySubscribers} />
             <ChannelsTable title="Busiest channels by messages per second" channels={view.channelsByMessages} />
@@ -55,7 +56,7 @@ export function Dashboard({ token, onRefused }: { token: string; onRefused: (mes
       ) : (
         <p className="placeholder">Waiting for the first figures…</p>
       )}
-      <Lookup client={client} />
+      <Lookup client={client} ref={lookup} />
     </main>
   );
 }

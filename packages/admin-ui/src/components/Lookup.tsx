@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useImperativeHandle, useRef, useState, type FormEvent, type Ref } from 'react';
 import type { HeraldClient } from '@herald/client';
 import type { AdminRouter, FoundConnection } from '@herald/server';
 import { formatTime } from '../format.js';
@@ -9,8 +9,18 @@ const clockNow = (): number => Date.now();
 
 type Result = { readonly query: string; readonly connections: readonly FoundConnection[] } | null;
 
-/** Looks connections up by id (`c12`, `<node>/c12`) or user key on every node, and revokes a user's sessions. */
-export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
+/** What the rest of the page may ask of the lookup (a node's "Browse" button). */
+export interface LookupHandle {
+  /** Runs `query` as if typed, and moves focus to the results. */
+  lookFor(query: string): void;
+}
+
+/**
+ * Looks connections up on every node by id or user key, or a prefix of
+ * either (`c1`, `u_3f`, `ann`); `<node>/` lists one node's connections and
+ * `*` everyone's. Revokes a user's sessions, then looks again.
+ */
+export function Lookup({ client, ref }: { client: HeraldClient<AdminRouter>; ref?: Ref<LookupHandle> }) {
   const inputId = useId();
   const [query, setQuery] = useState('');
   const [result, setResult] = useState<Result>(null);
@@ -27,6 +37,16 @@ export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
       return null;
     }
   };
+
+  const section = useRef<HTMLElement>(null);
+  useImperativeHandle(ref, () => ({
+    lookFor(wanted) {
+      setQuery(wanted);
+      setMessage(null);
+      void find(wanted);
+      section.current?.focus();
+    },
+  }));
 
   const lookUp = async (event: FormEvent) => {
     event.preventDefault();
@@ -60,19 +80,41 @@ export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
   };
 
   return (
-    <section aria-labelledby={`${inputId}-title`} className="card">
+    <section aria-labelledby={`${inputId}-title`} className="card" ref={section} tabIndex={-1}>
       <h2 id={`${inputId}-title`}>Look up a connection or user</h2>
       <form onSubmit={lookUp} className="lookup__form">
-        <label htmlFor={inputId}>Connection id or user</label>
-        <input id={inputId} value={query} onChange={(event) => setQuery(event.target.value)} placeholder="c12, node-a/c12 or a user key" />
+        <label htmlFor={inputId}>Connection id or user (or the start of one)</label>
+        <input
+          id={inputId}
+          value={query}
+          onChange={(event) => setQuery(event.target.value)}
+          placeholder="c12, u_3f, node-a/ or *"
+          aria-describedby={`${inputId}-hint`}
+        />
         <button type="submit" className="button" disabled={busy}>
           Look up
         </button>
+        <button
+          type="button"
+          className="button button--quiet"
+          disabled={busy}
+          onClick={() => {
+            setQuery('*');
+            setMessage(null);
+            void find('*');
+          }}
+        >
+          List all
+        </button>
+        <p id={`${inputId}-hint`} className="lookup__hint">
+          A connection id or user key, or its first characters; <code>node-a/</code> lists one node’s connections, <code>*</code> every node’s (50 per node
+          at most).
+        </p>
       </form>
       {message ? <p role="status">{message}</p> : null}
       {result ? (
         result.connections.length === 0 ? (
-          <p>No connection matches “{result.query}”.</p>
+          <p role="status">No connection matches “{result.query}”.</p>
         ) : (
           <TableScroll label={`Connections matching ${result.query}`}>
             <table aria-label={`Connections matching ${result.query}`}>

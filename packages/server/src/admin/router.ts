@@ -54,7 +54,11 @@ export function createAdminRouter(deps: AdminRouterDeps) {
         signal?.removeEventListener('abort', aborted);
       }
     }),
-    /** Connections by id (`c12`, `<nodeId>/c12`) or user key, on every live node. */
+    /**
+     * Connections on every live node by id or user key, or a prefix of either
+     * (`c1`, `u_3f`, `ann`); `<nodeId>/` lists one node's, `*` everyone's
+     * (at most 50 per node; `lookupMatcher`).
+     */
     lookup: t.procedure
       .input(z.object({ query: z.string().trim().min(1).max(256) }))
       .query(({ input }): Promise<FoundConnection[]> => {
