@@ -116,6 +116,14 @@ describe.skipIf(skipBrowserTests)('admin page: accessibility in Chromium', () =>
       await page.locator('[role="status"][data-connection="open"]').waitFor();
       await page.locator('tr[data-topic="numbers:busy"]').waitFor();
       await check(page, 'dashboard');
+      // Charts over 15 minutes with axes, units and the event-loop and memory levels.
+      const loop = page.locator('figure[data-chart="Event-loop delay (p99, slowest node)"]');
+      // The level depends on this machine's load; whatever it is, a level other than ok is said in words.
+      const level = await loop.getAttribute('data-level');
+      expect(level).toMatch(/^(ok|warning|critical)$/);
+      if (level !== 'ok') expect(await loop.locator('figcaption').textContent()).toContain(level);
+      expect(await loop.locator('svg').textContent()).toMatch(/ms.*0 ms.*−15 min.*now/);
+      await page.locator('figure[data-chart="Memory (RSS, largest node)"]').waitFor();
 
       // Browse a node's connections, then find users by the start of their key.
       await page.getByRole('button', { name: 'Browse node-one' }).click();

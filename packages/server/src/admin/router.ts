@@ -3,7 +3,7 @@ import { transformer } from '@herald/shared';
 import { z } from 'zod';
 import { heraldErrorFormatter } from '../errors.js';
 import type { ClusterStats } from './clusterStats.js';
-import type { ClusterView } from './figures.js';
+import type { ClusterSample, ClusterView } from './figures.js';
 import type { ConnectionLookups, FoundConnection } from './lookups.js';
 
 /** How long a lookup waits for the other nodes' answers. */
@@ -54,6 +54,8 @@ export function createAdminRouter(deps: AdminRouterDeps) {
         signal?.removeEventListener('abort', aborted);
       }
     }),
+    /** The cluster's samples of the last 15 minutes (`CHART_WINDOW_MS`), oldest first: the charts' history before the page opened. */
+    history: t.procedure.query((): ClusterSample[] => deps.cluster.samples()),
     /**
      * Connections on every live node by id or user key, or a prefix of either
      * (`c1`, `u_3f`, `ann`); `<nodeId>/` lists one node's, `*` everyone's
