@@ -1,4 +1,4 @@
-import { useEffect, useReducer, type Dispatch } from 'react';
+import { useEffect, useReducer, useState, type Dispatch } from 'react';
 import { useChannel, useConnectionState, useHeraldClient, useOutbox, useTRPC } from '../herald.js';
 import { chatReducer, initialChatState, logOf, totalUnread, type ChatAction } from '../lib/chatState.js';
 import { useRooms } from '../lib/rooms.js';
@@ -40,6 +40,9 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
   }, [unread]);
   useEffect(() => () => void (document.title = TITLE), []);
 
+  // Join puts the caret in the message box; opening another room leaves focus where it is (no keyboard popping up on a phone).
+  const [joinedIn] = useState(room);
+
   const log = logOf(state, room);
   return (
     <>
@@ -54,6 +57,7 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
         <Room
           key={room}
           room={room}
+          focusComposer={room === joinedIn}
           me={session.user}
           log={log}
           unsent={unsentIn(outbox.entries, room, log, session.user.id, online)}

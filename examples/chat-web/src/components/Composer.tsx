@@ -3,7 +3,7 @@ import { useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'rea
 const MAX_LENGTH = 2000;
 
 /** The message box: Enter sends, Shift+Enter starts a new line. Works offline: messages wait for the connection. */
-export function Composer({ room, online, onSend }: { room: string; online: boolean; onSend: (text: string) => void }) {
+export function Composer({ room, online, onSend, autoFocus }: { room: string; online: boolean; onSend: (text: string) => void; autoFocus: boolean }) {
   const [text, setText] = useState('');
   const inputId = useId();
   const hintId = useId();
@@ -31,8 +31,8 @@ export function Composer({ room, online, onSend }: { room: string; online: boole
         id={inputId}
         ref={input}
         rows={1}
-        // After Join and on opening a room, typing goes straight to the message box.
-        autoFocus
+        // After Join, typing goes straight to the message box.
+        autoFocus={autoFocus}
         value={text}
         maxLength={MAX_LENGTH}
         placeholder={`Message #${room}`}

@@ -17,6 +17,8 @@ const ANNOUNCE_WITHIN_MS = 60_000;
 
 interface Props {
   room: string;
+  /** Put the caret in the message box when the room opens (right after Join). */
+  focusComposer: boolean;
   me: User;
   log: MessageLog;
   unsent: readonly Unsent[];
@@ -35,7 +37,7 @@ interface Props {
  * written goes to the client's outbox (see unsent.ts); one the outbox could
  * not even record (storage full) stays here, failed, with its text.
  */
-export function Room({ room, me, log, unsent, online, dispatch, onRetry, onDiscard }: Props) {
+export function Room({ room, focusComposer, me, log, unsent, online, dispatch, onRetry, onDiscard }: Props) {
   const trpc = useTRPC();
   const client = useTRPCClient();
   const history = useQuery(trpc.chat.history.queryOptions({ room, limit: HISTORY_PAGE }));
@@ -141,7 +143,7 @@ export function Room({ room, me, log, unsent, online, dispatch, onRetry, onDisca
       <div className="visually-hidden" role="log" aria-live="polite" aria-label={`Latest in #${room}`}>
         {announcement && <p key={announcement.id}>{announcement.text}</p>}
       </div>
-      <Composer room={room} online={online} onSend={send} />
+      <Composer room={room} online={online} onSend={send} autoFocus={focusComposer} />
     </main>
   );
 }
