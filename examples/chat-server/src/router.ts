@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { heraldErrorFormatter, resumeInput, transformer, type Herald } from '@herald/server';
 import { z } from 'zod';
 import type { TokenIssuer } from './auth.js';
-import { Message, Notice, RoomName, User, type RoomSummary } from './schemas.js';
+import { DisplayName, Message, Notice, RoomName, User, type RoomSummary } from './schemas.js';
 
 export interface ChatContext {
   /** The connection's user (its token was verified at connect), or null for an anonymous connection. */
@@ -22,6 +22,18 @@ export interface ChatDeps {
 const ROOM_INDEX_SIZE = 1_000;
 
 const HistoryInput = z.object({ room: RoomName, limit: z.number().int().min(1).max(200).optional() });
+/** `before`: a message id; the page ends just before that message (older history on demand). */
+const OlderHistoryInput = HistoryInput.extend({ before: z.string().min(1).max(64).optional() });
+
+/**
+ * The demo's user id for a sign-in name: the same name (compared after NFKC
+ * and case folding) is the same user on every sign-in and every node, so
+ * what an outbox keeps per user (docs/outbox.md) is found again after the
+ * session ends. The demo has no passwords: a name is who you are.
+ */
+export function userIdOf(name: string): string {
+  return `u_${createHash('sha256').update(`herald-chat:${name.normalize('NFKC').toLowerCase()}`).digest('hex').slice(0, 32)}`;
+}
 
 const t = initTRPC.context<ChatContext>().create({ transformer, errorFormatter: heraldErrorFormatter });
 
@@ -102,12 +114,19 @@ export function createChatRouter(deps: ChatDeps) {
     return { messages: messages.map((entry) => entry.message), position };
   }
 
+  /** The `limit` messages just before message `before`, oldest first ([] when it is no longer kept). */
+  async function olderThan(room: string, before: string, limit = 50): Promise<Message[]> {
+    const { messages } = await rooms.history(room);
+    const end = messages.findIndex((entry) => entry.message.id === before);
+    return end < 0 ? [] : messages.slice(Math.max(0, end - limit), end).map((entry) => entry.message);
+  }
+
   return t.router({
     auth: t.router({
       login: t.procedure
-        .input(z.object({ name: z.string().trim().min(1).max(32) }))
+        .input(z.object({ name: DisplayName }))
         .mutation(async ({ input }) => {
-          const user: User = { id: `u_${randomUUID()}`, name: input.name };
+          const user: User = { id: userIdOf(input.name), name: input.name };
           return { token: await tokens.sign(user), user };
         }),
 
@@ -131,8 +150,10 @@ export function createChatRouter(deps: ChatDeps) {
         }),
 
       history: t.procedure
-        .input(HistoryInput)
-        .query(async ({ input }) => (await latest(input.room, input.limit)).messages),
+        .input(OlderHistoryInput)
+        .query(async ({ input }) =>
+          input.before ? olderThan(input.room, input.before, input.limit) : (await latest(input.room, input.limit)).messages,
+        ),
 
       /**
        * The room's newest messages and the stream position they end at: pass

@@ -25,6 +25,8 @@ const CONTENT_SECURITY_POLICY = [
  * routes), 404 for a missing asset. sirv lists the directory once at start and
  * serves only files it found there, so no request path can reach outside it.
  * Fingerprinted files under `/assets/` are cached for good; the rest revalidate.
+ * Precompressed copies (`file.br`, `file.gz`) are served to clients that
+ * accept them.
  */
 export function staticAppHandler(dir: string): (req: IncomingMessage, res: ServerResponse) => boolean {
   const root = resolve(dir);
@@ -36,6 +38,10 @@ export function staticAppHandler(dir: string): (req: IncomingMessage, res: Serve
     etag: true,
     single: true,
     dotfiles: false,
+    // The build writes `.br` and `.gz` copies beside each text file (examples/chat-web/build/precompress.ts):
+    // sirv serves the one the request accepts, with Content-Encoding and Vary: Accept-Encoding.
+    brotli: true,
+    gzip: true,
     setHeaders(res, pathname) {
       res.setHeader('X-Content-Type-Options', 'nosniff');
       res.setHeader('Referrer-Policy', 'no-referrer');

@@ -1,23 +1,33 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChatServer, type ChatServer } from '@herald/example-chat-server';
 
 /** A raw HTTP request, so paths like `/../x` reach the server as written. */
-function get(port: number, path: string, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function get(
+  port: number,
+  path: string,
+  method = 'GET',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; raw: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString('utf8'), raw });
+      });
     });
     req.on('error', reject);
     req.end();
   });
 }
+
+const BIG = `export const words = ${JSON.stringify('lorem ipsum dolor sit amet '.repeat(400))};`;
 
 describe('startChatServer({ staticDir })', () => {
   let root = '';
@@ -29,6 +39,10 @@ describe('startChatServer({ staticDir })', () => {
     mkdirSync(join(app, 'assets'), { recursive: true });
     writeFileSync(join(app, 'index.html'), '<!doctype html><title>app</title>');
     writeFileSync(join(app, 'assets', 'main-abc123.js'), 'console.log(1)');
+    // As the web app's build leaves them (examples/chat-web/build/precompress.ts).
+    writeFileSync(join(app, 'assets', 'big-def456.js'), BIG);
+    writeFileSync(join(app, 'assets', 'big-def456.js.br'), brotliCompressSync(BIG));
+    writeFileSync(join(app, 'assets', 'big-def456.js.gz'), gzipSync(BIG));
     writeFileSync(join(app, '.env'), 'SECRET=1');
     writeFileSync(join(root, 'secret.txt'), 'outside the app');
     chat = await startChatServer({ port: 0, host: '127.0.0.1', staticDir: app });
@@ -54,6 +68,25 @@ describe('startChatServer({ staticDir })', () => {
     expect(res.status).toBe(200);
     expect(res.body).toBe('console.log(1)');
     expect(res.headers['cache-control']).toContain('immutable');
+  });
+
+  it('serves the precompressed copy the request accepts, brotli first, with its encoding, and the file itself otherwise', async () => {
+    const path = '/assets/big-def456.js';
+    const br = await get(chat.server.port, path, 'GET', { 'accept-encoding': 'gzip, deflate, br' });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers['vary']).toMatch(/accept-encoding/i);
+    expect(br.headers['content-type']).toMatch(/javascript/);
+    expect(br.headers['cache-control']).toContain('immutable');
+    expect(brotliDecompressSync(br.raw).toString()).toBe(BIG);
+    expect(br.raw.byteLength).toBeLessThan(BIG.length / 10);
+
+    const gz = await get(chat.server.port, path, 'GET', { 'accept-encoding': 'gzip' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gz.raw).toString()).toBe(BIG);
+
+    const plain = await get(chat.server.port, path);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body).toBe(BIG);
   });
 
   it('answers client-side routes with index.html, and a missing asset with 404', async () => {

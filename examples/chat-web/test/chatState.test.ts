@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bannerFor } from '../src/lib/banner.js';
-import { chatReducer, initialChatState, logOf, type ChatAction, type ChatState } from '../src/lib/chatState.js';
-import { emptyLog, mergeMessages } from '../src/lib/messages.js';
+import { chatReducer, initialChatState, logOf, totalUnread, unreadIn, type ChatAction, type ChatState } from '../src/lib/chatState.js';
+import { CHUNK_SIZE, emptyLog, lastMessages, mergeMessages, messagesOf } from '../src/lib/messages.js';
 import { toRoomName } from '../src/lib/rooms.js';
 import type { Message } from '../src/lib/types.js';
 import { unsentIn } from '../src/lib/unsent.js';
@@ -16,7 +16,7 @@ describe('mergeMessages', () => {
     let log = mergeMessages(emptyLog, [message('a', 'one', 1), message('b', 'two', 2)]);
     log = mergeMessages(log, [message('b', 'two', 2), message('c', 'three', 3)]);
     log = mergeMessages(log, [message('a', 'one', 1)]);
-    expect(log.list.map((m) => m.id)).toEqual(['a', 'b', 'c']);
+    expect(messagesOf(log).map((m) => m.id)).toEqual(['a', 'b', 'c']);
   });
 
   it('returns the same log when nothing is new (no re-render)', () => {
@@ -27,12 +27,23 @@ describe('mergeMessages', () => {
   it('sorts older messages (history after a gap) into place, stably', () => {
     let log = mergeMessages(emptyLog, [message('live-1', 'x', 10), message('live-2', 'y', 30)]);
     log = mergeMessages(log, [message('old', 'z', 5), message('middle', 'w', 20), message('same-time', 'v', 30)]);
-    expect(log.list.map((m) => m.id)).toEqual(['old', 'live-1', 'middle', 'live-2', 'same-time']);
+    expect(messagesOf(log).map((m) => m.id)).toEqual(['old', 'live-1', 'middle', 'live-2', 'same-time']);
+  });
+
+  it('appends a live message by copying the last chunk only, and keeps every message findable', () => {
+    let log = emptyLog;
+    for (let i = 0; i < CHUNK_SIZE * 3 + 5; i++) log = mergeMessages(log, [message(`m${i}`, 't', i)]);
+    const before = log;
+    log = mergeMessages(log, [message('new', 'n', 10_000)]);
+    expect(log.chunks.slice(0, 3).every((chunk, i) => chunk === before.chunks[i])).toBe(true);
+    expect(log.size).toBe(CHUNK_SIZE * 3 + 6);
+    expect(mergeMessages(log, [message('m3', 't', 3)])).toBe(log);
+    expect(lastMessages(log, 3).map((m) => m.id)).toEqual([`m${CHUNK_SIZE * 3 + 3}`, `m${CHUNK_SIZE * 3 + 4}`, 'new']);
   });
 
   it('drops duplicates within one batch', () => {
     const log = mergeMessages(emptyLog, [message('a', 'one', 1), message('a', 'one', 1)]);
-    expect(log.list).toHaveLength(1);
+    expect(messagesOf(log)).toHaveLength(1);
   });
 });
 
@@ -85,7 +96,7 @@ describe('unsentIn', () => {
 
 describe('chatReducer', () => {
   const run = (actions: ChatAction[]): ChatState => actions.reduce(chatReducer, initialChatState(ME.id));
-  const shown = (state: ChatState) => logOf(state, 'lobby').list.map((m) => m.text);
+  const shown = (state: ChatState) => messagesOf(logOf(state, 'lobby')).map((m) => m.text);
 
   it('shows a sent message once whether the answer or the live event comes first', () => {
     const mine = message('m1', 'hello', 2_000, ME);
@@ -114,13 +125,37 @@ describe('toRoomName', () => {
 });
 
 describe('bannerFor', () => {
-  it('says connecting, reconnecting (with the attempt), offline, and connected again', () => {
+  it('says connecting, reconnecting (the attempt apart from the announced text), offline, and connected again', () => {
     expect(bannerFor({ status: 'connecting', url: null }, true, false)?.text).toBe('Connecting…');
     expect(bannerFor({ status: 'reconnecting', attempt: 1, error: null, closeCode: null }, true, false)?.text).toMatch(/^Reconnecting…/);
-    expect(bannerFor({ status: 'reconnecting', attempt: 3, error: null, closeCode: null }, true, false)?.text).toMatch(/\(attempt 3\)/);
+    // The announced text stays the same on every attempt; the count is a detail beside it.
+    const third = bannerFor({ status: 'reconnecting', attempt: 3, error: null, closeCode: null }, true, false);
+    expect(third?.text).toBe(bannerFor({ status: 'reconnecting', attempt: 9, error: null, closeCode: null }, true, false)?.text);
+    expect(third?.detail).toBe('attempt 3');
     expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, false, false)?.kind).toBe('offline');
     expect(bannerFor({ status: 'closed' }, true, false)?.kind).toBe('offline');
     expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, true, false)).toBeNull();
     expect(bannerFor({ status: 'open', url: 'ws://x/ws', transport: 'websocket' }, true, true)?.text).toBe('Connected again.');
+  });
+});
+
+describe('unread counts', () => {
+  const run = (actions: ChatAction[]): ChatState => actions.reduce(chatReducer, initialChatState(ME.id));
+
+  it('counts new messages from others in a room not open, once each, and clears them when read', () => {
+    const theirs = message('b1', 'hi', 1_000, BOB, 'other');
+    const mine = message('m1', 'me too', 2_000, ME, 'other');
+    let state = run([
+      { type: 'received', room: 'other', messages: [theirs], unseen: true },
+      { type: 'received', room: 'other', messages: [theirs], unseen: true },
+      { type: 'received', room: 'other', messages: [mine], unseen: true },
+      { type: 'received', room: 'lobby', messages: [message('b2', 'open room', 3_000)] },
+    ]);
+    expect(unreadIn(state, 'other')).toBe(1);
+    expect(unreadIn(state, 'lobby')).toBe(0);
+    expect(totalUnread(state)).toBe(1);
+    state = chatReducer(state, { type: 'read', room: 'other' });
+    expect(totalUnread(state)).toBe(0);
+    expect(chatReducer(state, { type: 'read', room: 'other' })).toBe(state);
   });
 });

@@ -1,6 +1,7 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { createHeraldClient, type ConnectionState, type HeraldClient } from '@herald/client';
 import type { AdminRouter, ClusterView } from '@herald/server';
+import type { inferRouterOutputs } from '@trpc/server';
 
 /** The admin router's WebSocket: `ws` beside the page (the page is served at `${admin.path}/`). */
 export function adminSocketUrl(location: Location): string {
@@ -11,19 +12,20 @@ export function adminSocketUrl(location: Location): string {
   return url.toString();
 }
 
-/** One point of the rate charts. */
-export interface Sample {
-  readonly at: number;
-  readonly connections: number;
-  readonly published: number;
-  readonly delivered: number;
-  readonly refusals: number;
-  readonly slowConsumerCloses: number;
-  readonly reconnects: number;
-}
+/** One point of the charts: the cluster at one interval (the server's `ClusterSample`). */
+export type Sample = inferRouterOutputs<AdminRouter>['history'][number];
 
-/** Points kept per chart: two minutes at the default interval. */
-export const SAMPLES_KEPT = 120;
+/** How far back the charts reach: the server keeps this much (`CHART_WINDOW_MS`), and so does the page. */
+export const CHART_WINDOW_MS = 15 * 60_000;
+
+/** `kept` and `more` as one series: each interval once, oldest first, the last `CHART_WINDOW_MS` only. */
+export function mergeSamples(kept: readonly Sample[], more: readonly Sample[]): Sample[] {
+  const byAt = new Map<number, Sample>();
+  for (const sample of [...kept, ...more]) byAt.set(sample.at, sample);
+  const merged = [...byAt.values()].sort((a, b) => a.at - b.at);
+  const newest = merged.at(-1)?.at ?? 0;
+  return merged.filter((sample) => newest - sample.at <= CHART_WINDOW_MS);
+}
 
 export interface AdminLink {
   readonly client: HeraldClient<AdminRouter>;
@@ -44,6 +46,8 @@ function sampleOf(view: ClusterView): Sample {
     refusals,
     slowConsumerCloses: rates.slowConsumerCloses,
     reconnects: rates.reconnects,
+    eventLoopDelayP99Ms: Math.max(0, ...view.nodes.map((node) => node.eventLoopDelayMs.p99)),
+    rssBytes: Math.max(0, ...view.nodes.map((node) => node.memory.rssBytes)),
   };
 }
 
@@ -67,9 +71,14 @@ export function useAdminLink(token: string): AdminLink {
     const subscription = client.trpc.cluster.subscribe(undefined, {
       onData: (next) => {
         setView(next);
-        setSamples((kept) => [...kept.slice(-(SAMPLES_KEPT - 1)), sampleOf(next)]);
+        setSamples((kept) => mergeSamples(kept, [sampleOf(next)]));
       },
     });
+    // The 15 minutes before the page opened, kept by the server: the charts start full.
+    client.trpc.history
+      .query()
+      .then((history) => setSamples((kept) => mergeSamples(history, kept)))
+      .catch((error: unknown) => console.warn('[admin] could not load the chart history', error));
     return () => {
       subscription.unsubscribe();
     };

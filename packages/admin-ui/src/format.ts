@@ -26,3 +26,8 @@ export function formatDuration(ms: number): string {
 export const formatMs = (ms: number): string => `${decimal.format(ms)} ms`;
 
 export const formatTime = (at: number): string => new Date(at).toLocaleString();
+
+const clock = new Intl.DateTimeFormat('en', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+
+/** A time of day to the second (`21:40:05`): when figures were taken. */
+export const formatClock = (at: number): string => clock.format(at);

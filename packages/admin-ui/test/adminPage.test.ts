@@ -129,13 +129,13 @@ describe.skipIf(skipBrowserTests || !redisUp)('admin page in Chromium', () => {
     await textIs(page, 'tr[data-topic="numbers:busy"] [data-column="subscribers"]', String(BUSY));
     expect(await page.getByRole('table', { name: 'Nodes' }).locator('tbody tr').count()).toBe(2);
 
-    // user-1 is on node two; the page asks every node.
+    // user-1 is on node two; the page asks every node. A lookup is by prefix (user-1, user-10 … user-19), the exact match first.
     await page.getByLabel('Connection id or user').fill('user-1');
     await page.getByRole('button', { name: 'Look up' }).click();
     const found = page.getByRole('table', { name: 'Connections matching user-1' }).locator('tbody tr');
-    await found.first().waitFor();
-    expect(await found.count()).toBe(1);
+    await expect.poll(() => found.count()).toBe(11);
     expect(await found.first().locator('th').textContent()).toMatch(/^node-two\/c\d+$/);
+    expect(await found.first().locator('td').first().textContent()).toBe('user-1');
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true });
@@ -145,9 +145,11 @@ describe.skipIf(skipBrowserTests || !redisUp)('admin page in Chromium', () => {
     if (!userOne) throw new Error('no client on node two');
     const reconnecting = nextState(userOne, 'reconnecting');
     page.once('dialog', (dialog) => void dialog.accept());
-    await page.getByRole('button', { name: 'Revoke user-1' }).click();
+    await page.getByRole('button', { name: 'Revoke user-1', exact: true }).click();
     await page.getByText('Revoked the sessions of user-1.').waitFor();
     await reconnecting;
+    // The lookup is run again at once and says whether the user came back (her client reconnects by itself).
+    await page.getByText(/Revoked the sessions of user-1\. (They have not reconnected|They reconnected: \d+ new connection)/).waitFor();
 
     // Node two stops (its clients stay down with it): the page drops it and its connections.
     for (const client of onTwo) await client.close();

@@ -17,7 +17,7 @@ describe('HeraldClient<AppRouter> types', () => {
 
   it('types queries and the login mutation', () => {
     expectTypeOf<ChatClient['chat']['history']['query']>().returns.resolves.toEqualTypeOf<ExpectedMessage[]>();
-    expectTypeOf<ChatClient['chat']['history']['query']>().parameter(0).toEqualTypeOf<{ room: string; limit?: number | undefined }>();
+    expectTypeOf<ChatClient['chat']['history']['query']>().parameter(0).toEqualTypeOf<{ room: string; limit?: number | undefined; before?: string | undefined }>();
     expectTypeOf<ChatClient['auth']['login']['mutate']>().returns.resolves.toEqualTypeOf<{
       token: string;
       user: { id: string; name: string };

@@ -1,11 +1,14 @@
-import { useEffect, useReducer } from 'react';
-import { useConnectionState, useHeraldClient, useOutbox } from '../herald.js';
-import { chatReducer, initialChatState, logOf } from '../lib/chatState.js';
+import { useEffect, useReducer, useState, type Dispatch } from 'react';
+import { useChannel, useConnectionState, useHeraldClient, useOutbox, useTRPC } from '../herald.js';
+import { chatReducer, initialChatState, logOf, totalUnread, type ChatAction } from '../lib/chatState.js';
 import { useRooms } from '../lib/rooms.js';
 import type { Message, Session } from '../lib/types.js';
 import { unsentIn } from '../lib/unsent.js';
+import { CarriedOver } from './CarriedOver.js';
 import { Room } from './Room.js';
 import { RoomNav } from './RoomNav.js';
+
+const TITLE = 'Herald Chat';
 
 export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut: (reason: string | null) => void }) {
   const { rooms, room, open } = useRooms();
@@ -29,21 +32,54 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
     [client, onSignOut],
   );
 
+  // The open room is read; the others count what comes in (RoomWatcher), shown in the nav and the tab title.
+  useEffect(() => dispatch({ type: 'read', room }), [room]);
+  const unread = totalUnread(state);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) ${TITLE}` : TITLE;
+  }, [unread]);
+  useEffect(() => () => void (document.title = TITLE), []);
+
+  // Join puts the caret in the message box; opening another room leaves focus where it is (no keyboard popping up on a phone).
+  const [joinedIn] = useState(room);
+
   const log = logOf(state, room);
   return (
-    <div className="app">
-      <RoomNav rooms={rooms} current={room} onOpen={open} user={session.user} onSignOut={() => onSignOut(null)} />
-      <Room
-        key={room}
-        room={room}
-        me={session.user}
-        log={log}
-        unsent={unsentIn(outbox.entries, room, log, session.user.id, online)}
-        online={online}
-        dispatch={dispatch}
-        onRetry={(key) => void outbox.retry(key)}
-        onDiscard={(key) => void outbox.discard(key)}
-      />
-    </div>
+    <>
+      <CarriedOver entries={outbox.entries} onOpen={open} />
+      <div className="app">
+        <RoomNav rooms={rooms} current={room} unread={state.unread} onOpen={open} user={session.user} onSignOut={() => onSignOut(null)} />
+        {rooms
+          .filter((other) => other !== room)
+          .map((other) => (
+            <RoomWatcher key={other} room={other} dispatch={dispatch} />
+          ))}
+        <Room
+          key={room}
+          room={room}
+          focusComposer={room === joinedIn}
+          me={session.user}
+          log={log}
+          unsent={unsentIn(outbox.entries, room, log, session.user.id, online)}
+          online={online}
+          dispatch={dispatch}
+          onRetry={(key) => void outbox.retry(key)}
+          onDiscard={(key) => void outbox.discard(key)}
+        />
+      </div>
+    </>
   );
+}
+
+/**
+ * A room this browser knows but has not open: its messages are received
+ * (from the stored position: what came in since it was last open) and
+ * counted as unread until it is opened. Renders nothing.
+ */
+function RoomWatcher({ room, dispatch }: { room: string; dispatch: Dispatch<ChatAction> }) {
+  const trpc = useTRPC();
+  useChannel(trpc.chat.onMessage.subscriptionOptions({ room }), {
+    onMessage: (message) => dispatch({ type: 'received', room, messages: [message], unseen: true }),
+  });
+  return null;
 }

@@ -3,7 +3,7 @@ import { useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'rea
 const MAX_LENGTH = 2000;
 
 /** The message box: Enter sends, Shift+Enter starts a new line. Works offline: messages wait for the connection. */
-export function Composer({ room, online, onSend }: { room: string; online: boolean; onSend: (text: string) => void }) {
+export function Composer({ room, online, onSend, autoFocus }: { room: string; online: boolean; onSend: (text: string) => void; autoFocus: boolean }) {
   const [text, setText] = useState('');
   const inputId = useId();
   const hintId = useId();
@@ -31,6 +31,8 @@ export function Composer({ room, online, onSend }: { room: string; online: boole
         id={inputId}
         ref={input}
         rows={1}
+        // After Join, typing goes straight to the message box.
+        autoFocus={autoFocus}
         value={text}
         maxLength={MAX_LENGTH}
         placeholder={`Message #${room}`}
@@ -42,7 +44,7 @@ export function Composer({ room, online, onSend }: { room: string; online: boole
         Send
       </button>
       <p id={hintId} className="composer__hint">
-        {online ? 'Enter to send, Shift+Enter for a new line.' : 'Offline: messages will be sent when the connection is back.'}
+        {online ? 'Enter to send, Shift+Enter for a new line.' : 'No connection to the chat server: what you send waits here and goes out when the connection is back.'}
       </p>
     </form>
   );

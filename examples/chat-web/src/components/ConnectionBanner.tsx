@@ -36,25 +36,29 @@ function useJustRestored(): boolean {
   return restored;
 }
 
-/** A live region at the top of the page: connecting, reconnecting, offline, and a short "connected again". */
+/**
+ * The connection, at the top of the page: connecting, reconnecting, offline,
+ * and a short "connected again". Its live region holds words that change
+ * only when the state does, so a screen reader hears each change once; the
+ * attempt count sits beside it, shown but not announced.
+ */
 export function ConnectionBanner() {
   const state = useConnectionState();
   const browserOnline = useBrowserOnline();
   const banner = bannerFor(state, browserOnline, useJustRestored());
   return (
-    <div
-      className={`banner${banner ? ` banner--${banner.kind}` : ''}`}
-      role="status"
-      aria-live="polite"
-      data-connection={state.status}
-      data-transport={state.status === 'open' ? state.transport : undefined}
-    >
-      {banner && (
-        <p className="banner__text">
-          {banner.kind !== 'restored' && <span className="banner__spinner" aria-hidden="true" />}
-          {banner.text}
-        </p>
-      )}
+    <div className={`banner${banner ? ` banner--${banner.kind}` : ''}`}>
+      <p className={`banner__text${banner ? '' : ' banner__text--empty'}`}>
+        {banner && banner.kind !== 'restored' && <span className="banner__spinner" aria-hidden="true" />}
+        <span role="status" aria-live="polite" data-connection={state.status} data-transport={state.status === 'open' ? state.transport : undefined}>
+          {banner?.text ?? ''}
+        </span>
+        {banner?.detail && (
+          <span className="banner__detail" aria-hidden="true">
+            ({banner.detail})
+          </span>
+        )}
+      </p>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useMutation } from '@tanstack/react-query';
-import { useTRPC } from '../herald.js';
+import { useConnectionState, useTRPC } from '../herald.js';
+import { joinFailureText } from '../lib/errors.js';
 import type { Session } from '../lib/types.js';
 
 export function Login({ notice, onLogin }: { notice: string | null; onLogin: (session: Session) => void }) {
@@ -9,6 +10,10 @@ export function Login({ notice, onLogin }: { notice: string | null; onLogin: (se
   const [name, setName] = useState('');
   const nameId = useId();
   const errorId = useId();
+  const waitId = useId();
+  const connected = useConnectionState().status === 'open';
+  // Join pressed with no server: said at once, while the call waits for the connection.
+  const waiting = login.isPending && !connected;
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -41,11 +46,16 @@ export function Login({ notice, onLogin }: { notice: string | null; onLogin: (se
             value={name}
             onChange={(event) => setName(event.target.value)}
             aria-invalid={login.isError || undefined}
-            aria-describedby={login.isError ? errorId : undefined}
+            aria-describedby={login.isError ? errorId : waiting ? waitId : undefined}
           />
           {login.isError && (
             <p className="field-error" id={errorId} role="alert">
-              Could not join: {login.error.message}
+              {joinFailureText(login.error)}
+            </p>
+          )}
+          {waiting && (
+            <p className="field-note" id={waitId} role="status">
+              The chat server is not answering right now. You will join as soon as it is back.
             </p>
           )}
           <button type="submit" className="button button--primary" disabled={login.isPending || !name.trim()}>

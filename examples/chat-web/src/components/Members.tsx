@@ -17,6 +17,7 @@ export function Members({ members, me, stale }: { members: readonly PresenceMemb
       <h2 id="members-title" className="members__title">
         In this room <span className="members__count">{list.length}</span>
       </h2>
+      {stale && <p className="members__stale">As of the last connection; may be out of date.</p>}
       <ul className="members__list" aria-busy={stale || undefined}>
         {list.map(({ user }) => (
           <li key={user.id} className="member">

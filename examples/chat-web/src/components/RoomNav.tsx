@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { toRoomName } from '../lib/rooms.js';
 import type { User } from '../lib/types.js';
 import { Avatar } from './Avatar.js';
@@ -6,15 +6,24 @@ import { Avatar } from './Avatar.js';
 interface Props {
   rooms: readonly string[];
   current: string;
+  /** Unread messages per room. */
+  unread: ReadonlyMap<string, number>;
   onOpen: (room: string) => void;
   user: User;
   onSignOut: () => void;
 }
 
 /** Rooms, a form to open a new one, and who is signed in. A sidebar on wide screens, a bar on phones. */
-export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
+export function RoomNav({ rooms, current, unread, onOpen, user, onSignOut }: Props) {
   const [draft, setDraft] = useState('');
   const [error, setError] = useState<string | null>(null);
+  // On a phone the form folds behind a button, so the conversation keeps the height.
+  const [formOpen, setFormOpen] = useState(false);
+  const formId = useId();
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (formOpen) input.current?.focus();
+  }, [formOpen]);
   const inputId = useId();
   const errorId = useId();
   const selectId = useId();
@@ -28,6 +37,7 @@ export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
     }
     setError(null);
     setDraft('');
+    setFormOpen(false);
     onOpen(name);
   };
 
@@ -46,10 +56,20 @@ export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
             {rooms.map((room) => (
               <option key={room} value={room}>
                 # {room}
+                {(unread.get(room) ?? 0) > 0 ? ` (${unread.get(room)} unread)` : ''}
               </option>
             ))}
           </select>
         </div>
+        <button
+          type="button"
+          className="button button--small new-room-toggle"
+          aria-expanded={formOpen}
+          aria-controls={formId}
+          onClick={() => setFormOpen((open) => !open)}
+        >
+          <span aria-hidden="true">+</span> New room
+        </button>
       </div>
 
       <h2 className="sidebar__heading">Rooms</h2>
@@ -66,16 +86,23 @@ export function RoomNav({ rooms, current, onOpen, user, onSignOut }: Props) {
               }}
             >
               <span aria-hidden="true">#</span> {room}
+              {(unread.get(room) ?? 0) > 0 && (
+                <span className="unread" data-unread={unread.get(room)}>
+                  {unread.get(room)}
+                  <span className="visually-hidden"> unread</span>
+                </span>
+              )}
             </a>
           </li>
         ))}
       </ul>
 
-      <form className="new-room" onSubmit={create} noValidate>
+      <form id={formId} className={`new-room${formOpen ? ' new-room--open' : ''}`} onSubmit={create} noValidate>
         <label htmlFor={inputId}>New room</label>
         <div className="new-room__row">
           <input
             id={inputId}
+            ref={input}
             value={draft}
             placeholder="room-name"
             maxLength={64}

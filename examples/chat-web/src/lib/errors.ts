@@ -10,3 +10,31 @@ export function describeError(error: unknown): { code: string | null; message: s
 export function isConnectionError(error: unknown): boolean {
   return describeError(error).code === null;
 }
+
+/**
+ * The outbox could not record the mutation (storage full or unavailable), so
+ * it was neither kept nor sent: the only send failure the outbox does not
+ * keep as a failed entry. Told by the client's message (docs/outbox.md).
+ */
+export function isRecordFailure(error: unknown): boolean {
+  return describeError(error).code === null && /^The outbox could not (record|start)/.test(describeError(error).message);
+}
+
+/** The failure in plain words, with the browser's reason (a `QuotaExceededError`...). */
+export function recordFailureText(error: unknown): string {
+  let cause: unknown = error instanceof Error ? error.cause : undefined;
+  // TRPCClientError.from wraps the outbox's Error, whose cause is the storage's.
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : describeError(error).message;
+  return `Not sent: this browser could not store the message (${reason}). Free some space, then Retry.`;
+}
+
+/** A failed Join in plain words: no server code means the server was never reached. */
+export function joinFailureText(error: unknown): string {
+  const { code, message } = describeError(error);
+  if (code === null) return 'Could not reach the chat server. Check your connection, then press Join again.';
+  // A refused name: the server's own words for it (data.zodIssues, from heraldErrorFormatter), not zod's JSON.
+  const data = (error as { data?: { zodIssues?: readonly { message: string }[] | null } }).data;
+  const issue = data?.zodIssues?.[0]?.message;
+  return `Could not join: ${issue ?? message}`;
+}

@@ -28,9 +28,19 @@ function loadRooms(): string[] {
   }
 }
 
-function roomFromHash(): string | null {
-  const name = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+/** The room a hash names (`#/team-sync`), or null: a malformed escape (`#/%E0%A4%A`) names none rather than throwing. */
+export function roomOfHash(hash: string): string | null {
+  let name: string;
+  try {
+    name = decodeURIComponent(hash.replace(/^#\/?/, ''));
+  } catch {
+    return null;
+  }
   return ROOM_PATTERN.test(name) ? name : null;
+}
+
+function roomFromHash(): string | null {
+  return roomOfHash(location.hash);
 }
 
 /** The rooms this browser knows (kept in localStorage) and the open one (kept in the URL hash, so it can be shared). */

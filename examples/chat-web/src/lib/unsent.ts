@@ -1,5 +1,6 @@
 import type { OutboxEntry } from '@herald/client';
-import type { MessageLog } from './messages.js';
+import { newestFirst, type MessageLog } from './messages.js';
+import type { Message } from './types.js';
 
 /**
  * The user's messages the server has not confirmed, as a room shows them.
@@ -41,10 +42,7 @@ export function unsentIn(entries: readonly OutboxEntry[], room: string, log: Mes
     const input = entry.input as { room: string; text: string };
     if (input.room !== room) continue;
     if (entry.state === 'pending') {
-      const delivered = log.list.find(
-        (message) =>
-          !shown.has(message.id) && message.author.id === me && message.text === input.text && message.sentAt.getTime() >= entry.createdAt - CLOCK_SKEW_MS,
-      );
+      const delivered = deliveredFor(log, me, input.text, entry.createdAt - CLOCK_SKEW_MS, shown);
       if (delivered) {
         shown.add(delivered.id);
         continue;
@@ -58,6 +56,16 @@ export function unsentIn(entries: readonly OutboxEntry[], room: string, log: Mes
     });
   }
   return unsent;
+}
+
+/** The oldest message not yet matched that `me` sent with `text` at `since` or later (only the newest messages are read). */
+function deliveredFor(log: MessageLog, me: string, text: string, since: number, shown: ReadonlySet<string>): Message | undefined {
+  let found: Message | undefined;
+  for (const message of newestFirst(log)) {
+    if (message.sentAt.getTime() < since) break;
+    if (!shown.has(message.id) && message.author.id === me && message.text === text) found = message;
+  }
+  return found;
 }
 
 function errorText(error: NonNullable<OutboxEntry['error']>): string {

@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import type { ChannelView } from '@herald/server';
 import { formatCount, formatRate } from '../format.js';
+import { TableScroll } from './TableScroll.js';
 
 /** A list of topics with their figures over the whole cluster. */
 export function ChannelsTable({ title, channels }: { title: string; channels: readonly ChannelView[] }) {
@@ -11,7 +12,7 @@ export function ChannelsTable({ title, channels }: { title: string; channels: re
       {channels.length === 0 ? (
         <p className="placeholder">None right now.</p>
       ) : (
-        <div className="table-scroll">
+        <TableScroll label={`${title} table`}>
           <table aria-labelledby={titleId}>
             <thead>
               <tr>
@@ -38,7 +39,7 @@ export function ChannelsTable({ title, channels }: { title: string; channels: re
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </section>
   );

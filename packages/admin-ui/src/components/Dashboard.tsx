@@ -1,9 +1,9 @@
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import type { ConnectionState } from '@herald/client';
 import { useAdminLink } from '../adminLink.js';
-import { formatCount, formatRate } from '../format.js';
+import { formatClock, formatCount, formatRate } from '../format.js';
 import { ChannelsTable } from './ChannelsTable.js';
-import { Lookup } from './Lookup.js';
+import { Lookup, type LookupHandle } from './Lookup.js';
 import { NodesTable } from './NodesTable.js';
 import { RateCharts } from './RateCharts.js';
 
@@ -17,19 +17,22 @@ const STATUS_TEXT: Record<ConnectionState['status'], string> = {
 /** The live figures of the cluster, streamed over the admin socket. */
 export function Dashboard({ token, onRefused }: { token: string; onRefused: (message: string) => void }) {
   const { client, state, view, samples } = useAdminLink(token);
+  const lookup = useRef<LookupHandle>(null);
 
   useEffect(() => {
     if (state.status === 'closed' && state.refusal) onRefused('The server refused this admin token. Check it and try again.');
   }, [state, onRefused]);
 
+  // Figures older than the link: kept on screen, but greyed, in italics and dated, until the link is back.
+  const stale = view !== null && state.status !== 'open';
   return (
     <main className="dashboard">
       <p role="status" data-connection={state.status} className={`banner banner--${state.status}`}>
         {STATUS_TEXT[state.status]}
-        {view && state.status !== 'open' ? ' (figures below are from before the link dropped)' : null}
+        {stale ? ` (figures below are from ${formatClock(view.at)}, before the link dropped)` : null}
       </p>
       {view ? (
-        <>
+        <div className={`figures${stale ? ' figures--stale' : ''}`} data-stale={stale || undefined}>
           <section aria-labelledby="totals-title" className="totals">
             <h2 id="totals-title" className="visually-hidden">
               Totals
@@ -44,16 +47,16 @@ export function Dashboard({ token, onRefused }: { token: string; onRefused: (mes
             <p className="totals__broker">Broker: {view.broker}</p>
           </section>
           <RateCharts samples={samples} refusals={view.totals.rates.refusals} />
-          <NodesTable nodes={view.nodes} />
+          <NodesTable nodes={view.nodes} onBrowse={(nodeId) => lookup.current?.lookFor(`${nodeId}/`)} />
           <div className="channels">
             <ChannelsTable title="Busiest channels by subscribers" channels={view.channelsBySubscribers} />
             <ChannelsTable title="Busiest channels by messages per second" channels={view.channelsByMessages} />
           </div>
-        </>
+        </div>
       ) : (
         <p className="placeholder">Waiting for the first figures…</p>
       )}
-      <Lookup client={client} />
+      <Lookup client={client} ref={lookup} />
     </main>
   );
 }

@@ -1,17 +1,52 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useImperativeHandle, useRef, useState, type FormEvent, type Ref } from 'react';
 import type { HeraldClient } from '@herald/client';
 import type { AdminRouter, FoundConnection } from '@herald/server';
 import { formatTime } from '../format.js';
+import { TableScroll } from './TableScroll.js';
+
+/** The browser's clock, read in event handlers only (the server's `connectedAt` is compared with it). */
+const clockNow = (): number => Date.now();
 
 type Result = { readonly query: string; readonly connections: readonly FoundConnection[] } | null;
 
-/** Looks connections up by id (`c12`, `<node>/c12`) or user key on every node, and revokes a user's sessions. */
-export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
+/** What the rest of the page may ask of the lookup (a node's "Browse" button). */
+export interface LookupHandle {
+  /** Runs `query` as if typed, and moves focus to the results. */
+  lookFor(query: string): void;
+}
+
+/**
+ * Looks connections up on every node by id or user key, or a prefix of
+ * either (`c1`, `u_3f`, `ann`); `<node>/` lists one node's connections and
+ * `*` everyone's. Revokes a user's sessions, then looks again.
+ */
+export function Lookup({ client, ref }: { client: HeraldClient<AdminRouter>; ref?: Ref<LookupHandle> }) {
   const inputId = useId();
   const [query, setQuery] = useState('');
   const [result, setResult] = useState<Result>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+
+  const find = async (wanted: string): Promise<readonly FoundConnection[] | null> => {
+    try {
+      const connections = await client.trpc.lookup.query({ query: wanted });
+      setResult({ query: wanted, connections });
+      return connections;
+    } catch (error) {
+      setMessage(`Lookup failed: ${error instanceof Error ? error.message : String(error)}`);
+      return null;
+    }
+  };
+
+  const section = useRef<HTMLElement>(null);
+  useImperativeHandle(ref, () => ({
+    lookFor(wanted) {
+      setQuery(wanted);
+      setMessage(null);
+      void find(wanted);
+      section.current?.focus();
+    },
+  }));
 
   const lookUp = async (event: FormEvent) => {
     event.preventDefault();
@@ -19,41 +54,69 @@ export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
     if (!wanted) return;
     setBusy(true);
     setMessage(null);
-    try {
-      setResult({ query: wanted, connections: await client.trpc.lookup.query({ query: wanted }) });
-    } catch (error) {
-      setMessage(`Lookup failed: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      setBusy(false);
-    }
+    await find(wanted);
+    setBusy(false);
   };
 
   const revoke = async (userKey: string) => {
     if (!window.confirm(`End every session of ${userKey} on every node? Their app must also refuse their credentials, or they reconnect.`)) return;
     try {
+      const revokedAt = clockNow();
       await client.trpc.revoke.mutate({ userKey });
-      setMessage(`Revoked the sessions of ${userKey}.`);
+      setMessage(`Revoked the sessions of ${userKey}. Looking again…`);
+      // The table is refreshed at once: what it shows now is after the revoke, and says whether the user came back.
+      const after = result ? await find(result.query) : null;
+      if (after) {
+        const back = after.filter((connection) => connection.userKey === userKey && connection.connectedAt >= revokedAt).length;
+        const left = after.filter((connection) => connection.userKey === userKey && connection.connectedAt < revokedAt).length;
+        setMessage(
+          `Revoked the sessions of ${userKey}. ${back === 0 ? 'They have not reconnected.' : `They reconnected: ${back} new connection${back === 1 ? '' : 's'}, shown below.`}` +
+            (left > 0 ? ` ${left} older connection${left === 1 ? ' is' : 's are'} still closing.` : ''),
+        );
+      }
     } catch (error) {
       setMessage(`Revoke failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
 
   return (
-    <section aria-labelledby={`${inputId}-title`} className="card">
+    <section aria-labelledby={`${inputId}-title`} className="card" ref={section} tabIndex={-1}>
       <h2 id={`${inputId}-title`}>Look up a connection or user</h2>
       <form onSubmit={lookUp} className="lookup__form">
-        <label htmlFor={inputId}>Connection id or user</label>
-        <input id={inputId} value={query} onChange={(event) => setQuery(event.target.value)} placeholder="c12, node-a/c12 or a user key" />
+        <label htmlFor={inputId}>Connection id or user (or the start of one)</label>
+        <input
+          id={inputId}
+          value={query}
+          onChange={(event) => setQuery(event.target.value)}
+          placeholder="c12, u_3f, node-a/ or *"
+          aria-describedby={`${inputId}-hint`}
+        />
         <button type="submit" className="button" disabled={busy}>
           Look up
         </button>
+        <button
+          type="button"
+          className="button button--quiet"
+          disabled={busy}
+          onClick={() => {
+            setQuery('*');
+            setMessage(null);
+            void find('*');
+          }}
+        >
+          List all
+        </button>
+        <p id={`${inputId}-hint`} className="lookup__hint">
+          A connection id or user key, or its first characters; <code>node-a/</code> lists one node’s connections, <code>*</code> every node’s (50 per node
+          at most).
+        </p>
       </form>
       {message ? <p role="status">{message}</p> : null}
       {result ? (
         result.connections.length === 0 ? (
-          <p>No connection matches “{result.query}”.</p>
+          <p role="status">No connection matches “{result.query}”.</p>
         ) : (
-          <div className="table-scroll">
+          <TableScroll label={`Connections matching ${result.query}`}>
             <table aria-label={`Connections matching ${result.query}`}>
               <thead>
                 <tr>
@@ -88,7 +151,7 @@ export function Lookup({ client }: { client: HeraldClient<AdminRouter> }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )
       ) : null}
     </section>

@@ -1,12 +1,13 @@
 import type { NodeView } from '@herald/server';
 import { formatBytes, formatCount, formatDuration, formatMs } from '../format.js';
+import { TableScroll } from './TableScroll.js';
 
 /** Every live node: a node that stops leaves the table within a few intervals. */
-export function NodesTable({ nodes }: { nodes: readonly NodeView[] }) {
+export function NodesTable({ nodes, onBrowse }: { nodes: readonly NodeView[]; onBrowse: (nodeId: string) => void }) {
   return (
     <section aria-labelledby="nodes-title" className="card">
       <h2 id="nodes-title">Nodes</h2>
-      <div className="table-scroll">
+      <TableScroll label="Nodes table">
         <table aria-labelledby="nodes-title">
           <thead>
             <tr>
@@ -17,6 +18,7 @@ export function NodesTable({ nodes }: { nodes: readonly NodeView[] }) {
               <th scope="col" className="number">Subscriptions</th>
               <th scope="col" className="number">Event-loop delay (p99)</th>
               <th scope="col" className="number">Memory (RSS / heap)</th>
+              <th scope="col">Connections list</th>
             </tr>
           </thead>
           <tbody>
@@ -35,11 +37,16 @@ export function NodesTable({ nodes }: { nodes: readonly NodeView[] }) {
                 <td className="number">
                   {formatBytes(node.memory.rssBytes)} / {formatBytes(node.memory.heapUsedBytes)}
                 </td>
+                <td>
+                  <button type="button" className="button button--quiet" onClick={() => onBrowse(node.nodeId)}>
+                    Browse {node.nodeId}
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
-      </div>
+      </TableScroll>
     </section>
   );
 }

@@ -1,39 +1,42 @@
-import type { Sample } from '../adminLink.js';
-import { formatCount, formatRate } from '../format.js';
-import { Sparkline } from './Sparkline.js';
+import { CHART_WINDOW_MS, type Sample } from '../adminLink.js';
+import { formatBytes, formatCount, formatMs, formatRate } from '../format.js';
+import { THRESHOLDS, type Threshold } from '../thresholds.js';
+import { Chart } from './Chart.js';
 
-const SERIES: readonly { readonly key: Exclude<keyof Sample, 'at'>; readonly title: string; readonly unit: string }[] = [
-  { key: 'connections', title: 'Connections', unit: '' },
-  { key: 'published', title: 'Published', unit: '/s' },
-  { key: 'delivered', title: 'Delivered', unit: '/s' },
-  { key: 'refusals', title: 'Refusals', unit: '/s' },
-  { key: 'slowConsumerCloses', title: 'Slow-consumer closes', unit: '/s' },
-  { key: 'reconnects', title: 'Reconnects', unit: '/s' },
+type Series = Exclude<keyof Sample, 'at'>;
+
+const perSecond = (value: number) => `${formatRate(value)}/s`;
+
+const SERIES: readonly { readonly key: Series; readonly title: string; readonly format: (value: number) => string; readonly threshold?: Threshold }[] = [
+  { key: 'connections', title: 'Connections', format: formatCount },
+  { key: 'published', title: 'Published', format: perSecond },
+  { key: 'delivered', title: 'Delivered', format: perSecond },
+  { key: 'refusals', title: 'Refusals', format: perSecond, threshold: THRESHOLDS.refusals },
+  { key: 'slowConsumerCloses', title: 'Slow-consumer closes', format: perSecond, threshold: THRESHOLDS.slowConsumerCloses },
+  { key: 'reconnects', title: 'Reconnects', format: perSecond },
+  { key: 'eventLoopDelayP99Ms', title: 'Event-loop delay (p99, slowest node)', format: formatMs, threshold: THRESHOLDS.eventLoopDelayP99Ms },
+  { key: 'rssBytes', title: 'Memory (RSS, largest node)', format: formatBytes, threshold: THRESHOLDS.rssBytes },
 ];
 
-/** The cluster's rates since the page opened, one small chart each, and the refusals of the last interval by reason. */
+/** The cluster over the last 15 minutes (the server keeps them), one chart each, and the refusals of the last interval by reason. */
 export function RateCharts({ samples, refusals }: { samples: readonly Sample[]; refusals: Readonly<Record<string, number>> }) {
-  const last = samples.at(-1);
+  const end = samples.at(-1)?.at ?? 0;
   const reasons = Object.entries(refusals).sort((a, b) => b[1] - a[1]);
   return (
     <section aria-labelledby="rates-title" className="card">
-      <h2 id="rates-title">Rates</h2>
+      <h2 id="rates-title">Last 15 minutes</h2>
       <div className="charts">
-        {SERIES.map(({ key, title, unit }) => {
-          const values = samples.map((sample) => sample[key]);
-          const now = last ? last[key] : 0;
-          const current = unit ? `${formatRate(now)}${unit}` : formatCount(now);
-          const peak = Math.max(0, ...values);
-          return (
-            <Sparkline
-              key={key}
-              title={title}
-              values={values}
-              current={current}
-              summary={`${values.length} samples, highest ${unit ? formatRate(peak) + unit : formatCount(peak)}`}
-            />
-          );
-        })}
+        {SERIES.map(({ key, title, format, threshold }) => (
+          <Chart
+            key={key}
+            title={title}
+            points={samples.map((sample) => ({ at: sample.at, value: sample[key] }))}
+            windowMs={CHART_WINDOW_MS}
+            end={end}
+            format={format}
+            {...(threshold ? { threshold } : {})}
+          />
+        ))}
       </div>
       <p className="refusals">
         Refusals by reason:{' '}

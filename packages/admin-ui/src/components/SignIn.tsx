@@ -19,6 +19,8 @@ export function SignIn({ onSubmit, error }: { onSubmit: (token: string) => void;
         <input
           id={inputId}
           type="password"
+          // The page's one field: the caret starts there.
+          autoFocus
           autoComplete="current-password"
           value={token}
           onChange={(event) => setToken(event.target.value)}

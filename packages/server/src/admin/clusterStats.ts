@@ -1,5 +1,5 @@
 import type { Broker, Unsubscribe } from '../brokers/broker.js';
-import type { ChannelView, ClusterView, NodeRates, NodeSnapshot, TopicFigures } from './figures.js';
+import { CHART_WINDOW_MS, type ChannelView, type ClusterSample, type ClusterView, type NodeRates, type NodeSnapshot, type TopicFigures } from './figures.js';
 import type { NodeStats } from './nodeStats.js';
 
 /**
@@ -35,6 +35,8 @@ interface Heard {
 export class ClusterStats {
   private readonly nodes = new Map<string, Heard>();
   private readonly watchers = new Set<() => void>();
+  /** One sample per interval, oldest first, for `CHART_WINDOW_MS`: the charts reach back before the page opened. */
+  private readonly history: ClusterSample[] = [];
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: Unsubscribe | null = null;
 
@@ -72,6 +74,11 @@ export class ClusterStats {
       else live.push(heard.snapshot);
     }
     return live.sort((a, b) => (a.nodeId === this.settings.nodeId ? -1 : b.nodeId === this.settings.nodeId ? 1 : a.nodeId.localeCompare(b.nodeId)));
+  }
+
+  /** The samples of the last `CHART_WINDOW_MS`, oldest first. */
+  samples(now = Date.now()): ClusterSample[] {
+    return this.history.filter((sample) => now - sample.at <= CHART_WINDOW_MS);
   }
 
   /** The cluster as the page shows it; reads history lengths and presence counts of the listed topics from the broker. */
@@ -143,7 +150,27 @@ export class ClusterStats {
     // This node's own figures count at once, without the broker round trip.
     this.nodes.set(snapshot.nodeId, { snapshot, receivedAt: Date.now() });
     if (this.broker) void this.publish({ type: 'snapshot', snapshot });
+    this.record(snapshot.at);
     for (const watcher of this.watchers) watcher();
+  }
+
+  private record(at: number): void {
+    const snapshots = this.snapshots(at);
+    const rates = sumRates(snapshots.map((s) => s.rates));
+    this.history.push({
+      at,
+      connections: sum(snapshots, (s) => s.connections),
+      published: rates.published,
+      delivered: rates.delivered,
+      refusals: Math.round(sum(Object.values(rates.refusals), (perSecond) => perSecond) * 100) / 100,
+      slowConsumerCloses: rates.slowConsumerCloses,
+      reconnects: rates.reconnects,
+      eventLoopDelayP99Ms: Math.max(0, ...snapshots.map((s) => s.eventLoopDelayMs.p99)),
+      rssBytes: Math.max(0, ...snapshots.map((s) => s.memory.rssBytes)),
+    });
+    let expired = 0;
+    while (expired < this.history.length && at - (this.history[expired]?.at ?? at) > CHART_WINDOW_MS) expired++;
+    if (expired > 0) this.history.splice(0, expired);
   }
 
   private async publish(message: StatsMessage): Promise<void> {

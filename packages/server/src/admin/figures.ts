@@ -84,3 +84,22 @@ export interface ClusterView {
   /** The busiest topics by messages per second, most first. */
   readonly channelsByMessages: readonly ChannelView[];
 }
+
+/** How far back the admin page's charts reach: `ClusterStats` keeps one sample per interval for this long. */
+export const CHART_WINDOW_MS = 15 * 60_000;
+
+/** One point of the admin page's charts: the cluster at one interval (`admin` router's `history`, then the `cluster` stream). */
+export interface ClusterSample {
+  readonly at: number;
+  readonly connections: number;
+  /** Per second, over the cluster. */
+  readonly published: number;
+  readonly delivered: number;
+  readonly refusals: number;
+  readonly slowConsumerCloses: number;
+  readonly reconnects: number;
+  /** The highest event-loop delay p99 of any node, in ms. */
+  readonly eventLoopDelayP99Ms: number;
+  /** The highest resident memory of any node, in bytes. */
+  readonly rssBytes: number;
+}

@@ -25,9 +25,41 @@ interface Pending {
   readonly done: () => void;
 }
 
+/** Lists every connection (up to `MAX_PER_NODE` per node): browsing, not searching. */
+export const LOOKUP_ALL = '*';
+
 /**
- * Finds connections by id (`c12`, or `<nodeId>/c12`) or by user key on
- * every node: the asking node publishes the question on `LOOKUP_TOPIC`,
+ * Which connections a lookup `query` names on node `nodeId`, as a test over
+ * connection id and user key, or null when it names none there:
+ *
+ * - `*`: every connection;
+ * - `<nodeId>/` or `<nodeId>/<prefix>`: that node's connections (browse a
+ *   node), or those whose id starts with `prefix`;
+ * - anything else: connections whose id or user key starts with it (user
+ *   keys compared without case), so `c1`, `u_3f` or `ann` find `c12`,
+ *   `u_3f9c…` and `Anna`.
+ */
+export function lookupMatcher(query: string, nodeId: string): ((connectionId: string, userKey: string | null) => boolean) | null {
+  if (query === LOOKUP_ALL) return () => true;
+  const slash = query.lastIndexOf('/');
+  if (slash > 0) {
+    if (query.slice(0, slash) !== nodeId) return null;
+    const prefix = query.slice(slash + 1);
+    return (connectionId) => connectionId.startsWith(prefix);
+  }
+  const lower = query.toLowerCase();
+  return (connectionId, userKey) => connectionId.startsWith(query) || (userKey !== null && userKey.toLowerCase().startsWith(lower));
+}
+
+/** Exact matches of `query` (the id or the user key itself) before prefix matches. */
+function exactness(connection: FoundConnection, query: string): number {
+  const wanted = query.slice(query.lastIndexOf('/') + 1);
+  return connection.connectionId === wanted || connection.userKey === query ? 0 : 1;
+}
+
+/**
+ * Finds connections by id or user key, or a prefix of either (see
+ * `lookupMatcher`), on every node: the asking node publishes the question on `LOOKUP_TOPIC`,
  * each node answers with what it holds, and the lookup resolves once every
  * live node answered or `timeoutMs` passed.
  */
@@ -54,7 +86,7 @@ export class ConnectionLookups {
 
   /** The connections matching `query` on the nodes `nodeIds` (the live ones), waiting at most `timeoutMs` for their answers. */
   async find(query: string, nodeIds: readonly string[], timeoutMs: number): Promise<FoundConnection[]> {
-    if (!this.broker) return this.local(query).map((summary) => ({ ...summary, nodeId: this.settings.nodeId }));
+    if (!this.broker) return this.sorted(this.local(query).map((summary) => ({ ...summary, nodeId: this.settings.nodeId })), query);
     const requestId = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     const found: FoundConnection[] = [];
@@ -68,7 +100,11 @@ export class ConnectionLookups {
     });
     clearTimeout(timer);
     this.pending.delete(requestId);
-    return found.sort((a, b) => a.nodeId.localeCompare(b.nodeId) || a.connectedAt - b.connectedAt);
+    return this.sorted(found, query);
+  }
+
+  private sorted(found: FoundConnection[], query: string): FoundConnection[] {
+    return found.sort((a, b) => exactness(a, query) - exactness(b, query) || a.nodeId.localeCompare(b.nodeId) || a.connectedAt - b.connectedAt);
   }
 
   async stop(): Promise<void> {
@@ -80,12 +116,8 @@ export class ConnectionLookups {
   }
 
   private local(query: string): ConnectionSummary[] {
-    const { nodeId } = this.settings;
-    const slash = query.lastIndexOf('/');
-    // `<nodeId>/c12` names a connection of one node; `c12` alone, any node's.
-    if (slash > 0 && query.slice(0, slash) !== nodeId) return [];
-    const wanted = slash > 0 ? query.slice(slash + 1) : query;
-    return this.settings.describe((connectionId, userKey) => connectionId === wanted || userKey === wanted, MAX_PER_NODE);
+    const matches = lookupMatcher(query, this.settings.nodeId);
+    return matches ? this.settings.describe(matches, MAX_PER_NODE) : [];
   }
 
   private receive(data: string): void {

@@ -2,7 +2,7 @@ import { initTRPC } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import { z } from 'zod';
 import { heraldErrorFormatter } from '../errors.js';
-import type { ClusterView, NodeSnapshot } from './figures.js';
+import type { ClusterSample, ClusterView, NodeSnapshot } from './figures.js';
 import type { FoundConnection } from './lookups.js';
 
 /** How long a lookup waits for the other nodes' answers. */
@@ -19,6 +19,8 @@ export interface AdminRouterDeps {
     watch(listener: () => void): () => void;
     view(): Promise<ClusterView>;
     snapshots(): readonly NodeSnapshot[];
+    /** The figures of the last `CHART_WINDOW_MS`, oldest first. */
+    samples(): ClusterSample[];
   };
   readonly lookups: { find(query: string, nodeIds: readonly string[], timeoutMs: number): Promise<FoundConnection[]> };
   /** `server.disconnectUser`: through the broker, on every node. */
@@ -62,7 +64,13 @@ export function createAdminRouter(deps: AdminRouterDeps) {
         signal?.removeEventListener('abort', aborted);
       }
     }),
-    /** Connections by id (`c12`, `<nodeId>/c12`) or user key, on every live node. */
+    /** The cluster's samples of the last 15 minutes (`CHART_WINDOW_MS`), oldest first: the charts' history before the page opened. */
+    history: t.procedure.query((): ClusterSample[] => deps.cluster.samples()),
+    /**
+     * Connections on every live node by id or user key, or a prefix of either
+     * (`c1`, `u_3f`, `ann`); `<nodeId>/` lists one node's, `*` everyone's
+     * (at most 50 per node; `lookupMatcher`).
+     */
     lookup: t.procedure
       .input(z.object({ query: z.string().trim().min(1).max(256) }))
       .query(({ input }): Promise<FoundConnection[]> => {

@@ -200,4 +200,27 @@ describe('admin page: the cluster', () => {
     await admin.trpc.revoke.mutate({ userKey: 'ann' });
     await reconnecting;
   });
+
+  it('keeps the samples of the last 15 minutes for the charts, across nodes, oldest first', async () => {
+    await using cleanup = new Cleanup();
+    const broker = memoryBroker();
+    cleanup.defer(() => broker.close());
+    const one = cleanup.add(await startNode(broker, 'node-one'));
+    const { client: admin, views, stop } = watchCluster(one.server, TOKEN);
+    cleanup.add(admin);
+    cleanup.defer(stop);
+    const user = cleanup.add(numbersClient('herald', one.server.url, { name: 'ann' }));
+    const subscription = subscribeNumbers(user, 'room');
+    cleanup.defer(() => subscription.unsubscribe());
+    await subscription.waitForLive();
+    // The admin page's own socket is not counted.
+    await views.until((view) => view.totals.connections === 1, 'the user connected');
+    const samples = await admin.trpc.history.query();
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.map((sample) => sample.at)).toEqual([...samples.map((sample) => sample.at)].sort((a, b) => a - b));
+    const last = samples.at(-1);
+    expect(last?.connections).toBe(1);
+    expect(last?.rssBytes).toBeGreaterThan(0);
+    expect(last?.eventLoopDelayP99Ms).toBeGreaterThanOrEqual(0);
+  });
 });
