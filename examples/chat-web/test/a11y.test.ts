@@ -26,8 +26,6 @@ import {
   RECOVERY_TIMEOUT_MS,
   skipBrowserTests,
   UI_TIMEOUT_MS,
-  expectCount,
-  messagesWithText,
   send,
 } from './helpers/browser.js';
 
