@@ -59,6 +59,7 @@ export {
   CloseCode,
   HeraldErrorCode,
   heraldCodeOf,
+  msgpackEncoder,
   transformer,
   type ChannelEvent,
   type ConnectionRefusal,
@@ -68,4 +69,5 @@ export {
   type PresenceEvent,
   type PresenceMember,
   type Transport,
+  type WireEncoder,
 } from '@herald/shared';
