@@ -223,6 +223,20 @@ describe("Herald's client", () => {
     expect(sockets[0]?.sent.every((frame) => typeof frame !== 'string' || frame === 'PING' || frame === 'PONG')).toBe(true);
   });
 
+  it('fails a call whose binary frame is over maxPayloadBytes with PAYLOAD_TOO_LARGE, once, and goes on', async () => {
+    const { server } = cleanup.add(await startHardeningServer({ limits: { maxPayloadBytes: 1_048_576 } }));
+    const client = cleanup.add(createHeraldClient<HardeningRouter>({ url: server.url, encoding: 'msgpack', backoff: { initialDelayMs: 50, maxDelayMs: 200 } }));
+    await expect(client.trpc.add.query({ a: 1, b: 1 })).resolves.toBe(2);
+    const error = await client.trpc.echoBytes.mutate({ bytes: new Uint8Array(2 * 1_048_576) }).then(
+      () => null,
+      (cause: unknown) => cause as { data?: { heraldCode?: string } },
+    );
+    expect(error?.data?.heraldCode).toBe('PAYLOAD_TOO_LARGE');
+    // Under the limit as bin, though its base64 (1.33 MiB) would not be.
+    const bytes = new Uint8Array(randomBytes(1_000_000));
+    expect((await client.trpc.echoBytes.mutate({ bytes })).length).toBe(bytes.length);
+  });
+
   it('falls back to JSON against a server that does not speak MessagePack (a stock tRPC WebSocket server)', async () => {
     const t = initTRPC.create({ transformer });
     const router = t.router({ echo: t.procedure.input(z.unknown()).mutation(({ input }) => input) });
