@@ -152,6 +152,24 @@ describe('bytes as bytes', () => {
     expect(resultOf<{ bytes: Uint8Array; reversed: Uint8Array }>(echoed.message).reversed).toEqual(Uint8Array.from(payload).reverse());
   });
 
+  it('gives a keyed mutation with bytes one fingerprint on both encodings: a repeat in MessagePack replays the JSON outcome', async () => {
+    const { server } = cleanup.add(await startHardeningServer());
+    const keyed = (id: number) => ({
+      ...request(id, 'mutation', 'publish', { stream: 'keyed', n: 1, bytes: new Uint8Array([1, 2, 3]) }),
+      params: { path: 'publish', input: transformer.serialize({ stream: 'keyed', n: 1, bytes: new Uint8Array([1, 2, 3]) }), idempotencyKey: 'same-key' },
+    });
+    const viaJson = rawSocket(server.url);
+    cleanup.defer(() => viaJson.close());
+    viaJson.send(keyed(1));
+    const first = resultOf<string>(await viaJson.frame(answerTo(1)));
+    const viaMsgpack = rawSocket(server.url);
+    cleanup.defer(() => viaMsgpack.close());
+    viaMsgpack.sendBinary(keyed(1));
+    const repeat = await viaMsgpack.frame(answerTo(1));
+    expect(errorCodeOf(repeat)).toBeNull();
+    expect(resultOf<string>(repeat)).toBe(first);
+  });
+
   it('round-trips every type superjson carries, bytes inside them included', async () => {
     const herald = createHerald();
     const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter });
