@@ -3,7 +3,7 @@ import { createFaultProxy, type FaultProxy } from '@herald/server/testing';
 import { createHeraldClient } from '@herald/client';
 import { transformer } from '@herald/shared';
 import type { AppRouter, ChatServer, Message } from '@herald/example-chat-server';
-import { answerTo, Cleanup, FAST_BACKOFF, rawAuthenticatedSocket, recordChannel, resultOf } from '@herald/test-kit';
+import { answerTo, Cleanup, FAST_BACKOFF, rawAuthenticatedSocket, recordChannel, resultOf, TEST_ENCODING } from '@herald/test-kit';
 import { loginToken, startTestServer } from './helpers/chat.js';
 
 /**
@@ -55,7 +55,7 @@ describe('exactly-once mutations', () => {
   it('keeps 2,000 chat.send calls exactly once and in order while connections are cut at random', async () => {
     await setUp();
     const { token } = await loginToken(chat.server.url);
-    const client = createHeraldClient<AppRouter>({ url: proxy.url(), connectionParams: { token }, backoff: FAST_BACKOFF });
+    const client = createHeraldClient<AppRouter>({ url: proxy.url(), connectionParams: { token }, backoff: FAST_BACKOFF, encoding: TEST_ENCODING });
     cleanup.defer(() => client.close());
 
     const total = 2_000;

@@ -29,6 +29,10 @@ export interface ClientConfig {
 export function resolveClientConfig(options: HeraldClientOptions): ClientConfig {
   const transport = options.transport ?? clientDefaults.transport;
   checkTransport(transport, options.http);
+  const encoding = options.encoding ?? clientDefaults.encoding;
+  if (encoding !== 'json' && encoding !== 'msgpack') {
+    throw new TypeError(`createHeraldClient: encoding must be 'json' or 'msgpack', got ${JSON.stringify(encoding)}`);
+  }
   const urls = typeof options.url === 'string' ? [options.url] : options.url;
   const heartbeat = { ...clientDefaults.heartbeat, ...options.heartbeat };
   const offlineQueue = { ...clientDefaults.offlineQueue, ...options.offlineQueue };
@@ -53,6 +57,7 @@ export function resolveClientConfig(options: HeraldClientOptions): ClientConfig 
       pongTimeoutMs: heartbeat.pongTimeoutMs,
       connectTimeoutMs,
       maxCallsPerFrame: Math.max(1, Math.floor(options.maxCallsPerFrame ?? clientDefaults.maxCallsPerFrame)),
+      msgpack: encoding === 'msgpack',
       onRefreshError: options.onRefreshError ?? warn,
       onError,
     },

@@ -5,7 +5,7 @@
 export { createHeraldClient, type HeraldClient } from './client.js';
 export { httpUrlOf } from './sessions/urls.js';
 export type { TransportMode } from './connection/transportChooser.js';
-export { clientDefaults, type HeraldClientOptions, type ConnectionParams, type HttpTransport } from './options.js';
+export { clientDefaults, type HeraldClientOptions, type ConnectionParams, type HttpTransport, type WireEncoding } from './options.js';
 export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './connection/backoff.js';
 export type { ConnectionStateListener, ConnectionStateSource } from './connection/connectionState.js';
 export type {
@@ -28,6 +28,7 @@ export {
   CloseCode,
   HeraldErrorCode,
   heraldCodeOf,
+  msgpackEncoder,
   transformer,
   type ChannelEvent,
   type ConnectionRefusal,
@@ -37,4 +38,5 @@ export {
   type PresenceEvent,
   type PresenceMember,
   type Transport,
+  type WireEncoder,
 } from '@herald/shared';

@@ -58,6 +58,20 @@ export interface HeraldClientOptions {
    */
   transport?: TransportMode;
   /**
+   * What WebSocket frames are made of.
+   * - `'json'`: text frames of JSON, as every tRPC client and server speaks.
+   * - `'msgpack'`: binary frames of MessagePack, `Uint8Array` values as
+   *   MessagePack `bin` (no base64). The client offers the subprotocols
+   *   `herald.json` and `herald.msgpack`; a Herald server picks
+   *   `herald.msgpack`, and against any other answer (a server that does not
+   *   speak MessagePack picks the first offered, or none) the connection
+   *   speaks JSON. Every guarantee holds on both.
+   *
+   * The HTTP transport always speaks JSON.
+   * @default 'json'
+   */
+  encoding?: WireEncoding;
+  /**
    * The HTTP transport, which `transport: 'http'` and `'auto'` need:
    * `import { httpTransport } from '@herald/client/http'`. It is an entry of
    * its own so that an app on WebSocket alone leaves it (and tRPC's HTTP
@@ -232,9 +246,13 @@ export interface HeraldClientOptions {
   onStateChange?: (next: ConnectionState, previous: ConnectionState) => void;
 }
 
+/** `HeraldClientOptions['encoding']`: what WebSocket frames are made of. */
+export type WireEncoding = 'json' | 'msgpack';
+
 /** The defaults of `HeraldClientOptions`, merged under the options passed. */
 export const clientDefaults = {
   transport: 'websocket',
+  encoding: 'json',
   httpFallback: { afterFailures: 2, upgradeProbeIntervalMs: 30_000 },
   connectTimeoutMs: 10_000,
   maxCallsPerFrame: 10,

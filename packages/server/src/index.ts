@@ -67,6 +67,7 @@ export {
   CloseCode,
   HeraldErrorCode,
   heraldCodeOf,
+  msgpackEncoder,
   transformer,
   type ChannelEvent,
   type ConnectionRefusal,
@@ -76,4 +77,5 @@ export {
   type PresenceEvent,
   type PresenceMember,
   type Transport,
+  type WireEncoder,
 } from '@herald/shared';

@@ -208,10 +208,13 @@ describe('bad input', () => {
     await stillServes();
   });
 
-  it('answers binary frames with UNPROCESSABLE_CONTENT and keeps the socket', async () => {
+  it('answers binary frames on a JSON connection with UNPROCESSABLE_CONTENT and keeps the socket', async () => {
     const socket = attacker();
     await socket.opened;
-    socket.socket.send(Buffer.from(JSON.stringify(request(1, 'query', 'add', { a: 1, b: 1 }))), { binary: true });
+    // The first frame makes the connection JSON (a binary one would make it MessagePack: msgpack.test.ts).
+    socket.send(request(1, 'query', 'add', { a: 0, b: 1 }));
+    await socket.frame(answerTo(1));
+    socket.socket.send(Buffer.from(JSON.stringify(request(3, 'query', 'add', { a: 1, b: 1 }))), { binary: true });
     socket.socket.send(Buffer.from([0, 1, 2, 255]), { binary: true });
     const frames = await framesBefore(socket, request(2, 'query', 'add', { a: 2, b: 2 }));
     expect(frames.map(errorCodeOf)).toEqual(['UNPROCESSABLE_CONTENT', 'UNPROCESSABLE_CONTENT', null]);

@@ -21,11 +21,15 @@ export function bytesToBase64(bytes: Uint8Array): string {
 export function base64ToBytes(text: string): Uint8Array {
   if (NodeBuffer) {
     const buf = NodeBuffer.from(text, 'base64');
-    // A plain Uint8Array, so both sides see the same class after a round trip.
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    return plainBytes(buf);
   }
   const binary = atob(text);
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
+}
+
+/** `bytes` as a plain Uint8Array (a Node Buffer's view of the same memory), so both sides see the same class after a round trip. */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

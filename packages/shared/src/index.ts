@@ -11,6 +11,8 @@
  * @module @herald/shared
  */
 export { transformer } from './transformer.js';
+export { msgpackEncoder } from './msgpack.js';
+export type { WireEncoder } from './msgpack.js';
 export { CloseCode } from './protocol.js';
 export { HeraldErrorCode, heraldCodeOf } from './errors.js';
 export type { ConnectionRefusal, ConnectionState, ConnectionStatus, Transport } from './connectionState.js';

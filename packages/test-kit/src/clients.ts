@@ -5,8 +5,8 @@
  */
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink, type TRPCClient } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { createHeraldClient, type ConnectionStateSource, type HeraldClient } from '@herald/client';
-import { transformer } from '@herald/shared';
+import { createHeraldClient, type ConnectionStateSource, type HeraldClient, type WireEncoding } from '@herald/client';
+import { msgpackEncoder, transformer } from '@herald/shared';
 import { WebSocket } from 'ws';
 import { heraldStatuses, stockStatuses, type StatusSource } from './statuses.js';
 
@@ -15,6 +15,13 @@ export type ConnectionParams = Record<string, string>;
 /** The two client kinds every protocol test runs against. */
 export const CLIENT_KINDS = ['stock', 'herald'] as const;
 export type ClientKind = (typeof CLIENT_KINDS)[number];
+
+/**
+ * The WebSocket encoding clients use unless a test names one:
+ * `HERALD_TEST_ENCODING=msgpack` runs every protocol test over MessagePack
+ * (the stock client with `msgpackEncoder`, Herald's with `encoding: 'msgpack'`).
+ */
+export const TEST_ENCODING: WireEncoding = process.env['HERALD_TEST_ENCODING'] === 'msgpack' ? 'msgpack' : 'json';
 
 /** Short reconnect delays, so reconnect tests take milliseconds. */
 export const FAST_BACKOFF = { initialDelayMs: 50, maxDelayMs: 200 } as const;
@@ -36,6 +43,8 @@ export interface TestClientOptions {
   readonly heartbeat?: { readonly pingIntervalMs: number; readonly pongTimeoutMs: number };
   /** Herald's client only: how long an opening handshake may take (the stock client has no such bound). */
   readonly connectTimeoutMs?: number;
+  /** What frames are made of: Herald's `encoding`, or the stock client with `msgpackEncoder`. @default TEST_ENCODING */
+  readonly encoding?: WireEncoding;
 }
 
 /** tRPC's stock client: `createWSClient` + `wsLink`, with `ws` as the WebSocket. */
@@ -47,6 +56,7 @@ export function stockClient<TRouter extends AnyRouter>(
   const { heartbeat } = options;
   const wsClient = createWSClient({
     url,
+    ...((options.encoding ?? TEST_ENCODING) === 'msgpack' ? { experimental_encoder: msgpackEncoder } : {}),
     ...(connectionParams ? { connectionParams } : {}),
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     retryDelayMs: () => STOCK_RETRY_DELAY_MS,
@@ -67,6 +77,7 @@ export function heraldClient<TRouter extends AnyRouter>(
     ...(connectionParams ? { connectionParams } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
     ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    encoding: options.encoding ?? TEST_ENCODING,
     backoff: FAST_BACKOFF,
   });
 }

@@ -15,6 +15,7 @@ export {
   heraldClient,
   makeClient,
   stockClient,
+  TEST_ENCODING,
   trpcErrorOf,
   type ClientKind,
   type ConnectionParams,

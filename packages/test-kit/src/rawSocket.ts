@@ -2,12 +2,13 @@
  * Plain `ws` sockets that record every frame the server sends and how the
  * connection closed: for tests that write the wire protocol by hand.
  */
+import { packMessage, unpackMessage } from '@herald/shared/internal';
 import { WebSocket, type ClientOptions } from 'ws';
 
 /** A raw `ws` socket that records every frame and how it closed. */
 export interface RawSocket {
   readonly socket: WebSocket;
-  /** Text frames, parsed as JSON where they are JSON (`PING` stays a string). */
+  /** Text frames, parsed as JSON where they are JSON (`PING` stays a string); binary frames decoded as MessagePack where they are. */
   readonly frames: unknown[];
   readonly opened: Promise<void>;
   /** Resolves with the close code and reason (1006 when the connection just dropped). */
@@ -16,6 +17,8 @@ export interface RawSocket {
   frame<T = unknown>(predicate: (frame: unknown) => boolean, timeoutMs?: number, label?: string): Promise<T>;
   /** Sends `data` (JSON-encoded unless a string), once the socket is open. */
   send(data: unknown): void;
+  /** Sends `data` as a MessagePack binary frame (bytes as `bin`), once the socket is open. */
+  sendBinary(data: unknown): void;
   /** Drops the connection at once (no close handshake). */
   close(): void;
 }
@@ -28,12 +31,21 @@ export function rawSocket(url: string, options: ClientOptions & { params?: Recor
   const waiters = new Set<() => void>();
   socket.on('error', () => undefined);
   socket.on('message', (data: Buffer, isBinary: boolean) => {
-    const text = isBinary ? `<binary ${data.length}>` : data.toString();
-    let frame: unknown = text;
-    try {
-      frame = JSON.parse(text);
-    } catch {
-      // not JSON: kept as text
+    let frame: unknown;
+    if (isBinary) {
+      try {
+        frame = unpackMessage(data);
+      } catch {
+        frame = `<binary ${data.length}>`;
+      }
+    } else {
+      const text = data.toString();
+      frame = text;
+      try {
+        frame = JSON.parse(text);
+      } catch {
+        // not JSON: kept as text
+      }
     }
     frames.push(frame);
     for (const waiter of [...waiters]) waiter();
@@ -83,6 +95,11 @@ export function rawSocket(url: string, options: ClientOptions & { params?: Recor
       const text = typeof data === 'string' ? data : JSON.stringify(data);
       if (socket.readyState === WebSocket.CONNECTING) opened.then(() => socket.send(text), () => undefined);
       else socket.send(text);
+    },
+    sendBinary(data) {
+      const bytes = packMessage(data);
+      if (socket.readyState === WebSocket.CONNECTING) opened.then(() => socket.send(bytes), () => undefined);
+      else socket.send(bytes);
     },
     close() {
       socket.terminate();

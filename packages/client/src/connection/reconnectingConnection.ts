@@ -45,6 +45,8 @@ export interface ConnectionSettings {
   readonly pongTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxCallsPerFrame: number;
+  /** Offer MessagePack on every WebSocket (`encoding: 'msgpack'`). */
+  readonly msgpack: boolean;
   /** An in-band credentials refresh failed (see `CredentialRefresh`): the app's `onRefreshError`. */
   readonly onRefreshError: (error: TRPCClientError<AnyRouter>) => void;
   /** A frame no call takes could not be read: the app's `onError`. */
@@ -213,7 +215,11 @@ export class ReconnectingConnection {
     this.#dialingIsProbe = probe;
     this.#dialing = EventSource
       ? this.#http!.dial(url, common, EventSource, handlers)
-      : new SocketSession(url, { ...common, WebSocket: this.#settings.WebSocket, maxCallsPerFrame: this.#settings.maxCallsPerFrame }, handlers);
+      : new SocketSession(
+          url,
+          { ...common, WebSocket: this.#settings.WebSocket, maxCallsPerFrame: this.#settings.maxCallsPerFrame, msgpack: this.#settings.msgpack },
+          handlers,
+        );
   }
 
   #rotation(transport: Transport): UrlRotation {

@@ -1,5 +1,5 @@
 import { CloseCode } from '@herald/shared';
-import { CLOSE_NORMAL } from '@herald/shared/internal';
+import { CLOSE_NORMAL, JSON_PROTOCOL, MSGPACK_PROTOCOL, packMessage, unpackMessage } from '@herald/shared/internal';
 import { afterThisTick, onRefusedUpgrade } from '#platform';
 import { clientError } from '../errors.js';
 import { heartbeatTickMs, unref } from '../timers.js';
@@ -15,7 +15,12 @@ export interface SessionSettings {
   readonly connectTimeoutMs: number;
   /** Calls of one tick after the first go out as batches of at most this many. */
   readonly maxCallsPerFrame: number;
+  /** Offer MessagePack (`encoding: 'msgpack'`); the server's choice of subprotocol decides. */
+  readonly msgpack: boolean;
 }
+
+/** The subprotocols offered for MessagePack: a server that knows neither picks the first (or none), and the session speaks JSON. */
+const MSGPACK_OFFER = [JSON_PROTOCOL, MSGPACK_PROTOCOL];
 
 /**
  * One WebSocket, from dialing to its end: the `connectionParams` frame, the
@@ -43,6 +48,8 @@ export class SocketSession implements Session {
   readonly #socket: WebSocket;
   #ready = false;
   #ended = false;
+  /** The server picked `herald.msgpack`: frames are MessagePack (set when the socket opens). */
+  #binary = false;
   /** The upgrade was answered with a plain HTTP response that is not a Herald capacity refusal. */
   #refused = false;
   /** The status of the HTTP answer that refused the upgrade, when the platform shows it. */
@@ -78,7 +85,9 @@ export class SocketSession implements Session {
   ) {
     this.#handlers = handlers;
     this.#settings = settings;
-    this.#socket = new settings.WebSocket(settings.connectionParams ? withQueryParam(url, 'connectionParams', '1') : url);
+    const target = settings.connectionParams ? withQueryParam(url, 'connectionParams', '1') : url;
+    this.#socket = settings.msgpack ? new settings.WebSocket(target, MSGPACK_OFFER) : new settings.WebSocket(target);
+    if (settings.msgpack) this.#socket.binaryType = 'arraybuffer';
     this.#socket.addEventListener('open', () => this.#onOpen());
     this.#socket.addEventListener('message', (event) => this.#onFrame(event.data));
     this.#socket.addEventListener('close', (event) => {
@@ -139,7 +148,7 @@ export class SocketSession implements Session {
       return true;
     }
     this.#noteFrame(json.length, callId);
-    this.#socket.send(json);
+    this.#send(json);
     if (this.#settings.maxCallsPerFrame > 1) {
       this.#batch = [];
       afterThisTick(() => this.#flushBatch());
@@ -165,7 +174,7 @@ export class SocketSession implements Session {
         if (ids[i] !== null && (ids[largest] === null || batch[i]!.length > batch[largest]!.length)) largest = i;
       }
       this.#noteFrame(length, ids[largest]!);
-      this.#socket.send(end - start === 1 ? batch[start]! : `[${batch.slice(start, end).join(',')}]`);
+      this.#send(end - start === 1 ? batch[start]! : `[${batch.slice(start, end).join(',')}]`);
     }
   }
 
@@ -173,7 +182,13 @@ export class SocketSession implements Session {
     if (!this.isReady) return;
     const json = JSON.stringify({ method: 'connectionParams', data: params });
     this.#noteFrame(json.length, null);
-    this.#socket.send(json);
+    this.#send(json);
+  }
+
+  /** Writes one message: as it is (JSON text), or as MessagePack when the server picked it. */
+  #send(json: string): void {
+    if (this.#binary) this.#socket.send(packMessage(JSON.parse(json)));
+    else this.#socket.send(json);
   }
 
   /** Remembers the largest frame sent so far (see the class's note on 1009). */
@@ -205,10 +220,11 @@ export class SocketSession implements Session {
     if (this.#ended) return;
     clearTimeout(this.#connectTimer);
     this.#lastSeenAt = Date.now();
+    this.#binary = this.#socket.protocol === MSGPACK_PROTOCOL;
     if (this.#settings.connectionParams) {
       const json = JSON.stringify({ method: 'connectionParams', data: this.#settings.connectionParams });
       this.#noteFrame(json.length, null);
-      this.#socket.send(json);
+      this.#send(json);
     }
     this.#ready = true;
     this.#handlers.onReady(this);
@@ -224,8 +240,7 @@ export class SocketSession implements Session {
     this.#lastSeenAt = Date.now();
     this.#pingSentAt = 0;
     if (typeof data !== 'string') {
-      // Herald and tRPC speak text frames only.
-      this.#handlers.onNotice(this, unreadableNotice('a binary frame'));
+      this.#onBinaryFrame(data);
       return;
     }
     if (data === 'PONG') {
@@ -244,6 +259,31 @@ export class SocketSession implements Session {
       this.#handlers.onNotice(this, unreadableNotice('a frame that is not JSON', cause));
       return;
     }
+    this.#onMessage(message);
+  }
+
+  /**
+   * A binary frame: MessagePack on a session the server agreed to speak it
+   * on. Text frames are read as JSON on either (heartbeats, and a server
+   * that sends JSON before it knows the encoding).
+   */
+  #onBinaryFrame(data: unknown): void {
+    if (!this.#binary) {
+      this.#handlers.onNotice(this, unreadableNotice('a binary frame on a connection that speaks JSON'));
+      return;
+    }
+    let message: unknown;
+    try {
+      message = unpackMessage(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array));
+    } catch (cause) {
+      this.#handlers.onNotice(this, unreadableNotice('a frame that is not MessagePack', cause));
+      return;
+    }
+    this.#onMessage(message);
+  }
+
+  /** A decoded frame: a call's event, or about the connection. */
+  #onMessage(message: unknown): void {
     if (typeof message !== 'object' || message === null) {
       this.#handlers.onNotice(this, unreadableNotice('a frame that is not a JSON object'));
       return;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import { CloseCode } from '@herald/shared';
+import { MSGPACK_PROTOCOL, packMessage, unpackMessage } from '@herald/shared/internal';
 import type { RawData } from 'ws';
 import { OpeningSubscriptions } from '../calls/ordering.js';
 import { UNKNOWN_CONTEXT, type ErrorContext } from '../calls/outcome.js';
@@ -10,7 +11,7 @@ import { isThenable } from '../thenable.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import type { Admitted, AdmissionOutcome, Refusal } from '../transport/gate.js';
 import { dispatchFrame, messageOf } from './dispatch.js';
-import { byteLengthOf, heartbeatOf, isConnectionParams, paramsOf, PING, PING_FRAME, PONG, PONG_FRAME, textOf, wantsConnectionParams } from './frames.js';
+import { byteLengthOf, bytesOf, heartbeatOf, isConnectionParams, paramsOf, PING, PING_FRAME, PONG, PONG_FRAME, textOf, wantsConnectionParams } from './frames.js';
 import type { HeartbeatPeer } from './heartbeat.js';
 import type { CallHost, DoorConfig, HostedCall } from './host.js';
 import type { PreparedFrame } from './preparedFrame.js';
@@ -50,6 +51,17 @@ type Phase =
   | { readonly name: 'closing' }
   | { readonly name: 'closed' };
 
+/**
+ * What a connection's frames are made of, set once by how it opened and
+ * never guessed per frame: the `herald.msgpack` subprotocol makes it
+ * MessagePack from the start; otherwise its first frame that is not a
+ * heartbeat decides (text: JSON, binary: MessagePack; a stock tRPC client
+ * with an `experimental_encoder` offers no subprotocol). Until then the
+ * server writes JSON text, which `msgpackEncoder` reads too.
+ */
+const Encoding = { UNDECIDED: 0, JSON: 1, MSGPACK: 2 } as const;
+type Encoding = (typeof Encoding)[keyof typeof Encoding];
+
 const OPEN: Phase = { name: 'open' };
 const CLOSING: Phase = { name: 'closing' };
 const CLOSED: Phase = { name: 'closed' };
@@ -82,6 +94,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   readonly address: string;
   readonly opening = new OpeningSubscriptions();
   private phase: Phase;
+  private encoding: Encoding;
   /** Calls running or open, by request envelope. */
   private readonly calls = new Map<Envelope, HostedCall>();
   private unansweredCalls = 0;
@@ -109,6 +122,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     this.number = identity.number;
     this.address = identity.address;
     this.req = req;
+    this.encoding = socket.protocol === MSGPACK_PROTOCOL ? Encoding.MSGPACK : Encoding.UNDECIDED;
     socket.listen(this);
     config.metrics.connectionsOpened++;
     // Checked first: a silenced logger must not cost each connection its log record.
@@ -141,6 +155,11 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   get closed(): boolean {
     return this.phase === CLOSED;
+  }
+
+  /** Whether it speaks MessagePack (binary frames) rather than JSON text. */
+  get binary(): boolean {
+    return this.encoding === Encoding.MSGPACK;
   }
 
   /** Queries and mutations not answered yet (what a drain waits for). */
@@ -230,10 +249,19 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
    * one waits for them.
    */
   send(text: string, followed = false): void {
+    // A MessagePack connection gets the same message as bytes (see `sendBytes`).
+    if (this.encoding === Encoding.MSGPACK) return this.sendBytes(packMessage(JSON.parse(text)), followed);
     if (!this.writable()) return;
     const byteLength = Buffer.byteLength(text);
     this.config.metrics.bytesOut += byteLength;
     this.socket.sendText(text, byteLength, followed);
+  }
+
+  /** `send` on a MessagePack connection: one message as a binary frame, its bytes as `bin`. */
+  sendBytes(bytes: Uint8Array, followed = false): void {
+    if (!this.writable()) return;
+    this.config.metrics.bytesOut += bytes.length;
+    this.socket.sendBinary(bytes, followed);
   }
 
   /** `send` for a frame shared by many sockets: written as it was built where the socket allows it. */
@@ -279,10 +307,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     const metrics = this.config.metrics;
     metrics.framesIn++;
     metrics.bytesIn += byteLengthOf(data);
-    if (isBinary) {
-      this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: 'Herald expects text frames of JSON' }), UNKNOWN_CONTEXT);
-      return;
-    }
+    if (isBinary) return this.onBinaryFrame(data);
     // Heartbeats are most of an idle server's frames: told apart by their bytes, answered with a frame built once.
     const heartbeat = heartbeatOf(data);
     if (heartbeat === PING) return this.sendPrepared(PONG_FRAME);
@@ -291,6 +316,10 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     // The same in fragments (which no known client sends).
     if (text === 'PING') return this.sendPrepared(PONG_FRAME);
     if (text === 'PONG') return;
+    if (this.encoding !== Encoding.JSON) {
+      if (this.encoding === Encoding.MSGPACK) return this.refuseFrame('a text frame', 'MessagePack in binary frames');
+      this.encoding = Encoding.JSON;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -298,6 +327,34 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
       this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'PARSE_ERROR', message: 'The frame is not valid JSON', cause }), UNKNOWN_CONTEXT);
       return;
     }
+    this.route(parsed);
+  }
+
+  /** A binary frame: MessagePack, on a connection that speaks it or has not decided yet. */
+  private onBinaryFrame(data: RawData): void {
+    if (this.encoding === Encoding.JSON) return this.refuseFrame('a binary frame', 'JSON in text frames');
+    this.encoding = Encoding.MSGPACK;
+    let parsed: unknown;
+    try {
+      parsed = unpackMessage(bytesOf(data));
+    } catch (cause) {
+      this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'PARSE_ERROR', message: 'The frame is not valid MessagePack', cause }), UNKNOWN_CONTEXT);
+      return;
+    }
+    this.route(parsed);
+  }
+
+  /** A frame of the other encoding: refused (the connection goes on), saying which one it speaks. */
+  private refuseFrame(got: string, speaks: string): void {
+    this.sendError(
+      NULL_ENVELOPE,
+      new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: `Refused ${got}: this connection speaks ${speaks}` }),
+      UNKNOWN_CONTEXT,
+    );
+  }
+
+  /** A decoded frame, by the connection's phase. */
+  private route(parsed: unknown): void {
     const { phase } = this;
     if (phase === OPEN) this.handle(parsed);
     else if (phase.name === 'awaiting-params') this.acceptConnectionParams(phase.timer, parsed);

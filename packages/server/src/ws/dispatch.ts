@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import { bytesToBase64 } from '@herald/shared/internal';
 import { isObservable } from '@trpc/server/observable';
 import { parseTRPCMessage } from '@trpc/server/rpc';
 import { isAsyncIterable } from '@trpc/server/unstable-core-do-not-import';
@@ -97,7 +98,7 @@ function dispatch(host: CallHost, raw: unknown, batchIndex: number): void {
     return;
   }
   host.began();
-  const keyed = type === 'mutation' ? keyedInputOf(raw) : null;
+  const keyed = type === 'mutation' ? keyedInputOf(raw, host.binary) : null;
   const barrier = host.opening.barrier();
   // A closure only for a call that has to wait: the usual call starts here.
   if (barrier) void barrier.then(() => answer(host, envelope, call, context, batchIndex, keyed));
@@ -168,10 +169,21 @@ interface KeyedInput {
   readonly inputText: string;
 }
 
-/** The idempotency key Herald's client puts beside a mutation's params (tRPC's parser drops it), with the input it came with. */
-function keyedInputOf(raw: unknown): KeyedInput | null {
+/**
+ * The idempotency key Herald's client puts beside a mutation's params
+ * (tRPC's parser drops it), with the input it came with as JSON text. From
+ * a MessagePack frame, its bytes are written as base64, as a JSON frame
+ * carries them: the same mutation has one fingerprint on either encoding.
+ */
+function keyedInputOf(raw: unknown, binary: boolean): KeyedInput | null {
   const params = (raw as { params?: unknown }).params as { idempotencyKey?: unknown; input?: unknown } | undefined;
   if (typeof params !== 'object' || params === null) return null;
   const key = idempotencyKeyFrom(params.idempotencyKey);
-  return key === null ? null : { key, inputText: JSON.stringify(params.input) ?? '' };
+  return key === null ? null : { key, inputText: JSON.stringify(params.input, binary ? bytesAsBase64 : undefined) ?? '' };
+}
+
+/** A `JSON.stringify` replacer: bytes (read from the holder, before a Buffer's `toJSON`) as base64. */
+function bytesAsBase64(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key];
+  return original instanceof Uint8Array ? bytesToBase64(original) : value;
 }

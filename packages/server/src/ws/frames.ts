@@ -28,6 +28,12 @@ export function textOf(data: RawData): string {
   return Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
 }
 
+/** A binary frame's bytes (fragments joined; an ArrayBuffer viewed, not copied). */
+export function bytesOf(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
+
 /** A frame's size in bytes. */
 export function byteLengthOf(data: RawData): number {
   return Array.isArray(data) ? data.reduce((sum, chunk) => sum + chunk.length, 0) : data.byteLength;

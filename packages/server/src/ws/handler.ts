@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AnyRouter } from '@trpc/server';
 import { CloseCode } from '@herald/shared';
+import { MSGPACK_PROTOCOL } from '@herald/shared/internal';
 import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import type { CallRunner } from '../calls/runner.js';
 import type { ServerConfig } from '../config.js';
@@ -55,6 +56,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       maxPayload: limits.maxPayloadBytes,
       perMessageDeflate: deflateOptions(config.compression),
       clientTracking: false,
+      handleProtocols: pickProtocol,
     });
     this.heartbeat = new HeartbeatMonitor(config.heartbeat);
     this.connectionConfig = {
@@ -202,6 +204,17 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
  */
 function releaseOnClose(socket: Duplex, gate: RequestGate, address: string): void {
   socket.on('close', () => gate.closeConnection(address));
+}
+
+/**
+ * The subprotocol of a new socket: MessagePack when the client offers it
+ * (the connection then speaks it from its first frame), otherwise the first
+ * one offered, as `ws` picks without this option.
+ */
+function pickProtocol(protocols: Set<string>): string | false {
+  if (protocols.has(MSGPACK_PROTOCOL)) return MSGPACK_PROTOCOL;
+  const first = protocols.values().next();
+  return first.done === true ? false : first.value;
 }
 
 /** ws's permessage-deflate settings for Herald's compression options. */

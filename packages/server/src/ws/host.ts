@@ -45,6 +45,8 @@ export interface CallHost extends Caller {
   /** When the credentials stop being trusted (ms), or 0 when they do not expire. */
   readonly trustedUntil: number;
   readonly closed: boolean;
+  /** Whether it speaks MessagePack (binary frames); decided before its first request is handled. */
+  readonly binary: boolean;
   /** Subscriptions not live yet: the queries and mutations sent after them wait for them (calls/ordering.ts). */
   readonly opening: OpeningSubscriptions;
   readonly subscriptionCount: number;

@@ -1,22 +1,33 @@
 import { constants as zlib, deflateRawSync } from 'node:zlib';
 
 /**
- * One text message, framed once and written to many sockets as it is: a
- * channel message reaches every subscriber that shares a subscription id for
- * one serialization, one frame header and, with permessage-deflate without
- * context takeover, one compression (`ws` would compress it once per socket).
+ * One message, framed once and written to many sockets as it is: a channel
+ * message reaches every subscriber that shares a subscription id and an
+ * encoding for one serialization, one frame header and, with
+ * permessage-deflate without context takeover, one compression (`ws` would
+ * compress it once per socket). A string is a text frame (JSON), bytes a
+ * binary one (MessagePack).
  */
 export class PreparedFrame {
-  /** The message's UTF-8 bytes: a view into the uncompressed frame, encoded once. */
+  /** The message's bytes: a view into the uncompressed frame, encoded once. */
   readonly payload: Buffer;
+  /** Whether it is a binary frame (opcode 2) rather than a text one. */
+  readonly binary: boolean;
   private readonly plain: Buffer;
   /** Compressed frames by the window size the peer negotiated (almost always one: 15). */
   private deflated: Map<number, Buffer> | null = null;
 
-  constructor(text: string) {
-    const length = Buffer.byteLength(text);
-    this.plain = textFrame(text, length);
-    this.payload = this.plain.subarray(this.plain.length - length);
+  constructor(message: string | Uint8Array) {
+    if (typeof message === 'string') {
+      const length = Buffer.byteLength(message);
+      this.binary = false;
+      this.plain = textFrame(message, length);
+      this.payload = this.plain.subarray(this.plain.length - length);
+    } else {
+      this.binary = true;
+      this.plain = binaryFrame(message);
+      this.payload = this.plain.subarray(this.plain.length - message.length);
+    }
   }
 
   /** The whole frame, uncompressed. */
@@ -34,24 +45,29 @@ export class PreparedFrame {
     let frame = cache.get(windowBits);
     if (!frame) {
       const compressed = deflateRawSync(this.payload, { level, windowBits, finishFlush: zlib.Z_SYNC_FLUSH });
-      frame = frameOf(compressed.subarray(0, compressed.length - 4), true);
+      frame = frameOf(compressed.subarray(0, compressed.length - 4), true, this.binary);
       cache.set(windowBits, frame);
     }
     return frame;
   }
 }
 
-/** A final, unmasked (server-to-client) text frame (RFC 6455 §5.2). */
-function frameOf(payload: Buffer, compressed: boolean): Buffer {
+/** A final, unmasked (server-to-client) frame (RFC 6455 §5.2). */
+function frameOf(payload: Uint8Array, compressed: boolean, binary: boolean): Buffer {
   const frame = Buffer.allocUnsafe(headerLengthOf(payload.length) + payload.length);
-  payload.copy(frame, writeHeader(frame, payload.length, compressed));
+  frame.set(payload, writeHeader(frame, payload.length, compressed, binary));
   return frame;
+}
+
+/** A final, unmasked, uncompressed binary frame of `payload`. */
+export function binaryFrame(payload: Uint8Array): Buffer {
+  return frameOf(payload, false, true);
 }
 
 /** `frameOf` for a string of `length` UTF-8 bytes: one allocation, no intermediate Buffer. */
 export function textFrame(text: string, length: number): Buffer {
   const frame = Buffer.allocUnsafe(headerLengthOf(length) + length);
-  frame.write(text, writeHeader(frame, length, false), 'utf8');
+  frame.write(text, writeHeader(frame, length, false, false), 'utf8');
   return frame;
 }
 
@@ -60,8 +76,8 @@ function headerLengthOf(length: number): number {
 }
 
 /** Writes the header of a payload of `length` bytes; returns where the payload starts. */
-function writeHeader(frame: Buffer, length: number, compressed: boolean): number {
-  frame[0] = 0x81 | (compressed ? 0x40 : 0); // FIN, RSV1 when compressed, opcode 1 (text)
+function writeHeader(frame: Buffer, length: number, compressed: boolean, binary: boolean): number {
+  frame[0] = (binary ? 0x82 : 0x81) | (compressed ? 0x40 : 0); // FIN, RSV1 when compressed, opcode 2 (binary) or 1 (text)
   if (length < 126) {
     frame[1] = length;
     return 2;

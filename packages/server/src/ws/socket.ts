@@ -1,8 +1,8 @@
 import { constants as zlib } from 'node:zlib';
 import type { RawData, WebSocket } from 'ws';
 import { beforeWrite, type WriteTicks } from './cork.js';
-import type { PreparedFrame} from './preparedFrame.js';
-import { textFrame } from './preparedFrame.js';
+import type { PreparedFrame } from './preparedFrame.js';
+import { binaryFrame, textFrame } from './preparedFrame.js';
 
 /** What a socket reports to the connection on it. */
 export interface SocketListener {
@@ -21,11 +21,15 @@ export interface HeraldSocket {
   readonly isOpen: boolean;
   /** Bytes queued and not yet handed to the network. */
   readonly bufferedAmount: number;
+  /** The subprotocol the handshake agreed on ('' for none). */
+  readonly protocol: string;
   /**
    * Writes a text frame of `byteLength` UTF-8 bytes. `followed`: more frames
    * for this socket come in the same tick, so they leave in one write.
    */
   sendText(text: string, byteLength: number, followed: boolean): void;
+  /** Writes a binary frame (a MessagePack connection's messages); `followed` as for `sendText`. */
+  sendBinary(bytes: Uint8Array, followed: boolean): void;
   /** Writes a frame built once for many sockets. */
   sendPrepared(frame: PreparedFrame): void;
   close(code: number, reason: string): void;
@@ -46,6 +50,8 @@ export interface FrameWriter {
   prepared(frame: PreparedFrame): boolean;
   /** A frame for this socket only (an answer, a notice) of `byteLength` UTF-8 bytes: built and written in one piece. */
   text(text: string, byteLength: number): boolean;
+  /** A binary frame for this socket only. */
+  bytes(bytes: Uint8Array): boolean;
 }
 
 /**
@@ -70,8 +76,9 @@ const SENDER_IDLE = 0;
 
 type Sender = Required<NonNullable<WsInternals['_sender']>> & { readonly _queue: unknown[] };
 
-/** Send options of every frame `ws.send` writes: Herald speaks text frames of JSON (one shared object, not one per send). */
+/** Send options of the frames `ws.send` writes (one shared object each, not one per send): JSON text, or MessagePack. */
 const TEXT_FRAME = { binary: false } as const;
+const BINARY_FRAME = { binary: true } as const;
 
 /**
  * A `ws` WebSocket as a `HeraldSocket`. Frames `ws` would not compress (no
@@ -102,14 +109,23 @@ export class WsSocket implements HeraldSocket, FrameWriter, WriteTicks {
     return this.socket.bufferedAmount;
   }
 
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+
   sendText(text: string, byteLength: number, followed: boolean): void {
     this.cork(followed);
     if (!this.text(text, byteLength)) this.socket.send(text, TEXT_FRAME);
   }
 
+  sendBinary(bytes: Uint8Array, followed: boolean): void {
+    this.cork(followed);
+    if (!this.bytes(bytes)) this.socket.send(bytes, BINARY_FRAME);
+  }
+
   sendPrepared(frame: PreparedFrame): void {
     this.cork(false);
-    if (!this.prepared(frame)) this.socket.send(frame.payload, TEXT_FRAME);
+    if (!this.prepared(frame)) this.socket.send(frame.payload, frame.binary ? BINARY_FRAME : TEXT_FRAME);
   }
 
   close(code: number, reason: string): void {
@@ -137,6 +153,10 @@ export class WsSocket implements HeraldSocket, FrameWriter, WriteTicks {
 
   text(text: string, byteLength: number): boolean {
     return byteLength < this.compressFrom && this.write(textFrame(text, byteLength));
+  }
+
+  bytes(bytes: Uint8Array): boolean {
+    return bytes.length < this.compressFrom && this.write(binaryFrame(bytes));
   }
 
   private write(frame: Buffer): boolean {

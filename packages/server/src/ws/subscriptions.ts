@@ -2,6 +2,7 @@ import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
 import type { ChannelEvent } from '@herald/shared';
+import { packMessage } from '@herald/shared/internal';
 import type { ErrorContext } from '../calls/outcome.js';
 import type { Opening } from '../calls/ordering.js';
 import type { RunningCall } from '../calls/runningCall.js';
@@ -19,12 +20,16 @@ import type { Envelope } from './wire.js';
  */
 export class NativeSubscription implements EventSink, HostedCall {
   handle: NativeStreamHandle | null = null;
+  /** Where its live frames are memoized on a shared event: one per subscription id and encoding. */
+  private readonly frameKey: string;
 
   constructor(
     private readonly connection: CallHost,
     readonly envelope: Envelope,
     readonly path: string | undefined,
-  ) {}
+  ) {
+    this.frameKey = connection.binary ? BINARY_FRAME_PREFIX + envelope : envelope;
+  }
 
   get type(): 'subscription' {
     return 'subscription';
@@ -50,7 +55,7 @@ export class NativeSubscription implements EventSink, HostedCall {
 
   /**
    * One delivery. A live message is shared by every local subscriber:
-   * serialized once, framed once per distinct subscription id, then written.
+   * serialized once, framed once per distinct subscription id and encoding, then written.
    * Anything else (a replayed message, a `live` or `gap` marker) was made for
    * this subscriber alone and is written straight away, without memos.
    */
@@ -63,18 +68,21 @@ export class NativeSubscription implements EventSink, HostedCall {
       return;
     }
     // One lookup per delivery, and no closure: the frame is built once per distinct subscription id.
-    this.connection.sendPrepared(shared.peek<PreparedFrame>(this.envelope) ?? this.frameFor(shared));
+    this.connection.sendPrepared(shared.peek<PreparedFrame>(this.frameKey) ?? this.frameFor(shared));
   }
 
   private frameFor(shared: SharedEvent): PreparedFrame {
-    const { config } = this.connection;
-    return shared.memo(this.envelope, () => {
+    const { connection } = this;
+    const { config } = connection;
+    return shared.memo(this.frameKey, () => {
       // The serialized data is needed only to build a frame for an id not seen yet.
       const data = shared.memo(TRACKED_DATA, () => {
         if (shared.live) config.metrics.observeDelivery(shared.position, Date.now());
         return config.wire.serializeTracked(shared.position, shared.event);
       });
-      return new PreparedFrame(config.wire.trackedData(this.envelope, shared.position, data));
+      const text = config.wire.trackedData(this.envelope, shared.position, data);
+      // A MessagePack frame is the same message, its bytes as `bin`: built from the one serialization.
+      return new PreparedFrame(connection.binary ? packMessage(JSON.parse(text)) : text);
     });
   }
 
@@ -103,6 +111,8 @@ export function plainTrackedData(position: string, event: Exclude<ChannelEvent<u
 
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
 const TRACKED_DATA = 'tracked-data';
+/** Before an envelope, the memo key of its MessagePack frame (its JSON frame's key is the envelope itself). */
+const BINARY_FRAME_PREFIX = 'msgpack:';
 
 /**
  * Runs a subscription request to its end; never rejects (a failure goes to
