@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import { CloseCode } from '@herald/shared';
-import { MSGPACK_PROTOCOL, packMessage, unpackMessage } from '@herald/shared/internal';
+import { MSGPACK_PROTOCOL, packMessage } from '@herald/shared/internal';
 import type { RawData } from 'ws';
 import { OpeningSubscriptions } from '../calls/ordering.js';
 import { UNKNOWN_CONTEXT, type ErrorContext } from '../calls/outcome.js';
@@ -11,11 +11,12 @@ import { isThenable } from '../thenable.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import type { Admitted, AdmissionOutcome, Refusal } from '../transport/gate.js';
 import { dispatchFrame, messageOf } from './dispatch.js';
-import { byteLengthOf, bytesOf, heartbeatOf, isConnectionParams, paramsOf, PING, PING_FRAME, PONG, PONG_FRAME, textOf, wantsConnectionParams } from './frames.js';
+import { byteLengthOf, Encoding, heartbeatOf, isConnectionParams, paramsOf, PING, PING_FRAME, PONG, PONG_FRAME, textOf, unpackFrame, wantsConnectionParams, wrongEncoding } from './frames.js';
 import type { HeartbeatPeer } from './heartbeat.js';
 import type { CallHost, DoorConfig, HostedCall } from './host.js';
 import type { PreparedFrame } from './preparedFrame.js';
 import { reauthenticate, type RefreshHost } from './refresh.js';
+import { logClose, wsCloseCodeOf } from './endings.js';
 import { CLOSE_OF } from './refusals.js';
 import type { HeraldSocket, SocketListener } from './socket.js';
 import { NULL_ENVELOPE, type Envelope } from './wire.js';
@@ -51,16 +52,6 @@ type Phase =
   | { readonly name: 'closing' }
   | { readonly name: 'closed' };
 
-/**
- * What a connection's frames are made of, set once by how it opened and
- * never guessed per frame: the `herald.msgpack` subprotocol makes it
- * MessagePack from the start; otherwise its first frame that is not a
- * heartbeat decides (text: JSON, binary: MessagePack; a stock tRPC client
- * with an `experimental_encoder` offers no subprotocol). Until then the
- * server writes JSON text, which `msgpackEncoder` reads too.
- */
-const Encoding = { UNDECIDED: 0, JSON: 1, MSGPACK: 2 } as const;
-type Encoding = (typeof Encoding)[keyof typeof Encoding];
 
 const OPEN: Phase = { name: 'open' };
 const CLOSING: Phase = { name: 'closing' };
@@ -317,7 +308,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     if (text === 'PING') return this.sendPrepared(PONG_FRAME);
     if (text === 'PONG') return;
     if (this.encoding !== Encoding.JSON) {
-      if (this.encoding === Encoding.MSGPACK) return this.refuseFrame('a text frame', 'MessagePack in binary frames');
+      if (this.encoding === Encoding.MSGPACK) return this.sendError(NULL_ENVELOPE, wrongEncoding('a text frame', Encoding.MSGPACK), UNKNOWN_CONTEXT);
       this.encoding = Encoding.JSON;
     }
     let parsed: unknown;
@@ -332,25 +323,11 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   /** A binary frame: MessagePack, on a connection that speaks it or has not decided yet. */
   private onBinaryFrame(data: RawData): void {
-    if (this.encoding === Encoding.JSON) return this.refuseFrame('a binary frame', 'JSON in text frames');
+    if (this.encoding === Encoding.JSON) return this.sendError(NULL_ENVELOPE, wrongEncoding('a binary frame', Encoding.JSON), UNKNOWN_CONTEXT);
     this.encoding = Encoding.MSGPACK;
-    let parsed: unknown;
-    try {
-      parsed = unpackMessage(bytesOf(data));
-    } catch (cause) {
-      this.sendError(NULL_ENVELOPE, new TRPCError({ code: 'PARSE_ERROR', message: 'The frame is not valid MessagePack', cause }), UNKNOWN_CONTEXT);
-      return;
-    }
-    this.route(parsed);
-  }
-
-  /** A frame of the other encoding: refused (the connection goes on), saying which one it speaks. */
-  private refuseFrame(got: string, speaks: string): void {
-    this.sendError(
-      NULL_ENVELOPE,
-      new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: `Refused ${got}: this connection speaks ${speaks}` }),
-      UNKNOWN_CONTEXT,
-    );
+    const frame = unpackFrame(data);
+    if ('error' in frame) return this.sendError(NULL_ENVELOPE, frame.error, UNKNOWN_CONTEXT);
+    this.route(frame.value);
   }
 
   /** A decoded frame, by the connection's phase. */
@@ -485,20 +462,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     config.onClosed(this);
     for (const waiter of this.closeWaiters ?? []) waiter();
     this.closeWaiters = null;
-    if (!config.logger.isLevelEnabled('info')) return;
-    const peerReason = reasonBytes.toString('utf8');
-    config.logger.info(
-      {
-        event: 'connection.close',
-        connectionId: this.connectionId,
-        ip: this.address,
-        code: this.endedBy?.code ?? code,
-        reason: this.endedBy?.reason ?? (peerReason || (code === CloseCode.ABNORMAL_CLOSURE ? 'connection lost' : 'closed by client')),
-        closedBy: this.endedBy ? 'server' : 'client',
-        durationMs: Date.now() - this.openedAt,
-      },
-      'connection closed',
-    );
+    logClose(config.logger, { connectionId: this.connectionId, ip: this.address, openedAt: this.openedAt }, code, reasonBytes, this.endedBy);
   }
 
   onError(error: Error): void {
@@ -511,11 +475,4 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     if (closeCode !== null) this.endedBy ??= { code: closeCode, reason: error.message };
     this.config.runner.report(error, UNKNOWN_CONTEXT);
   }
-}
-
-/** The close code `ws` attached to a protocol error it closes the socket for (1002, 1007, 1009...), else null. */
-function wsCloseCodeOf(error: Error): number | null {
-  const key = Object.getOwnPropertySymbols(error).find((symbol) => symbol.description === 'status-code');
-  const value = key === undefined ? undefined : (error as unknown as Record<symbol, unknown>)[key];
-  return typeof value === 'number' ? value : null;
 }

@@ -1,4 +1,6 @@
+import { TRPCError } from '@trpc/server';
 import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
+import { unpackMessage } from '@herald/shared/internal';
 import type { RawData } from 'ws';
 import { stringParams, type ConnectionParams } from '../transport/admission.js';
 import { PreparedFrame } from './preparedFrame.js';
@@ -58,4 +60,30 @@ export function isConnectionParams(parsed: unknown): parsed is { method: 'connec
 /** The string params of a `connectionParams` message; throws on a malformed one. */
 export function paramsOf(message: { data?: unknown }): ConnectionParams | null {
   return stringParams(parseConnectionParamsFromUnknown(message.data));
+}
+
+/**
+ * What a connection's frames are made of, set once by how it opened and
+ * never guessed per frame: the `herald.msgpack` subprotocol makes it
+ * MessagePack from the start; otherwise its first frame that is not a
+ * heartbeat decides (text: JSON, binary: MessagePack; a stock tRPC client
+ * with an `experimental_encoder` offers no subprotocol). Until then the
+ * server writes JSON text, which `msgpackEncoder` reads too.
+ */
+export const Encoding = { UNDECIDED: 0, JSON: 1, MSGPACK: 2 } as const;
+export type Encoding = (typeof Encoding)[keyof typeof Encoding];
+
+/** A binary frame's MessagePack message, or the PARSE_ERROR it is answered with. */
+export function unpackFrame(data: RawData): { readonly value: unknown } | { readonly error: TRPCError } {
+  try {
+    return { value: unpackMessage(bytesOf(data)) };
+  } catch (cause) {
+    return { error: new TRPCError({ code: 'PARSE_ERROR', message: 'The frame is not valid MessagePack', cause }) };
+  }
+}
+
+/** The refusal of a frame of the other encoding (the connection goes on), saying which one the connection speaks. */
+export function wrongEncoding(got: 'a text frame' | 'a binary frame', speaks: Encoding): TRPCError {
+  const encoding = speaks === Encoding.MSGPACK ? 'MessagePack in binary frames' : 'JSON in text frames';
+  return new TRPCError({ code: 'UNPROCESSABLE_CONTENT', message: `Refused ${got}: this connection speaks ${encoding}` });
 }
