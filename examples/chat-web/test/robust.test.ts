@@ -21,9 +21,9 @@ import {
   logIn,
   messagesWithText,
   missingChromium,
+  openPage,
   send,
   skipBrowserTests,
-  UI_TIMEOUT_MS,
 } from './helpers/browser.js';
 
 const AUTH_SECRET = 'robust-test-secret-0123456789abcdefgh';
@@ -67,14 +67,7 @@ describe.skipIf(skipBrowserTests)('chat web app: robustness in Chromium', () => 
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-    if (!browser) throw new Error('browser not started');
-    const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
-    const page = await context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    page.on('pageerror', (error) => pageErrors.push(`${viewport.width}px: ${error.message}`));
-    return page;
-  }
+  const newPage = (viewport: { width: number; height: number }): Promise<Page> => openPage(browser, viewport, pageErrors);
 
   const url = () => {
     if (!chat) throw new Error('server not started');

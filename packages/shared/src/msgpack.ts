@@ -104,7 +104,7 @@ function bytesPaths(tree: unknown, origin: string[], out: string[][]): void {
 }
 
 /** superjson's path syntax: segments joined by `.`, with `\.` and `\\` escaped. */
-function parsePath(path: string): string[] {
+export function parsePath(path: string): string[] {
   const segments: string[] = [];
   let segment = '';
   for (let index = 0; index < path.length; index++) {

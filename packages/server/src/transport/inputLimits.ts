@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import { parsePath } from '@herald/shared/internal';
 
 /** Deepest nesting of an input's arrays and objects (and of its superjson annotations). */
 export const MAX_INPUT_DEPTH = 128;
@@ -50,7 +51,7 @@ export function checkInputLimits(serialized: unknown): void {
     }
     if (typeof tree !== 'object' || tree === null) continue;
     for (const [path, annotation] of Object.entries(tree)) {
-      const segments = pathSegments(path);
+      const segments = parsePath(path);
       if (segments.length > MAX_INPUT_DEPTH) throw tooDeep();
       pending.push({ tree: annotation, base: at(base, segments), depth: depth + 1 });
     }
@@ -82,25 +83,6 @@ function depthOf(value: unknown): number {
     }
   }
   return deepest;
-}
-
-/** A superjson path (`a.0.b`, with `\.` for a dot inside a key and `\\` for a backslash) as its segments. */
-function pathSegments(path: string): string[] {
-  const segments: string[] = [];
-  let segment = '';
-  for (let i = 0; i < path.length; i++) {
-    const char = path[i];
-    if (char === '\\' && i + 1 < path.length) {
-      segment += path[++i];
-    } else if (char === '.') {
-      segments.push(segment);
-      segment = '';
-    } else {
-      segment += char;
-    }
-  }
-  segments.push(segment);
-  return segments;
 }
 
 /** The value at `segments` under `base`, or undefined where the path leads nowhere. */
