@@ -148,7 +148,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     const admitted = await gate.admit(params, req, address, false);
     if (!admitted.ok) return refuse(notAdmittedError(admitted));
     const caller = { ...admitted, address };
-    const budget = gate.takeRequests(caller, Math.max(calls, 1));
+    const budget = gate.takeRequests(caller, held);
     if (budget) return refuse(budget.error);
     const { httpWriteTimeoutMs } = config.limits;
     dropUnlessTaken(res, httpWriteTimeoutMs, () => gate.refuse(RefusalReason.SLOW_HTTP_CLIENT, slowClient(httpWriteTimeoutMs), { address }));
