@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startChatServer, type AppRouter, type ChatServer } from '@herald/example-chat-server';
 import { stockClient } from '@herald/test-kit';
-import { axeViolations } from './helpers/axe.js';
+import { axeViolations } from '@herald/test-kit/axe';
 import {
   ARTIFACTS,
   BUILD_TIMEOUT_MS,

@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createHeraldServer } from '@herald/server';
 import { createFaultProxy } from '@herald/server/testing';
 import { Cleanup, createNumbersApp, numbersClient, subscribeNumbers } from '@herald/test-kit';
-import { axeViolations } from './axe.js';
+import { axeViolations } from '@herald/test-kit/axe';
 import { ARTIFACTS, BUILD_TIMEOUT_MS, buildAdminPage, launchChromium, missingChromium, skipBrowserTests, UI_TIMEOUT_MS } from './browser.js';
 
 const TOKEN = 'admin-a11y-test-token-0123456789';
