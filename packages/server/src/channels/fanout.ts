@@ -188,7 +188,7 @@ export class FanoutRegistry {
       const position = parseStreamId(entry.id);
       if (!position) throw new Error(`broker delivered an entry with a malformed id: ${entry.id}`);
       const value = transformer.parse(entry.data);
-      decoded = { id: entry.id, position, value, shared: new SharedEvent(entry.id, { type: 'message', message: value }, true) };
+      decoded = { id: entry.id, position, value, shared: new SharedEvent(entry.id, { type: 'message', message: value }, 'published') };
     } catch (error) {
       this.onSinkError(error);
       return;

@@ -1,7 +1,15 @@
-import type { ChannelEvent } from '@herald/shared';
+/**
+ * What a shared event is:
+ * - `own`: made for one subscriber (a replayed message, a `live` or `gap` marker);
+ * - `published`: a live message from the broker, the same object for every
+ *   local subscriber of its topic (its position tells when it was published);
+ * - `result`: a live query's result, the same object for every local
+ *   subscriber of its input (its position is the result's version).
+ */
+export type SharedKind = 'own' | 'published' | 'result';
 
 /**
- * One channel event at its position, shared by every local subscriber that
+ * One channel event (or live query result) at its position, shared by every local subscriber that
  * receives it. The connection layer memoizes its serialization and its frames
  * here, so they are built once per message however many subscribers there
  * are; frames are cached per distinct subscription id, and the stock client
@@ -13,9 +21,9 @@ export class SharedEvent {
 
   constructor(
     readonly position: string,
-    readonly event: ChannelEvent<unknown>,
-    /** A live message from the broker (not a replay or a marker): its position tells when it was published. */
-    readonly live = false,
+    /** The tracked event's data: a `ChannelEvent` for a channel, the whole result for a live query. */
+    readonly event: unknown,
+    readonly kind: SharedKind = 'own',
   ) {}
 
   /** What `memo` holds under `key`, if anything (a lookup that needs no `build` closure). */

@@ -12,6 +12,12 @@ export interface EventSink {
    * every local subscriber, so serialization and framing happen once per message.
    */
   deliver(event: SharedEvent): void;
+  /**
+   * The stream ended with `error` and delivers nothing more: a live query
+   * whose recompute refused the subscriber's context. (Channel streams never
+   * end this way: they wait out broker outages.)
+   */
+  end?(error: unknown): void;
 }
 
 export interface SubscriberContext {

@@ -1,18 +1,12 @@
-import {
-  tracked,
-  TRPCError,
-  type AnyQueryProcedure,
-  type inferProcedureInput,
-  type inferProcedureOutput,
-  type TrackedEnvelope,
-} from '@trpc/server';
-import type { Broker } from '../brokers/broker.js';
+import { tracked, type AnyQueryProcedure, type inferProcedureInput, type inferProcedureOutput, type TrackedEnvelope } from '@trpc/server';
 import type { ChannelKeyRef } from '../channels/channel.js';
-import type { FanoutRegistry, Sink } from '../channels/fanout.js';
-import { parseVersion, versionOf } from './version.js';
+import { ChannelStream } from '../channels/channelStream.js';
+import type { NativeStream, NativeStreamHandle } from '../channels/nativeStream.js';
+import type { EventSink } from '../channels/subscriber.js';
+import { LiveEntry, type LiveMember, type LiveResult, type LiveRuntime } from './liveEntry.js';
+import { parseVersion } from './version.js';
 
-/** Wait before a recompute that failed for a passing reason (the broker, a thrown non-tRPC error) is tried again. */
-export const LIVE_RETRY_DELAY_MS = 1_000;
+export { LIVE_RETRY_DELAY_MS, type LiveRuntime } from './liveEntry.js';
 
 /** What `herald.live(query, options)` takes besides the query. */
 export interface LiveQueryOptions<TInput, TCtx> {
@@ -62,23 +56,13 @@ export interface LiveQuery<TInput, TOutput, TCtx> {
    * result)`. A subscriber that falls behind gets the newest result, never
    * every intermediate one. Ends with the query's refusal (its middleware's
    * `FORBIDDEN`, `UNAUTHORIZED`...) when a recompute refuses the context.
+   *
+   * A Herald WebSocket connection does not step the generator: it writes
+   * each result to the socket as a frame serialized once per node for every
+   * subscriber of the input (as channel messages are), and checks the
+   * subscription again when the connection's credentials are refreshed.
    */
   stream(input: TInput, options: LiveStreamOptions<TCtx>): AsyncGenerator<TrackedEnvelope<TOutput>, void, unknown>;
-}
-
-/** What a live query needs from its Herald. */
-export interface LiveRuntime {
-  readonly broker: Broker;
-  readonly fanout: FanoutRegistry;
-  readonly onError: (error: unknown) => void;
-}
-
-/** One result as the entry holds it, shared by every subscriber of the entry. */
-interface LiveResult {
-  readonly version: bigint;
-  /** `version` in decimal: the tracked id, computed once. */
-  readonly id: string;
-  readonly result: unknown;
 }
 
 /**
@@ -99,8 +83,9 @@ export function createLiveQuery<TQuery extends AnyQueryProcedure, TCtx>(
   const call = (input: unknown, ctx: unknown): Promise<unknown> =>
     query({ ctx, getRawInput: () => Promise.resolve(input), path: name, type: 'query', signal: undefined, batchIndex: 0 });
 
-  function entryFor(input: Input, ctx: TCtx): LiveEntry {
-    const key = `${stableKey(input)}\u0000${shareBy ? shareBy(ctx) : ''}`;
+  const keyOf = (input: Input, ctx: TCtx): string => `${stableKey(input)}\u0000${shareBy ? shareBy(ctx) : ''}`;
+
+  function entryFor(input: Input, key: string): LiveEntry {
     let entry = entries.get(key);
     if (!entry) {
       const dependencies = uniqueTopics(options.dependsOn(input));
@@ -113,40 +98,69 @@ export function createLiveQuery<TQuery extends AnyQueryProcedure, TCtx>(
     return entry;
   }
 
-  async function* stream(input: Input, streamOptions: LiveStreamOptions<TCtx>): AsyncGenerator<TrackedEnvelope<Output>, void, unknown> {
-    const signal = streamOptions.signal ?? new AbortController().signal;
-    const entry = entryFor(input, streamOptions.ctx);
-    const member = entry.join(streamOptions.ctx);
-    let sent = parseVersion(streamOptions.lastEventId);
-    try {
-      while (!signal.aborted) {
-        const failure = entry.failure;
-        if (failure) throw failure.error;
-        const current = entry.current;
-        if (current && (sent === null || current.version > sent)) {
-          sent = current.version;
-          yield tracked(current.id, current.result as Output);
-          continue;
+  function stream(input: Input, streamOptions: LiveStreamOptions<TCtx>): AsyncGenerator<TrackedEnvelope<Output>, void, unknown> {
+    const from = parseVersion(streamOptions.lastEventId);
+
+    // For consumers that iterate (tRPC's own adapter, the HTTP door's SSE streams).
+    async function* iterate(): AsyncGenerator<TrackedEnvelope<Output>, void, unknown> {
+      const signal = streamOptions.signal ?? new AbortController().signal;
+      const entry = entryFor(input, keyOf(input, streamOptions.ctx));
+      const member = new WakingMember(streamOptions.ctx);
+      entry.join(member);
+      let sent = from;
+      try {
+        while (!signal.aborted) {
+          if (entry.failure) throw entry.failure.error;
+          const current = entry.current;
+          if (current && (sent === null || current.version > sent)) {
+            sent = current.version;
+            yield tracked(current.shared.position, current.shared.event as Output);
+            continue;
+          }
+          await member.wait(signal);
         }
-        await member.wait(signal);
+      } finally {
+        entry.leave(member);
       }
-    } finally {
-      entry.leave(member);
     }
+
+    const native: NativeStream = {
+      open(sink) {
+        const subscription = new NativeLiveSubscription(
+          sink,
+          streamOptions.ctx,
+          from,
+          (ctx) => entryFor(input, keyOf(input, ctx as TCtx)),
+          (ctx) => call(input, ctx),
+        );
+        return Promise.resolve(subscription);
+      },
+    };
+    // The generator is made on first use: a connection that writes results
+    // straight to its socket (NATIVE_STREAM) never steps it.
+    return new ChannelStream(iterate, native);
   }
 
   return { name, stream };
 }
 
-/** One subscriber of an entry: its context, and a wake-up for its generator. */
-class LiveMember {
+/** A subscriber whose generator waits to be woken (the iterating path). */
+class WakingMember implements LiveMember {
   private waiter: (() => void) | null = null;
   /** Woken while not waiting: the next `wait` returns at once. */
   private woken = false;
 
-  constructor(readonly ctx: unknown) {}
+  constructor(public ctx: unknown) {}
 
-  wake(): void {
+  update(): void {
+    this.wake();
+  }
+
+  end(): void {
+    this.wake();
+  }
+
+  private wake(): void {
     const waiter = this.waiter;
     if (waiter) waiter();
     else this.woken = true;
@@ -170,161 +184,63 @@ class LiveMember {
 }
 
 /**
- * The results of one input (and share key) on this node, with the
- * subscribers that read them. It is a fan-out sink of each dependency topic,
- * so its invalidations share the node's one broker subscription per topic
- * with channel subscribers.
- *
- * Coalescing: one recompute at a time; an invalidation during one sets
- * `dirty`, and however many arrive, one more recompute follows it.
- *
- * ```
- *  publish ─▶ invalidate ─▶ [recompute: read heads ─▶ call query] ─▶ wake subscribers
- *  publish ─▶ invalidate ─▶ dirty ┐        (running)
- *  publish ─▶ invalidate ─▶ dirty ┴──────────────────▶ [recompute] once more
- * ```
+ * A subscriber on a Herald WebSocket (the native path): each newer result
+ * goes to its sink as the entry's shared event, so the connection serializes
+ * and frames it once for every subscriber of the input on the node. It is
+ * the stream's handle too: `authorize` runs the query with a refreshed
+ * context at once, as a channel subscription is checked again.
  */
-class LiveEntry implements Sink {
-  private readonly members = new Set<LiveMember>();
-  current: LiveResult | null = null;
-  /** What ended the entry for every subscriber: a refusal, or a failure before any result. */
-  failure: { readonly error: unknown } | null = null;
-  private running = false;
-  private dirty = false;
+class NativeLiveSubscription implements LiveMember, NativeStreamHandle {
+  private entry: LiveEntry;
   private closed = false;
-  private started = false;
-  private attached: string[] = [];
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    private readonly dependencies: readonly ChannelKeyRef[],
-    private readonly compute: (ctx: unknown) => Promise<unknown>,
-    private readonly runtime: LiveRuntime,
-    private readonly onClosed: () => void,
-  ) {}
-
-  /**
-   * Attaches to every dependency topic, then computes the first result
-   * (after the attach, so no publish is missed). Run by the first `join`:
-   * a recompute needs a subscriber's context.
-   */
-  private start(): void {
-    this.started = true;
-    const attaching: Promise<void>[] = [];
-    for (const dependency of this.dependencies) {
-      const pending = this.runtime.fanout.attach(dependency.topic, this);
-      this.attached.push(dependency.topic);
-      if (pending) attaching.push(pending);
-    }
-    if (attaching.length === 0) {
-      this.invalidate();
-      return;
-    }
-    Promise.all(attaching).then(
-      () => this.invalidate(),
-      (error: unknown) => this.fail(error),
-    );
+    private readonly sink: EventSink,
+    public ctx: unknown,
+    /** The version the client has: nothing older or equal is sent. */
+    private sent: bigint | null,
+    private readonly entryOf: (ctx: unknown) => LiveEntry,
+    private readonly check: (ctx: unknown) => Promise<unknown>,
+  ) {
+    this.entry = entryOf(ctx);
+    this.entry.join(this);
+    if (this.entry.current) this.update(this.entry.current);
   }
 
-  join(ctx: unknown): LiveMember {
-    const member = new LiveMember(ctx);
-    this.members.add(member);
-    if (!this.started) this.start();
-    return member;
+  update(current: LiveResult): void {
+    if (this.closed || (this.sent !== null && current.version <= this.sent)) return;
+    this.sent = current.version;
+    this.sink.deliver(current.shared);
   }
 
-  leave(member: LiveMember): void {
-    if (this.members.delete(member) && this.members.size === 0) this.close();
-  }
-
-  /** The fan-out's callback: a dependency was published on. */
-  entry(): void {
-    this.invalidate();
-  }
-
-  /** The fan-out's callback: publishes may have been missed (the broker reconnected). */
-  interrupted(): void {
-    this.invalidate();
-  }
-
-  private invalidate(): void {
-    if (this.closed) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    void this.run();
-  }
-
-  private async run(): Promise<void> {
-    this.running = true;
-    try {
-      do {
-        this.dirty = false;
-        await this.recompute();
-      } while (this.dirty && !this.closed);
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private async recompute(): Promise<void> {
-    // The oldest subscriber's context stands for all: `shareBy` says they are alike.
-    const first = this.members.values().next();
-    if (first.done) return;
-    let version: bigint;
-    let result: unknown;
-    try {
-      const heads = await Promise.all(
-        this.dependencies.map(async (dependency) => (await this.runtime.broker.readAfter(dependency.topic, null, dependency.retention)).head),
-      );
-      version = versionOf(heads);
-      result = await this.compute(first.value.ctx);
-    } catch (error) {
-      this.fail(error);
-      return;
-    }
-    if (this.closed) return;
-    // Heads read after the last result's: an equal version reflects the same publishes.
-    if (this.current && version <= this.current.version) return;
-    this.current = { version, id: version.toString(), result };
-    for (const member of this.members) member.wake();
-  }
-
-  /** A refusal, or any failure before a first result, ends every subscriber; a passing failure is retried. */
-  private fail(error: unknown): void {
-    if (this.closed) return;
-    if (this.current === null || isFinal(error)) {
-      this.failure = { error };
-      for (const member of this.members) member.wake();
-      this.close();
-      return;
-    }
-    this.runtime.onError(error);
-    if (this.retryTimer === null) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.invalidate();
-      }, LIVE_RETRY_DELAY_MS);
-    }
-  }
-
-  private close(): void {
+  end(error: unknown): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    for (const topic of this.attached) this.runtime.fanout.detach(topic, this);
-    this.attached = [];
-    this.onClosed();
+    this.sink.end?.(error);
   }
-}
 
-/** tRPC codes of failures that may pass (the broker, a bug): retried; every other tRPC error is the query's answer to this context. */
-const PASSING_CODES = new Set(['INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE', 'TIMEOUT', 'GATEWAY_TIMEOUT', 'BAD_GATEWAY']);
+  /**
+   * Runs the query with the refreshed context (its middleware decides);
+   * rejects with its refusal. Allowed, the subscription goes on with that
+   * context, moving to the entry of its share key if the refresh changed it.
+   */
+  async authorize(ctx: unknown): Promise<void> {
+    await this.check(ctx);
+    if (this.closed) return;
+    this.ctx = ctx;
+    const next = this.entryOf(ctx);
+    if (next === this.entry) return;
+    this.entry.leave(this);
+    this.entry = next;
+    next.join(this);
+    if (next.current) this.update(next.current);
+  }
 
-function isFinal(error: unknown): boolean {
-  return error instanceof TRPCError && !PASSING_CODES.has(error.code);
+  close(): Promise<void> {
+    this.closed = true;
+    this.entry.leave(this);
+    return Promise.resolve();
+  }
 }
 
 function uniqueTopics(dependencies: readonly ChannelKeyRef[]): ChannelKeyRef[] {

@@ -20,6 +20,8 @@ import type { Envelope } from './wire.js';
  */
 export class NativeSubscription implements EventSink, HostedCall {
   handle: NativeStreamHandle | null = null;
+  /** An `end` that came before the stream was open (see `opened`). */
+  private endedWhileOpening: { readonly error: unknown } | null = null;
   /** Where its live frames are memoized on a shared event: one per subscription id and encoding. */
   private readonly frameKey: string;
 
@@ -48,21 +50,43 @@ export class NativeSubscription implements EventSink, HostedCall {
     try {
       await this.handle.authorize(ctx);
     } catch (cause) {
-      this.connection.sendError(this.envelope, getTRPCErrorFromUnknown(cause), { type: 'subscription', path: this.path, input: undefined, ctx });
-      this.release(false);
+      this.refuse(cause, ctx);
     }
   }
 
   /**
-   * One delivery. A live message is shared by every local subscriber:
+   * Its stream ended with `error` (a live query's recompute refused): the
+   * client gets the error as a refused channel subscriber does. While it is
+   * still opening, the error waits for `opened`.
+   */
+  end(error: unknown): void {
+    if (this.handle) this.refuse(error, this.connection.ctx);
+    else this.endedWhileOpening = { error };
+  }
+
+  /** Its stream is open (`handle` set) and tracked: an end that came meanwhile takes effect now. */
+  opened(): void {
+    const ended = this.endedWhileOpening;
+    this.endedWhileOpening = null;
+    if (ended) this.refuse(ended.error, this.connection.ctx);
+  }
+
+  private refuse(cause: unknown, ctx: unknown): void {
+    this.connection.sendError(this.envelope, getTRPCErrorFromUnknown(cause), { type: 'subscription', path: this.path, input: undefined, ctx });
+    this.release(false);
+  }
+
+  /**
+   * One delivery. A live message and a live query's result are shared by every local subscriber:
    * serialized once, framed once per distinct subscription id and encoding, then written.
    * Anything else (a replayed message, a `live` or `gap` marker) was made for
    * this subscriber alone and is written straight away, without memos.
    */
   deliver(shared: SharedEvent): void {
-    if (!shared.live) {
+    if (shared.kind === 'own') {
       const { wire } = this.connection.config;
-      const { position, event } = shared;
+      const position = shared.position;
+      const event = shared.event as ChannelEvent<unknown>;
       const data = event.type === 'message' ? wire.serializeTracked(position, event) : plainTrackedData(position, event);
       this.connection.send(wire.trackedData(this.envelope, position, data));
       return;
@@ -77,7 +101,7 @@ export class NativeSubscription implements EventSink, HostedCall {
     return shared.memo(this.frameKey, () => {
       // The serialized data is needed only to build a frame for an id not seen yet.
       const data = shared.memo(TRACKED_DATA, () => {
-        if (shared.live) config.metrics.observeDelivery(shared.position, Date.now());
+        if (shared.kind === 'published') config.metrics.observeDelivery(shared.position, Date.now());
         return config.wire.serializeTracked(shared.position, shared.event);
       });
       const text = config.wire.trackedData(this.envelope, shared.position, data);
@@ -151,7 +175,10 @@ export async function subscribe(connection: CallHost, envelope: Envelope, call: 
       connection.config.metrics.subscriptions++;
       // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
       if (call.aborted) subscription.release();
-      else connection.track(envelope, subscription);
+      else {
+        connection.track(envelope, subscription);
+        subscription.opened();
+      }
       opening.settle();
     } finally {
       // The generator was never started; returning it releases nothing but keeps its contract.
