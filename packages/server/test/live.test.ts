@@ -12,7 +12,8 @@ import { redisBroker } from '@herald/server/redis';
 import { createFaultProxy } from '@herald/server/testing';
 import { versionOf } from '../src/live/version.js';
 import { redisTargets } from './helpers/redisTargets.js';
-import { Cleanup, CLIENT_KINDS, heraldClient, IN_CI, makeClient, REDIS_URL, redisAvailable, testPrefix, withTimeout, type ClientKind } from '@herald/test-kit';
+import { Cleanup, CLIENT_KINDS, heraldClient, IN_CI, makeClient, REDIS_URL, redisAvailable, testPrefix, type ClientKind } from '@herald/test-kit';
+import { Watcher } from './helpers/liveWatcher.js';
 
 interface Ctx {
   readonly user: string | null;
@@ -81,56 +82,6 @@ async function startNode(cleanup: Cleanup, broker: Broker, store: Map<string, nu
   };
   cleanup.defer(close);
   return { ...app, server, close };
-}
-
-interface Result {
-  readonly id: string;
-  readonly total: number;
-}
-
-/** One subscriber's results in arrival order, and waits on them. */
-class Watcher {
-  readonly results: Result[] = [];
-  error: unknown = null;
-  private readonly waiters = new Set<() => void>();
-
-  onData = (event: { id: string; data: { counter: string; total: number } }) => {
-    this.results.push({ id: event.id, total: event.data.total });
-    this.notify();
-  };
-
-  onError = (error: unknown) => {
-    this.error = error;
-    this.notify();
-  };
-
-  get last(): Result | undefined {
-    return this.results.at(-1);
-  }
-
-  /** Resolves once `done()` holds (checked now and after every result or error), bounded by `timeoutMs`. */
-  until(done: () => boolean, label: string, timeoutMs = 10_000): Promise<void> {
-    if (done()) return Promise.resolve();
-    let listener: (() => void) | null = null;
-    const reached = new Promise<void>((resolve) => {
-      listener = () => {
-        if (done()) resolve();
-      };
-      this.waiters.add(listener);
-    });
-    return withTimeout(reached, timeoutMs, label).finally(() => {
-      if (listener) this.waiters.delete(listener);
-    });
-  }
-
-  /** True when every version is greater than the one before it (no repeat, never backwards). */
-  versionsIncrease(): boolean {
-    return this.results.every((result, i) => i === 0 || BigInt(result.id) > BigInt(this.results[i - 1]!.id));
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
 }
 
 function subscribe(trpc: ReturnType<typeof makeClient<CounterRouter>>['trpc'], counter: string): Watcher {
