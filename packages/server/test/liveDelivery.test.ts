@@ -9,7 +9,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { createHerald, createHeraldServer, memoryBroker, resumeInput, transformer } from '@herald/server';
 import { createHeraldClient } from '@herald/client';
-import { Cleanup, CLIENT_KINDS, expiringToken, expiringTokenAuth, makeClient, type TestUser } from '@herald/test-kit';
+import { Cleanup, CLIENT_KINDS, expiringToken, expiringTokenAuth, makeClient, rawSocket, request, withTimeout, type TestUser } from '@herald/test-kit';
 import { Watcher } from './helpers/liveWatcher.js';
 
 interface Ctx {
@@ -30,12 +30,17 @@ function createApp() {
   const total = t.procedure.input(z.object({ counter: z.string().min(1) })).query(({ input, ctx }) => {
     if (input.counter === 'secret' && ctx.user?.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'admins only' });
     const value = store.get(input.counter) ?? 0;
+    // Forty names that stay put, except on the `churn` counter where every one changes with the total.
+    const names = Array.from({ length: 40 }, (_, i) => `${input.counter}-member-${i}-${input.counter === 'churn' ? value : 0}`);
     return {
       counter: input.counter,
       get total() {
         reads.count++;
         return value;
       },
+      names,
+      // A Date, which the transformer writes with `meta`: patches carry it too.
+      updatedAt: new Date(Date.UTC(2026, 0, 1) + value * 1_000),
     };
   });
   const totalLive = herald.live(total, {
@@ -140,5 +145,109 @@ describe('a credentials refresh on an open socket', () => {
     await open.until(() => open.last?.total === 1, 'the open counter after the refresh');
     expect(open.error).toBeNull();
     expect(secret.results.map((result) => result.total)).toEqual([0]);
+  });
+});
+
+interface RawResult {
+  readonly type?: string;
+  readonly id?: string;
+  readonly base?: string;
+  readonly data?: unknown;
+  readonly patch?: unknown[];
+  readonly livePatches?: boolean;
+}
+/** A subscription request as Herald's client sends it on a JSON connection: asking for patches. */
+function askingForPatches(subscription: object): object {
+  const { params } = subscription as { params: object };
+  return { ...subscription, params: { ...params, livePatches: true } };
+}
+const resultOfFrame = (frame: unknown): RawResult | undefined => (frame as { id?: unknown; result?: RawResult }).result;
+
+describe('live query patches', () => {
+  it('sends a patch to a client that asks, from the version it last got, and whole results to one that does not', async () => {
+    const app = await startApp(cleanup, false);
+    const asking = rawSocket(app.server.url);
+    const plain = rawSocket(app.server.url);
+    cleanup.defer(() => asking.close());
+    cleanup.defer(() => plain.close());
+    await Promise.all([asking.opened, plain.opened]);
+    asking.send(askingForPatches(request(1, 'subscription', 'onTotal', { counter: 'p' })));
+    plain.send(request(1, 'subscription', 'onTotal', { counter: 'p' }));
+    const started = await asking.frame((frame) => resultOfFrame(frame)?.type === 'started');
+    expect(resultOfFrame(started)?.livePatches).toBe(true);
+    expect(resultOfFrame(await plain.frame((frame) => resultOfFrame(frame)?.type === 'started'))?.livePatches).toBeUndefined();
+    const first = resultOfFrame(await asking.frame((frame) => resultOfFrame(frame)?.type === 'data'))!;
+    await plain.frame((frame) => resultOfFrame(frame)?.id === first.id);
+
+    await app.bump('p');
+    const patch = resultOfFrame(await asking.frame((frame) => resultOfFrame(frame)?.type === 'patch'))!;
+    expect(patch.base).toBe(first.id);
+    const whole = resultOfFrame(await plain.frame((frame) => resultOfFrame(frame)?.id === patch.id))!;
+    expect(whole.type).toBe('data');
+    // The patch is far smaller than the whole result: the total, the date and the version.
+    expect(JSON.stringify(patch.patch).length * 2).toBeLessThan(JSON.stringify(whole.data).length);
+
+    // A result that changes everywhere goes whole, to both.
+    asking.send(askingForPatches(request(2, 'subscription', 'onTotal', { counter: 'churn' })));
+    const churnFirst = await asking.frame((frame) => (frame as { id?: number }).id === 2 && resultOfFrame(frame)?.type === 'data');
+    await app.bump('churn');
+    const churned = await asking.frame((frame) => (frame as { id?: number }).id === 2 && frame !== churnFirst && resultOfFrame(frame)?.id !== undefined);
+    expect(resultOfFrame(churned)?.type).toBe('data');
+  });
+
+  it("gives Herald's client (patched) and the stock client (whole) the same results, revived alike", async () => {
+    const app = await startApp(cleanup, false);
+    const seen = new Map<string, Map<string, unknown>>();
+    const waiters = new Set<() => void>();
+    for (const kind of CLIENT_KINDS) {
+      const client = makeClient<AppRouter>(kind, app.server.url);
+      cleanup.defer(() => client.close());
+      for (const counter of ['p', 'churn']) {
+        const results = new Map<string, unknown>();
+        seen.set(`${kind}:${counter}`, results);
+        client.trpc.onTotal.subscribe(
+          { counter },
+          {
+            onData: (event) => {
+              results.set(event.id, event.data);
+              for (const waiter of [...waiters]) waiter();
+            },
+          },
+        );
+      }
+    }
+    const totalsReach = (total: number) =>
+      withTimeout(
+        new Promise<void>((resolve) => {
+          const check = () => {
+            const done = [...seen.values()].every((results) => [...results.values()].some((data) => (data as { total: number }).total === total));
+            if (done) {
+              waiters.delete(check);
+              resolve();
+            }
+          };
+          waiters.add(check);
+          check();
+        }),
+        10_000,
+        `every subscriber at total ${total}`,
+      );
+    await totalsReach(0);
+    const rounds = 15;
+    for (let round = 1; round <= rounds; round++) {
+      await Promise.all([app.bump('p'), app.bump('churn')]);
+      await totalsReach(round);
+    }
+    for (const counter of ['p', 'churn']) {
+      const patched = seen.get(`herald:${counter}`)!;
+      const whole = seen.get(`stock:${counter}`)!;
+      // Every version the Herald client showed is the stock client's result of that version, to the byte and the Date.
+      for (const [version, data] of patched) {
+        if (whole.has(version)) expect(data).toEqual(whole.get(version));
+        expect((data as { updatedAt: unknown }).updatedAt).toBeInstanceOf(Date);
+      }
+      const versions = [...patched.keys()];
+      expect(versions.every((version, i) => i === 0 || BigInt(version) > BigInt(versions[i - 1]!))).toBe(true);
+    }
   });
 });

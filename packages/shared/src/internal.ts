@@ -26,4 +26,5 @@ export {
   DEFAULT_SERVER_PONG_TIMEOUT_MS,
 } from './protocol.js';
 export type { SessionNotice } from './protocol.js';
+export { LIVE_PATCHES_PARAM, LIVE_PATCH_TYPE, type LivePatchResult } from './livePatch.js';
 export { TRPC_CODE_OF } from './errors.js';

@@ -6,7 +6,8 @@ export { createHeraldReact, type HeraldProviderProps, type HeraldReact } from '.
 export { useConnectionStateOf } from './connection.js';
 export { useOutboxOf, type OutboxState } from './outbox.js';
 export { channelReducer, useChannel, type ChannelMessageOf, type ChannelState, type GapNotice, type UseChannelHandlers } from './channel.js';
-export { isNewerVersion, useLiveQuery, type LiveQueryState } from './liveQuery.js';
+export { isNewerVersion } from '../liveVersion.js';
+export { useLiveQuery, type LiveQueryState } from './liveQuery.js';
 export { presenceReducer, sortMembers, usePresence, type PresenceInfoOf, type PresenceMap, type PresenceState } from './presence.js';
 export type {
   SubscriptionCallbacks,

@@ -1,5 +1,6 @@
 import { hashKey, useQueryClient, type QueryKey } from '@tanstack/react-query';
 import { useRef } from 'react';
+import { isNewerVersion } from '../liveVersion.js';
 import { statusAfterConnectionChange, useSubscriptionState, type SubscriptionSource, type SubscriptionStatus, type TrackedEvent } from './subscription.js';
 
 /** What `useLiveQuery` returns: where the live form stands, and whether the cached result may be behind. */
@@ -27,15 +28,6 @@ function initialLive<TError>(enabled: boolean): LiveData<TError> {
   return { status: enabled ? 'connecting' : 'idle', stale: enabled, version: null, error: null };
 }
 
-/**
- * Whether live version `a` is newer than `b`. Versions are non-negative
- * integers in decimal without leading zeros (Herald's `herald.live`), so a
- * longer one is larger, and equal lengths compare as text.
- */
-export function isNewerVersion(a: string, b: string | null): boolean {
-  if (b === null) return true;
-  return a.length !== b.length ? a.length > b.length : a > b;
-}
 
 /**
  * Keeps TanStack Query's cache entry of a live query current from its live

@@ -3,7 +3,8 @@ import { CLOSE_NORMAL, JSON_PROTOCOL, MSGPACK_PROTOCOL, packMessage, unpackMessa
 import { afterThisTick, onRefusedUpgrade } from '#platform';
 import { clientError } from '../errors.js';
 import { heartbeatTickMs, unref } from '../timers.js';
-import { callEventOf, connectionFrameOf, unreadableNotice } from './frames.js';
+import { connectionFrameOf, unreadableNotice } from './frames.js';
+import { LivePatches } from './livePatches.js';
 import { withQueryParam } from './urls.js';
 import type { ConnectionError, ConnectionParams, OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
 
@@ -77,6 +78,11 @@ export class SocketSession implements Session {
 
   readonly #settings: SessionSettings;
   readonly #handlers: SessionHandlers;
+  /** Live query patches of its subscriptions (see `LivePatches`). */
+  readonly #patches = new LivePatches({
+    stop: (id) => this.#request(JSON.stringify({ id, method: 'subscription.stop' }), null),
+    start: (call) => this.startCall(call),
+  });
 
   constructor(
     readonly url: string,
@@ -127,10 +133,13 @@ export class SocketSession implements Session {
     let params = `"path":${JSON.stringify(call.path)}${input === undefined ? '' : `,"input":${input}`}`;
     if (call.lastEventId !== undefined) params += `,"lastEventId":${JSON.stringify(call.lastEventId)}`;
     if (call.idempotencyKey !== undefined) params += `,"idempotencyKey":${JSON.stringify(call.idempotencyKey)}`;
+    // Live query patches on JSON only: MessagePack frames carry bytes as `bin`, not as the JSON a patch is made of.
+    if (!this.#binary) params += this.#patches.ask(call);
     return this.#request(`{"id":${JSON.stringify(call.id)},"method":${JSON.stringify(call.type)},"params":{${params}}}`, call.id);
   }
 
   stopCall(id: number): void {
+    this.#patches.forget(id);
     // `subscription.stop` also cancels a query or mutation on a Herald server (its signal aborts).
     this.#request(JSON.stringify({ id, method: 'subscription.stop' }), null);
   }
@@ -299,7 +308,10 @@ export class SocketSession implements Session {
       return;
     }
     this.#prove();
-    if (typeof id === 'number') this.#handlers.onEvent(this, id, callEventOf(message));
+    if (typeof id === 'number') {
+      const event = this.#patches.eventOf(id, message as Record<string, unknown>);
+      if (event) this.#handlers.onEvent(this, id, event);
+    }
     else this.#handlers.onNotice(this, unreadableNotice(`a frame whose id ${JSON.stringify(id)} is not a number`));
   }
 

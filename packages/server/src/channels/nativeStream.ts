@@ -14,6 +14,11 @@ export interface NativeStream {
    * is sent for it; rejects with the refusal.
    */
   prepare?(): Promise<void>;
+  /**
+   * Its deliveries are a live query's results, which may go as patches from
+   * the result before (`EventSink.deliver`'s `previous`) to a client that applies them.
+   */
+  readonly livePatches?: boolean;
   /** Starts delivery into `sink`; rejects if the subscription cannot start. */
   open(sink: EventSink): Promise<NativeStreamHandle>;
 }

@@ -8,10 +8,12 @@ import { SharedEvent } from './sharedEvent.js';
 /** Where a subscription's events go, in position order. */
 export interface EventSink {
   /**
-   * One event at its position. For live messages it is the same object for
+   * One event at its position. For live messages (and live query results) it is the same object for
    * every local subscriber, so serialization and framing happen once per message.
+   * `previous`: for a live query's result, the result this subscriber got
+   * last, from which a patch may go instead.
    */
-  deliver(event: SharedEvent): void;
+  deliver(event: SharedEvent, previous?: SharedEvent | null): void;
   /**
    * The stream ended with `error` and delivers nothing more: a live query
    * whose recompute refused the subscriber's context. (Channel streams never

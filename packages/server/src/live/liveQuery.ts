@@ -2,6 +2,7 @@ import { tracked, type AnyQueryProcedure, type inferProcedureInput, type inferPr
 import type { ChannelKeyRef } from '../channels/channel.js';
 import { ChannelStream } from '../channels/channelStream.js';
 import type { NativeStream, NativeStreamHandle } from '../channels/nativeStream.js';
+import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
 import { LiveEntry, type LiveMember, type LiveResult, type LiveRuntime } from './liveEntry.js';
 import { parseVersion } from './version.js';
@@ -125,6 +126,7 @@ export function createLiveQuery<TQuery extends AnyQueryProcedure, TCtx>(
     }
 
     const native: NativeStream = {
+      livePatches: true,
       open(sink) {
         const subscription = new NativeLiveSubscription(
           sink,
@@ -193,6 +195,8 @@ class WakingMember implements LiveMember {
 class NativeLiveSubscription implements LiveMember, NativeStreamHandle {
   private entry: LiveEntry;
   private closed = false;
+  /** The result delivered last: the base of a patch to the next. */
+  private last: SharedEvent | null = null;
 
   constructor(
     private readonly sink: EventSink,
@@ -210,7 +214,8 @@ class NativeLiveSubscription implements LiveMember, NativeStreamHandle {
   update(current: LiveResult): void {
     if (this.closed || (this.sent !== null && current.version <= this.sent)) return;
     this.sent = current.version;
-    this.sink.deliver(current.shared);
+    this.sink.deliver(current.shared, this.last);
+    this.last = current.shared;
   }
 
   end(error: unknown): void {

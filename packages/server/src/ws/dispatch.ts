@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { bytesToBase64 } from '@herald/shared/internal';
+import { bytesToBase64, LIVE_PATCHES_PARAM } from '@herald/shared/internal';
 import { isObservable } from '@trpc/server/observable';
 import { parseTRPCMessage } from '@trpc/server/rpc';
 import { isAsyncIterable } from '@trpc/server/unstable-core-do-not-import';
@@ -94,7 +94,7 @@ function dispatch(host: CallHost, raw: unknown, batchIndex: number): void {
   // and marks itself live when it is; a query or mutation first waits for the
   // subscriptions sent before it that are still opening.
   if (type === 'subscription') {
-    void subscribe(host, envelope, call, context, batchIndex);
+    void subscribe(host, envelope, call, context, batchIndex, asksForPatches(raw));
     return;
   }
   host.began();
@@ -180,6 +180,12 @@ function keyedInputOf(raw: unknown, binary: boolean): KeyedInput | null {
   if (typeof params !== 'object' || params === null) return null;
   const key = idempotencyKeyFrom(params.idempotencyKey);
   return key === null ? null : { key, inputText: JSON.stringify(params.input, binary ? bytesAsBase64 : undefined) ?? '' };
+}
+
+/** Whether a subscription request says its client applies live query patches (Herald's client, `LIVE_PATCHES_PARAM`; tRPC's parser drops it). */
+function asksForPatches(raw: unknown): boolean {
+  const params = (raw as { params?: unknown }).params;
+  return typeof params === 'object' && params !== null && (params as Record<string, unknown>)[LIVE_PATCHES_PARAM] === true;
 }
 
 /** A `JSON.stringify` replacer: bytes (read from the holder, before a Buffer's `toJSON`) as base64. */

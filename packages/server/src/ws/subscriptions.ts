@@ -10,6 +10,7 @@ import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStrea
 import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
 import type { CallHost, HostedCall } from './host.js';
+import { patchBetween } from '../live/livePatch.js';
 import { PreparedFrame } from './preparedFrame.js';
 import type { Envelope } from './wire.js';
 
@@ -29,6 +30,8 @@ export class NativeSubscription implements EventSink, HostedCall {
     private readonly connection: CallHost,
     readonly envelope: Envelope,
     readonly path: string | undefined,
+    /** Live query results may go as patches: its client asked, on a JSON connection (see `@herald/shared`'s livePatch). */
+    private readonly livePatches = false,
   ) {
     this.frameKey = connection.binary ? BINARY_FRAME_PREFIX + envelope : envelope;
   }
@@ -82,7 +85,11 @@ export class NativeSubscription implements EventSink, HostedCall {
    * Anything else (a replayed message, a `live` or `gap` marker) was made for
    * this subscriber alone and is written straight away, without memos.
    */
-  deliver(shared: SharedEvent): void {
+  deliver(shared: SharedEvent, previous?: SharedEvent | null): void {
+    if (previous && this.livePatches) {
+      const patch = this.patchFrame(shared, previous);
+      if (patch) return this.connection.sendPrepared(patch);
+    }
     if (shared.kind === 'own') {
       const { wire } = this.connection.config;
       const position = shared.position;
@@ -97,16 +104,32 @@ export class NativeSubscription implements EventSink, HostedCall {
 
   private frameFor(shared: SharedEvent): PreparedFrame {
     const { connection } = this;
-    const { config } = connection;
     return shared.memo(this.frameKey, () => {
       // The serialized data is needed only to build a frame for an id not seen yet.
-      const data = shared.memo(TRACKED_DATA, () => {
-        if (shared.kind === 'published') config.metrics.observeDelivery(shared.position, Date.now());
-        return config.wire.serializeTracked(shared.position, shared.event);
-      });
-      const text = config.wire.trackedData(this.envelope, shared.position, data);
+      const text = connection.config.wire.trackedData(this.envelope, shared.position, this.dataOf(shared));
       // A MessagePack frame is the same message, its bytes as `bin`: built from the one serialization.
       return new PreparedFrame(connection.binary ? packMessage(JSON.parse(text)) : text);
+    });
+  }
+
+  /** The shared event's tracked data as JSON text, serialized once for every subscriber. */
+  private dataOf(shared: SharedEvent): string {
+    return shared.memo(TRACKED_DATA, () => {
+      const { config } = this.connection;
+      if (shared.kind === 'published') config.metrics.observeDelivery(shared.position, Date.now());
+      return config.wire.serializeTracked(shared.position, shared.event);
+    });
+  }
+
+  /**
+   * The patch frame from `previous` to `shared` (a live query's results),
+   * built once per node for every subscriber with the same previous result
+   * and subscription id; false when the whole result is not much larger (`patchBetween`).
+   */
+  private patchFrame(shared: SharedEvent, previous: SharedEvent): PreparedFrame | false {
+    return shared.memo(`${PATCH_FRAME_PREFIX}${previous.position}:${this.envelope}`, () => {
+      const patch = patchBetween(shared, previous, (event) => this.dataOf(event));
+      return patch !== '' && new PreparedFrame(this.connection.config.wire.livePatch(this.envelope, shared.position, previous.position, patch));
     });
   }
 
@@ -135,6 +158,8 @@ export function plainTrackedData(position: string, event: Exclude<ChannelEvent<u
 
 /** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
 const TRACKED_DATA = 'tracked-data';
+/** Before a base version and an envelope, the memo key of a live query patch frame. */
+const PATCH_FRAME_PREFIX = 'patch-frame:';
 /** Before an envelope, the memo key of its MessagePack frame (its JSON frame's key is the envelope itself). */
 const BINARY_FRAME_PREFIX = 'msgpack:';
 
@@ -150,7 +175,14 @@ const BINARY_FRAME_PREFIX = 'msgpack:';
  * this function's frame or any closure. Any other async iterable or
  * observable is stepped (`stepSubscription`).
  */
-export async function subscribe(connection: CallHost, envelope: Envelope, call: RunningCall, context: ErrorContext, batchIndex: number): Promise<void> {
+export async function subscribe(
+  connection: CallHost,
+  envelope: Envelope,
+  call: RunningCall,
+  context: ErrorContext,
+  batchIndex: number,
+  asksForPatches = false,
+): Promise<void> {
   const opening = connection.opening.open();
   call.opening = opening;
   try {
@@ -169,8 +201,11 @@ export async function subscribe(connection: CallHost, envelope: Envelope, call: 
       if (call.aborted) return;
       // The history and the `live` marker usually follow within the same tick
       // (always with the memory broker): `started` waits for them, one write for all.
-      connection.send(connection.config.wire.started(envelope), true);
-      const subscription = new NativeSubscription(connection, envelope, context.path);
+      // Live query patches only on JSON: a MessagePack frame carries bytes as `bin`, not as the JSON a patch is computed on.
+      const livePatches = asksForPatches && native.livePatches === true && !connection.binary;
+      const { wire } = connection.config;
+      connection.send(livePatches ? wire.startedWithPatches(envelope) : wire.started(envelope), true);
+      const subscription = new NativeSubscription(connection, envelope, context.path, livePatches);
       subscription.handle = await native.open(subscription);
       connection.config.metrics.subscriptions++;
       // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.

@@ -1,5 +1,5 @@
 import type { TRPCError } from '@trpc/server';
-import { SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
+import { LIVE_PATCH_TYPE, LIVE_PATCHES_PARAM, SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
 import { Outcomes, type ErrorContext } from '../calls/outcome.js';
 import type { HeraldError } from '../errors.js';
 
@@ -50,6 +50,16 @@ export class Wire extends Outcomes {
 
   started(envelope: Envelope): string {
     return `{${envelope},"result":{"type":"started"}}`;
+  }
+
+  /** `started` for a live query whose results may go as patches (only to a client that asked: see `LIVE_PATCHES_PARAM`). */
+  startedWithPatches(envelope: Envelope): string {
+    return `{${envelope},"result":{"type":"started","${LIVE_PATCHES_PARAM}":true}}`;
+  }
+
+  /** A live query patch frame: `patchJson` (RFC 6902, as text) turns the tracked data of version `base` into that of `eventId`. */
+  livePatch(envelope: Envelope, eventId: string, base: string, patchJson: string): string {
+    return `{${envelope},"result":{"type":"${LIVE_PATCH_TYPE}","id":${JSON.stringify(eventId)},"base":${JSON.stringify(base)},"patch":${patchJson}}}`;
   }
 
   stopped(envelope: Envelope): string {
