@@ -46,15 +46,6 @@ const authed = t.procedure.use(({ ctx, next }) => {
 
 export function createChatRouter(deps: ChatDeps) {
   const { herald, tokens } = deps;
-  const rooms = herald.channel('chat.room', {
-    key: RoomName,
-    message: Message,
-    presence: User,
-    history: { size: deps.historySize ?? 1000, ttlMs: 7 * 24 * 60 * 60 * 1000 },
-  });
-  // Notices to one user, keyed by the user's id (the server's default `userKey`).
-  const notices = herald.userChannel('notices', { message: Notice, history: { size: 100 } });
-
   // One key, `all`, that every room's activity is published on: a message
   // sent, a member joined or left. It is what `chat.rooms` depends on, and
   // its history lists the rooms (those active in its last ROOM_INDEX_SIZE events).
@@ -72,25 +63,17 @@ export function createChatRouter(deps: ChatDeps) {
     );
   }
 
-  /**
-   * A presence-joining room stream that publishes the room's activity once the
-   * member has joined (the first event comes after the join) and once it has
-   * left (the channel stream leaves presence when it ends).
-   */
-  async function* withMembership<T>(room: string, stream: AsyncGenerator<T, void, unknown>): AsyncGenerator<T, void, unknown> {
-    let announced = false;
-    try {
-      for await (const event of stream) {
-        if (!announced) {
-          announced = true;
-          void touch(room);
-        }
-        yield event;
-      }
-    } finally {
-      await touch(room);
-    }
-  }
+  const rooms = herald.channel('chat.room', {
+    key: RoomName,
+    message: Message,
+    presence: User,
+    history: { size: deps.historySize ?? 1000, ttlMs: 7 * 24 * 60 * 60 * 1000 },
+    // A member joined or left: the room list's member counts change. The
+    // room stream itself goes out as it is (the native write path).
+    onPresenceChange: ({ key }) => touch(key),
+  });
+  // Notices to one user, keyed by the user's id (the server's default `userKey`).
+  const notices = herald.userChannel('notices', { message: Notice, history: { size: 100 } });
 
   const roomList = t.procedure.query(async (): Promise<RoomSummary[]> => {
     const { messages } = await activity.history('all');
@@ -166,11 +149,10 @@ export function createChatRouter(deps: ChatDeps) {
 
       onMessage: t.procedure
         .input(z.object({ room: RoomName, ...resumeInput }))
-        .subscription(({ input, ctx, signal }) => {
-          const stream = rooms.stream(input.room, { lastEventId: input.lastEventId, signal, presence: ctx.user ?? undefined });
-          // Without a user there is no presence to announce, and the channel's stream is returned as it is.
-          return ctx.user ? withMembership(input.room, stream) : stream;
-        }),
+        .subscription(({ input, ctx, signal }) =>
+          // A signed-in member joins the room's presence; `onPresenceChange` tells `chat.onRooms`.
+          rooms.stream(input.room, { lastEventId: input.lastEventId, signal, presence: ctx.user ?? undefined }),
+        ),
 
       /**
        * Every room with activity in the last ROOM_INDEX_SIZE events: its name,

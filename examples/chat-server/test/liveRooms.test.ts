@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AppRouter, RoomSummary } from '@herald/example-chat-server';
+import { createChatApp, type AppRouter, type RoomSummary } from '@herald/example-chat-server';
 import {
   Cleanup,
   CLIENT_KINDS,
@@ -53,7 +53,7 @@ describe('chat.rooms as a live query (chat.onRooms)', () => {
   const cleanup = new Cleanup();
   afterEach(() => cleanup.run());
 
-  it.each(CLIENT_KINDS)('follows messages and members in every room with whole results (%s client)', async (kind: ClientKind) => {
+  it.each(CLIENT_KINDS)("follows messages and members in every room (%s client; Herald's gets patches, the stock one whole results)", async (kind: ClientKind) => {
     const chat = cleanup.add(await startTestServer());
     const { token } = await loginToken(chat.server.url, 'ann');
     const watcher = chatClient(kind, chat.server.url);
@@ -83,6 +83,16 @@ describe('chat.rooms as a live query (chat.onRooms)', () => {
     // The plain query answers the same as the live form's newest result.
     expect(await watcher.trpc.chat.rooms.query()).toEqual(rooms.results.at(-1)!.rooms);
     rooms.subscription.unsubscribe();
+  });
+
+  it("serves chat.onMessage as the room channel's own stream, so it keeps the native write path", async () => {
+    const app = createChatApp();
+    cleanup.defer(() => app.close());
+    const caller = app.router.createCaller({ user: { id: 'u-ann', name: 'ann' } });
+    const stream = await caller.chat.onMessage({ room: 'lobby' });
+    // The mark a Herald connection writes channel streams straight to the socket by (no wrapping generator).
+    expect(Symbol.for('herald.nativeChannelStream') in (stream as object)).toBe(true);
+    await stream.return(undefined);
   });
 });
 

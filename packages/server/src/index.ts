@@ -39,6 +39,7 @@ export {
   type ChannelKeyRef,
   type ChannelOptions,
   type PositionedMessage,
+  type PresenceChangeNotice,
   type StreamOptions,
 } from './channels/channel.js';
 export { LIVE_RETRY_DELAY_MS, type LiveQuery, type LiveQueryOptions, type LiveStreamOptions } from './live/liveQuery.js';

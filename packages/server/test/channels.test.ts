@@ -178,6 +178,37 @@ describe.each(brokers)('channels on the %s broker', (_name, makeBroker) => {
     await presence.return();
   });
 
+  it('calls onPresenceChange once a join is stored and once a leave is stored, with the members it sees then', async () => {
+    herald = createHerald({ broker: makeBroker() });
+    const seen: { key: string; type: string; members: string[] }[] = [];
+    let changed: () => void = () => undefined;
+    const rooms = herald.channel('rooms', {
+      key: z.string().min(1),
+      message: z.object({ n: z.number() }),
+      presence: z.object({ name: z.string() }),
+      onPresenceChange: async ({ key, type }) => {
+        const members = (await rooms.members(key)).map((member) => member.info.name);
+        seen.push({ key, type, members });
+        changed();
+      },
+    });
+    const next = () => new Promise<void>((resolve) => (changed = resolve));
+    let reported = next();
+    const stream = rooms.stream('lobby', { presence: { name: 'ann' } });
+    await stream.next();
+    await reported;
+    expect(seen).toEqual([{ key: 'lobby', type: 'join', members: ['ann'] }]);
+    reported = next();
+    await stream.return();
+    await reported;
+    expect(seen[1]).toEqual({ key: 'lobby', type: 'leave', members: [] });
+    // A stream without presence info joins nothing, and nothing is called.
+    const anonymous = rooms.stream('lobby');
+    await anonymous.next();
+    await anonymous.return();
+    expect(seen).toHaveLength(2);
+  });
+
   it('refuses a second channel with the same name and names with the topic separator', () => {
     numbersChannel();
     expect(() => herald.channel('numbers', { key: z.string(), message: z.string() })).toThrow(/declared twice/);

@@ -125,6 +125,8 @@ describe('herald.channel', () => {
     expect(() => declare({ key: 'string', message })).toThrow(/herald\.channel\("c\d+"\): key must be a zod schema such as z\.string\(\), got "string"/);
     expect(() => declare({ key })).toThrow(/: message must be a zod schema such as z\.object\(\{ \.\.\. \}\), got undefined/);
     expect(() => declare({ key, message, presence: {} })).toThrow(/: presence must be a zod schema/);
+    expect(() => declare({ key, message, presence: message, onPresenceChange: 'touch' })).toThrow(/: onPresenceChange must be a function \(\{ key, type \}\) => void, got "touch"/);
+    expect(() => declare({ key, message, onPresenceChange: () => undefined })).toThrow(/: onPresenceChange needs a presence schema/);
     expect(() => declare(undefined)).toThrow(/options are missing; pass at least \{ key: z\.string\(\), message: z\.object\(\{ \.\.\. \}\) \}/);
   });
 

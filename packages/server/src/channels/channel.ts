@@ -30,6 +30,17 @@ export interface ChannelOptions<
   /** Schema of what a subscriber shows others in presence. Omit for a channel without presence. */
   presence?: TPresence;
   /**
+   * Called on the subscriber's node once its presence join is stored, and
+   * once its leave is stored (its stream ended), with the key and which it
+   * was: for what follows from membership, such as a publish on a live
+   * query's dependency so that member counts stay current, while the stream
+   * itself still goes out on the native write path. A throw or rejection is
+   * reported through `createHerald`'s `onError`; the subscription goes on. A
+   * member whose node died leaves through the presence timeout, without a call.
+   * @default none
+   */
+  onPresenceChange?: (change: PresenceChangeNotice) => void | Promise<void>;
+  /**
    * How much history each key keeps for resume and `history()`.
    * @default { size: 1_000, ttlMs: 86_400_000 } (24 hours)
    */
@@ -40,6 +51,12 @@ export interface ChannelOptions<
    * @default 10_000
    */
   subscriberBufferSize?: number;
+}
+
+/** What `onPresenceChange` is told: the key whose presence changed, and whether a subscriber joined it or left. */
+export interface PresenceChangeNotice {
+  readonly key: string;
+  readonly type: 'join' | 'leave';
 }
 
 /** The defaults of `ChannelOptions`, merged under a channel's options. */
@@ -223,6 +240,18 @@ export function createChannel<
     info: transformer.parse<PresenceInfo>(record.info),
   });
 
+  /** `onPresenceChange`, called once per join or leave stored on this node, its failures reported (one function per channel). */
+  const onPresenceChange = options.onPresenceChange;
+  const announcePresence = onPresenceChange
+    ? (topic: string, type: 'join' | 'leave'): void => {
+        try {
+          Promise.resolve(onPresenceChange({ key: topic.slice(name.length + 1), type })).catch(runtime.onError);
+        } catch (error) {
+          runtime.onError(error);
+        }
+      }
+    : null;
+
   function openStream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>>) {
     const topic = topicOf(key);
     const presenceInfo =
@@ -262,12 +291,13 @@ export function createChannel<
           throw error;
         }
         presenceClientId = record.clientId;
+        announcePresence?.(topic, 'join');
       }
       return new OpenStream(
         subscriber,
         topic,
         authorized,
-        presenceClientId === null ? null : { broker, topic, clientId: presenceClientId, onError: runtime.onError },
+        presenceClientId === null ? null : { broker, topic, clientId: presenceClientId, onError: runtime.onError, announce: announcePresence },
       );
     };
     return { open, authorize };
@@ -414,6 +444,8 @@ class OpenStream {
       readonly topic: string;
       readonly clientId: string;
       readonly onError: (error: unknown) => void;
+      /** The channel's `onPresenceChange`, if it has one. */
+      readonly announce: ((topic: string, type: 'join' | 'leave') => void) | null;
     } | null,
   ) {}
 
@@ -425,6 +457,14 @@ class OpenStream {
   async close(): Promise<void> {
     this.subscriber.close();
     const presence = this.presence;
-    if (presence) await presence.broker.presence.leave(presence.topic, presence.clientId).catch(presence.onError);
+    if (!presence) return;
+    const left = await presence.broker.presence.leave(presence.topic, presence.clientId).then(
+      () => true,
+      (error: unknown) => {
+        presence.onError(error);
+        return false;
+      },
+    );
+    if (left) presence.announce?.(presence.topic, 'leave');
   }
 }

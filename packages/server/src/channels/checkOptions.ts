@@ -28,10 +28,16 @@ export function checkChannelOptions(name: string, options: unknown): void {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`${where}: options are missing; pass at least { key: z.string(), message: z.object({ ... }) }`);
   }
-  const { key, message, presence, history, subscriberBufferSize } = options as Record<string, unknown>;
+  const { key, message, presence, history, subscriberBufferSize, onPresenceChange } = options as Record<string, unknown>;
   checkSchema(where, 'key', key, 'z.string()');
   checkSchema(where, 'message', message, 'z.object({ ... })');
   if (presence !== undefined) checkSchema(where, 'presence', presence, 'z.object({ ... })');
+  if (onPresenceChange !== undefined) {
+    if (typeof onPresenceChange !== 'function') {
+      throw new TypeError(`${where}: onPresenceChange must be a function ({ key, type }) => void, got ${describe(onPresenceChange)}`);
+    }
+    if (presence === undefined) throw new TypeError(`${where}: onPresenceChange needs a presence schema (presence: z.object({ ... })); without one no subscriber joins presence`);
+  }
   if (history !== undefined) {
     if (typeof history !== 'object' || history === null) {
       throw new TypeError(`${where}: history must be an object like { size: 1_000, ttlMs: 86_400_000 }, got ${describe(history)}`);
