@@ -70,6 +70,19 @@ export interface SuiteConfig {
    * then `afterMs` once they are gone. Decode cost: `frames` frames of each kind.
    */
   readonly abuse: { readonly baselineMs: number; readonly windowMs: number; readonly afterMs: number; readonly frames: number };
+  /**
+   * Live queries against a channel (scenarios/live.ts): `subscribers` over
+   * each count of distinct inputs in `inputs`, `publishesPerSec` publishes
+   * round-robin over them, measured as the fan-out is.
+   */
+  readonly live: {
+    readonly subscribers: number;
+    readonly inputs: readonly number[];
+    readonly publishesPerSec: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+    readonly windows: number;
+  };
 }
 
 export const FULL: SuiteConfig = {
@@ -91,6 +104,7 @@ export const FULL: SuiteConfig = {
   },
   outbox: { sizes: [1_000, 10_000, 100_000] },
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
+  live: { subscribers: 1_000, inputs: [1, 100], publishesPerSec: 100, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
 };
 
 export const QUICK: SuiteConfig = {
@@ -114,6 +128,8 @@ export const QUICK: SuiteConfig = {
   outbox: { sizes: [1_000, 10_000, 100_000] },
   // The same window: the drop comes at httpWriteTimeoutMs (30 s), whose default is the point.
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
+  // The same subscribers and rate: they are the scenario's point.
+  live: { subscribers: 1_000, inputs: [1, 100], publishesPerSec: 100, warmupMs: 1_000, windowMs: 1_500, windows: 2 },
 };
 
 /**

@@ -53,6 +53,7 @@ serveIpc<LoadgenCommands>({
           group: plan.groups?.[urlIndex] ?? urlIndex,
           recorder,
           deflate: plan.deflate === true,
+          live: plan.live === true,
           ...(plan.transport ? { transport: plan.transport } : {}),
           ...(plan.rooms ? { room: roomOf(Math.floor(index / plan.urls.length) % plan.rooms) } : {}),
         },

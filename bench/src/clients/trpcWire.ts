@@ -2,6 +2,7 @@ import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { sentAtOf, trackedIdOf } from '../lib/frames.js';
 import { nowMs } from '../lib/payload.js';
+import { LIVE_SUBSCRIPTION_PATH } from '../lib/protocol.js';
 import { QUERY_PATH, ROOM, SUBSCRIPTION_PATH, type RpcClient, type SubscriberClient, type SubscriberContext } from './types.js';
 
 export interface ReconnectPolicy {
@@ -153,7 +154,7 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
   private sendSubscription(): void {
     const resume = this.lastEventId === null ? '' : `,"lastEventId":${JSON.stringify(this.lastEventId)}`;
     this.ws?.send(
-      `{"id":${SUBSCRIPTION_ID},"method":"subscription","params":{"path":"${SUBSCRIPTION_PATH}","input":{"json":{"room":"${this.ctx.room ?? ROOM}"}}${resume}}}`,
+      `{"id":${SUBSCRIPTION_ID},"method":"subscription","params":{"path":"${this.ctx.live ? LIVE_SUBSCRIPTION_PATH : SUBSCRIPTION_PATH}","input":{"json":{"room":"${this.ctx.room ?? ROOM}"}}${resume}}}`,
     );
   }
 
@@ -203,7 +204,8 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
     const result = message.result;
     if (result?.type !== 'data') return;
     if (typeof result.id === 'string') this.lastEventId = result.id;
-    if (result.data?.json?.data?.type !== 'live') return;
+    // A channel is live at its `live` marker; a live query at its first result (one with no message yet, so read here).
+    if (!this.ctx.live && result.data?.json?.data?.type !== 'live') return;
     this.live?.resolve();
     this.live = null;
     if (this.resumePending && this.droppedSinceArm) {

@@ -11,6 +11,8 @@ export interface SubscriberContext {
   readonly transport?: 'websocket' | 'http';
   /** The room to subscribe to (trpc-wire clients). @default ROOM */
   readonly room?: string;
+  /** Subscribe to the live query over the room's newest message instead of the room (trpc-wire clients). */
+  readonly live?: boolean;
 }
 
 /** One load-generator connection that receives the fan-out. */

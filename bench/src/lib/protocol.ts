@@ -32,6 +32,9 @@ export interface ServerConfig {
   readonly payloadBytes?: number;
 }
 
+/** The subscription of the live-query runs: `herald.live` over the newest message of a room (Herald's bench app). */
+export const LIVE_SUBSCRIPTION_PATH = 'onLatest';
+
 /** Event-loop delay over a window, in ms (of the 10 ms monitor timer: a loop held for d ms shows as about d). */
 export interface LoopDelay {
   readonly p99Ms: number;
@@ -62,6 +65,8 @@ export interface ServerStats {
   readonly stalls: number;
   /** Write-type system calls (write, writev) the process has made so far; null off Linux. */
   readonly writeSyscalls: number | null;
+  /** Herald: runs of the live query so far (its recomputes); null elsewhere. */
+  readonly recomputes: number | null;
 }
 
 /**
@@ -104,6 +109,8 @@ export interface ConnectPlan {
   readonly rooms?: number;
   /** trpc-wire only: offer permessage-deflate (as browsers and `ws` do by default). */
   readonly deflate?: boolean;
+  /** trpc-wire only: subscribe to the live query's form (`LIVE_SUBSCRIPTION_PATH`) instead of the room's channel. */
+  readonly live?: boolean;
   /** herald-client only: its `transport` (default `'websocket'`; `'http'` subscribes over Server-Sent Events). */
   readonly transport?: 'websocket' | 'http';
   /** Connection attempts in flight at once. */

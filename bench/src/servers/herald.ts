@@ -2,23 +2,45 @@ import { initTRPC } from '@trpc/server';
 import { createHerald, createHeraldServer, heraldErrorFormatter, resumeInput, transformer, type Herald } from '@herald/server';
 import { pino } from 'pino';
 import { z } from 'zod';
+import type { BenchMessage } from '../lib/payload.js';
 import { roomOf, type ServerConfig } from '../lib/protocol.js';
 import { ROOM, type BenchServer } from './types.js';
 
-/** The bench app on Herald: one channel, its subscription (the native path), and a trivial query. */
+/**
+ * The bench app on Herald: one channel, its subscription (the native path),
+ * a trivial query, and a live query over the newest message of a room
+ * (`latest`, kept in memory by `publish`), whose live form is `onLatest`.
+ */
 export function createHeraldBenchApp(herald: Herald) {
   const messages = herald.channel('bench', {
     key: z.string().min(1).max(64),
     message: z.object({ n: z.number().int(), sentAt: z.number(), text: z.string() }),
   });
+  const newest = new Map<string, BenchMessage>();
+  const counts = { recomputes: 0 };
   const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter });
+  const Room = z.object({ room: z.string().min(1).max(64) });
+  const latest = t.procedure.input(Room).query(({ input }): BenchMessage | null => {
+    counts.recomputes++;
+    return newest.get(input.room) ?? null;
+  });
+  const latestLive = herald.live(latest, { name: 'latest', dependsOn: (input) => [messages.key(input.room)] });
   const router = t.router({
     ping: t.procedure.query(() => 'pong'),
     onMessage: t.procedure
       .input(z.object({ room: z.string(), ...resumeInput }))
       .subscription(({ input, signal }) => messages.stream(input.room, { lastEventId: input.lastEventId, signal })),
+    latest,
+    onLatest: t.procedure
+      .input(Room.extend(resumeInput))
+      .subscription(({ input, ctx, signal }) => latestLive.stream({ room: input.room }, { ctx, lastEventId: input.lastEventId, signal })),
   });
-  return { messages, router };
+  /** Keeps `message` as the room's newest (what `latest` reads), then publishes it. */
+  const publish = (room: string, message: BenchMessage) => {
+    newest.set(room, message);
+    return messages.publish(room, message);
+  };
+  return { messages, router, publish, counts };
 }
 
 /** The router type the bench's typed RPC clients use (the stock tRPC bench router has the same `ping`). */
@@ -75,7 +97,8 @@ export async function startHerald(config: ServerConfig): Promise<BenchServer> {
       const text = (await server.metrics?.getSingleMetricAsString('herald_messages_received_total')) ?? '';
       return Number(/^herald_messages_received_total (\S+)$/m.exec(text)?.[1] ?? 0);
     },
-    publish: rooms > 0 ? (message) => app.messages.publish(roomOf(next++ % rooms), message) : (message) => app.messages.publish(ROOM, message),
+    publish: rooms > 0 ? (message) => app.publish(roomOf(next++ % rooms), message) : (message) => app.publish(ROOM, message),
+    recomputes: () => app.counts.recomputes,
     async close() {
       await server.close();
       await herald.close();

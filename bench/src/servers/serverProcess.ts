@@ -50,6 +50,7 @@ serveIpc<ServerCommands>(
         framesIn: server.framesIn ? await server.framesIn() : null,
         stalls: publisher.stalls,
         writeSyscalls: writeSyscalls('self'),
+        recomputes: server.recomputes ? server.recomputes() : null,
       };
     },
     publish(plan) {

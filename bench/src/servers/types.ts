@@ -12,6 +12,8 @@ export interface BenchServer {
    * promise (Herald's publish) rejects when the message was not published.
    */
   publish(message: BenchMessage): void | Promise<unknown>;
+  /** Herald: how many times its live query ran so far. */
+  recomputes?(): number;
   close(): Promise<void>;
 }
 

@@ -92,7 +92,7 @@ describe('chat.rooms as a live query (chat.onRooms)', () => {
     const stream = await caller.chat.onMessage({ room: 'lobby' });
     // The mark a Herald connection writes channel streams straight to the socket by (no wrapping generator).
     expect(Symbol.for('herald.nativeChannelStream') in (stream as object)).toBe(true);
-    await stream.return(undefined);
+    await stream[Symbol.asyncIterator]().return?.();
   });
 });
 
