@@ -13,7 +13,7 @@ import { createFaultProxy } from '@herald/server/testing';
 import { versionOf } from '../src/live/version.js';
 import { redisTargets } from './helpers/redisTargets.js';
 import { Cleanup, CLIENT_KINDS, heraldClient, IN_CI, makeClient, REDIS_URL, redisAvailable, testPrefix, type ClientKind } from '@herald/test-kit';
-import { Watcher } from './helpers/liveWatcher.js';
+import { counterBump, Watcher } from './helpers/liveWatcher.js';
 
 interface Ctx {
   readonly user: string | null;
@@ -53,13 +53,7 @@ function createCounterApp(broker: Broker, store: Map<string, number>, revoked: S
       .subscription(({ input, ctx, signal }) => totalLive.stream({ counter: input.counter }, { ctx, lastEventId: input.lastEventId, signal })),
   });
 
-  /** Adds one to the counter in the store, then publishes the change. */
-  async function bump(counter: string): Promise<void> {
-    const next = (store.get(counter) ?? 0) + 1;
-    store.set(counter, next);
-    await counters.publish(counter, { total: next });
-  }
-  return { herald, router, stats, bump };
+  return { herald, router, stats, bump: counterBump(store, counters) };
 }
 type CounterRouter = ReturnType<typeof createCounterApp>['router'];
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { createHerald, createHeraldServer, memoryBroker, resumeInput, transformer } from '@herald/server';
 import { createHeraldClient } from '@herald/client';
 import { Cleanup, CLIENT_KINDS, expiringToken, expiringTokenAuth, makeClient, rawSocket, request, withTimeout, type TestUser } from '@herald/test-kit';
-import { Watcher } from './helpers/liveWatcher.js';
+import { counterBump, Watcher } from './helpers/liveWatcher.js';
 
 interface Ctx {
   readonly user: TestUser | null;
@@ -54,12 +54,7 @@ function createApp() {
       .input(z.object({ counter: z.string().min(1), ...resumeInput }))
       .subscription(({ input, ctx, signal }) => totalLive.stream({ counter: input.counter }, { ctx, lastEventId: input.lastEventId, signal })),
   });
-  async function bump(counter: string): Promise<void> {
-    const next = (store.get(counter) ?? 0) + 1;
-    store.set(counter, next);
-    await counters.publish(counter, { total: next });
-  }
-  return { herald, router, reads, bump };
+  return { herald, router, reads, bump: counterBump(store, counters) };
 }
 type AppRouter = ReturnType<typeof createApp>['router'];
 

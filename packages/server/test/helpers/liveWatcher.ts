@@ -1,5 +1,14 @@
 import { withTimeout } from '@herald/test-kit';
 
+/** A test app's write: adds one to `counter` in `store`, then publishes the new total on `counters`. */
+export function counterBump(store: Map<string, number>, counters: { publish(key: string, message: { total: number }): Promise<unknown> }) {
+  return async (counter: string): Promise<void> => {
+    const next = (store.get(counter) ?? 0) + 1;
+    store.set(counter, next);
+    await counters.publish(counter, { total: next });
+  };
+}
+
 /** One result of a live query as a test sees it: its version and the counter total it carries. */
 export interface Result {
   readonly id: string;
