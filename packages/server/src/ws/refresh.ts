@@ -23,7 +23,7 @@ export interface RefreshHost {
   renew(refreshed: Admitted): void;
 }
 
-/** A channel subscription, which checks its authorization again with a refreshed context. */
+/** A channel subscription or live query, which checks its authorization again with a refreshed context. */
 interface Reauthorizable extends HostedCall {
   reauthorize?(ctx: unknown): Promise<void>;
 }
@@ -32,8 +32,8 @@ interface Reauthorizable extends HostedCall {
  * An in-band refresh: fresh `connectionParams` on the open socket run
  * `authenticate` and `createContext` again (the gate's `refresh`): same
  * socket, same subscriptions, new expiry. Each open channel subscription is
- * authorized again with the new context; one that no longer is ends with
- * FORBIDDEN while the others go on. A refused refresh changes nothing: the
+ * authorized again with the new context, and each live query run with it;
+ * one that no longer is allowed ends with its refusal while the others go on. A refused refresh changes nothing: the
  * client hears why (a session notice), and the connection ends at its old expiry.
  */
 export async function reauthenticate(host: RefreshHost, message: { data?: unknown }): Promise<void> {
