@@ -122,11 +122,12 @@ export class SocketSession implements Session {
   }
 
   startCall(call: OutgoingCall): boolean {
-    // The same text as JSON.stringify({ id, method, params: { path, input, lastEventId?, idempotencyKey? } }).
+    // The same text as JSON.stringify({ id, method, params: { path, input, lastEventId?, idempotencyKey?, trace? } }).
     const input = inputJson(call.serializedInput);
     let params = `"path":${JSON.stringify(call.path)}${input === undefined ? '' : `,"input":${input}`}`;
     if (call.lastEventId !== undefined) params += `,"lastEventId":${JSON.stringify(call.lastEventId)}`;
     if (call.idempotencyKey !== undefined) params += `,"idempotencyKey":${JSON.stringify(call.idempotencyKey)}`;
+    if (call.trace !== undefined) params += `,"trace":${JSON.stringify(call.trace)}`;
     return this.#request(`{"id":${JSON.stringify(call.id)},"method":${JSON.stringify(call.type)},"params":{${params}}}`, call.id);
   }
 

@@ -9,6 +9,7 @@ import type { RunningCall } from '../calls/runningCall.js';
 import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStream.js';
 import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
+import { codeOf, recordSubscriptionEnd, type HeraldSpan, type TraceCarrier } from '../observability/tracing.js';
 import type { CallHost, HostedCall } from './host.js';
 import { PreparedFrame } from './preparedFrame.js';
 import type { Envelope } from './wire.js';
@@ -27,6 +28,8 @@ export class NativeSubscription implements EventSink, HostedCall {
     private readonly connection: CallHost,
     readonly envelope: Envelope,
     readonly path: string | undefined,
+    /** The trace context of its start's span, when one was recorded: its end's span links to it. */
+    private readonly started: TraceCarrier | null = null,
   ) {
     this.frameKey = connection.binary ? BINARY_FRAME_PREFIX + envelope : envelope;
   }
@@ -89,6 +92,7 @@ export class NativeSubscription implements EventSink, HostedCall {
   /** Ends it: stops its delivery, then (unless it was ended with an error) tells the client it stopped. */
   release(notify = true): void {
     const connection = this.connection;
+    if (this.started) recordSubscriptionEnd(this.path ?? '', this.started, notify ? 'stopped' : 'refused');
     connection.config.metrics.subscriptions--;
     connection.forget(this.envelope, this);
     this.handle?.close().then(
@@ -126,7 +130,31 @@ const BINARY_FRAME_PREFIX = 'msgpack:';
  * this function's frame or any closure. Any other async iterable or
  * observable is stepped (`stepSubscription`).
  */
-export async function subscribe(connection: CallHost, envelope: Envelope, call: RunningCall, context: ErrorContext, batchIndex: number): Promise<void> {
+export async function subscribe(
+  connection: CallHost,
+  envelope: Envelope,
+  call: RunningCall,
+  context: ErrorContext,
+  batchIndex: number,
+  span: HeraldSpan | null,
+): Promise<void> {
+  // The span of its start (when an OpenTelemetry SDK records spans) lasts until it is live or failed; its end is a span linked to it.
+  if (!span) return openSubscription(connection, envelope, call, context, batchIndex, null);
+  try {
+    await span.run(() => openSubscription(connection, envelope, call, context, batchIndex, span));
+  } finally {
+    span.end();
+  }
+}
+
+async function openSubscription(
+  connection: CallHost,
+  envelope: Envelope,
+  call: RunningCall,
+  context: ErrorContext,
+  batchIndex: number,
+  span: HeraldSpan | null,
+): Promise<void> {
   const opening = connection.opening.open();
   call.opening = opening;
   try {
@@ -136,7 +164,7 @@ export async function subscribe(connection: CallHost, envelope: Envelope, call: 
     // router speaks (createHeraldServer refuses any other), so it goes out as it is.
     const native = nativeStreamOf(result);
     if (!native) {
-      await stepSubscription(connection, envelope, call, context, opening, result);
+      await stepSubscription(connection, envelope, call, context, opening, result, span);
       return;
     }
     try {
@@ -146,7 +174,7 @@ export async function subscribe(connection: CallHost, envelope: Envelope, call: 
       // The history and the `live` marker usually follow within the same tick
       // (always with the memory broker): `started` waits for them, one write for all.
       connection.send(connection.config.wire.started(envelope), true);
-      const subscription = new NativeSubscription(connection, envelope, context.path);
+      const subscription = new NativeSubscription(connection, envelope, context.path, span?.carrier() ?? null);
       subscription.handle = await native.open(subscription);
       connection.config.metrics.subscriptions++;
       // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
@@ -158,6 +186,7 @@ export async function subscribe(connection: CallHost, envelope: Envelope, call: 
       void (result as AsyncGenerator).return(undefined);
     }
   } catch (cause) {
+    span?.fail(cause, codeOf(cause));
     connection.fail(envelope, call, context, cause);
   } finally {
     // A subscription that failed or was refused before it went live no longer holds the calls behind it.
@@ -174,6 +203,7 @@ async function stepSubscription(
   context: ErrorContext,
   opening: Opening,
   result: unknown,
+  span: HeraldSpan | null,
 ): Promise<void> {
   const { config } = connection;
   if (!isAsyncIterable(result) && !isObservable(result)) {
@@ -190,6 +220,8 @@ async function stepSubscription(
   // A stream Herald cannot see into is live once its procedure returned it:
   // what it attaches to on its first step is the procedure's own business.
   opening.settle();
+  const started = span?.carrier() ?? null;
+  span?.end();
   const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
   config.metrics.subscriptions++;
   try {
@@ -202,6 +234,7 @@ async function stepSubscription(
       );
     }
   } finally {
+    if (started) recordSubscriptionEnd(context.path ?? '', started, signal.aborted ? 'stopped' : 'ended');
     config.metrics.subscriptions--;
     // Not awaited when aborted: a generator stuck in its own await would hold the connection's teardown.
     const returned = iterator.return?.();
