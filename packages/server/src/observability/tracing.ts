@@ -74,12 +74,20 @@ export function tracingActive(): boolean {
   return activeTracer() !== null;
 }
 
-/**
- * One span Herald started. `run` runs code with it as the active span (so
- * the publishes a procedure makes are its children); `fail` marks it failed;
- * `end` ends it (once).
- */
-export class HeraldSpan {
+/** One span Herald started (its OpenTelemetry types stay inside this module, out of Herald's declarations). */
+export interface HeraldSpan {
+  /** Runs `fn` with this span active, so the spans `fn` starts (a procedure's publishes) are its children. */
+  run<T>(fn: () => T): T;
+  /** Its trace context as the app's propagator writes it (stored with a published message); null when it writes nothing. */
+  carrier(): TraceCarrier | null;
+  set(name: string, value: string | number | boolean): void;
+  /** Marks it failed with `cause` (its `code`, when it has one, as `error.type`). */
+  fail(cause: unknown, code?: string): void;
+  /** Ends it; a second call does nothing. */
+  end(): void;
+}
+
+class OtelSpan implements HeraldSpan {
   readonly #api: Api;
   readonly #span: Span;
   readonly #context: Context;
@@ -95,7 +103,6 @@ export class HeraldSpan {
     return this.#api.context.with(this.#context, fn);
   }
 
-  /** Its trace context as the app's propagator writes it (stored with a published message); null when it writes nothing. */
   carrier(): TraceCarrier | null {
     const carrier: TraceCarrier = {};
     this.#api.propagation.inject(this.#context, carrier);
@@ -106,7 +113,6 @@ export class HeraldSpan {
     this.#span.setAttribute(name, value);
   }
 
-  /** Marks it failed with `cause` (its `code`, when it has one, as `error.type`). */
   fail(cause: unknown, code?: string): void {
     const message = cause instanceof Error ? cause.message : String(cause);
     this.#span.setStatus({ code: this.#api.SpanStatusCode.ERROR, message });
@@ -114,7 +120,6 @@ export class HeraldSpan {
     if (cause instanceof Error) this.#span.recordException(cause);
   }
 
-  /** Ends it; a second call does nothing. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
@@ -139,7 +144,7 @@ function start(name: string, kind: 'server' | 'client' | 'producer' | 'consumer'
     if (context && otel.isSpanContextValid(context)) links.push({ context });
   }
   const span = tracer.startSpan(name, { kind: SPAN_KINDS[kind](otel), attributes: options.attributes, links }, parent);
-  return new HeraldSpan(otel, span, parent);
+  return new OtelSpan(otel, span, parent);
 }
 
 const SPAN_KINDS = {
