@@ -38,8 +38,9 @@ import { RPC_SERVERS, runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
+import { runTracing, type TracingRow } from './scenarios/tracing.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse', 'tracing'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -94,6 +95,7 @@ let node: NodeRow[] = [];
 let shards: ShardsResult | null = null;
 let outbox: OutboxRow[] = [];
 let abuse: AbuseResult | null = null;
+let tracing: TracingRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -131,6 +133,7 @@ node = await scenario('node', () => runNode(config, { systems: pick(NODE_SYSTEMS
 shards = await scenario('shards', () => runShards(config), shards);
 outbox = await scenario('outbox', () => runOutbox(config), outbox);
 abuse = await scenario('abuse', () => runAbuse(config), abuse);
+tracing = await scenario('tracing', () => runTracing(config), tracing);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -153,6 +156,7 @@ const results: SuiteResults = {
   shards,
   outbox,
   abuse,
+  tracing,
   notes,
 };
 

@@ -6,6 +6,7 @@ import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { abuseSection } from './abuse.js';
 import { shardsSection } from './shards.js';
+import { tracingSection } from './tracing.js';
 import { topicsSection } from './topics.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
 import type { SuiteResults } from './results.js';
@@ -415,6 +416,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   out.push(...nodeSection(results));
   out.push(...shardsSection(results.shards ?? null));
   out.push(...outboxSection(results));
+  out.push(...tracingSection(results));
   out.push(...abuseSection(results));
 
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');

@@ -2,6 +2,7 @@ import type { SystemName } from '../lib/protocol.js';
 import { fmt } from '../lib/log.js';
 import type { RpcServer } from '../scenarios/rpc.js';
 import { abuseTargetLines } from './abuse.js';
+import { tracingTargetLines } from './tracing.js';
 import type { SuiteResults } from './results.js';
 
 export interface TargetLine {
@@ -221,6 +222,7 @@ export function targetLines(results: SuiteResults): TargetLine[] {
     ),
   );
   lines.push(...abuseTargetLines(results));
+  lines.push(...tracingTargetLines(results));
   return lines;
 }
 

@@ -3,6 +3,7 @@ import { createHerald, createHeraldServer, heraldErrorFormatter, resumeInput, tr
 import { pino } from 'pino';
 import { z } from 'zod';
 import { roomOf, type ServerConfig } from '../lib/protocol.js';
+import { setUpTracing } from './tracing.js';
 import { ROOM, type BenchServer } from './types.js';
 
 /** The bench app on Herald: one channel, its subscription (the native path), and a trivial query. */
@@ -43,6 +44,7 @@ export const BENCH_SERVER_OPTIONS = {
 };
 
 export async function startHerald(config: ServerConfig): Promise<BenchServer> {
+  await setUpTracing(config.tracing ?? 'no-sdk');
   // The Redis broker (and ioredis) only for the scale-out runs: a memory-broker server starts without loading them.
   const broker = config.redis
     ? (await import('@herald/server/redis')).redisBroker({
