@@ -122,7 +122,7 @@ export const QUICK: SuiteConfig = {
   },
   // The same sizes: the 100,000-entry backlog is the point of the scenario.
   outbox: { sizes: [1_000, 10_000, 100_000] },
-  tracing: { subscribers: 1_000, deliveriesPerSec: 20_000, rounds: 3, warmupMs: 500, windowMs: 800, windows: 2 },
+  tracing: { subscribers: 1_000, deliveriesPerSec: 20_000, rounds: 5, warmupMs: 500, windowMs: 800, windows: 1 },
   // The same window: the drop comes at httpWriteTimeoutMs (30 s), whose default is the point.
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
 };
