@@ -4,7 +4,7 @@ import { openTelemetry } from '@herald/client/otel';
 import { redisBroker } from '@herald/server/redis';
 import type { AppRouter, Message } from '@herald/example-chat-server';
 import { Cleanup, deletePrefix, IN_CI, recordChannel, REDIS_URL, redisAvailable, testPrefix } from '@herald/test-kit';
-import { parentOf, recordTraces, type ReadableSpan, type RecordedTraces } from '@herald/test-kit/otel';
+import { parentOf, recordTraces, type ReadableSpan } from '@herald/test-kit/otel';
 import { loginToken, startTestServer } from './helpers/chat.js';
 
 /** SpanKind's values (the API's enum, without importing it here). */
@@ -21,12 +21,7 @@ const BROKERS = [
 
 describe('OpenTelemetry: one chat.send is one trace', () => {
   const cleanup = new Cleanup();
-  let traces: RecordedTraces | null = null;
-  afterEach(async () => {
-    await cleanup.run();
-    await traces?.stop();
-    traces = null;
-  });
+  afterEach(() => cleanup.run());
 
   /** Herald's client with tracing on, logged in when given a token. */
   function tracedClient(url: string, token?: string) {
@@ -39,8 +34,7 @@ describe('OpenTelemetry: one chat.send is one trace', () => {
     const prefix = testPrefix();
     if (redis) cleanup.defer(() => deletePrefix(REDIS_URL, prefix));
     const chat = cleanup.add(await startTestServer(redis ? { broker: redisBroker({ url: REDIS_URL, prefix }) } : {}));
-    traces = recordTraces();
-    const recorded = traces;
+    const recorded = cleanup.add(recordTraces());
     const { token } = await loginToken(chat.server.url, 'ann');
     const ann = tracedClient(chat.server.url, token);
     const reader = tracedClient(chat.server.url);

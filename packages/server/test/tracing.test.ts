@@ -18,7 +18,7 @@ import {
   trpcErrorOf,
   type HardeningRouter,
 } from '@herald/test-kit';
-import { parentOf, recordTraces, type ReadableSpan, type RecordedTraces } from '@herald/test-kit/otel';
+import { parentOf, recordTraces, type ReadableSpan } from '@herald/test-kit/otel';
 import { carrierOf } from '../src/observability/tracing.js';
 
 /** SpanKind's and SpanStatusCode's values (the API's enums). */
@@ -27,12 +27,7 @@ const ERROR = 2;
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/;
 
 const cleanup = new Cleanup();
-let traces: RecordedTraces | null = null;
-afterEach(async () => {
-  await cleanup.run();
-  await traces?.stop();
-  traces = null;
-});
+afterEach(() => cleanup.run());
 
 function tracedClient(url: string) {
   const client = createHeraldClient<HardeningRouter>({ url, backoff: FAST_BACKOFF, tracing: openTelemetry() });
@@ -45,7 +40,7 @@ const serverSpan = (name: string) => (span: ReadableSpan) => span.name === name 
 describe('OpenTelemetry spans of the server', () => {
   it("records a subscription's start and, linked to it, its end", async () => {
     const { server } = cleanup.add(await startHardeningServer());
-    traces = recordTraces();
+    const traces = cleanup.add(recordTraces());
     const client = tracedClient(server.url);
     const numbers = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream: 's' }, handlers));
     await numbers.waitForLive();
@@ -64,7 +59,7 @@ describe('OpenTelemetry spans of the server', () => {
 
   it("marks a failed call's span with the error, and serves the stock client (a root span) the same", async () => {
     const { server } = cleanup.add(await startHardeningServer());
-    traces = recordTraces();
+    const traces = cleanup.add(recordTraces());
     const stock = cleanup.add(stockClient<HardeningRouter>(server.url));
     await trpcErrorOf(stock.trpc.add.query({ a: 'one' as unknown as number, b: 2 }));
     const failed = await traces.until(serverSpan('add'), 'the failed call span');
@@ -76,7 +71,7 @@ describe('OpenTelemetry spans of the server', () => {
 
   it('ignores trace context that is not an object of strings (the call starts a new trace)', async () => {
     const { server } = cleanup.add(await startHardeningServer());
-    traces = recordTraces();
+    const traces = cleanup.add(recordTraces());
     const socket = rawSocket(server.url);
     cleanup.defer(() => socket.close());
     const input = { json: { a: 1, b: 2 } };
@@ -84,7 +79,7 @@ describe('OpenTelemetry spans of the server', () => {
     socket.send({ id: 2, method: 'query', params: { path: 'add', input, trace: { traceparent: 7 } } });
     socket.send({ id: 3, method: 'query', params: { path: 'add', input, trace: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } } });
     for (const id of [1, 2, 3]) await socket.frame((frame) => (frame as { id?: unknown }).id === id, 5_000, `the answer to ${id}`);
-    await traces.until(() => traces!.spans().filter(serverSpan('add')).length === 3, 'three call spans');
+    await traces.until(() => traces.spans().filter(serverSpan('add')).length === 3, 'three call spans');
     const parents = traces.spans().filter(serverSpan('add')).map((span) => parentOf(span));
     expect(parents.sort()).toEqual(['b7ad6b7169203331', undefined, undefined]);
     expect(carrierOf({ traceparent: 'x'.repeat(513) })).toBeNull();
@@ -118,7 +113,7 @@ describe.runIf(redisUp)('trace context stored with channel messages (Redis)', ()
     await client.trpc.publish.mutate({ stream: 'r', n: 1 });
     expect(await storedFields(prefix, 'numbers:r')).toEqual([['d', expect.any(String)]]);
 
-    traces = recordTraces();
+    const traces = cleanup.add(recordTraces());
     await client.trpc.publish.mutate({ stream: 'r', n: 2 });
     const publish = await traces.until((span) => span.name === 'publish numbers', 'the publish span');
     const [, second] = await storedFields(prefix, 'numbers:r');

@@ -18,11 +18,11 @@ export interface RecordedTraces {
   spans(): ReadableSpan[];
   /** Resolves with the first ended span `match` accepts (one already ended included), bounded by `timeoutMs`. */
   until(match: (span: ReadableSpan) => boolean, label: string, timeoutMs?: number): Promise<ReadableSpan>;
-  /** Unregisters the SDK (provider, context manager, propagator) and forgets the spans. */
-  stop(): Promise<void>;
+  /** Unregisters the SDK (provider, context manager, propagator) and forgets the spans (`Cleanup.add` calls it). */
+  close(): Promise<void>;
 }
 
-/** Registers an SDK globally until `stop()`: one at a time per process. */
+/** Registers an SDK globally until `close()`: one at a time per process. */
 export function recordTraces(): RecordedTraces {
   const exporter = new InMemorySpanExporter();
   const waiters = new Set<(span: ReadableSpan) => void>();
@@ -56,7 +56,7 @@ export function recordTraces(): RecordedTraces {
         if (waiter) waiters.delete(waiter);
       });
     },
-    async stop() {
+    async close() {
       trace.disable();
       context.disable();
       propagation.disable();

@@ -118,6 +118,9 @@ const TRACKED_DATA = 'tracked-data';
 /** Before an envelope, the memo key of its MessagePack frame (its JSON frame's key is the envelope itself). */
 const BINARY_FRAME_PREFIX = 'msgpack:';
 
+/** `subscribe`'s arguments: the request on its connection, and the span of its start (when an OpenTelemetry SDK records spans). */
+type SubscribeArgs = [connection: CallHost, envelope: Envelope, call: RunningCall, context: ErrorContext, batchIndex: number, span: HeraldSpan | null];
+
 /**
  * Runs a subscription request to its end; never rejects (a failure goes to
  * `fail`). It is registered as opening at once, before its first await, so
@@ -130,31 +133,18 @@ const BINARY_FRAME_PREFIX = 'msgpack:';
  * this function's frame or any closure. Any other async iterable or
  * observable is stepped (`stepSubscription`).
  */
-export async function subscribe(
-  connection: CallHost,
-  envelope: Envelope,
-  call: RunningCall,
-  context: ErrorContext,
-  batchIndex: number,
-  span: HeraldSpan | null,
-): Promise<void> {
-  // The span of its start (when an OpenTelemetry SDK records spans) lasts until it is live or failed; its end is a span linked to it.
-  if (!span) return openSubscription(connection, envelope, call, context, batchIndex, null);
+export async function subscribe(...args: SubscribeArgs): Promise<void> {
+  // The span of its start lasts until it is live or failed; its end is a span linked to it.
+  const span = args[5];
+  if (!span) return openSubscription(...args);
   try {
-    await span.run(() => openSubscription(connection, envelope, call, context, batchIndex, span));
+    await span.run(() => openSubscription(...args));
   } finally {
     span.end();
   }
 }
 
-async function openSubscription(
-  connection: CallHost,
-  envelope: Envelope,
-  call: RunningCall,
-  context: ErrorContext,
-  batchIndex: number,
-  span: HeraldSpan | null,
-): Promise<void> {
+async function openSubscription(...[connection, envelope, call, context, batchIndex, span]: SubscribeArgs): Promise<void> {
   const opening = connection.opening.open();
   call.opening = opening;
   try {
