@@ -127,7 +127,10 @@ class OtelSpan implements HeraldSpan {
   }
 }
 
-/** Starts a span (null when nothing records it): `parent` is a carrier from elsewhere, else the active context is. */
+/**
+ * Starts a span (null when nothing records it). `parent`: a carrier from
+ * elsewhere (null: none, a new trace); absent, the active context is the parent.
+ */
 function start(name: string, kind: 'server' | 'client' | 'producer' | 'consumer' | 'internal', options: {
   readonly attributes: SpanOptions['attributes'];
   readonly parent?: TraceCarrier | null;
@@ -136,7 +139,7 @@ function start(name: string, kind: 'server' | 'client' | 'producer' | 'consumer'
   const tracer = activeTracer();
   if (tracer === null || api === null) return null;
   const otel = api;
-  const parent = options.parent ? contextOf(otel, options.parent) : otel.context.active();
+  const parent = options.parent === undefined ? otel.context.active() : options.parent === null ? otel.ROOT_CONTEXT : contextOf(otel, options.parent);
   const links: Link[] = [];
   for (const carrier of options.links ?? []) {
     if (!carrier) continue;
@@ -194,6 +197,7 @@ export function startCallSpan(type: 'query' | 'mutation' | 'subscription', path:
  */
 export function recordSubscriptionEnd(path: string, started: TraceCarrier | null, reason: string): void {
   const span = start(`${path} end`, 'server', {
+    parent: null,
     links: [started],
     attributes: { 'rpc.system': RPC_SYSTEM, 'rpc.method': path, 'herald.call.type': 'subscription', 'herald.subscription.end': reason },
   });
