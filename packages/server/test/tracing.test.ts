@@ -69,6 +69,19 @@ describe('OpenTelemetry spans of the server', () => {
     expect(await stock.trpc.add.query({ a: 1, b: 2 })).toBe(3);
   });
 
+  it("ends the client's span of a failed call with the error, and refuses a tracing option that is not one", async () => {
+    const { server } = cleanup.add(await startHardeningServer());
+    const traces = cleanup.add(recordTraces());
+    const client = tracedClient(server.url);
+    await trpcErrorOf(client.trpc.add.query({ a: 'one' as unknown as number, b: 2 }));
+    const failed = await traces.until((span) => span.name === 'add' && span.instrumentationScope.name === '@herald/client', "the client's failed span");
+    expect(failed.status.code).toBe(ERROR);
+    expect(failed.attributes['error.type']).toBe('BAD_REQUEST');
+    const serverSide = await traces.until(serverSpan('add'), "the server's failed span");
+    expect(parentOf(serverSide)).toBe(failed.spanContext().spanId);
+    expect(() => createHeraldClient<HardeningRouter>({ url: server.url, tracing: {} as never })).toThrow(/tracing must be what openTelemetry\(\) from '@herald\/client\/otel' returns/);
+  });
+
   it('ignores trace context that is not an object of strings (the call starts a new trace)', async () => {
     const { server } = cleanup.add(await startHardeningServer());
     const traces = cleanup.add(recordTraces());
