@@ -62,6 +62,15 @@ export interface SuiteConfig {
   };
   /** The durable outbox: offline backlogs of these sizes recorded, reloaded and drained, on the memory and file stores. */
   readonly outbox: { readonly sizes: readonly number[] };
+  /** OpenTelemetry's cost: subscribers of the fan-out load, its fixed rate, and rounds of every mode in turn (scenarios/tracing.ts). */
+  readonly tracing: {
+    readonly subscribers: number;
+    readonly deliveriesPerSec: number;
+    readonly rounds: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+    readonly windows: number;
+  };
   /**
    * Clients that do not play by the rules, against Herald's production
    * defaults. Unread answers: the server sampled for `baselineMs`, then for
@@ -103,6 +112,7 @@ export const FULL: SuiteConfig = {
     rpc: { connections: 100, warmupMs: 10_000, windowMs: 10_000 },
   },
   outbox: { sizes: [1_000, 10_000, 100_000] },
+  tracing: { subscribers: 1_000, deliveriesPerSec: 20_000, rounds: 3, warmupMs: 1_000, windowMs: 2_000, windows: 2 },
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
   live: { subscribers: 1_000, inputs: [1, 100], publishesPerSec: 100, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
 };
@@ -126,6 +136,7 @@ export const QUICK: SuiteConfig = {
   },
   // The same sizes: the 100,000-entry backlog is the point of the scenario.
   outbox: { sizes: [1_000, 10_000, 100_000] },
+  tracing: { subscribers: 1_000, deliveriesPerSec: 20_000, rounds: 5, warmupMs: 500, windowMs: 800, windows: 1 },
   // The same window: the drop comes at httpWriteTimeoutMs (30 s), whose default is the point.
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
   // The same subscribers and rate: they are the scenario's point.

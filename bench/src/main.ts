@@ -39,8 +39,9 @@ import { RPC_SERVERS, runRpc, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
+import { runTracing, type TracingRow } from './scenarios/tracing.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse', 'live'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse', 'live', 'tracing'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -96,6 +97,7 @@ let shards: ShardsResult | null = null;
 let outbox: OutboxRow[] = [];
 let abuse: AbuseResult | null = null;
 let live: LiveRow[] = [];
+let tracing: TracingRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -134,6 +136,7 @@ shards = await scenario('shards', () => runShards(config), shards);
 outbox = await scenario('outbox', () => runOutbox(config), outbox);
 abuse = await scenario('abuse', () => runAbuse(config), abuse);
 live = await scenario('live', () => runLive(config), live);
+tracing = await scenario('tracing', () => runTracing(config), tracing);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -157,6 +160,7 @@ const results: SuiteResults = {
   outbox,
   abuse,
   live,
+  tracing,
   notes,
 };
 

@@ -14,7 +14,8 @@
  *     (docs/tour/*.ts) with `moduleResolution: NodeNext`, strict, without
  *     `skipLibCheck` and with no types but `@types/node` (the server side
  *     first, before `ws` is installed); checks that the
- *     optional peers (ioredis, jose, prom-client) are not installed; runs the
+ *     optional peers (ioredis, jose, prom-client, @opentelemetry/api) are not
+ *     installed (the tour then runs without tracing); runs the
  *     tour's server, its client and the stock-client example (each must exit
  *     on its own), and a server with metrics on, which must refuse to start
  *     without prom-client and say what to do; all on the combination's
@@ -35,7 +36,7 @@ import { COMBINATIONS, type Combination } from './versions.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PACKAGES = ['shared', 'server', 'client'] as const;
 /** Optional peers: a server that does not use them must run without them. */
-const OPTIONAL_PEERS = ['ioredis', 'jose', 'prom-client'];
+const OPTIONAL_PEERS = ['ioredis', 'jose', 'prom-client', '@opentelemetry/api'];
 /** What each export's `require` condition names: a CommonJS file that throws, saying the package is ESM and how to import it. */
 const REQUIRE_STUB = './require.cjs';
 /** The tour's files, copied verbatim (the README includes them). */

@@ -30,10 +30,15 @@ export interface ServerConfig {
   readonly compression?: { readonly threshold: number; readonly contextTakeover: boolean };
   /** Length of each published message's JSON (default `PAYLOAD_BYTES`). */
   readonly payloadBytes?: number;
+  /** Herald only: OpenTelemetry not installed, installed without an SDK (the default), or with one (servers/tracing.ts). */
+  readonly tracing?: TracingMode;
 }
 
 /** The subscription of the live-query runs: `herald.live` over the newest message of a room (Herald's bench app). */
 export const LIVE_SUBSCRIPTION_PATH = 'onLatest';
+
+/** `ServerConfig.tracing`. */
+export type TracingMode = 'absent' | 'no-sdk' | 'sdk';
 
 /** Event-loop delay over a window, in ms (of the 10 ms monitor timer: a loop held for d ms shows as about d). */
 export interface LoopDelay {

@@ -7,6 +7,7 @@ import { REDIS_URL } from '../scenarios/scaleout.js';
 import { abuseSection } from './abuse.js';
 import { liveSection } from './live.js';
 import { shardsSection } from './shards.js';
+import { tracingSection } from './tracing.js';
 import { topicsSection } from './topics.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
 import type { SuiteResults } from './results.js';
@@ -416,6 +417,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   out.push(...nodeSection(results));
   out.push(...shardsSection(results.shards ?? null));
   out.push(...outboxSection(results));
+  out.push(...tracingSection(results));
   out.push(...abuseSection(results));
   out.push(...liveSection(results));
 

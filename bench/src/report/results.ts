@@ -12,6 +12,7 @@ import type { StormRow } from '../scenarios/reconnect.js';
 import type { RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
 import type { ShardsResult } from '../scenarios/shards.js';
+import type { TracingRow } from '../scenarios/tracing.js';
 import type { SseRow } from '../scenarios/sse.js';
 import type { Environment } from './env.js';
 
@@ -38,6 +39,8 @@ export interface SuiteResults {
   readonly shards?: ShardsResult | null;
   /** The durable outbox's offline backlog: record, reload, drain. Absent from results written before the scenario existed. */
   readonly outbox?: OutboxRow[];
+  /** What OpenTelemetry costs the server (scenarios/tracing.ts). Absent from results written before the scenario existed. */
+  readonly tracing?: TracingRow[];
   /** Clients that do not play by the rules, against Herald's production defaults. Absent from results written before the scenario existed. */
   readonly abuse?: AbuseResult | null;
   /** Live queries against a channel of the same payload. Absent from results written before the scenario existed. */

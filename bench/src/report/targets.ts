@@ -3,6 +3,7 @@ import { fmt } from '../lib/log.js';
 import type { RpcServer } from '../scenarios/rpc.js';
 import { abuseTargetLines } from './abuse.js';
 import { liveTargetLines } from './live.js';
+import { tracingTargetLines } from './tracing.js';
 import type { SuiteResults } from './results.js';
 
 export interface TargetLine {
@@ -223,6 +224,7 @@ export function targetLines(results: SuiteResults): TargetLine[] {
   );
   lines.push(...abuseTargetLines(results));
   lines.push(...liveTargetLines(results));
+  lines.push(...tracingTargetLines(results));
   return lines;
 }
 

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import type { BenchMessage } from '../lib/payload.js';
 import { roomOf, type ServerConfig } from '../lib/protocol.js';
+import { setUpTracing } from './tracing.js';
 import { ROOM, type BenchServer } from './types.js';
 
 /**
@@ -65,6 +66,7 @@ export const BENCH_SERVER_OPTIONS = {
 };
 
 export async function startHerald(config: ServerConfig): Promise<BenchServer> {
+  await setUpTracing(config.tracing ?? 'no-sdk');
   // The Redis broker (and ioredis) only for the scale-out runs: a memory-broker server starts without loading them.
   const broker = config.redis
     ? (await import('@herald/server/redis')).redisBroker({

@@ -3,6 +3,7 @@ import type { AnyRouter } from '@trpc/server';
 import { platformWebSocket } from '#platform';
 import { newIdempotencyKey } from './calls/idempotencyKey.js';
 import type { TrackerSettings } from './calls/requestTracker.js';
+import type { ClientTracing } from './calls/tracing.js';
 import { fullJitterBackoff } from './connection/backoff.js';
 import type { ConnectionStateListener } from './connection/connectionState.js';
 import type { HttpConfig, HttpTransportInternals } from './connection/httpTransport.js';
@@ -46,6 +47,7 @@ export function resolveClientConfig(options: HeraldClientOptions): ClientConfig 
       retryMutations: options.retryMutations ?? clientDefaults.retryMutations,
       newKey: newIdempotencyKey,
       onError,
+      tracing: tracingOf(options.tracing),
     },
     connection: {
       urls,
@@ -79,6 +81,15 @@ function httpConfig(mode: 'http' | 'auto', options: HeraldClientOptions, urls: r
     fetch: options.fetch,
     connectionParams: options.connectionParams ?? null,
   };
+}
+
+/** `tracing`: none when absent; anything but a `ClientTracing` (`openTelemetry()` from `@herald/client/otel`) is a misuse. */
+function tracingOf(value: ClientTracing | undefined): ClientTracing | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'object' || value === null || typeof (value as { startCall?: unknown }).startCall !== 'function') {
+    throw new TypeError("createHeraldClient: tracing must be what openTelemetry() from '@herald/client/otel' returns (or leave it out)");
+  }
+  return value;
 }
 
 /** `callTimeoutMs`: the default when absent, null when turned off; a bound that is not a positive number is a misuse. */

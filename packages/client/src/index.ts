@@ -8,6 +8,7 @@ export type { TransportMode } from './connection/transportChooser.js';
 export { clientDefaults, type HeraldClientOptions, type ConnectionParams, type HttpTransport, type WireEncoding } from './options.js';
 export { backoffDefaults, fullJitterBackoff, type BackoffOptions } from './connection/backoff.js';
 export type { ConnectionStateListener, ConnectionStateSource } from './connection/connectionState.js';
+export type { ClientCallSpan, ClientTracing } from './calls/tracing.js';
 export type {
   HeraldPersistence,
   Outbox,

@@ -2,6 +2,7 @@ import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import type { ConnectionState } from '@herald/shared';
 import { DEFAULT_CLIENT_PING_INTERVAL_MS, DEFAULT_CLIENT_PONG_TIMEOUT_MS } from '@herald/shared/internal';
+import type { ClientTracing } from './calls/tracing.js';
 import type { BackoffOptions } from './connection/backoff.js';
 import type { TransportMode } from './connection/transportChooser.js';
 import type { HeraldPersistence } from './persistence.js';
@@ -242,6 +243,16 @@ export interface HeraldClientOptions {
    * @default a `console.warn`
    */
   onError?: (error: TRPCClientError<AnyRouter>) => void;
+  /**
+   * Spans for this client's calls, and their trace context sent with each
+   * call so a Herald server continues the trace: pass `openTelemetry()` from
+   * `@herald/client/otel` (it needs `@opentelemetry/api`, an optional peer
+   * dependency, and records spans only while an OpenTelemetry SDK is
+   * registered). Over WebSocket only: HTTP calls carry no trace context.
+   * See docs/observability.md.
+   * @default none: calls make no spans and carry no trace context
+   */
+  tracing?: ClientTracing;
   /** Called on every connection state change. Same as `client.connection.subscribe`. */
   onStateChange?: (next: ConnectionState, previous: ConnectionState) => void;
 }

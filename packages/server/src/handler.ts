@@ -10,6 +10,7 @@ import { heraldInternals } from './herald.js';
 import { serveHealth, type HealthSource } from './http/health.js';
 import { createTrpcHttpHandler } from './http/trpcHttp.js';
 import { loadPromClient, ServerMetrics } from './observability/metrics.js';
+import { loadTracing } from './observability/tracing.js';
 import type { HeraldHandlerOptions, MetricsRegistry } from './options.js';
 import { ProxyHeaderWarning } from './transport/clientAddress.js';
 import { Revocations } from './transport/revocations.js';
@@ -98,6 +99,8 @@ export async function startHandler<TRouter extends AnyRouter>(config: ServerConf
   let closing: Promise<void> | null = null;
   const isDraining = () => draining !== null;
 
+  // @opentelemetry/api is an optional peer: spans start once it is imported, if it is installed.
+  await loadTracing();
   // prom-client is an optional peer: imported only when metrics are on.
   const metrics = new ServerMetrics(
     config.metrics

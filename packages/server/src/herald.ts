@@ -3,6 +3,7 @@ import type { AnyQueryProcedure, inferProcedureInput, inferProcedureOutput } fro
 import type { z } from 'zod';
 import type { Broker } from './brokers/broker.js';
 import { memoryBroker } from './brokers/memory.js';
+import { loadTracing } from './observability/tracing.js';
 import { checkChannelOptions } from './channels/checkOptions.js';
 import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
@@ -144,6 +145,8 @@ const CHANNEL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
  */
 export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}): Herald {
   checkHeraldOptions(options);
+  // Publishes are traced once @opentelemetry/api (an optional peer) is imported; the server awaits the same import.
+  loadTracing().catch(options.onError ?? ((error: unknown) => console.error('[herald]', error)));
   const broker = options.broker ?? memoryBroker();
   const onError = options.onError ?? ((error: unknown) => console.error('[herald]', error));
   const fanout = new FanoutRegistry(broker, onError);

@@ -18,7 +18,7 @@ function requireError(name: string): { code: string; message: string } {
 }
 
 describe("require() of Herald's packages", () => {
-  for (const name of ['@herald/server', '@herald/server/jwt', '@herald/client', '@herald/client/http', '@herald/shared']) {
+  for (const name of ['@herald/server', '@herald/server/jwt', '@herald/client', '@herald/client/http', '@herald/client/otel', '@herald/shared']) {
     it(`fails for ${name}, saying the package is ESM and how to import it`, () => {
       const packageName = name.split('/').slice(0, 2).join('/');
       const { code, message } = requireError(name);

@@ -4,6 +4,7 @@ import { transformer } from '@herald/shared';
 import { clientError } from '../errors.js';
 import { unref } from '../timers.js';
 import type { CallEvent, CallType, Session } from '../sessions/session.js';
+import type { ClientCallSpan, ClientTracing } from './tracing.js';
 
 export type { CallType } from '../sessions/session.js';
 
@@ -39,6 +40,8 @@ export interface TrackerSettings {
   readonly newKey: () => string;
   /** Hears of an unreadable frame that no call of this tracker took (the client's `onError`). */
   readonly onError: (error: TRPCClientError<AnyRouter>) => void;
+  /** Spans of calls (the `tracing` option); null: none. */
+  readonly tracing: ClientTracing | null;
 }
 
 interface Call extends CallRequest {
@@ -54,6 +57,9 @@ interface Call extends CallRequest {
   sentAt: number;
   lastEventId: string | undefined;
   started: boolean;
+  /** Its span, when `tracing` records one; its trace context goes out with it (`trace`). */
+  readonly span: ClientCallSpan | null;
+  readonly trace: Readonly<Record<string, string>> | undefined;
 }
 
 /** `transformer.serialize(undefined)`, made once. */
@@ -100,6 +106,7 @@ export class RequestTracker {
       observer.error(clientError('OFFLINE_QUEUE_FULL', `${this.#settings.maxQueued} calls are already waiting for the connection`));
       return () => undefined;
     }
+    const span = this.#settings.tracing?.startCall(request.type, request.path) ?? null;
     const call: Call = {
       type: request.type,
       path: request.path,
@@ -108,12 +115,14 @@ export class RequestTracker {
       // Most queries take no input: superjson has nothing to do for them.
       serializedInput: request.input === undefined ? NO_INPUT : transformer.serialize(request.input),
       idempotencyKey: request.type === 'mutation' ? (request.idempotencyKey ?? this.#settings.newKey()) : undefined,
-      observer,
+      observer: span ? tracedObserver(observer, span) : observer,
       session: null,
       waitingSince: Date.now(),
       sentAt: 0,
       lastEventId: request.lastEventId,
       started: false,
+      span,
+      trace: span?.carrier ?? undefined,
     };
     this.#calls.set(call.id, call);
     if (this.#session) this.#sendOn(call, this.#session);
@@ -237,6 +246,7 @@ export class RequestTracker {
             serializedInput: call.serializedInput,
             lastEventId: call.lastEventId,
             idempotencyKey: call.idempotencyKey,
+            trace: call.trace,
           },
     );
     if (!sent) return;
@@ -248,6 +258,7 @@ export class RequestTracker {
   #cancel(call: Call): void {
     if (this.#calls.get(call.id) !== call) return;
     this.#finish(call);
+    call.span?.end();
     call.session?.stopCall(call.id);
   }
 
@@ -301,4 +312,25 @@ export class RequestTracker {
 /** How often the sweep runs: a quarter of the shorter bound, between 50 ms and 1 s. */
 function sweepIntervalMs(settings: Pick<TrackerSettings, 'maxQueuedAgeMs' | 'callTimeoutMs'>): number {
   return Math.max(50, Math.min(1_000, Math.min(settings.maxQueuedAgeMs, settings.callTimeoutMs ?? Infinity) / 4));
+}
+
+/**
+ * `observer`, ending `span` with the call: a query's or mutation's answer,
+ * a subscription's start, or the error either ends with.
+ */
+function tracedObserver(observer: CallObserver, span: ClientCallSpan): CallObserver {
+  return {
+    next(result) {
+      if (result.type === 'started') span.end();
+      observer.next(result);
+    },
+    error(error) {
+      span.end({ code: error.data?.code ?? 'ERROR', message: error.message });
+      observer.error(error);
+    },
+    complete() {
+      span.end();
+      observer.complete();
+    },
+  };
 }

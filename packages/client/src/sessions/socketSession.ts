@@ -128,13 +128,14 @@ export class SocketSession implements Session {
   }
 
   startCall(call: OutgoingCall): boolean {
-    // The same text as JSON.stringify({ id, method, params: { path, input, lastEventId?, idempotencyKey? } }).
+    // The same text as JSON.stringify({ id, method, params: { path, input, lastEventId?, idempotencyKey?, trace? } }).
     const input = inputJson(call.serializedInput);
     let params = `"path":${JSON.stringify(call.path)}${input === undefined ? '' : `,"input":${input}`}`;
     if (call.lastEventId !== undefined) params += `,"lastEventId":${JSON.stringify(call.lastEventId)}`;
     if (call.idempotencyKey !== undefined) params += `,"idempotencyKey":${JSON.stringify(call.idempotencyKey)}`;
     // Live query patches on JSON only: MessagePack frames carry bytes as `bin`, not as the JSON a patch is made of.
     if (!this.#binary) params += this.#patches.ask(call);
+    if (call.trace !== undefined) params += `,"trace":${JSON.stringify(call.trace)}`;
     return this.#request(`{"id":${JSON.stringify(call.id)},"method":${JSON.stringify(call.type)},"params":{${params}}}`, call.id);
   }
 

@@ -69,7 +69,7 @@ describe('RequestTracker', () => {
   /** What the tracker reported through `onError`. */
   let unowned: TRPCClientError<AnyRouter>[];
   const make = (settings: Partial<TrackerSettings> = {}) => {
-    tracker = new RequestTracker({ maxQueued: 10, maxQueuedAgeMs: 1_000, callTimeoutMs: null, retryMutations: true, newKey: () => `key-${++keys}`, onError: (error) => unowned.push(error), ...settings });
+    tracker = new RequestTracker({ maxQueued: 10, maxQueuedAgeMs: 1_000, callTimeoutMs: null, retryMutations: true, newKey: () => `key-${++keys}`, onError: (error) => unowned.push(error), tracing: null, ...settings });
     return tracker;
   };
   beforeEach(() => {

@@ -21,8 +21,10 @@ export interface Broker {
    * `outcomeUnknown` (a timeout), it may happen yet. With `once`, a publish
    * whose tag the topic has seen stores nothing and resolves with the id
    * the tag was first published with (keyed mutations, `PublishOnce`).
+   * `trace` (the publish's trace context, one line of text) is stored with
+   * the message and comes back with its entry.
    */
-  publish(topic: string, data: string, retention: Retention, once?: PublishOnce): Promise<string>;
+  publish(topic: string, data: string, retention: Retention, once?: PublishOnce, trace?: string): Promise<string>;
 
   /**
    * Live delivery of the topic's messages in id order, from now on. Resolves
@@ -82,6 +84,8 @@ export interface BrokerEntry {
   readonly id: string;
   /** The message as the channel serialized it (Herald's transformer). */
   readonly data: string;
+  /** The trace context its publish stored (OpenTelemetry, `observability/tracing.ts`), when it stored one. */
+  readonly trace?: string | undefined;
 }
 
 /** How much history a topic keeps. Whichever bound is hit first trims. */

@@ -130,7 +130,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   return {
     kind: 'memory',
 
-    async publish(topic, data, retention, once) {
+    async publish(topic, data, retention, once, trace) {
       assertOpen();
       const onceKey = once ? `${topic}\n${once.tag}` : null;
       if (onceKey !== null) {
@@ -145,7 +145,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       state.last = streamId;
       state.entries.push(entry);
       prune(state, retention);
-      const delivered: BrokerEntry = { id: entry.id, data };
+      const delivered: BrokerEntry = trace === undefined ? { id: entry.id, data } : { id: entry.id, data, trace };
       for (const listener of state.listeners) listener.onEntry(delivered);
       if (onceKey !== null && once) publishedOnce.set(onceKey, { id: entry.id, expiresAt: now + once.ttlMs });
       return entry.id;

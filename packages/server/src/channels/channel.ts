@@ -6,6 +6,7 @@ import type { Broker, BrokerEntry, PresenceChange, PresenceRecord, Retention } f
 import { BrokerUnavailableError } from '../brokers/errors.js';
 import { nextPublishOnce } from '../brokers/publishOnce.js';
 import { HeraldError } from '../errors.js';
+import { tracedPublish } from '../observability/tracing.js';
 import type { FanoutRegistry } from './fanout.js';
 import { retryThroughOutage } from './brokerRetry.js';
 import { ChannelStream } from './channelStream.js';
@@ -367,7 +368,9 @@ export function createChannel<
       runtime.counts.published++;
       try {
         // In a keyed mutation the publish is made once per key (`PublishOnce`): a rerun finds it.
-        return await broker.publish(topic, transformer.stringify(parsed.data), retention, nextPublishOnce());
+        const data = transformer.stringify(parsed.data);
+        const once = nextPublishOnce();
+        return await tracedPublish(name, topic, (trace) => broker.publish(topic, data, retention, once, trace));
       } catch (error) {
         throw brokerFailure(
           error instanceof BrokerUnavailableError && error.outcomeUnknown

@@ -1,6 +1,7 @@
 import { transformer } from '@herald/shared';
 import type { Broker, BrokerEntry, Unsubscribe } from '../brokers/broker.js';
 import { parseStreamId, type StreamId } from '../brokers/streamId.js';
+import { startDeliverySpan, traceOfStored, tracingActive, type HeraldSpan, type TraceCarrier } from '../observability/tracing.js';
 import { SharedEvent } from './sharedEvent.js';
 
 /**
@@ -12,6 +13,8 @@ export interface DecodedEntry {
   readonly position: StreamId;
   readonly value: unknown;
   readonly shared: SharedEvent;
+  /** The trace context its publish stored (OpenTelemetry), if any. */
+  readonly trace: string | undefined;
 }
 
 /** One local subscriber, as the fan-out sees it. */
@@ -19,6 +22,11 @@ export interface Sink {
   entry(entry: DecodedEntry): void;
   /** Live delivery may have skipped entries: catch up from history. */
   interrupted(): void;
+}
+
+/** The trace context a delivery's publish stored, for its batch's span. */
+function traceOfDelivery(delivery: Delivery): TraceCarrier | null {
+  return delivery === INTERRUPTED ? null : traceOfStored(delivery.trace);
 }
 
 /** What a topic's sinks are handed, in order: an entry, or the notice that live delivery was interrupted. */
@@ -52,6 +60,7 @@ export const MAX_WAITING_DELIVERIES = 1_024;
 
 /** A topic's sinks and the deliveries not yet handed to all of them. */
 interface DeliveryQueue {
+  readonly topic: string;
   readonly sinks: Set<Sink>;
   /** The deliveries being handed out, in order, to one sink after another; null when none is. */
   batch: Delivery[] | null;
@@ -61,6 +70,8 @@ interface DeliveryQueue {
   held: Sink | null;
   /** Deliveries that arrived while a batch was under way: the next batch. */
   pending: Delivery[];
+  /** The span of the batch under way, when an OpenTelemetry SDK records spans. */
+  span: HeraldSpan | null;
 }
 
 interface TopicFanout {
@@ -121,7 +132,7 @@ export class FanoutRegistry {
   attach(topic: string, sink: Sink): Promise<void> | null {
     let fanout = this.topics.get(topic);
     if (!fanout) {
-      const queue: DeliveryQueue = { sinks: new Set(), batch: null, cursor: null, held: null, pending: [] };
+      const queue: DeliveryQueue = { topic, sinks: new Set(), batch: null, cursor: null, held: null, pending: [], span: null };
       const created: TopicFanout = {
         sinks: queue.sinks,
         subscribed: this.broker.subscribe(topic, {
@@ -188,7 +199,7 @@ export class FanoutRegistry {
       const position = parseStreamId(entry.id);
       if (!position) throw new Error(`broker delivered an entry with a malformed id: ${entry.id}`);
       const value = transformer.parse(entry.data);
-      decoded = { id: entry.id, position, value, shared: new SharedEvent(entry.id, { type: 'message', message: value }, 'published') };
+      decoded = { id: entry.id, position, value, shared: new SharedEvent(entry.id, { type: 'message', message: value }, 'published'), trace: entry.trace };
     } catch (error) {
       this.onSinkError(error);
       return;
@@ -216,6 +227,7 @@ export class FanoutRegistry {
         batch = queue.batch = queue.pending;
         queue.pending = [];
         queue.cursor = queue.sinks.values();
+        if (tracingActive()) queue.span = startDeliverySpan(queue.topic, batch.map(traceOfDelivery), queue.sinks.size);
       }
       const held = queue.held;
       if (held) {
@@ -240,6 +252,8 @@ export class FanoutRegistry {
       }
       queue.batch = null;
       queue.cursor = null;
+      queue.span?.end();
+      queue.span = null;
     }
   }
 

@@ -8,6 +8,7 @@ import { UNKNOWN_CONTEXT, type ErrorContext } from '../calls/outcome.js';
 import { inputTransformerOf } from '../calls/plainJson.js';
 import { RunningCall } from '../calls/runningCall.js';
 import { RefusalReason } from '../errors.js';
+import { carrierOf, codeOf, startCallSpan, tracingActive, type HeraldSpan, type TraceCarrier } from '../observability/tracing.js';
 import { InputLimitError } from '../transport/inputLimits.js';
 import type { CallHost } from './host.js';
 import { subscribe } from './subscriptions.js';
@@ -93,16 +94,17 @@ function dispatch(host: CallHost, raw: unknown, batchIndex: number): void {
   // Ordering on one socket (calls/ordering.ts): a subscription starts at once
   // and marks itself live when it is; a query or mutation first waits for the
   // subscriptions sent before it that are still opening.
+  const span = tracingActive() ? startCallSpan(type, path, traceOfRequest(raw)) : null;
   if (type === 'subscription') {
-    void subscribe(host, envelope, call, context, batchIndex, asksForPatches(raw));
+    void subscribe(host, envelope, call, context, batchIndex, span, asksForPatches(raw));
     return;
   }
   host.began();
   const keyed = type === 'mutation' ? keyedInputOf(raw, host.binary) : null;
   const barrier = host.opening.barrier();
   // A closure only for a call that has to wait: the usual call starts here.
-  if (barrier) void barrier.then(() => answer(host, envelope, call, context, batchIndex, keyed));
-  else void answer(host, envelope, call, context, batchIndex, keyed);
+  if (barrier) void barrier.then(() => answer(host, envelope, call, context, batchIndex, keyed, span));
+  else void answer(host, envelope, call, context, batchIndex, keyed, span);
 }
 
 /**
@@ -117,21 +119,22 @@ async function answer(
   context: ErrorContext,
   batchIndex: number,
   keyed: KeyedInput | null,
+  span: HeraldSpan | null,
 ): Promise<void> {
   const { runner, wire } = host.config;
   try {
     if (keyed) {
       // Not cancelled when the socket closes: the outcome is recorded for the repeat the client sends after reconnecting.
-      const { outcome } = await runner.once(
-        { scope: runner.scopeOf(host.ctx, host.userKey, host.address), path: context.path ?? '', key: keyed.key, inputText: keyed.inputText },
-        context,
-        batchIndex,
-      );
+      const mutation = { scope: runner.scopeOf(host.ctx, host.userKey, host.address), path: context.path ?? '', key: keyed.key, inputText: keyed.inputText };
+      const once = () => runner.once(mutation, context, batchIndex);
+      const { outcome, replayed } = await (span ? span.run(once) : once());
+      span?.set('herald.call.replayed', replayed);
       host.send(wire.withEnvelope(envelope, outcome));
       return;
     }
     if (call.aborted) return;
-    const result = await runner.run(host.ctx, call, context.type as 'query' | 'mutation', context.path ?? '', context.input, batchIndex);
+    const run = () => runner.run(host.ctx, call, context.type as 'query' | 'mutation', context.path ?? '', context.input, batchIndex);
+    const result = await (span ? span.run(run) : run());
     // A cancelled call gets no answer: the client stopped waiting, or the socket is gone.
     if (call.aborted) return;
     if (isAsyncIterable(result) || isObservable(result)) {
@@ -139,8 +142,10 @@ async function answer(
     }
     host.send(wire.data(envelope, result));
   } catch (cause) {
+    span?.fail(cause, codeOf(cause));
     host.fail(envelope, call, context, cause);
   } finally {
+    span?.end();
     host.forget(envelope, call);
     host.answered();
   }
@@ -161,6 +166,12 @@ export function envelopeOfRequest(raw: unknown): Envelope {
   const { id, jsonrpc } = raw as { id?: unknown; jsonrpc?: unknown };
   if (typeof id !== 'number' && typeof id !== 'string') return NULL_ENVELOPE;
   return envelopeOf(id, jsonrpc === '2.0' ? '2.0' : undefined);
+}
+
+/** The trace context Herald's client puts beside a request's params (`params.trace`; tRPC's parser drops it), if any. */
+export function traceOfRequest(raw: unknown): TraceCarrier | null {
+  const params = (raw as { params?: unknown }).params;
+  return typeof params === 'object' && params !== null ? carrierOf((params as { trace?: unknown }).trace) : null;
 }
 
 /** A mutation's idempotency key and its input as sent (what the key's fingerprint covers). */

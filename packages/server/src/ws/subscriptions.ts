@@ -9,6 +9,7 @@ import type { RunningCall } from '../calls/runningCall.js';
 import { nativeStreamOf, type NativeStreamHandle } from '../channels/nativeStream.js';
 import type { SharedEvent } from '../channels/sharedEvent.js';
 import type { EventSink } from '../channels/subscriber.js';
+import { codeOf, recordSubscriptionEnd, type HeraldSpan, type TraceCarrier } from '../observability/tracing.js';
 import type { CallHost, HostedCall } from './host.js';
 import { patchBetween } from '../live/livePatch.js';
 import { PreparedFrame } from './preparedFrame.js';
@@ -32,6 +33,8 @@ export class NativeSubscription implements EventSink, HostedCall {
     readonly path: string | undefined,
     /** Live query results may go as patches: its client asked, on a JSON connection (see `@herald/shared`'s livePatch). */
     private readonly livePatches = false,
+    /** The trace context of its start's span, when one was recorded: its end's span links to it. */
+    private readonly started: TraceCarrier | null = null,
   ) {
     this.frameKey = connection.binary ? BINARY_FRAME_PREFIX + envelope : envelope;
   }
@@ -136,6 +139,7 @@ export class NativeSubscription implements EventSink, HostedCall {
   /** Ends it: stops its delivery, then (unless it was ended with an error) tells the client it stopped. */
   release(notify = true): void {
     const connection = this.connection;
+    if (this.started) recordSubscriptionEnd(this.path ?? '', this.started, notify ? 'stopped' : 'refused');
     connection.config.metrics.subscriptions--;
     connection.forget(this.envelope, this);
     this.handle?.close().then(
@@ -163,6 +167,9 @@ const PATCH_FRAME_PREFIX = 'patch-frame:';
 /** Before an envelope, the memo key of its MessagePack frame (its JSON frame's key is the envelope itself). */
 const BINARY_FRAME_PREFIX = 'msgpack:';
 
+/** `subscribe`'s arguments: the request on its connection, the span of its start (when an OpenTelemetry SDK records spans), and whether its client takes live query patches. */
+type SubscribeArgs = [connection: CallHost, envelope: Envelope, call: RunningCall, context: ErrorContext, batchIndex: number, span: HeraldSpan | null, asksForPatches: boolean];
+
 /**
  * Runs a subscription request to its end; never rejects (a failure goes to
  * `fail`). It is registered as opening at once, before its first await, so
@@ -175,14 +182,18 @@ const BINARY_FRAME_PREFIX = 'msgpack:';
  * this function's frame or any closure. Any other async iterable or
  * observable is stepped (`stepSubscription`).
  */
-export async function subscribe(
-  connection: CallHost,
-  envelope: Envelope,
-  call: RunningCall,
-  context: ErrorContext,
-  batchIndex: number,
-  asksForPatches = false,
-): Promise<void> {
+export async function subscribe(...args: SubscribeArgs): Promise<void> {
+  // The span of its start lasts until it is live or failed; its end is a span linked to it.
+  const span = args[5];
+  if (!span) return openSubscription(...args);
+  try {
+    await span.run(() => openSubscription(...args));
+  } finally {
+    span.end();
+  }
+}
+
+async function openSubscription(...[connection, envelope, call, context, batchIndex, span, asksForPatches]: SubscribeArgs): Promise<void> {
   const opening = connection.opening.open();
   call.opening = opening;
   try {
@@ -192,7 +203,7 @@ export async function subscribe(
     // router speaks (createHeraldServer refuses any other), so it goes out as it is.
     const native = nativeStreamOf(result);
     if (!native) {
-      await stepSubscription(connection, envelope, call, context, opening, result);
+      await stepSubscription(connection, envelope, call, context, opening, result, span);
       return;
     }
     try {
@@ -205,7 +216,7 @@ export async function subscribe(
       const livePatches = asksForPatches && native.livePatches === true && !connection.binary;
       const { wire } = connection.config;
       connection.send(livePatches ? wire.startedWithPatches(envelope) : wire.started(envelope), true);
-      const subscription = new NativeSubscription(connection, envelope, context.path, livePatches);
+      const subscription = new NativeSubscription(connection, envelope, context.path, livePatches, span?.carrier() ?? null);
       subscription.handle = await native.open(subscription);
       connection.config.metrics.subscriptions++;
       // Stopped while it opened (or the socket closed): release now; otherwise `stop` will.
@@ -220,6 +231,7 @@ export async function subscribe(
       void (result as AsyncGenerator).return(undefined);
     }
   } catch (cause) {
+    span?.fail(cause, codeOf(cause));
     connection.fail(envelope, call, context, cause);
   } finally {
     // A subscription that failed or was refused before it went live no longer holds the calls behind it.
@@ -236,6 +248,7 @@ async function stepSubscription(
   context: ErrorContext,
   opening: Opening,
   result: unknown,
+  span: HeraldSpan | null,
 ): Promise<void> {
   const { config } = connection;
   if (!isAsyncIterable(result) && !isObservable(result)) {
@@ -252,6 +265,8 @@ async function stepSubscription(
   // A stream Herald cannot see into is live once its procedure returned it:
   // what it attaches to on its first step is the procedure's own business.
   opening.settle();
+  const started = span?.carrier() ?? null;
+  span?.end();
   const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
   config.metrics.subscriptions++;
   try {
@@ -264,6 +279,7 @@ async function stepSubscription(
       );
     }
   } finally {
+    if (started) recordSubscriptionEnd(context.path ?? '', started, signal.aborted ? 'stopped' : 'ended');
     config.metrics.subscriptions--;
     // Not awaited when aborted: a generator stuck in its own await would hold the connection's teardown.
     const returned = iterator.return?.();

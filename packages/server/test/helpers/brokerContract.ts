@@ -35,6 +35,20 @@ export function brokerContract(name: string, makeBroker: () => Promise<Broker> |
       expect(seen).toHaveLength(20);
     });
 
+    it('hands a live entry the trace context its publish stored, and none to a publish without', async () => {
+      const t = topic();
+      const seen: BrokerEntry[] = [];
+      const unsubscribe = await broker.subscribe(t, { onEntry: (entry) => seen.push(entry), onInterrupted: () => {} });
+      const trace = JSON.stringify({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'a=1, b=2' });
+      const traced = await broker.publish(t, 'traced {"a b":1}', retention, undefined, trace);
+      const plain = await broker.publish(t, 'plain', retention);
+      await expect.poll(() => seen.length).toBe(2);
+      expect(seen[0]).toEqual({ id: traced, data: 'traced {"a b":1}', trace });
+      expect(seen[1]).toEqual({ id: plain, data: 'plain' });
+      expect(seen[1]?.trace).toBeUndefined();
+      await unsubscribe();
+    });
+
     it('counts the history a topic holds (historyLength), trimmed to its size', async () => {
       const t = topic();
       expect(await broker.historyLength?.(t)).toBe(0);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { BrokerUnavailableError } from '../errors.js';
+import { tracedBrokerCall } from '../../observability/tracing.js';
 import { PubSub } from './pubsub.js';
 import type { RedisMode } from './scripts.js';
 import { ShardedPubSub } from './shardedPubSub.js';
@@ -190,7 +191,12 @@ export function connectRedis(options: RedisConnectionOptions): RedisConnections 
   let closed = false;
   const connecting = clients.connecting.catch(() => undefined);
 
-  async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
+  /** A round trip to Redis, as a span of its own when an OpenTelemetry SDK records them. */
+  function call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    return tracedBrokerCall('redis', what, () => untracedCall(what, run));
+  }
+
+  async function untracedCall<T>(what: string, run: () => Promise<T>): Promise<T> {
     if (closed) throw new BrokerUnavailableError('The Redis broker is closed', { closed: true });
     await connecting;
     if (redis.status !== 'ready') {

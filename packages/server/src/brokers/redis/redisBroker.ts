@@ -156,28 +156,24 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   return {
     kind: 'redis',
 
-    publish(topic, data, retention, once) {
-      if (once) {
-        return call('publish', () =>
-          runScript<string>(
-            scripts.publish,
-            [keys.stream(topic), keys.epoch(topic), keys.published(topic, once.tag)],
-            [data, retention.size, retention.ttlMs, keys.live(topic), once.ttlMs],
-          ),
-        );
-      }
-      return call('publish', () =>
-        runScript<string>(scripts.publish, [keys.stream(topic), keys.epoch(topic)], [data, retention.size, retention.ttlMs, keys.live(topic)]),
-      );
+    publish(topic, data, retention, once, trace) {
+      // ARGV[6], the trace context, is stored beside the message (field `t`) and sent after its id on the live channel.
+      const args = [data, retention.size, retention.ttlMs, keys.live(topic), once?.ttlMs ?? 0, trace ?? ''];
+      const streamKeys = once ? [keys.stream(topic), keys.epoch(topic), keys.published(topic, once.tag)] : [keys.stream(topic), keys.epoch(topic)];
+      return call('publish', () => runScript<string>(scripts.publish, streamKeys, args));
     },
 
     async subscribe(topic, listener) {
       return call('subscribe', () =>
         pubsub.subscribe(keys.live(topic), {
           onMessage: (message) => {
+            // `<id>\n<data>`, or `<id> <trace>\n<data>` when the publish stored trace context.
             const split = message.indexOf('\n');
             if (split < 0) return;
-            listener.onEntry({ id: message.slice(0, split), data: message.slice(split + 1) });
+            const space = message.indexOf(' ');
+            const data = message.slice(split + 1);
+            if (space < 0 || space > split) listener.onEntry({ id: message.slice(0, split), data });
+            else listener.onEntry({ id: message.slice(0, space), data, trace: message.slice(space + 1, split) });
           },
           onInterrupted: () => listener.onInterrupted(),
         }),

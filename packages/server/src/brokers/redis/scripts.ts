@@ -55,7 +55,9 @@ end`;
  * before it is in history, and two publishers get one order.
  * KEYS: stream, epoch (one Redis: the prefix's; cluster: the topic's), and
  * for a publish made once (`PublishOnce`) its record, in the topic's slot.
- * ARGV: data, maxlen, ttlMs, pubsub channel, and the record's ttlMs.
+ * ARGV: data, maxlen, ttlMs, pubsub channel, the record's ttlMs, and the
+ * trace context ('' for none: stored as field `t`, and sent after the id
+ * on the pubsub channel, `<id> <trace>\n<data>`).
  *
  * A record that exists means this publish happened: its id is returned and
  * nothing is stored or sent. Otherwise the record is written with the
@@ -75,7 +77,12 @@ end
 ${NOW_MS}
 ${mode === 'single' ? "redis.call('SET', KEYS[2], now - 1, 'NX')" : `${TOPIC_EPOCH}
 topicEpoch(KEYS[2], tonumber(ARGV[3]))`}
-local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
+local id
+if ARGV[6] ~= '' then
+  id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1], 't', ARGV[6])
+else
+  id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
+end
 local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
 if excess > 0 then
   for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
@@ -89,7 +96,9 @@ if now - ttl > 0 then
   end
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('${publishCommand(mode)}', ARGV[4], id .. '\\n' .. ARGV[1])
+local head = id
+if ARGV[6] ~= '' then head = id .. ' ' .. ARGV[6] end
+redis.call('${publishCommand(mode)}', ARGV[4], head .. '\\n' .. ARGV[1])
 if KEYS[3] then redis.call('SET', KEYS[3], id, 'PX', tonumber(ARGV[5])) end
 return id`;
 
