@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { TRPCError } from '@trpc/server';
 import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { Logger } from 'pino';
@@ -10,6 +9,7 @@ import { Admission, ANONYMOUS, isRefusal, type AdmissionSettings, type Connectio
 import type { OriginCheck } from './clientAddress.js';
 import { TokenBuckets } from './rateLimiter.js';
 import { RefusalLog } from './refusalLog.js';
+import type { HeraldRequest, RequestHead } from './requestHead.js';
 import { ConnectionSlots, KeyedCounter } from './slots.js';
 
 /** A request or connection turned away: why (the metrics label), and what its caller is told, naming what to do. */
@@ -132,7 +132,7 @@ export class RequestGate {
   }
 
   /** The checks before any work: drain, origin, and the address's failed authentications. */
-  enter(req: IncomingMessage, address: string): Refusal | null {
+  enter(req: RequestHead, address: string): Refusal | null {
     if (this.settings.isDraining()) {
       return this.refuse(RefusalReason.DRAINING, new HeraldError('SERVER_CLOSING', 'The server is shutting down; reconnect to another node'));
     }
@@ -161,7 +161,7 @@ export class RequestGate {
   }
 
   /** `authenticate` alone (a refusal counts against `address` and throws `UNAUTHORIZED`): for what needs the identity, not a context. */
-  authenticate(params: ConnectionParams | null, req: IncomingMessage, address: string): Promise<Identity> {
+  authenticate(params: ConnectionParams | null, req: HeraldRequest, address: string): Promise<Identity> {
     return this.admission.authenticate(params, req, address);
   }
 
@@ -221,7 +221,7 @@ export class RequestGate {
    * promise, when neither `authenticate` nor `createContext` returns one.
    * An admitted connection gives its user slot back with `release`.
    */
-  admit(params: ConnectionParams | null, req: IncomingMessage, address: string, holdsSlot: boolean): AdmissionOutcome | Promise<AdmissionOutcome> {
+  admit(params: ConnectionParams | null, req: HeraldRequest, address: string, holdsSlot: boolean): AdmissionOutcome | Promise<AdmissionOutcome> {
     const { admission } = this;
     if (!admission.authenticates) return this.enterAs(ANONYMOUS, params, req, holdsSlot);
     return admission.authenticate(params, req, address).then(
@@ -240,7 +240,7 @@ export class RequestGate {
    * params. The user must stay the same. A refusal (counted as
    * REFRESH_REFUSED) changes nothing: the caller stays trusted until its old expiry.
    */
-  async refresh(params: ConnectionParams | null, req: IncomingMessage, address: string, userKey: string | null): Promise<Admitted | Refusal> {
+  async refresh(params: ConnectionParams | null, req: HeraldRequest, address: string, userKey: string | null): Promise<Admitted | Refusal> {
     const { admission } = this;
     try {
       const identity = await admission.authenticate(params, req, address);
@@ -332,7 +332,7 @@ export class RequestGate {
     return identity.expiresAt === null ? 0 : identity.expiresAt + this.settings.expiryGraceMs;
   }
 
-  private enterAs(identity: Identity, params: ConnectionParams | null, req: IncomingMessage, holdsSlot: boolean): AdmissionOutcome | Promise<AdmissionOutcome> {
+  private enterAs(identity: Identity, params: ConnectionParams | null, req: HeraldRequest, holdsSlot: boolean): AdmissionOutcome | Promise<AdmissionOutcome> {
     const { admission } = this;
     const userKey = admission.userKeyOf(identity.user);
     const trustedUntil = this.trustedUntilOf(identity);
