@@ -101,7 +101,8 @@ export function fetchExchange<TRouter extends AnyRouter>(settings: AdapterSettin
         close();
         return reader.cancel(reason);
       },
-    });
+      // Read from the source only when the runtime reads (no chunk ahead): the end is seen once the client took the rest.
+    }, { highWaterMark: 0 });
     settle(new Response(body, { status: answer.status, headers }));
   };
 
