@@ -45,6 +45,7 @@ export {
 } from './channels/channel.js';
 export { LIVE_RETRY_DELAY_MS, type LiveQuery, type LiveQueryOptions, type LiveStreamOptions } from './live/liveQuery.js';
 export type { UserChannel, UserChannelOptions } from './channels/userChannel.js';
+export { connectionChannelDefaults, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
 export type {
   Broker,
   BrokerEntry,

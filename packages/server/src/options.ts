@@ -20,6 +20,14 @@ export interface HeraldContextOptions<TUser = never> {
   readonly req: HeraldRequest;
   /** What `authenticate` returned for this connection: its user, or `null` (anonymous, or no `authenticate`). */
   readonly user: TUser | null;
+  /**
+   * This connection's id, unique across nodes and restarts: what
+   * `herald.connectionChannel` sends to. A WebSocket keeps it for its life
+   * (an in-band refresh included); a reconnect is a new connection with a
+   * new id. Over HTTP every request and every event stream is a connection
+   * of its own.
+   */
+  readonly connectionId: string;
 }
 
 /**

@@ -129,7 +129,7 @@ describe('the fetch handler behind a Hono app', () => {
 });
 
 describe("the fetch handler's client address", () => {
-  async function handlerWith(options: Parameters<typeof createHeraldHandler<AppRouter, string>>[0]) {
+  async function handlerWith(options: Omit<Parameters<typeof createHeraldHandler<AppRouter, string>>[0], 'createContext'>) {
     const app = createApp();
     const handler = await createHeraldHandler<AppRouter, string>({ herald: app.herald, createContext: ({ req, user }) => ({ request: kindOf(req), user }), ...options });
     cleanup.defer(async () => {

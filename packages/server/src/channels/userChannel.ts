@@ -46,24 +46,41 @@ export interface UserChannel<TMessageIn, TMessage> {
 /** The prefix of a user channel's internal channel name: `@` is not allowed in `herald.channel` names, so none collides. */
 export const USER_CHANNEL_PREFIX = '@user.';
 
-/** A user key as a channel key. */
-export const UserKey = z.string().min(1).max(256);
+/** A user key, or a connection id, as a channel key. */
+export const PrivateKey = z.string().min(1).max(256);
 
-/** A user channel over the channel machinery, with no `authorize` (the procedure picks the key). */
-export function createUserChannel<TMessage extends z.ZodType>(
+/** A channel's operations by key, for a channel whose key the procedure takes from its caller's context. */
+export interface PrivateChannel<TMessageIn, TMessage> {
+  readonly name: string;
+  send(key: string, message: TMessageIn): Promise<string>;
+  stream(
+    key: string,
+    options?: { lastEventId?: string | null | undefined; signal?: AbortSignal | undefined },
+  ): AsyncGenerator<TrackedEnvelope<ChannelEvent<TMessage>>, void, unknown>;
+  history(key: string, options?: { limit?: number }): Promise<{ messages: PositionedMessage<TMessage>[]; position: string }>;
+}
+
+/**
+ * A channel over the channel machinery, under `internalName`, keyed by a
+ * user key or a connection id, with no `authorize`: the procedure picks the
+ * key from its caller's context, so a caller reaches only its own stream.
+ * `herald.userChannel` and `herald.connectionChannel` are this.
+ */
+export function createPrivateChannel<TMessage extends z.ZodType>(
   name: string,
+  internalName: string,
   options: UserChannelOptions<TMessage>,
   runtime: ChannelRuntime,
-): UserChannel<z.input<TMessage>, z.output<TMessage>> {
+): PrivateChannel<z.input<TMessage>, z.output<TMessage>> {
   const channel = createChannel(
-    `${USER_CHANNEL_PREFIX}${name}`,
-    { key: UserKey, message: options.message, ...(options.history ? { history: options.history } : {}) },
+    internalName,
+    { key: PrivateKey, message: options.message, ...(options.history ? { history: options.history } : {}) },
     { ...runtime, authorize: undefined },
   );
   return {
     name,
-    send: (userKey, message) => channel.publish(userKey, message),
-    stream: (userKey, streamOptions = {}) => channel.stream(userKey, streamOptions),
-    history: (userKey, historyOptions = {}) => channel.history(userKey, historyOptions),
+    send: (key, message) => channel.publish(key, message),
+    stream: (key, streamOptions = {}) => channel.stream(key, streamOptions),
+    history: (key, historyOptions = {}) => channel.history(key, historyOptions),
   };
 }

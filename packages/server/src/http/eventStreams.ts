@@ -3,7 +3,7 @@ import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PARAM } from '@herald/shared/in
 import type { ServerConfig } from '../config.js';
 import { HeraldError, RefusalReason } from '../errors.js';
 import type { ConnectionParams } from '../transport/admission.js';
-import { notAdmittedError, type RequestGate } from '../transport/gate.js';
+import { newConnectionId, notAdmittedError, type RequestGate } from '../transport/gate.js';
 import type { RequestHead } from '../transport/requestHead.js';
 import { StreamTickets } from '../transport/streamTickets.js';
 import { errorAnswer, type HttpShapes } from './answers.js';
@@ -69,7 +69,7 @@ export class EventStreams {
       this.open--;
       gate.closeConnection(address);
     });
-    const admitted = await gate.admit(params, exchange.request, address, true);
+    const admitted = await gate.admit(params, exchange.request, address, true, newConnectionId());
     // Refused credentials end the subscription with their error (an error event in the stream), so the client
     // does not retry them; a refused ticket (above) is an HTTP 401, after which the client gets a new ticket.
     if (!admitted.ok) return exchange.runAdapter({ refusal: notAdmittedError(admitted) });

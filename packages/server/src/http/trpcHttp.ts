@@ -6,7 +6,7 @@ import type { ServerConfig } from '../config.js';
 import { HeraldError, RefusalReason } from '../errors.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
-import { notAdmittedError, type RequestGate } from '../transport/gate.js';
+import { newConnectionId, notAdmittedError, type RequestGate } from '../transport/gate.js';
 import { InputLimitError } from '../transport/inputLimits.js';
 import { errorAnswer, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
@@ -150,7 +150,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     } catch (cause) {
       return refuse(getTRPCErrorFromUnknown(cause));
     }
-    const admitted = await gate.admit(params, exchange.request, address, false);
+    const admitted = await gate.admit(params, exchange.request, address, false, newConnectionId());
     if (!admitted.ok) return refuse(notAdmittedError(admitted));
     const caller = { ...admitted, address };
     const budget = gate.takeRequests(caller, held);

@@ -62,11 +62,11 @@ export class Admission {
    * is not a refusal (UNAUTHORIZED or FORBIDDEN) is a server fault and is
    * logged here.
    */
-  createContext(params: ConnectionParams | null, req: HeraldRequest, user: unknown): unknown {
+  createContext(params: ConnectionParams | null, req: HeraldRequest, user: unknown, connectionId: string): unknown {
     // Called as it is: a synchronous `createContext` gives its context at once (no promise to wait for).
     let ctx: unknown;
     try {
-      ctx = this.settings.createContext({ connectionParams: params, req, user });
+      ctx = this.settings.createContext({ connectionParams: params, req, user, connectionId });
     } catch (cause) {
       throw this.contextFailed(cause);
     }
