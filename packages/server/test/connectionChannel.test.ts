@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { createHerald, createHeraldServer, heraldErrorFormatter, memoryBroker, resumeInput, transformer, type Broker } from '@herald/server';
+import { createHerald, createHeraldServer, heraldErrorFormatter, memoryBroker, resumeInput, transformer, type Broker, type HeraldContextOptions } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
-import { Cleanup, deletePrefix, recordChannel, REDIS_URL, redisAvailable, stockClient, testPrefix } from '@herald/test-kit';
+import { Cleanup, deletePrefix, recordChannel, REDIS_URL, redisAvailable, served, stockClient, testPrefix } from '@herald/test-kit';
 
 /**
  * `herald.connectionChannel`: messages to one connection (the id
@@ -40,20 +40,12 @@ function createDirectApp(broker: Broker) {
 }
 type DirectRouter = ReturnType<typeof createDirectApp>['router'];
 
+/** A node of the app on `broker`: the user from the connection params, the connection's id from Herald. */
 async function startNode(broker: Broker) {
   const app = createDirectApp(broker);
-  const server = await createHeraldServer({
-    router: app.router,
-    herald: app.herald,
-    port: 0,
-    host: '127.0.0.1',
-    metrics: false,
-    createContext: ({ connectionParams, connectionId }) => ({ user: connectionParams?.['user'] ?? null, connectionId }),
-  });
-  cleanup.defer(async () => {
-    await server.close();
-    await app.herald.close();
-  });
+  const createContext = ({ connectionParams, connectionId }: HeraldContextOptions<never>): Ctx => ({ user: connectionParams?.['user'] ?? null, connectionId });
+  const server = await createHeraldServer({ router: app.router, herald: app.herald, createContext, port: 0, host: '127.0.0.1', metrics: false });
+  cleanup.add(served(app, server));
   return { ...app, server };
 }
 

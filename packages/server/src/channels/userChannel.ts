@@ -49,29 +49,19 @@ export const USER_CHANNEL_PREFIX = '@user.';
 /** A user key, or a connection id, as a channel key. */
 export const PrivateKey = z.string().min(1).max(256);
 
-/** A channel's operations by key, for a channel whose key the procedure takes from its caller's context. */
-export interface PrivateChannel<TMessageIn, TMessage> {
-  readonly name: string;
-  send(key: string, message: TMessageIn): Promise<string>;
-  stream(
-    key: string,
-    options?: { lastEventId?: string | null | undefined; signal?: AbortSignal | undefined },
-  ): AsyncGenerator<TrackedEnvelope<ChannelEvent<TMessage>>, void, unknown>;
-  history(key: string, options?: { limit?: number }): Promise<{ messages: PositionedMessage<TMessage>[]; position: string }>;
-}
-
 /**
  * A channel over the channel machinery, under `internalName`, keyed by a
  * user key or a connection id, with no `authorize`: the procedure picks the
  * key from its caller's context, so a caller reaches only its own stream.
- * `herald.userChannel` and `herald.connectionChannel` are this.
+ * `herald.userChannel` and `herald.connectionChannel` are this (their
+ * interfaces differ only in what they call the key).
  */
 export function createPrivateChannel<TMessage extends z.ZodType>(
   name: string,
   internalName: string,
   options: UserChannelOptions<TMessage>,
   runtime: ChannelRuntime,
-): PrivateChannel<z.input<TMessage>, z.output<TMessage>> {
+): UserChannel<z.input<TMessage>, z.output<TMessage>> {
   const channel = createChannel(
     internalName,
     { key: PrivateKey, message: options.message, ...(options.history ? { history: options.history } : {}) },

@@ -1,11 +1,10 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { serve, type HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { AnyRouter } from '@trpc/server';
-import { createHeraldHandler, type FetchHandlerOptions, type HeraldHandlerOptions, type HeraldServer } from '@herald/server';
-import { HELLO, type AttachedServer } from './attached.js';
+import { createHeraldHandler, type FetchHandlerOptions, type HeraldHandlerOptions } from '@herald/server';
+import { attachedView, HELLO, type AttachedServer } from './attached.js';
 
 /**
  * A Hono app on `@hono/node-server` (a free 127.0.0.1 port) that answers
@@ -33,27 +32,5 @@ export async function startHonoFetch<TRouter extends AnyRouter, TUser>(
     // Only Herald's sockets upgrade here.
     if (!handler.handleUpgrade(req, socket, head)) socket.destroy();
   });
-  const { port } = appServer.address() as AddressInfo;
-  const server: HeraldServer = {
-    port,
-    url: `ws://127.0.0.1:${port}${handler.path}`,
-    httpUrl: `http://127.0.0.1:${port}`,
-    get connectionCount() {
-      return handler.connectionCount;
-    },
-    get draining() {
-      return handler.draining;
-    },
-    metrics: handler.metrics,
-    logger: handler.logger,
-    broadcastReconnect: () => handler.broadcastReconnect(),
-    disconnectUser: (userKey, reason) => handler.disconnectUser(userKey, reason),
-    async close() {
-      await handler.close();
-      const closed = new Promise<void>((resolve) => appServer.close(() => resolve()));
-      appServer.closeAllConnections();
-      await closed;
-    },
-  };
-  return { ...server, appServer, handler };
+  return attachedView(handler, appServer, 'http');
 }
