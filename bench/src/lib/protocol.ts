@@ -30,6 +30,8 @@ export interface ServerConfig {
   readonly compression?: { readonly threshold: number; readonly contextTakeover: boolean };
   /** Length of each published message's JSON (default `PAYLOAD_BYTES`). */
   readonly payloadBytes?: number;
+  /** Herald only: `'fetch'` serves the HTTP door through the fetch handler in a Hono app (`@hono/node-server`); the Node door otherwise. */
+  readonly httpDoor?: 'node' | 'fetch';
 }
 
 /** Event-loop delay over a window, in ms (of the 10 ms monitor timer: a loop held for d ms shows as about d). */
