@@ -150,9 +150,13 @@ describe('RequestGate', () => {
     expect(g.expired(clock.now)).toBe(true);
   });
 
-  it('refreshes credentials only for the same user', async () => {
-    const { gate: g } = gate({ authenticate: (params) => params?.['user'] ?? null });
-    expect(await g.refresh({ user: 'ann' }, req(), 'a', 'ann', 'conn-1')).toMatchObject({ ok: true, userKey: 'ann' });
+  it('refreshes credentials only for the same user, and gives createContext the connection id it was admitted with', async () => {
+    const { gate: g } = gate({
+      authenticate: (params) => params?.['user'] ?? null,
+      createContext: ({ connectionId, connectionParams }) => ({ connectionId, round: connectionParams?.['round'] }),
+    });
+    expect(await decided(g.admit({ user: 'ann', round: '1' }, req(), 'a', true, 'conn-1'))).toMatchObject({ ok: true, ctx: { connectionId: 'conn-1', round: '1' } });
+    expect(await g.refresh({ user: 'ann', round: '2' }, req(), 'a', 'ann', 'conn-1')).toMatchObject({ ok: true, userKey: 'ann', ctx: { connectionId: 'conn-1', round: '2' } });
     expect(await g.refresh({ user: 'bob' }, req(), 'a', 'ann', 'conn-1')).toMatchObject({
       reason: 'refresh_refused',
       error: { message: expect.stringMatching(/must keep the connection's user/) },
