@@ -351,7 +351,14 @@ export class SocketSession implements Session {
       wasReady: this.#ready,
       refused: this.#refused,
       code: details.code,
-      error: describeEnd(details.error, this.url, { httpStatus: this.#httpStatus, hint: this.#httpHint, connectError: this.#connectError, serverError: this.#serverError }),
+      error: describeEnd(details.error, this.url, {
+        opened: this.#ready,
+        code: details.code,
+        httpStatus: this.#httpStatus,
+        hint: this.#httpHint,
+        connectError: this.#connectError,
+        serverError: this.#serverError,
+      }),
       httpStatus: this.#httpStatus,
       retryAfterMs: this.#retryAfterMs,
       serverError: this.#serverError,
@@ -390,11 +397,20 @@ function inputJson(serializedInput: unknown): string | undefined {
 function describeEnd(
   error: Error,
   url: string,
-  why: { httpStatus: number | null; hint: string | null; connectError: Error | null; serverError: ConnectionError | null },
+  why: {
+    opened: boolean;
+    code: number | null;
+    httpStatus: number | null;
+    hint: string | null;
+    connectError: Error | null;
+    serverError: ConnectionError | null;
+  },
 ): Error {
   const { httpStatus, hint, connectError, serverError } = why;
   if (httpStatus !== null) return new Error(`The server refused the WebSocket upgrade with HTTP ${httpStatus}${hint ? `: ${hint}` : ''}`, { cause: error });
   if (connectError) return new Error(`Could not connect to ${url}: ${connectError.message}`, { cause: connectError });
   if (serverError) return new Error(`${error.message}: ${serverError.message}`, { cause: error });
+  // A browser tells no more than the close: the address, at least, says where it tried.
+  if (!why.opened && why.code === CloseCode.ABNORMAL_CLOSURE) return new Error(`Could not connect to ${url}: ${error.message} before it opened`, { cause: error });
   return error;
 }
