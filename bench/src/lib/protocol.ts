@@ -32,6 +32,8 @@ export interface ServerConfig {
   readonly payloadBytes?: number;
   /** Herald only: OpenTelemetry not installed, installed without an SDK (the default), or with one (servers/tracing.ts). */
   readonly tracing?: TracingMode;
+  /** Herald only: `'fetch'` serves the HTTP door through the fetch handler in a Hono app (`@hono/node-server`); the Node door otherwise. */
+  readonly httpDoor?: 'node' | 'fetch';
 }
 
 /** The subscription of the live-query runs: `herald.live` over the newest message of a room (Herald's bench app). */

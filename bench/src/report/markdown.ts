@@ -2,6 +2,7 @@ import { fmt } from '../lib/log.js';
 import type { LatencySummary, Measured } from '../lib/stats.js';
 import { SYSTEM_LABELS } from '../servers/index.js';
 import { nodeRatioLines } from '../scenarios/node.js';
+import { fetchDoorRatioLines, SSE_LABELS } from '../scenarios/sse.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { abuseSection } from './abuse.js';
@@ -388,7 +389,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     out.push(
       'One Herald server (it serves WebSocket at `/ws` and tRPC over HTTP at `/trpc` at once); the load generator holds `@herald/client` ' +
         "subscribers, one client and one channel subscription each, with `transport: 'websocket'` or `transport: 'http'` (subscriptions as " +
-        "Server-Sent Events, tRPC's `httpSubscriptionLink`). **fixed**: " +
+        "Server-Sent Events, tRPC's `httpSubscriptionLink`); **SSE (fetch handler)** is `transport: 'http'` against a server whose HTTP door is " +
+        "`handler.fetchHandler()` in a Hono app on `@hono/node-server` (tRPC's fetch adapter) instead of the Node door. **fixed**: " +
         `${s.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s, at most ${s.maxMessagesPerSec} messages/s, well under either transport's ceiling: the latency figure. ` +
         '**max**: closed loop as in section 1, with up to 2,048 deliveries unacknowledged. Unlike section 1 the receivers are the real client, which parses every event, so the ' +
         'load generator\'s CPU per delivery is what receiving costs the client on each transport. ' +
@@ -399,7 +401,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       table(
         ['transport', 'N', 'mode', 'deliveries/s', 'server CPU µs/delivery', 'client CPU µs/delivery', 'server CPU', 'loadgen CPU', 'p50 / p99 ms'],
         results.sse.map((row) => [
-          row.transport === 'http' ? 'SSE (http)' : 'WebSocket',
+          SSE_LABELS[row.transport],
           row.subscribers.toLocaleString('en-US'),
           row.mode,
           withRange(row.measurement.rate, 0),
@@ -412,6 +414,8 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
       ),
       '',
     );
+    const fetchLines = fetchDoorRatioLines(results.sse);
+    if (fetchLines.length > 0) out.push('```', ...fetchLines, '```', '');
   }
 
   out.push(...nodeSection(results));

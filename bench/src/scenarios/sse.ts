@@ -3,8 +3,12 @@ import { LoadgenProcess, ServerProcess, withProcesses } from '../lib/harness.js'
 import { fmt, log } from '../lib/log.js';
 import { measurePublishing, type Measurement } from './measure.js';
 
-/** `@herald/client`'s transports: one WebSocket, or HTTP with a Server-Sent Events stream per subscription. */
-export const SSE_TRANSPORTS = ['websocket', 'http'] as const;
+/**
+ * `@herald/client`'s transports: one WebSocket, or HTTP with a Server-Sent
+ * Events stream per subscription, served by the Node door (`http`) or by the
+ * fetch handler in a Hono app (`http-fetch`).
+ */
+export const SSE_TRANSPORTS = ['websocket', 'http', 'http-fetch'] as const;
 export type SseTransport = (typeof SSE_TRANSPORTS)[number];
 
 /**
@@ -31,7 +35,9 @@ export interface SseRow {
  * Scenario 8: Herald's HTTP fallback against its WebSocket. The same Herald
  * server (it serves both at once); `@herald/client` subscribers in the load
  * generator with `transport: 'websocket'` or `'http'`, one client and one
- * channel subscription each. First a fixed rate well under either
+ * channel subscription each; `http` again against a server whose HTTP door
+ * is the fetch handler in a Hono app (what the fetch adapter costs against
+ * the Node door). First a fixed rate well under either
  * transport's ceiling (latency), then max rate (closed loop, as the fan-out
  * runs): server CPU per delivery shows what each transport costs the server,
  * the load generator's what it costs the client.
@@ -42,11 +48,11 @@ export async function runSse(config: SuiteConfig): Promise<SseRow[]> {
   for (const subscribers of c.subscribers) {
     for (const transport of SSE_TRANSPORTS) {
       await withProcesses(async (track) => {
-        const server = track(await ServerProcess.start({ system: 'herald', port: 0 }));
+        const server = track(await ServerProcess.start({ system: 'herald', port: 0, ...(transport === 'http-fetch' ? { httpDoor: 'fetch' as const } : {}) }));
         const loadgen = track(await LoadgenProcess.start());
         const connected = await loadgen.ipc.request(
           'connect',
-          { kind: 'herald-client', transport, urls: [server.url], count: subscribers, subscribe: true, concurrency: 20, reconnect: null },
+          { kind: 'herald-client', transport: transport === 'websocket' ? 'websocket' : 'http', urls: [server.url], count: subscribers, subscribe: true, concurrency: 20, reconnect: null },
           120_000,
         );
         if (connected.failed > 0) log(`  WARNING: ${connected.failed} of ${subscribers} ${transport} subscribers failed to connect`);
@@ -84,4 +90,27 @@ function row(transport: SseTransport, subscribers: number, mode: SseRow['mode'],
       `p50 ${fmt(m.latency.p50)} ms p99 ${fmt(m.latency.p99)} ms${notes ? ` [${notes}]` : ''}`,
   );
   return result;
+}
+
+/** How the report names each transport. */
+export const SSE_LABELS: Readonly<Record<SseTransport, string>> = { websocket: 'WebSocket', http: 'SSE (http)', 'http-fetch': 'SSE (fetch handler)' };
+
+/**
+ * The fetch handler against the Node door, per subscriber count and mode:
+ * server CPU per delivery and p99 latency of `http-fetch` over `http`'s in
+ * the same run (one line each; nothing when either is missing).
+ */
+export function fetchDoorRatioLines(rows: readonly SseRow[]): string[] {
+  const lines: string[] = [];
+  for (const fetched of rows.filter((row) => row.transport === 'http-fetch')) {
+    const node = rows.find((row) => row.transport === 'http' && row.subscribers === fetched.subscribers && row.mode === fetched.mode);
+    if (!node) continue;
+    const cpu = fetched.measurement.cpuUsPerEvent.value / node.measurement.cpuUsPerEvent.value;
+    const rate = fetched.measurement.rate.value / node.measurement.rate.value;
+    const p99 = fetched.measurement.latency.p99 / node.measurement.latency.p99;
+    lines.push(
+      `SSE through the fetch handler vs the Node door, ${fetched.subscribers} subscriber(s), ${fetched.mode}: server CPU/delivery ${fmt(cpu)}x, deliveries/s ${fmt(rate)}x, p99 ${fmt(p99)}x`,
+    );
+  }
+  return lines;
 }

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import type { BenchMessage } from '../lib/payload.js';
 import { roomOf, type ServerConfig } from '../lib/protocol.js';
+import { serveThroughFetch, type ServedHerald } from './heraldFetch.js';
 import { setUpTracing } from './tracing.js';
 import { ROOM, type BenchServer } from './types.js';
 
@@ -79,15 +80,17 @@ export async function startHerald(config: ServerConfig): Promise<BenchServer> {
     ...(config.nodeId ? { nodeId: config.nodeId } : {}),
   });
   const app = createHeraldBenchApp(herald);
-  const server = await createHeraldServer({
+  const options = {
     router: app.router,
     herald,
-    port: config.port,
-    host: '127.0.0.1',
     ...BENCH_SERVER_OPTIONS,
     ...(config.compression ? { compression: config.compression } : {}),
     createContext: () => ({}),
-  });
+  };
+  const server: ServedHerald =
+    config.httpDoor === 'fetch'
+      ? await serveThroughFetch(options, config.port)
+      : await createHeraldServer({ ...options, port: config.port, host: '127.0.0.1' });
 
   const rooms = config.rooms ?? 0;
   let next = 0;

@@ -79,8 +79,8 @@ export function createHeraldClient<TRouter extends AnyRouter>(options: HeraldCli
   const persisted = config.persistence?.attach(tracker, connection.state);
   const start: StartCall = persisted ? (call, observer) => persisted.start(call, observer) : (call, observer) => tracker.start(call, observer);
   return {
-    trpc: createTrpcClient<TRouter>(start),
-    link: heraldLink<TRouter>(start),
+    trpc: createTrpcClient<TRouter>(start, connection.state),
+    link: heraldLink<TRouter>(start, connection.state),
     connection: connection.state,
     outbox: persisted?.outbox ?? null,
     async close() {

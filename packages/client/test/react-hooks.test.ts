@@ -314,6 +314,41 @@ describe('createHeraldReact against a Herald server', () => {
     expect(received[0]?.sentAt).toBeInstanceOf(Date);
   });
 
+  it('useChannel goes reconnecting while the server is down, and live again once it is back, with what was sent meanwhile', async () => {
+    const { herald, rooms, router } = createApp();
+    cleanups.push(() => herald.close());
+    const serve = (port: number) => createHeraldServer({ router, herald, port, host: '127.0.0.1', createContext: () => ({ name: 'anon' }) });
+    let server = await serve(0);
+    const { port } = server;
+    cleanups.push(() => server.close());
+    const ws = WebSocket as unknown as typeof globalThis.WebSocket;
+    const client = createHeraldClient<Router>({ url: server.url, WebSocket: ws, backoff: { initialDelayMs: 50, maxDelayMs: 200 } });
+    cleanups.push(() => client.close());
+    const react = createHeraldReact<Router>();
+    const received: string[] = [];
+    const statuses: string[] = [];
+    const { result } = renderHook(
+      () => {
+        const trpc = react.useTRPC();
+        const channel = react.useChannel(trpc.onMessage.subscriptionOptions({ room: 'outage' }), { onMessage: (message) => received.push(message.text) });
+        if (statuses.at(-1) !== channel.status) statuses.push(channel.status);
+        return { connection: react.useConnectionState(), channel };
+      },
+      null,
+      (children) => createElement(react.HeraldProvider, { client, queryClient: new QueryClient() }, children),
+    );
+    await rendered(() => result.current.channel.status === 'live', 'live');
+
+    await server.close();
+    await rendered(() => result.current.connection.status === 'reconnecting', 'the connection down');
+    await rendered(() => result.current.channel.status === 'reconnecting', 'the channel reconnecting');
+    await rooms.publish('outage', { text: 'while down', sentAt: new Date() });
+    server = await serve(port);
+    await rendered(() => result.current.channel.status === 'live' && received.length === 1, 'live again, with the message sent while down');
+    expect(received).toEqual(['while down']);
+    expect(statuses.slice(statuses.indexOf('live'))).toEqual(['live', 'reconnecting', 'live']);
+  });
+
   it('keeps a useQuery of a live query current with no change to the component that reads it', async () => {
     actEnvironment(false);
     cleanups.push(() => actEnvironment(true));

@@ -4,7 +4,7 @@
  * refused with an HTTP status (404 wrong path, 403 origin, 429 full). Real
  * servers on port 0; every wait follows the client's connection state.
  */
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -223,20 +223,51 @@ describe('a connection the server closes right after it opens', () => {
 });
 
 describe('an upgrade refused with an HTTP status', () => {
-  it('404 (wrong path): the state carries the status, and the client stops after one retry', async () => {
+  it('404 (wrong path): the state carries the status and the server\'s hint, and the client stops after one retry', async () => {
     const { server } = cleanup.add(await startHardeningServer());
     const client = cleanup.add(createHeraldClient<HardeningRouter>({ url: server.url.replace(/\/ws$/, '/wrong-path'), backoff: FAST_BACKOFF }));
     const pending = trpcErrorOf(client.trpc.whoami.query());
 
     const retrying = await stateReached(client.connection, (state) => state.status === 'reconnecting');
     expect(retrying).toMatchObject({ attempt: 1, httpStatus: 404 });
-    if (retrying.status === 'reconnecting') expect(retrying.error?.message).toMatch(/HTTP 404/);
+    // Node's client reads the refusal's body: the server names the path it upgrades on.
+    if (retrying.status === 'reconnecting') expect(retrying.error?.message).toBe('The server refused the WebSocket upgrade with HTTP 404: WebSocket connections upgrade on /ws');
 
     const closed = await stateReached(client.connection, isClosed);
     expect(closed.refusal).toMatchObject({ closeCode: null, httpStatus: 404 });
     const error = await pending;
     expect(error.data).toMatchObject({ code: 'NOT_FOUND', httpStatus: 404 });
-    expect(error.message).toMatch(/HTTP 404/);
+    expect(error.message).toMatch(/HTTP 404: WebSocket connections upgrade on \/ws/);
+  });
+
+  it('a socket that closes before it opens, with no more said (as browsers report every failure): the state names the address', async () => {
+    // A fake: no real server answers an upgrade with a wrong Sec-WebSocket-Accept, but a broken proxy can, and it
+    // is the one way Node's client sees what a browser's always does: a close (1006) before the socket opened, nothing more.
+    const broken = createNetServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: wrong\r\n\r\n'));
+    });
+    await new Promise<void>((listening) => broken.listen(0, '127.0.0.1', listening));
+    cleanup.defer(() => new Promise<void>((closed) => broken.close(() => closed())));
+    const url = `ws://127.0.0.1:${(broken.address() as AddressInfo).port}/ws`;
+    const client = cleanup.add(createHeraldClient<HardeningRouter>({ url, backoff: FAST_BACKOFF }));
+    const retrying = await stateReached(client.connection, (state) => state.status === 'reconnecting' && state.error !== null);
+    if (retrying.status !== 'reconnecting') throw new Error('unreachable');
+    expect(retrying.error?.message).toBe(`Could not connect to ${url}: WebSocket closed (1006) before it opened`);
+  });
+
+  it('a port nothing listens on: the state names the address and ECONNREFUSED', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const url = `ws://127.0.0.1:${closedPort}/ws`;
+    const client = cleanup.add(createHeraldClient<HardeningRouter>({ url, backoff: FAST_BACKOFF }));
+    const retrying = await stateReached(client.connection, (state) => state.status === 'reconnecting' && state.error !== null);
+    if (retrying.status !== 'reconnecting') throw new Error('unreachable');
+    expect(retrying.error?.message).toBe(`Could not connect to ${url}: connect ECONNREFUSED 127.0.0.1:${closedPort}`);
+    expect(retrying.error?.cause).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   it('403 (origin not allowed): the state carries the status, calls fail with FORBIDDEN; an allowed origin opens', async () => {

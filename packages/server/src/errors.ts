@@ -26,7 +26,9 @@ interface FormatterInput {
 /**
  * Pass as `errorFormatter` to `initTRPC.create()`: adds `heraldCode` for
  * Herald errors and `zodIssues` for input validation failures, so a client gets
- * something it can act on without parsing messages.
+ * something it can act on without parsing messages. An input validation
+ * failure's `message` is one line per issue, `path: message` (zod's own is
+ * its issues as JSON); the issues themselves stay in `data.zodIssues`.
  */
 export function heraldErrorFormatter<TShape extends FormatterInput['shape']>(opts: {
   shape: TShape;
@@ -34,7 +36,15 @@ export function heraldErrorFormatter<TShape extends FormatterInput['shape']>(opt
 }): TShape & { data: TShape['data'] & { heraldCode: HeraldErrorCode | null; zodIssues: ZodIssueLike[] | null } } {
   const { shape, error } = opts;
   const heraldCode = error instanceof HeraldError ? error.heraldCode : null;
-  return { ...shape, data: { ...shape.data, heraldCode, zodIssues: zodIssuesOf(error.cause) } };
+  const zodIssues = zodIssuesOf(error.cause);
+  const readable = zodIssues && zodIssues.length > 0 && error.code === 'BAD_REQUEST' ? { message: zodIssues.map(issueLine).join('\n') } : {};
+  return { ...shape, ...readable, data: { ...shape.data, heraldCode, zodIssues } };
+}
+
+/** One issue as a line: where (`items.0.name`, or `input` for the whole input), then zod's message. */
+function issueLine(issue: ZodIssueLike): string {
+  const where = issue.path.length === 0 ? 'input' : issue.path.map(String).join('.');
+  return `${where}: ${issue.message}`;
 }
 
 /** The parts of a zod issue a client needs; zod's own type is kept off the wire types. */

@@ -7,6 +7,7 @@ import { createCallPath } from './callPath.js';
 import { resolveServerOptions, type ServerConfig } from './config.js';
 import { UpgradeRefusal } from './errors.js';
 import { heraldInternals } from './herald.js';
+import { createFetchHandler, type FetchHandlerOptions, type HeraldFetchHandler } from './http/fetchHandler.js';
 import { serveHealth, type HealthSource } from './http/health.js';
 import { createTrpcHttpHandler } from './http/trpcHttp.js';
 import { loadPromClient, ServerMetrics } from './observability/metrics.js';
@@ -50,6 +51,14 @@ export interface HeraldHandler {
    * touching nothing, for any other request.
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * The HTTP door as a fetch-API handler, `(request) => Promise<Response>`,
+   * for Hono, Next.js route handlers, Bun and Deno: calls, batches and event
+   * streams under `httpPath`, with every guard of the Node doors (the
+   * request gate, the call runner, `Idempotency-Key`, CORS, limits). Health,
+   * metrics and the admin page stay on the Node doors. See docs/attach.md.
+   */
+  fetchHandler(options?: FetchHandlerOptions): HeraldFetchHandler;
   /** Tells every connected client to reconnect (to this node once it is back, or to another). */
   broadcastReconnect(): void;
   /**
@@ -71,7 +80,7 @@ export interface HeraldHandler {
   /**
    * Drains, then closes what Herald holds: every WebSocket with 1001 (see
    * `closeTimeoutMs`), the admin sockets, and the HTTP responses Herald has
-   * not finished (event streams end; their clients reconnect). Resolves when
+   * not finished, the fetch handler's too (event streams end; their clients reconnect). Resolves when
    * nothing of Herald's is left open. Does not close the server Herald runs
    * on, nor the `herald` passed in: the app owns them.
    */
@@ -205,6 +214,7 @@ export async function startHandler<TRouter extends AnyRouter>(config: ServerConf
       }
       return true;
     },
+    fetchHandler: (options = {}) => createFetchHandler(trpcHttp, config.trustProxy, config.httpPath, options),
     broadcastReconnect: () => ws.broadcastReconnect(),
     disconnectUser: (userKey, reason = 'sessions revoked') => revocations.revoke(userKey, reason),
     drain,
@@ -213,6 +223,7 @@ export async function startHandler<TRouter extends AnyRouter>(config: ServerConf
         await drain();
         await Promise.all([ws.close(config.closeTimeoutMs), admin?.close(config.closeTimeoutMs)]);
         for (const res of responses) res.destroy();
+        trpcHttp?.endFetches();
         await revocations.stop();
         logger.info({ event: 'server.closed' }, 'herald closed');
       })();

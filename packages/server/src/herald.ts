@@ -8,7 +8,8 @@ import { checkChannelOptions } from './channels/checkOptions.js';
 import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
 import { createLiveQuery, type LiveQuery, type LiveQueryOptions } from './live/liveQuery.js';
-import { createUserChannel, USER_CHANNEL_PREFIX, UserKey, type UserChannel, type UserChannelOptions } from './channels/userChannel.js';
+import { createConnectionChannel, CONNECTION_CHANNEL_PREFIX, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
+import { createPrivateChannel, PrivateKey, USER_CHANNEL_PREFIX, type UserChannel, type UserChannelOptions } from './channels/userChannel.js';
 
 /** Options of `createHerald`: the broker, the node's name, error reporting and channel authorization. */
 export interface HeraldOptions<TCtx = unknown> {
@@ -108,6 +109,28 @@ export interface Herald {
    * ```
    */
   userChannel<TMessage extends z.ZodType>(name: string, options: UserChannelOptions<TMessage>): UserChannel<z.input<TMessage>, z.output<TMessage>>;
+  /**
+   * Declares messages to one connection: `send(connectionId, message)`
+   * reaches that connection's subscriptions on whichever node it is, and no
+   * other connection of its user, with a channel's ordering, resume and
+   * once-only delivery (see `ConnectionChannel`). `connectionId` is what
+   * `createContext` was given; keep it in the context. The name follows the
+   * rules of `channel` names, in a namespace of its own.
+   *
+   * @example
+   * ```ts
+   * const direct = herald.connectionChannel('direct', { message: z.object({ text: z.string() }) });
+   * // createContext: ({ user, connectionId }) => ({ user, connectionId })
+   * await direct.send(connectionId, { text: 'Only this tab' });
+   * onDirect: authed.input(z.object({ ...resumeInput })).subscription(({ ctx, input, signal }) =>
+   *   direct.stream(ctx.connectionId, { lastEventId: input.lastEventId, signal }),
+   * ),
+   * ```
+   */
+  connectionChannel<TMessage extends z.ZodType>(
+    name: string,
+    options: ConnectionChannelOptions<TMessage>,
+  ): ConnectionChannel<z.input<TMessage>, z.output<TMessage>>;
   /** Closes the broker. Channels reject afterwards. */
   close(): Promise<void>;
 }
@@ -192,9 +215,17 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       if (!CHANNEL_NAME.test(name)) throw new TypeError(`User channel name "${name}" must match ${CHANNEL_NAME}`);
       const internal = `${USER_CHANNEL_PREFIX}${name}`;
       if (names.has(internal)) throw new TypeError(`User channel "${name}" is declared twice`);
-      checkChannelOptions(`${name} (a user channel)`, { key: UserKey, ...userOptions });
+      checkChannelOptions(`${name} (a user channel)`, { key: PrivateKey, ...userOptions });
       names.add(internal);
-      return createUserChannel(name, userOptions, { broker, fanout, onError, counts });
+      return createPrivateChannel(name, internal, userOptions, { broker, fanout, onError, counts });
+    },
+    connectionChannel(name, connectionOptions) {
+      if (!CHANNEL_NAME.test(name)) throw new TypeError(`Connection channel name "${name}" must match ${CHANNEL_NAME}`);
+      const internal = `${CONNECTION_CHANNEL_PREFIX}${name}`;
+      if (names.has(internal)) throw new TypeError(`Connection channel "${name}" is declared twice`);
+      checkChannelOptions(`${name} (a connection channel)`, { key: PrivateKey, ...connectionOptions });
+      names.add(internal);
+      return createConnectionChannel(name, connectionOptions, { broker, fanout, onError, counts });
     },
     close() {
       closing ??= broker.close();

@@ -7,6 +7,7 @@
 export { createHeraldServer, type HeraldServer } from './server.js';
 export { attachHerald } from './attach.js';
 export { createHeraldHandler, type HeraldHandler } from './handler.js';
+export type { FetchHandlerOptions, HeraldFetchHandler } from './http/fetchHandler.js';
 export {
   serverDefaults,
   type HeraldServerOptions,
@@ -26,6 +27,7 @@ export type { AdminRouter } from './admin/router.js';
 export type { ChannelView, ClusterView, NodeRates, NodeView } from './admin/figures.js';
 export type { FoundConnection } from './admin/lookups.js';
 export { withExpiry, type ExpiringUser } from './auth/identity.js';
+export type { HeraldRequest } from './transport/requestHead.js';
 
 export { createHerald, type Herald, type HeraldOptions } from './herald.js';
 export {
@@ -44,6 +46,7 @@ export {
 } from './channels/channel.js';
 export { LIVE_RETRY_DELAY_MS, type LiveQuery, type LiveQueryOptions, type LiveStreamOptions } from './live/liveQuery.js';
 export type { UserChannel, UserChannelOptions } from './channels/userChannel.js';
+export { connectionChannelDefaults, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
 export type {
   Broker,
   BrokerEntry,

@@ -10,15 +10,24 @@ import {
 } from '@herald/shared/internal';
 import type { ExpiringUser } from './auth/identity.js';
 import type { Herald } from './herald.js';
+import type { HeraldRequest } from './transport/requestHead.js';
 
 /** What `createContext` gets: once per WebSocket connection, after its `connectionParams` arrive. */
 export interface HeraldContextOptions<TUser = never> {
   /** The `connectionParams` the client sent, or `null` if it sent none. */
   readonly connectionParams: Readonly<Record<string, string>> | null;
-  /** The HTTP upgrade request (headers, remote address). */
-  readonly req: IncomingMessage;
+  /** The request: the WebSocket upgrade or HTTP request (a Node `IncomingMessage`), or the fetch `Request` on the fetch handler. */
+  readonly req: HeraldRequest;
   /** What `authenticate` returned for this connection: its user, or `null` (anonymous, or no `authenticate`). */
   readonly user: TUser | null;
+  /**
+   * This connection's id, unique across nodes and restarts: what
+   * `herald.connectionChannel` sends to. A WebSocket keeps it for its life
+   * (an in-band refresh included); a reconnect is a new connection with a
+   * new id. Over HTTP every request and every event stream is a connection
+   * of its own.
+   */
+  readonly connectionId: string;
 }
 
 /**
@@ -36,7 +45,7 @@ export interface HeraldContextOptions<TUser = never> {
  */
 export type Authenticate<TUser> = (
   connectionParams: Readonly<Record<string, string>> | null,
-  req: IncomingMessage,
+  req: HeraldRequest,
 ) => TUser | ExpiringUser<TUser> | null | Promise<TUser | ExpiringUser<TUser> | null>;
 
 /** Credentials over the whole life of a connection. */

@@ -60,13 +60,15 @@ interface Row {
   readonly options?: Omit<NonNullable<Parameters<typeof startHardeningServer>[0]>, 'limits'>;
   readonly websocket: Cell;
   readonly http: Cell;
+  /** The HTTP door through the fetch handler, in a Hono app on `@hono/node-server`: the `http` cell unless the row says otherwise. */
+  readonly fetch?: Cell;
   readonly admin: Cell;
 }
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-async function start(row: Row, attached: boolean): Promise<Door> {
+async function start(row: Row, attached: boolean | 'hono'): Promise<Door> {
   const served = cleanup.add(
     await startHardeningServer({
       attached,
@@ -517,11 +519,13 @@ async function draining({ server, ws }: Door): Promise<void> {
 }
 
 // Each door twice: on Herald's own server, and attached to an app's (`attachHerald`), which must change nothing.
-for (const attached of [false, true]) {
-  describe(`the request gate, through every door${attached ? ', attached to an app server' : ''}`, () => {
+// The fetch door runs on a Hono app (`startHonoFetch`): its HTTP cells through the fetch handler.
+for (const attached of [false, true, 'hono'] as const) {
+  const doors = attached === 'hono' ? (['fetch'] as const) : (['websocket', 'http', 'admin'] as const);
+  describe(`the request gate, through every door${attached === 'hono' ? ', the fetch handler in a Hono app' : attached ? ', attached to an app server' : ''}`, () => {
     for (const [reason, row] of Object.entries(table) as [RefusalReason, Row][]) {
-      for (const door of ['websocket', 'http', 'admin'] as const) {
-        const cell = row[door];
+      for (const door of doors) {
+        const cell = door === 'fetch' ? (row.fetch ?? row.http) : row[door];
         // A door where the reason cannot arise says why in the table, and runs nothing.
         if ('notApplicable' in cell) continue;
         it(`${reason} on the ${door} door`, async () => {

@@ -66,7 +66,7 @@ describe('authenticate', () => {
   it('gives createContext the user it returns, before any procedure runs', async () => {
     const seen: unknown[] = [];
     const authenticate: Authenticate<TestUser> = async (params, req) => {
-      seen.push({ params, ip: req.socket.remoteAddress });
+      seen.push({ params, ip: 'socket' in req ? req.socket.remoteAddress : null });
       return params?.['token'] === 'good' ? { id: 'ann' } : null;
     };
     const { server } = cleanup.add(await startHardeningServer({ authenticate }));

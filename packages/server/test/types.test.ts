@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { describe, expectTypeOf, it } from 'vitest';
 import { initTRPC } from '@trpc/server';
 import type { JWTPayload } from 'jose';
@@ -8,6 +7,7 @@ import {
   createHeraldServer,
   transformer,
   type HeraldHandlerOptions,
+  type HeraldRequest,
   type HeraldServerOptions,
   type MetricsRegistry,
 } from '@herald/server';
@@ -70,7 +70,7 @@ describe('HeraldServerOptions<TRouter, TUser>', () => {
   });
 
   it('infers the user of a hand-written authenticate, and of the handler and attach forms', () => {
-    const authenticate = (params: Readonly<Record<string, string>> | null, _req: IncomingMessage): Member | null =>
+    const authenticate = (params: Readonly<Record<string, string>> | null, _req: HeraldRequest): Member | null =>
       params?.['token'] ? { id: params['token'], role: 'admin' } : null;
     const _handler = () =>
       createHeraldHandler({

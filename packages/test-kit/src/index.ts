@@ -41,6 +41,7 @@ export { upgrade, upgradeStatus, type Upgrade, type UpgradeOptions } from './upg
 // Test apps and the processes around them.
 export { served, type Served } from './apps/served.js';
 export { HELLO, startAttached, type AttachedServer } from './apps/attached.js';
+export { startHonoFetch } from './apps/honoFetch.js';
 export { expiringToken, expiringTokenAuth, expiryOf } from './apps/expiringTokens.js';
 export { createNumbersApp, startNumbersServer, type NumbersRouter, type NumbersServer } from './apps/numbers.js';
 export {

@@ -1,7 +1,9 @@
 import type { OperationResultEnvelope, TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, type Observable } from '@trpc/server/observable';
+import type { ConnectionStateSource } from '../connection/connectionState.js';
 import type { CallObserver, CallRequest } from './requestTracker.js';
+import { followConnection } from './subscriptionStates.js';
 
 /** Starts a call and reports it to `observer`; returns the function that cancels it: the request tracker's `start`, or the persistence's around it. */
 export type StartCall = (call: CallRequest, observer: CallObserver) => () => void;
@@ -28,23 +30,28 @@ export function callRequest(type: CallRequest['type'], path: string, input: unkn
 /**
  * A call's results as tRPC's links give them: started by subscribing,
  * cancelled by unsubscribing before it ended, and completed (after a cancel)
- * when `signal` aborts.
+ * when `signal` aborts. A subscription's also carry the connection's
+ * states (`followConnection`), as tRPC's `{ type: 'state' }` results.
  */
 export function callResults(
   start: StartCall,
   call: CallRequest,
   signal: AbortSignal | null | undefined,
+  states: ConnectionStateSource,
 ): Observable<OperationResultEnvelope<unknown, TRPCClientError<AnyRouter>>, TRPCClientError<AnyRouter>> {
   return observable((observer) => {
     let done = false;
+    const unfollow = call.type === 'subscription' ? followConnection(states, (result) => observer.next({ result, context: call.context })) : null;
     const cancel = start(call, {
       next: (result) => observer.next({ result, context: call.context }),
       error: (error) => {
         done = true;
+        unfollow?.();
         observer.error(error);
       },
       complete: () => {
         done = true;
+        unfollow?.();
         observer.complete();
       },
     });
@@ -54,6 +61,7 @@ export function callResults(
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     return () => {
+      unfollow?.();
       signal?.removeEventListener('abort', onAbort);
       if (!done) cancel();
     };

@@ -2,6 +2,7 @@ import { TRPCClientError, type TRPCClient, type TRPCRequestOptions } from '@trpc
 import type { AnyRouter } from '@trpc/server';
 import { observable, observableToAsyncIterable, type Unsubscribable } from '@trpc/server/observable';
 import { createFlatProxy, createRecursiveProxy } from '@trpc/server/unstable-core-do-not-import';
+import type { ConnectionStateSource } from '../connection/connectionState.js';
 import type { CallObserver, CallType } from './requestTracker.js';
 import { callRequest, callResults, type StartCall } from './start.js';
 
@@ -12,6 +13,7 @@ interface SubscriptionOptions extends TRPCRequestOptions {
   onError?: (error: TRPCClientError<AnyRouter>) => void;
   onStopped?: () => void;
   onComplete?: () => void;
+  /** The connection going down and back (`SubscriptionConnectionState`, from `followConnection`). */
   onConnectionStateChange?: (state: unknown) => void;
 }
 
@@ -33,8 +35,8 @@ const procedureTypeOf: Readonly<Record<string, CallType | undefined>> = { query:
  * none, is an async iterator of its data. `client.link` runs the same
  * `start` for other tRPC clients.
  */
-export function createTrpcClient<TRouter extends AnyRouter>(start: StartCall): TRPCClient<TRouter> {
-  const untyped = new DirectCalls(start);
+export function createTrpcClient<TRouter extends AnyRouter>(start: StartCall, states: ConnectionStateSource): TRPCClient<TRouter> {
+  const untyped = new DirectCalls(start, states);
   const proxy = createRecursiveProxy(({ path, args }) => {
     const type = procedureTypeOf[path[path.length - 1]!];
     if (type === undefined) throw new TypeError(`client.trpc.${path.join('.')}() is not a call: end a procedure's path with .query(), .mutate() or .subscribe()`);
@@ -48,9 +50,11 @@ export function createTrpcClient<TRouter extends AnyRouter>(start: StartCall): T
 /** The untyped client behind `client.trpc`, with the methods of tRPC's `TRPCUntypedClient` that typed proxies and TanStack Query call. */
 class DirectCalls {
   readonly #start: StartCall;
+  readonly #states: ConnectionStateSource;
 
-  constructor(start: StartCall) {
+  constructor(start: StartCall, states: ConnectionStateSource) {
     this.#start = start;
+    this.#states = states;
   }
 
   query(path: string, input?: unknown, options?: TRPCRequestOptions): Promise<unknown> {
@@ -62,7 +66,7 @@ class DirectCalls {
   }
 
   subscription(path: string, input: unknown, options: SubscriptionOptions = {}): Unsubscribable | AsyncIterableIterator<unknown> {
-    const results = callResults(this.#start, callRequest('subscription', path, input, options.context), options.signal);
+    const results = callResults(this.#start, callRequest('subscription', path, input, options.context), options.signal, this.#states);
     if (!handlerKeys.some((key) => typeof options[key] === 'function')) {
       const data = observable<unknown, TRPCClientError<AnyRouter>>((observer) =>
         results.subscribe({
@@ -79,6 +83,7 @@ class DirectCalls {
       next: ({ result, context }) => {
         if (result.type === 'started') options.onStarted?.({ context });
         else if (result.type === 'data') options.onData?.(result.data);
+        else if (result.type === 'state') options.onConnectionStateChange?.(result);
       },
       error: (error) => options.onError?.(error),
       complete: () => options.onComplete?.(),

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { WebSocket as WsWebSocket, type ClientOptions } from 'ws';
 import { retryAfterMsOf } from '../timers.js';
 import type { EventSourceClass, PlatformSocketOptions, RefusedUpgrade } from './types.js';
@@ -9,11 +9,18 @@ import type { EventSourceClass, PlatformSocketOptions, RefusedUpgrade } from './
  * heartbeat's `close()` would then keep the client from reconnecting that long.
  */
 const CLOSE_HANDSHAKE_GRACE_MS = 1_000;
+/** The most of a refused upgrade's body read for its hint, in bytes. */
+const REFUSAL_BODY_MAX_BYTES = 2_048;
+/** How long a refused upgrade's body may take to arrive after its headers. */
+const REFUSAL_BODY_WAIT_MS = 1_000;
+/** The longest hint kept, in characters. */
+const REFUSAL_HINT_MAX_CHARS = 300;
 
 /**
  * `ws`'s WebSocket, with a bounded opening handshake, a close that cannot
  * hang on a dead peer, and the HTTP answer of a refused upgrade
- * (`refusedUpgrade`: its status and `Retry-After`) for the session to report.
+ * (`refusedUpgrade`: its status, `Retry-After` and what its body says) for
+ * the session to report.
  */
 export function platformWebSocket(options: PlatformSocketOptions): typeof globalThis.WebSocket {
   class NodeWebSocket extends WsWebSocket {
@@ -22,20 +29,16 @@ export function platformWebSocket(options: PlatformSocketOptions): typeof global
 
     constructor(address: string | URL, protocols?: string | string[], clientOptions?: ClientOptions) {
       super(address, protocols, { handshakeTimeout: options.connectTimeoutMs, ...clientOptions });
-    }
-
-    /**
-     * `ws` emits `unexpected-response` with the answer, and aborts the
-     * handshake itself (an `error`, then `close` 1006) only when nobody
-     * listens. Reading the answer here, rather than listening, keeps that
-     * path, so the session sees the same events as with a plain `ws`.
-     */
-    override emit(event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'unexpected-response') {
-        const response = args[1] as IncomingMessage;
-        this.refusedUpgrade = { status: response.statusCode ?? 0, retryAfterMs: retryAfterMsOf(response.headers['retry-after']) };
-      }
-      return super.emit(event, ...args);
+      // With a listener, `ws` leaves the refused handshake to it: the body is read (bounded), then the
+      // request is ended with the error `ws` would have given, so the session sees the same `error`
+      // (`Unexpected server response: <status>`) and `close` 1006 as without one.
+      this.on('unexpected-response', (req: ClientRequest, response: IncomingMessage) => {
+        const status = response.statusCode ?? 0;
+        void hintOf(response).then((hint) => {
+          this.refusedUpgrade = { status, retryAfterMs: retryAfterMsOf(response.headers['retry-after']), hint };
+          req.destroy(new Error(`Unexpected server response: ${status}`));
+        });
+      });
     }
 
     override close(code?: number, reason?: string | Buffer): void {
@@ -59,9 +62,59 @@ export function onRefusedUpgrade(socket: WebSocket, listener: (answer: RefusedUp
   socket.addEventListener('error', (event) => {
     const exposed = (socket as { refusedUpgrade?: RefusedUpgrade | null }).refusedUpgrade;
     const status = exposed ? null : /Unexpected server response: (\d+)/.exec(String((event as { message?: unknown }).message))?.[1];
-    const answer = exposed ?? (status == null ? null : { status: Number(status), retryAfterMs: null });
+    const answer = exposed ?? (status == null ? null : { status: Number(status), retryAfterMs: null, hint: null });
     if (answer) listener(answer);
   });
+}
+
+/**
+ * What a refused upgrade's body says, for the client's error: a JSON body's
+ * `message` (Herald's refusals: `{ error, message }`), or a short plain
+ * text's first line; null for anything else, a body over
+ * `REFUSAL_BODY_MAX_BYTES`, or one that does not arrive within
+ * `REFUSAL_BODY_WAIT_MS`.
+ */
+function hintOf(response: IncomingMessage): Promise<string | null> {
+  const type = response.headers['content-type'] ?? '';
+  const json = type.includes('json');
+  if (!json && !type.startsWith('text/plain')) {
+    response.resume();
+    return Promise.resolve(null);
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const done = (text: string | null): void => {
+      clearTimeout(timer);
+      response.removeAllListeners('data');
+      response.resume();
+      resolve(text === null ? null : readableHint(text, json));
+    };
+    const timer = setTimeout(() => done(null), REFUSAL_BODY_WAIT_MS);
+    response.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > REFUSAL_BODY_MAX_BYTES) done(null);
+      else chunks.push(chunk);
+    });
+    response.once('end', () => done(Buffer.concat(chunks).toString('utf8')));
+    response.once('error', () => done(null));
+  });
+}
+
+function readableHint(text: string, json: boolean): string | null {
+  let hint: unknown = text;
+  if (json) {
+    try {
+      const body = JSON.parse(text) as { message?: unknown; error?: { message?: unknown } };
+      hint = body.message ?? body.error?.message;
+    } catch {
+      return null;
+    }
+  }
+  if (typeof hint !== 'string') return null;
+  // One line of printable text: a hint is shown inside the client's error message.
+  const line = [...(hint.split(/\r?\n/)[0] ?? '')].filter((char) => char >= ' ' && char !== '\u007f').join('').trim();
+  return line === '' ? null : line.slice(0, REFUSAL_HINT_MAX_CHARS);
 }
 
 /**

@@ -29,6 +29,8 @@ export interface RefusedUpgrade {
   readonly status: number;
   /** `Retry-After` in ms, when the answer carried one in seconds. */
   readonly retryAfterMs: number | null;
+  /** What the answer's body says (its JSON `message`, or its text), when it said something short; else null. */
+  readonly hint: string | null;
 }
 
 export interface PlatformSocketOptions {

@@ -55,6 +55,10 @@ export class SocketSession implements Session {
   #refused = false;
   /** The status of the HTTP answer that refused the upgrade, when the platform shows it. */
   #httpStatus: number | null = null;
+  /** What the refusing answer's body said (Node only). */
+  #httpHint: string | null = null;
+  /** Why the socket could not reach the server before it opened (Node's `ECONNREFUSED` and such; browsers hide it). */
+  #connectError: Error | null = null;
   #retryAfterMs: number | null = null;
   /** The server's error about the connection (`id: null`), kept for the end that follows it. */
   #serverError: ConnectionError | null = null;
@@ -104,9 +108,15 @@ export class SocketSession implements Session {
     // Browsers fire `error` then `close`; `ws` too. The close carries the
     // details, except that in Node the `error` tells that the upgrade got an
     // HTTP answer (browsers hide it).
+    this.#socket.addEventListener('error', (event) => {
+      // `ws` hands over the network error (a code such as ECONNREFUSED, and the address in its message).
+      const cause = (event as { error?: unknown }).error;
+      if (!this.#ready && cause instanceof Error && typeof (cause as { code?: unknown }).code === 'string') this.#connectError ??= cause;
+    });
     onRefusedUpgrade(this.#socket, (answer) => {
       if (this.#ready) return;
       this.#httpStatus = answer.status;
+      this.#httpHint = answer.hint;
       this.#retryAfterMs = answer.retryAfterMs;
       // Herald's own capacity refusals (per-IP 429, full or draining 503) are
       // not about the upgrade: retry the WebSocket. Any other answer (a proxy's
@@ -354,7 +364,14 @@ export class SocketSession implements Session {
       wasReady: this.#ready,
       refused: this.#refused,
       code: details.code,
-      error: describeEnd(details.error, this.#httpStatus, this.#serverError),
+      error: describeEnd(details.error, this.url, {
+        opened: this.#ready,
+        code: details.code,
+        httpStatus: this.#httpStatus,
+        hint: this.#httpHint,
+        connectError: this.#connectError,
+        serverError: this.#serverError,
+      }),
       httpStatus: this.#httpStatus,
       retryAfterMs: this.#retryAfterMs,
       serverError: this.#serverError,
@@ -385,9 +402,28 @@ function inputJson(serializedInput: unknown): string | undefined {
   return json;
 }
 
-/** The error a session ends with, naming the HTTP status or the server's own reason when there was one. */
-function describeEnd(error: Error, httpStatus: number | null, serverError: ConnectionError | null): Error {
-  if (httpStatus !== null) return new Error(`The server refused the WebSocket upgrade with HTTP ${httpStatus}`, { cause: error });
+/**
+ * The error a session ends with, naming what is known of why: the HTTP
+ * status that refused the upgrade and what its body said, the network error
+ * that kept it from the server (with the URL), or the server's own reason.
+ */
+function describeEnd(
+  error: Error,
+  url: string,
+  why: {
+    opened: boolean;
+    code: number | null;
+    httpStatus: number | null;
+    hint: string | null;
+    connectError: Error | null;
+    serverError: ConnectionError | null;
+  },
+): Error {
+  const { httpStatus, hint, connectError, serverError } = why;
+  if (httpStatus !== null) return new Error(`The server refused the WebSocket upgrade with HTTP ${httpStatus}${hint ? `: ${hint}` : ''}`, { cause: error });
+  if (connectError) return new Error(`Could not connect to ${url}: ${connectError.message}`, { cause: connectError });
   if (serverError) return new Error(`${error.message}: ${serverError.message}`, { cause: error });
+  // A browser tells no more than the close: the address, at least, says where it tried.
+  if (!why.opened && why.code === CloseCode.ABNORMAL_CLOSURE) return new Error(`Could not connect to ${url}: ${error.message} before it opened`, { cause: error });
   return error;
 }

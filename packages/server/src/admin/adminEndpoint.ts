@@ -10,6 +10,7 @@ import type { Herald } from '../herald.js';
 import { heraldInternals } from '../herald.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { isFetchRequest, type HeraldRequest } from '../transport/requestHead.js';
 import { createCallPath } from '../callPath.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress } from '../transport/clientAddress.js';
@@ -172,7 +173,9 @@ export class AdminEndpoint {
     await this.handler.close(timeoutMs);
   }
 
-  private async authenticate(params: ConnectionParams | null, req: IncomingMessage): Promise<{ admin: true }> {
+  private async authenticate(params: ConnectionParams | null, req: HeraldRequest): Promise<{ admin: true }> {
+    // The admin doors are Node's (its socket and its API); the fetch handler serves the app's router only.
+    if (isFetchRequest(req)) throw new TRPCError({ code: 'FORBIDDEN', message: 'The admin page is served on Node doors only' });
     const token = params?.['token'];
     if (!token) {
       throw new TRPCError({ code: 'UNAUTHORIZED', message: 'The admin page needs a token: send it as the connection params { token }' });

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -11,6 +10,7 @@ import {
 import { HeraldError } from '../errors.js';
 import { withExpiry } from './identity.js';
 import type { Authenticate } from '../options.js';
+import { headerOf, type HeraldRequest } from '../transport/requestHead.js';
 
 /** Where the verification keys come from: a shared secret (HS256) or a JSON Web Key Set. */
 export type JwtKeySource =
@@ -149,8 +149,8 @@ function verificationKey(source: JwtKeySource & { jwksTimeoutMs?: number }): Uin
   return createLocalJWKSet(source.jwks);
 }
 
-function bearerToken(req: IncomingMessage): string | null {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+function bearerToken(req: HeraldRequest): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(headerOf(req, 'authorization') ?? '');
   return match?.[1] ?? null;
 }
 

@@ -46,24 +46,31 @@ export interface UserChannel<TMessageIn, TMessage> {
 /** The prefix of a user channel's internal channel name: `@` is not allowed in `herald.channel` names, so none collides. */
 export const USER_CHANNEL_PREFIX = '@user.';
 
-/** A user key as a channel key. */
-export const UserKey = z.string().min(1).max(256);
+/** A user key, or a connection id, as a channel key. */
+export const PrivateKey = z.string().min(1).max(256);
 
-/** A user channel over the channel machinery, with no `authorize` (the procedure picks the key). */
-export function createUserChannel<TMessage extends z.ZodType>(
+/**
+ * A channel over the channel machinery, under `internalName`, keyed by a
+ * user key or a connection id, with no `authorize`: the procedure picks the
+ * key from its caller's context, so a caller reaches only its own stream.
+ * `herald.userChannel` and `herald.connectionChannel` are this (their
+ * interfaces differ only in what they call the key).
+ */
+export function createPrivateChannel<TMessage extends z.ZodType>(
   name: string,
+  internalName: string,
   options: UserChannelOptions<TMessage>,
   runtime: ChannelRuntime,
 ): UserChannel<z.input<TMessage>, z.output<TMessage>> {
   const channel = createChannel(
-    `${USER_CHANNEL_PREFIX}${name}`,
-    { key: UserKey, message: options.message, ...(options.history ? { history: options.history } : {}) },
+    internalName,
+    { key: PrivateKey, message: options.message, ...(options.history ? { history: options.history } : {}) },
     { ...runtime, authorize: undefined },
   );
   return {
     name,
-    send: (userKey, message) => channel.publish(userKey, message),
-    stream: (userKey, streamOptions = {}) => channel.stream(userKey, streamOptions),
-    history: (userKey, historyOptions = {}) => channel.history(userKey, historyOptions),
+    send: (key, message) => channel.publish(key, message),
+    stream: (key, streamOptions = {}) => channel.stream(key, streamOptions),
+    history: (key, historyOptions = {}) => channel.history(key, historyOptions),
   };
 }

@@ -1,7 +1,7 @@
-import type { ServerResponse } from 'node:http';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { TRPCError } from '@trpc/server';
 import type { Outcomes, StoredOutcome } from '../calls/outcome.js';
+import type { HttpAnswer } from './exchange.js';
 
 /** How HTTP answers are shaped: the router's outcomes, and where a failing error formatter is reported. */
 export interface HttpShapes {
@@ -10,28 +10,26 @@ export interface HttpShapes {
 }
 
 /**
- * Answers with `error` as tRPC's HTTP protocol answers one call (its status,
- * its error shape), for what Herald answers itself rather than through
- * tRPC's adapter; unless an answer has begun, which is then ended.
+ * `error` as tRPC's HTTP protocol answers one call (its status, its error
+ * shape), for what Herald answers itself rather than through tRPC's adapter.
  */
-export function writeError(shapes: HttpShapes, res: ServerResponse, error: TRPCError, path: string): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
+export function errorAnswer(shapes: HttpShapes, error: TRPCError, path: string): HttpAnswer {
   const shape = shapes.outcomes.errorShape(error, { type: 'mutation', path, input: undefined, ctx: undefined }, (cause) =>
     shapes.reportFormatterError(cause, path),
   );
-  res.writeHead(getHTTPStatusCodeFromError(error), { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify({ error: shape }));
+  return {
+    status: getHTTPStatusCodeFromError(error),
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify({ error: shape }),
+  };
 }
 
 /**
- * Answers with an outcome (see `StoredOutcome`), as `httpLink` (one call)
- * or `httpBatchLink` (a batch of one) expects it; `replayed` (a repeat of
- * an idempotent mutation) adds `Idempotent-Replayed: true`.
+ * An outcome (see `StoredOutcome`) as `httpLink` (one call) or
+ * `httpBatchLink` (a batch of one) expects it; `replayed` (a repeat of an
+ * idempotent mutation) adds `Idempotent-Replayed: true`.
  */
-export function writeOutcome(shapes: HttpShapes, res: ServerResponse, outcome: StoredOutcome, batch: boolean, replayed: boolean): void {
+export function outcomeAnswer(shapes: HttpShapes, outcome: StoredOutcome, batch: boolean, replayed: boolean): HttpAnswer {
   const stored = JSON.parse(`{${outcome}}`) as { result?: { data?: unknown }; error?: unknown };
   let status = 200;
   let item: unknown;
@@ -44,6 +42,5 @@ export function writeOutcome(shapes: HttpShapes, res: ServerResponse, outcome: S
   }
   const headers: Record<string, string> = { 'content-type': 'application/json', vary: 'trpc-accept, accept' };
   if (replayed) headers['idempotent-replayed'] = 'true';
-  res.writeHead(status, headers);
-  res.end(JSON.stringify(batch ? [item] : item));
+  return { status, headers, body: JSON.stringify(batch ? [item] : item) };
 }

@@ -1,8 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import { parseConnectionParamsFromString } from '@trpc/server/http';
 import { CONNECTION_PARAMS_HEADER } from '@herald/shared/internal';
 import { stringParams, type ConnectionParams } from '../transport/admission.js';
+import type { RequestHead } from '../transport/requestHead.js';
 
 /**
  * What `createContext` gets over HTTP, from the first of:
@@ -17,7 +17,7 @@ import { stringParams, type ConnectionParams } from '../transport/admission.js';
  * else null. A header that does not parse is refused (`PARSE_ERROR`).
  */
 export function connectionParamsOf(
-  req: IncomingMessage,
+  req: RequestHead,
   fromUrl: Readonly<Record<string, string | undefined>> | null,
 ): ConnectionParams | null {
   const header = req.headers[CONNECTION_PARAMS_HEADER];

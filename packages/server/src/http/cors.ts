@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONNECTION_PARAMS_HEADER, CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
 import type { OriginCheck } from '../transport/clientAddress.js';
+import type { RequestHead } from '../transport/requestHead.js';
+import type { HttpAnswer } from './exchange.js';
 
 /** The request headers Herald's client and tRPC's links send. */
 const ALLOWED_HEADERS = ['content-type', 'authorization', IDEMPOTENCY_KEY_HEADER, CONNECTION_PARAMS_HEADER, 'trpc-accept', 'last-event-id'].join(', ');
@@ -24,29 +25,33 @@ export class Cors {
   ) {}
 
   /** Whether `req` is a CORS preflight (an `OPTIONS` with `Access-Control-Request-Method`). */
-  isPreflight(req: IncomingMessage): boolean {
+  isPreflight(req: RequestHead): boolean {
     return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
   }
 
-  /** Answers a preflight the gate let in: 204 with what the browser may send. */
-  answerPreflight(req: IncomingMessage, res: ServerResponse): void {
-    this.allow(req, res);
-    res.writeHead(204, {
-      'access-control-allow-methods': 'GET, POST, HEAD, OPTIONS',
-      'access-control-allow-headers': ALLOWED_HEADERS,
-      'access-control-max-age': String(PREFLIGHT_MAX_AGE_S),
-      'cache-control': 'no-store',
-    });
-    res.end();
+  /** The answer to a preflight the gate let in (after `allow`'s headers): 204 with what the browser may send. */
+  preflightAnswer(): HttpAnswer {
+    return {
+      status: 204,
+      headers: {
+        'access-control-allow-methods': 'GET, POST, HEAD, OPTIONS',
+        'access-control-allow-headers': ALLOWED_HEADERS,
+        'access-control-max-age': String(PREFLIGHT_MAX_AGE_S),
+        'cache-control': 'no-store',
+      },
+    };
   }
 
-  /** Lets the browser read the answer to `req` when its origin is allowed (sets headers the answer is written with). */
-  allow(req: IncomingMessage, res: ServerResponse): void {
+  /** The headers that let the browser read the answer to `req` when its origin is allowed (none when it is not). */
+  allow(req: RequestHead): Record<string, string> {
     const origin = req.headers.origin;
-    if (origin === undefined || (this.originAllowed !== null && !this.originAllowed(origin, req))) return;
-    res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('vary', 'Origin');
-    res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
-    if (this.credentials) res.setHeader('access-control-allow-credentials', 'true');
+    if (origin === undefined || (this.originAllowed !== null && !this.originAllowed(origin, req))) return {};
+    const headers: Record<string, string> = {
+      'access-control-allow-origin': origin,
+      vary: 'Origin',
+      'access-control-expose-headers': EXPOSED_HEADERS,
+    };
+    if (this.credentials) headers['access-control-allow-credentials'] = 'true';
+    return headers;
   }
 }

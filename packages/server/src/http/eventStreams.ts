@@ -1,20 +1,17 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getTRPCErrorFromUnknown, type AnyRouter, type TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown, type AnyRouter } from '@trpc/server';
 import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PARAM } from '@herald/shared/internal';
 import type { ServerConfig } from '../config.js';
 import { HeraldError, RefusalReason } from '../errors.js';
 import type { ConnectionParams } from '../transport/admission.js';
-import { notAdmittedError, type RequestGate } from '../transport/gate.js';
+import { newConnectionId, notAdmittedError, type RequestGate } from '../transport/gate.js';
+import type { RequestHead } from '../transport/requestHead.js';
 import { StreamTickets } from '../transport/streamTickets.js';
-import { writeError, type HttpShapes } from './answers.js';
+import { errorAnswer, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
-import { boundWrites, onClose } from './slowClients.js';
+import type { HttpExchange } from './exchange.js';
 
 /** The most connection params (as JSON) a stream ticket stands for: what one issued ticket may keep in the store. */
 export const MAX_TICKET_PARAMS_BYTES = 4_096;
-
-/** Runs tRPC's node-http adapter for a request with a context known already, or answers it with `refusal` instead. */
-export type RunAdapter = (req: IncomingMessage, res: ServerResponse, path: string, answer: { readonly ctx: unknown } | { readonly refusal: TRPCError }) => Promise<void>;
 
 /**
  * Event streams (Server-Sent Events subscriptions) and the tickets that
@@ -25,8 +22,8 @@ export type RunAdapter = (req: IncomingMessage, res: ServerResponse, path: strin
  * and `Last-Event-ID`) and when its user is revoked.
  */
 export class EventStreams {
-  /** Open SSE responses by user key, for `disconnectUser`. */
-  private readonly byUser = new Map<string, Set<ServerResponse>>();
+  /** Open event streams by user key, for `disconnectUser`. */
+  private readonly byUser = new Map<string, Set<HttpExchange>>();
   private open = 0;
   // In the broker's store when there is one, so a ticket issued here is redeemed on any node.
   private readonly tickets: StreamTickets;
@@ -35,7 +32,6 @@ export class EventStreams {
     private readonly config: ServerConfig,
     private readonly gate: RequestGate,
     private readonly shapes: HttpShapes,
-    private readonly runAdapter: RunAdapter,
   ) {
     this.tickets = new StreamTickets(config.idempotency.store);
   }
@@ -47,49 +43,50 @@ export class EventStreams {
 
   /** Ends the streams of the user `userKey`. */
   disconnectUser(userKey: string, reason: string): void {
-    for (const res of this.byUser.get(userKey) ?? []) {
+    for (const stream of this.byUser.get(userKey) ?? []) {
       this.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason));
-      res.destroy();
+      stream.destroy();
     }
   }
 
   /** Serves an event stream: its credentials, its slots, its budget, then tRPC's adapter. */
-  async serve(req: IncomingMessage, res: ServerResponse, path: string, url: URL, address: string): Promise<void> {
+  async serve(exchange: HttpExchange, path: string): Promise<void> {
     const { gate } = this;
+    const { address } = exchange;
     let params: ConnectionParams | null;
     try {
-      params = await this.paramsOf(req, url, address);
+      params = await this.paramsOf(exchange.head, exchange.url, address);
     } catch (cause) {
       // Refused with its HTTP status (401), not as an error event in a 200 stream: an
       // EventSource then gives up on the URL, and Herald's client reconnects with a new ticket.
-      writeError(this.shapes, res, getTRPCErrorFromUnknown(cause), path);
+      exchange.answer(errorAnswer(this.shapes, getTRPCErrorFromUnknown(cause), path));
       return;
     }
     const slot = gate.openConnection(address);
-    if (slot) return this.runAdapter(req, res, path, { refusal: slot.error });
+    if (slot) return exchange.runAdapter({ refusal: slot.error });
     this.open++;
-    onClose(res, () => {
+    exchange.onClose(() => {
       this.open--;
       gate.closeConnection(address);
     });
-    const admitted = await gate.admit(params, req, address, true);
+    const admitted = await gate.admit(params, exchange.request, address, true, newConnectionId());
     // Refused credentials end the subscription with their error (an error event in the stream), so the client
     // does not retry them; a refused ticket (above) is an HTTP 401, after which the client gets a new ticket.
-    if (!admitted.ok) return this.runAdapter(req, res, path, { refusal: notAdmittedError(admitted) });
-    onClose(res, () => gate.release(admitted));
+    if (!admitted.ok) return exchange.runAdapter({ refusal: notAdmittedError(admitted) });
+    exchange.onClose(() => gate.release(admitted));
     const budget = gate.takeRequests({ userKey: admitted.userKey, address });
-    if (budget) return this.runAdapter(req, res, path, { refusal: budget.error });
-    if (admitted.trustedUntil !== 0) endAt(res, admitted.trustedUntil);
+    if (budget) return exchange.runAdapter({ refusal: budget.error });
+    if (admitted.trustedUntil !== 0) endAt(exchange, admitted.trustedUntil);
     const { maxBufferedBytes } = this.config.limits;
-    boundWrites(res, maxBufferedBytes, () =>
+    exchange.boundWrites(maxBufferedBytes, () =>
       gate.refuse(
         RefusalReason.SLOW_HTTP_CLIENT,
         new HeraldError('LIMIT_EXCEEDED', `The event stream's client fell ${maxBufferedBytes} bytes behind (maxBufferedBytes); it was dropped`),
         { address },
       ),
     );
-    if (admitted.userKey !== null) this.track(admitted.userKey, res);
-    await this.runAdapter(req, res, path, { ctx: admitted.ctx });
+    if (admitted.userKey !== null) this.track(admitted.userKey, exchange);
+    await exchange.runAdapter({ ctx: admitted.ctx });
   }
 
   /**
@@ -97,14 +94,15 @@ export class EventStreams {
    * headers, authenticated (a refusal counts against the address), for a
    * single-use ticket an event stream's URL can carry instead of them.
    */
-  async serveTicket(req: IncomingMessage, res: ServerResponse, path: string, address: string): Promise<void> {
-    if (req.method !== 'POST') {
-      res.writeHead(405, { allow: 'POST', 'cache-control': 'no-store' }).end();
+  async serveTicket(exchange: HttpExchange, path: string): Promise<void> {
+    const { head, address } = exchange;
+    if (head.method !== 'POST') {
+      exchange.answer({ status: 405, headers: { allow: 'POST', 'cache-control': 'no-store' } });
       return;
     }
     let params: ConnectionParams | null;
     try {
-      params = connectionParamsOf(req, null);
+      params = connectionParamsOf(head, null);
       if (!params) {
         throw new HeraldError('UNAUTHORIZED', `A stream ticket stands for credentials: send them in the ${CONNECTION_PARAMS_HEADER} header`);
       }
@@ -112,17 +110,16 @@ export class EventStreams {
       if (size > MAX_TICKET_PARAMS_BYTES) {
         throw new HeraldError('LIMIT_EXCEEDED', `Connection params of ${size} bytes are over the ${MAX_TICKET_PARAMS_BYTES} a stream ticket holds; send smaller ones`);
       }
-      const identity = await this.gate.authenticate(params, req, address);
+      const identity = await this.gate.authenticate(params, exchange.request, address);
       // A ticket is a request (it is stored until redeemed or expired): it spends the caller's budget.
       const budget = this.gate.takeRequests({ userKey: this.gate.userKeyOf(identity.user), address });
       if (budget) throw budget.error;
     } catch (cause) {
-      writeError(this.shapes, res, getTRPCErrorFromUnknown(cause), path);
+      exchange.answer(errorAnswer(this.shapes, getTRPCErrorFromUnknown(cause), path));
       return;
     }
     const issued = await this.tickets.issue(params);
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify(issued));
+    exchange.answer({ status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(issued) });
   }
 
   /**
@@ -130,7 +127,7 @@ export class EventStreams {
    * here, once; a refused ticket counts as a failed authentication of the
    * address), else the request's own (`connectionParamsOf`).
    */
-  private async paramsOf(req: IncomingMessage, url: URL, address: string): Promise<ConnectionParams | null> {
+  private async paramsOf(req: RequestHead, url: URL, address: string): Promise<ConnectionParams | null> {
     const ticket = url.searchParams.get(STREAM_TICKET_PARAM);
     if (ticket === null) return connectionParamsOf(req, queryConnectionParams(url));
     const redeemed = await this.tickets.redeem(ticket);
@@ -147,12 +144,12 @@ export class EventStreams {
     ).error;
   }
 
-  private track(userKey: string, res: ServerResponse): void {
+  private track(userKey: string, stream: HttpExchange): void {
     let streams = this.byUser.get(userKey);
     if (!streams) this.byUser.set(userKey, (streams = new Set()));
-    streams.add(res);
-    onClose(res, () => {
-      streams.delete(res);
+    streams.add(stream);
+    stream.onClose(() => {
+      streams.delete(stream);
       if (streams.size === 0 && this.byUser.get(userKey) === streams) this.byUser.delete(userKey);
     });
   }
@@ -162,12 +159,12 @@ export class EventStreams {
  * Ends an SSE response when its credentials are no longer trusted: the
  * client's EventSource reconnects with fresh credentials and
  * `Last-Event-ID`, so the stream resumes where it stopped. The timer goes
- * with the response.
+ * with the stream.
  */
-function endAt(res: ServerResponse, at: number): void {
-  const timer = setTimeout(() => res.destroy(), Math.max(0, at - Date.now()));
+function endAt(stream: HttpExchange, at: number): void {
+  const timer = setTimeout(() => stream.destroy(), Math.max(0, at - Date.now()));
   timer.unref();
-  onClose(res, () => clearTimeout(timer));
+  stream.onClose(() => clearTimeout(timer));
 }
 
 /**
@@ -175,7 +172,7 @@ function endAt(res: ServerResponse, at: number): void {
  * (EventSource also asks for `text/event-stream`, which covers procedures of
  * lazy routers not loaded yet; tRPC's other links never do).
  */
-export function isEventStreamRequest(router: AnyRouter, req: IncomingMessage, path: string): boolean {
+export function isEventStreamRequest(router: AnyRouter, req: RequestHead, path: string): boolean {
   if (req.method !== 'GET') return false;
   const procedure = (router._def.procedures as Record<string, { _def?: { type?: string } } | undefined>)[path];
   return procedure?._def?.type === 'subscription' || (req.headers.accept ?? '').includes('text/event-stream');

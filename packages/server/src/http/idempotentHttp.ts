@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
 import { idempotencyKeyFrom } from '../calls/idempotentCall.js';
@@ -6,10 +5,12 @@ import { inputTransformerOf } from '../calls/plainJson.js';
 import type { ErrorContext } from '../calls/outcome.js';
 import type { CallRunner } from '../calls/runner.js';
 import type { Admitted, Caller } from '../transport/gate.js';
-import { writeOutcome, type HttpShapes } from './answers.js';
+import type { RequestHead } from '../transport/requestHead.js';
+import { outcomeAnswer, type HttpShapes } from './answers.js';
+import type { HttpExchange } from './exchange.js';
 
 /** The `Idempotency-Key` a request carries, or null when it has none that is usable. */
-export function idempotencyKeyOf(req: IncomingMessage): string | null {
+export function idempotencyKeyOf(req: RequestHead): string | null {
   const value = req.headers[IDEMPOTENCY_KEY_HEADER];
   return idempotencyKeyFrom(Array.isArray(value) ? value[0] : value);
 }
@@ -30,8 +31,7 @@ export interface IdempotentHttpSettings extends HttpShapes {
  */
 export async function serveIdempotent(
   settings: IdempotentHttpSettings,
-  req: IncomingMessage,
-  res: ServerResponse,
+  exchange: HttpExchange,
   call: { readonly path: string; readonly batch: boolean; readonly key: string },
   caller: Admitted & Caller,
 ): Promise<void> {
@@ -40,15 +40,15 @@ export async function serveIdempotent(
   const context: ErrorContext = { type: 'mutation', path, input: undefined, ctx: caller.ctx };
   const answerError = (error: TRPCError): void => {
     const outcome = outcomes.errorBody(error, context, (cause) => settings.reportFormatterError(cause, path));
-    writeOutcome(settings, res, outcome, batch, false);
+    exchange.answer(outcomeAnswer(settings, outcome, batch, false));
   };
   if (path.includes(',')) {
     return answerError(new TRPCError({ code: 'BAD_REQUEST', message: 'An Idempotency-Key covers one mutation: send a batch of one, or no batch' }));
   }
-  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+  if (!(exchange.head.headers['content-type'] ?? '').startsWith('application/json')) {
     return answerError(new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'A mutation with an Idempotency-Key needs a JSON body (content-type: application/json)' }));
   }
-  const body = await readBody(req, settings.maxPayloadBytes);
+  const body = await exchange.readBody(settings.maxPayloadBytes);
   if (body === null) {
     return answerError(new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `The request body is over ${settings.maxPayloadBytes} bytes (maxPayloadBytes)` }));
   }
@@ -72,25 +72,5 @@ export async function serveIdempotent(
   } catch (cause) {
     return answerError(getTRPCErrorFromUnknown(cause));
   }
-  writeOutcome(settings, res, answer.outcome, batch, answer.replayed);
-}
-
-/** The body as text, or null once it is over `maxBytes` (the rest is not read). */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > maxBytes) {
-        req.removeAllListeners('data');
-        req.resume();
-        resolve(null);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-  });
+  exchange.answer(outcomeAnswer(settings, answer.outcome, batch, answer.replayed));
 }

@@ -1,29 +1,38 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getTRPCErrorFromUnknown, type AnyRouter, type TRPCError } from '@trpc/server';
-import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { CREDENTIALS_EXPIRY_HEADER, STREAM_TICKET_PATH } from '@herald/shared/internal';
 import type { CallRunner } from '../calls/runner.js';
 import type { ServerConfig } from '../config.js';
 import { HeraldError, RefusalReason } from '../errors.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
-import { notAdmittedError, type RequestGate } from '../transport/gate.js';
+import { newConnectionId, notAdmittedError, type RequestGate } from '../transport/gate.js';
 import { InputLimitError } from '../transport/inputLimits.js';
-import { writeError, type HttpShapes } from './answers.js';
+import { errorAnswer, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
 import { Cors } from './cors.js';
-import { EventStreams, isEventStreamRequest, type RunAdapter } from './eventStreams.js';
+import { EventStreams, isEventStreamRequest } from './eventStreams.js';
+import type { HttpExchange } from './exchange.js';
+import { fetchExchange, type AdapterSettings } from './fetchExchange.js';
 import { idempotencyKeyOf, serveIdempotent } from './idempotentHttp.js';
+import { nodeExchange } from './nodeExchange.js';
 import { routerForHttp } from './routerView.js';
-import { dropUnlessTaken, onClose } from './slowClients.js';
 
 export interface TrpcHttpHandler {
   /** Serves `req` when its path is under the prefix (answering it, now or later); false for any other path. */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Serves a fetch `Request` whose path is under the prefix, from the
+   * client at `address`, through the same steps as `handle`; resolves with
+   * its `Response` (an event stream's body stays open), or null for any other path.
+   */
+  fetch(request: Request, address: string): Promise<Response> | null;
   /** Server-Sent Events streams open now. */
   readonly streamCount: number;
   /** Ends the SSE streams of the user `userKey` (its other requests are answered per request anyway). */
   disconnectUser(userKey: string, reason: string): void;
+  /** Ends the fetch requests not finished yet (event streams end; their clients reconnect). */
+  endFetches(): void;
 }
 
 /** What the HTTP door runs on: the server's gate and call runner, and the proxy-header warning. */
@@ -69,22 +78,18 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     reportFormatterError: (error, path) => runner.report(error, { type: 'unknown', path }),
   };
 
-  const runAdapter: RunAdapter = (req, res, path, answer) =>
-    nodeHTTPRequestHandler({
-      router,
-      req,
-      res,
-      path,
-      maxBodySize: maxPayloadBytes,
-      ...('refusal' in answer ? { middleware: (_req: unknown, _res: unknown, next: (error?: unknown) => void) => next(answer.refusal) } : {}),
-      createContext: () => ('ctx' in answer ? answer.ctx : undefined),
-      onError: ({ error, type, path: errorPath }) => {
-        const limit = error instanceof InputLimitError ? error : error.cause instanceof InputLimitError ? error.cause : null;
-        if (limit) gate.refuse(RefusalReason.INPUT_LIMITS, limit);
-        else runner.report(error, { type: type as 'unknown', path: errorPath });
-      },
-    });
-  const streams = new EventStreams(config, gate, shapes, runAdapter);
+  // What tRPC's adapter runs with, for the Node door's exchanges and the fetch handler's alike.
+  const adapter: AdapterSettings<TRouter> = {
+    router,
+    endpoint: prefix,
+    maxPayloadBytes,
+    onError: (error, type, errorPath) => {
+      const limit = error instanceof InputLimitError ? error : error.cause instanceof InputLimitError ? error.cause : null;
+      if (limit) gate.refuse(RefusalReason.INPUT_LIMITS, limit);
+      else runner.report(error, { type: type as 'unknown', path: errorPath });
+    },
+  };
+  const streams = new EventStreams(config, gate, shapes);
   const cors = new Cors(config.originAllowed, config.corsCredentials);
 
   /**
@@ -93,69 +98,85 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
    * notice), so the client refreshes them in time; credentials it refuses
    * get no such header (the next call carries the refusal).
    */
-  async function answerHeartbeat(req: IncomingMessage, res: ServerResponse, address: string): Promise<void> {
+  async function answerHeartbeat(exchange: HttpExchange): Promise<void> {
     const headers: Record<string, string> = { 'cache-control': 'no-store' };
     try {
-      const params = connectionParamsOf(req, null);
+      const params = connectionParamsOf(exchange.head, null);
       if (params) {
-        const { expiresAt } = await gate.authenticate(params, req, address);
+        const { expiresAt } = await gate.authenticate(params, exchange.request, exchange.address);
         if (expiresAt !== null) headers[CREDENTIALS_EXPIRY_HEADER] = String(Math.max(0, expiresAt - Date.now()));
       }
     } catch {
       // Refused or unreadable credentials: the heartbeat still answers; a call will say why.
     }
-    res.writeHead(204, headers).end();
+    exchange.answer({ status: 204, headers });
   }
 
-  async function serve(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
+  /** One request, whichever door it came through: the gate's checks in order, then the ticket, stream or call it is. */
+  async function serve(exchange: HttpExchange, path: string): Promise<void> {
+    const { head: req, url, address } = exchange;
     // The ticket path is Herald's, not a procedure: its refusals are written here rather than by tRPC's adapter.
     const refuse = (error: TRPCError): Promise<void> =>
-      path === STREAM_TICKET_PATH ? Promise.resolve(writeError(shapes, res, error, path)) : runAdapter(req, res, path, { refusal: error });
-    const address = clientAddress(req, config.trustProxy);
+      path === STREAM_TICKET_PATH ? Promise.resolve(exchange.answer(errorAnswer(shapes, error, path))) : exchange.runAdapter({ refusal: error });
     proxyWarning.check(req);
-    cors.allow(req, res);
+    exchange.addHeaders(cors.allow(req));
     const entry = gate.enter(req, address);
     if (cors.isPreflight(req)) {
-      if (entry) writeError(shapes, res, entry.error, path);
-      else cors.answerPreflight(req, res);
+      exchange.answer(entry ? errorAnswer(shapes, entry.error, path) : cors.preflightAnswer());
       return;
     }
     if (entry) {
       if (req.method === 'HEAD' && entry.reason === RefusalReason.DRAINING) {
-        res.writeHead(503, { 'cache-control': 'no-store' }).end();
+        exchange.answer({ status: 503, headers: { 'cache-control': 'no-store' } });
         return;
       }
       return refuse(entry.error);
     }
-    if (req.method === 'HEAD' && path === '') return answerHeartbeat(req, res, address);
+    if (req.method === 'HEAD' && path === '') return answerHeartbeat(exchange);
     const calls = path === '' ? 0 : path.split(',').length;
     const bounds = gate.checkBatch(calls) ?? gate.checkPayload(Number(req.headers['content-length'] ?? 0) || 0);
     if (bounds) return refuse(bounds.error);
-    if (path === STREAM_TICKET_PATH) return streams.serveTicket(req, res, path, address);
-    if (isEventStreamRequest(router, req, path)) return streams.serve(req, res, path, url, address);
+    if (path === STREAM_TICKET_PATH) return streams.serveTicket(exchange, path);
+    if (isEventStreamRequest(router, req, path)) return streams.serve(exchange, path);
 
     // Calls from one address in progress at once are bounded, and so the answers they make the server hold.
     const held = Math.max(calls, 1);
     const concurrency = gate.beginHttpCalls(address, held);
     if (concurrency) return refuse(concurrency.error);
-    onClose(res, () => gate.endHttpCalls(address, held));
+    exchange.onClose(() => gate.endHttpCalls(address, held));
     let params: ConnectionParams | null;
     try {
       params = connectionParamsOf(req, queryConnectionParams(url));
     } catch (cause) {
       return refuse(getTRPCErrorFromUnknown(cause));
     }
-    const admitted = await gate.admit(params, req, address, false);
+    const admitted = await gate.admit(params, exchange.request, address, false, newConnectionId());
     if (!admitted.ok) return refuse(notAdmittedError(admitted));
     const caller = { ...admitted, address };
     const budget = gate.takeRequests(caller, held);
     if (budget) return refuse(budget.error);
     const { httpWriteTimeoutMs } = config.limits;
-    dropUnlessTaken(res, httpWriteTimeoutMs, () => gate.refuse(RefusalReason.SLOW_HTTP_CLIENT, slowClient(httpWriteTimeoutMs), { address }));
+    exchange.dropUnlessTaken(httpWriteTimeoutMs, () => gate.refuse(RefusalReason.SLOW_HTTP_CLIENT, slowClient(httpWriteTimeoutMs), { address }));
     const key = req.method === 'POST' ? idempotencyKeyOf(req) : null;
-    if (key) return serveIdempotent({ ...shapes, runner, maxPayloadBytes }, req, res, { path, batch: url.searchParams.get('batch') === '1', key }, caller);
-    await runAdapter(req, res, path, { ctx: admitted.ctx });
+    if (key) return serveIdempotent({ ...shapes, runner, maxPayloadBytes }, exchange, { path, batch: url.searchParams.get('batch') === '1', key }, caller);
+    await exchange.runAdapter({ ctx: admitted.ctx });
   }
+
+  /** Serves `exchange`; an unexpected failure is reported and answered with its error. */
+  function start(exchange: HttpExchange, path: string): void {
+    serve(exchange, path).catch((cause: unknown) => {
+      const error = getTRPCErrorFromUnknown(cause);
+      runner.report(error, { type: 'unknown', path });
+      exchange.answer(errorAnswer(shapes, error, path));
+    });
+  }
+
+  // The fetch handler's exchanges not over yet, for `endFetches`.
+  const fetches = new Set<HttpExchange>();
+
+  /** The procedure path of `pathname` under the prefix, or null when it is not under it. */
+  const pathUnder = (pathname: string): string | null =>
+    pathname === prefix || pathname.startsWith(`${prefix}/`) ? pathname.slice(prefix.length + 1) : null;
 
   return {
     get streamCount() {
@@ -164,17 +185,25 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     disconnectUser(userKey, reason) {
       streams.disconnectUser(userKey, reason);
     },
+    endFetches() {
+      for (const exchange of fetches) exchange.destroy();
+    },
     handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const { pathname } = url;
-      if (pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return false;
-      const path = pathname.slice(prefix.length + 1);
-      serve(req, res, path, url).catch((cause: unknown) => {
-        const error = getTRPCErrorFromUnknown(cause);
-        runner.report(error, { type: 'unknown', path });
-        writeError(shapes, res, error, path);
-      });
+      const path = pathUnder(url.pathname);
+      if (path === null) return false;
+      start(nodeExchange(adapter, req, res, { url, path, address: clientAddress(req, config.trustProxy) }), path);
       return true;
+    },
+    fetch(request, address) {
+      const url = new URL(request.url);
+      const path = pathUnder(url.pathname);
+      if (path === null) return null;
+      const { exchange, response } = fetchExchange(adapter, request, { url, address });
+      fetches.add(exchange);
+      exchange.onClose(() => fetches.delete(exchange));
+      start(exchange, path);
+      return response;
     },
   };
 }

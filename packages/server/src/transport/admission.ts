@@ -1,9 +1,9 @@
-import type { IncomingMessage } from 'node:http';
 import { TRPCError, type AnyRouter } from '@trpc/server';
 import { identityOf, type Identity } from '../auth/identity.js';
 import { HeraldError } from '../errors.js';
 import type { HeraldServerOptions } from '../options.js';
 import { isThenable } from '../thenable.js';
+import type { HeraldRequest } from './requestHead.js';
 
 /** Connection params as the app sees them: string values only. */
 export type ConnectionParams = Readonly<Record<string, string>>;
@@ -39,7 +39,7 @@ export class Admission {
    * get: a thrown TRPCError's message, else nothing internal (the cause goes
    * to `onError`).
    */
-  async authenticate(params: ConnectionParams | null, req: IncomingMessage, address: string): Promise<Identity> {
+  async authenticate(params: ConnectionParams | null, req: HeraldRequest, address: string): Promise<Identity> {
     if (!this.settings.authenticate) return ANONYMOUS;
     try {
       return identityOf(await this.settings.authenticate(params, req));
@@ -62,11 +62,11 @@ export class Admission {
    * is not a refusal (UNAUTHORIZED or FORBIDDEN) is a server fault and is
    * logged here.
    */
-  createContext(params: ConnectionParams | null, req: IncomingMessage, user: unknown): unknown {
+  createContext(params: ConnectionParams | null, req: HeraldRequest, user: unknown, connectionId: string): unknown {
     // Called as it is: a synchronous `createContext` gives its context at once (no promise to wait for).
     let ctx: unknown;
     try {
-      ctx = this.settings.createContext({ connectionParams: params, req, user });
+      ctx = this.settings.createContext({ connectionParams: params, req, user, connectionId });
     } catch (cause) {
       throw this.contextFailed(cause);
     }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from './requestHead.js';
 
 /**
  * The client's address: the socket's, or with `trustProxy` the first
@@ -6,18 +7,19 @@ import type { IncomingMessage } from 'node:http';
  * log clients by it.
  */
 export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const first = firstHeaderValue(req.headers['x-forwarded-for']);
-    if (first) return first;
-  }
-  return req.socket.remoteAddress ?? 'unknown';
+  return forwardedAddress(req, trustProxy) ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** With `trustProxy`, the first `X-Forwarded-For` entry of `req` (what the proxy saw); else, or without one, undefined. */
+export function forwardedAddress(req: RequestHead, trustProxy: boolean): string | undefined {
+  return trustProxy ? firstHeaderValue(req.headers['x-forwarded-for']) : undefined;
 }
 
 /** Which browser origins may call: exact origins, a predicate, or `'*'` for any (`allowedOrigins`). */
 export type OriginAllowList = readonly string[] | ((origin: string) => boolean) | '*';
 
 /** Whether a request's `Origin` may call; requests without one (non-browser clients) are not checked. */
-export type OriginCheck = (origin: string, req: IncomingMessage) => boolean;
+export type OriginCheck = (origin: string, req: RequestHead) => boolean;
 
 /**
  * The check `allowedOrigins` asks for, or null when every origin may call
@@ -34,7 +36,7 @@ export function originPolicy(allowed: OriginAllowList | undefined, trustProxy: b
   return (origin) => set.has(normalizeOrigin(origin));
 }
 
-function sameOrigin(origin: string, req: IncomingMessage, trustProxy: boolean): boolean {
+function sameOrigin(origin: string, req: RequestHead, trustProxy: boolean): boolean {
   const host = (trustProxy ? firstHeaderValue(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host;
   if (!host) return false;
   let originUrl: URL;
@@ -74,7 +76,7 @@ export class ProxyHeaderWarning {
     private readonly warn: (message: string) => void,
   ) {}
 
-  check(req: IncomingMessage): void {
+  check(req: RequestHead): void {
     if (this.warned || this.trustProxy || req.headers['x-forwarded-for'] === undefined) return;
     this.warned = true;
     this.warn(

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { TRPCError } from '@trpc/server';
 import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { Logger } from 'pino';
@@ -10,7 +10,16 @@ import { Admission, ANONYMOUS, isRefusal, type AdmissionSettings, type Connectio
 import type { OriginCheck } from './clientAddress.js';
 import { TokenBuckets } from './rateLimiter.js';
 import { RefusalLog } from './refusalLog.js';
+import type { HeraldRequest, RequestHead } from './requestHead.js';
 import { ConnectionSlots, KeyedCounter } from './slots.js';
+
+/**
+ * A new connection id (`createContext`'s `connectionId`): random, so it is
+ * unique across nodes and restarts, and names no one.
+ */
+export function newConnectionId(): string {
+  return randomUUID();
+}
 
 /** A request or connection turned away: why (the metrics label), and what its caller is told, naming what to do. */
 export interface Refusal {
@@ -132,7 +141,7 @@ export class RequestGate {
   }
 
   /** The checks before any work: drain, origin, and the address's failed authentications. */
-  enter(req: IncomingMessage, address: string): Refusal | null {
+  enter(req: RequestHead, address: string): Refusal | null {
     if (this.settings.isDraining()) {
       return this.refuse(RefusalReason.DRAINING, new HeraldError('SERVER_CLOSING', 'The server is shutting down; reconnect to another node'));
     }
@@ -161,7 +170,7 @@ export class RequestGate {
   }
 
   /** `authenticate` alone (a refusal counts against `address` and throws `UNAUTHORIZED`): for what needs the identity, not a context. */
-  authenticate(params: ConnectionParams | null, req: IncomingMessage, address: string): Promise<Identity> {
+  authenticate(params: ConnectionParams | null, req: HeraldRequest, address: string): Promise<Identity> {
     return this.admission.authenticate(params, req, address);
   }
 
@@ -217,15 +226,22 @@ export class RequestGate {
   /**
    * Admits a caller: `authenticate` decides its user (a refusal counts
    * against `address`), a connection (`holdsSlot`) takes a slot of its user,
-   * then `createContext` builds the context. Decided at once, without a
-   * promise, when neither `authenticate` nor `createContext` returns one.
-   * An admitted connection gives its user slot back with `release`.
+   * then `createContext` builds the context (given `connectionId`, see
+   * `newConnectionId`). Decided at once, without a promise, when neither
+   * `authenticate` nor `createContext` returns one. An admitted connection
+   * gives its user slot back with `release`.
    */
-  admit(params: ConnectionParams | null, req: IncomingMessage, address: string, holdsSlot: boolean): AdmissionOutcome | Promise<AdmissionOutcome> {
+  admit(
+    params: ConnectionParams | null,
+    req: HeraldRequest,
+    address: string,
+    holdsSlot: boolean,
+    connectionId: string,
+  ): AdmissionOutcome | Promise<AdmissionOutcome> {
     const { admission } = this;
-    if (!admission.authenticates) return this.enterAs(ANONYMOUS, params, req, holdsSlot);
+    if (!admission.authenticates) return this.enterAs(ANONYMOUS, params, req, holdsSlot, connectionId);
     return admission.authenticate(params, req, address).then(
-      (identity) => this.enterAs(identity, params, req, holdsSlot),
+      (identity) => this.enterAs(identity, params, req, holdsSlot, connectionId),
       (cause: unknown) => ({ ok: false as const, refusal: this.refuse(RefusalReason.UNAUTHORIZED, getTRPCErrorFromUnknown(cause)) }),
     );
   }
@@ -237,10 +253,10 @@ export class RequestGate {
 
   /**
    * An in-band refresh: `authenticate` and `createContext` again with new
-   * params. The user must stay the same. A refusal (counted as
+   * params. The user must stay the same, and so does the connection's id. A refusal (counted as
    * REFRESH_REFUSED) changes nothing: the caller stays trusted until its old expiry.
    */
-  async refresh(params: ConnectionParams | null, req: IncomingMessage, address: string, userKey: string | null): Promise<Admitted | Refusal> {
+  async refresh(params: ConnectionParams | null, req: HeraldRequest, address: string, userKey: string | null, connectionId: string): Promise<Admitted | Refusal> {
     const { admission } = this;
     try {
       const identity = await admission.authenticate(params, req, address);
@@ -250,7 +266,7 @@ export class RequestGate {
       }
       const revoked = this.revocationOf(identity, key);
       if (revoked) return revoked;
-      const ctx = await admission.createContext(params, req, identity.user);
+      const ctx = await admission.createContext(params, req, identity.user, connectionId);
       return { ok: true, identity, userKey: key, ctx, trustedUntil: this.trustedUntilOf(identity) };
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
@@ -332,7 +348,13 @@ export class RequestGate {
     return identity.expiresAt === null ? 0 : identity.expiresAt + this.settings.expiryGraceMs;
   }
 
-  private enterAs(identity: Identity, params: ConnectionParams | null, req: IncomingMessage, holdsSlot: boolean): AdmissionOutcome | Promise<AdmissionOutcome> {
+  private enterAs(
+    identity: Identity,
+    params: ConnectionParams | null,
+    req: HeraldRequest,
+    holdsSlot: boolean,
+    connectionId: string,
+  ): AdmissionOutcome | Promise<AdmissionOutcome> {
     const { admission } = this;
     const userKey = admission.userKeyOf(identity.user);
     const trustedUntil = this.trustedUntilOf(identity);
@@ -358,7 +380,7 @@ export class RequestGate {
     };
     let ctx: unknown;
     try {
-      ctx = admission.createContext(params, req, identity.user);
+      ctx = admission.createContext(params, req, identity.user, connectionId);
     } catch (cause) {
       return failed(cause);
     }

@@ -9,7 +9,7 @@ import { errorCodeOf } from '../calls/runner.js';
 import { HeraldError, RefusalReason } from '../errors.js';
 import { isThenable } from '../thenable.js';
 import type { ConnectionParams } from '../transport/admission.js';
-import type { Admitted, AdmissionOutcome, Refusal } from '../transport/gate.js';
+import { newConnectionId, type Admitted, type AdmissionOutcome, type Refusal } from '../transport/gate.js';
 import { dispatchFrame, messageOf } from './dispatch.js';
 import { byteLengthOf, Encoding, heartbeatOf, isConnectionParams, paramsOf, PING, PING_FRAME, PONG, PONG_FRAME, textOf, unpackFrame, wantsConnectionParams, wrongEncoding } from './frames.js';
 import type { HeartbeatPeer } from './heartbeat.js';
@@ -97,6 +97,8 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   private closeWaiters: (() => void)[] | null = null;
   private readonly openedAt = Date.now();
   private readonly number: number;
+  /** Its id for the app: `createContext`'s `connectionId` (`connectionId` below is its name in logs). */
+  readonly appConnectionId = newConnectionId();
   /**
    * The upgrade request, kept until `authenticate` and `createContext` have
    * seen it (it is a few KiB per socket), and for as long as the credentials
@@ -370,7 +372,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   private admit(params: ConnectionParams | null): void {
     const req = this.req!;
     this.req = null;
-    const outcome = this.config.gate.admit(params, req, this.address, true);
+    const outcome = this.config.gate.admit(params, req, this.address, true, this.appConnectionId);
     if (isThenable(outcome)) void outcome.then((decided) => this.admitted(decided, req));
     else this.admitted(outcome, req);
   }

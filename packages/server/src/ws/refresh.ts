@@ -10,6 +10,8 @@ export interface RefreshHost {
   readonly config: DoorConfig;
   readonly address: string;
   readonly userKey: string | null;
+  /** The id `createContext` was given (`connectionId`), which a refresh keeps. */
+  readonly appConnectionId: string;
   /** When the credentials stop being trusted (ms), or 0 when they do not expire. */
   readonly trustedUntil: number;
   /** Whether the connection is admitted and not closing. */
@@ -51,7 +53,7 @@ export async function reauthenticate(host: RefreshHost, message: { data?: unknow
     const error = new HeraldError('UNAUTHORIZED', `Malformed connectionParams: ${cause instanceof Error ? cause.message : String(cause)}`);
     return refuseRefresh(host, gate.refuse(RefusalReason.REFRESH_REFUSED, error));
   }
-  const refreshed = await gate.refresh(params, req, host.address, host.userKey);
+  const refreshed = await gate.refresh(params, req, host.address, host.userKey, host.appConnectionId);
   if (!('ok' in refreshed)) return refuseRefresh(host, refreshed);
   if (!host.isOpen) return;
   const checks: Promise<void>[] = [];

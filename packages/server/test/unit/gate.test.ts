@@ -75,20 +75,20 @@ describe('RequestGate', () => {
     expect(g.connectionCount).toBe(4);
 
     // Per user: the key `authenticate` gives, whatever else the params carry.
-    const first = await decided(g.admit({ user: 'ann' }, req(), 'a', true));
-    const second = await decided(g.admit({ user: 'ann', junk: 'x' }, req(), 'b', true));
-    const third = await decided(g.admit({ user: 'ann', junk: 'y' }, req(), 'c', true));
+    const first = await decided(g.admit({ user: 'ann' }, req(), 'a', true, 'conn-1'));
+    const second = await decided(g.admit({ user: 'ann', junk: 'x' }, req(), 'b', true, 'conn-1'));
+    const third = await decided(g.admit({ user: 'ann', junk: 'y' }, req(), 'c', true, 'conn-1'));
     expect([first.ok, second.ok, third.ok]).toEqual([true, true, false]);
     expect(!third.ok && third.refusal?.reason).toBe('max_connections_per_user');
     // A call that holds no connection (an HTTP request) takes no user slot.
-    expect((await decided(g.admit({ user: 'ann' }, req(), 'a', false))).ok).toBe(true);
+    expect((await decided(g.admit({ user: 'ann' }, req(), 'a', false, 'conn-1'))).ok).toBe(true);
     if (first.ok) g.release(first);
-    expect((await decided(g.admit({ user: 'ann' }, req(), 'a', true))).ok).toBe(true);
+    expect((await decided(g.admit({ user: 'ann' }, req(), 'a', true, 'conn-1'))).ok).toBe(true);
   });
 
   it('admits at once, without a promise, when neither authenticate nor createContext returns one', () => {
     const { gate: g } = gate({ createContext: ({ user }) => ({ user }) });
-    const outcome = g.admit(null, req(), 'a', true);
+    const outcome = g.admit(null, req(), 'a', true, 'conn-1');
     expect(outcome).not.toBeInstanceOf(Promise);
     expect(outcome).toMatchObject({ ok: true, userKey: null, ctx: { user: null }, trustedUntil: 0 });
   });
@@ -109,14 +109,14 @@ describe('RequestGate', () => {
       },
       clock,
     );
-    expect(await decided(g.admit({ token: 'good' }, req(), 'a', true))).toMatchObject({ ok: true, trustedUntil: expiresAt + 1_000 });
+    expect(await decided(g.admit({ token: 'good' }, req(), 'a', true, 'conn-1'))).toMatchObject({ ok: true, trustedUntil: expiresAt + 1_000 });
     expiresAt = clock.now - 1_001;
-    expect(await decided(g.admit({ token: 'good' }, req(), 'a', true))).toMatchObject({ ok: false, refusal: { reason: 'token_expired' } });
-    expect(await decided(g.admit({ token: 'bad' }, req(), 'a', true))).toMatchObject({ ok: false, refusal: { reason: 'unauthorized' } });
-    expect(await decided(g.admit({ token: 'bad' }, req(), 'a', true))).toMatchObject({ ok: false, refusal: { reason: 'unauthorized' } });
+    expect(await decided(g.admit({ token: 'good' }, req(), 'a', true, 'conn-1'))).toMatchObject({ ok: false, refusal: { reason: 'token_expired' } });
+    expect(await decided(g.admit({ token: 'bad' }, req(), 'a', true, 'conn-1'))).toMatchObject({ ok: false, refusal: { reason: 'unauthorized' } });
+    expect(await decided(g.admit({ token: 'bad' }, req(), 'a', true, 'conn-1'))).toMatchObject({ ok: false, refusal: { reason: 'unauthorized' } });
     expect(g.mayAuthenticate('a')).toBe(false);
     expiresAt = clock.now + 5_000;
-    const failed = await decided(g.admit({ token: 'good', boom: '1' }, req(), 'b', true));
+    const failed = await decided(g.admit({ token: 'good', boom: '1' }, req(), 'b', true, 'conn-1'));
     expect(failed).toMatchObject({ ok: false, refusal: null });
     expect(refusals()).toEqual({ token_expired: 1, unauthorized: 2 });
   });
@@ -150,10 +150,14 @@ describe('RequestGate', () => {
     expect(g.expired(clock.now)).toBe(true);
   });
 
-  it('refreshes credentials only for the same user', async () => {
-    const { gate: g } = gate({ authenticate: (params) => params?.['user'] ?? null });
-    expect(await g.refresh({ user: 'ann' }, req(), 'a', 'ann')).toMatchObject({ ok: true, userKey: 'ann' });
-    expect(await g.refresh({ user: 'bob' }, req(), 'a', 'ann')).toMatchObject({
+  it('refreshes credentials only for the same user, and gives createContext the connection id it was admitted with', async () => {
+    const { gate: g } = gate({
+      authenticate: (params) => params?.['user'] ?? null,
+      createContext: ({ connectionId, connectionParams }) => ({ connectionId, round: connectionParams?.['round'] }),
+    });
+    expect(await decided(g.admit({ user: 'ann', round: '1' }, req(), 'a', true, 'conn-1'))).toMatchObject({ ok: true, ctx: { connectionId: 'conn-1', round: '1' } });
+    expect(await g.refresh({ user: 'ann', round: '2' }, req(), 'a', 'ann', 'conn-1')).toMatchObject({ ok: true, userKey: 'ann', ctx: { connectionId: 'conn-1', round: '2' } });
+    expect(await g.refresh({ user: 'bob' }, req(), 'a', 'ann', 'conn-1')).toMatchObject({
       reason: 'refresh_refused',
       error: { message: expect.stringMatching(/must keep the connection's user/) },
     });

@@ -35,13 +35,22 @@ export async function startAttached<TRouter extends AnyRouter, TUser>(
   const appServer = tls ? createHttpsServer(tls, appListener) : createServer(appListener);
   const handler = await attachHerald(appServer, options);
   await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
+  return attachedView(handler, appServer, tls ? 'https' : 'http');
+}
+
+/**
+ * An app's server with a Herald handler on it, seen as a `HeraldServer` so
+ * the kit's helpers take it: its URLs from the port it listens on, its
+ * figures from the handler. `close()` closes Herald, then the app's server,
+ * as an app shuts down.
+ */
+export function attachedView(handler: HeraldHandler, appServer: Server, scheme: 'http' | 'https'): AttachedServer {
   const { port } = appServer.address() as AddressInfo;
-  const scheme = tls ? 'https' : 'http';
   return {
     appServer,
     handler,
     port,
-    url: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}${handler.path}`,
+    url: `${scheme === 'https' ? 'wss' : 'ws'}://127.0.0.1:${port}${handler.path}`,
     httpUrl: `${scheme}://127.0.0.1:${port}`,
     get connectionCount() {
       return handler.connectionCount;

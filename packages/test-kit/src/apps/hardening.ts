@@ -16,6 +16,7 @@ import {
   type HeraldServerOptions,
 } from '@herald/server';
 import { startAttached } from './attached.js';
+import { startHonoFetch } from './honoFetch.js';
 import { served, type Served } from './served.js';
 
 export interface TestUser {
@@ -119,8 +120,12 @@ export function createHardeningApp(options: HardeningAppOptions = {}) {
 export type HardeningApp = ReturnType<typeof createHardeningApp>;
 export type HardeningRouter = HardeningApp['router'];
 export type HardeningServerOptions = Partial<Omit<HeraldServerOptions<HardeningRouter, TestUser>, 'router' | 'herald'>> & {
-  /** Serve the app attached to a plain Node server of the test's (`attachHerald`) instead of on `createHeraldServer`. */
-  readonly attached?: boolean;
+  /**
+   * Serve the app attached to a plain Node server of the test's
+   * (`attachHerald`), or with `'hono'` its HTTP door through the fetch
+   * handler in a Hono app (`startHonoFetch`), instead of on `createHeraldServer`.
+   */
+  readonly attached?: boolean | 'hono';
 };
 
 export type HardeningServer = Served<HardeningApp>;
@@ -138,9 +143,12 @@ export async function startHardeningServer(
     createContext: ({ user }: { user: TestUser | null }) => ({ user }),
     ...serverOptions,
   };
-  const server = attached
-    ? await startAttached<HardeningRouter, TestUser>(heraldOptions, serverOptions.tls)
-    : await createHeraldServer<HardeningRouter, TestUser>({ ...heraldOptions, port: 0, host: '127.0.0.1' });
+  const server =
+    attached === 'hono'
+      ? await startHonoFetch<HardeningRouter, TestUser>(heraldOptions)
+      : attached
+        ? await startAttached<HardeningRouter, TestUser>(heraldOptions, serverOptions.tls)
+        : await createHeraldServer<HardeningRouter, TestUser>({ ...heraldOptions, port: 0, host: '127.0.0.1' });
   return served(app, server);
 }
 
