@@ -29,6 +29,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LogView } from './fileLog.js';
+import { SegmentAbsorber, segmentLockName } from './fileAbsorber.js';
 import { SegmentWriter } from './fileSegment.js';
 import { fileNameOf, SUFFIX, ValueFiles } from './fileValues.js';
 import type { HeraldStorage } from './storage.js';
@@ -75,9 +76,32 @@ export function fileStorage(options: FileStorageOptions): HeraldStorage {
   const onLockLost = options.onLockLost ?? ((error: Error) => console.warn(`[herald] fileStorage lock lost: ${error.message}`));
   const onUnreadable = options.onUnreadable ?? ((error: Error) => console.warn(`[herald] fileStorage: ${error.message}`));
   const logDir = join(directory, 'log');
+  const tryLock = async (name: string): Promise<(() => Promise<void>) | null> => {
+    await ready();
+    try {
+      const release = await lockfile.lock(join(locksDir, fileNameOf(name)), { realpath: false, stale, retries: 0, onCompromised: onLockLost });
+      return async () => {
+        await release().catch(() => undefined); // already gone: nothing to release
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOCKED') return null;
+      throw error;
+    }
+  };
   const writer = randomBytes(8).toString('hex');
   const view = new LogView(logDir, writer, onUnreadable);
-  const segment = new SegmentWriter(logDir, writer, view, onUnreadable);
+  let segmentLock: Promise<unknown> | null = null;
+  const lockSegment = async () => {
+    segmentLock ??= tryLock(segmentLockName(writer)).then((release) => {
+      if (!release) throw new Error(`fileStorage could not lock its log segment ${writer} (held by another storage)`);
+    });
+    await segmentLock.catch((error: unknown) => {
+      segmentLock = null;
+      throw error;
+    });
+  };
+  const segment = new SegmentWriter(logDir, writer, view, lockSegment, onUnreadable);
+  const absorber = new SegmentAbsorber(logDir, view, segment, tryLock, stale);
   const files = new ValueFiles(join(directory, 'values'), quarantineDir, onUnreadable);
   let made: Promise<unknown> | null = null;
   const ready = () => (made ??= Promise.all([mkdir(logDir, { recursive: true }), mkdir(locksDir, { recursive: true })]));
@@ -85,6 +109,7 @@ export function fileStorage(options: FileStorageOptions): HeraldStorage {
   const current = async () => {
     await ready();
     await view.refresh();
+    await absorber.maybeAbsorb().catch((error: unknown) => onUnreadable(new Error(`fileStorage could not take in a gone writer's log segment: ${(error as Error).message}`, { cause: error })));
   };
 
   return {
@@ -121,23 +146,7 @@ export function fileStorage(options: FileStorageOptions): HeraldStorage {
       await segment.append(key, undefined);
       return aside;
     },
-    async tryLock(name) {
-      await ready();
-      try {
-        const release = await lockfile.lock(join(locksDir, fileNameOf(name)), {
-          realpath: false,
-          stale,
-          retries: 0,
-          onCompromised: onLockLost,
-        });
-        return async () => {
-          await release().catch(() => undefined); // already gone: nothing to release
-        };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ELOCKED') return null;
-        throw error;
-      }
-    },
+    tryLock,
   };
 }
 

@@ -30,8 +30,8 @@ export interface LogRecord {
 export interface Slot extends LogRecord {
   /** The writer whose segment file holds it. */
   readonly from: string;
-  /** Records of this key were read from more than one segment: its removal must be kept while others may hold it. */
-  readonly shared: boolean;
+  /** Another segment that holds an older record of this key (a removal must be kept while it does), or null. */
+  readonly below: string | null;
 }
 
 export const SEGMENT_SUFFIX = '.log';
@@ -109,12 +109,22 @@ export class LogView {
   apply(record: LogRecord, from: string): void {
     if (record.seq > this.#clock) this.#clock = record.seq;
     const current = this.#slots.get(record.key);
-    const shared = current !== undefined && (current.shared || current.from !== from);
-    if (current && !wins(record, current)) {
-      if (shared && !current.shared) this.#slots.set(record.key, { ...current, shared });
+    if (current && record.seq === current.seq && record.writer === current.writer) {
+      // The same record read again from another segment (a copy made by fileAbsorber.ts): that segment holds it now.
+      this.#slots.set(record.key, { ...current, from });
       return;
     }
-    this.#slots.set(record.key, { ...record, from, shared });
+    if (current && !wins(record, current)) {
+      if (current.below === null && current.from !== from) this.#slots.set(record.key, { ...current, below: from });
+      return;
+    }
+    const below = current ? (current.from !== from ? current.from : current.below) : null;
+    this.#slots.set(record.key, { ...record, from, below });
+  }
+
+  /** Whether `slot` must be kept: a value, or a removal while another segment holds an older record of its key. */
+  needed(slot: Slot): boolean {
+    return slot.value !== undefined || (slot.below !== null && this.#segments.has(slot.below));
   }
 
   /** Forgets the removal of `key` (its writer compacted it away: no other segment holds the key). */
@@ -158,7 +168,9 @@ export class LogView {
       if ((newest.get(writer) ?? -1) < number) newest.set(writer, number);
     }
     for (const [writer, read] of this.#segments) {
-      if (newest.get(writer) !== read.generation) this.#forget(writer);
+      const generation = newest.get(writer);
+      if (generation === undefined) this.dropSegment(writer);
+      else if (generation !== read.generation) this.#forget(writer);
     }
     for (const [writer, generation] of newest) {
       let read = this.#segments.get(writer);
@@ -167,7 +179,22 @@ export class LogView {
     }
   }
 
-  /** Drops what a segment gave: it was compacted or removed, and is read again from the start. */
+  /** The other writers whose segments were read. */
+  writers(): string[] {
+    return [...this.#segments.keys()];
+  }
+
+  /**
+   * Stops reading a dead writer's segment, which was absorbed: what counts of
+   * it was copied, same seq and writer, into another segment, so its values
+   * stay; its removals that no other segment needs are forgotten.
+   */
+  dropSegment(writer: string): void {
+    this.#segments.delete(writer);
+    for (const [key, slot] of this.#slots) if (slot.from === writer && !this.needed(slot)) this.#slots.delete(key);
+  }
+
+  /** Drops what a segment gave: it was compacted, and is read again from the start. */
   #forget(writer: string): void {
     this.#segments.delete(writer);
     for (const [key, slot] of this.#slots) if (slot.from === writer) this.#slots.delete(key);

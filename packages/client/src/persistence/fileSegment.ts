@@ -10,7 +10,7 @@
  */
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { recordLine, segmentName, type LogView } from './fileLog.js';
+import { recordLine, segmentName, type LogRecord, type LogView } from './fileLog.js';
 
 /** A segment is compacted once it holds this many records and at most half of them still count. */
 const COMPACT_MIN_RECORDS = 1_024;
@@ -18,6 +18,8 @@ const COMPACT_MIN_RECORDS = 1_024;
 interface Waiting {
   readonly key: string;
   readonly value: string | undefined;
+  /** A record copied as it is (from a dead writer's segment), not numbered again. */
+  readonly copy?: LogRecord;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -43,8 +45,11 @@ export class SegmentWriter {
 
   readonly #onError: (error: Error) => void;
 
-  constructor(dir: string, writer: string, view: LogView, onError: (error: Error) => void) {
+  readonly #lock: () => Promise<void>;
+
+  constructor(dir: string, writer: string, view: LogView, lock: () => Promise<void>, onError: (error: Error) => void) {
     this.#dir = dir;
+    this.#lock = lock;
     this.writer = writer;
     this.#view = view;
     this.#onError = onError;
@@ -56,6 +61,22 @@ export class SegmentWriter {
       this.#waiting.push({ key, value, resolve, reject });
       if (!this.#flushing) void this.#flush();
     });
+  }
+
+  /**
+   * Appends records of another writer's segment as they are (same seq and
+   * writer, so they win and lose as they did there); resolves once durable.
+   */
+  copy(records: readonly LogRecord[]): Promise<void> {
+    return Promise.all(
+      records.map(
+        (copy) =>
+          new Promise<void>((resolve, reject) => {
+            this.#waiting.push({ key: copy.key, value: copy.value, copy, resolve, reject });
+            if (!this.#flushing) void this.#flush();
+          }),
+      ),
+    ).then(() => undefined);
   }
 
   async #flush(): Promise<void> {
@@ -76,7 +97,7 @@ export class SegmentWriter {
   }
 
   async #write(batch: Waiting[]): Promise<void> {
-    const records = batch.map(({ key, value }) => ({ seq: this.#view.tick(), writer: this.writer, key, value }));
+    const records = batch.map(({ key, value, copy }) => copy ?? { seq: this.#view.tick(), writer: this.writer, key, value });
     const text = (this.#dirty ? '\n' : '') + records.map(recordLine).join('');
     const bytes = Buffer.from(text);
     let handle: FileHandle | null = null;
@@ -107,6 +128,7 @@ export class SegmentWriter {
     const path = join(this.#dir, segmentName(this.writer, this.#generation));
     return open(path, 'r+').catch(async (error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT' || this.#size !== 0) throw error;
+      await this.#lock(); // held while this storage lives: a segment whose lock is free is a dead writer's (fileAbsorber.ts)
       const handle = await open(path, 'wx');
       await syncDirectory(this.#dir); // the new file's name survives a crash, as its records will
       return handle;
@@ -128,8 +150,8 @@ export class SegmentWriter {
     for (const slot of this.#view.slots()) {
       if (slot.from !== this.writer) continue;
       // A removal matters only while another segment may hold the key it removes.
-      if (slot.value === undefined && !slot.shared) pruned.push(slot.key);
-      else kept.push(recordLine(slot));
+      if (this.#view.needed(slot)) kept.push(recordLine(slot));
+      else pruned.push(slot.key);
     }
     this.#counted = kept.length;
     if (kept.length * 2 > this.#records) return;

@@ -1,7 +1,7 @@
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { fileStorage, QUARANTINE_DIR } from '../../src/persistence/file.js';
 import { checkKeyValues } from '../helpers/keyValues.js';
 
@@ -38,6 +38,7 @@ describe('fileStorage', () => {
     await storage.set('outbox/b:é/?', '5');
     expect(await other.get('outbox/b:é/?')).toBe('5');
     expect(await fileStorage({ directory }).keys('outbox/')).toEqual(['outbox/b:é/?']);
+    expect(await segments(directory)).toHaveLength(2); // both writers live: neither takes in the other's segment
 
     const release = await storage.tryLock('herald-outbox-owner/one');
     expect(release).not.toBeNull();
@@ -74,13 +75,36 @@ describe('fileStorage', () => {
     for (let n = 0; n < 2_990; n += 10) await Promise.all(Array.from({ length: 10 }, (_, i) => storage.delete(`outbox/${n + i}`)));
     // A segment is checked each time its record count doubles (here near 6,000 records).
     for (let n = 0; n < 20; n++) await storage.set('outbox/after', 'y');
+    // Compaction runs after the write that crossed the line resolved.
+    await vi.waitFor(async () => expect(await segments(directory)).not.toEqual([before]));
     const [after, ...more] = await segments(directory);
     expect(more).toEqual([]);
-    expect(after).not.toBe(before); // the next generation
     expect((await stat(join(directory, 'log', after!))).size).toBeLessThan(sizeBefore / 10);
     expect((await reader.keys('outbox/')).sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `outbox/${2_990 + i}`), 'outbox/after'].sort());
     expect(await reader.get('outbox/after')).toBe('y');
     expect(await reader.get('outbox/5')).toBeUndefined();
+  });
+
+  it("the segment of a writer that is gone (its lock free) is taken in by the next storage: its values stay, its file goes, and once drained nothing is left", async () => {
+    const directory = await tempDirectory();
+    await mkdir(join(directory, 'log'));
+    const gone = 'deadbeefdeadbeef';
+    await writeFile(join(directory, 'log', `${gone}.0.log`), Array.from({ length: 1_500 }, (_, n) => `${JSON.stringify([n + 1, gone, `outbox/${n}`, String(n)])}\n`).join(''));
+    const storage = fileStorage({ directory });
+    expect(await storage.keys('outbox/')).toHaveLength(1_500);
+    const [own, ...more] = await segments(directory);
+    expect(more).toEqual([]);
+    expect(own).not.toContain(gone);
+    expect(await fileStorage({ directory }).get('outbox/7')).toBe('7');
+
+    for (let n = 0; n < 1_500; n += 100) await Promise.all(Array.from({ length: 100 }, (_, i) => storage.delete(`outbox/${n + i}`)));
+    expect(await fileStorage({ directory }).keys('outbox/')).toEqual([]);
+    // 1,500 copies and 1,500 removals: compacted (after the last removal resolved) to nothing, as no other segment holds the keys any more.
+    await vi.waitFor(async () => {
+      const [compacted, ...others] = await segments(directory);
+      expect(others).toEqual([]);
+      expect((await stat(join(directory, 'log', compacted!))).size).toBe(0);
+    });
   });
 
   it('a record cut short (a crash mid-write) is skipped and said; the records around it load', async () => {
