@@ -95,7 +95,7 @@ export class ValueFiles {
       throw error;
     }
     for (const name of names) {
-      // Skips write-file-atomic's temporary files (`<name>.json.<n>`), which earlier versions left when killed mid-write.
+      // Skips the temporary files (`<name>.json.<n>`) earlier versions left when killed mid-write.
       if (!name.endsWith(SUFFIX)) continue;
       const base = name.slice(0, -SUFFIX.length);
       if (!base.startsWith(HASHED)) {
