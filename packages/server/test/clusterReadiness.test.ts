@@ -11,17 +11,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { initTRPC } from '@trpc/server';
 import { createHerald, createHeraldServer, heraldErrorFormatter, transformer } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
-import { Cleanup, findExecutable, startRedisCluster, testPrefix, toolOrFail } from '@herald/test-kit';
+import { Cleanup, testPrefix } from '@herald/test-kit';
+import { startOwnCluster } from './helpers/ownRedis.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 describe('a Redis Cluster that is down', () => {
   it('makes /readyz answer 503 while it is, and 200 once it is whole again', { timeout: 90_000 }, async () => {
-    const cluster = await startRedisCluster(cleanup, {
-      redisServer: toolOrFail(findExecutable('redis-server'), 'redis-server'),
-      redisCli: toolOrFail(findExecutable('redis-cli'), 'redis-cli'),
-    });
+    const cluster = await startOwnCluster(cleanup);
     const herald = createHerald({ broker: redisBroker({ clusterUrls: cluster.urls, prefix: testPrefix(), onError: () => undefined }) });
     cleanup.defer(() => herald.close());
     const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter });

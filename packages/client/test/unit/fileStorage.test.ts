@@ -1,9 +1,9 @@
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fileStorage, QUARANTINE_DIR } from '../../src/persistence/file.js';
 import { checkKeyValues } from '../helpers/keyValues.js';
+import { tempDirectories } from '../helpers/tempDirectories.js';
 
 /**
  * fileStorage's log (fileLog.ts, fileSegment.ts) on a real directory: what
@@ -13,15 +13,7 @@ import { checkKeyValues } from '../helpers/keyValues.js';
  * The crash and two-process cases run in real processes in
  * outboxChaos.test.ts.
  */
-const directories: string[] = [];
-afterAll(async () => {
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
-async function tempDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'herald-file-storage-'));
-  directories.push(directory);
-  return directory;
-}
+const tempDirectory = tempDirectories('herald-file-storage-');
 const segments = async (directory: string) => (await readdir(join(directory, 'log'))).filter((name) => name.endsWith('.log'));
 
 describe('fileStorage', () => {

@@ -1,8 +1,7 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import 'fake-indexeddb/auto';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { OutboxOutcome, PersistedCall, PersistedCallObserver } from '../../src/persistence.js';
 import { DurableOutbox } from '../../src/persistence/durableOutbox.js';
 import { fileStorage, QUARANTINE_DIR } from '../../src/persistence/file.js';
@@ -11,16 +10,9 @@ import { persistentCalls } from '../../src/persistence/persistentCalls.js';
 import { memoryStorage, type HeraldStorage } from '../../src/persistence/storage.js';
 import { StoredPositions, UNKNOWN_POSITION } from '../../src/persistence/storedPositions.js';
 import { FakeHost } from '../helpers/fakeOutboxHost.js';
+import { tempDirectories } from '../helpers/tempDirectories.js';
 
-const directories: string[] = [];
-afterAll(async () => {
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
-async function tempDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'herald-faults-'));
-  directories.push(directory);
-  return directory;
-}
+const tempDirectory = tempDirectories('herald-faults-');
 
 const settings = { maxAgeMs: 60_000, claimIntervalMs: 60_000, retryDelayMs: 500, inOrder: true };
 const observer = (): PersistedCallObserver => ({ next: () => undefined, error: () => undefined, complete: () => undefined });
