@@ -103,7 +103,12 @@ export class SegmentWriter {
     let handle: FileHandle | null = null;
     try {
       handle = await this.#open();
-      await handle.write(bytes, 0, bytes.length, this.#size);
+      // A write may be short (a file size limit reached mid-batch): the rest goes on, or fails with the reason.
+      for (let written = 0; written < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, this.#size + written);
+        if (bytesWritten === 0) throw new Error(`fileStorage could not write to ${segmentName(this.writer, this.#generation)}: no byte was taken`);
+        written += bytesWritten;
+      }
       await handle.datasync();
       this.#size += bytes.length;
       this.#records += records.length;

@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it, vi } from 'vitest';
+import { repoPath } from '@herald/test-kit';
 import { fileStorage, QUARANTINE_DIR } from '../../src/persistence/file.js';
 import { checkKeyValues } from '../helpers/keyValues.js';
 import { tempDirectories } from '../helpers/tempDirectories.js';
@@ -9,11 +12,13 @@ import { tempDirectories } from '../helpers/tempDirectories.js';
  * fileStorage's log (fileLog.ts, fileSegment.ts) on a real directory: what
  * one storage writes another reads, in the order the writes were made;
  * concurrent writes land together; a segment is compacted; a damaged record
- * is skipped and said; files of the one-file-per-key layout are still read.
+ * is skipped and said; a full disk leaves nothing of a refused write; files
+ * of the one-file-per-key layout are still read.
  * The crash and two-process cases run in real processes in
  * outboxChaos.test.ts.
  */
 const tempDirectory = tempDirectories('herald-file-storage-');
+const run = promisify(execFile);
 const segments = async (directory: string) => (await readdir(join(directory, 'log'))).filter((name) => name.endsWith('.log'));
 
 describe('fileStorage', () => {
@@ -97,6 +102,26 @@ describe('fileStorage', () => {
       expect(others).toEqual([]);
       expect((await stat(join(directory, 'log', compacted!))).size).toBe(0);
     });
+  });
+
+  it('a full disk (a file size limit) refuses the batch that crosses it: each of its writes rejects, none is left for a reader', { timeout: 60_000 }, async () => {
+    const directory = await tempDirectory();
+    // ulimit -f is in KiB: the segment may grow to 16 KiB (about 110 records of this size).
+    const { stdout } = await run('bash', ['-c', 'ulimit -f 16 && exec "$0" --conditions=herald-source --import tsx "$1"', process.execPath, 'packages/client/test/helpers/fullDiskWriter.ts'], {
+      cwd: repoPath(),
+      env: { ...process.env, STORE_DIR: directory },
+      timeout: 50_000,
+    });
+    const { resolved, rejected } = JSON.parse(stdout) as { resolved: string[]; rejected: { key: string; code: string }[] };
+    expect(resolved.length).toBeGreaterThan(50);
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected.every(({ code }) => code === 'EFBIG')).toBe(true);
+    const unreadable: string[] = [];
+    const reader = fileStorage({ directory, onUnreadable: (error) => unreadable.push(error.message) });
+    expect(new Set(await reader.keys('outbox/'))).toEqual(new Set(resolved));
+    expect(unreadable).toEqual([]);
+    const [segment] = await segments(directory);
+    expect((await readFile(join(directory, 'log', segment!), 'utf8')).endsWith('\n')).toBe(true); // cut back to its last whole record
   });
 
   it('a record cut short (a crash mid-write) is skipped and said; the records around it load', async () => {
