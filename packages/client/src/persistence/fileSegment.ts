@@ -57,10 +57,7 @@ export class SegmentWriter {
 
   /** Appends a set (`value` a string) or a removal (`value` undefined); resolves once it is durable. */
   append(key: string, value: string | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ key, value, resolve, reject });
-      if (!this.#flushing) void this.#flush();
-    });
+    return this.#enqueue(key, value, undefined);
   }
 
   /**
@@ -68,15 +65,14 @@ export class SegmentWriter {
    * writer, so they win and lose as they did there); resolves once durable.
    */
   copy(records: readonly LogRecord[]): Promise<void> {
-    return Promise.all(
-      records.map(
-        (copy) =>
-          new Promise<void>((resolve, reject) => {
-            this.#waiting.push({ key: copy.key, value: copy.value, copy, resolve, reject });
-            if (!this.#flushing) void this.#flush();
-          }),
-      ),
-    ).then(() => undefined);
+    return Promise.all(records.map((record) => this.#enqueue(record.key, record.value, record))).then(() => undefined);
+  }
+
+  #enqueue(key: string, value: string | undefined, copy: LogRecord | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ key, value, ...(copy ? { copy } : {}), resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
   }
 
   async #flush(): Promise<void> {
