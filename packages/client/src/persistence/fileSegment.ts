@@ -10,7 +10,7 @@
  */
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { recordLine, segmentName, type LogRecord, type LogView } from './fileLog.js';
+import { recordLine, segmentName, type LogRecord, type LogView, type Slot } from './fileLog.js';
 
 /** A segment is compacted once it holds this many records and at most half of them still count. */
 const COMPACT_MIN_RECORDS = 1_024;
@@ -146,12 +146,12 @@ export class SegmentWriter {
 
   /** Rewrites the segment with its records that still count, if at most half of them do. */
   async #compactIfWasteful(): Promise<void> {
-    const kept: string[] = [];
+    const kept: Slot[] = [];
     const pruned: string[] = [];
     for (const slot of this.#view.slots()) {
       if (slot.from !== this.writer) continue;
       // A removal matters only while another segment may hold the key it removes.
-      if (this.#view.needed(slot)) kept.push(recordLine(slot));
+      if (this.#view.needed(slot)) kept.push(slot);
       else pruned.push(slot.key);
     }
     this.#counted = kept.length;
@@ -159,7 +159,7 @@ export class SegmentWriter {
     this.#counted = this.#records; // if this fails, tried again once the segment doubles
     const next = this.#generation + 1;
     const temporary = join(this.#dir, `${this.writer}.${next}.tmp`);
-    const text = Buffer.from(kept.join(''));
+    const text = Buffer.from(kept.map(recordLine).join(''));
     const handle = await open(temporary, 'w');
     try {
       await handle.write(text, 0, text.length, 0);
