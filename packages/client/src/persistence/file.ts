@@ -5,9 +5,11 @@
  * writes asked for while one is under way go out together, one write and one
  * `fdatasync` for the batch, so recording 100,000 entries costs a few hundred
  * syncs rather than 100,000. Every storage on the directory (in this process
- * or another) reads the others' segments before it answers, and each one
- * compacts its own. Files that earlier versions wrote, one per key in
- * `<directory>/values/`, are still read (fileValues.ts). Locks are
+ * or another) reads the others' segments before it answers, each one
+ * compacts its own, and the segment of a storage that is gone (its lock
+ * free) is taken in by the next one (fileAbsorber.ts). Files that earlier
+ * versions wrote, one per key in `<directory>/values/`, are still read
+ * (fileValues.ts). Locks are
  * `proper-lockfile` lock directories whose holder refreshes them, so a killed
  * process loses its locks after `lockStaleMs`. An old-format file that cannot
  * be read (truncated, not JSON) is moved into `<directory>/quarantine/` by
