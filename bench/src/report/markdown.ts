@@ -477,8 +477,9 @@ export function outboxSection(results: SuiteResults): string[] {
     "`@herald/client`'s persistence in one process with no network: its tracker holds every send (offline) or answers it at once (online), so the " +
       'times are the outbox\'s and the storage\'s own. **record**: N mutations made offline, until the last record is written; **reload**: a new ' +
       'client on the same storage (as after a restart) until `outbox.ready`, every entry read and queued; **drain**: the connection answers, entries ' +
-      'go out in order one at a time, until every outcome is reported and every entry removed from storage. The file store writes each entry with ' +
-      '`write-file-atomic` (fsync, rename) in a temporary directory. Heap per entry is the growth over the reload, between two full collections.',
+      'go out in order one at a time, until every outcome is reported and every entry removed from storage. The file store appends to its log ' +
+      'in a temporary directory (group commit: one fdatasync per batch of up to 256 writes) and is opened again for the reload, as after a restart. ' +
+      'Heap per entry is the growth over the reload, between two full collections.',
     '',
   );
   out.push(

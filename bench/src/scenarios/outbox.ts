@@ -34,7 +34,8 @@ export interface OutboxRow {
  * mutations offline; **reload** (a new client on the same storage, as after a
  * restart, until `outbox.ready`); **drain** (the connection answers: in
  * order, one entry at a time, until every outcome is reported and every entry
- * removed from storage).
+ * removed from storage). The file store is opened again for the reload, so
+ * it reads its directory as after a restart.
  */
 export async function runOutbox(config: SuiteConfig): Promise<OutboxRow[]> {
   const rows: OutboxRow[] = [];
@@ -42,7 +43,9 @@ export async function runOutbox(config: SuiteConfig): Promise<OutboxRow[]> {
     for (const entries of config.outbox.sizes) {
       const directory = store === 'file' ? await mkdtemp(join(tmpdir(), 'herald-bench-outbox-')) : null;
       try {
-        const row = await measure(store, entries, directory ? fileStorage({ directory }) : memoryStorage());
+        const memory = memoryStorage();
+        // A restart opens the store again: a new fileStorage reads the directory (a memoryStorage is kept, as it does not outlive its process).
+        const row = await measure(store, entries, directory ? () => fileStorage({ directory }) : () => memory);
         log(`outbox ${store} ${entries.toLocaleString('en-US')}: record ${fmt(row.recordMs, 0)} ms, reload ${fmt(row.reloadMs, 0)} ms, drain ${fmt(row.drainMs, 0)} ms, ${fmt(row.heapBytesPerEntry, 0)} B/entry`);
         rows.push(row);
       } finally {
@@ -53,9 +56,9 @@ export async function runOutbox(config: SuiteConfig): Promise<OutboxRow[]> {
   return rows;
 }
 
-async function measure(store: OutboxStore, entries: number, inner: HeraldStorage): Promise<OutboxRow> {
+async function measure(store: OutboxStore, entries: number, open: () => HeraldStorage): Promise<OutboxRow> {
   const counts = { recorded: 0, removed: 0 };
-  const storage: HeraldStorage = {
+  const counted = (inner: HeraldStorage): HeraldStorage => ({
     ...inner,
     set: async (key, value) => {
       await inner.set(key, value);
@@ -66,11 +69,11 @@ async function measure(store: OutboxStore, entries: number, inner: HeraldStorage
       if (key.startsWith('outbox/')) counts.removed++;
     },
     ...(inner.quarantine ? { quarantine: (key: string) => inner.quarantine!(key) } : {}),
-  };
+  });
   const silent = { onError: (error: Error) => console.error(`[bench] outbox: ${error.message}`), maxAgeMs: 3_600_000, claimIntervalMs: 3_600_000 };
 
   const offline = new FakeTracker();
-  const first = createPersistence(storage, silent).attach(offline, offline.connection);
+  const first = createPersistence(counted(open()), silent).attach(offline, offline.connection);
   const recordStart = performance.now();
   for (let n = 0; n < entries; n++) first.start({ type: 'mutation', path: 'write', input: { n, text: 'a message of a typical size' } }, ignore);
   await until(() => counts.recorded === entries);
@@ -81,7 +84,7 @@ async function measure(store: OutboxStore, entries: number, inner: HeraldStorage
   const heapBefore = process.memoryUsage().heapUsed;
   const held = new FakeTracker();
   const reloadStart = performance.now();
-  const second = createPersistence(storage, silent).attach(held, held.connection);
+  const second = createPersistence(counted(open()), silent).attach(held, held.connection);
   await second.outbox.ready;
   const reloadMs = performance.now() - reloadStart;
   collectGarbage();

@@ -10,17 +10,15 @@ import { z } from 'zod';
 import { createHerald } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
 import type { ChannelEvent } from '@herald/shared';
-import { Cleanup, findExecutable, startRedisCluster, testPrefix, toolOrFail, withTimeout } from '@herald/test-kit';
+import { Cleanup, testPrefix, withTimeout } from '@herald/test-kit';
+import { startOwnCluster } from './helpers/ownRedis.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 describe('a subscription resumed while its Redis Cluster master fails over', () => {
   it('waits for the new master, says reset, and receives everything published after', { timeout: 90_000 }, async () => {
-    const cluster = await startRedisCluster(cleanup, {
-      redisServer: toolOrFail(findExecutable('redis-server'), 'redis-server'),
-      redisCli: toolOrFail(findExecutable('redis-cli'), 'redis-cli'),
-    });
+    const cluster = await startOwnCluster(cleanup);
     const errors: unknown[] = [];
     const herald = createHerald({
       broker: redisBroker({ clusterUrls: cluster.urls, prefix: testPrefix(), onError: () => undefined }),

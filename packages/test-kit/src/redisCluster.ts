@@ -22,6 +22,8 @@ export interface RedisClusterNode {
   running(): boolean;
   /** SIGKILL, and wait until the process is gone (its replica takes over after the node timeout). */
   kill(): Promise<void>;
+  /** Sends `signal` to the process: SIGSTOP pauses it (connections stay open, nothing is answered, the cluster bus is silent), SIGCONT resumes it. */
+  signal(signal: NodeJS.Signals): void;
   output(): string;
 }
 
@@ -151,6 +153,9 @@ export async function startRedisCluster(
       url: `redis://127.0.0.1:${port}`,
       running: () => child.exitCode === null && child.signalCode === null,
       kill: () => kill(child),
+      signal: (signal) => {
+        if (node.running()) child.kill(signal);
+      },
       output: () => output,
     };
     // Nothing announces that a redis-server accepts connections: ask it, bounded.

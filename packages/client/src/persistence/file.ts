@@ -1,12 +1,21 @@
 /**
  * `fileStorage`: outbox entries and positions in a directory, for Node
- * services (docs/outbox.md). Each key is a file written atomically (a temporary
- * file, fsync, rename: `write-file-atomic`); locks are `proper-lockfile` lock
- * directories whose holder refreshes them, so a killed process loses its
- * locks after `lockStaleMs`. A file that cannot be read (truncated, not
- * JSON, not written by this storage) is moved into `<directory>/quarantine/`
- * by `quarantine(key)`, which the persistence calls when `get` rejects with
- * `UnreadableValueError`.
+ * services (docs/outbox.md). Values go to an append-only log, one segment
+ * file per storage in `<directory>/log/` (fileLog.ts, fileSegment.ts): the
+ * writes asked for while one is under way go out together, one write and one
+ * `fdatasync` for the batch, so recording 100,000 entries costs a few hundred
+ * syncs rather than 100,000. Every storage on the directory (in this process
+ * or another) reads the others' segments before it answers, each one
+ * compacts its own, and the segment of a storage that is gone (its lock
+ * free) is taken in by the next one (fileAbsorber.ts). Files that earlier
+ * versions wrote, one per key in `<directory>/values/`, are still read
+ * (fileValues.ts). Locks are
+ * `proper-lockfile` lock directories whose holder refreshes them, so a killed
+ * process loses its locks after `lockStaleMs`. An old-format file that cannot
+ * be read (truncated, not JSON) is moved into `<directory>/quarantine/` by
+ * `quarantine(key)`, which the persistence calls when `get` rejects with
+ * `UnreadableValueError`; a log record that cannot be read (a write cut short
+ * by a crash) is skipped and reported through `onUnreadable`.
  *
  * @example
  * ```ts
@@ -17,12 +26,15 @@
  * ```
  * @module @herald/client/file
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import writeFileAtomic from 'write-file-atomic';
-import { UnreadableValueError, type HeraldStorage } from './storage.js';
+import { LogView } from './fileLog.js';
+import { SegmentAbsorber, segmentLockName } from './fileAbsorber.js';
+import { SegmentWriter } from './fileSegment.js';
+import { fileNameOf, SUFFIX, ValueFiles } from './fileValues.js';
+import type { HeraldStorage } from './storage.js';
 
 export type { HeraldStorage } from './storage.js';
 
@@ -44,8 +56,11 @@ export interface FileStorageOptions {
    */
   onLockLost?: (error: Error) => void;
   /**
-   * Gets the files `keys` moved into `quarantine/` on its own: files with a
-   * hashed name (a key over 200 characters) whose key cannot be read back.
+   * Gets what the storage skipped or moved aside on its own: log records
+   * that cannot be read (a write cut short by a crash, a damaged file), old
+   * per-key files with a hashed name (a key over 200 characters) whose key
+   * cannot be read back (moved into `quarantine/`), a compaction of its log
+   * that failed (tried again later; nothing is lost).
    * @default logs with `console.warn`
    */
   onUnreadable?: (error: Error) => void;
@@ -54,136 +69,88 @@ export interface FileStorageOptions {
 /** The defaults of `FileStorageOptions`, merged under the options passed. */
 export const fileStorageDefaults = { lockStaleMs: 10_000 } as const;
 
-/** Names longer than this are hashed (file names stop at 255 bytes). */
-const MAX_NAME_LENGTH = 200;
-const HASHED = '#';
-const SUFFIX = '.json';
-
-/** A `HeraldStorage` in `directory`: one file per key, atomic durable writes, lock directories with a lease. */
+/** A `HeraldStorage` in `directory`: an append-only log with group commit, lock directories with a lease. */
 export function fileStorage(options: FileStorageOptions): HeraldStorage {
   const { directory } = options;
-  const valuesDir = join(directory, 'values');
   const locksDir = join(directory, 'locks');
   const quarantineDir = join(directory, QUARANTINE_DIR);
   const stale = Math.max(2_000, options.lockStaleMs ?? fileStorageDefaults.lockStaleMs);
   const onLockLost = options.onLockLost ?? ((error: Error) => console.warn(`[herald] fileStorage lock lost: ${error.message}`));
   const onUnreadable = options.onUnreadable ?? ((error: Error) => console.warn(`[herald] fileStorage: ${error.message}`));
+  const logDir = join(directory, 'log');
+  const tryLock = async (name: string): Promise<(() => Promise<void>) | null> => {
+    await ready();
+    try {
+      const release = await lockfile.lock(join(locksDir, fileNameOf(name)), { realpath: false, stale, retries: 0, onCompromised: onLockLost });
+      return async () => {
+        await release().catch(() => undefined); // already gone: nothing to release
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOCKED') return null;
+      throw error;
+    }
+  };
+  const writer = randomBytes(8).toString('hex');
+  const view = new LogView(logDir, writer, onUnreadable);
+  let segmentLock: Promise<unknown> | null = null;
+  const lockSegment = async () => {
+    segmentLock ??= tryLock(segmentLockName(writer)).then((release) => {
+      if (!release) throw new Error(`fileStorage could not lock its log segment ${writer} (held by another storage)`);
+    });
+    await segmentLock.catch((error: unknown) => {
+      segmentLock = null;
+      throw error;
+    });
+  };
+  const segment = new SegmentWriter(logDir, writer, view, lockSegment, onUnreadable);
+  const absorber = new SegmentAbsorber(logDir, view, segment, tryLock, stale);
+  const files = new ValueFiles(join(directory, 'values'), quarantineDir, onUnreadable);
   let made: Promise<unknown> | null = null;
-  const ready = () => (made ??= Promise.all([mkdir(valuesDir, { recursive: true }), mkdir(locksDir, { recursive: true })]));
-  const pathOf = (key: string) => join(valuesDir, fileNameOf(key) + SUFFIX);
-  /** Moves a file into quarantine/ (a rename: it works however broken the file is); returns its new path. */
-  const moveAside = async (file: string): Promise<string> => {
-    await mkdir(quarantineDir, { recursive: true });
-    const aside = join(quarantineDir, `${file.slice(0, -SUFFIX.length)}@${Date.now()}${SUFFIX}`);
-    await rename(join(valuesDir, file), aside);
-    return aside;
+  const ready = () => (made ??= Promise.all([mkdir(logDir, { recursive: true }), mkdir(locksDir, { recursive: true })]));
+  /** Everything on disk when called is in the view once this resolves. */
+  const current = async () => {
+    await ready();
+    await view.refresh();
+    await absorber.maybeAbsorb().catch((error: unknown) => onUnreadable(new Error(`fileStorage could not take in a gone writer's log segment: ${(error as Error).message}`, { cause: error })));
   };
 
   return {
     async get(key) {
-      await ready();
-      let text: string;
-      try {
-        text = await readFile(pathOf(key), 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
-      return valueOf(key, text);
+      await current();
+      const slot = view.get(key);
+      return slot ? slot.value : files.get(key);
     },
     async set(key, value) {
       await ready();
-      await writeFileAtomic(pathOf(key), JSON.stringify({ k: key, v: value }), { fsync: true });
+      await segment.append(key, value);
+      await files.delete(key); // its old-layout file, if any: the log's value hides it from here on
     },
     async delete(key) {
       await ready();
-      await rm(pathOf(key), { force: true });
+      await segment.append(key, undefined);
+      await files.delete(key);
     },
     async keys(prefix) {
-      await ready();
+      await current();
       const keys: string[] = [];
-      for (const name of await readdir(valuesDir)) {
-        // Skips write-file-atomic's temporary files (`<name>.json.<n>`).
-        if (!name.endsWith(SUFFIX)) continue;
-        const base = name.slice(0, -SUFFIX.length);
-        let key: string;
-        if (base.startsWith(HASHED)) {
-          let text: string;
-          try {
-            text = await readFile(join(valuesDir, name), 'utf8');
-          } catch {
-            continue; // removed meanwhile
-          }
-          const stored = parsed(text);
-          if (!stored) {
-            // Its key is lost with its content: no one can ask for it, so it is moved aside here.
-            onUnreadable(new Error(`the file ${name} cannot be read (truncated or not written by fileStorage); moved to ${await moveAside(name).catch(() => '(nowhere: the move failed)')}`));
-            continue;
-          }
-          key = stored.k;
-        } else {
-          key = decodeURIComponent(base);
-        }
-        if (key.startsWith(prefix)) keys.push(key);
-      }
+      for (const slot of view.slots()) if (slot.value !== undefined && slot.key.startsWith(prefix)) keys.push(slot.key);
+      for (const key of await files.keys()) if (!view.get(key) && key.startsWith(prefix)) keys.push(key);
       return keys;
     },
     async quarantine(key) {
-      await ready();
-      try {
-        return await moveAside(fileNameOf(key) + SUFFIX);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '(nothing: it was gone)';
-        throw error;
-      }
+      await current();
+      const slot = view.get(key);
+      if (!slot) return (await files.quarantine(key)) ?? '(nothing: it was gone)';
+      if (slot.value === undefined) return '(nothing: it was gone)';
+      await mkdir(quarantineDir, { recursive: true });
+      const aside = join(quarantineDir, `${fileNameOf(key)}@${Date.now()}${SUFFIX}`);
+      await writeFile(aside, JSON.stringify({ k: key, v: slot.value }));
+      await segment.append(key, undefined);
+      return aside;
     },
-    async tryLock(name) {
-      await ready();
-      try {
-        const release = await lockfile.lock(join(locksDir, fileNameOf(name)), {
-          realpath: false,
-          stale,
-          retries: 0,
-          onCompromised: onLockLost,
-        });
-        return async () => {
-          await release().catch(() => undefined); // already gone: nothing to release
-        };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ELOCKED') return null;
-        throw error;
-      }
-    },
+    tryLock,
   };
 }
 
 /** The folder, inside the storage's directory, of files moved aside. */
 export const QUARANTINE_DIR = 'quarantine';
-
-/** What fileStorage writes in each file. */
-interface StoredFile {
-  readonly k: string;
-  readonly v: string;
-}
-
-function parsed(text: string): StoredFile | null {
-  try {
-    const value = JSON.parse(text) as Partial<StoredFile> | null;
-    return typeof value === 'object' && value !== null && typeof value.k === 'string' && typeof value.v === 'string' ? (value as StoredFile) : null;
-  } catch {
-    return null;
-  }
-}
-
-function valueOf(key: string, text: string): string {
-  const stored = parsed(text);
-  if (!stored) {
-    throw new UnreadableValueError(key, text.length === 0 ? 'its file is empty' : 'its file is truncated or not written by fileStorage');
-  }
-  return stored.v;
-}
-
-function fileNameOf(key: string): string {
-  const encoded = encodeURIComponent(key);
-  return encoded.length <= MAX_NAME_LENGTH ? encoded : HASHED + createHash('sha256').update(key).digest('hex');
-}

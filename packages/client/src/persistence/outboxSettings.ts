@@ -1,8 +1,13 @@
 import type { ConnectionStateSource } from '../connection/connectionState.js';
 import type { PersistedCallObserver } from '../persistence.js';
 
-/** Storage calls in flight at once: enough to overlap fsyncs, few enough not to run out of file descriptors with 100,000 entries. */
-export const STORAGE_CONCURRENCY = 64;
+/**
+ * Storage calls in flight at once: `fileStorage` writes the ones that wait
+ * together, one fdatasync per batch, so this bounds its batches (100,000
+ * entries cost about 400 syncs); few enough that files of the old
+ * one-file-per-key layout, read one each, never run out of file descriptors.
+ */
+export const STORAGE_CONCURRENCY = 256;
 
 /** The outbox's clocks; tests pass their own. */
 export interface OutboxClock {

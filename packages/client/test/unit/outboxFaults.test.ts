@@ -1,8 +1,7 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import 'fake-indexeddb/auto';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { OutboxOutcome, PersistedCall, PersistedCallObserver } from '../../src/persistence.js';
 import { DurableOutbox } from '../../src/persistence/durableOutbox.js';
 import { fileStorage, QUARANTINE_DIR } from '../../src/persistence/file.js';
@@ -11,16 +10,9 @@ import { persistentCalls } from '../../src/persistence/persistentCalls.js';
 import { memoryStorage, type HeraldStorage } from '../../src/persistence/storage.js';
 import { StoredPositions, UNKNOWN_POSITION } from '../../src/persistence/storedPositions.js';
 import { FakeHost } from '../helpers/fakeOutboxHost.js';
+import { tempDirectories } from '../helpers/tempDirectories.js';
 
-const directories: string[] = [];
-afterAll(async () => {
-  for (const directory of directories) await rm(directory, { recursive: true, force: true });
-});
-async function tempDirectory(): Promise<string> {
-  const directory = await mkdtemp(join(tmpdir(), 'herald-faults-'));
-  directories.push(directory);
-  return directory;
-}
+const tempDirectory = tempDirectories('herald-faults-');
 
 const settings = { maxAgeMs: 60_000, claimIntervalMs: 60_000, retryDelayMs: 500, inOrder: true };
 const observer = (): PersistedCallObserver => ({ next: () => undefined, error: () => undefined, complete: () => undefined });
@@ -48,15 +40,16 @@ async function drainingOutbox(storage: HeraldStorage) {
 const valuesFile = (directory: string, key: string) => join(directory, 'values', `${encodeURIComponent(key)}.json`);
 
 describe('a durable store that survives its own files', () => {
-  it('fileStorage: a truncated, an empty and a "v": 2 entry file are moved into quarantine/, reported, and the 4 valid entries are sent in order', async () => {
+  it('fileStorage: a truncated, an empty and a "v": 2 entry file (one-file-per-key layout) are moved into quarantine/, reported, and the 4 valid entries are sent in order', async () => {
     const directory = await tempDirectory();
-    const storage = fileStorage({ directory });
-    await leavePending(storage, 4);
+    await leavePending(fileStorage({ directory }), 4);
+    await mkdir(join(directory, 'values'));
     await writeFile(valuesFile(directory, 'outbox/truncated'), '{"k":"outbox/truncated","v":"{\\"v\\":1,\\"key\\":\\"trunc');
     await writeFile(valuesFile(directory, 'outbox/empty'), '');
     const newer = { v: 2, key: 'newer', path: 'write', owner: 'a-client-that-is-gone', createdAt: 0, seq: 1, state: 'pending', shards: [1] };
     await writeFile(valuesFile(directory, 'outbox/newer'), JSON.stringify({ k: 'outbox/newer', v: JSON.stringify(newer) }));
 
+    const storage = fileStorage({ directory }); // as after a restart: the files are there when it starts
     const { outbox, host, errors, outcomes } = await drainingOutbox(storage);
     await vi.waitFor(() => expect(outcomes).toHaveLength(7), { timeout: 10_000 });
     expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
@@ -115,11 +108,14 @@ describe('a durable store that survives its own files', () => {
     await outbox.close();
   });
 
-  it('StoredPositions: an empty position file among 5 is moved aside and answers `unknown`; the 4 others load', async () => {
+  it('StoredPositions: an empty position file among 5 (one-file-per-key layout) is moved aside and answers `unknown`; the 4 others load', async () => {
     const directory = await tempDirectory();
+    await mkdir(join(directory, 'values'));
+    for (const name of ['a', 'b', 'c', 'd', 'e']) {
+      const key = `position/${name}`;
+      await writeFile(valuesFile(directory, key), name === 'c' ? '' : JSON.stringify({ k: key, v: `${name.charCodeAt(0)}-0` }));
+    }
     const storage = fileStorage({ directory });
-    for (const name of ['a', 'b', 'c', 'd', 'e']) await storage.set(`position/${name}`, `${name.charCodeAt(0)}-0`);
-    await writeFile(valuesFile(directory, 'position/c'), '');
     const errors: string[] = [];
     const positions = new StoredPositions(storage, (error) => errors.push(error.message));
     await positions.ready;

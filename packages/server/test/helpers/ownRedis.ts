@@ -9,11 +9,32 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { createHerald, createHeraldServer, heraldErrorFormatter, resumeInput, transformer, type HeraldServer } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
-import { answerTo, findExecutable, rawSocket, startRedisServer, testPrefix, toolOrFail, withTimeout, type Cleanup, type RawSocket, type RedisProcess } from '@herald/test-kit';
+import {
+  answerTo,
+  findExecutable,
+  rawSocket,
+  startRedisCluster,
+  startRedisServer,
+  testPrefix,
+  toolOrFail,
+  withTimeout,
+  type Cleanup,
+  type RawSocket,
+  type RedisCluster,
+  type RedisProcess,
+} from '@herald/test-kit';
 
 /** Starts a redis-server of the test's own, with DEBUG allowed (for `DEBUG SLEEP`). */
 export function startOwnRedis(cleanup: Cleanup): Promise<RedisProcess> {
   return startRedisServer(cleanup, toolOrFail(findExecutable('redis-server'), 'redis-server'), ['--enable-debug-command', 'yes']);
+}
+
+/** Starts a Redis Cluster of the test's own (3 masters with a replica each); a missing redis-server or redis-cli fails the test. */
+export function startOwnCluster(cleanup: Cleanup): Promise<RedisCluster> {
+  return startRedisCluster(cleanup, {
+    redisServer: toolOrFail(findExecutable('redis-server'), 'redis-server'),
+    redisCli: toolOrFail(findExecutable('redis-cli'), 'redis-cli'),
+  });
 }
 
 /** A plain client of the test's Redis, for admin commands (CONFIG, FLUSHALL, filling it). */
