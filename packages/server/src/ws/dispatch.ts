@@ -118,7 +118,7 @@ async function answer(
   batchIndex: number,
   keyed: KeyedInput | null,
 ): Promise<void> {
-  const { runner, wire } = host.config;
+  const { runner } = host.config;
   try {
     if (keyed) {
       // Not cancelled when the socket closes: the outcome is recorded for the repeat the client sends after reconnecting.
@@ -127,7 +127,7 @@ async function answer(
         context,
         batchIndex,
       );
-      host.send(wire.withEnvelope(envelope, outcome));
+      host.send(host.frames.withEnvelope(envelope, outcome));
       return;
     }
     if (call.aborted) return;
@@ -137,7 +137,7 @@ async function answer(
     if (isAsyncIterable(result) || isObservable(result)) {
       throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `A ${context.type} cannot return a stream; use a subscription` });
     }
-    host.send(wire.data(envelope, result));
+    host.send(host.frames.data(envelope, result));
   } catch (cause) {
     host.fail(envelope, call, context, cause);
   } finally {

@@ -1,8 +1,6 @@
 import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
-import type { ChannelEvent } from '@herald/shared';
-import { packMessage } from '@herald/shared/internal';
 import type { ErrorContext } from '../calls/outcome.js';
 import type { Opening } from '../calls/ordering.js';
 import type { RunningCall } from '../calls/runningCall.js';
@@ -61,10 +59,9 @@ export class NativeSubscription implements EventSink, HostedCall {
    */
   deliver(shared: SharedEvent): void {
     if (!shared.live) {
-      const { wire } = this.connection.config;
+      const { frames } = this.connection;
       const { position, event } = shared;
-      const data = event.type === 'message' ? wire.serializeTracked(position, event) : plainTrackedData(position, event);
-      this.connection.send(wire.trackedData(this.envelope, position, data));
+      this.connection.send(event.type === 'message' ? frames.tracked(this.envelope, position, event) : frames.marker(this.envelope, position, event));
       return;
     }
     // One lookup per delivery, and no closure: the frame is built once per distinct subscription id.
@@ -75,14 +72,21 @@ export class NativeSubscription implements EventSink, HostedCall {
     const { connection } = this;
     const { config } = connection;
     return shared.memo(this.frameKey, () => {
-      // The serialized data is needed only to build a frame for an id not seen yet.
+      // The serialized data is needed only to build a frame for an id not seen yet, once per encoding:
+      // JSON text for JSON connections, a value with its bytes as bytes for MessagePack ones.
+      if (connection.binary) {
+        const { binaryWire } = config;
+        const data = shared.memo(TRACKED_VALUE, () => {
+          observeOnce(shared, config);
+          return { value: binaryWire.serializeTracked(shared.position, shared.event) };
+        });
+        return new PreparedFrame(binaryWire.trackedData(this.envelope, shared.position, data.value));
+      }
       const data = shared.memo(TRACKED_DATA, () => {
-        if (shared.live) config.metrics.observeDelivery(shared.position, Date.now());
+        observeOnce(shared, config);
         return config.wire.serializeTracked(shared.position, shared.event);
       });
-      const text = config.wire.trackedData(this.envelope, shared.position, data);
-      // A MessagePack frame is the same message, its bytes as `bin`: built from the one serialization.
-      return new PreparedFrame(connection.binary ? packMessage(JSON.parse(text)) : text);
+      return new PreparedFrame(config.wire.trackedData(this.envelope, shared.position, data));
     });
   }
 
@@ -93,24 +97,23 @@ export class NativeSubscription implements EventSink, HostedCall {
     connection.forget(this.envelope, this);
     this.handle?.close().then(
       () => {
-        if (notify) connection.send(connection.config.wire.stopped(this.envelope));
+        if (notify) connection.send(connection.frames.stopped(this.envelope));
       },
       (cause: unknown) => connection.config.runner.failure(cause, { type: 'subscription', path: this.path }),
     );
   }
 }
 
-/**
- * A marker's tracked data as Herald's transformer (superjson) writes it: its
- * fields are strings and numbers, which superjson leaves as they are, so it
- * is `{"json":…}` around the plain JSON, without superjson's walk.
- */
-export function plainTrackedData(position: string, event: Exclude<ChannelEvent<unknown>, { type: 'message' }>): string {
-  return `{"json":${JSON.stringify({ id: position, data: event })}}`;
+/** A live event's delivery latency, observed once per message whichever encoding serializes it first. */
+function observeOnce(shared: SharedEvent, config: CallHost['config']): void {
+  if (shared.live && shared.peek(TRACKED_DATA) === undefined && shared.peek(TRACKED_VALUE) === undefined) {
+    config.metrics.observeDelivery(shared.position, Date.now());
+  }
 }
 
-/** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
+/** Memo keys of a shared event's serialized data (JSON text, MessagePack value); envelopes (`"id":…`) cannot collide with them. */
 const TRACKED_DATA = 'tracked-data';
+const TRACKED_VALUE = 'tracked-value';
 /** Before an envelope, the memo key of its MessagePack frame (its JSON frame's key is the envelope itself). */
 const BINARY_FRAME_PREFIX = 'msgpack:';
 
@@ -145,7 +148,7 @@ export async function subscribe(connection: CallHost, envelope: Envelope, call: 
       if (call.aborted) return;
       // The history and the `live` marker usually follow within the same tick
       // (always with the memory broker): `started` waits for them, one write for all.
-      connection.send(connection.config.wire.started(envelope), true);
+      connection.send(connection.frames.started(envelope), true);
       const subscription = new NativeSubscription(connection, envelope, context.path);
       subscription.handle = await native.open(subscription);
       connection.config.metrics.subscriptions++;
@@ -186,7 +189,7 @@ async function stepSubscription(
     await iterator.return?.();
     return;
   }
-  connection.send(config.wire.started(envelope));
+  connection.send(connection.frames.started(envelope));
   // A stream Herald cannot see into is live once its procedure returned it:
   // what it attaches to on its first step is the procedure's own business.
   opening.settle();
@@ -198,7 +201,7 @@ async function stepSubscription(
       if (next === 'aborted' || next.done) break;
       const value = next.value;
       connection.send(
-        isTrackedEnvelope(value) ? config.wire.tracked(envelope, String(value[0]), value[1]) : config.wire.data(envelope, value),
+        isTrackedEnvelope(value) ? connection.frames.tracked(envelope, String(value[0]), value[1]) : connection.frames.data(envelope, value),
       );
     }
   } finally {
@@ -207,5 +210,5 @@ async function stepSubscription(
     const returned = iterator.return?.();
     if (returned) returned.catch((cause: unknown) => connection.config.runner.failure(cause, context));
   }
-  connection.send(config.wire.stopped(envelope));
+  connection.send(connection.frames.stopped(envelope));
 }
