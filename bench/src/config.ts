@@ -60,6 +60,25 @@ export interface SuiteConfig {
     /** RPC: `ping` from the minimal wire client on `connections` connections, one call in flight each. */
     readonly rpc: { readonly connections: number; readonly warmupMs: number; readonly windowMs: number };
   };
+  /**
+   * JSON against MessagePack frames (`encoding`), in the same run: the fan-out
+   * at these subscriber counts (fixed rate and max rate), a message carrying
+   * `binaryBytes` of bytes, `@herald/client` receiving, and RPC at
+   * `rpcConnections` connections.
+   */
+  readonly encoding: {
+    readonly subscribers: readonly number[];
+    readonly fixedDeliveriesPerSec: number;
+    readonly binaryBytes: number;
+    readonly binarySubscribers: number;
+    readonly binaryDeliveriesPerSec: number;
+    readonly clientSubscribers: number;
+    readonly clientDeliveriesPerSec: number;
+    readonly rpcConnections: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+    readonly windows: number;
+  };
   /** The durable outbox: offline backlogs of these sizes recorded, reloaded and drained, on the memory and file stores. */
   readonly outbox: { readonly sizes: readonly number[] };
   /**
@@ -90,6 +109,19 @@ export const FULL: SuiteConfig = {
     rpc: { connections: 100, warmupMs: 10_000, windowMs: 10_000 },
   },
   outbox: { sizes: [1_000, 10_000, 100_000] },
+  encoding: {
+    subscribers: [100, 1_000],
+    fixedDeliveriesPerSec: 20_000,
+    binaryBytes: 65_536,
+    binarySubscribers: 10,
+    binaryDeliveriesPerSec: 500,
+    clientSubscribers: 100,
+    clientDeliveriesPerSec: 5_000,
+    rpcConnections: 100,
+    warmupMs: 1_500,
+    windowMs: 2_000,
+    windows: 3,
+  },
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
 };
 
@@ -112,6 +144,19 @@ export const QUICK: SuiteConfig = {
   },
   // The same sizes: the 100,000-entry backlog is the point of the scenario.
   outbox: { sizes: [1_000, 10_000, 100_000] },
+  encoding: {
+    subscribers: [100, 1_000],
+    fixedDeliveriesPerSec: 20_000,
+    binaryBytes: 65_536,
+    binarySubscribers: 10,
+    binaryDeliveriesPerSec: 500,
+    clientSubscribers: 100,
+    clientDeliveriesPerSec: 5_000,
+    rpcConnections: 100,
+    warmupMs: 500,
+    windowMs: 800,
+    windows: 2,
+  },
   // The same window: the drop comes at httpWriteTimeoutMs (30 s), whose default is the point.
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
 };

@@ -1,6 +1,6 @@
 // `pnpm bench` (the full suite, about 25 minutes) or `pnpm bench --quick`
 // (about 8 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox,abuse   run only these scenarios
+//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox,abuse,encoding   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out and node server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -27,6 +27,7 @@ import type { SuiteResults } from './report/results.js';
 import { formatTargetLine, targetLines } from './report/targets.js';
 import { runAbuse, type AbuseResult } from './scenarios/abuse.js';
 import { runDeflate, type DeflateRow } from './scenarios/deflate.js';
+import { runEncoding, type EncodingRow } from './scenarios/encoding.js';
 import { callgrindMissing, INSTRUCTION_SYSTEMS, RPC_INSTRUCTION_SYSTEMS, runInstructions, type InstructionResults } from './scenarios/instructions.js';
 import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js';
 import { runPaired, type PairedRow } from './scenarios/paired.js';
@@ -39,7 +40,7 @@ import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse', 'encoding'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -94,6 +95,7 @@ let node: NodeRow[] = [];
 let shards: ShardsResult | null = null;
 let outbox: OutboxRow[] = [];
 let abuse: AbuseResult | null = null;
+let encoding: EncodingRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -131,6 +133,7 @@ node = await scenario('node', () => runNode(config, { systems: pick(NODE_SYSTEMS
 shards = await scenario('shards', () => runShards(config), shards);
 outbox = await scenario('outbox', () => runOutbox(config), outbox);
 abuse = await scenario('abuse', () => runAbuse(config), abuse);
+encoding = await scenario('encoding', () => runEncoding(config), encoding);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -153,6 +156,7 @@ const results: SuiteResults = {
   shards,
   outbox,
   abuse,
+  encoding,
   notes,
 };
 

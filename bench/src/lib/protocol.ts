@@ -30,7 +30,12 @@ export interface ServerConfig {
   readonly compression?: { readonly threshold: number; readonly contextTakeover: boolean };
   /** Length of each published message's JSON (default `PAYLOAD_BYTES`). */
   readonly payloadBytes?: number;
+  /** Herald only: each message also carries this many bytes as a `Uint8Array` (`bytes`), absent when 0 or unset. */
+  readonly binaryBytes?: number;
 }
+
+/** What WebSocket frames are made of (trpc-wire and herald-client): JSON text, or MessagePack (`herald.msgpack`). */
+export type WireEncoding = 'json' | 'msgpack';
 
 /** Event-loop delay over a window, in ms (of the 10 ms monitor timer: a loop held for d ms shows as about d). */
 export interface LoopDelay {
@@ -104,6 +109,8 @@ export interface ConnectPlan {
   readonly rooms?: number;
   /** trpc-wire only: offer permessage-deflate (as browsers and `ws` do by default). */
   readonly deflate?: boolean;
+  /** trpc-wire and herald-client: the encoding of their frames (default `'json'`). */
+  readonly encoding?: WireEncoding;
   /** herald-client only: its `transport` (default `'websocket'`; `'http'` subscribes over Server-Sent Events). */
   readonly transport?: 'websocket' | 'http';
   /** Connection attempts in flight at once. */
@@ -118,6 +125,8 @@ export interface RpcPlan {
   readonly connections: number;
   /** Calls each connection keeps in flight. */
   readonly depth: number;
+  /** trpc-wire and herald-client: the encoding of their frames (default `'json'`). */
+  readonly encoding?: WireEncoding;
 }
 
 /** One measurement window of the load generator, and the run so far. */

@@ -1,6 +1,7 @@
 import type { SuiteConfig } from '../config.js';
 import type { AbuseResult } from '../scenarios/abuse.js';
 import type { DeflateRow } from '../scenarios/deflate.js';
+import type { EncodingRow } from '../scenarios/encoding.js';
 import type { InstructionResults } from '../scenarios/instructions.js';
 import type { FanoutRow } from '../scenarios/fanout.js';
 import type { PairedRow } from '../scenarios/paired.js';
@@ -39,6 +40,8 @@ export interface SuiteResults {
   readonly outbox?: OutboxRow[];
   /** Clients that do not play by the rules, against Herald's production defaults. Absent from results written before the scenario existed. */
   readonly abuse?: AbuseResult | null;
+  /** JSON against MessagePack frames, in the same run. Absent from results written before the scenario existed. */
+  readonly encoding?: EncodingRow[];
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }

@@ -9,7 +9,7 @@ import { ROOM, type BenchServer } from './types.js';
 export function createHeraldBenchApp(herald: Herald) {
   const messages = herald.channel('bench', {
     key: z.string().min(1).max(64),
-    message: z.object({ n: z.number().int(), sentAt: z.number(), text: z.string() }),
+    message: z.object({ n: z.number().int(), sentAt: z.number(), text: z.string(), bytes: z.instanceof(Uint8Array).optional() }),
   });
   const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter });
   const router = t.router({

@@ -74,10 +74,20 @@ export class BinaryWire extends Outcomes {
   }
 }
 
+const ID_PREFIX = '"id":';
+const JSONRPC_SUFFIX = ',"jsonrpc":"2.0"';
+/** A request id as `envelopeOf` writes the usual one: digits, read without JSON.parse. */
+const DIGITS = /^[0-9]{1,15}$/;
+
 /**
  * A request's envelope (`"id":…`, and `"jsonrpc":"2.0"` when the request
- * had it) as the fields of a message, in the order the JSON frame has them.
+ * had it, see `envelopeOf`) as the fields of a message, in the order the JSON
+ * frame has them. A numeric id (what tRPC clients send) is read directly;
+ * any other id is the JSON `envelopeOf` wrote.
  */
 function fieldsOf(envelope: Envelope): { id: unknown; jsonrpc?: '2.0' } {
-  return JSON.parse(`{${envelope}}`) as { id: unknown; jsonrpc?: '2.0' };
+  const jsonrpc = envelope.endsWith(JSONRPC_SUFFIX);
+  const idText = envelope.slice(ID_PREFIX.length, jsonrpc ? envelope.length - JSONRPC_SUFFIX.length : envelope.length);
+  const id: unknown = DIGITS.test(idText) ? Number(idText) : JSON.parse(idText);
+  return jsonrpc ? { id, jsonrpc: '2.0' } : { id };
 }
