@@ -5,6 +5,7 @@ import { nodeRatioLines } from '../scenarios/node.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { abuseSection } from './abuse.js';
+import { encodingSection } from './encoding.js';
 import { shardsSection } from './shards.js';
 import { topicsSection } from './topics.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
@@ -416,6 +417,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   out.push(...shardsSection(results.shards ?? null));
   out.push(...outboxSection(results));
   out.push(...abuseSection(results));
+  out.push(...encodingSection(results));
 
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');
   return out.join('\n');
