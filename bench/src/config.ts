@@ -60,6 +60,25 @@ export interface SuiteConfig {
     /** RPC: `ping` from the minimal wire client on `connections` connections, one call in flight each. */
     readonly rpc: { readonly connections: number; readonly warmupMs: number; readonly windowMs: number };
   };
+  /**
+   * JSON against MessagePack frames (`encoding`), in the same run: the fan-out
+   * at these subscriber counts (fixed rate and max rate), a message carrying
+   * `binaryBytes` of bytes, `@herald/client` receiving, and RPC at
+   * `rpcConnections` connections.
+   */
+  readonly encoding: {
+    readonly subscribers: readonly number[];
+    readonly fixedDeliveriesPerSec: number;
+    readonly binaryBytes: number;
+    readonly binarySubscribers: number;
+    readonly binaryDeliveriesPerSec: number;
+    readonly clientSubscribers: number;
+    readonly clientDeliveriesPerSec: number;
+    readonly rpcConnections: number;
+    readonly warmupMs: number;
+    readonly windowMs: number;
+    readonly windows: number;
+  };
   /** The durable outbox: offline backlogs of these sizes recorded, reloaded and drained, on the memory and file stores. */
   readonly outbox: { readonly sizes: readonly number[] };
   /** OpenTelemetry's cost: subscribers of the fan-out load, its fixed rate, and rounds of every mode in turn (scenarios/tracing.ts). */
@@ -94,6 +113,18 @@ export interface SuiteConfig {
   };
 }
 
+/** The encoding scenario's load, the same in both suites (only its windows differ). */
+const ENCODING_LOAD = {
+  subscribers: [100, 1_000],
+  fixedDeliveriesPerSec: 20_000,
+  binaryBytes: 65_536,
+  binarySubscribers: 10,
+  binaryDeliveriesPerSec: 500,
+  clientSubscribers: 100,
+  clientDeliveriesPerSec: 5_000,
+  rpcConnections: 100,
+} as const;
+
 export const FULL: SuiteConfig = {
   name: 'full',
   fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3, pairedRounds: 5 },
@@ -113,6 +144,7 @@ export const FULL: SuiteConfig = {
   },
   outbox: { sizes: [1_000, 10_000, 100_000] },
   tracing: { subscribers: 1_000, deliveriesPerSec: 20_000, rounds: 3, warmupMs: 1_000, windowMs: 2_000, windows: 2 },
+  encoding: { ...ENCODING_LOAD, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
   live: { subscribers: 1_000, inputs: [1, 100], publishesPerSec: 100, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
 };
@@ -137,6 +169,8 @@ export const QUICK: SuiteConfig = {
   // The same sizes: the 100,000-entry backlog is the point of the scenario.
   outbox: { sizes: [1_000, 10_000, 100_000] },
   tracing: { subscribers: 1_000, deliveriesPerSec: 20_000, rounds: 5, warmupMs: 500, windowMs: 800, windows: 1 },
+  // The same load: the subscriber counts and the 64 KiB payload are what the scenario compares at.
+  encoding: { ...ENCODING_LOAD, warmupMs: 500, windowMs: 800, windows: 2 },
   // The same window: the drop comes at httpWriteTimeoutMs (30 s), whose default is the point.
   abuse: { baselineMs: 2_000, windowMs: 40_000, afterMs: 5_000, frames: 30 },
   // The same subscribers and rate: they are the scenario's point.

@@ -1,6 +1,6 @@
 // `pnpm bench` (the full suite, about 25 minutes) or `pnpm bench --quick`
 // (about 8 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox,abuse,live   run only these scenarios
+//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox,abuse,live,tracing,encoding   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out and node server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -28,6 +28,7 @@ import { formatTargetLine, targetLines } from './report/targets.js';
 import { runAbuse, type AbuseResult } from './scenarios/abuse.js';
 import { runDeflate, type DeflateRow } from './scenarios/deflate.js';
 import { runLive, type LiveRow } from './scenarios/live.js';
+import { runEncoding, type EncodingRow } from './scenarios/encoding.js';
 import { callgrindMissing, INSTRUCTION_SYSTEMS, RPC_INSTRUCTION_SYSTEMS, runInstructions, type InstructionResults } from './scenarios/instructions.js';
 import { FANOUT_SYSTEMS, runFanout, type FanoutRow } from './scenarios/fanout.js';
 import { runPaired, type PairedRow } from './scenarios/paired.js';
@@ -41,7 +42,7 @@ import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
 import { runTracing, type TracingRow } from './scenarios/tracing.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse', 'live', 'tracing'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse', 'live', 'tracing', 'encoding'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -98,6 +99,7 @@ let outbox: OutboxRow[] = [];
 let abuse: AbuseResult | null = null;
 let live: LiveRow[] = [];
 let tracing: TracingRow[] = [];
+let encoding: EncodingRow[] = [];
 
 /** Runs one scenario; a failure is reported and the suite goes on. */
 async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): Promise<T> {
@@ -137,6 +139,7 @@ outbox = await scenario('outbox', () => runOutbox(config), outbox);
 abuse = await scenario('abuse', () => runAbuse(config), abuse);
 live = await scenario('live', () => runLive(config), live);
 tracing = await scenario('tracing', () => runTracing(config), tracing);
+encoding = await scenario('encoding', () => runEncoding(config), encoding);
 if (only.size < SCENARIOS.length) notes.push(`Only these scenarios ran: ${[...only].join(', ')}.`);
 
 const results: SuiteResults = {
@@ -161,6 +164,7 @@ const results: SuiteResults = {
   abuse,
   live,
   tracing,
+  encoding,
   notes,
 };
 

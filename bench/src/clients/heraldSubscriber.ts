@@ -17,7 +17,12 @@ export class HeraldClientSubscriber implements SubscriberClient {
   constructor(private readonly ctx: SubscriberContext) {}
 
   connect(): Promise<void> {
-    const client = createHeraldClient<BenchRouter>({ url: this.ctx.url, transport: this.ctx.transport ?? 'websocket', http: httpTransport });
+    const client = createHeraldClient<BenchRouter>({
+      url: this.ctx.url,
+      transport: this.ctx.transport ?? 'websocket',
+      http: httpTransport,
+      encoding: this.ctx.encoding ?? 'json',
+    });
     this.client = client;
     if (client.connection.current.status === 'open') return Promise.resolve();
     return new Promise((resolve) => {

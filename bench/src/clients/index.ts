@@ -39,7 +39,7 @@ export async function createRpcClient(kind: RpcKind, ctx: SubscriberContext): Pr
       return client;
     }
     case 'herald-client':
-      return heraldRpcClient(ctx.url);
+      return heraldRpcClient(ctx.url, ctx.encoding ?? 'json');
     case 'trpc-client':
       return stockRpcClient(ctx.url);
     case 'socketio-client':

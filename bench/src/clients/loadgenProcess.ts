@@ -54,6 +54,7 @@ serveIpc<LoadgenCommands>({
           recorder,
           deflate: plan.deflate === true,
           live: plan.live === true,
+          ...(plan.encoding ? { encoding: plan.encoding } : {}),
           ...(plan.transport ? { transport: plan.transport } : {}),
           ...(plan.rooms ? { room: roomOf(Math.floor(index / plan.urls.length) % plan.rooms) } : {}),
         },
@@ -100,7 +101,7 @@ serveIpc<LoadgenCommands>({
   async rpcStart(plan) {
     const clients: RpcClient[] = [];
     const { failed } = await runPool(plan.connections, 50, async () => {
-      const client = await withTimeout(createRpcClient(plan.kind, { url: plan.url, group: 0, recorder }), STEP_TIMEOUT_MS, 'connect');
+      const client = await withTimeout(createRpcClient(plan.kind, { url: plan.url, group: 0, recorder, ...(plan.encoding ? { encoding: plan.encoding } : {}) }), STEP_TIMEOUT_MS, 'connect');
       await withTimeout(client.call(), STEP_TIMEOUT_MS, 'first call'); // the connection is open and answering
       clients.push(client);
     });

@@ -5,9 +5,9 @@ import { WebSocket } from 'ws';
 import type { BenchRouter } from '../servers/herald.js';
 import type { RpcClient } from './types.js';
 
-/** `@herald/client` (one reconnecting socket per client) calling the trivial query. */
-export function heraldRpcClient(url: string): RpcClient {
-  const client = createHeraldClient<BenchRouter>({ url });
+/** `@herald/client` (one reconnecting socket per client, frames in `encoding`) calling the trivial query. */
+export function heraldRpcClient(url: string, encoding: 'json' | 'msgpack'): RpcClient {
+  const client = createHeraldClient<BenchRouter>({ url, encoding });
   return {
     async call() {
       await client.trpc.ping.query();

@@ -1,6 +1,8 @@
 import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
+import { msgpackEncoder } from '@herald/shared';
+import { JSON_PROTOCOL, MSGPACK_PROTOCOL } from '@herald/shared/internal';
 import { WebSocket } from 'ws';
-import { sentAtOf, trackedIdOf } from '../lib/frames.js';
+import { packedSentAtOf, sentAtOf, trackedIdOf } from '../lib/frames.js';
 import { nowMs } from '../lib/payload.js';
 import { LIVE_SUBSCRIPTION_PATH } from '../lib/protocol.js';
 import { QUERY_PATH, ROOM, SUBSCRIPTION_PATH, type RpcClient, type SubscriberClient, type SubscriberContext } from './types.js';
@@ -33,6 +35,10 @@ const SUBSCRIPTION_ID = 1;
  * Message frames are not parsed as JSON: their publish time is read from the
  * bytes (and, when resuming matters, the tracked id too). Other frames
  * (`started`, the `live` marker, answers, errors) are parsed.
+ *
+ * With `encoding: 'msgpack'` it offers `herald.msgpack` and speaks
+ * MessagePack: requests packed with `msgpackEncoder`, message frames read
+ * the same way (the publish time from the bytes), other frames unpacked.
  *
  * With a reconnect policy it behaves as a real client would after its socket
  * drops: it retries with full-jitter backoff and resubscribes with the last
@@ -85,7 +91,8 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
         return;
       }
       this.calls.set(id, { resolve, reject });
-      ws.send(`{"id":${id},"method":"query","params":{"path":"${QUERY_PATH}","input":{"json":null}}}`);
+      if (this.binary) ws.send(msgpackEncoder.encode({ id, method: 'query', params: { path: QUERY_PATH, input: { json: null } } }));
+      else ws.send(`{"id":${id},"method":"query","params":{"path":"${QUERY_PATH}","input":{"json":null}}}`);
     });
   }
 
@@ -109,9 +116,13 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
     return Promise.resolve();
   }
 
+  private get binary(): boolean {
+    return this.ctx.encoding === 'msgpack';
+  }
+
   private open(retry = false): WebSocket {
     if (this.tcp) this.bytesReadBefore += this.tcp.bytesRead;
-    const ws = new WebSocket(this.ctx.url, {
+    const ws = new WebSocket(this.ctx.url, this.binary ? [JSON_PROTOCOL, MSGPACK_PROTOCOL] : [], {
       perMessageDeflate: this.ctx.deflate === true,
       skipUTF8Validation: true,
       handshakeTimeout: 30_000,
@@ -120,7 +131,7 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
     });
     this.ws = ws;
     let opened = false;
-    ws.on('message', (data) => this.onFrame(data as Buffer));
+    ws.on('message', (data, isBinary) => (isBinary ? this.onBinaryFrame(data as Buffer) : this.onFrame(data as Buffer)));
     ws.on('error', () => undefined);
     ws.on('open', () => {
       opened = true;
@@ -152,6 +163,11 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
   }
 
   private sendSubscription(): void {
+    if (this.binary) {
+      const params = { path: SUBSCRIPTION_PATH, input: { json: { room: this.ctx.room ?? ROOM } }, ...(this.lastEventId === null ? {} : { lastEventId: this.lastEventId }) };
+      this.ws?.send(msgpackEncoder.encode({ id: SUBSCRIPTION_ID, method: 'subscription', params }));
+      return;
+    }
     const resume = this.lastEventId === null ? '' : `,"lastEventId":${JSON.stringify(this.lastEventId)}`;
     this.ws?.send(
       `{"id":${SUBSCRIPTION_ID},"method":"subscription","params":{"path":"${this.ctx.live ? LIVE_SUBSCRIPTION_PATH : SUBSCRIPTION_PATH}","input":{"json":{"room":"${this.ctx.room ?? ROOM}"}}${resume}}}`,
@@ -178,6 +194,27 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
       this.ctx.recorder.error();
       return;
     }
+    this.onMessage(message);
+  }
+
+  /** A MessagePack frame: a message's publish time read from its bytes, anything else unpacked. */
+  private onBinaryFrame(frame: Buffer): void {
+    const sentAt = packedSentAtOf(frame);
+    if (sentAt === sentAt) {
+      this.ctx.recorder.delivery(this.ctx.group, sentAt);
+      return;
+    }
+    let message: WireMessage;
+    try {
+      message = msgpackEncoder.decode(frame) as WireMessage;
+    } catch {
+      this.ctx.recorder.error();
+      return;
+    }
+    this.onMessage(message);
+  }
+
+  private onMessage(message: WireMessage): void {
     if (message.method === 'reconnect') {
       // The server asks clients to move: drop this socket, the reconnect policy takes over.
       this.ws?.close();

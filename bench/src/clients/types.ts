@@ -7,6 +7,8 @@ export interface SubscriberContext {
   readonly recorder: Recorder;
   /** Offer permessage-deflate (trpc-wire clients). */
   readonly deflate?: boolean;
+  /** What frames are made of (trpc-wire and herald-client). @default 'json' */
+  readonly encoding?: 'json' | 'msgpack';
   /** `@herald/client`'s transport (herald-client subscribers). */
   readonly transport?: 'websocket' | 'http';
   /** The room to subscribe to (trpc-wire clients). @default ROOM */

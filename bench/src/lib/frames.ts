@@ -36,6 +36,17 @@ export function sentAtOf(frame: Buffer): number {
   return numberAfter(frame, SENT_AT);
 }
 
+/** `sentAt` as a MessagePack map key (fixstr of 6). */
+const PACKED_SENT_AT = Buffer.from([0xa6, ...Buffer.from('sentAt')]);
+
+/** The publish timestamp in a MessagePack frame (a float 64 right after its key, as msgpackr packs a fractional ms time), or NaN. */
+export function packedSentAtOf(frame: Buffer): number {
+  const at = frame.indexOf(PACKED_SENT_AT);
+  if (at < 0) return Number.NaN;
+  const value = at + PACKED_SENT_AT.length;
+  return frame[value] === 0xcb && value + 9 <= frame.length ? frame.readDoubleBE(value + 1) : Number.NaN;
+}
+
 /** The tracked event id of a tRPC data frame (`"type":"data","id":"…"`), or null. */
 export function trackedIdOf(frame: Buffer): string | null {
   return stringAfter(frame, TRACKED_ID);

@@ -10,6 +10,8 @@ export interface BenchMessage {
   readonly n: number;
   readonly sentAt: number;
   readonly text: string;
+  /** A binary payload (`ServerConfig.binaryBytes`; Herald only). */
+  readonly bytes?: Uint8Array<ArrayBuffer>;
 }
 
 /** Milliseconds on the clock every bench process shares (µs resolution). */

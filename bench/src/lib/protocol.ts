@@ -34,6 +34,8 @@ export interface ServerConfig {
   readonly tracing?: TracingMode;
   /** Herald only: `'fetch'` serves the HTTP door through the fetch handler in a Hono app (`@hono/node-server`); the Node door otherwise. */
   readonly httpDoor?: 'node' | 'fetch';
+  /** Herald only: each message also carries this many bytes as a `Uint8Array` (`bytes`), absent when 0 or unset. */
+  readonly binaryBytes?: number;
 }
 
 /** The subscription of the live-query runs: `herald.live` over the newest message of a room (Herald's bench app). */
@@ -41,6 +43,9 @@ export const LIVE_SUBSCRIPTION_PATH = 'onLatest';
 
 /** `ServerConfig.tracing`. */
 export type TracingMode = 'absent' | 'no-sdk' | 'sdk';
+
+/** What WebSocket frames are made of (trpc-wire and herald-client): JSON text, or MessagePack (`herald.msgpack`). */
+export type WireEncoding = 'json' | 'msgpack';
 
 /** Event-loop delay over a window, in ms (of the 10 ms monitor timer: a loop held for d ms shows as about d). */
 export interface LoopDelay {
@@ -118,6 +123,8 @@ export interface ConnectPlan {
   readonly deflate?: boolean;
   /** trpc-wire only: subscribe to the live query's form (`LIVE_SUBSCRIPTION_PATH`) instead of the room's channel. */
   readonly live?: boolean;
+  /** trpc-wire and herald-client: the encoding of their frames (default `'json'`). */
+  readonly encoding?: WireEncoding;
   /** herald-client only: its `transport` (default `'websocket'`; `'http'` subscribes over Server-Sent Events). */
   readonly transport?: 'websocket' | 'http';
   /** Connection attempts in flight at once. */
@@ -132,6 +139,8 @@ export interface RpcPlan {
   readonly connections: number;
   /** Calls each connection keeps in flight. */
   readonly depth: number;
+  /** trpc-wire and herald-client: the encoding of their frames (default `'json'`). */
+  readonly encoding?: WireEncoding;
 }
 
 /** One measurement window of the load generator, and the run so far. */

@@ -7,6 +7,7 @@ import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { abuseSection } from './abuse.js';
 import { liveSection } from './live.js';
+import { encodingSection } from './encoding.js';
 import { shardsSection } from './shards.js';
 import { tracingSection } from './tracing.js';
 import { topicsSection } from './topics.js';
@@ -424,6 +425,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
   out.push(...tracingSection(results));
   out.push(...abuseSection(results));
   out.push(...liveSection(results));
+  out.push(...encodingSection(results));
 
   if (results.notes.length > 0) out.push('## Notes', '', ...results.notes.map((note) => `- ${note}`), '');
   return out.join('\n');

@@ -1,6 +1,7 @@
 import type { SuiteConfig } from '../config.js';
 import type { AbuseResult } from '../scenarios/abuse.js';
 import type { DeflateRow } from '../scenarios/deflate.js';
+import type { EncodingRow } from '../scenarios/encoding.js';
 import type { InstructionResults } from '../scenarios/instructions.js';
 import type { LiveRow } from '../scenarios/live.js';
 import type { FanoutRow } from '../scenarios/fanout.js';
@@ -45,6 +46,8 @@ export interface SuiteResults {
   readonly abuse?: AbuseResult | null;
   /** Live queries against a channel of the same payload. Absent from results written before the scenario existed. */
   readonly live?: LiveRow[];
+  /** JSON against MessagePack frames, in the same run. Absent from results written before the scenario existed. */
+  readonly encoding?: EncodingRow[];
   /** Scenarios that failed or were left out, with why. */
   readonly notes: string[];
 }

@@ -16,7 +16,7 @@ import { ROOM, type BenchServer } from './types.js';
 export function createHeraldBenchApp(herald: Herald) {
   const messages = herald.channel('bench', {
     key: z.string().min(1).max(64),
-    message: z.object({ n: z.number().int(), sentAt: z.number(), text: z.string() }),
+    message: z.object({ n: z.number().int(), sentAt: z.number(), text: z.string(), bytes: z.instanceof(Uint8Array).optional() }),
   });
   const newest = new Map<string, BenchMessage>();
   const counts = { recomputes: 0 };

@@ -1,6 +1,7 @@
 // A server under test, in its own process (pinned by the orchestrator):
 //   serverProcess.ts '<ServerConfig as JSON>'
 // Says `ready` with its port over IPC, then answers the orchestrator's commands.
+import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { emitEvent, serveIpc } from '../lib/ipc.js';
@@ -13,7 +14,12 @@ import { Publisher } from './publisher.js';
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
 const server = await startSystem(config);
 let n = 0;
-const publisher = new Publisher(() => server.publish(makeMessage(++n, nowMs(), config.payloadBytes)));
+/** The binary payload every message carries when the config asks for one (the same bytes each time: it is the size that counts). */
+const bytes = config.binaryBytes ? new Uint8Array(randomBytes(config.binaryBytes)) : null;
+const publisher = new Publisher(() => {
+  const message = makeMessage(++n, nowMs(), config.payloadBytes);
+  return server.publish(bytes ? { ...message, bytes } : message);
+});
 
 /** Started on the first `loopDelay` command, so other scenarios do not pay for its timer. */
 let loopMonitor: ReturnType<typeof monitorEventLoopDelay> | null = null;

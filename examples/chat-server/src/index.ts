@@ -9,4 +9,4 @@ export {
 } from './app.js';
 export { createChatRouter, type AppRouter, type ChatContext, type ChatDeps } from './router.js';
 export { createTokenIssuer, randomSecret, type TokenIssuer } from './auth.js';
-export { Message, Notice, RoomName, RoomSummary, User } from './schemas.js';
+export { ChatImage, IMAGE_TYPES, MAX_IMAGE_BYTES, Message, Notice, RoomName, RoomSummary, User, type ImageType } from './schemas.js';

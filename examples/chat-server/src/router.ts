@@ -3,7 +3,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { heraldErrorFormatter, resumeInput, transformer, type Herald } from '@herald/server';
 import { z } from 'zod';
 import type { TokenIssuer } from './auth.js';
-import { DisplayName, Message, Notice, RoomName, User, type RoomSummary } from './schemas.js';
+import { ChatImage, DisplayName, Message, Notice, RoomName, User, type RoomSummary } from './schemas.js';
 
 export interface ChatContext {
   /** The connection's user (its token was verified at connect), or null for an anonymous connection. */
@@ -130,6 +130,23 @@ export function createChatRouter(deps: ChatDeps) {
           await rooms.publish(input.room, message);
           await touch(input.room);
           return message;
+        }),
+
+      /**
+       * An image to the room: its bytes (at most MAX_IMAGE_BYTES, a PNG,
+       * JPEG, GIF or WebP, checked by their signature) and its alt text,
+       * delivered to the room as bytes, kept in history and replayed on
+       * resume like any message. It answers with the message's id and time,
+       * not the image: a keyed mutation's answer is stored for its repeats,
+       * and the image is already in the room.
+       */
+      sendImage: authed
+        .input(z.object({ room: RoomName, image: ChatImage }))
+        .mutation(async ({ input, ctx }) => {
+          const message: Message = { id: randomUUID(), room: input.room, author: ctx.user, text: '', image: input.image, sentAt: new Date() };
+          await rooms.publish(input.room, message);
+          await touch(input.room);
+          return { id: message.id, sentAt: message.sentAt };
         }),
 
       history: t.procedure

@@ -38,11 +38,57 @@ export const User = z.object({
 });
 export type User = z.infer<typeof User>;
 
+/** The largest image `chat.sendImage` takes, in bytes (the image itself, before any encoding). */
+export const MAX_IMAGE_BYTES = 256 * 1024;
+
+/** The image types the chat shows: raster formats a browser renders from bytes (no SVG, which can carry script). */
+export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'] as const;
+export type ImageType = (typeof IMAGE_TYPES)[number];
+
+/** Whether `bytes` start as a file of `type` does (its signature), so a client cannot label any bytes an image. */
+export function hasImageSignature(bytes: Uint8Array, type: ImageType): boolean {
+  const starts = (offset: number, signature: readonly number[]) => signature.every((byte, index) => bytes[offset + index] === byte);
+  switch (type) {
+    case 'image/png':
+      return starts(0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    case 'image/jpeg':
+      return starts(0, [0xff, 0xd8, 0xff]);
+    case 'image/gif':
+      return starts(0, [0x47, 0x49, 0x46, 0x38]);
+    case 'image/webp':
+      // "RIFF", the size, then "WEBP".
+      return starts(0, [0x52, 0x49, 0x46, 0x46]) && starts(8, [0x57, 0x45, 0x42, 0x50]);
+  }
+}
+
+/**
+ * An image in a message: its bytes (a `Uint8Array`, sent as MessagePack
+ * `bin` on a MessagePack connection, base64 in JSON), their type, and the
+ * text that stands for it (its `alt`). At most `MAX_IMAGE_BYTES`, and the
+ * bytes must start as the type says.
+ */
+export const ChatImage = z
+  .object({
+    bytes: z
+      .instanceof(Uint8Array, { error: 'Send the image as bytes (a Uint8Array).' })
+      .refine((bytes) => bytes.byteLength > 0, 'The image is empty; pick another file.')
+      .refine((bytes) => bytes.byteLength <= MAX_IMAGE_BYTES, `Images are at most ${MAX_IMAGE_BYTES / 1024} KiB; pick a smaller one or scale it down.`),
+    type: z.enum(IMAGE_TYPES, { error: 'Send a PNG, JPEG, GIF or WebP image.' }),
+    alt: z.string().trim().min(1, 'Describe the image in a few words (its alt text).').max(200, 'Alt text is at most 200 characters.'),
+  })
+  .refine((image) => hasImageSignature(image.bytes, image.type), {
+    error: (issue) => `These bytes are not a ${String((issue.input as { type?: unknown }).type)} file; send the image's own bytes and type.`,
+    path: ['bytes'],
+  });
+export type ChatImage = z.infer<typeof ChatImage>;
+
+/** A message in a room: its text, or an image (with `text` empty). */
 export const Message = z.object({
   id: z.string().min(1),
   room: RoomName,
   author: User,
-  text: z.string().min(1).max(2000),
+  text: z.string().max(2000),
+  image: ChatImage.optional(),
   sentAt: z.date(),
 });
 export type Message = z.infer<typeof Message>;

@@ -57,6 +57,8 @@ function useConnection(sessions: SessionStore, userId: string | null, onEnded: (
       // back to the WebSocket when an upgrade gets through again.
       transport: 'auto',
       http: httpTransport,
+      // Binary WebSocket frames: an image travels as its bytes (MessagePack `bin`), not as base64 text.
+      encoding: 'msgpack',
       connectionParams: userId ? credentials : null,
       // The server refused the refreshed token: the connection ends at expiry, and
       // a token it refuses now it refuses then. Other failures (a limit) wait for that reconnect.

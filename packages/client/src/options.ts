@@ -69,6 +69,13 @@ export interface HeraldClientOptions {
    *   speaks JSON. Every guarantee holds on both.
    *
    * The HTTP transport always speaks JSON.
+   *
+   * JSON stays the default: in `pnpm bench` (bench/results.md, "JSON against
+   * MessagePack frames") MessagePack makes frames smaller (a 64 KiB binary
+   * payload's frame is its size, not a third more) and halves the client's
+   * CPU per message carrying bytes, but calls cost this client more CPU, and
+   * the server's CPU per delivery is no lower. Choose `'msgpack'` when
+   * messages or inputs carry bytes.
    * @default 'json'
    */
   encoding?: WireEncoding;

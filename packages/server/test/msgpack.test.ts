@@ -114,6 +114,52 @@ describe('how a connection picks its encoding', () => {
     expect(resultOf((await raw.next()).message)).toBe(10);
   });
 
+  it('refuses every MessagePack extension but msgpackr\'s undefined with PARSE_ERROR saying which, and goes on', async () => {
+    const { server } = cleanup.add(await startHardeningServer());
+    const socket = new WebSocket(server.url, [MSGPACK_PROTOCOL]);
+    const raw = wrap(socket);
+    cleanup.defer(() => socket.terminate());
+    await raw.opened;
+    const pack = (value: unknown): Buffer => Buffer.from(msgpackEncoder.encode(value) as Uint8Array);
+    const hex = (text: string): Buffer => Buffer.from(text.replace(/ /g, ''), 'hex');
+    /** `{ id, method: 'query', params: { path: 'add', input: { json: { a: <value>, b: 2 } } } }`, `value` as raw bytes. */
+    const addWith = (id: number, value: Buffer): Buffer =>
+      Buffer.concat([
+        hex('83'), pack('id'), pack(id), pack('method'), pack('query'), pack('params'),
+        hex('82'), pack('path'), pack('add'), pack('input'),
+        hex('81'), pack('json'), hex('82'), pack('a'), value, pack('b'), pack(2),
+      ]);
+    const refused: [string, Buffer, RegExp][] = [
+      // A msgpackr record definition (ext 0x72, slot 0x40) of the request's keys, then its values.
+      ['a record', Buffer.concat([hex('d4 72 40'), pack(['id', 'method', 'params']), pack(1), pack('query'), pack({ path: 'add', input: { json: { a: 1, b: 2 } } })]), /type 114 \(msgpackr's records\/structures; pack with useRecords: false\)/],
+      // msgpackr's bundled strings (ext 0x62, fixext 4) ahead of the message.
+      ['bundled strings', Buffer.concat([hex('d6 62 00 00 00 27'), pack({ id: 2 })]), /type 98 \(msgpackr's bundled strings/],
+      ['a timestamp (ext -1)', addWith(3, hex('d6 ff 00 00 00 00')), /type -1 \(MessagePack's timestamp\)/],
+      ["msgpackr's RegExp", addWith(4, Buffer.concat([hex('d4 78 00'), pack(['a+', ''])])), /type 120 \(msgpackr's RegExp\)/],
+      ["msgpackr's Set", addWith(5, Buffer.concat([hex('d4 73 00'), pack([1])])), /type 115 \(msgpackr's Set\)/],
+      ['a typed array', addWith(6, hex('c7 05 74 03 00 00 00 00')), /type 116 \(msgpackr's typed arrays; send a Uint8Array/],
+      ['a custom extension', addWith(7, hex('d5 10 01 02')), /type 16, which Herald does not read/],
+      ['an ext 32 with a negative type', addWith(8, hex('c9 00 00 00 01 80 00')), /type -128, which Herald does not read/],
+      ['undefined with a payload that is not a zero byte', addWith(9, hex('d4 00 01')), /type 0, which Herald does not read/],
+    ];
+    for (const [name, frame, reason] of refused) {
+      socket.send(frame);
+      const answer = await raw.next();
+      expect(answer.binary, name).toBe(true);
+      expect(errorCodeOf(answer.message), name).toBe('PARSE_ERROR');
+      expect(messageOf(answer.message), name).toMatch(reason);
+      expect(messageOf(answer.message), name).toMatch(/send plain MessagePack/);
+    }
+    // msgpackr's undefined (fixext 1, type 0, a zero byte) is what Herald's own packing writes: read as undefined.
+    socket.send(Buffer.concat([hex('84'), pack('id'), pack(10), pack('method'), pack('query'), pack('jsonrpc'), hex('d4 00 00'), pack('params'), pack({ path: 'add', input: { json: { a: 4, b: 6 } } })]));
+    const answer = (await raw.next()).message as { id: number; jsonrpc?: unknown };
+    expect(resultOf(answer)).toBe(10);
+    expect(answer.id).toBe(10);
+    expect('jsonrpc' in answer).toBe(false);
+    socket.send(addWith(11, pack(40)));
+    expect(resultOf((await raw.next()).message)).toBe(42);
+  });
+
   it('closes with 1009 on a binary frame over maxPayloadBytes, as for text', async () => {
     const { server } = cleanup.add(await startHardeningServer({ limits: { maxPayloadBytes: 16 * 1024 } }));
     const socket = new WebSocket(server.url, [MSGPACK_PROTOCOL]);

@@ -7,7 +7,8 @@
  * their documented defaults (`serverDefaults`, `clientDefaults`).
  */
 export { bytesToBase64, base64ToBytes } from './base64.js';
-export { MSGPACK_PROTOCOL, JSON_PROTOCOL, packMessage, parsePath, unpackMessage } from './msgpack.js';
+export { MSGPACK_PROTOCOL, JSON_PROTOCOL, packFrame, packMessage, parsePath, unpackMessage } from './msgpack.js';
+export { serializeWithBinaryBytes } from './transformer.js';
 export {
   WS_PATH,
   HTTP_PATH,

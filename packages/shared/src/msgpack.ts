@@ -41,6 +41,15 @@ export function packMessage(message: unknown): Uint8Array<ArrayBuffer> {
   return packr.pack(Array.isArray(message) ? message.map(withBinaryBytes) : withBinaryBytes(message)) as Uint8Array<ArrayBuffer>;
 }
 
+/**
+ * A message already in its MessagePack form (its serialized values made by
+ * `serializeWithBinaryBytes`, bytes as `Uint8Array`) as a frame: packed as
+ * it is, without `packMessage`'s search for base64 to decode.
+ */
+export function packFrame(message: unknown): Uint8Array<ArrayBuffer> {
+  return packr.pack(message) as Uint8Array<ArrayBuffer>;
+}
+
 /** A MessagePack frame's message; throws on a malformed frame (msgpackr's error). */
 export function unpackMessage(frame: Uint8Array): unknown {
   return packr.unpack(frame);

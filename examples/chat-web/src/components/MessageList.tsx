@@ -3,6 +3,7 @@ import { lastMessages, type MessageLog } from '../lib/messages.js';
 import type { Message, User } from '../lib/types.js';
 import type { Unsent } from '../lib/unsent.js';
 import { Avatar } from './Avatar.js';
+import { MessageImage } from './MessageImage.js';
 
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const day = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'short', day: 'numeric' });
@@ -167,7 +168,7 @@ const MessageItem = memo(function MessageItem({ message, previous, mine }: { mes
               <time dateTime={message.sentAt.toISOString()}>{time.format(message.sentAt)}</time>
             </p>
           )}
-          <p className="message__text">{message.text}</p>
+          {message.image ? <MessageImage image={message.image} /> : <p className="message__text">{message.text}</p>}
         </div>
       </li>
     </>

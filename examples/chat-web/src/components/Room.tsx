@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useRef, useState, type Dispatch } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import { useChannel, usePresence, useTRPC, useTRPCClient } from '../herald.js';
+import { useChannel, useHeraldClient, usePresence, useTRPC, useTRPCClient } from '../herald.js';
 import type { ChatAction } from '../lib/chatState.js';
-import { isRecordFailure, recordFailureText } from '../lib/errors.js';
+import { imageRefusalText, isRecordFailure, recordFailureText } from '../lib/errors.js';
 import type { MessageLog } from '../lib/messages.js';
-import type { User } from '../lib/types.js';
+import type { ImageType, User } from '../lib/types.js';
 import type { Unsent } from '../lib/unsent.js';
 import { Composer } from './Composer.js';
 import { Members } from './Members.js';
@@ -55,7 +55,7 @@ export function Room({ room, focusComposer, me, log, unsent, online, dispatch, o
     onMessage: (message) => {
       dispatch({ type: 'received', room, messages: [message] });
       if (sawLive.current && message.author.id !== me.id && Date.now() - message.sentAt.getTime() < ANNOUNCE_WITHIN_MS) {
-        setAnnouncement({ id: message.id, text: `${message.author.name}: ${message.text}` });
+        setAnnouncement({ id: message.id, text: `${message.author.name}: ${message.image ? `sent an image: ${message.image.alt}` : message.text}` });
       }
     },
     onLive: () => {
@@ -87,6 +87,29 @@ export function Room({ room, focusComposer, me, log, unsent, online, dispatch, o
       setUnrecorded((list) => [...list, { key: `unrecorded-${crypto.randomUUID()}`, text, status: 'failed', error: recordFailureText(error) }]);
     });
   };
+  const [imageError, setImageError] = useState<string | null>(null);
+  const heraldClient = useHeraldClient();
+  const sendImage = (file: File, alt: string) => {
+    setImageError(null);
+    // The bytes go as they are: MessagePack `bin` on the WebSocket, base64 over HTTP. The server checks type and size.
+    file
+      .arrayBuffer()
+      .then((buffer) => client.chat.sendImage.mutate({ room, image: { bytes: new Uint8Array(buffer), type: file.type as ImageType, alt } }))
+      .catch((error: unknown) => {
+        // With an outbox, the server's refusal comes through `onSettled` below; here only what never reached it.
+        if (!heraldClient.outbox || isRecordFailure(error)) setImageError(imageRefusalText(error));
+      });
+  };
+  // A refused image is not kept for a retry (it would be refused again): its reason shows, its outbox entry goes.
+  useEffect(
+    () =>
+      heraldClient.outbox?.onSettled((outcome) => {
+        if (outcome.entry.path !== 'chat.sendImage' || outcome.type !== 'error') return;
+        setImageError(imageRefusalText(outcome.error));
+        void heraldClient.outbox?.discard(outcome.entry.key);
+      }),
+    [heraldClient],
+  );
   const forget = (key: string) => setUnrecorded((list) => list.filter((entry) => entry.key !== key));
 
   const loading = log.size === 0 && (history.isPending || (history.data?.length ?? 0) > 0);
@@ -143,7 +166,7 @@ export function Room({ room, focusComposer, me, log, unsent, online, dispatch, o
       <div className="visually-hidden" role="log" aria-live="polite" aria-label={`Latest in #${room}`}>
         {announcement && <p key={announcement.id}>{announcement.text}</p>}
       </div>
-      <Composer room={room} online={online} onSend={send} autoFocus={focusComposer} />
+      <Composer room={room} online={online} onSend={send} onSendImage={sendImage} imageError={imageError} autoFocus={focusComposer} />
     </main>
   );
 }

@@ -38,3 +38,22 @@ export function joinFailureText(error: unknown): string {
   const issue = data?.zodIssues?.[0]?.message;
   return `Could not join: ${issue ?? message}`;
 }
+
+/**
+ * Why an image was refused, in the server's own words: the first of its
+ * input issues (`data.zodIssues`, from heraldErrorFormatter, or the issues
+ * tRPC puts in the message as JSON), else the message as it is.
+ */
+export function imageRefusalText(error: unknown): string {
+  const data = typeof error === 'object' && error !== null ? (error as { data?: { zodIssues?: readonly { message: string }[] | null } }).data : undefined;
+  const issue = data?.zodIssues?.[0]?.message;
+  if (issue) return issue;
+  const message = typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string' ? (error as { message: string }).message : String(error);
+  try {
+    const issues = JSON.parse(message) as unknown;
+    if (Array.isArray(issues) && typeof (issues[0] as { message?: unknown } | undefined)?.message === 'string') return (issues[0] as { message: string }).message;
+  } catch {
+    // Not JSON: the message is meant to be read as it is.
+  }
+  return message;
+}

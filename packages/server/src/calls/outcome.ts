@@ -33,7 +33,7 @@ export type StoredOutcome = string;
 /** Builds outcomes with one router's transformer and error formatter. */
 export class Outcomes {
   /** The router serializes with Herald's transformer, so plain JSON needs no walk (see `isPlainJson`). */
-  private readonly heraldTransformer: boolean;
+  protected readonly heraldTransformer: boolean;
 
   constructor(protected readonly router: AnyRouter) {
     this.heraldTransformer = router._def._config.transformer.output === transformer;

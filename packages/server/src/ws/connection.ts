@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import { CloseCode } from '@herald/shared';
-import { MSGPACK_PROTOCOL, packMessage } from '@herald/shared/internal';
+import { MSGPACK_PROTOCOL } from '@herald/shared/internal';
 import type { RawData } from 'ws';
 import { OpeningSubscriptions } from '../calls/ordering.js';
 import { UNKNOWN_CONTEXT, type ErrorContext } from '../calls/outcome.js';
@@ -19,7 +19,8 @@ import { reauthenticate, type RefreshHost } from './refresh.js';
 import { logClose, wsCloseCodeOf } from './endings.js';
 import { CLOSE_OF } from './refusals.js';
 import type { HeraldSocket, SocketListener } from './socket.js';
-import { NULL_ENVELOPE, type Envelope } from './wire.js';
+import type { BinaryWire } from './binaryWire.js';
+import { NULL_ENVELOPE, type Envelope, type Wire } from './wire.js';
 import type { ConnectionSummary } from './summary.js';
 
 export type { ConnectionSummary };
@@ -155,6 +156,11 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     return this.encoding === Encoding.MSGPACK;
   }
 
+  /** Its frame builder, by its encoding (JSON text until a MessagePack connection is known to be one). */
+  get frames(): Wire | BinaryWire {
+    return this.encoding === Encoding.MSGPACK ? this.config.binaryWire : this.config.wire;
+  }
+
   /** Queries and mutations not answered yet (what a drain waits for). */
   get unanswered(): number {
     return this.unansweredCalls;
@@ -231,7 +237,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   /** Sends tRPC's reconnect notice: the client opens a new socket and moves its subscriptions there. */
   requestReconnect(): void {
-    this.send(this.config.wire.reconnect());
+    this.send(this.frames.reconnect());
   }
 
   /**
@@ -241,9 +247,9 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
    * `followed`: more frames for this socket follow in the same tick, so this
    * one waits for them.
    */
-  send(text: string, followed = false): void {
-    // A MessagePack connection gets the same message as bytes (see `sendBytes`).
-    if (this.encoding === Encoding.MSGPACK) return this.sendBytes(packMessage(JSON.parse(text)), followed);
+  send(frame: string | Uint8Array, followed = false): void {
+    if (typeof frame !== 'string') return this.sendBytes(frame, followed);
+    const text = frame;
     if (!this.writable()) return;
     const byteLength = Buffer.byteLength(text);
     this.config.metrics.bytesOut += byteLength;
@@ -267,7 +273,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   sendError(envelope: Envelope, error: TRPCError, context: ErrorContext): void {
     const { config } = this;
     config.metrics.error(errorCodeOf(error));
-    this.send(config.wire.error(envelope, error, context, (cause) => config.runner.report(cause, context)));
+    this.send(this.frames.error(envelope, error, context, (cause) => config.runner.report(cause, context)));
   }
 
   fail(envelope: Envelope, call: { readonly aborted: boolean }, context: ErrorContext, cause: unknown): void {
@@ -412,7 +418,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
       return;
     }
     this.req = req;
-    this.send(this.config.wire.session(expiresAt - Date.now(), null));
+    this.send(this.frames.session(expiresAt - Date.now(), null));
   }
 
   get isOpen(): boolean {

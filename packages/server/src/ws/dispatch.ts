@@ -121,7 +121,7 @@ async function answer(
   keyed: KeyedInput | null,
   span: HeraldSpan | null,
 ): Promise<void> {
-  const { runner, wire } = host.config;
+  const { runner } = host.config;
   try {
     if (keyed) {
       // Not cancelled when the socket closes: the outcome is recorded for the repeat the client sends after reconnecting.
@@ -129,7 +129,7 @@ async function answer(
       const once = () => runner.once(mutation, context, batchIndex);
       const { outcome, replayed } = await (span ? span.run(once) : once());
       span?.set('herald.call.replayed', replayed);
-      host.send(wire.withEnvelope(envelope, outcome));
+      host.send(host.frames.withEnvelope(envelope, outcome));
       return;
     }
     if (call.aborted) return;
@@ -140,7 +140,7 @@ async function answer(
     if (isAsyncIterable(result) || isObservable(result)) {
       throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `A ${context.type} cannot return a stream; use a subscription` });
     }
-    host.send(wire.data(envelope, result));
+    host.send(host.frames.data(envelope, result));
   } catch (cause) {
     span?.fail(cause, codeOf(cause));
     host.fail(envelope, call, context, cause);

@@ -1,8 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
-import { unpackMessage } from '@herald/shared/internal';
 import type { RawData } from 'ws';
 import { stringParams, type ConnectionParams } from '../transport/admission.js';
+import { decodeClientFrame, RefusedExtension } from './msgpackInput.js';
 import { PreparedFrame } from './preparedFrame.js';
 
 /**
@@ -73,12 +73,16 @@ export function paramsOf(message: { data?: unknown }): ConnectionParams | null {
 export const Encoding = { UNDECIDED: 0, JSON: 1, MSGPACK: 2 } as const;
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
 
-/** A binary frame's MessagePack message, or the PARSE_ERROR it is answered with. */
+/**
+ * A binary frame's MessagePack message, or the PARSE_ERROR it is answered
+ * with: malformed, or carrying an extension (see msgpackInput.ts).
+ */
 export function unpackFrame(data: RawData): { readonly value: unknown } | { readonly error: TRPCError } {
   try {
-    return { value: unpackMessage(bytesOf(data)) };
+    return { value: decodeClientFrame(bytesOf(data)) };
   } catch (cause) {
-    return { error: new TRPCError({ code: 'PARSE_ERROR', message: 'The frame is not valid MessagePack', cause }) };
+    const message = cause instanceof RefusedExtension ? cause.message : `The frame is not valid MessagePack (${cause instanceof Error ? cause.message : String(cause)})`;
+    return { error: new TRPCError({ code: 'PARSE_ERROR', message, cause }) };
   }
 }
 

@@ -16,6 +16,7 @@ import { HeartbeatMonitor } from './heartbeat.js';
 import { UPGRADE_ANSWER } from './refusals.js';
 import { wsSocket } from './socket.js';
 import { writeUpgradeRefusal } from './upgrade.js';
+import { BinaryWire } from './binaryWire.js';
 import { Wire } from './wire.js';
 
 /** What a WebSocket door runs on: the server's gate, call runner and metrics, and the path it upgrades on. */
@@ -63,6 +64,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       gate: door.gate,
       runner: door.runner,
       wire: new Wire(door.runner.router),
+      binaryWire: new BinaryWire(door.runner.router),
       maxBufferedBytes: limits.maxBufferedBytes,
       connectionParamsTimeoutMs: limits.connectionParamsTimeoutMs,
       metrics: door.metrics,

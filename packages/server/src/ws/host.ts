@@ -6,6 +6,7 @@ import type { CallRunner } from '../calls/runner.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { Caller, RequestGate } from '../transport/gate.js';
 import type { PreparedFrame } from './preparedFrame.js';
+import type { BinaryWire } from './binaryWire.js';
 import type { Envelope, Wire } from './wire.js';
 
 /**
@@ -16,7 +17,10 @@ import type { Envelope, Wire } from './wire.js';
 export interface DoorConfig<TRouter extends AnyRouter = AnyRouter> {
   readonly gate: RequestGate;
   readonly runner: CallRunner<TRouter>;
+  /** Frames for JSON connections (text). */
   readonly wire: Wire;
+  /** The same frames for MessagePack connections (binary). */
+  readonly binaryWire: BinaryWire;
   /** Bytes queued for one socket before it is closed as a slow consumer. */
   readonly maxBufferedBytes: number;
   /** Time a client has to send its `connectionParams` after the upgrade. */
@@ -47,6 +51,8 @@ export interface CallHost extends Caller {
   readonly closed: boolean;
   /** Whether it speaks MessagePack (binary frames); decided before its first request is handled. */
   readonly binary: boolean;
+  /** Its frame builder: `wire` (JSON text) or `binaryWire` (MessagePack), by its encoding. */
+  readonly frames: Wire | BinaryWire;
   /** Subscriptions not live yet: the queries and mutations sent after them wait for them (calls/ordering.ts). */
   readonly opening: OpeningSubscriptions;
   readonly subscriptionCount: number;
@@ -59,7 +65,8 @@ export interface CallHost extends Caller {
   /** A query or mutation started: the drain waits for it until `answered`. */
   began(): void;
   answered(): void;
-  send(text: string, followed?: boolean): void;
+  /** Writes a frame `frames` built (text on a JSON connection, bytes on a MessagePack one). */
+  send(frame: string | Uint8Array, followed?: boolean): void;
   sendPrepared(frame: PreparedFrame): void;
   sendError(envelope: Envelope, error: TRPCError, context: ErrorContext): void;
   /** Answers a call that failed with its error (reported), unless it was cancelled by the socket closing. */

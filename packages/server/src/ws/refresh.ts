@@ -3,7 +3,9 @@ import { HeraldError, RefusalReason } from '../errors.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import type { Admitted, Refusal } from '../transport/gate.js';
 import { paramsOf } from './frames.js';
+import type { BinaryWire } from './binaryWire.js';
 import type { DoorConfig, HostedCall } from './host.js';
+import type { Wire } from './wire.js';
 
 /** What an in-band refresh needs of its connection. */
 export interface RefreshHost {
@@ -20,7 +22,9 @@ export interface RefreshHost {
   readonly upgradeRequest: IncomingMessage | null;
   /** Its calls, channel subscriptions among them. */
   hostedCalls(): Iterable<HostedCall>;
-  send(text: string): void;
+  /** Its frame builder, by its encoding. */
+  readonly frames: Wire | BinaryWire;
+  send(frame: string | Uint8Array): void;
   /** Takes refreshed credentials: their context, and their expiry. */
   renew(refreshed: Admitted): void;
 }
@@ -67,8 +71,8 @@ export async function reauthenticate(host: RefreshHost, message: { data?: unknow
 /** Tells the client why its refresh was refused, and how long its old credentials still hold. */
 function refuseRefresh(host: RefreshHost, refusal: Refusal): void {
   const { error } = refusal;
-  const { gate, wire } = host.config;
+  const { gate } = host.config;
   const expiresAt = host.trustedUntil === 0 ? null : host.trustedUntil - gate.expiryGraceMs;
   const refused = error instanceof HeraldError ? error : new HeraldError('UNAUTHORIZED', error.message, { cause: error });
-  host.send(wire.session(expiresAt === null ? null : expiresAt - Date.now(), refused));
+  host.send(host.frames.session(expiresAt === null ? null : expiresAt - Date.now(), refused));
 }

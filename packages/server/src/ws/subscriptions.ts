@@ -2,7 +2,6 @@ import { getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import { isAsyncIterable, isTrackedEnvelope } from '@trpc/server/unstable-core-do-not-import';
 import type { ChannelEvent } from '@herald/shared';
-import { packMessage } from '@herald/shared/internal';
 import type { ErrorContext } from '../calls/outcome.js';
 import type { Opening } from '../calls/ordering.js';
 import type { RunningCall } from '../calls/runningCall.js';
@@ -94,11 +93,10 @@ export class NativeSubscription implements EventSink, HostedCall {
       if (patch) return this.connection.sendPrepared(patch);
     }
     if (shared.kind === 'own') {
-      const { wire } = this.connection.config;
-      const position = shared.position;
+      const { frames } = this.connection;
+      const { position } = shared;
       const event = shared.event as ChannelEvent<unknown>;
-      const data = event.type === 'message' ? wire.serializeTracked(position, event) : plainTrackedData(position, event);
-      this.connection.send(wire.trackedData(this.envelope, position, data));
+      this.connection.send(event.type === 'message' ? frames.tracked(this.envelope, position, event) : frames.marker(this.envelope, position, event));
       return;
     }
     // One lookup per delivery, and no closure: the frame is built once per distinct subscription id.
@@ -107,11 +105,19 @@ export class NativeSubscription implements EventSink, HostedCall {
 
   private frameFor(shared: SharedEvent): PreparedFrame {
     const { connection } = this;
+    const { config } = connection;
     return shared.memo(this.frameKey, () => {
-      // The serialized data is needed only to build a frame for an id not seen yet.
-      const text = connection.config.wire.trackedData(this.envelope, shared.position, this.dataOf(shared));
-      // A MessagePack frame is the same message, its bytes as `bin`: built from the one serialization.
-      return new PreparedFrame(connection.binary ? packMessage(JSON.parse(text)) : text);
+      // The serialized data is needed only to build a frame for an id not seen yet, once per encoding:
+      // JSON text for JSON connections, a value with its bytes as bytes for MessagePack ones.
+      if (connection.binary) {
+        const { binaryWire } = config;
+        const data = shared.memo(TRACKED_VALUE, () => {
+          observeOnce(shared, config);
+          return { value: binaryWire.serializeTracked(shared.position, shared.event) };
+        });
+        return new PreparedFrame(binaryWire.trackedData(this.envelope, shared.position, data.value));
+      }
+      return new PreparedFrame(config.wire.trackedData(this.envelope, shared.position, this.dataOf(shared)));
     });
   }
 
@@ -119,7 +125,7 @@ export class NativeSubscription implements EventSink, HostedCall {
   private dataOf(shared: SharedEvent): string {
     return shared.memo(TRACKED_DATA, () => {
       const { config } = this.connection;
-      if (shared.kind === 'published') config.metrics.observeDelivery(shared.position, Date.now());
+      observeOnce(shared, config);
       return config.wire.serializeTracked(shared.position, shared.event);
     });
   }
@@ -144,26 +150,25 @@ export class NativeSubscription implements EventSink, HostedCall {
     connection.forget(this.envelope, this);
     this.handle?.close().then(
       () => {
-        if (notify) connection.send(connection.config.wire.stopped(this.envelope));
+        if (notify) connection.send(connection.frames.stopped(this.envelope));
       },
       (cause: unknown) => connection.config.runner.failure(cause, { type: 'subscription', path: this.path }),
     );
   }
 }
 
-/**
- * A marker's tracked data as Herald's transformer (superjson) writes it: its
- * fields are strings and numbers, which superjson leaves as they are, so it
- * is `{"json":…}` around the plain JSON, without superjson's walk.
- */
-export function plainTrackedData(position: string, event: Exclude<ChannelEvent<unknown>, { type: 'message' }>): string {
-  return `{"json":${JSON.stringify({ id: position, data: event })}}`;
+/** A live event's delivery latency, observed once per message whichever encoding serializes it first. */
+function observeOnce(shared: SharedEvent, config: CallHost['config']): void {
+  if (shared.kind === 'published' && shared.peek(TRACKED_DATA) === undefined && shared.peek(TRACKED_VALUE) === undefined) {
+    config.metrics.observeDelivery(shared.position, Date.now());
+  }
 }
 
-/** Memo key of a shared event's serialized data; envelopes (`"id":…`) cannot collide with it. */
+/** Memo keys of a shared event's serialized data (JSON text, MessagePack value); envelopes (`"id":…`) cannot collide with them. */
 const TRACKED_DATA = 'tracked-data';
 /** Before a base version and an envelope, the memo key of a live query patch frame. */
 const PATCH_FRAME_PREFIX = 'patch-frame:';
+const TRACKED_VALUE = 'tracked-value';
 /** Before an envelope, the memo key of its MessagePack frame (its JSON frame's key is the envelope itself). */
 const BINARY_FRAME_PREFIX = 'msgpack:';
 
@@ -214,8 +219,7 @@ async function openSubscription(...[connection, envelope, call, context, batchIn
       // (always with the memory broker): `started` waits for them, one write for all.
       // Live query patches only on JSON: a MessagePack frame carries bytes as `bin`, not as the JSON a patch is computed on.
       const livePatches = asksForPatches && native.livePatches === true && !connection.binary;
-      const { wire } = connection.config;
-      connection.send(livePatches ? wire.startedWithPatches(envelope) : wire.started(envelope), true);
+      connection.send(livePatches ? connection.config.wire.startedWithPatches(envelope) : connection.frames.started(envelope), true);
       const subscription = new NativeSubscription(connection, envelope, context.path, livePatches, span?.carrier() ?? null);
       subscription.handle = await native.open(subscription);
       connection.config.metrics.subscriptions++;
@@ -261,7 +265,7 @@ async function stepSubscription(
     await iterator.return?.();
     return;
   }
-  connection.send(config.wire.started(envelope));
+  connection.send(connection.frames.started(envelope));
   // A stream Herald cannot see into is live once its procedure returned it:
   // what it attaches to on its first step is the procedure's own business.
   opening.settle();
@@ -275,7 +279,7 @@ async function stepSubscription(
       if (next === 'aborted' || next.done) break;
       const value = next.value;
       connection.send(
-        isTrackedEnvelope(value) ? config.wire.tracked(envelope, String(value[0]), value[1]) : config.wire.data(envelope, value),
+        isTrackedEnvelope(value) ? connection.frames.tracked(envelope, String(value[0]), value[1]) : connection.frames.data(envelope, value),
       );
     }
   } finally {
@@ -285,5 +289,5 @@ async function stepSubscription(
     const returned = iterator.return?.();
     if (returned) returned.catch((cause: unknown) => connection.config.runner.failure(cause, context));
   }
-  connection.send(config.wire.stopped(envelope));
+  connection.send(connection.frames.stopped(envelope));
 }

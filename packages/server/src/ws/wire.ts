@@ -1,4 +1,5 @@
 import type { TRPCError } from '@trpc/server';
+import type { ChannelEvent } from '@herald/shared';
 import { LIVE_PATCH_TYPE, LIVE_PATCHES_PARAM, SESSION_NOTICE_METHOD, type SessionNotice } from '@herald/shared/internal';
 import { Outcomes, type ErrorContext } from '../calls/outcome.js';
 import type { HeraldError } from '../errors.js';
@@ -48,6 +49,11 @@ export class Wire extends Outcomes {
     return this.trackedData(envelope, eventId, this.serializeTracked(eventId, value));
   }
 
+  /** A data frame of a channel marker (`live`, `gap`...): see `plainTrackedData`. */
+  marker(envelope: Envelope, eventId: string, event: ChannelMarker): string {
+    return this.trackedData(envelope, eventId, plainTrackedData(eventId, event));
+  }
+
   started(envelope: Envelope): string {
     return `{${envelope},"result":{"type":"started"}}`;
   }
@@ -80,10 +86,27 @@ export class Wire extends Outcomes {
    * refused. Stock tRPC clients ignore notices they do not know.
    */
   session(expiresInMs: number | null, refused: HeraldError | null): string {
-    const params: SessionNotice['params'] = {
-      expiresInMs: expiresInMs === null ? null : Math.max(0, Math.round(expiresInMs)),
-      ...(refused ? { refused: { heraldCode: refused.heraldCode, message: refused.message } } : {}),
-    };
-    return JSON.stringify({ id: null, method: SESSION_NOTICE_METHOD, params } satisfies SessionNotice);
+    return JSON.stringify(sessionNotice(expiresInMs, refused));
   }
+}
+
+/** A channel event that is not a message: its fields are strings and numbers. */
+export type ChannelMarker = Exclude<ChannelEvent<unknown>, { type: 'message' }>;
+
+/**
+ * A marker's tracked data as Herald's transformer (superjson) writes it: its
+ * fields are strings and numbers, which superjson leaves as they are, so it
+ * is `{"json":…}` around the plain JSON, without superjson's walk.
+ */
+export function plainTrackedData(position: string, event: ChannelMarker): string {
+  return `{"json":${JSON.stringify({ id: position, data: event })}}`;
+}
+
+/** Herald's session notice, the same message in either encoding. */
+export function sessionNotice(expiresInMs: number | null, refused: HeraldError | null): SessionNotice {
+  const params: SessionNotice['params'] = {
+    expiresInMs: expiresInMs === null ? null : Math.max(0, Math.round(expiresInMs)),
+    ...(refused ? { refused: { heraldCode: refused.heraldCode, message: refused.message } } : {}),
+  };
+  return { id: null, method: SESSION_NOTICE_METHOD, params };
 }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initTRPC } from '@trpc/server';
 import { transformer, type ChannelEvent } from '@herald/shared';
-import { plainTrackedData } from '../../src/ws/subscriptions.js';
-import { Wire } from '../../src/ws/wire.js';
+import { plainTrackedData, Wire } from '../../src/ws/wire.js';
 
 const wire = new Wire(initTRPC.create({ transformer }).router({}));
 
