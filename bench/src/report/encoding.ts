@@ -32,9 +32,9 @@ function figureOf(row: EncodingRow): { value: number; text: string } {
   }
 }
 
-/** Section 13: JSON against MessagePack frames (scenarios/encoding.ts), MessagePack's figure over JSON's in the same run. */
+/** Section 14: JSON against MessagePack frames (scenarios/encoding.ts), MessagePack's figure over JSON's in the same run. */
 export function encodingSection(results: SuiteResults): string[] {
-  const out: string[] = ['## 13. JSON against MessagePack frames', ''];
+  const out: string[] = ['## 14. JSON against MessagePack frames', ''];
   const rows = results.encoding ?? [];
   if (rows.length === 0) return [...out, 'Not run in this invocation.', ''];
   out.push(
