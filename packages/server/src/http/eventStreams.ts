@@ -9,9 +9,21 @@ import { StreamTickets } from '../transport/streamTickets.js';
 import { writeError, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
 import { boundWrites, onClose } from './slowClients.js';
+import type { ConnectionSummary, LookupFields } from '../ws/summary.js';
 
 /** The most connection params (as JSON) a stream ticket stands for: what one issued ticket may keep in the store. */
 export const MAX_TICKET_PARAMS_BYTES = 4_096;
+
+/** An admitted event stream, as the admin page's lookup lists it. */
+interface OpenStream {
+  readonly connectionId: string;
+  readonly userKey: string | null;
+  readonly ctx: unknown;
+  readonly address: string;
+  readonly connectedAt: number;
+  readonly path: string;
+  readonly res: ServerResponse;
+}
 
 /** Runs tRPC's node-http adapter for a request with a context known already, or answers it with `refusal` instead. */
 export type RunAdapter = (req: IncomingMessage, res: ServerResponse, path: string, answer: { readonly ctx: unknown } | { readonly refusal: TRPCError }) => Promise<void>;
@@ -27,6 +39,9 @@ export type RunAdapter = (req: IncomingMessage, res: ServerResponse, path: strin
 export class EventStreams {
   /** Open SSE responses by user key, for `disconnectUser`. */
   private readonly byUser = new Map<string, Set<ServerResponse>>();
+  /** Admitted streams, for the admin page's lookup. */
+  private readonly admitted = new Set<OpenStream>();
+  private numbered = 0;
   private open = 0;
   // In the broker's store when there is one, so a ticket issued here is redeemed on any node.
   private readonly tickets: StreamTickets;
@@ -48,9 +63,32 @@ export class EventStreams {
   /** Ends the streams of the user `userKey`. */
   disconnectUser(userKey: string, reason: string): void {
     for (const res of this.byUser.get(userKey) ?? []) {
-      this.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason));
+      this.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason), { userKey, transport: 'http-stream' });
       res.destroy();
     }
+  }
+
+  /** The admitted streams `matches` accepts, at most `limit` (the admin page's lookup); `displayNameOf` names their users. */
+  describeStreams(matches: (fields: LookupFields) => boolean, limit: number, displayNameOf: (ctx: unknown) => string | null): ConnectionSummary[] {
+    const found: ConnectionSummary[] = [];
+    for (const stream of this.admitted) {
+      if (found.length >= limit) break;
+      const displayName = stream.userKey === null ? null : displayNameOf(stream.ctx);
+      if (!matches({ connectionId: stream.connectionId, userKey: stream.userKey, displayName })) continue;
+      const { socket } = stream.res;
+      found.push({
+        connectionId: stream.connectionId,
+        transport: 'http-stream',
+        userKey: stream.userKey,
+        displayName,
+        address: stream.address,
+        connectedAt: stream.connectedAt,
+        subscriptions: [stream.path],
+        bytesIn: socket?.bytesRead ?? 0,
+        bytesOut: socket?.bytesWritten ?? 0,
+      });
+    }
+    return found;
   }
 
   /** Serves an event stream: its credentials, its slots, its budget, then tRPC's adapter. */
@@ -85,10 +123,15 @@ export class EventStreams {
       gate.refuse(
         RefusalReason.SLOW_HTTP_CLIENT,
         new HeraldError('LIMIT_EXCEEDED', `The event stream's client fell ${maxBufferedBytes} bytes behind (maxBufferedBytes); it was dropped`),
-        { address },
+        { address, userKey: admitted.userKey, transport: 'http-stream' },
       ),
     );
     if (admitted.userKey !== null) this.track(admitted.userKey, res);
+    const stream: OpenStream = { connectionId: `h${++this.numbered}`, userKey: admitted.userKey, ctx: admitted.ctx, address, connectedAt: Date.now(), path, res };
+    this.admitted.add(stream);
+    onClose(res, () => this.admitted.delete(stream));
+    gate.connected({ connectionId: stream.connectionId, userKey: stream.userKey, address, transport: 'http-stream' });
+
     await this.runAdapter(req, res, path, { ctx: admitted.ctx });
   }
 

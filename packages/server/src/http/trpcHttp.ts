@@ -24,6 +24,8 @@ export interface TrpcHttpHandler {
   readonly streamCount: number;
   /** Ends the SSE streams of the user `userKey` (its other requests are answered per request anyway). */
   disconnectUser(userKey: string, reason: string): void;
+  /** The event streams `matches` accepts, at most `limit` (the admin page's lookup). */
+  describeStreams: EventStreams['describeStreams'];
 }
 
 /** What the HTTP door runs on: the server's gate and call runner, and the proxy-header warning. */
@@ -164,6 +166,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     disconnectUser(userKey, reason) {
       streams.disconnectUser(userKey, reason);
     },
+    describeStreams: (matches, limit, displayNameOf) => streams.describeStreams(matches, limit, displayNameOf),
     handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const { pathname } = url;

@@ -83,6 +83,9 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   /** The key of the user this connection belongs to (it holds a user slot under it), or null when anonymous. */
   userKey: string | null = null;
   readonly address: string;
+  /** Bytes of the frames received and sent (before compression), for the admin page. */
+  bytesIn = 0;
+  bytesOut = 0;
   readonly opening = new OpeningSubscriptions();
   private phase: Phase;
   private encoding: Encoding;
@@ -164,13 +167,28 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     return count;
   }
 
-  /** Who this connection is and what it subscribes to (procedure paths), for the admin page. */
-  describe(): ConnectionSummary {
+  /** Who this connection is and what it subscribes to (procedure paths), for the admin page; `displayName` from `admin.displayName`. */
+  describe(displayName: string | null): ConnectionSummary {
     const subscriptions: string[] = [];
     for (const call of this.calls.values()) {
       if (call.type === 'subscription') subscriptions.push(('path' in call ? (call.path as string | undefined) : undefined) ?? '(subscription)');
     }
-    return { connectionId: this.connectionId, userKey: this.userKey, address: this.address, connectedAt: this.openedAt, subscriptions };
+    return {
+      connectionId: this.connectionId,
+      transport: 'websocket',
+      userKey: this.userKey,
+      displayName,
+      address: this.address,
+      connectedAt: this.openedAt,
+      subscriptions,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+    };
+  }
+
+  /** This connection in a refusal's log line and the admin page's event log. */
+  private refusalDetail() {
+    return { connectionId: this.connectionId, userKey: this.userKey, address: this.address, transport: 'websocket' } as const;
   }
 
   callAt(envelope: Envelope): HostedCall | undefined {
@@ -201,7 +219,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   /** Ends a connection whose user's sessions were revoked (`server.disconnectUser`). */
   revoke(reason: string): void {
-    this.config.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason));
+    this.config.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason), this.refusalDetail());
     this.close(CloseCode.REVOKED, reason);
   }
 
@@ -245,6 +263,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     if (!this.writable()) return;
     const byteLength = Buffer.byteLength(text);
     this.config.metrics.bytesOut += byteLength;
+    this.bytesOut += byteLength;
     this.socket.sendText(text, byteLength, followed);
   }
 
@@ -252,6 +271,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   sendBytes(bytes: Uint8Array, followed = false): void {
     if (!this.writable()) return;
     this.config.metrics.bytesOut += bytes.length;
+    this.bytesOut += bytes.length;
     this.socket.sendBinary(bytes, followed);
   }
 
@@ -259,6 +279,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   sendPrepared(frame: PreparedFrame): void {
     if (!this.writable()) return;
     this.config.metrics.bytesOut += frame.payload.length;
+    this.bytesOut += frame.payload.length;
     this.socket.sendPrepared(frame);
   }
 
@@ -287,6 +308,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   private closeSlowConsumer(): void {
     this.config.metrics.slowConsumerCloses++;
+    this.config.metrics.events.emit(() => ({ kind: 'slow-consumer', reason: 'slow_consumer', ...this.refusalDetail() }));
     this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: send buffer over its bound');
     this.slowConsumerTimer = setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS);
     this.slowConsumerTimer.unref();
@@ -297,7 +319,9 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     this.pingSentAt = 0;
     const metrics = this.config.metrics;
     metrics.framesIn++;
-    metrics.bytesIn += byteLengthOf(data);
+    const received = byteLengthOf(data);
+    metrics.bytesIn += received;
+    this.bytesIn += received;
     if (isBinary) return this.onBinaryFrame(data);
     // Heartbeats are most of an idle server's frames: told apart by their bytes, answered with a frame built once.
     const heartbeat = heartbeatOf(data);
@@ -394,6 +418,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     this.userKey = outcome.userKey;
     this.trust(outcome, req);
     this.phase = OPEN;
+    this.config.gate.connected(this.refusalDetail());
     for (const parsed of phase.waiting) this.handle(parsed);
   }
 
