@@ -130,12 +130,12 @@ describe.skipIf(skipBrowserTests || !redisUp)('admin page in Chromium', () => {
     expect(await page.getByRole('table', { name: 'Nodes' }).locator('tbody tr').count()).toBe(2);
 
     // user-1 is on node two; the page asks every node. A lookup is by prefix (user-1, user-10 … user-19), the exact match first.
-    await page.getByLabel('Connection id or user').fill('user-1');
+    await page.getByLabel('Name, user key or connection id').fill('user-1');
     await page.getByRole('button', { name: 'Look up' }).click();
     const found = page.getByRole('table', { name: 'Connections matching user-1' }).locator('tbody tr');
     await expect.poll(() => found.count()).toBe(11);
     expect(await found.first().locator('th').textContent()).toMatch(/^node-two\/c\d+$/);
-    expect(await found.first().locator('td').first().textContent()).toBe('user-1');
+    expect(await found.first().locator('td[data-column="user"]').textContent()).toBe('user-1');
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true });

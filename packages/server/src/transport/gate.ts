@@ -355,6 +355,7 @@ export class RequestGate {
     return this.refuse(
       RefusalReason.REVOKED,
       new HeraldError('UNAUTHORIZED', "This user's sessions were revoked; sign in again for new credentials"),
+      { userKey },
     );
   }
 
