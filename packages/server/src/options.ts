@@ -513,6 +513,7 @@ export interface AdminOptions<TContext = unknown> {
    * key or connection id prefix, and lists it beside the user key. Called
    * when a lookup runs, for each admitted connection with a user; a throw or
    * a blank answer shows no name. Leave it out to show user keys only.
+   * @default undefined (user keys only)
    */
   displayName?: (ctx: TContext) => string | null | undefined;
 }
