@@ -8,105 +8,28 @@
  * each state, light and dark, at 1280x800 and 390x844; screenshots in
  * test-artifacts/admin-operator/.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { createHeraldClient } from '@herald/client';
 import { httpTransport } from '@herald/client/http';
-import { createHeraldServer } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
-import {
-  Cleanup,
-  createNumbersApp,
-  deletePrefix,
-  FAST_BACKOFF,
-  nextState,
-  numbersClient,
-  REDIS_URL,
-  redisAvailable,
-  subscribeNumbers,
-  testPrefix,
-  type NumbersRouter,
-} from '@herald/test-kit';
-import { axeViolations } from '@herald/test-kit/axe';
-import { ARTIFACTS, BUILD_TIMEOUT_MS, buildAdminPage, launchChromium, missingChromium, skipBrowserTests, UI_TIMEOUT_MS } from './browser.js';
+import { Cleanup, deletePrefix, FAST_BACKOFF, nextState, numbersClient, REDIS_URL, redisAvailable, startAdminNode, subscribeNumbers, testPrefix } from '@herald/test-kit';
+import type { NumbersRouter } from '@herald/test-kit';
+import { ARTIFACTS, missingChromium, pageSession, skipBrowserTests, VIEWPORTS } from './browser.js';
 
 const TOKEN = 'admin-operator-test-token-0123456789';
 const SHOTS = join(ARTIFACTS, 'admin-operator');
-const VIEWPORTS = [
-  { width: 1280, height: 800 },
-  { width: 390, height: 844 },
-] as const;
 /** The app's names for its user keys: what the page shows and finds (`admin.displayName`). */
 const NAMES: Record<string, string> = { u_ada: 'Ada Lovelace', u_grace: 'Grace Hopper', u_linus: 'Linus Torvalds' };
 
 const redisUp = await redisAvailable();
 if (skipBrowserTests) console.warn(`[admin page operator test] skipped: ${missingChromium}`);
 
-function sameToken(token: string): boolean {
-  const given = Buffer.from(token);
-  const wanted = Buffer.from(TOKEN);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
-async function startNode(prefix: string, nodeId: string) {
-  const app = createNumbersApp({ broker: redisBroker({ url: REDIS_URL, prefix }), nodeId });
-  const server = await createHeraldServer<typeof app.router, string>({
-    router: app.router,
-    herald: app.herald,
-    port: 0,
-    host: '127.0.0.1',
-    authenticate: (params) => {
-      const key = params?.['name'];
-      if (key === 'intruder') throw new Error('unknown user');
-      return key ?? null;
-    },
-    createContext: ({ connectionParams }) => ({ name: connectionParams?.['name'] ?? null }),
-    admin: { authenticate: sameToken, intervalMs: 250, displayName: (ctx) => (ctx.name ? (NAMES[ctx.name] ?? null) : null) },
-  });
-  return {
-    server,
-    async close() {
-      await server.close();
-      await app.herald.close();
-    },
-  };
-}
+const startNode = (prefix: string, nodeId: string) =>
+  startAdminNode({ nodeId, token: TOKEN, broker: redisBroker({ url: REDIS_URL, prefix }), displayNames: NAMES, refusedUser: 'intruder' });
 
 describe.skipIf(skipBrowserTests || !redisUp)('admin page: an operator in Chromium', () => {
-  let browser: Browser | null = null;
-
-  beforeAll(async () => {
-    if (missingChromium) throw new Error(missingChromium); // CI: a missing browser fails the run
-    await buildAdminPage();
-    browser = await launchChromium();
-    mkdirSync(SHOTS, { recursive: true });
-  }, BUILD_TIMEOUT_MS + 20_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-    if (!browser) throw new Error('browser not started');
-    const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
-    const page = await context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    return page;
-  }
-
-  /** No axe violation in light or dark, with a screenshot of each. */
-  async function check(page: Page, state: string): Promise<void> {
-    for (const colorScheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme });
-      const width = page.viewportSize()?.width ?? 0;
-      await page.screenshot({ path: join(SHOTS, `${state}-${width}-${colorScheme}.png`), fullPage: true });
-      expect(await axeViolations(page), `${state}, ${width}px, ${colorScheme}`).toEqual([]);
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-  }
+  const { newPage, check } = pageSession(SHOTS);
 
   for (const viewport of VIEWPORTS) {
     it(`search by name, browse a node, a channel's detail and the event log at ${viewport.width}px`, async () => {

@@ -18,6 +18,8 @@ const FILTERS: readonly { readonly value: ServerEventKind | 'all'; readonly labe
   { value: 'slow-consumer', label: 'Slow consumers' },
 ];
 
+const COLUMNS = ['Time', 'Node', 'Event', 'Reason', 'User', 'Connection', 'Address'] as const;
+
 /**
  * The cluster's latest events, newest first: connects, refusals by reason,
  * revocations and slow-consumer closes, each with its node, as the nodes'
@@ -49,13 +51,11 @@ export function EventLog({ events, lost }: { events: readonly AdminEvent[]; lost
           <table aria-labelledby={titleId}>
             <thead>
               <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Node</th>
-                <th scope="col">Event</th>
-                <th scope="col">Reason</th>
-                <th scope="col">User</th>
-                <th scope="col">Connection</th>
-                <th scope="col">Address</th>
+                {COLUMNS.map((column) => (
+                  <th key={column} scope="col">
+                    {column}
+                  </th>
+                ))}
               </tr>
             </thead>
             <tbody>

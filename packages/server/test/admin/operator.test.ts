@@ -7,74 +7,39 @@
  * by reason and revocations, collected from every node; bytes per node.
  * The page in a browser: packages/admin-ui/test/operator.test.ts.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createHeraldClient } from '@herald/client';
 import { httpTransport } from '@herald/client/http';
-import { createHeraldServer, memoryBroker, type AdminEvent, type AdminRouter, type ClusterView, type HeraldServer } from '@herald/server';
+import { memoryBroker, type AdminEvent, type ClusterView } from '@herald/server';
 import {
   Cleanup,
-  createNumbersApp,
   FAST_BACKOFF,
-  heraldClient,
   nextState,
   numbersClient,
-  recordSubscription,
-  served,
+  startAdminNode,
   subscribeNumbers,
   trpcErrorOf,
+  watchAdminCluster,
   type NumbersRouter,
 } from '@herald/test-kit';
 
 const TOKEN = 'admin-operator-token-0123456789';
 
-const sameToken = (token: string) => {
-  const given = Buffer.from(token);
-  const wanted = Buffer.from(TOKEN);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-};
-
-/** Users sign in with a key; the app's context carries their full name, which the admin page shows and finds. */
+/** Users sign in with a key; the app's context carries it, and the page shows their full name and finds it. */
 const NAMES: Record<string, string> = { u_ada: 'Ada Lovelace', u_grace: 'Grace Hopper' };
 
-async function startNode(broker: ReturnType<typeof memoryBroker>, nodeId: string) {
-  const app = createNumbersApp({ broker, nodeId });
-  const server = await createHeraldServer<typeof app.router, string>({
-    router: app.router,
-    herald: app.herald,
-    port: 0,
-    host: '127.0.0.1',
-    authenticate: (params) => {
-      const key = params?.['name'];
-      if (key === 'refused') throw new Error('not this one');
-      return key ?? null;
-    },
-    createContext: ({ connectionParams }) => ({ name: connectionParams?.['name'] ?? null }),
-    admin: { authenticate: sameToken, intervalMs: 200, displayName: (ctx) => (ctx.name ? (NAMES[ctx.name] ?? null) : null) },
-  });
-  return { ...served(app, server), close: () => server.close() };
-}
-
-const adminUrl = (server: HeraldServer) => `${server.url.replace(/\/ws$/, '')}/admin/ws`;
-
-function watchCluster(server: HeraldServer) {
-  const client = heraldClient<AdminRouter>(adminUrl(server), { token: TOKEN });
-  const recording = recordSubscription<ClusterView>((handlers) => client.trpc.cluster.subscribe(undefined, handlers), { tracked: false });
-  const until = async (accept: (view: ClusterView) => boolean, label: string): Promise<ClusterView> => {
-    let found: ClusterView | undefined;
-    await recording.until(
-      (events) => {
-        const last = events.at(-1);
-        if (last && accept(last)) found = last;
-        return found !== undefined;
-      },
-      10_000,
-      label,
-    );
-    if (!found) throw new Error(`no view: ${label}`);
-    return found;
-  };
-  return { client, until, stop: () => recording.unsubscribe() };
+/** Two nodes on one memory broker, and an admin client on node one that has seen both. */
+async function twoNodes(cleanup: Cleanup) {
+  const broker = memoryBroker();
+  cleanup.defer(() => broker.close());
+  const start = (nodeId: string) => startAdminNode({ nodeId, token: TOKEN, broker, closesBroker: false, intervalMs: 200, displayNames: NAMES, refusedUser: 'refused' });
+  const one = cleanup.add(await start('node-one'));
+  const two = cleanup.add(await start('node-two'));
+  const watch = watchAdminCluster(one.server, TOKEN);
+  cleanup.add(watch.client);
+  cleanup.defer(watch.stop);
+  await watch.until((view) => view.nodes.length === 2, 'both nodes');
+  return { one, two, admin: watch.client, until: watch.until };
 }
 
 const hasEvent = (view: ClusterView, wanted: Partial<AdminEvent>) =>
@@ -83,14 +48,7 @@ const hasEvent = (view: ClusterView, wanted: Partial<AdminEvent>) =>
 describe('admin page: what an operator finds', () => {
   it('finds connections by display name, user key or id prefix on every node, WebSockets and event streams, with transport and bytes', async () => {
     await using cleanup = new Cleanup();
-    const broker = memoryBroker();
-    cleanup.defer(() => broker.close());
-    const one = cleanup.add(await startNode(broker, 'node-one'));
-    const two = cleanup.add(await startNode(broker, 'node-two'));
-    const { client: admin, until, stop } = watchCluster(one.server);
-    cleanup.add(admin);
-    cleanup.defer(stop);
-    await until((view) => view.nodes.length === 2, 'both nodes');
+    const { one, two, admin, until } = await twoNodes(cleanup);
 
     const ada = cleanup.add(numbersClient('herald', two.server.url, { name: 'u_ada' }));
     const adaStream = subscribeNumbers(ada, 'room');
@@ -127,14 +85,7 @@ describe('admin page: what an operator finds', () => {
 
   it("shows a channel's subscribers per node, its members and its newest messages, and refuses a name that is not a topic", async () => {
     await using cleanup = new Cleanup();
-    const broker = memoryBroker();
-    cleanup.defer(() => broker.close());
-    const one = cleanup.add(await startNode(broker, 'node-one'));
-    const two = cleanup.add(await startNode(broker, 'node-two'));
-    const { client: admin, until, stop } = watchCluster(one.server);
-    cleanup.add(admin);
-    cleanup.defer(stop);
-    await until((view) => view.nodes.length === 2, 'both nodes');
+    const { one, two, admin } = await twoNodes(cleanup);
     const subscriptions = [];
     for (const [server, name] of [
       [one.server, 'u_ada'],
@@ -175,14 +126,7 @@ describe('admin page: what an operator finds', () => {
 
   it('logs connects, refusals by reason and revocations of every node, newest first', async () => {
     await using cleanup = new Cleanup();
-    const broker = memoryBroker();
-    cleanup.defer(() => broker.close());
-    const one = cleanup.add(await startNode(broker, 'node-one'));
-    const two = cleanup.add(await startNode(broker, 'node-two'));
-    const { client: admin, until, stop } = watchCluster(one.server);
-    cleanup.add(admin);
-    cleanup.defer(stop);
-    await until((view) => view.nodes.length === 2, 'both nodes');
+    const { one, two, admin, until } = await twoNodes(cleanup);
 
     const ada = cleanup.add(numbersClient('herald', two.server.url, { name: 'u_ada' }));
     const subscription = subscribeNumbers(ada, 'room');
