@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { createHeraldClient } from '@herald/client';
 import { httpTransport } from '@herald/client/http';
 import { redisBroker } from '@herald/server/redis';
-import { Cleanup, deletePrefix, FAST_BACKOFF, nextState, numbersClient, REDIS_URL, redisAvailable, startAdminNode, subscribeNumbers, testPrefix } from '@herald/test-kit';
+import { Cleanup, deletePrefix, FAST_BACKOFF, nextState, numbersClient, recordChannel, REDIS_URL, redisAvailable, startAdminNode, subscribeNumbers, testPrefix } from '@herald/test-kit';
 import type { NumbersRouter } from '@herald/test-kit';
 import { ARTIFACTS, missingChromium, pageSession, skipBrowserTests, VIEWPORTS } from './browser.js';
 
@@ -49,7 +49,7 @@ describe.skipIf(skipBrowserTests || !redisUp)('admin page: an operator in Chromi
       const grace = cleanup.add(
         createHeraldClient<NumbersRouter>({ url: one.server.url, transport: 'http', http: httpTransport, connectionParams: { name: 'u_grace' }, backoff: FAST_BACKOFF }),
       );
-      const graceStream = subscribeNumbers(grace, 'lobby');
+      const graceStream = recordChannel<{ n: number }>((handlers) => grace.trpc.numbers.subscribe({ stream: 'lobby' }, handlers));
       cleanup.defer(() => graceStream.unsubscribe());
       await graceStream.waitForLive();
       for (let n = 1; n <= 3; n++) await grace.trpc.publish.mutate({ stream: 'lobby', n });

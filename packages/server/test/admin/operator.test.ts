@@ -16,6 +16,7 @@ import {
   FAST_BACKOFF,
   nextState,
   numbersClient,
+  recordChannel,
   startAdminNode,
   subscribeNumbers,
   trpcErrorOf,
@@ -58,7 +59,7 @@ describe('admin page: what an operator finds', () => {
     const grace = cleanup.add(
       createHeraldClient<NumbersRouter>({ url: one.server.url, transport: 'http', http: httpTransport, connectionParams: { name: 'u_grace' }, backoff: FAST_BACKOFF }),
     );
-    const graceStream = subscribeNumbers(grace, 'room');
+    const graceStream = recordChannel<{ n: number }>((handlers) => grace.trpc.numbers.subscribe({ stream: 'room' }, handlers));
     cleanup.defer(() => graceStream.unsubscribe());
     await graceStream.waitForLive();
     await ada.trpc.publish.mutate({ stream: 'room', n: 1 });

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { HeraldClient } from '@herald/client';
 import { createHeraldServer, type AdminRouter, type Broker, type ClusterView, type HeraldServer } from '@herald/server';
-import { heraldClient, type TestClient } from '../clients.js';
+import { heraldClient } from '../clients.js';
 import { recordSubscription } from '../recording.js';
 import { createNumbersApp } from './numbers.js';
 import { served, type Served } from './served.js';
@@ -63,7 +64,7 @@ export async function startAdminNode(options: AdminNodeOptions): Promise<AdminNo
 
 /** An admin client on `server`'s admin socket, streaming `cluster`. */
 export interface AdminWatch {
-  readonly client: TestClient<AdminRouter>;
+  readonly client: HeraldClient<AdminRouter>;
   /** Resolves with the newest view `accept` takes (within 10 s). */
   until(accept: (view: ClusterView) => boolean, label: string): Promise<ClusterView>;
   stop(): void;
