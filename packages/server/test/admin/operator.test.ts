@@ -79,9 +79,10 @@ describe('admin page: what an operator finds', () => {
     expect((await admin.trpc.lookup.query({ query: 'u_' })).map((found) => found.userKey).sort()).toEqual(['u_ada', 'u_grace']);
     expect((await admin.trpc.lookup.query({ query: 'node-one/h' })).map((found) => found.userKey)).toEqual(['u_grace']);
 
-    // Bytes per node: node two sent Ada's frames.
-    const withBytes = await until((view) => (view.nodes.find((node) => node.nodeId === 'node-two')?.bytesOutPerSecond ?? 0) > 0, 'bytes on node two');
-    expect(withBytes.totals.rates.bytesOut).toBeGreaterThan(0);
+    // Bytes per node, per second of an interval: watched from before node two sends Ada's next message.
+    const withBytes = until((view) => (view.nodes.find((node) => node.nodeId === 'node-two')?.bytesOutPerSecond ?? 0) > 0, 'bytes on node two');
+    await ada.trpc.publish.mutate({ stream: 'room', n: 2 });
+    expect((await withBytes).totals.rates.bytesOut).toBeGreaterThan(0);
   });
 
   it("shows a channel's subscribers per node, its members and its newest messages, and refuses a name that is not a topic", async () => {
