@@ -173,21 +173,11 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     for (const call of this.calls.values()) {
       if (call.type === 'subscription') subscriptions.push(('path' in call ? (call.path as string | undefined) : undefined) ?? '(subscription)');
     }
-    return {
-      connectionId: this.connectionId,
-      transport: 'websocket',
-      userKey: this.userKey,
-      displayName,
-      address: this.address,
-      connectedAt: this.openedAt,
-      subscriptions,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-    };
+    return { ...this.who(), displayName, connectedAt: this.openedAt, subscriptions, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
   }
 
-  /** This connection in a refusal's log line and the admin page's event log. */
-  private refusalDetail() {
+  /** This connection in a refusal's log line, the admin page's event log and its lookup. */
+  private who() {
     return { connectionId: this.connectionId, userKey: this.userKey, address: this.address, transport: 'websocket' } as const;
   }
 
@@ -219,7 +209,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   /** Ends a connection whose user's sessions were revoked (`server.disconnectUser`). */
   revoke(reason: string): void {
-    this.config.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason), this.refusalDetail());
+    this.config.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason), this.who());
     this.close(CloseCode.REVOKED, reason);
   }
 
@@ -308,7 +298,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   private closeSlowConsumer(): void {
     this.config.metrics.slowConsumerCloses++;
-    this.config.metrics.events.emit(() => ({ kind: 'slow-consumer', reason: 'slow_consumer', ...this.refusalDetail() }));
+    this.config.metrics.events.emit(() => ({ kind: 'slow-consumer', reason: 'slow_consumer', ...this.who() }));
     this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: send buffer over its bound');
     this.slowConsumerTimer = setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS);
     this.slowConsumerTimer.unref();
@@ -418,7 +408,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     this.userKey = outcome.userKey;
     this.trust(outcome, req);
     this.phase = OPEN;
-    this.config.gate.connected(this.refusalDetail());
+    this.config.gate.connected(this.who());
     for (const parsed of phase.waiting) this.handle(parsed);
   }
 
