@@ -3,7 +3,7 @@
 // rooms of 100 subscribers (10,000 deliveries/s): admin off (its own server
 // process), admin on with no page open, and admin on with the page open (a
 // Herald client on the admin socket streaming `cluster`, what the page
-// does). Writes the section of bench/results.md between the admin-cost markers.
+// does, plus a search and a channel detail a second). Writes the section of bench/results.md between the admin-cost markers.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -131,8 +131,14 @@ async function run(admin: 'on' | 'off'): Promise<{ closed: number[]; open: numbe
       }),
     ]);
     clearTimeout(timer);
+    // An operator at work: once a second, a search that matches nothing (every connection compared) and a channel's detail.
+    const operator = setInterval(() => {
+      void page.trpc.lookup.query({ query: 'nobody' }).catch(() => undefined);
+      void page.trpc.channel.query({ topic: 'bench:room-1' }).catch(() => undefined);
+    }, 1_000);
     await pause(SETTLE_MS);
     open.push(await measure(server, 'admin on, page open'));
+    clearInterval(operator);
     stream.unsubscribe();
     await page.close();
     await pause(SETTLE_MS);
@@ -159,7 +165,7 @@ const section = [
   '<!-- admin-cost:start (written by pnpm bench:admin) -->',
   '## Admin page cost',
   '',
-  `Written by \`pnpm bench:admin\` (bench/src/adminCost.ts): server CPU (share of one core) at ${CONNECTIONS.toLocaleString('en')} WebSocket connections, ${ROOMS} rooms of ${CONNECTIONS / ROOMS} subscribers, ${PUBLISH_PER_SECOND} messages/s published (${((PUBLISH_PER_SECOND * CONNECTIONS) / ROOMS).toLocaleString('en')} deliveries/s), ${WINDOW_MS / 1000} s windows: ${off.closed.length} with admin off (a server of its own), then, on one server with admin on, ${on.open.length} with the page open, each between two with it closed. "Page open" is one Herald client on the admin socket streaming \`cluster\` every second, as the page does. CPU is the server process's own (\`process.cpuUsage\`), scaled to 100 messages/s by what each window published; the machine is shared with other work, so compare the means and the spread of the windows. Pinning: ${pinningStatus().reason}.`,
+  `Written by \`pnpm bench:admin\` (bench/src/adminCost.ts): server CPU (share of one core) at ${CONNECTIONS.toLocaleString('en')} WebSocket connections, ${ROOMS} rooms of ${CONNECTIONS / ROOMS} subscribers, ${PUBLISH_PER_SECOND} messages/s published (${((PUBLISH_PER_SECOND * CONNECTIONS) / ROOMS).toLocaleString('en')} deliveries/s), ${WINDOW_MS / 1000} s windows: ${off.closed.length} with admin off (a server of its own), then, on one server with admin on, ${on.open.length} with the page open, each between two with it closed. "Page open" is one Herald client on the admin socket streaming \`cluster\` every second (with the event log's latest 50 events), as the page does, and, as an operator at work, once a second a search that matches nothing (every connection compared) and one channel's detail (subscribers per node, members, last 20 messages). CPU is the server process's own (\`process.cpuUsage\`), scaled to 100 messages/s by what each window published; the machine is shared with other work, so compare the means and the spread of the windows. Pinning: ${pinningStatus().reason}.`,
   '',
   '| server | CPU (mean) | windows | vs admin off | vs page closed |',
   '|---|---|---|---|---|',

@@ -6,89 +6,24 @@
  * light and dark, at 1280x800 and 390x844. One node on the in-memory
  * broker. Screenshots go to test-artifacts/admin-a11y/.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { createHeraldServer } from '@herald/server';
+import { describe, expect, it } from 'vitest';
 import { createFaultProxy } from '@herald/server/testing';
-import { Cleanup, createNumbersApp, numbersClient, subscribeNumbers } from '@herald/test-kit';
-import { axeViolations } from '@herald/test-kit/axe';
-import { ARTIFACTS, BUILD_TIMEOUT_MS, buildAdminPage, launchChromium, missingChromium, skipBrowserTests, UI_TIMEOUT_MS } from './browser.js';
+import { Cleanup, numbersClient, startAdminNode, subscribeNumbers } from '@herald/test-kit';
+import { ARTIFACTS, missingChromium, pageSession, skipBrowserTests, VIEWPORTS } from './browser.js';
 
 const TOKEN = 'admin-a11y-test-token-0123456789';
 const SHOTS = join(ARTIFACTS, 'admin-a11y');
-const VIEWPORTS = [
-  { width: 1280, height: 800 },
-  { width: 390, height: 844 },
-] as const;
 
 if (skipBrowserTests) console.warn(`[admin page a11y test] skipped: ${missingChromium}`);
 
-function sameToken(token: string): boolean {
-  const given = Buffer.from(token);
-  const wanted = Buffer.from(TOKEN);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
-async function startNode() {
-  const app = createNumbersApp({ nodeId: 'node-one' });
-  const server = await createHeraldServer<typeof app.router, string>({
-    router: app.router,
-    herald: app.herald,
-    port: 0,
-    host: '127.0.0.1',
-    authenticate: (params) => params?.['name'] ?? null,
-    createContext: ({ connectionParams }) => ({ name: connectionParams?.['name'] ?? null }),
-    admin: { authenticate: sameToken, intervalMs: 250 },
-  });
-  return {
-    server,
-    async close() {
-      await server.close();
-      await app.herald.close();
-    },
-  };
-}
-
 describe.skipIf(skipBrowserTests)('admin page: accessibility in Chromium', () => {
-  let browser: Browser | null = null;
-
-  beforeAll(async () => {
-    if (missingChromium) throw new Error(missingChromium); // CI: a missing browser fails the run
-    await buildAdminPage();
-    browser = await launchChromium();
-    mkdirSync(SHOTS, { recursive: true });
-  }, BUILD_TIMEOUT_MS + 20_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-    if (!browser) throw new Error('browser not started');
-    const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
-    const page = await context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    return page;
-  }
-
-  /** No axe violation in light or dark, with a screenshot of each. */
-  async function check(page: Page, state: string): Promise<void> {
-    for (const colorScheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme });
-      const width = page.viewportSize()?.width ?? 0;
-      await page.screenshot({ path: join(SHOTS, `${state}-${width}-${colorScheme}.png`), fullPage: true });
-      expect(await axeViolations(page), `${state}, ${width}px, ${colorScheme}`).toEqual([]);
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-  }
+  const { newPage, check } = pageSession(SHOTS);
 
   for (const viewport of VIEWPORTS) {
     it(`token form, refused token, live dashboard and a dropped link at ${viewport.width}px`, async () => {
       await using cleanup = new Cleanup();
-      const node = cleanup.add(await startNode());
+      const node = cleanup.add(await startAdminNode({ nodeId: 'node-one', token: TOKEN }));
       const proxy = cleanup.add(await createFaultProxy({ target: { port: node.server.port } }));
       for (let i = 0; i < 3; i++) {
         const client = cleanup.add(numbersClient('herald', node.server.url, { name: `user-${i}` }));
@@ -129,11 +64,11 @@ describe.skipIf(skipBrowserTests)('admin page: accessibility in Chromium', () =>
       await page.getByRole('button', { name: 'Browse node-one' }).click();
       const browsed = page.getByRole('table', { name: 'Connections matching node-one/' }).locator('tbody tr');
       await expect.poll(() => browsed.count()).toBe(3);
-      await page.getByLabel('Connection id or user').fill('USER-');
+      await page.getByLabel('Name, user key or connection id').fill('USER-');
       await page.getByRole('button', { name: 'Look up' }).click();
       const byPrefix = page.getByRole('table', { name: 'Connections matching USER-' }).locator('tbody tr');
       await expect.poll(() => byPrefix.count()).toBe(3);
-      expect(await byPrefix.locator('td').first().textContent()).toMatch(/^user-\d$/);
+      expect(await byPrefix.first().locator('td[data-column="user"]').textContent()).toMatch(/^user-\d$/);
       await check(page, 'lookup');
 
       // The link drops: the status says so and stays in view when scrolled; the figures are marked stale.

@@ -5,22 +5,21 @@
  * "reconnecting" when its own link drops and goes live again when it comes
  * back. A screenshot is kept in test-artifacts/admin.png.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { createHeraldServer, type HeraldServer } from '@herald/server';
+import type { HeraldServer } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
 import { createFaultProxy } from '@herald/server/testing';
 import {
   Cleanup,
-  createNumbersApp,
   deletePrefix,
   nextState,
   numbersClient,
   REDIS_URL,
   redisAvailable,
+  startAdminNode,
   subscribeNumbers,
   testPrefix,
   type NumbersSubscription,
@@ -35,32 +34,8 @@ const BUSY = 30;
 const redisUp = await redisAvailable();
 if (skipBrowserTests) console.warn(`[admin page browser test] skipped: ${missingChromium}`);
 
-function sameToken(token: string): boolean {
-  const given = Buffer.from(token);
-  const wanted = Buffer.from(TOKEN);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
-async function startNode(prefix: string, nodeId: string) {
-  const app = createNumbersApp({ broker: redisBroker({ url: REDIS_URL, prefix }), nodeId });
-  const server = await createHeraldServer<typeof app.router, string>({
-    router: app.router,
-    herald: app.herald,
-    port: 0,
-    host: '127.0.0.1',
-    // The name is the user (and its key), so the page can look a user up and revoke them.
-    authenticate: (params) => params?.['name'] ?? null,
-    createContext: ({ connectionParams }) => ({ name: connectionParams?.['name'] ?? null }),
-    admin: { authenticate: sameToken, intervalMs: 250 },
-  });
-  return {
-    server,
-    async close() {
-      await server.close();
-      await app.herald.close();
-    },
-  };
-}
+/** A node on Redis under `prefix`; the `name` connection param is the user (and its key), so the page can look a user up and revoke them. */
+const startNode = (prefix: string, nodeId: string) => startAdminNode({ nodeId, token: TOKEN, broker: redisBroker({ url: REDIS_URL, prefix }) });
 
 /** Waits until the page's text at `selector` is `text` (an event-driven wait in the page). */
 async function textIs(page: Page, selector: string, text: string): Promise<void> {
@@ -130,12 +105,12 @@ describe.skipIf(skipBrowserTests || !redisUp)('admin page in Chromium', () => {
     expect(await page.getByRole('table', { name: 'Nodes' }).locator('tbody tr').count()).toBe(2);
 
     // user-1 is on node two; the page asks every node. A lookup is by prefix (user-1, user-10 … user-19), the exact match first.
-    await page.getByLabel('Connection id or user').fill('user-1');
+    await page.getByLabel('Name, user key or connection id').fill('user-1');
     await page.getByRole('button', { name: 'Look up' }).click();
     const found = page.getByRole('table', { name: 'Connections matching user-1' }).locator('tbody tr');
     await expect.poll(() => found.count()).toBe(11);
     expect(await found.first().locator('th').textContent()).toMatch(/^node-two\/c\d+$/);
-    expect(await found.first().locator('td').first().textContent()).toBe('user-1');
+    expect(await found.first().locator('td[data-column="user"]').textContent()).toBe('user-1');
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true });

@@ -140,4 +140,43 @@ describe.skipIf(skipBrowserTests)('indexedDbStorage in Chromium: another tab upg
     expect(outcome.blocked).toBe(true);
     expect(outcome.result).toMatch(/IndexedDB database "herald-blocked" did not open within 300 ms: another tab is upgrading it/);
   });
+  it('gives a lock back by the time its release resolves: the next taker in this page or another tab has it at once, 50 times over', async () => {
+    const page = await freshPage();
+    const other = await page.context().newPage();
+    other.setDefaultTimeout(TIMEOUT_MS);
+    await other.goto(served!.url);
+    await other.waitForFunction(() => typeof window.indexedDbStorage === 'function');
+    const take = (target: Page, name: string) =>
+      target.evaluate(async (lock) => {
+        const release = await window.indexedDbStorage({ database: 'herald-locks' }).tryLock(lock);
+        if (!release) return 'refused';
+        (globalThis as unknown as { held?: () => Promise<void> }).held = release;
+        return 'taken';
+      }, name);
+    const release = (target: Page) => target.evaluate(() => (globalThis as unknown as { held: () => Promise<void> }).held());
+    const outcomes = await page.evaluate(async () => {
+      const storage = window.indexedDbStorage({ database: 'herald-locks' });
+      const seen: string[] = [];
+      for (let round = 0; round < 50; round++) {
+        const release = await storage.tryLock('owner/same-page');
+        if (!release) seen.push(`round ${round}: refused`);
+        if (await storage.tryLock('owner/same-page')) seen.push(`round ${round}: taken twice`);
+        // A client made while the closing one is still giving its lock back (not awaited): it waits for the release.
+        const releasing = release?.();
+        const next = await storage.tryLock('owner/same-page');
+        if (!next) seen.push(`round ${round}: refused after a release under way`);
+        await releasing;
+        await next?.();
+      }
+      return seen;
+    });
+    expect(outcomes).toEqual([]);
+    for (let round = 0; round < 50; round++) {
+      expect(await take(page, 'owner/two-tabs')).toBe('taken');
+      expect(await take(other, 'owner/two-tabs')).toBe('refused');
+      await release(page);
+      expect(await take(other, 'owner/two-tabs')).toBe('taken');
+      await release(other);
+    }
+  });
 });

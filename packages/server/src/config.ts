@@ -66,6 +66,8 @@ export interface ResolvedAdmin {
   readonly path: string;
   readonly authenticate: AdminOptions['authenticate'];
   readonly intervalMs: number;
+  /** `admin.displayName`, made safe: a throw, or anything but a non-blank string, is no name (null). */
+  readonly displayNameOf: (ctx: unknown) => string | null;
 }
 
 export interface ResolvedLimits {
@@ -151,7 +153,10 @@ function reporterOf(onError: HeraldServerOptions<AnyRouter>['onError']): ErrorRe
   return (error, type, path) => onError({ error: error instanceof Error ? error : new Error(String(error)), path, type });
 }
 
-function resolveAdmin(admin: AdminOptions | undefined): ResolvedAdmin | null {
+/** Longer display names are cut to this many characters on the admin page. */
+const MAX_DISPLAY_NAME_LENGTH = 200;
+
+function resolveAdmin<TContext>(admin: AdminOptions<TContext> | undefined): ResolvedAdmin | null {
   if (admin === undefined) return null;
   if (typeof admin !== 'object' || admin === null || typeof admin.authenticate !== 'function') {
     throw new TypeError(
@@ -162,7 +167,20 @@ function resolveAdmin(admin: AdminOptions | undefined): ResolvedAdmin | null {
   if (!path.startsWith('/') || path.length < 2) throw new TypeError(`admin.path must be a path like '/admin', got '${admin.path}'`);
   const intervalMs = admin.intervalMs ?? serverDefaults.admin.intervalMs;
   if (!Number.isFinite(intervalMs) || intervalMs < 100) throw new TypeError(`admin.intervalMs must be at least 100 (ms), got ${intervalMs}`);
-  return Object.freeze({ path, authenticate: admin.authenticate, intervalMs });
+  const displayName = admin.displayName as unknown as ((ctx: unknown) => unknown) | undefined;
+  if (displayName !== undefined && typeof displayName !== 'function') {
+    throw new TypeError('admin.displayName must be a function (ctx) => string naming the user of a connection; leave it out to show user keys only');
+  }
+  const displayNameOf = (ctx: unknown): string | null => {
+    if (!displayName) return null;
+    try {
+      const name = displayName(ctx);
+      return typeof name === 'string' && name.trim() !== '' ? name.trim().slice(0, MAX_DISPLAY_NAME_LENGTH) : null;
+    } catch {
+      return null;
+    }
+  };
+  return Object.freeze({ path, authenticate: admin.authenticate, intervalMs, displayNameOf });
 }
 
 /**

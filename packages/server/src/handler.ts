@@ -139,6 +139,7 @@ export async function startHandler<TRouter extends AnyRouter>(config: ServerConf
   const ws: ConnectionHandler<TRouter> = new ConnectionHandler(config, { path, gate, runner, metrics });
   await revocations.start();
   // The admin page, its router on a socket of its own, and this node's figures on the broker (off: nothing runs).
+  const displayNameOf = config.admin?.displayNameOf ?? (() => null);
   const admin = config.admin
     ? await AdminEndpoint.start(config, config.admin, {
         nodeId: config.herald?.nodeId ?? `node-${process.pid}`,
@@ -147,7 +148,10 @@ export async function startHandler<TRouter extends AnyRouter>(config: ServerConf
         metrics,
         connectionCount: () => ws.connectionCount,
         isDraining,
-        describeConnections: (matches, limit) => ws.describeConnections(matches, limit),
+        describeConnections: (matches, limit) => {
+          const found = ws.describeConnections(matches, limit, displayNameOf);
+          return found.length >= limit || !trpcHttp ? found : [...found, ...trpcHttp.describeStreams(matches, limit - found.length, displayNameOf)];
+        },
         revoke: (userKey, reason) => revocations.revoke(userKey, reason),
       })
     : null;

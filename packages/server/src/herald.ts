@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { AnyQueryProcedure, inferProcedureInput, inferProcedureOutput } from '@trpc/server';
 import type { z } from 'zod';
-import type { Broker } from './brokers/broker.js';
+import type { Broker, Retention } from './brokers/broker.js';
 import { memoryBroker } from './brokers/memory.js';
 import { loadTracing } from './observability/tracing.js';
 import { checkChannelOptions } from './channels/checkOptions.js';
-import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
+import { channelDefaults, createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
 import { FanoutRegistry } from './channels/fanout.js';
 import { createLiveQuery, type LiveQuery, type LiveQueryOptions } from './live/liveQuery.js';
 import { createConnectionChannel, CONNECTION_CHANNEL_PREFIX, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
@@ -140,6 +140,8 @@ export interface HeraldInternals {
   readonly fanout: FanoutRegistry;
   /** Messages published, and streams opened with a position to resume after (a client back from a reconnect). */
   readonly counts: { published: number; resumed: number };
+  /** Each declared channel's history retention, by channel name (the admin page reads a topic's last messages with it). */
+  readonly retentions: ReadonlyMap<string, Retention>;
 }
 
 const internals = new WeakMap<Herald, HeraldInternals>();
@@ -178,6 +180,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
   const counts = { published: 0, resumed: 0 };
   let closing: Promise<void> | null = null;
 
+  const retentions = new Map<string, Retention>();
   const herald: Herald = {
     nodeId: options.nodeId ?? randomUUID(),
     broker,
@@ -189,13 +192,15 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       if (names.has(name)) throw new TypeError(`Channel "${name}" is declared twice`);
       checkChannelOptions(name, channelOptions);
       names.add(name);
-      return createChannel(name, channelOptions, {
+      const channel = createChannel(name, channelOptions, {
         broker,
         fanout,
         onError,
         authorize: options.authorize as Authorize<unknown> | undefined,
         counts,
       });
+      retentions.set(name, { ...channelDefaults.history, ...channelOptions.history });
+      return channel;
     },
     live(query, liveOptions) {
       if (typeof query !== 'function' || typeof liveOptions.dependsOn !== 'function') {
@@ -232,7 +237,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       return closing;
     },
   };
-  internals.set(herald, { fanout, counts });
+  internals.set(herald, { fanout, counts, retentions });
   return herald;
 }
 

@@ -25,7 +25,10 @@ export {
 } from './options.js';
 export type { AdminRouter } from './admin/router.js';
 export type { ChannelView, ClusterView, NodeRates, NodeView } from './admin/figures.js';
-export type { FoundConnection } from './admin/lookups.js';
+export type { FoundConnection, NodeSubscribers } from './admin/lookups.js';
+export type { ChannelDetail, ChannelMember, ChannelMessage } from './admin/channelDetail.js';
+export type { AdminEvent } from './admin/eventLog.js';
+export type { ConnectionTransport, ServerEvent, ServerEventKind } from './observability/serverEvents.js';
 export { withExpiry, type ExpiringUser } from './auth/identity.js';
 export type { HeraldRequest } from './transport/requestHead.js';
 

@@ -451,7 +451,7 @@ export interface HeraldHandlerOptions<TRouter extends AnyRouter, TUser = never> 
    * turns it on. Off: no route, no timer, no broker topic.
    * @default undefined (off)
    */
-  admin?: AdminOptions;
+  admin?: AdminOptions<inferRouterContext<TRouter>>;
   /** Called for every error a procedure throws, and for connection errors. */
   onError?: (info: { error: Error; path: string | undefined; type: string }) => void;
 
@@ -493,7 +493,7 @@ export interface HeraldServerOptions<TRouter extends AnyRouter, TUser = never> e
  * "Admin token") and sends it as the connection params `{ token }`; scripts
  * send it as `Authorization: Bearer <token>` to `${path}/api/cluster`.
  */
-export interface AdminOptions {
+export interface AdminOptions<TContext = unknown> {
   /**
    * Where the page is served. Its router's WebSocket is `${path}/ws`, and
    * the cluster figures as JSON are at `${path}/api/cluster`.
@@ -515,6 +515,16 @@ export interface AdminOptions {
    * @default 1000
    */
   intervalMs?: number;
+  /**
+   * Names the user of a connection on the admin page, from the context
+   * `createContext` made for it (`(ctx) => ctx.user.name`): the lookup finds
+   * connections by any part of this name (without case) as well as by user
+   * key or connection id prefix, and lists it beside the user key. Called
+   * when a lookup runs, for each admitted connection with a user; a throw or
+   * a blank answer shows no name. Leave it out to show user keys only.
+   * @default undefined (user keys only)
+   */
+  displayName?: (ctx: TContext) => string | null | undefined;
 }
 
 /** The defaults of `HeraldServerOptions`, merged once under the options passed. */

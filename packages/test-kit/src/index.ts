@@ -44,6 +44,7 @@ export { HELLO, startAttached, type AttachedServer } from './apps/attached.js';
 export { startHonoFetch } from './apps/honoFetch.js';
 export { expiringToken, expiringTokenAuth, expiryOf } from './apps/expiringTokens.js';
 export { createNumbersApp, startNumbersServer, type NumbersRouter, type NumbersServer } from './apps/numbers.js';
+export { startAdminNode, tokenCheck, watchAdminCluster, type AdminNode, type AdminNodeOptions, type AdminWatch } from './apps/admin.js';
 export {
   numbersClient,
   range,

@@ -4,7 +4,7 @@ import { formatCount, formatRate } from '../format.js';
 import { TableScroll } from './TableScroll.js';
 
 /** A list of topics with their figures over the whole cluster. */
-export function ChannelsTable({ title, channels }: { title: string; channels: readonly ChannelView[] }) {
+export function ChannelsTable({ title, channels, onDetail }: { title: string; channels: readonly ChannelView[]; onDetail: (topic: string) => void }) {
   const titleId = useId();
   return (
     <section aria-labelledby={titleId} className="card">
@@ -21,6 +21,7 @@ export function ChannelsTable({ title, channels }: { title: string; channels: re
                 <th scope="col" className="number">Messages/s</th>
                 <th scope="col" className="number">History</th>
                 <th scope="col" className="number">Presence</th>
+                <th scope="col">Detail</th>
               </tr>
             </thead>
             <tbody>
@@ -35,6 +36,11 @@ export function ChannelsTable({ title, channels }: { title: string; channels: re
                   <td className="number">{formatRate(channel.messagesPerSecond)}</td>
                   <td className="number">{channel.historyLength === null ? '–' : formatCount(channel.historyLength)}</td>
                   <td className="number">{channel.presence === null ? '–' : formatCount(channel.presence)}</td>
+                  <td>
+                    <button type="button" className="button button--quiet" onClick={() => onDetail(channel.topic)}>
+                      Details of {channel.topic}
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -2,7 +2,9 @@ import { useEffect, useRef } from 'react';
 import type { ConnectionState } from '@herald/client';
 import { useAdminLink } from '../adminLink.js';
 import { formatClock, formatCount, formatRate } from '../format.js';
+import { ChannelDetail, type ChannelDetailHandle } from './ChannelDetail.js';
 import { ChannelsTable } from './ChannelsTable.js';
+import { EventLog } from './EventLog.js';
 import { Lookup, type LookupHandle } from './Lookup.js';
 import { NodesTable } from './NodesTable.js';
 import { RateCharts } from './RateCharts.js';
@@ -18,6 +20,8 @@ const STATUS_TEXT: Record<ConnectionState['status'], string> = {
 export function Dashboard({ token, onRefused }: { token: string; onRefused: (message: string) => void }) {
   const { client, state, view, samples } = useAdminLink(token);
   const lookup = useRef<LookupHandle>(null);
+  const channel = useRef<ChannelDetailHandle>(null);
+  const showChannel = (topic: string) => channel.current?.show(topic);
 
   useEffect(() => {
     if (state.status === 'closed' && state.refusal) onRefused('The server refused this admin token. Check it and try again.');
@@ -49,14 +53,16 @@ export function Dashboard({ token, onRefused }: { token: string; onRefused: (mes
           <RateCharts samples={samples} refusals={view.totals.rates.refusals} />
           <NodesTable nodes={view.nodes} onBrowse={(nodeId) => lookup.current?.lookFor(`${nodeId}/`)} />
           <div className="channels">
-            <ChannelsTable title="Busiest channels by subscribers" channels={view.channelsBySubscribers} />
-            <ChannelsTable title="Busiest channels by messages per second" channels={view.channelsByMessages} />
+            <ChannelsTable title="Busiest channels by subscribers" channels={view.channelsBySubscribers} onDetail={showChannel} />
+            <ChannelsTable title="Busiest channels by messages per second" channels={view.channelsByMessages} onDetail={showChannel} />
           </div>
+          <EventLog events={view.events} lost={view.eventsLost} />
         </div>
       ) : (
         <p className="placeholder">Waiting for the first figures…</p>
       )}
       <Lookup client={client} ref={lookup} />
+      <ChannelDetail client={client} ref={channel} />
     </main>
   );
 }

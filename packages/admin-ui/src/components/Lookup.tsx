@@ -1,7 +1,7 @@
 import { useId, useImperativeHandle, useRef, useState, type FormEvent, type Ref } from 'react';
 import type { HeraldClient } from '@herald/client';
 import type { AdminRouter, FoundConnection } from '@herald/server';
-import { formatTime } from '../format.js';
+import { formatBytes, formatTime } from '../format.js';
 import { TableScroll } from './TableScroll.js';
 
 /** The browser's clock, read in event handlers only (the server's `connectedAt` is compared with it). */
@@ -16,9 +16,10 @@ export interface LookupHandle {
 }
 
 /**
- * Looks connections up on every node by id or user key, or a prefix of
- * either (`c1`, `u_3f`, `ann`); `<node>/` lists one node's connections and
- * `*` everyone's. Revokes a user's sessions, then looks again.
+ * Looks connections up on every node, WebSockets and HTTP event streams, by
+ * id or user key, or a prefix of either (`c1`, `u_3f`), or any part of the
+ * user's display name (`lovelace`); `<node>/` lists one node's connections
+ * and `*` everyone's. Revokes a user's sessions, then looks again.
  */
 export function Lookup({ client, ref }: { client: HeraldClient<AdminRouter>; ref?: Ref<LookupHandle> }) {
   const inputId = useId();
@@ -83,12 +84,12 @@ export function Lookup({ client, ref }: { client: HeraldClient<AdminRouter>; ref
     <section aria-labelledby={`${inputId}-title`} className="card" ref={section} tabIndex={-1}>
       <h2 id={`${inputId}-title`}>Look up a connection or user</h2>
       <form onSubmit={lookUp} className="lookup__form">
-        <label htmlFor={inputId}>Connection id or user (or the start of one)</label>
+        <label htmlFor={inputId}>Name, user key or connection id</label>
         <input
           id={inputId}
           value={query}
           onChange={(event) => setQuery(event.target.value)}
-          placeholder="c12, u_3f, node-a/ or *"
+          placeholder="Ada, u_3f, c12, node-a/ or *"
           aria-describedby={`${inputId}-hint`}
         />
         <button type="submit" className="button" disabled={busy}>
@@ -107,8 +108,8 @@ export function Lookup({ client, ref }: { client: HeraldClient<AdminRouter>; ref
           List all
         </button>
         <p id={`${inputId}-hint`} className="lookup__hint">
-          A connection id or user key, or its first characters; <code>node-a/</code> lists one node’s connections, <code>*</code> every node’s (50 per node
-          at most).
+          Any part of a display name, or the first characters of a user key or connection id (<code>c</code> WebSocket, <code>h</code> HTTP event
+          stream); <code>node-a/</code> lists one node’s connections, <code>*</code> every node’s (50 per node at most).
         </p>
       </form>
       {message ? <p role="status">{message}</p> : null}
@@ -121,10 +122,12 @@ export function Lookup({ client, ref }: { client: HeraldClient<AdminRouter>; ref
               <thead>
                 <tr>
                   <th scope="col">Connection</th>
+                  <th scope="col">Transport</th>
                   <th scope="col">User</th>
                   <th scope="col">Address</th>
-                  <th scope="col">Connected</th>
+                  <th scope="col">Connected since</th>
                   <th scope="col">Subscriptions</th>
+                  <th scope="col" className="number">Bytes in / out</th>
                   <th scope="col">Action</th>
                 </tr>
               </thead>
@@ -134,10 +137,22 @@ export function Lookup({ client, ref }: { client: HeraldClient<AdminRouter>; ref
                     <th scope="row" className="mono">
                       {connection.nodeId}/{connection.connectionId}
                     </th>
-                    <td>{connection.userKey ?? 'anonymous'}</td>
+                    <td data-column="transport">{connection.transport === 'websocket' ? 'WebSocket' : 'HTTP event stream'}</td>
+                    <td data-column="user">
+                      {connection.displayName ? (
+                        <>
+                          {connection.displayName} <span className="mono muted">({connection.userKey})</span>
+                        </>
+                      ) : (
+                        (connection.userKey ?? 'anonymous')
+                      )}
+                    </td>
                     <td className="mono">{connection.address}</td>
                     <td>{formatTime(connection.connectedAt)}</td>
                     <td>{connection.subscriptions.length === 0 ? 'none' : connection.subscriptions.join(', ')}</td>
+                    <td className="number" data-column="bytes">
+                      {formatBytes(connection.bytesIn)} / {formatBytes(connection.bytesOut)}
+                    </td>
                     <td>
                       {connection.userKey ? (
                         <button type="button" className="button button--danger" onClick={() => void revoke(connection.userKey as string)}>

@@ -18,6 +18,7 @@ export function NodesTable({ nodes, onBrowse }: { nodes: readonly NodeView[]; on
               <th scope="col" className="number">Subscriptions</th>
               <th scope="col" className="number">Event-loop delay (p99)</th>
               <th scope="col" className="number">Memory (RSS / heap)</th>
+              <th scope="col" className="number">Bytes in / out per second</th>
               <th scope="col">Connections list</th>
             </tr>
           </thead>
@@ -36,6 +37,9 @@ export function NodesTable({ nodes, onBrowse }: { nodes: readonly NodeView[]; on
                 <td className="number">{formatMs(node.eventLoopDelayMs.p99)}</td>
                 <td className="number">
                   {formatBytes(node.memory.rssBytes)} / {formatBytes(node.memory.heapUsedBytes)}
+                </td>
+                <td className="number" data-column="bytes">
+                  {formatBytes(node.bytesInPerSecond)} / {formatBytes(node.bytesOutPerSecond)}
                 </td>
                 <td>
                   <button type="button" className="button button--quiet" onClick={() => onBrowse(node.nodeId)}>

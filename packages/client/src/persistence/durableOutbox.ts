@@ -198,10 +198,14 @@ export class DurableOutbox implements Outbox {
     for (const { observer } of this.#early) observer.error(closed);
     this.#early.clear();
     this.#entries.close(closed);
-    await this.ready.catch(() => undefined);
-    await stopped;
-    await this.#entries.drained();
-    await this.#locks.releaseAll();
+    try {
+      await this.ready.catch(() => undefined);
+      await stopped;
+      await this.#entries.drained();
+    } finally {
+      // Whatever failed above, the locks go back: the next client on this storage takes the entries over.
+      await this.#locks.releaseAll();
+    }
   }
 
   /** Takes this client's owner lock, then the store's next epoch. */

@@ -47,6 +47,29 @@ interface WebLocks {
   request(name: string, options: { ifAvailable: boolean }, callback: (lock: object | null) => Promise<void> | void): Promise<unknown>;
 }
 
+/**
+ * The releases under way in this page, by lock name. A lock's callback
+ * settling only starts its release: the request's promise resolves once the
+ * lock manager has let it go, and until then an `ifAvailable` request for it
+ * (a client made right after another closed, in the same tab) is refused.
+ */
+const releasing = new Map<string, Promise<unknown>>();
+
+/** Lets the lock go and resolves once it is free (the Web Locks request's promise settles after the release). */
+async function releaseLock(lockName: string, settle: () => void, request: Promise<unknown>): Promise<void> {
+  settle();
+  const done = request.then(
+    () => undefined,
+    () => undefined,
+  );
+  releasing.set(lockName, done);
+  try {
+    await done;
+  } finally {
+    if (releasing.get(lockName) === done) releasing.delete(lockName);
+  }
+}
+
 /** A `HeraldStorage` in IndexedDB, with Web Locks. Pages without `navigator.locks` (an insecure context) are refused. */
 export function indexedDbStorage(options: IndexedDbStorageOptions = {}): HeraldStorage {
   const database = options.database ?? indexedDbStorageDefaults.database;
@@ -78,24 +101,30 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): HeraldS
       );
       return `IndexedDB ${database}, key ${aside}`;
     },
-    tryLock(name) {
+    async tryLock(name) {
       const locks = (globalThis.navigator as { locks?: WebLocks } | undefined)?.locks;
       if (!locks) {
-        return Promise.reject(
-          new Error('indexedDbStorage needs the Web Locks API (navigator.locks), which browsers offer on https:// and http://localhost pages only'),
-        );
+        throw new Error('indexedDbStorage needs the Web Locks API (navigator.locks), which browsers offer on https:// and http://localhost pages only');
       }
+      const lockName = `herald:${name}`;
+      // A client of this page closed a moment ago: its release is not done until the lock manager says so.
+      await releasing.get(lockName);
       return new Promise((resolve, reject) => {
-        locks
-          .request(`herald:${name}`, { ifAvailable: true }, (lock) => {
-            if (!lock) {
-              resolve(null);
-              return;
-            }
-            // The lock is held until the promise the callback returned settles.
-            return new Promise<void>((release) => resolve(async () => release()));
-          })
-          .catch(reject);
+        let held = false;
+        const request = locks.request(lockName, { ifAvailable: true }, (lock) => {
+          if (!lock) {
+            resolve(null);
+            return;
+          }
+          // The lock is held until the promise the callback returned settles.
+          return new Promise<void>((settle) => {
+            held = true;
+            resolve(() => releaseLock(lockName, settle, request));
+          });
+        });
+        request.catch((error: unknown) => {
+          if (!held) reject(error instanceof Error ? error : new Error(String(error)));
+        });
       });
     },
   };

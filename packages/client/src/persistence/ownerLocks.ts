@@ -81,10 +81,17 @@ export class OwnerLocks {
       .catch((error: unknown) => this.#onError(asError(error)));
   }
 
-  /** Gives back every lock held, this client's own included. */
+  /**
+   * Gives back every lock held, this client's own included, each even when
+   * giving back another failed (a lock kept by a closed client would stop
+   * every later client from sending its owner's entries); the first failure
+   * is thrown once all were tried.
+   */
   async releaseAll(): Promise<void> {
     const holds = [...this.#holds.values()];
     this.#holds.clear();
-    for (const hold of holds) await hold.release?.();
+    const results = await Promise.allSettled(holds.map(async (hold) => hold.release?.()));
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw asError(failed.reason);
   }
 }

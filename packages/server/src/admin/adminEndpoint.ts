@@ -15,12 +15,13 @@ import { createCallPath } from '../callPath.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress } from '../transport/clientAddress.js';
 import type { RequestGate } from '../transport/gate.js';
-import type { ConnectionSummary } from '../ws/summary.js';
+import type { ConnectionSummary, LookupFields } from '../ws/summary.js';
 import { ConnectionHandler } from '../ws/handler.js';
 import { ClusterStats } from './clusterStats.js';
 import { ConnectionLookups } from './lookups.js';
 import { NodeStats } from './nodeStats.js';
-import { createAdminRouter, type AdminRouter } from './router.js';
+import { readChannelDetail } from './channelDetail.js';
+import { createAdminRouter, type AdminRouter, type AdminRouterDeps } from './router.js';
 
 /**
  * The prebuilt page: `packages/server/dist-admin/`, two levels up from this
@@ -53,7 +54,7 @@ export interface AdminSources {
   readonly metrics: ServerMetrics;
   readonly connectionCount: () => number;
   readonly isDraining: () => boolean;
-  readonly describeConnections: (matches: (connectionId: string, userKey: string | null) => boolean, limit: number) => ConnectionSummary[];
+  readonly describeConnections: (matches: (fields: LookupFields) => boolean, limit: number) => ConnectionSummary[];
   readonly revoke: (userKey: string, reason: string) => Promise<void>;
 }
 
@@ -78,12 +79,13 @@ export class AdminEndpoint {
     private readonly admin: ResolvedAdmin,
     private readonly cluster: ClusterStats,
     private readonly lookups: ConnectionLookups,
+    channel: AdminRouterDeps['channel'],
     private readonly serveStatic: StaticHandler | null,
     revoke: AdminSources['revoke'],
   ) {
     this.socketPath = `${admin.path}/ws`;
     this.apiPath = `${admin.path}/api/cluster`;
-    const router = createAdminRouter({ cluster, lookups, revoke });
+    const router = createAdminRouter({ cluster, lookups, channel, revoke });
     // The same call path as the app's doors, with the admin router and its own authentication.
     const adminConfig: ServerConfig<AdminRouter> = {
       ...config,
@@ -114,14 +116,21 @@ export class AdminEndpoint {
       channels: internals ?? null,
     });
     const cluster = new ClusterStats(stats, broker, { nodeId: sources.nodeId, intervalMs: admin.intervalMs, onError });
-    const lookups = new ConnectionLookups(broker, { nodeId: sources.nodeId, describe: sources.describeConnections, onError });
+    const lookups = new ConnectionLookups(broker, {
+      nodeId: sources.nodeId,
+      describe: sources.describeConnections,
+      subscribers: (topic) => localSubscribers(internals?.fanout.topicStats() ?? [], topic),
+      onError,
+    });
     await lookups.start();
     await cluster.start();
     const serveStatic = await staticHandler();
     if (!serveStatic) {
       config.logger.warn({ event: 'admin.page_missing', dir: adminPageDir() }, 'the admin page is not built; its router is served, the page answers 503');
     }
-    return new AdminEndpoint(config, admin, cluster, lookups, serveStatic, sources.revoke);
+    const channel = (topic: string, nodeIds: readonly string[], timeoutMs: number) =>
+      readChannelDetail(topic, { broker, retentions: internals?.retentions ?? new Map(), subscribers: (wanted) => lookups.subscribers(wanted, nodeIds, timeoutMs) });
+    return new AdminEndpoint(config, admin, cluster, lookups, channel, serveStatic, sources.revoke);
   }
 
   /** Whether an upgrade request is for the admin socket (its path). */
@@ -247,4 +256,10 @@ function listed(sirv: typeof Sirv): StaticHandler {
       res.setHeader('X-Frame-Options', 'DENY');
     },
   });
+}
+
+/** The local subscribers of `topic` among a fan-out's topics (0 when it has none here). */
+function localSubscribers(topics: Iterable<{ readonly topic: string; readonly subscribers: number }>, topic: string): number {
+  for (const figures of topics) if (figures.topic === topic) return figures.subscribers;
+  return 0;
 }

@@ -1,5 +1,6 @@
 import type { Broker, Unsubscribe } from '../brokers/broker.js';
 import { CHART_WINDOW_MS, type ChannelView, type ClusterSample, type ClusterView, type NodeRates, type NodeSnapshot, type TopicFigures } from './figures.js';
+import { CLUSTER_EVENT_CAPACITY, EventRing, type AdminEvent } from './eventLog.js';
 import type { NodeStats } from './nodeStats.js';
 
 /**
@@ -13,6 +14,9 @@ const RETENTION = { size: 50, ttlMs: 10_000 } as const;
 
 /** A node whose last snapshot is older than this many of its intervals has left the view. */
 const EXPIRY_INTERVALS = 2.5;
+
+/** Events in each view (the newest of the cluster's log). */
+const EVENTS_PER_VIEW = 50;
 
 /** Topics in each of the view's channel lists. */
 const CHANNELS_PER_LIST = 10;
@@ -37,6 +41,9 @@ export class ClusterStats {
   private readonly watchers = new Set<() => void>();
   /** One sample per interval, oldest first, for `CHART_WINDOW_MS`: the charts reach back before the page opened. */
   private readonly history: ClusterSample[] = [];
+  /** Every node's events as their snapshots bring them, newest first when read. */
+  private readonly events = new EventRing<AdminEvent>(CLUSTER_EVENT_CAPACITY);
+  private eventsLost = 0;
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: Unsubscribe | null = null;
 
@@ -121,6 +128,8 @@ export class ClusterStats {
         memory: s.memory,
         draining: s.draining,
         ageMs: Math.max(0, now - (this.nodes.get(s.nodeId)?.receivedAt ?? now)),
+        bytesInPerSecond: s.rates.bytesIn ?? 0,
+        bytesOutPerSecond: s.rates.bytesOut ?? 0,
       })),
       totals: {
         connections: sum(snapshots, (s) => s.connections),
@@ -129,6 +138,9 @@ export class ClusterStats {
       },
       channelsBySubscribers,
       channelsByMessages,
+      // Arrival order is per node, an interval apart: the log reads by time.
+      events: this.events.newest(EVENTS_PER_VIEW).sort((a, b) => b.at - a.at),
+      eventsLost: this.eventsLost,
     };
   }
 
@@ -149,6 +161,7 @@ export class ClusterStats {
     const snapshot = this.stats.snapshot();
     // This node's own figures count at once, without the broker round trip.
     this.nodes.set(snapshot.nodeId, { snapshot, receivedAt: Date.now() });
+    this.collect(snapshot);
     if (this.broker) void this.publish({ type: 'snapshot', snapshot });
     this.record(snapshot.at);
     for (const watcher of this.watchers) watcher();
@@ -193,6 +206,14 @@ export class ClusterStats {
     }
     if (message.snapshot.nodeId === this.settings.nodeId) return;
     this.nodes.set(message.snapshot.nodeId, { snapshot: message.snapshot, receivedAt: Date.now() });
+    this.collect(message.snapshot);
+  }
+
+  /** A snapshot's events join the cluster's log (a node of an older version sends none). */
+  private collect(snapshot: NodeSnapshot): void {
+    const { events, eventsLost } = snapshot;
+    if (Array.isArray(events)) for (const event of events) this.events.push({ ...event, nodeId: snapshot.nodeId });
+    if (typeof eventsLost === 'number') this.eventsLost += eventsLost;
   }
 
   private async channelView(figures: { topic: string; subscribers: number; messagesPerSecond: number }): Promise<ChannelView> {
@@ -234,6 +255,8 @@ function sumRates(rates: readonly NodeRates[]): NodeRates {
     published: total((r) => r.published),
     delivered: total((r) => r.delivered),
     slowConsumerCloses: total((r) => r.slowConsumerCloses),
+    bytesIn: total((r) => r.bytesIn ?? 0),
+    bytesOut: total((r) => r.bytesOut ?? 0),
     reconnects: total((r) => r.reconnects),
     refusals,
   };

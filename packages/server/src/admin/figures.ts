@@ -4,6 +4,8 @@
  * cluster view the admin router streams (`ClusterView`), built from the
  * snapshots of every node heard from recently.
  */
+import type { AdminEvent } from './eventLog.js';
+import type { ServerEvent } from '../observability/serverEvents.js';
 
 /** Per second, over the node's last interval. */
 export interface NodeRates {
@@ -14,6 +16,9 @@ export interface NodeRates {
   /** WebSocket frames this node sent (channel deliveries, answers, pings). */
   readonly delivered: number;
   readonly slowConsumerCloses: number;
+  /** Bytes of WebSocket frames received and sent (before compression). */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
   /** Channel streams opened with a position to resume after: clients back from a reconnect. */
   readonly reconnects: number;
   /** Refusals by reason (only the reasons that refused something). */
@@ -44,6 +49,10 @@ export interface NodeSnapshot {
   readonly rates: NodeRates;
   /** The node's busiest topics, by subscribers and by messages per second. */
   readonly topics: readonly TopicFigures[];
+  /** Its events since its previous snapshot, oldest first (at most `NODE_EVENT_CAPACITY`). */
+  readonly events: readonly ServerEvent[];
+  /** Events it let go since its previous snapshot (more than `NODE_EVENT_CAPACITY` in one interval). */
+  readonly eventsLost: number;
 }
 
 /** One node as the page lists it. */
@@ -57,6 +66,9 @@ export interface NodeView {
   readonly draining: boolean;
   /** How long ago its last snapshot arrived, in ms. */
   readonly ageMs: number;
+  /** Bytes per second received and sent over its last interval (WebSocket frames, before compression). */
+  readonly bytesInPerSecond: number;
+  readonly bytesOutPerSecond: number;
 }
 
 /** One topic over the cluster. */
@@ -83,6 +95,10 @@ export interface ClusterView {
   readonly channelsBySubscribers: readonly ChannelView[];
   /** The busiest topics by messages per second, most first. */
   readonly channelsByMessages: readonly ChannelView[];
+  /** The cluster's latest events (connects, refusals, revocations, slow consumers), newest first. */
+  readonly events: readonly AdminEvent[];
+  /** Events the nodes let go since this node started (a node's burst over `NODE_EVENT_CAPACITY` per interval). */
+  readonly eventsLost: number;
 }
 
 /** How far back the admin page's charts reach: `ClusterStats` keeps one sample per interval for this long. */

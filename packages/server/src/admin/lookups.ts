@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, Unsubscribe } from '../brokers/broker.js';
-import type { ConnectionSummary } from '../ws/summary.js';
+import type { ConnectionSummary, LookupFields } from '../ws/summary.js';
 
 /** The broker topic lookups and their answers travel on (not a channel topic: see `STATS_TOPIC`). */
 export const LOOKUP_TOPIC = '#herald/admin-lookup';
@@ -14,15 +14,27 @@ export interface FoundConnection extends ConnectionSummary {
   readonly nodeId: string;
 }
 
+/** What a node is asked: the connections a query names, or how many local subscribers a topic has. */
+type Question = { readonly kind: 'connections'; readonly query: string } | { readonly kind: 'subscribers'; readonly topic: string };
+
+/** A node's answer to a `Question` of the same kind. */
+type Answer = { readonly kind: 'connections'; readonly connections: ConnectionSummary[] } | { readonly kind: 'subscribers'; readonly subscribers: number };
+
 type LookupMessage =
-  | { readonly type: 'ask'; readonly requestId: string; readonly query: string }
-  | { readonly type: 'answer'; readonly requestId: string; readonly nodeId: string; readonly connections: ConnectionSummary[] };
+  | { readonly type: 'ask'; readonly requestId: string; readonly question: Question }
+  | { readonly type: 'answer'; readonly requestId: string; readonly nodeId: string; readonly answer: Answer };
 
 interface Pending {
-  readonly found: FoundConnection[];
+  readonly answers: { nodeId: string; answer: Answer }[];
   readonly answered: Set<string>;
   readonly expected: ReadonlySet<string>;
   readonly done: () => void;
+}
+
+/** A topic's local subscribers on one node. */
+export interface NodeSubscribers {
+  readonly nodeId: string;
+  readonly subscribers: number;
 }
 
 /** Lists every connection (up to `MAX_PER_NODE` per node): browsing, not searching. */
@@ -30,36 +42,40 @@ export const LOOKUP_ALL = '*';
 
 /**
  * Which connections a lookup `query` names on node `nodeId`, as a test over
- * connection id and user key, or null when it names none there:
+ * connection id, user key and display name, or null when it names none there:
  *
  * - `*`: every connection;
  * - `<nodeId>/` or `<nodeId>/<prefix>`: that node's connections (browse a
  *   node), or those whose id starts with `prefix`;
  * - anything else: connections whose id or user key starts with it (user
- *   keys compared without case), so `c1`, `u_3f` or `ann` find `c12`,
- *   `u_3f9c…` and `Anna`.
+ *   keys compared without case), or whose display name (`admin.displayName`)
+ *   contains it, without case: `c1`, `u_3f`, `ann` or `lovelace` find `c12`,
+ *   `u_3f9c…`, `Anna` and "Ada Lovelace".
  */
-export function lookupMatcher(query: string, nodeId: string): ((connectionId: string, userKey: string | null) => boolean) | null {
+export function lookupMatcher(query: string, nodeId: string): ((fields: LookupFields) => boolean) | null {
   if (query === LOOKUP_ALL) return () => true;
   const slash = query.lastIndexOf('/');
   if (slash > 0) {
     if (query.slice(0, slash) !== nodeId) return null;
     const prefix = query.slice(slash + 1);
-    return (connectionId) => connectionId.startsWith(prefix);
+    return ({ connectionId }) => connectionId.startsWith(prefix);
   }
   const lower = query.toLowerCase();
-  return (connectionId, userKey) => connectionId.startsWith(query) || (userKey !== null && userKey.toLowerCase().startsWith(lower));
+  return ({ connectionId, userKey, displayName }) =>
+    connectionId.startsWith(query) ||
+    (userKey !== null && userKey.toLowerCase().startsWith(lower)) ||
+    (displayName !== null && displayName.toLowerCase().includes(lower));
 }
 
-/** Exact matches of `query` (the id or the user key itself) before prefix matches. */
+/** Exact matches of `query` (the id, the user key or the display name itself) before the others. */
 function exactness(connection: FoundConnection, query: string): number {
   const wanted = query.slice(query.lastIndexOf('/') + 1);
-  return connection.connectionId === wanted || connection.userKey === query ? 0 : 1;
+  const lower = query.toLowerCase();
+  return connection.connectionId === wanted || connection.userKey === query || connection.displayName?.toLowerCase() === lower ? 0 : 1;
 }
 
 /**
- * Finds connections by id or user key, or a prefix of either (see
- * `lookupMatcher`), on every node: the asking node publishes the question on `LOOKUP_TOPIC`,
+ * Finds connections by id, user key or display name (see `lookupMatcher`), on every node: the asking node publishes the question on `LOOKUP_TOPIC`,
  * each node answers with what it holds, and the lookup resolves once every
  * live node answered or `timeoutMs` passed.
  */
@@ -71,7 +87,9 @@ export class ConnectionLookups {
     private readonly broker: Broker | null,
     private readonly settings: {
       readonly nodeId: string;
-      readonly describe: (matches: (connectionId: string, userKey: string | null) => boolean, limit: number) => ConnectionSummary[];
+      readonly describe: (matches: (fields: LookupFields) => boolean, limit: number) => ConnectionSummary[];
+      /** This node's local subscribers of `topic` (0 when it has none). */
+      readonly subscribers: (topic: string) => number;
       readonly onError: (error: unknown) => void;
     },
   ) {}
@@ -86,21 +104,39 @@ export class ConnectionLookups {
 
   /** The connections matching `query` on the nodes `nodeIds` (the live ones), waiting at most `timeoutMs` for their answers. */
   async find(query: string, nodeIds: readonly string[], timeoutMs: number): Promise<FoundConnection[]> {
-    if (!this.broker) return this.sorted(this.local(query).map((summary) => ({ ...summary, nodeId: this.settings.nodeId })), query);
+    const found: FoundConnection[] = [];
+    for (const { nodeId, answer } of await this.ask({ kind: 'connections', query }, nodeIds, timeoutMs)) {
+      if (answer.kind === 'connections') for (const connection of answer.connections) found.push({ ...connection, nodeId });
+    }
+    return this.sorted(found, query);
+  }
+
+  /** The local subscribers of `topic` on each node of `nodeIds` that answered within `timeoutMs`, by node id. */
+  async subscribers(topic: string, nodeIds: readonly string[], timeoutMs: number): Promise<NodeSubscribers[]> {
+    const counts: NodeSubscribers[] = [];
+    for (const { nodeId, answer } of await this.ask({ kind: 'subscribers', topic }, nodeIds, timeoutMs)) {
+      if (answer.kind === 'subscribers') counts.push({ nodeId, subscribers: answer.subscribers });
+    }
+    return counts.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+  }
+
+  /** Asks every node (this one answers too, through the broker); resolves once every node of `nodeIds` answered or `timeoutMs` passed. */
+  private async ask(question: Question, nodeIds: readonly string[], timeoutMs: number): Promise<{ nodeId: string; answer: Answer }[]> {
+    if (!this.broker) return [{ nodeId: this.settings.nodeId, answer: this.answer(question) }];
     const requestId = randomUUID();
     let timer: NodeJS.Timeout | undefined;
-    const found: FoundConnection[] = [];
+    const answers: { nodeId: string; answer: Answer }[] = [];
     await new Promise<void>((resolve) => {
-      this.pending.set(requestId, { found, answered: new Set(), expected: new Set(nodeIds), done: resolve });
+      this.pending.set(requestId, { answers, answered: new Set(), expected: new Set(nodeIds), done: resolve });
       timer = setTimeout(resolve, timeoutMs);
-      this.publish({ type: 'ask', requestId, query }).catch((error: unknown) => {
+      this.publish({ type: 'ask', requestId, question }).catch((error: unknown) => {
         this.settings.onError(error);
         resolve();
       });
     });
     clearTimeout(timer);
     this.pending.delete(requestId);
-    return this.sorted(found, query);
+    return answers;
   }
 
   private sorted(found: FoundConnection[], query: string): FoundConnection[] {
@@ -115,9 +151,10 @@ export class ConnectionLookups {
     await unsubscribe?.();
   }
 
-  private local(query: string): ConnectionSummary[] {
-    const matches = lookupMatcher(query, this.settings.nodeId);
-    return matches ? this.settings.describe(matches, MAX_PER_NODE) : [];
+  private answer(question: Question): Answer {
+    if (question.kind === 'subscribers') return { kind: 'subscribers', subscribers: this.settings.subscribers(question.topic) };
+    const matches = lookupMatcher(question.query, this.settings.nodeId);
+    return { kind: 'connections', connections: matches ? this.settings.describe(matches, MAX_PER_NODE) : [] };
   }
 
   private receive(data: string): void {
@@ -128,16 +165,18 @@ export class ConnectionLookups {
       this.settings.onError(error);
       return;
     }
-    if (message.type === 'ask' && typeof message.query === 'string') {
-      const connections = this.local(message.query);
-      this.publish({ type: 'answer', requestId: message.requestId, nodeId: this.settings.nodeId, connections }).catch(this.settings.onError);
+    if (message.type === 'ask') {
+      const { question } = message;
+      const known = (question?.kind === 'connections' && typeof question.query === 'string') || (question?.kind === 'subscribers' && typeof question.topic === 'string');
+      if (!known) return; // a newer node's question this one cannot answer: it times out there
+      this.publish({ type: 'answer', requestId: message.requestId, nodeId: this.settings.nodeId, answer: this.answer(question) }).catch(this.settings.onError);
       return;
     }
     if (message.type !== 'answer') return;
     const pending = this.pending.get(message.requestId);
     if (!pending || pending.answered.has(message.nodeId)) return;
     pending.answered.add(message.nodeId);
-    for (const connection of message.connections) pending.found.push({ ...connection, nodeId: message.nodeId });
+    pending.answers.push({ nodeId: message.nodeId, answer: message.answer });
     if ([...pending.expected].every((nodeId) => pending.answered.has(nodeId))) pending.done();
   }
 

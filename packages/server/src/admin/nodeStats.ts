@@ -2,6 +2,8 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { RefusalReason } from '../errors.js';
 import type { FanoutRegistry } from '../channels/fanout.js';
 import type { ServerMetrics } from '../observability/metrics.js';
+import type { ServerEvent } from '../observability/serverEvents.js';
+import { EventRing, NODE_EVENT_CAPACITY } from './eventLog.js';
 import type { NodeSnapshot, TopicFigures } from './figures.js';
 
 /** Topics a node reports: its busiest by subscribers, and by messages per second. */
@@ -28,6 +30,8 @@ interface Counters {
   readonly published: number;
   readonly delivered: number;
   readonly slowConsumerCloses: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
   readonly resumed: number;
   readonly refusals: ReadonlyMap<string, number>;
 }
@@ -41,10 +45,14 @@ export class NodeStats {
   private readonly delay: IntervalHistogram;
   private previous: Counters;
   private previousTopics = new Map<string, number>();
+  /** This node's events since its last snapshot (the `ServerEvents` of its metrics, while the page is on). */
+  private readonly events = new EventRing<ServerEvent>(NODE_EVENT_CAPACITY);
+  private readonly stopListening: () => void;
 
   constructor(private readonly sources: NodeSources) {
     this.delay = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
     this.delay.enable();
+    this.stopListening = sources.metrics.events.listen((event) => this.events.push(event));
     this.previous = this.counters(Date.now());
   }
 
@@ -61,6 +69,7 @@ export class NodeStats {
     }
     const delay = this.delay;
     const memory = process.memoryUsage();
+    const events = this.events.take();
     const snapshot: NodeSnapshot = {
       nodeId: sources.nodeId,
       startedAt: sources.startedAt,
@@ -78,10 +87,14 @@ export class NodeStats {
         published: rate(current.published, before.published),
         delivered: rate(current.delivered, before.delivered),
         slowConsumerCloses: rate(current.slowConsumerCloses, before.slowConsumerCloses),
+        bytesIn: rate(current.bytesIn, before.bytesIn),
+        bytesOut: rate(current.bytesOut, before.bytesOut),
         reconnects: rate(current.resumed, before.resumed),
         refusals,
       },
       topics: this.topics(seconds),
+      events: events.items,
+      eventsLost: events.lost,
     };
     delay.reset();
     this.previous = current;
@@ -90,6 +103,7 @@ export class NodeStats {
 
   stop(): void {
     this.delay.disable();
+    this.stopListening();
   }
 
   private counters(at: number): Counters {
@@ -106,6 +120,8 @@ export class NodeStats {
       published: channels?.counts.published ?? 0,
       delivered: metrics.framesOut,
       slowConsumerCloses: metrics.slowConsumerCloses,
+      bytesIn: metrics.bytesIn,
+      bytesOut: metrics.bytesOut,
       resumed: channels?.counts.resumed ?? 0,
       refusals,
     };

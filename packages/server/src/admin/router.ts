@@ -2,6 +2,7 @@ import { initTRPC } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import { z } from 'zod';
 import { heraldErrorFormatter } from '../errors.js';
+import type { ChannelDetail } from './channelDetail.js';
 import type { ClusterSample, ClusterView, NodeSnapshot } from './figures.js';
 import type { FoundConnection } from './lookups.js';
 
@@ -23,6 +24,8 @@ export interface AdminRouterDeps {
     samples(): ClusterSample[];
   };
   readonly lookups: { find(query: string, nodeIds: readonly string[], timeoutMs: number): Promise<FoundConnection[]> };
+  /** One topic's detail (`readChannelDetail`), its subscribers asked of the nodes `nodeIds`. */
+  readonly channel: (topic: string, nodeIds: readonly string[], timeoutMs: number) => Promise<ChannelDetail>;
   /** `server.disconnectUser`: through the broker, on every node. */
   readonly revoke: (userKey: string, reason: string) => Promise<void>;
 }
@@ -33,7 +36,7 @@ const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter, i
 /**
  * The admin page's router, served on its own WebSocket (`${admin.path}/ws`)
  * to callers that passed `admin.authenticate`: the cluster's figures as a
- * stream, one interval apart, connection lookup and revoke.
+ * stream, one interval apart, connection lookup, channel detail and revoke.
  */
 export function createAdminRouter(deps: AdminRouterDeps) {
   return t.router({
@@ -68,14 +71,22 @@ export function createAdminRouter(deps: AdminRouterDeps) {
     history: t.procedure.query((): ClusterSample[] => deps.cluster.samples()),
     /**
      * Connections on every live node by id or user key, or a prefix of either
-     * (`c1`, `u_3f`, `ann`); `<nodeId>/` lists one node's, `*` everyone's
-     * (at most 50 per node; `lookupMatcher`).
+     * (`c1`, `u_3f`, `ann`), or any part of a display name (`admin.displayName`);
+     * `<nodeId>/` lists one node's, `*` everyone's (at most 50 per node;
+     * `lookupMatcher`). WebSockets and HTTP event streams alike.
      */
     lookup: t.procedure
       .input(z.object({ query: z.string().trim().min(1).max(256) }))
       .query(({ input }): Promise<FoundConnection[]> => {
         const nodeIds = deps.cluster.snapshots().map((snapshot) => snapshot.nodeId);
         return deps.lookups.find(input.query, nodeIds, LOOKUP_TIMEOUT_MS);
+      }),
+    /** One topic (`<channel>:<key>`): subscribers per node, presence members, the newest messages of its history. */
+    channel: t.procedure
+      .input(z.object({ topic: z.string().trim().min(3).max(300).regex(/^[A-Za-z0-9_.-]+:/, 'a topic is <channel>:<key>, such as chat.room:general') }))
+      .query(({ input }): Promise<ChannelDetail> => {
+        const nodeIds = deps.cluster.snapshots().map((snapshot) => snapshot.nodeId);
+        return deps.channel(input.topic, nodeIds, LOOKUP_TIMEOUT_MS);
       }),
     /** Ends the user's sessions on every node (`server.disconnectUser`). */
     revoke: t.procedure

@@ -9,9 +9,21 @@ import { StreamTickets } from '../transport/streamTickets.js';
 import { errorAnswer, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
 import type { HttpExchange } from './exchange.js';
+import type { ConnectionSummary, LookupFields } from '../ws/summary.js';
 
 /** The most connection params (as JSON) a stream ticket stands for: what one issued ticket may keep in the store. */
 export const MAX_TICKET_PARAMS_BYTES = 4_096;
+
+/** An admitted event stream, as the admin page's lookup lists it. */
+interface OpenStream {
+  readonly connectionId: string;
+  readonly userKey: string | null;
+  readonly ctx: unknown;
+  readonly address: string;
+  readonly connectedAt: number;
+  readonly path: string;
+  readonly exchange: HttpExchange;
+}
 
 /**
  * Event streams (Server-Sent Events subscriptions) and the tickets that
@@ -24,6 +36,9 @@ export const MAX_TICKET_PARAMS_BYTES = 4_096;
 export class EventStreams {
   /** Open event streams by user key, for `disconnectUser`. */
   private readonly byUser = new Map<string, Set<HttpExchange>>();
+  /** Admitted streams, for the admin page's lookup. */
+  private readonly admitted = new Set<OpenStream>();
+  private numbered = 0;
   private open = 0;
   // In the broker's store when there is one, so a ticket issued here is redeemed on any node.
   private readonly tickets: StreamTickets;
@@ -44,9 +59,32 @@ export class EventStreams {
   /** Ends the streams of the user `userKey`. */
   disconnectUser(userKey: string, reason: string): void {
     for (const stream of this.byUser.get(userKey) ?? []) {
-      this.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason));
+      this.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason), { userKey, transport: 'http-stream' });
       stream.destroy();
     }
+  }
+
+  /** The admitted streams `matches` accepts, at most `limit` (the admin page's lookup); `displayNameOf` names their users. */
+  describeStreams(matches: (fields: LookupFields) => boolean, limit: number, displayNameOf: (ctx: unknown) => string | null): ConnectionSummary[] {
+    const found: ConnectionSummary[] = [];
+    for (const stream of this.admitted) {
+      if (found.length >= limit) break;
+      const displayName = stream.userKey === null ? null : displayNameOf(stream.ctx);
+      if (!matches({ connectionId: stream.connectionId, userKey: stream.userKey, displayName })) continue;
+      const { bytesIn, bytesOut } = stream.exchange.transferred();
+      found.push({
+        connectionId: stream.connectionId,
+        transport: 'http-stream',
+        userKey: stream.userKey,
+        displayName,
+        address: stream.address,
+        connectedAt: stream.connectedAt,
+        subscriptions: [stream.path],
+        bytesIn,
+        bytesOut,
+      });
+    }
+    return found;
   }
 
   /** Serves an event stream: its credentials, its slots, its budget, then tRPC's adapter. */
@@ -82,10 +120,14 @@ export class EventStreams {
       gate.refuse(
         RefusalReason.SLOW_HTTP_CLIENT,
         new HeraldError('LIMIT_EXCEEDED', `The event stream's client fell ${maxBufferedBytes} bytes behind (maxBufferedBytes); it was dropped`),
-        { address },
+        { address, userKey: admitted.userKey, transport: 'http-stream' },
       ),
     );
     if (admitted.userKey !== null) this.track(admitted.userKey, exchange);
+    const stream: OpenStream = { connectionId: `h${++this.numbered}`, userKey: admitted.userKey, ctx: admitted.ctx, address, connectedAt: Date.now(), path, exchange };
+    this.admitted.add(stream);
+    exchange.onClose(() => this.admitted.delete(stream));
+    gate.connected({ connectionId: stream.connectionId, userKey: stream.userKey, address, transport: 'http-stream' });
     await exchange.runAdapter({ ctx: admitted.ctx });
   }
 

@@ -45,4 +45,12 @@ export interface HttpExchange {
   dropUnlessTaken(timeoutMs: number, refused: () => void): void;
   /** Ends an event stream whose client falls more than `maxBufferedBytes` behind, and tells `refused`. */
   boundWrites(maxBufferedBytes: number, refused: () => void): void;
+  /** The bytes taken from the client and handed to it so far (the admin page's lookup). */
+  transferred(): Transferred;
+}
+
+/** `HttpExchange.transferred`: bytes in and out of one exchange. */
+export interface Transferred {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
 }

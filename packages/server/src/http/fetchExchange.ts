@@ -37,6 +37,8 @@ export function fetchExchange<TRouter extends AnyRouter>(settings: AdapterSettin
   const closers: (() => void)[] = [];
   let closed = false;
   let answered = false;
+  let bytesIn = 0;
+  let bytesOut = 0;
   let deadline: { readonly timeoutMs: number; readonly refused: () => void } | null = null;
   let stop: ((reason: Error) => void) | null = null;
   let settle!: (response: Response) => void;
@@ -91,6 +93,7 @@ export function fetchExchange<TRouter extends AnyRouter>(settings: AdapterSettin
             controller.close();
             close();
           } else {
+            bytesOut += next.value.byteLength;
             controller.enqueue(next.value);
           }
         } catch (cause) {
@@ -128,6 +131,7 @@ export function fetchExchange<TRouter extends AnyRouter>(settings: AdapterSettin
       if (refusal === null && request.body !== null) {
         // tRPC's fetch adapter reads the body whole, unbounded: it gets it read here, within maxPayloadBytes.
         const text = await readBody(request, maxPayloadBytes);
+        if (text !== null) bytesIn += Buffer.byteLength(text);
         if (text === null) refusal = new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `The request body is over ${maxPayloadBytes} bytes (maxPayloadBytes); send less` });
         else req = new Request(request.url, { method: request.method, headers: request.headers, body: text, signal: request.signal });
       }
@@ -143,7 +147,11 @@ export function fetchExchange<TRouter extends AnyRouter>(settings: AdapterSettin
       });
       deliver(answer);
     },
-    readBody: (maxBytes) => readBody(request, maxBytes),
+    readBody: async (maxBytes) => {
+      const text = await readBody(request, maxBytes);
+      if (text !== null) bytesIn += Buffer.byteLength(text);
+      return text;
+    },
     onClose(then) {
       if (closed) then();
       else closers.push(then);
@@ -158,6 +166,8 @@ export function fetchExchange<TRouter extends AnyRouter>(settings: AdapterSettin
     boundWrites() {
       // Nothing to count: see above (event streams are pulled).
     },
+    // The bodies as they pass through here (the runtime's own framing and headers are not seen).
+    transferred: () => ({ bytesIn, bytesOut }),
   };
   return { exchange, response };
 }

@@ -49,6 +49,8 @@ export function nodeExchange<TRouter extends AnyRouter>(
     destroy: () => res.destroy(),
     dropUnlessTaken: (timeoutMs, refused) => dropUnlessTaken(res, timeoutMs, refused),
     boundWrites: (maxBufferedBytes, refused) => boundWrites(res, maxBufferedBytes, refused),
+    // The socket's counts: a kept-alive socket's earlier requests included.
+    transferred: () => ({ bytesIn: req.socket.bytesRead, bytesOut: req.socket.bytesWritten }),
   };
 }
 

@@ -33,6 +33,8 @@ export interface TrpcHttpHandler {
   disconnectUser(userKey: string, reason: string): void;
   /** Ends the fetch requests not finished yet (event streams end; their clients reconnect). */
   endFetches(): void;
+  /** The event streams `matches` accepts, at most `limit` (the admin page's lookup). */
+  describeStreams: EventStreams['describeStreams'];
 }
 
 /** What the HTTP door runs on: the server's gate and call runner, and the proxy-header warning. */
@@ -188,6 +190,7 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     endFetches() {
       for (const exchange of fetches) exchange.destroy();
     },
+    describeStreams: (matches, limit, displayNameOf) => streams.describeStreams(matches, limit, displayNameOf),
     handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = pathUnder(url.pathname);

@@ -2,6 +2,7 @@ import type * as PromClientModule from 'prom-client';
 import type { Histogram, Registry } from 'prom-client';
 import { RefusalReason } from '../errors.js';
 import type { MetricsRegistry } from '../options.js';
+import { ServerEvents } from './serverEvents.js';
 
 /** prom-client's module, as `loadPromClient` imports it. */
 export type PromClient = typeof PromClientModule;
@@ -52,6 +53,8 @@ export class ServerMetrics {
   bytesIn = 0;
   bytesOut = 0;
   slowConsumerCloses = 0;
+  /** Connects, refusals, revocations and slow consumers, for the admin page's event log. */
+  readonly events = new ServerEvents();
   private readonly errors = new Map<string, number>();
   private readonly refusals = new Map<string, number>();
   private readonly latency: Histogram | null;

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Identity } from '../auth/identity.js';
 import { HeraldError, RefusalReason } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
+import type { ConnectionTransport } from '../observability/serverEvents.js';
 import { isThenable } from '../thenable.js';
 import { Admission, ANONYMOUS, isRefusal, type AdmissionSettings, type ConnectionParams } from './admission.js';
 import type { OriginCheck } from './clientAddress.js';
@@ -22,6 +23,15 @@ export function newConnectionId(): string {
 }
 
 /** A request or connection turned away: why (the metrics label), and what its caller is told, naming what to do. */
+/** What a refusal is about, for its log line and the admin page's event log (each field when the door knows it). */
+export interface RefusalDetail {
+  readonly address?: string;
+  readonly origin?: string;
+  readonly connectionId?: string;
+  readonly userKey?: string | null;
+  readonly transport?: ConnectionTransport;
+}
+
 export interface Refusal {
   readonly reason: RefusalReason;
   readonly error: TRPCError;
@@ -134,10 +144,30 @@ export class RequestGate {
   }
 
   /** A refusal for `reason`, counted: for what a door detects itself (a params timeout, an oversized frame). */
-  refuse(reason: RefusalReason, error: TRPCError, detail?: { readonly address?: string; readonly origin?: string }): Refusal {
+  refuse(reason: RefusalReason, error: TRPCError, detail?: RefusalDetail): Refusal {
     this.settings.metrics.refusal(reason);
     this.log.refused(reason, error.message, detail);
+    this.settings.metrics.events.emit(() => ({
+      kind: reason === RefusalReason.REVOKED ? 'revocation' : reason === RefusalReason.SLOW_HTTP_CLIENT ? 'slow-consumer' : 'refusal',
+      reason,
+      connectionId: detail?.connectionId ?? null,
+      userKey: detail?.userKey ?? null,
+      address: detail?.address ?? null,
+      transport: detail?.transport ?? null,
+    }));
     return { reason, error };
+  }
+
+  /** A connection (a WebSocket, an event stream) was admitted: told to the admin page's event log. */
+  connected(detail: RefusalDetail): void {
+    this.settings.metrics.events.emit(() => ({
+      kind: 'connect',
+      reason: null,
+      connectionId: detail.connectionId ?? null,
+      userKey: detail.userKey ?? null,
+      address: detail.address ?? null,
+      transport: detail.transport ?? null,
+    }));
   }
 
   /** The checks before any work: drain, origin, and the address's failed authentications. */
@@ -341,6 +371,7 @@ export class RequestGate {
     return this.refuse(
       RefusalReason.REVOKED,
       new HeraldError('UNAUTHORIZED', "This user's sessions were revoked; sign in again for new credentials"),
+      { userKey },
     );
   }
 

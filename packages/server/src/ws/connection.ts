@@ -84,6 +84,9 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   /** The key of the user this connection belongs to (it holds a user slot under it), or null when anonymous. */
   userKey: string | null = null;
   readonly address: string;
+  /** Bytes of the frames received and sent (before compression), for the admin page. */
+  bytesIn = 0;
+  bytesOut = 0;
   readonly opening = new OpeningSubscriptions();
   private phase: Phase;
   private encoding: Encoding;
@@ -172,13 +175,18 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     return count;
   }
 
-  /** Who this connection is and what it subscribes to (procedure paths), for the admin page. */
-  describe(): ConnectionSummary {
+  /** Who this connection is and what it subscribes to (procedure paths), for the admin page; `displayName` from `admin.displayName`. */
+  describe(displayName: string | null): ConnectionSummary {
     const subscriptions: string[] = [];
     for (const call of this.calls.values()) {
       if (call.type === 'subscription') subscriptions.push(('path' in call ? (call.path as string | undefined) : undefined) ?? '(subscription)');
     }
-    return { connectionId: this.connectionId, userKey: this.userKey, address: this.address, connectedAt: this.openedAt, subscriptions };
+    return { ...this.who(), displayName, connectedAt: this.openedAt, subscriptions, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
+  }
+
+  /** This connection in a refusal's log line, the admin page's event log and its lookup. */
+  private who() {
+    return { connectionId: this.connectionId, userKey: this.userKey, address: this.address, transport: 'websocket' } as const;
   }
 
   callAt(envelope: Envelope): HostedCall | undefined {
@@ -209,7 +217,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   /** Ends a connection whose user's sessions were revoked (`server.disconnectUser`). */
   revoke(reason: string): void {
-    this.config.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason));
+    this.config.gate.refuse(RefusalReason.REVOKED, new HeraldError('UNAUTHORIZED', reason), this.who());
     this.close(CloseCode.REVOKED, reason);
   }
 
@@ -253,6 +261,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     if (!this.writable()) return;
     const byteLength = Buffer.byteLength(text);
     this.config.metrics.bytesOut += byteLength;
+    this.bytesOut += byteLength;
     this.socket.sendText(text, byteLength, followed);
   }
 
@@ -260,6 +269,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   sendBytes(bytes: Uint8Array, followed = false): void {
     if (!this.writable()) return;
     this.config.metrics.bytesOut += bytes.length;
+    this.bytesOut += bytes.length;
     this.socket.sendBinary(bytes, followed);
   }
 
@@ -267,6 +277,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   sendPrepared(frame: PreparedFrame): void {
     if (!this.writable()) return;
     this.config.metrics.bytesOut += frame.payload.length;
+    this.bytesOut += frame.payload.length;
     this.socket.sendPrepared(frame);
   }
 
@@ -295,6 +306,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   private closeSlowConsumer(): void {
     this.config.metrics.slowConsumerCloses++;
+    this.config.metrics.events.emit(() => ({ kind: 'slow-consumer', reason: 'slow_consumer', ...this.who() }));
     this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: send buffer over its bound');
     this.slowConsumerTimer = setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS);
     this.slowConsumerTimer.unref();
@@ -305,7 +317,9 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     this.pingSentAt = 0;
     const metrics = this.config.metrics;
     metrics.framesIn++;
-    metrics.bytesIn += byteLengthOf(data);
+    const received = byteLengthOf(data);
+    metrics.bytesIn += received;
+    this.bytesIn += received;
     if (isBinary) return this.onBinaryFrame(data);
     // Heartbeats are most of an idle server's frames: told apart by their bytes, answered with a frame built once.
     const heartbeat = heartbeatOf(data);
@@ -402,6 +416,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     this.userKey = outcome.userKey;
     this.trust(outcome, req);
     this.phase = OPEN;
+    this.config.gate.connected(this.who());
     for (const parsed of phase.waiting) this.handle(parsed);
   }
 

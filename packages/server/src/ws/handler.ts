@@ -12,6 +12,7 @@ import type { CompressionOptions } from '../options.js';
 import { clientAddress } from '../transport/clientAddress.js';
 import type { RequestGate } from '../transport/gate.js';
 import { Connection, type ConnectionConfig, type ConnectionSummary } from './connection.js';
+import type { LookupFields } from './summary.js';
 import { HeartbeatMonitor } from './heartbeat.js';
 import { UPGRADE_ANSWER } from './refusals.js';
 import { wsSocket } from './socket.js';
@@ -135,12 +136,13 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
     return count;
   }
 
-  /** The open connections `matches` accepts, at most `limit` (the admin page's lookup). */
-  describeConnections(matches: (connectionId: string, userKey: string | null) => boolean, limit: number): ConnectionSummary[] {
+  /** The open connections `matches` accepts, at most `limit` (the admin page's lookup); `displayNameOf` names their users. */
+  describeConnections(matches: (fields: LookupFields) => boolean, limit: number, displayNameOf: (ctx: unknown) => string | null): ConnectionSummary[] {
     const found: ConnectionSummary[] = [];
     for (const connection of this.connections) {
       if (found.length >= limit) break;
-      if (matches(connection.connectionId, connection.userKey)) found.push(connection.describe());
+      const displayName = connection.userKey === null ? null : displayNameOf(connection.ctx);
+      if (matches({ connectionId: connection.connectionId, userKey: connection.userKey, displayName })) found.push(connection.describe(displayName));
     }
     return found;
   }

@@ -5,73 +5,33 @@
  * forgets a stopped one; lookup and revoke reach connections on any node.
  * The page in a browser: packages/admin-ui/test/adminPage.test.ts.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createHeraldServer, memoryBroker, type AdminRouter, type ClusterView, type HeraldServer } from '@herald/server';
+import { createHeraldServer, memoryBroker, type ClusterView, type HeraldServer } from '@herald/server';
 import {
   Cleanup,
   createNumbersApp,
   errorCodeOf,
-  heraldClient,
   nextState,
   numbersClient,
   rawSocket,
-  recordSubscription,
   served,
+  startAdminNode,
   subscribeNumbers,
+  tokenCheck,
   trpcErrorOf,
+  watchAdminCluster,
   type RawFrame,
 } from '@herald/test-kit';
 
 const TOKEN = 'admin-test-token-0123456789';
 
-const sameToken = (token: string) => {
-  const given = Buffer.from(token);
-  const wanted = Buffer.from(TOKEN);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-};
+const sameToken = tokenCheck(TOKEN);
 
-async function startNode(broker: ReturnType<typeof memoryBroker>, nodeId: string, extra: { allowedOrigins?: readonly string[] } = {}) {
-  const app = createNumbersApp({ broker, nodeId });
-  const server = await createHeraldServer<typeof app.router, string>({
-    router: app.router,
-    herald: app.herald,
-    port: 0,
-    host: '127.0.0.1',
-    createContext: ({ connectionParams }) => ({ name: connectionParams?.['name'] ?? null }),
-    admin: { authenticate: sameToken, intervalMs: 200 },
-    // The name is the user (and its key): a revoke names it.
-    authenticate: (params) => params?.['name'] ?? null,
-    ...extra,
-  });
-  // The memory broker is shared by both nodes: close the servers, not the broker, between them.
-  return { ...served(app, server), close: () => server.close() };
-}
+/** A node of the numbers app with the admin page on; the memory broker may be shared by both nodes: closing a node closes its server only. */
+const startNode = (broker: ReturnType<typeof memoryBroker>, nodeId: string, extra: { allowedOrigins?: readonly string[] } = {}) =>
+  startAdminNode({ nodeId, token: TOKEN, broker, closesBroker: false, intervalMs: 200, ...extra });
 
 const adminUrl = (server: HeraldServer) => `${server.url.replace(/\/ws$/, '')}/admin/ws`;
-
-/** The admin client on `server`, and its `cluster` stream: `until` resolves with the first view (newest first) that `accept` takes. */
-function watchCluster(server: HeraldServer, token: string) {
-  const client = heraldClient<AdminRouter>(adminUrl(server), { token });
-  const recording = recordSubscription<ClusterView>((handlers) => client.trpc.cluster.subscribe(undefined, handlers), { tracked: false });
-  const views = {
-    async until(accept: (view: ClusterView) => boolean, label: string): Promise<ClusterView> {
-      let found: ClusterView | undefined;
-      await recording.until(
-        (events) => {
-          const last = events.at(-1);
-          if (last && accept(last)) found = last;
-          return found !== undefined;
-        },
-        10_000,
-        label,
-      );
-      if (!found) throw new Error(`no view: ${label}`);
-      return found;
-    },
-  };
-  return { client, views, stop: () => recording.unsubscribe() };
-}
 
 describe('admin page: refusals', () => {
   it.each([
@@ -154,10 +114,10 @@ describe('admin page: the cluster', () => {
     }
     await Promise.all(subscriptions.map((s) => s.waitForLive()));
 
-    const { client, views, stop } = watchCluster(one.server, TOKEN);
+    const { client, until, stop } = watchAdminCluster(one.server, TOKEN);
     cleanup.add(client);
     cleanup.defer(stop);
-    const full = await views.until(
+    const full = await until(
       (view) => view.nodes.length === 2 && view.totals.connections === 6 && view.channelsBySubscribers[0]?.subscribers === 5,
       'both nodes, 6 connections and busy with 5 subscribers',
     );
@@ -169,7 +129,7 @@ describe('admin page: the cluster', () => {
     expect(full.channelsBySubscribers[0]?.presence).toBe(5);
 
     await two.close();
-    const after = await views.until((view) => view.nodes.length === 1, 'node two gone');
+    const after = await until((view) => view.nodes.length === 1, 'node two gone');
     expect(after.nodes.map((n) => n.nodeId)).toEqual(['node-one']);
   });
 
@@ -179,10 +139,10 @@ describe('admin page: the cluster', () => {
     cleanup.defer(() => broker.close());
     const one = cleanup.add(await startNode(broker, 'node-one'));
     const two = cleanup.add(await startNode(broker, 'node-two'));
-    const { client: admin, views, stop } = watchCluster(one.server, TOKEN);
+    const { client: admin, until, stop } = watchAdminCluster(one.server, TOKEN);
     cleanup.add(admin);
     cleanup.defer(stop);
-    await views.until((view) => view.nodes.length === 2, 'both nodes');
+    await until((view) => view.nodes.length === 2, 'both nodes');
     expect(await admin.trpc.lookup.query({ query: 'ann' })).toEqual([]);
     const user = cleanup.add(numbersClient('herald', two.server.url, { name: 'ann' }));
     const subscription = subscribeNumbers(user, 'room');
@@ -206,7 +166,7 @@ describe('admin page: the cluster', () => {
     const broker = memoryBroker();
     cleanup.defer(() => broker.close());
     const one = cleanup.add(await startNode(broker, 'node-one'));
-    const { client: admin, views, stop } = watchCluster(one.server, TOKEN);
+    const { client: admin, until, stop } = watchAdminCluster(one.server, TOKEN);
     cleanup.add(admin);
     cleanup.defer(stop);
     const user = cleanup.add(numbersClient('herald', one.server.url, { name: 'ann' }));
@@ -214,7 +174,7 @@ describe('admin page: the cluster', () => {
     cleanup.defer(() => subscription.unsubscribe());
     await subscription.waitForLive();
     // The admin page's own socket is not counted.
-    await views.until((view) => view.totals.connections === 1, 'the user connected');
+    await until((view) => view.totals.connections === 1, 'the user connected');
     const samples = await admin.trpc.history.query();
     expect(samples.length).toBeGreaterThan(0);
     expect(samples.map((sample) => sample.at)).toEqual([...samples.map((sample) => sample.at)].sort((a, b) => a - b));
