@@ -1,6 +1,6 @@
 // `pnpm bench` (the full suite, about 25 minutes) or `pnpm bench --quick`
 // (about 8 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox,abuse   run only these scenarios
+//   --only fanout,paired,memory,rpc,rpcecho,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox,abuse   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out and node server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -34,12 +34,12 @@ import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js
 import { NODE_SYSTEMS, runNode, type NodeRow, type NodeSystem } from './scenarios/node.js';
 import { runOutbox, type OutboxRow } from './scenarios/outbox.js';
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
-import { RPC_SERVERS, runRpc, type RpcRow } from './scenarios/rpc.js';
+import { RPC_SERVERS, runRpc, runRpcEcho, type EchoRow, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse'] as const;
+const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'rpcecho', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -85,6 +85,7 @@ let fanout: FanoutRow[] = [];
 let paired: PairedRow[] = [];
 let memory: MemoryRow[] = [];
 let rpc: RpcRow[] = [];
+let rpcEcho: EchoRow[] = [];
 let reconnect: StormRow[] = [];
 let scaleout: ScaleResult | null = null;
 let deflate: DeflateRow[] = [];
@@ -114,6 +115,7 @@ fanout = await scenario('fanout', () => runFanout(config, { systems: pick(FANOUT
 paired = await scenario('paired', () => runPaired(config), paired);
 memory = await scenario('memory', () => runMemory(config, pick(MEMORY_SYSTEMS)), memory);
 rpc = await scenario('rpc', () => runRpc(config, RPC_SERVERS), rpc);
+rpcEcho = await scenario('rpcecho', () => runRpcEcho(config), rpcEcho);
 reconnect = await scenario('reconnect', () => runReconnect(config, ['herald', 'trpc']), reconnect);
 scaleout = await scenario('scaleout', () => runScaleout(config), scaleout);
 deflate = await scenario('deflate', () => runDeflate(config), deflate);
@@ -144,6 +146,7 @@ const results: SuiteResults = {
   paired,
   memory,
   rpc,
+  rpcEcho,
   reconnect,
   scaleout,
   deflate,

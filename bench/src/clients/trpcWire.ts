@@ -1,8 +1,8 @@
 import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { sentAtOf, trackedIdOf } from '../lib/frames.js';
-import { nowMs } from '../lib/payload.js';
-import { QUERY_PATH, ROOM, SUBSCRIPTION_PATH, type RpcClient, type SubscriberClient, type SubscriberContext } from './types.js';
+import { ECHO_INPUT, nowMs } from '../lib/payload.js';
+import { ECHO_PATH, QUERY_PATH, ROOM, SUBSCRIPTION_PATH, type RpcClient, type SubscriberClient, type SubscriberContext } from './types.js';
 
 export interface ReconnectPolicy {
   /** First retry waits up to this long (full jitter), doubling per failed attempt... */
@@ -53,11 +53,18 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
   /** Bytes read by the TCP sockets of earlier connections, and the current one. */
   private bytesReadBefore = 0;
   private tcp: Socket | null = null;
+  /** The call's path and its input's JSON (`ping` with none, or the echo's), made once. */
+  private readonly callPath: string;
+  private readonly callInput: string;
 
   constructor(
     private readonly ctx: SubscriberContext,
     private readonly reconnect: { policy: ReconnectPolicy; stats: ReconnectStats; onResumed: (atMs: number) => void } | null = null,
-  ) {}
+  ) {
+    const echo = ctx.rpcCall === 'echo';
+    this.callPath = echo ? ECHO_PATH : QUERY_PATH;
+    this.callInput = echo ? JSON.stringify(ECHO_INPUT) : 'null';
+  }
 
   connect(): Promise<void> {
     const ws = this.open();
@@ -84,7 +91,7 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
         return;
       }
       this.calls.set(id, { resolve, reject });
-      ws.send(`{"id":${id},"method":"query","params":{"path":"${QUERY_PATH}","input":{"json":null}}}`);
+      ws.send(`{"id":${id},"method":"query","params":{"path":"${this.callPath}","input":{"json":${this.callInput}}}}`);
     });
   }
 

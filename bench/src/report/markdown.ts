@@ -5,6 +5,7 @@ import { nodeRatioLines } from '../scenarios/node.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { abuseSection } from './abuse.js';
+import { echoSection } from './rpcEcho.js';
 import { shardsSection } from './shards.js';
 import { topicsSection } from './topics.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
@@ -220,6 +221,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     ),
     '',
   );
+  out.push(...echoSection(results));
 
   out.push('## 4. Reconnect storm', '');
   out.push(

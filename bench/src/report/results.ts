@@ -8,7 +8,7 @@ import type { MemoryRow } from '../scenarios/memory.js';
 import type { NodeRow } from '../scenarios/node.js';
 import type { OutboxRow } from '../scenarios/outbox.js';
 import type { StormRow } from '../scenarios/reconnect.js';
-import type { RpcRow } from '../scenarios/rpc.js';
+import type { EchoRow, RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
 import type { ShardsResult } from '../scenarios/shards.js';
 import type { SseRow } from '../scenarios/sse.js';
@@ -25,6 +25,8 @@ export interface SuiteResults {
   readonly paired: PairedRow[];
   readonly memory: MemoryRow[];
   readonly rpc: RpcRow[];
+  /** Calls that carry data (an echo), each row in several rounds. Absent from results written before the scenario existed. */
+  readonly rpcEcho?: EchoRow[];
   readonly reconnect: StormRow[];
   readonly scaleout: ScaleResult | null;
   readonly deflate: DeflateRow[];

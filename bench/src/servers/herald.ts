@@ -3,9 +3,10 @@ import { createHerald, createHeraldServer, heraldErrorFormatter, resumeInput, tr
 import { pino } from 'pino';
 import { z } from 'zod';
 import { roomOf, type ServerConfig } from '../lib/protocol.js';
+import { echoInput } from './echo.js';
 import { ROOM, type BenchServer } from './types.js';
 
-/** The bench app on Herald: one channel, its subscription (the native path), and a trivial query. */
+/** The bench app on Herald: one channel, its subscription (the native path), a trivial query and an echo. */
 export function createHeraldBenchApp(herald: Herald) {
   const messages = herald.channel('bench', {
     key: z.string().min(1).max(64),
@@ -14,6 +15,7 @@ export function createHeraldBenchApp(herald: Herald) {
   const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter });
   const router = t.router({
     ping: t.procedure.query(() => 'pong'),
+    echo: t.procedure.input(echoInput).query(({ input }) => input),
     onMessage: t.procedure
       .input(z.object({ room: z.string(), ...resumeInput }))
       .subscription(({ input, signal }) => messages.stream(input.room, { lastEventId: input.lastEventId, signal })),
@@ -21,7 +23,7 @@ export function createHeraldBenchApp(herald: Herald) {
   return { messages, router };
 }
 
-/** The router type the bench's typed RPC clients use (the stock tRPC bench router has the same `ping`). */
+/** The router type the bench's typed RPC clients use (the stock tRPC bench router has the same `ping` and `echo`). */
 export type BenchRouter = ReturnType<typeof createHeraldBenchApp>['router'];
 
 /** Far above anything a scenario does; the checks still run, they just never refuse. */
