@@ -27,3 +27,4 @@ export {
 } from './protocol.js';
 export type { SessionNotice } from './protocol.js';
 export { TRPC_CODE_OF } from './errors.js';
+export { isPlainJson, PLAIN_JSON_MAX_DEPTH } from './plainJson.js';

@@ -1,6 +1,7 @@
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
+import { isPlainJson } from '@herald/shared/internal';
 import { clientError } from '../errors.js';
 import { unref } from '../timers.js';
 import type { CallEvent, CallType, Session } from '../sessions/session.js';
@@ -43,7 +44,7 @@ export interface TrackerSettings {
 
 interface Call extends CallRequest {
   readonly id: number;
-  readonly serializedInput: unknown;
+  readonly inputJson: string | undefined;
   readonly idempotencyKey: string | undefined;
   readonly observer: CallObserver;
   /** The session it was last sent on; null while it waits for one. */
@@ -56,8 +57,19 @@ interface Call extends CallRequest {
   started: boolean;
 }
 
-/** `transformer.serialize(undefined)`, made once. */
-const NO_INPUT = transformer.serialize(undefined);
+/** The JSON text of `transformer.serialize(undefined)`, made once. */
+const NO_INPUT = JSON.stringify(transformer.serialize(undefined));
+
+/**
+ * The JSON text of the input through the transformer, made once per call
+ * (a resend sends the same text, whatever the app did to the object since).
+ * Plain JSON is `{"json":…}` without superjson's walk (see `isPlainJson`).
+ */
+function inputJsonOf(input: unknown): string | undefined {
+  if (input === undefined) return NO_INPUT;
+  if (isPlainJson(input)) return `{"json":${JSON.stringify(input)}}`;
+  return JSON.stringify(transformer.serialize(input)) as string | undefined;
+}
 
 /**
  * Every call of one client, whatever socket it is on. Calls are sent the
@@ -105,8 +117,7 @@ export class RequestTracker {
       path: request.path,
       input: request.input,
       id: ++this.#lastId,
-      // Most queries take no input: superjson has nothing to do for them.
-      serializedInput: request.input === undefined ? NO_INPUT : transformer.serialize(request.input),
+      inputJson: inputJsonOf(request.input),
       idempotencyKey: request.type === 'mutation' ? (request.idempotencyKey ?? this.#settings.newKey()) : undefined,
       observer,
       session: null,
@@ -234,7 +245,7 @@ export class RequestTracker {
             type: call.type,
             path: call.path,
             input: call.input,
-            serializedInput: call.serializedInput,
+            inputJson: call.inputJson,
             lastEventId: call.lastEventId,
             idempotencyKey: call.idempotencyKey,
           },

@@ -67,6 +67,8 @@ export class SocketSession implements Session {
   #batch: string[] | null = null;
   /** The call ids of `#batch`'s requests, in the same order (null for a request that is not a call). */
   #batchIds: (number | null)[] = [];
+  /** `#flushBatch`, bound once (a tick that sends schedules it; no closure per call). */
+  readonly #flush = (): void => this.#flushBatch();
   /**
    * The length of the largest frame sent (in UTF-16 code units: for JSON
    * text about its bytes; only compared), and the id of the largest call in
@@ -123,7 +125,7 @@ export class SocketSession implements Session {
 
   startCall(call: OutgoingCall): boolean {
     // The same text as JSON.stringify({ id, method, params: { path, input, lastEventId?, idempotencyKey? } }).
-    const input = inputJson(call.serializedInput);
+    const input = call.inputJson;
     let params = `"path":${JSON.stringify(call.path)}${input === undefined ? '' : `,"input":${input}`}`;
     if (call.lastEventId !== undefined) params += `,"lastEventId":${JSON.stringify(call.lastEventId)}`;
     if (call.idempotencyKey !== undefined) params += `,"idempotencyKey":${JSON.stringify(call.idempotencyKey)}`;
@@ -151,7 +153,7 @@ export class SocketSession implements Session {
     this.#send(json);
     if (this.#settings.maxCallsPerFrame > 1) {
       this.#batch = [];
-      afterThisTick(() => this.#flushBatch());
+      afterThisTick(this.#flush);
     }
     return true;
   }
@@ -352,25 +354,6 @@ export class SocketSession implements Session {
 const HERALD_REFUSAL_STATUSES = /* @__PURE__ */ new Set([429, 503]);
 const KIB = 1_024;
 const MIB = 1_048_576;
-
-let lastInput: unknown = undefined;
-let lastInputJson = '';
-
-/**
- * A serialized input as JSON text (undefined when there is none to write,
- * as `JSON.stringify` of the whole request would leave it out). Calls
- * without input share one serialized `undefined` (the tracker's), so the
- * last object written is remembered with its text.
- */
-function inputJson(serializedInput: unknown): string | undefined {
-  if (serializedInput === lastInput && lastInputJson !== '') return lastInputJson;
-  const json = JSON.stringify(serializedInput) as string | undefined;
-  if (json !== undefined && typeof serializedInput === 'object' && serializedInput !== null) {
-    lastInput = serializedInput;
-    lastInputJson = json;
-  }
-  return json;
-}
 
 /** The error a session ends with, naming the HTTP status or the server's own reason when there was one. */
 function describeEnd(error: Error, httpStatus: number | null, serverError: ConnectionError | null): Error {
