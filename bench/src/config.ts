@@ -16,6 +16,8 @@ export interface SuiteConfig {
     readonly pairedRounds: number;
   };
   readonly memory: { readonly connections: number };
+  /** The receiving side: each client's CPU per channel message at the fan-out's fixed rate, per subscriber count, in `rounds` rounds. */
+  readonly receive: { readonly subscribers: readonly number[]; readonly rounds: number };
   /**
    * One node at its limits: `connections` subscribed clients, idle for
    * `idleMs` with default heartbeats, then one broadcast to all of them.
@@ -78,6 +80,7 @@ export const FULL: SuiteConfig = {
   name: 'full',
   fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3, pairedRounds: 5 },
   memory: { connections: 10_000 },
+  receive: { subscribers: [100, 1_000], rounds: 3 },
   node: { connections: 15_000, idleMs: 30_000, broadcastMs: 2_000 },
   rpc: { warmupMs: 1_000, windowMs: 1_500, windows: 2 },
   rpcEcho: { warmupMs: 1_000, windowMs: 1_500, windows: 2, rounds: 3 },
@@ -100,6 +103,7 @@ export const QUICK: SuiteConfig = {
   name: 'quick',
   fanout: { subscribers: [100, 1_000], fixedDeliveriesPerSec: 20_000, warmupMs: 500, windowMs: 800, windows: 2, pairedRounds: 2 },
   memory: { connections: 2_000 },
+  receive: { subscribers: [100, 1_000], rounds: 1 },
   node: { connections: 15_000, idleMs: 15_000, broadcastMs: 2_000 },
   rpc: { warmupMs: 300, windowMs: 700, windows: 1 },
   rpcEcho: { warmupMs: 300, windowMs: 700, windows: 1, rounds: 1 },

@@ -5,7 +5,7 @@ import { nodeRatioLines } from '../scenarios/node.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
 import { abuseSection } from './abuse.js';
-import { echoSection } from './rpcEcho.js';
+import { echoSection, receiveSection } from './clientCost.js';
 import { shardsSection } from './shards.js';
 import { topicsSection } from './topics.js';
 import { deflateSummaryLines, versusUncompressed } from './deflate.js';
@@ -162,6 +162,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     );
   }
 
+  out.push(...receiveSection(results));
   out.push('## 2. Server memory per connection', '');
   out.push(
     `${(results.memory[0]?.connections ?? cfg.memory.connections).toLocaleString('en-US')} connections from the load generator; deltas over the server's own baseline ` +

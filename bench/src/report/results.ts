@@ -8,6 +8,7 @@ import type { MemoryRow } from '../scenarios/memory.js';
 import type { NodeRow } from '../scenarios/node.js';
 import type { OutboxRow } from '../scenarios/outbox.js';
 import type { StormRow } from '../scenarios/reconnect.js';
+import type { ReceiveRow } from '../scenarios/receive.js';
 import type { EchoRow, RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
 import type { ShardsResult } from '../scenarios/shards.js';
@@ -23,6 +24,8 @@ export interface SuiteResults {
   readonly fanout: FanoutRow[];
   /** The fixed-rate comparison with raw ws in alternating rounds (the fixed-rate targets use it). */
   readonly paired: PairedRow[];
+  /** Each client's CPU per channel message received. Absent from results written before the scenario existed. */
+  readonly receive?: ReceiveRow[];
   readonly memory: MemoryRow[];
   readonly rpc: RpcRow[];
   /** Calls that carry data (an echo), each row in several rounds. Absent from results written before the scenario existed. */

@@ -2,7 +2,7 @@ import type { SystemName } from '../lib/protocol.js';
 import { fmt } from '../lib/log.js';
 import type { RpcServer } from '../scenarios/rpc.js';
 import { abuseTargetLines } from './abuse.js';
-import { echoTargetLines } from './rpcEcho.js';
+import { clientTargetLines } from './clientCost.js';
 import type { SuiteResults } from './results.js';
 
 export interface TargetLine {
@@ -221,7 +221,7 @@ export function targetLines(results: SuiteResults): TargetLine[] {
       (r) => r >= 8,
     ),
   );
-  lines.push(...echoTargetLines(results));
+  lines.push(...clientTargetLines(results));
   lines.push(...abuseTargetLines(results));
   return lines;
 }

@@ -2,6 +2,7 @@ import { fmt } from '../lib/log.js';
 import { median } from '../lib/stats.js';
 import type { RpcKind } from '../lib/protocol.js';
 import type { Measurement } from '../scenarios/measure.js';
+import type { ReceiveRow } from '../scenarios/receive.js';
 import type { EchoRow, RpcServer } from '../scenarios/rpc.js';
 import { SYSTEM_LABELS } from '../servers/index.js';
 import type { SuiteResults } from './results.js';
@@ -61,17 +62,64 @@ function line(
   };
 }
 
-/** The echo scenario's target lines (issue 30): @herald/client against socket.io-client and the stock tRPC client. */
-export function echoTargetLines(results: SuiteResults): TargetLine[] {
+/** A figure's ratio, Herald's client over socket.io-client, taken round by round at one subscriber count; the median and range. */
+function receiveRatio(rows: readonly ReceiveRow[], subscribers: number) {
+  const herald = rows.find((row) => row.client === 'herald-client' && row.subscribers === subscribers);
+  const socketio = rows.find((row) => row.client === 'socketio' && row.subscribers === subscribers);
+  if (!herald || !socketio) return null;
+  const ratios = herald.rounds.map((m, i) => (socketio.rounds[i] ? clientCpu(m) / clientCpu(socketio.rounds[i]) : Number.NaN)).filter(Number.isFinite);
+  return ratios.length === 0 ? null : { value: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), rounds: ratios.length };
+}
+
+/** The client-side target lines (issue 30): calls against socket.io-client and the stock tRPC client, and channel messages received against socket.io-client. */
+export function clientTargetLines(results: SuiteResults): TargetLine[] {
   const rows = results.rpcEcho ?? [];
+  const receive = results.receive ?? [];
+  const counts = results.config.receive?.subscribers ?? [];
+  const receiveRatios = counts.map((count) => ({ count, ratio: receiveRatio(receive, count) }));
+  const measured = receiveRatios.every((entry) => entry.ratio !== null) && receiveRatios.length > 0;
   return [
     line(rows, 'RPC echo calls/s at 100 connections (1 in flight each), @herald/client vs socket.io-client', SOCKETIO, 100, rate, '≥ 1.0x', (r) => r >= 1),
     line(rows, 'RPC echo client CPU per call at 100 connections, @herald/client vs socket.io-client', SOCKETIO, 100, clientCpu, '≤ 1.0x', (r) => r <= 1),
     line(rows, 'RPC echo calls/s on 1 connection (1 in flight), @herald/client vs stock client', STOCK, 1, rate, '≥ 8x', (r) => r >= 8),
+    {
+      label: 'client CPU per channel message received (fixed rate), @herald/client vs socket.io-client',
+      value: measured ? receiveRatios.map(({ count, ratio }) => `${fmt(ratio!.value)}x @${count.toLocaleString('en-US')}`).join(', ') : 'n/a',
+      target: '≤ 1.0x',
+      met: measured ? receiveRatios.every(({ ratio }) => ratio!.value <= 1) : null,
+      ...(measured
+        ? { note: `median of ${receiveRatios[0]!.ratio!.rounds} rounds; within a round: ${receiveRatios.map(({ count, ratio }) => `${fmt(ratio!.min)}–${fmt(ratio!.max)} @${count.toLocaleString('en-US')}`).join(', ')}` }
+        : {}),
+    },
   ];
 }
 
-const med = (row: EchoRow, figure: Figure, digits = 2) => fmt(median(row.rounds.map(figure)), digits);
+/** Section 1b: the receiving side's table (medians over the rounds). */
+export function receiveSection(results: SuiteResults): string[] {
+  const rows = results.receive ?? [];
+  if (rows.length === 0) return [];
+  const rounds = results.config.receive.rounds;
+  return [
+    '### Receiving: client CPU per channel message',
+    '',
+    `Herald's \`@herald/client\` (a channel subscription through \`client.trpc\`) and \`socket.io-client\` (joined to the room), each from its own server, ` +
+      `both sets of subscribers held by one load generator; each server publishes the fan-out's fixed ${results.config.fanout.fixedDeliveriesPerSec.toLocaleString('en-US')} deliveries/s ` +
+      `(one message per tick) while the other idles, in ${rounds} round${rounds === 1 ? '' : 's'}, alternating. Client CPU per delivery is the load generator's CPU over the deliveries; medians over the rounds.`,
+    '',
+    '| client | subscribers | deliveries/s | client CPU µs/delivery | p50 / p99 ms |',
+    '|---|---|---|---|---|',
+    ...rows.map((row) => {
+      const mid = row.rounds[Math.floor(row.rounds.length / 2)]!;
+      return (
+        `| ${row.client === 'herald-client' ? '@herald/client' : 'socket.io-client'} | ${row.subscribers.toLocaleString('en-US')} | ` +
+        `${Math.round(median(row.rounds.map(rate))).toLocaleString('en-US')} | ${med(row, clientCpu)} | ${fmt(mid.latency.p50, 2)} / ${fmt(mid.latency.p99, 2)} |`
+      );
+    }),
+    '',
+  ];
+}
+
+const med = (row: { readonly rounds: readonly Measurement[] }, figure: Figure, digits = 2) => fmt(median(row.rounds.map(figure)), digits);
 
 /** Section 3b: the echo's table (medians over the rounds). */
 export function echoSection(results: SuiteResults): string[] {
