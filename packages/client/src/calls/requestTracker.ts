@@ -3,7 +3,7 @@ import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
 import { isPlainJson } from '@herald/shared/internal';
 import { clientError } from '../errors.js';
-import { unref } from '../timers.js';
+import { everyMs } from '../timers.js';
 import type { CallEvent, CallType, Session } from '../sessions/session.js';
 
 export type { CallType } from '../sessions/session.js';
@@ -84,7 +84,8 @@ function inputJsonOf(input: unknown): string | undefined {
 export class RequestTracker {
   readonly #calls = new Map<number, Call>();
   #lastId = 0;
-  readonly #sweepTimer: ReturnType<typeof setInterval>;
+  /** Stops this tracker's sweep (on the timer it shares with every tracker, see `everyMs`). */
+  readonly #stopSweep: () => void;
   #session: Session | null = null;
   #closed = false;
   /** The error of the refusal that stopped the connection; queries and mutations fail with it until `resume()`. */
@@ -94,8 +95,7 @@ export class RequestTracker {
 
   constructor(settings: TrackerSettings) {
     this.#settings = settings;
-    this.#sweepTimer = setInterval(() => this.#sweep(), sweepIntervalMs(settings));
-    unref(this.#sweepTimer);
+    this.#stopSweep = everyMs(sweepIntervalMs(settings), () => this.#sweep());
   }
 
   /** Starts a call; returns the function that cancels it. */
@@ -226,7 +226,7 @@ export class RequestTracker {
   /** Fails every call; the client is closing. */
   close(): void {
     this.#closed = true;
-    clearInterval(this.#sweepTimer);
+    this.#stopSweep();
     for (const call of [...this.#calls.values()]) {
       this.#finish(call);
       if (call.type === 'subscription') call.observer.complete();
@@ -273,7 +273,7 @@ export class RequestTracker {
   }
 
   /**
-   * The one timer of all calls (no timer per call): fails each query or
+   * The one timer of all calls (no timer per call; shared with other clients' trackers): fails each query or
    * mutation past its bound. Never sent and waiting past `maxQueuedAgeMs`:
    * `OFFLINE_TIMEOUT`, it did not run. Sent, and then waiting past
    * `maxQueuedAgeMs` for a connection or unanswered `callTimeoutMs` after

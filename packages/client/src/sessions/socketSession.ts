@@ -2,7 +2,7 @@ import { CloseCode } from '@herald/shared';
 import { CLOSE_NORMAL, JSON_PROTOCOL, MSGPACK_PROTOCOL, packMessage, unpackMessage } from '@herald/shared/internal';
 import { afterThisTick, onRefusedUpgrade } from '#platform';
 import { clientError } from '../errors.js';
-import { heartbeatTickMs, unref } from '../timers.js';
+import { everyMs, heartbeatTickMs, unref } from '../timers.js';
 import { callEventOf, connectionFrameOf, unreadableNotice } from './frames.js';
 import { withQueryParam } from './urls.js';
 import type { ConnectionError, ConnectionParams, OutgoingCall, Session, SessionEnd, SessionHandlers } from './session.js';
@@ -61,7 +61,8 @@ export class SocketSession implements Session {
   #proven = false;
   #lastSeenAt = Date.now();
   #pingSentAt = 0;
-  readonly #heartbeatTimer: ReturnType<typeof setInterval>;
+  /** Stops this session's heartbeat checks (on the timer every session shares, see `everyMs`). */
+  readonly #stopHeartbeat: () => void;
   readonly #connectTimer: ReturnType<typeof setTimeout>;
   /** Requests made in this tick after its first, sent together when the tick ends; null when none is pending. */
   #batch: string[] | null = null;
@@ -114,9 +115,8 @@ export class SocketSession implements Session {
     this.#connectTimer = setTimeout(() => {
       if (!this.#ready) this.#fail(new Error(`The opening handshake took longer than ${settings.connectTimeoutMs} ms`));
     }, settings.connectTimeoutMs);
-    this.#heartbeatTimer = setInterval(() => this.#checkHeartbeat(), heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs));
+    this.#stopHeartbeat = everyMs(heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs), () => this.#checkHeartbeat());
     unref(this.#connectTimer);
-    unref(this.#heartbeatTimer);
   }
 
   get isReady(): boolean {
@@ -338,7 +338,7 @@ export class SocketSession implements Session {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#connectTimer);
-    clearInterval(this.#heartbeatTimer);
+    this.#stopHeartbeat();
     this.#handlers.onEnd(this, {
       wasReady: this.#ready,
       refused: this.#refused,
