@@ -16,12 +16,16 @@ export interface SuiteConfig {
     readonly pairedRounds: number;
   };
   readonly memory: { readonly connections: number };
+  /** The receiving side: each client's CPU per channel message at the fan-out's fixed rate, per subscriber count, in `rounds` rounds. */
+  readonly receive: { readonly subscribers: readonly number[]; readonly rounds: number };
   /**
    * One node at its limits: `connections` subscribed clients, idle for
    * `idleMs` with default heartbeats, then one broadcast to all of them.
    */
   readonly node: { readonly connections: number; readonly idleMs: number; readonly broadcastMs: number };
   readonly rpc: { readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
+  /** The echo of a small object (calls that carry data): every row measured in `rounds` rounds, reported as medians. */
+  readonly rpcEcho: { readonly warmupMs: number; readonly windowMs: number; readonly windows: number; readonly rounds: number };
   readonly reconnect: { readonly clients: number; readonly timeoutMs: number };
   readonly scaleout: { readonly subscribers: number; readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
   /** permessage-deflate: subscribers, and the size of the big messages (the small ones are the fan-out's). */
@@ -129,8 +133,10 @@ export const FULL: SuiteConfig = {
   name: 'full',
   fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3, pairedRounds: 5 },
   memory: { connections: 10_000 },
+  receive: { subscribers: [100, 1_000], rounds: 3 },
   node: { connections: 15_000, idleMs: 30_000, broadcastMs: 2_000 },
   rpc: { warmupMs: 1_000, windowMs: 1_500, windows: 2 },
+  rpcEcho: { warmupMs: 1_000, windowMs: 1_500, windows: 2, rounds: 3 },
   reconnect: { clients: 5_000, timeoutMs: 60_000 },
   scaleout: { subscribers: 1_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
   deflate: { subscribers: 1_000, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 1_500, windowMs: 2_000, windows: 3 },
@@ -153,8 +159,10 @@ export const QUICK: SuiteConfig = {
   name: 'quick',
   fanout: { subscribers: [100, 1_000], fixedDeliveriesPerSec: 20_000, warmupMs: 500, windowMs: 800, windows: 2, pairedRounds: 2 },
   memory: { connections: 2_000 },
+  receive: { subscribers: [100, 1_000], rounds: 1 },
   node: { connections: 15_000, idleMs: 15_000, broadcastMs: 2_000 },
   rpc: { warmupMs: 300, windowMs: 700, windows: 1 },
+  rpcEcho: { warmupMs: 300, windowMs: 700, windows: 1, rounds: 1 },
   reconnect: { clients: 1_000, timeoutMs: 30_000 },
   scaleout: { subscribers: 300, warmupMs: 500, windowMs: 800, windows: 2 },
   deflate: { subscribers: 300, largePayloadBytes: 4_096, deliveriesPerSec: 5_000, warmupMs: 500, windowMs: 800, windows: 2 },

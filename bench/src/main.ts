@@ -1,6 +1,6 @@
 // `pnpm bench` (the full suite, about 25 minutes) or `pnpm bench --quick`
 // (about 8 minutes). Options for working on the bench itself:
-//   --only fanout,paired,memory,rpc,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox,abuse,live,tracing,encoding   run only these scenarios
+//   --only fanout,paired,receive,memory,rpc,rpcecho,reconnect,scaleout,deflate,instructions,sse,node,shards,outbox,abuse,live,tracing,encoding   run only these scenarios
 //   --systems herald,trpc,...                     fan-out and memory systems
 //   --cpu-prof                                    profile the fan-out and node server processes (bench/results/profiles)
 //   --out <dir>                                   where results.{md,png,json} go
@@ -36,13 +36,14 @@ import { MEMORY_SYSTEMS, runMemory, type MemoryRow } from './scenarios/memory.js
 import { NODE_SYSTEMS, runNode, type NodeRow, type NodeSystem } from './scenarios/node.js';
 import { runOutbox, type OutboxRow } from './scenarios/outbox.js';
 import { runReconnect, type StormRow } from './scenarios/reconnect.js';
-import { RPC_SERVERS, runRpc, type RpcRow } from './scenarios/rpc.js';
+import { runReceive, type ReceiveRow } from './scenarios/receive.js';
+import { RPC_SERVERS, runRpc, runRpcEcho, type EchoRow, type RpcRow } from './scenarios/rpc.js';
 import { runScaleout, type ScaleResult } from './scenarios/scaleout.js';
 import { runShards, type ShardsResult } from './scenarios/shards.js';
 import { runSse, type SseRow } from './scenarios/sse.js';
 import { runTracing, type TracingRow } from './scenarios/tracing.js';
 
-const SCENARIOS = ['fanout', 'paired', 'memory', 'rpc', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse', 'live', 'tracing', 'encoding'] as const;
+const SCENARIOS = ['fanout', 'paired', 'receive', 'memory', 'rpc', 'rpcecho', 'reconnect', 'scaleout', 'deflate', 'instructions', 'sse', 'node', 'shards', 'outbox', 'abuse', 'live', 'tracing', 'encoding'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -88,6 +89,8 @@ let fanout: FanoutRow[] = [];
 let paired: PairedRow[] = [];
 let memory: MemoryRow[] = [];
 let rpc: RpcRow[] = [];
+let rpcEcho: EchoRow[] = [];
+let receive: ReceiveRow[] = [];
 let reconnect: StormRow[] = [];
 let scaleout: ScaleResult | null = null;
 let deflate: DeflateRow[] = [];
@@ -118,8 +121,10 @@ async function scenario<T>(name: Scenario, run: () => Promise<T>, fallback: T): 
 const pick = (list: readonly SystemName[]) => (systems ? list.filter((system) => systems.includes(system)) : list);
 fanout = await scenario('fanout', () => runFanout(config, { systems: pick(FANOUT_SYSTEMS), cpuProfDir }), fanout);
 paired = await scenario('paired', () => runPaired(config), paired);
+receive = await scenario('receive', () => runReceive(config), receive);
 memory = await scenario('memory', () => runMemory(config, pick(MEMORY_SYSTEMS)), memory);
 rpc = await scenario('rpc', () => runRpc(config, RPC_SERVERS), rpc);
+rpcEcho = await scenario('rpcecho', () => runRpcEcho(config), rpcEcho);
 reconnect = await scenario('reconnect', () => runReconnect(config, ['herald', 'trpc']), reconnect);
 scaleout = await scenario('scaleout', () => runScaleout(config), scaleout);
 deflate = await scenario('deflate', () => runDeflate(config), deflate);
@@ -151,8 +156,10 @@ const results: SuiteResults = {
     .join(' '),
   fanout,
   paired,
+  receive,
   memory,
   rpc,
+  rpcEcho,
   reconnect,
   scaleout,
   deflate,

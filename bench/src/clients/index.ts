@@ -39,12 +39,13 @@ export async function createRpcClient(kind: RpcKind, ctx: SubscriberContext): Pr
       return client;
     }
     case 'herald-client':
-      return heraldRpcClient(ctx.url, ctx.encoding ?? 'json');
+      return heraldRpcClient(ctx.url, ctx.rpcCall ?? 'ping', ctx.encoding ?? 'json');
     case 'trpc-client':
-      return stockRpcClient(ctx.url);
+      return stockRpcClient(ctx.url, ctx.rpcCall ?? 'ping');
     case 'socketio-client':
-      return socketIoRpcClient(ctx.url);
+      return socketIoRpcClient(ctx.url, ctx.rpcCall ?? 'ping');
     case 'socketio-wire':
+      if (ctx.rpcCall === 'echo') throw new Error('the minimal Socket.IO client only calls ping');
       return SocketIoWireClient.connect(ctx.url);
   }
 }

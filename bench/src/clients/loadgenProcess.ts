@@ -101,7 +101,7 @@ serveIpc<LoadgenCommands>({
   async rpcStart(plan) {
     const clients: RpcClient[] = [];
     const { failed } = await runPool(plan.connections, 50, async () => {
-      const client = await withTimeout(createRpcClient(plan.kind, { url: plan.url, group: 0, recorder, ...(plan.encoding ? { encoding: plan.encoding } : {}) }), STEP_TIMEOUT_MS, 'connect');
+      const client = await withTimeout(createRpcClient(plan.kind, { url: plan.url, group: 0, recorder, rpcCall: plan.call ?? 'ping', ...(plan.encoding ? { encoding: plan.encoding } : {}) }), STEP_TIMEOUT_MS, 'connect');
       await withTimeout(client.call(), STEP_TIMEOUT_MS, 'first call'); // the connection is open and answering
       clients.push(client);
     });

@@ -1,19 +1,30 @@
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
+import { ECHO_INPUT } from '../lib/payload.js';
+import type { RpcCall } from '../lib/protocol.js';
 import type { RpcClient } from './types.js';
 
-/** The stock `socket.io-client` (WebSocket only), calling with an acknowledged emit: `socket.emit('ping', ack)`. */
-export async function socketIoRpcClient(url: string): Promise<RpcClient> {
+/**
+ * The stock `socket.io-client` (WebSocket only), calling with an acknowledged
+ * emit: `socket.emit('ping', ack)`, or `socket.emit('echo', ECHO_INPUT, ack)`.
+ */
+export async function socketIoRpcClient(url: string, call: RpcCall): Promise<RpcClient> {
   const socket: Socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 30_000 });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', (error) => reject(error));
   });
   return {
-    call: () =>
-      new Promise<void>((resolve) => {
-        socket.emit('ping', () => resolve());
-      }),
+    call:
+      call === 'echo'
+        ? () =>
+            new Promise<void>((resolve) => {
+              socket.emit('echo', ECHO_INPUT, () => resolve());
+            })
+        : () =>
+            new Promise<void>((resolve) => {
+              socket.emit('ping', () => resolve());
+            }),
     close: async () => {
       socket.disconnect();
     },

@@ -3,9 +3,9 @@ import { msgpackEncoder } from '@herald/shared';
 import { JSON_PROTOCOL, MSGPACK_PROTOCOL } from '@herald/shared/internal';
 import { WebSocket } from 'ws';
 import { packedSentAtOf, sentAtOf, trackedIdOf } from '../lib/frames.js';
-import { nowMs } from '../lib/payload.js';
+import { ECHO_INPUT, nowMs } from '../lib/payload.js';
 import { LIVE_SUBSCRIPTION_PATH } from '../lib/protocol.js';
-import { QUERY_PATH, ROOM, SUBSCRIPTION_PATH, type RpcClient, type SubscriberClient, type SubscriberContext } from './types.js';
+import { ECHO_PATH, QUERY_PATH, ROOM, SUBSCRIPTION_PATH, type RpcClient, type SubscriberClient, type SubscriberContext } from './types.js';
 
 export interface ReconnectPolicy {
   /** First retry waits up to this long (full jitter), doubling per failed attempt... */
@@ -60,11 +60,18 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
   /** Bytes read by the TCP sockets of earlier connections, and the current one. */
   private bytesReadBefore = 0;
   private tcp: Socket | null = null;
+  /** The call's path and its input's JSON (`ping` with none, or the echo's), made once. */
+  private readonly callPath: string;
+  private readonly callInput: string;
 
   constructor(
     private readonly ctx: SubscriberContext,
     private readonly reconnect: { policy: ReconnectPolicy; stats: ReconnectStats; onResumed: (atMs: number) => void } | null = null,
-  ) {}
+  ) {
+    const echo = ctx.rpcCall === 'echo';
+    this.callPath = echo ? ECHO_PATH : QUERY_PATH;
+    this.callInput = echo ? JSON.stringify(ECHO_INPUT) : 'null';
+  }
 
   connect(): Promise<void> {
     const ws = this.open();
@@ -91,8 +98,8 @@ export class TrpcWireClient implements SubscriberClient, RpcClient {
         return;
       }
       this.calls.set(id, { resolve, reject });
-      if (this.binary) ws.send(msgpackEncoder.encode({ id, method: 'query', params: { path: QUERY_PATH, input: { json: null } } }));
-      else ws.send(`{"id":${id},"method":"query","params":{"path":"${QUERY_PATH}","input":{"json":null}}}`);
+      if (this.binary) ws.send(msgpackEncoder.encode({ id, method: 'query', params: { path: this.callPath, input: { json: JSON.parse(this.callInput) as unknown } } }));
+      else ws.send(`{"id":${id},"method":"query","params":{"path":"${this.callPath}","input":{"json":${this.callInput}}}}`);
     });
   }
 

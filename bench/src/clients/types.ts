@@ -1,3 +1,4 @@
+import type { RpcCall } from '../lib/protocol.js';
 import type { Recorder } from './recorder.js';
 
 /** What every subscriber client gets: where to connect, its latency group, where to record. */
@@ -15,6 +16,8 @@ export interface SubscriberContext {
   readonly room?: string;
   /** Subscribe to the live query over the room's newest message instead of the room (trpc-wire clients). */
   readonly live?: boolean;
+  /** What an RPC client's calls carry. @default 'ping' */
+  readonly rpcCall?: RpcCall;
 }
 
 /** One load-generator connection that receives the fan-out. */
@@ -30,7 +33,7 @@ export interface SubscriberClient {
 
 /** One connection that makes calls (RPC scenario). */
 export interface RpcClient {
-  /** One trivial query, resolved when its answer arrives. */
+  /** One call (the trivial query, or the echo), resolved when its answer arrives. */
   call(): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,3 +42,4 @@ export interface RpcClient {
 export const ROOM = 'bench';
 export const SUBSCRIPTION_PATH = 'onMessage';
 export const QUERY_PATH = 'ping';
+export const ECHO_PATH = 'echo';

@@ -14,6 +14,18 @@ export interface BenchMessage {
   readonly bytes?: Uint8Array<ArrayBuffer>;
 }
 
+/**
+ * The RPC echo scenario's call input, which the server returns as it came: a
+ * small object of the kind an app's calls carry (62 bytes of JSON).
+ */
+export const ECHO_INPUT: { id: number; user: string; text: string; tags: string[]; ok: boolean } = {
+  id: 4242,
+  user: 'ada',
+  text: 'hello',
+  tags: ['a'],
+  ok: true,
+};
+
 /** Milliseconds on the clock every bench process shares (µs resolution). */
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();

@@ -13,6 +13,8 @@ export type SystemName = 'raw-ws-string' | 'raw-ws-frame' | 'raw-ws-trpc' | 'raw
  */
 export type SubscriberKind = 'raw-ws' | 'trpc-wire' | 'socketio' | 'herald-client';
 export type RpcKind = 'trpc-wire' | 'herald-client' | 'trpc-client' | 'socketio-wire' | 'socketio-client';
+/** What an RPC call carries: `ping` takes nothing and returns a string; `echo` sends `ECHO_INPUT` and gets it back. */
+export type RpcCall = 'ping' | 'echo';
 
 /** Room `index` of a many-room run (`ServerConfig.rooms`, `ConnectPlan.rooms`). */
 export const roomOf = (index: number): string => `bench-${index}`;
@@ -141,6 +143,8 @@ export interface RpcPlan {
   readonly depth: number;
   /** trpc-wire and herald-client: the encoding of their frames (default `'json'`). */
   readonly encoding?: WireEncoding;
+  /** What each call carries. @default 'ping' */
+  readonly call?: RpcCall;
 }
 
 /** One measurement window of the load generator, and the run so far. */

@@ -8,6 +8,7 @@ import { REDIS_URL } from '../scenarios/scaleout.js';
 import { abuseSection } from './abuse.js';
 import { liveSection } from './live.js';
 import { encodingSection } from './encoding.js';
+import { echoSection, receiveSection } from './clientCost.js';
 import { shardsSection } from './shards.js';
 import { tracingSection } from './tracing.js';
 import { topicsSection } from './topics.js';
@@ -165,6 +166,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     );
   }
 
+  out.push(...receiveSection(results));
   out.push('## 2. Server memory per connection', '');
   out.push(
     `${(results.memory[0]?.connections ?? cfg.memory.connections).toLocaleString('en-US')} connections from the load generator; deltas over the server's own baseline ` +
@@ -224,6 +226,7 @@ export function renderMarkdown(results: SuiteResults, targets: readonly TargetLi
     ),
     '',
   );
+  out.push(...echoSection(results));
 
   out.push('## 4. Reconnect storm', '');
   out.push(

@@ -10,7 +10,8 @@ import type { MemoryRow } from '../scenarios/memory.js';
 import type { NodeRow } from '../scenarios/node.js';
 import type { OutboxRow } from '../scenarios/outbox.js';
 import type { StormRow } from '../scenarios/reconnect.js';
-import type { RpcRow } from '../scenarios/rpc.js';
+import type { ReceiveRow } from '../scenarios/receive.js';
+import type { EchoRow, RpcRow } from '../scenarios/rpc.js';
 import type { ScaleResult } from '../scenarios/scaleout.js';
 import type { ShardsResult } from '../scenarios/shards.js';
 import type { TracingRow } from '../scenarios/tracing.js';
@@ -26,8 +27,12 @@ export interface SuiteResults {
   readonly fanout: FanoutRow[];
   /** The fixed-rate comparison with raw ws in alternating rounds (the fixed-rate targets use it). */
   readonly paired: PairedRow[];
+  /** Each client's CPU per channel message received. Absent from results written before the scenario existed. */
+  readonly receive?: ReceiveRow[];
   readonly memory: MemoryRow[];
   readonly rpc: RpcRow[];
+  /** Calls that carry data (an echo), each row in several rounds. Absent from results written before the scenario existed. */
+  readonly rpcEcho?: EchoRow[];
   readonly reconnect: StormRow[];
   readonly scaleout: ScaleResult | null;
   readonly deflate: DeflateRow[];

@@ -2,6 +2,7 @@ import type { SystemName } from '../lib/protocol.js';
 import { fmt } from '../lib/log.js';
 import type { RpcServer } from '../scenarios/rpc.js';
 import { abuseTargetLines } from './abuse.js';
+import { clientTargetLines } from './clientCost.js';
 import { liveTargetLines } from './live.js';
 import { tracingTargetLines } from './tracing.js';
 import type { SuiteResults } from './results.js';
@@ -222,6 +223,7 @@ export function targetLines(results: SuiteResults): TargetLine[] {
       (r) => r >= 8,
     ),
   );
+  lines.push(...clientTargetLines(results));
   lines.push(...abuseTargetLines(results));
   lines.push(...liveTargetLines(results));
   lines.push(...tracingTargetLines(results));

@@ -4,13 +4,14 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import type { BenchMessage } from '../lib/payload.js';
 import { roomOf, type ServerConfig } from '../lib/protocol.js';
+import { echoInput } from './echo.js';
 import { serveThroughFetch, type ServedHerald } from './heraldFetch.js';
 import { setUpTracing } from './tracing.js';
 import { ROOM, type BenchServer } from './types.js';
 
 /**
  * The bench app on Herald: one channel, its subscription (the native path),
- * a trivial query, and a live query over the newest message of a room
+ * a trivial query, an echo, and a live query over the newest message of a room
  * (`latest`, kept in memory by `publish`), whose live form is `onLatest`.
  */
 export function createHeraldBenchApp(herald: Herald) {
@@ -29,6 +30,7 @@ export function createHeraldBenchApp(herald: Herald) {
   const latestLive = herald.live(latest, { name: 'latest', dependsOn: (input) => [messages.key(input.room)] });
   const router = t.router({
     ping: t.procedure.query(() => 'pong'),
+    echo: t.procedure.input(echoInput).query(({ input }) => input),
     onMessage: t.procedure
       .input(z.object({ room: z.string(), ...resumeInput }))
       .subscription(({ input, signal }) => messages.stream(input.room, { lastEventId: input.lastEventId, signal })),
@@ -45,7 +47,7 @@ export function createHeraldBenchApp(herald: Herald) {
   return { messages, router, publish, counts };
 }
 
-/** The router type the bench's typed RPC clients use (the stock tRPC bench router has the same `ping`). */
+/** The router type the bench's typed RPC clients use (the stock tRPC bench router has the same `ping` and `echo`). */
 export type BenchRouter = ReturnType<typeof createHeraldBenchApp>['router'];
 
 /** Far above anything a scenario does; the checks still run, they just never refuse. */

@@ -8,7 +8,8 @@ import type { BenchServer } from './types.js';
 /**
  * The ceiling: a bare `ws` server. A client subscribes by sending `sub` (it
  * gets `ok`); any JSON frame with an `id` is a call, answered with tRPC's
- * answer to `ping` (parse, stringify, `ws.send`: the RPC ceiling). A message
+ * answer to `ping`, or for path `echo` with its input (parse, stringify,
+ * `ws.send`: the RPC ceiling). A message
  * is serialized once and then either
  *  - `string`: `ws.send(the string)` to every subscriber (ws frames it per socket), or
  *  - `frame`: framed once (one Buffer) and written as is to every subscriber's TCP socket, or
@@ -47,13 +48,15 @@ export async function startRawWs(config: ServerConfig, variant: 'string' | 'fram
           subscribers.add(subscriber);
           ws.send('ok');
         } else if (text.startsWith('{')) {
-          const { id, method } = JSON.parse(text) as { id: number | string; method?: string };
+          const { id, method, params } = JSON.parse(text) as { id: number | string; method?: string; params?: { path?: string; input?: unknown } };
           if (method === 'subscription') {
             subscriber.subscriptionId = id;
             subscribers.add(subscriber);
             const marker = `${Date.now()}-${position}`;
             ws.send(`{"id":${JSON.stringify(id)},"result":{"type":"started"}}`);
             ws.send(`{"id":${JSON.stringify(id)},"result":{"type":"data","id":"${marker}","data":{"json":{"id":"${marker}","data":{"type":"live","replayed":0}}}}}`);
+          } else if (params?.path === 'echo') {
+            ws.send(JSON.stringify({ id, result: { type: 'data', data: params.input } }));
           } else {
             ws.send(JSON.stringify({ id, result: { type: 'data', data: { json: 'pong' } } }));
           }

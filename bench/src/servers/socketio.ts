@@ -7,7 +7,8 @@ import { ROOM, type BenchServer } from './types.js';
  * Socket.IO 4 over WebSocket only (no polling). A client subscribes by
  * emitting `sub` with the room (acknowledged once joined); a message goes out
  * with `io.to(room).emit`, which encodes it once for all. The RPC scenario's
- * call is an emit with acknowledgement: `ping` is answered with `'pong'`.
+ * call is an emit with acknowledgement: `ping` is answered with `'pong'`, `echo`
+ * with its argument.
  */
 export async function startSocketIo(config: ServerConfig): Promise<BenchServer> {
   const http = notFoundServer();
@@ -19,6 +20,9 @@ export async function startSocketIo(config: ServerConfig): Promise<BenchServer> 
     });
     socket.on('ping', (ack: unknown) => {
       if (typeof ack === 'function') ack('pong');
+    });
+    socket.on('echo', (input: unknown, ack: unknown) => {
+      if (typeof ack === 'function') ack(input);
     });
   });
   const port = await listen(http, config.port);

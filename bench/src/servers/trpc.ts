@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { BenchMessage } from '../lib/payload.js';
 import type { ServerConfig } from '../lib/protocol.js';
 import { closeHttp, listen, notFoundServer } from './listen.js';
+import { echoInput } from './echo.js';
 import type { BenchServer } from './types.js';
 
 /**
@@ -19,6 +20,7 @@ export function createStockRouter(emitter: EventEmitter, position: () => string)
   const t = initTRPC.create({ transformer: superjson });
   return t.router({
     ping: t.procedure.query(() => 'pong'),
+    echo: t.procedure.input(echoInput).query(({ input }) => input),
     onMessage: t.procedure
       .input(z.object({ room: z.string(), lastEventId: z.string().nullish() }))
       .subscription(async function* ({ signal }) {

@@ -158,6 +158,30 @@ describe('queries and mutations on client.trpc', () => {
     }
   });
 
+  it('reach nested procedures (one named query too) with the same paths as tRPC, and send plain and superjson inputs alike', async () => {
+    await using cleanup = new Cleanup();
+    const t = initTRPC.create({ transformer, errorFormatter: heraldErrorFormatter });
+    const router = t.router({
+      search: t.router({ query: t.procedure.input(z.unknown()).query(({ input }) => input) }),
+    });
+    const server = await createHeraldServer({ router, port: 0, host: '127.0.0.1', createContext: () => ({}), metrics: false });
+    cleanup.defer(() => server.close());
+    const client = createHeraldClient<typeof router>({ url: server.url });
+    cleanup.defer(() => client.close());
+    const shared = { k: 1 };
+    const inputs: unknown[] = [
+      { id: 1, text: 'plain', tags: ['a'], ok: true, none: null },
+      { at: new Date(5), missing: undefined, big: 10n, n: -0, nan: Number.NaN },
+      { one: shared, two: shared },
+      [1, 'two', [3]],
+      'text',
+    ];
+    for (const input of inputs) expect(await client.trpc.search.query.query(input)).toEqual(input);
+    // The same proxy for the same path on every read, and the untyped client where tRPC's getUntypedClient looks.
+    expect(client.trpc.search.query).toBe(client.trpc.search.query);
+    expect((client.trpc as unknown as Record<symbol, unknown>)[Symbol.for('trpc_untypedClient')]).toHaveProperty('query');
+  });
+
   it('refuse a path that does not end in a call, and is not a promise', async () => {
     await using cleanup = new Cleanup();
     const client = createHeraldClient<ReturnType<typeof app>['router']>({ url: 'ws://127.0.0.1:1' });

@@ -194,7 +194,7 @@ export async function startHandler<TRouter extends AnyRouter>(config: ServerConf
     handleUpgrade(req, socket, head) {
       if (!ws.serves(req) && !admin?.servesUpgrade(req)) return false;
       // A socket error before `ws` takes over must not become an uncaught exception.
-      socket.on('error', () => socket.destroy());
+      socket.on('error', destroyOnError);
       proxyWarning.check(req);
       // The admin socket, or the app's through the request gate (drain, origin, failed authentications, connection slots).
       if (!admin?.handleUpgrade(req, socket, head)) ws.handleUpgrade(req, socket, head);
@@ -236,8 +236,13 @@ export async function startHandler<TRouter extends AnyRouter>(config: ServerConf
   };
 }
 
+/** A socket's error listener: destroys it (one function for every socket; the emitter calls it with the socket as `this`). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 /** Answers an upgrade no door of Herald's (nor the app) took: 404, naming the path Herald upgrades on. */
 export function refuseUnknownUpgrade(socket: Duplex, handler: HeraldHandler): void {
-  socket.on('error', () => socket.destroy());
+  socket.on('error', destroyOnError);
   writeUpgradeRefusal(socket, UpgradeRefusal.NOT_FOUND, `WebSocket connections upgrade on ${handler.path}`);
 }

@@ -29,3 +29,4 @@ export {
 export type { SessionNotice } from './protocol.js';
 export { LIVE_PATCHES_PARAM, LIVE_PATCH_TYPE, type LivePatchResult } from './livePatch.js';
 export { TRPC_CODE_OF } from './errors.js';
+export { isPlainJson, PLAIN_JSON_MAX_DEPTH } from './plainJson.js';

@@ -1,8 +1,9 @@
 import type { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { transformer } from '@herald/shared';
+import { isPlainJson } from '@herald/shared/internal';
 import { clientError } from '../errors.js';
-import { unref } from '../timers.js';
+import { everyMs } from '../timers.js';
 import type { CallEvent, CallType, Session } from '../sessions/session.js';
 import type { ClientCallSpan, ClientTracing } from './tracing.js';
 
@@ -46,7 +47,7 @@ export interface TrackerSettings {
 
 interface Call extends CallRequest {
   readonly id: number;
-  readonly serializedInput: unknown;
+  readonly inputJson: string | undefined;
   readonly idempotencyKey: string | undefined;
   readonly observer: CallObserver;
   /** The session it was last sent on; null while it waits for one. */
@@ -62,8 +63,19 @@ interface Call extends CallRequest {
   readonly trace: Readonly<Record<string, string>> | undefined;
 }
 
-/** `transformer.serialize(undefined)`, made once. */
-const NO_INPUT = transformer.serialize(undefined);
+/** The JSON text of `transformer.serialize(undefined)`, made once. */
+const NO_INPUT = JSON.stringify(transformer.serialize(undefined));
+
+/**
+ * The JSON text of the input through the transformer, made once per call
+ * (a resend sends the same text, whatever the app did to the object since).
+ * Plain JSON is `{"json":…}` without superjson's walk (see `isPlainJson`).
+ */
+function inputJsonOf(input: unknown): string | undefined {
+  if (input === undefined) return NO_INPUT;
+  if (isPlainJson(input)) return `{"json":${JSON.stringify(input)}}`;
+  return JSON.stringify(transformer.serialize(input)) as string | undefined;
+}
 
 /**
  * Every call of one client, whatever socket it is on. Calls are sent the
@@ -78,7 +90,8 @@ const NO_INPUT = transformer.serialize(undefined);
 export class RequestTracker {
   readonly #calls = new Map<number, Call>();
   #lastId = 0;
-  readonly #sweepTimer: ReturnType<typeof setInterval>;
+  /** Stops this tracker's sweep (on the timer it shares with every tracker, see `everyMs`). */
+  readonly #stopSweep: () => void;
   #session: Session | null = null;
   #closed = false;
   /** The error of the refusal that stopped the connection; queries and mutations fail with it until `resume()`. */
@@ -88,8 +101,7 @@ export class RequestTracker {
 
   constructor(settings: TrackerSettings) {
     this.#settings = settings;
-    this.#sweepTimer = setInterval(() => this.#sweep(), sweepIntervalMs(settings));
-    unref(this.#sweepTimer);
+    this.#stopSweep = everyMs(sweepIntervalMs(settings), () => this.#sweep());
   }
 
   /** Starts a call; returns the function that cancels it. */
@@ -112,8 +124,7 @@ export class RequestTracker {
       path: request.path,
       input: request.input,
       id: ++this.#lastId,
-      // Most queries take no input: superjson has nothing to do for them.
-      serializedInput: request.input === undefined ? NO_INPUT : transformer.serialize(request.input),
+      inputJson: inputJsonOf(request.input),
       idempotencyKey: request.type === 'mutation' ? (request.idempotencyKey ?? this.#settings.newKey()) : undefined,
       observer: span ? tracedObserver(observer, span) : observer,
       session: null,
@@ -224,7 +235,7 @@ export class RequestTracker {
   /** Fails every call; the client is closing. */
   close(): void {
     this.#closed = true;
-    clearInterval(this.#sweepTimer);
+    this.#stopSweep();
     for (const call of [...this.#calls.values()]) {
       this.#finish(call);
       if (call.type === 'subscription') call.observer.complete();
@@ -243,7 +254,7 @@ export class RequestTracker {
             type: call.type,
             path: call.path,
             input: call.input,
-            serializedInput: call.serializedInput,
+            inputJson: call.inputJson,
             lastEventId: call.lastEventId,
             idempotencyKey: call.idempotencyKey,
             trace: call.trace,
@@ -273,7 +284,7 @@ export class RequestTracker {
   }
 
   /**
-   * The one timer of all calls (no timer per call): fails each query or
+   * The one timer of all calls (no timer per call; shared with other clients' trackers): fails each query or
    * mutation past its bound. Never sent and waiting past `maxQueuedAgeMs`:
    * `OFFLINE_TIMEOUT`, it did not run. Sent, and then waiting past
    * `maxQueuedAgeMs` for a connection or unanswered `callTimeoutMs` after

@@ -8,6 +8,9 @@ import { followConnection } from './subscriptionStates.js';
 /** Starts a call and reports it to `observer`; returns the function that cancels it: the request tracker's `start`, or the persistence's around it. */
 export type StartCall = (call: CallRequest, observer: CallObserver) => () => void;
 
+/** The context of a query or mutation made without one: shared, since the app never sees it (a subscription's goes to `onStarted`, so each gets its own). */
+const NO_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /**
  * The request for a call: a subscription resumes from the `lastEventId` its
  * input names; a mutation is sent with the `idempotencyKey` its context
@@ -22,8 +25,8 @@ export function callRequest(type: CallRequest['type'], path: string, input: unkn
     path,
     input,
     lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
-    ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
-    context: context ?? {},
+    idempotencyKey: typeof key === 'string' ? key : undefined,
+    context: context ?? (type === 'subscription' ? {} : NO_CONTEXT),
   };
 }
 

@@ -1,7 +1,6 @@
 import { TRPCClientError, type TRPCClient, type TRPCRequestOptions } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable, observableToAsyncIterable, type Unsubscribable } from '@trpc/server/observable';
-import { createFlatProxy, createRecursiveProxy } from '@trpc/server/unstable-core-do-not-import';
 import type { ConnectionStateSource } from '../connection/connectionState.js';
 import type { CallObserver, CallType } from './requestTracker.js';
 import { callRequest, callResults, type StartCall } from './start.js';
@@ -25,8 +24,8 @@ const untypedClientKey = Symbol.for('trpc_untypedClient');
 const procedureTypeOf: Readonly<Record<string, CallType | undefined>> = { query: 'query', mutate: 'mutation', subscribe: 'subscription' };
 
 /**
- * `client.trpc`: the typed client of tRPC's `createTRPCClient`, made from
- * tRPC's own proxies, but each call goes straight to `start` instead of
+ * `client.trpc`: the typed client of tRPC's `createTRPCClient` (the same
+ * property paths, see `pathNode`), but each call goes straight to `start` instead of
  * through tRPC's link chain (an operation object, an observable per link,
  * `share()`, and a promise adapter that makes and aborts an AbortController
  * per call). Calls settle as tRPC's do: a promise of the data or a
@@ -37,15 +36,44 @@ const procedureTypeOf: Readonly<Record<string, CallType | undefined>> = { query:
  */
 export function createTrpcClient<TRouter extends AnyRouter>(start: StartCall, states: ConnectionStateSource): TRPCClient<TRouter> {
   const untyped = new DirectCalls(start, states);
-  const proxy = createRecursiveProxy(({ path, args }) => {
-    const type = procedureTypeOf[path[path.length - 1]!];
-    if (type === undefined) throw new TypeError(`client.trpc.${path.join('.')}() is not a call: end a procedure's path with .query(), .mutate() or .subscribe()`);
-    const procedurePath = path.slice(0, -1).join('.');
-    const [input, options] = args as [unknown, SubscriptionOptions | undefined];
-    return type === 'subscription' ? untyped.subscription(procedurePath, input, options) : untyped[type](procedurePath, input, options);
-  }) as Record<PropertyKey, unknown>;
-  return createFlatProxy((key) => (key === untypedClientKey ? untyped : proxy[key]));
+  return pathNode([], untyped) as TRPCClient<TRouter>;
 }
+
+/**
+ * The proxy of one property path of `client.trpc` (`client.trpc.chat.send`,
+ * then `.mutate`): called, the last key of its path names the call and the
+ * keys before it the procedure, as in tRPC's recursive proxy; the root also
+ * holds the untyped client where tRPC's `getUntypedClient` looks. Each path's
+ * proxy is made once and kept by its parent, with its procedure's path and
+ * call type worked out then, so a call reads two properties and allocates
+ * no path arrays.
+ */
+function pathNode(path: readonly string[], untyped: DirectCalls): object {
+  const children = new Map<string, object>();
+  const last = path[path.length - 1];
+  const type = last !== undefined && Object.hasOwn(procedureTypeOf, last) ? procedureTypeOf[last] : undefined;
+  const procedurePath = path.slice(0, -1).join('.');
+  return new Proxy(noop, {
+    get(_target, key) {
+      if (typeof key !== 'string') return key === untypedClientKey && path.length === 0 ? untyped : undefined;
+      if (key === 'then') return undefined;
+      let child = children.get(key);
+      if (child === undefined) {
+        child = pathNode([...path, key], untyped);
+        children.set(key, child);
+      }
+      return child;
+    },
+    apply(_target, _this, args: unknown[]) {
+      if (last === 'valueOf' || last === 'toString' || last === 'toJSON') return `tRPC.proxy(${procedurePath})`;
+      if (type === undefined) throw new TypeError(`client.trpc.${path.join('.')}() is not a call: end a procedure's path with .query(), .mutate() or .subscribe()`);
+      const [input, options] = args as [unknown, SubscriptionOptions | undefined];
+      return type === 'subscription' ? untyped.subscription(procedurePath, input, options) : untyped[type](procedurePath, input, options);
+    },
+  });
+}
+
+const noop = () => undefined;
 
 /** The untyped client behind `client.trpc`, with the methods of tRPC's `TRPCUntypedClient` that typed proxies and TanStack Query call. */
 class DirectCalls {

@@ -36,8 +36,8 @@ export function callEventOf(frame: { readonly result?: unknown; readonly error?:
   if (!isObject(data)) return unreadable('result data that is not a superjson value');
   let value: unknown;
   const json = data.json;
-  if (!('meta' in data) && (json === null || typeof json !== 'object')) {
-    // A primitive without `meta`: what superjson would revive it to, without its copies.
+  if (!('meta' in data)) {
+    // Without `meta` superjson revives a value to a deep copy of itself; the frame was parsed for this call alone, so it is the value.
     value = json;
   } else {
     try {

@@ -24,8 +24,8 @@ export interface OutgoingCall {
   readonly path: string;
   /** The input as the app gave it (the HTTP links serialize it themselves). */
   readonly input: unknown;
-  /** The input through the transformer, once (the WebSocket frame carries it). */
-  readonly serializedInput: unknown;
+  /** The input through the transformer, as JSON text made once (the WebSocket frame carries it); undefined when there is none to write. */
+  readonly inputJson: string | undefined;
   /** A subscription's resume position: the last tracked id it delivered. */
   readonly lastEventId: string | undefined;
   /** A mutation's idempotency key, the same on every session it is sent on. */

@@ -2,7 +2,7 @@ import { CloseCode } from '@herald/shared';
 import { CLOSE_NORMAL, JSON_PROTOCOL, MSGPACK_PROTOCOL, packMessage, unpackMessage } from '@herald/shared/internal';
 import { afterThisTick, onRefusedUpgrade } from '#platform';
 import { clientError } from '../errors.js';
-import { heartbeatTickMs, unref } from '../timers.js';
+import { everyMs, heartbeatTickMs, unref } from '../timers.js';
 import { connectionFrameOf, unreadableNotice } from './frames.js';
 import { LivePatches } from './livePatches.js';
 import { withQueryParam } from './urls.js';
@@ -66,12 +66,15 @@ export class SocketSession implements Session {
   #proven = false;
   #lastSeenAt = Date.now();
   #pingSentAt = 0;
-  readonly #heartbeatTimer: ReturnType<typeof setInterval>;
+  /** Stops this session's heartbeat checks (on the timer every session shares, see `everyMs`). */
+  readonly #stopHeartbeat: () => void;
   readonly #connectTimer: ReturnType<typeof setTimeout>;
   /** Requests made in this tick after its first, sent together when the tick ends; null when none is pending. */
   #batch: string[] | null = null;
   /** The call ids of `#batch`'s requests, in the same order (null for a request that is not a call). */
   #batchIds: (number | null)[] = [];
+  /** `#flushBatch`, bound once (a tick that sends schedules it; no closure per call). */
+  readonly #flush = (): void => this.#flushBatch();
   /**
    * The length of the largest frame sent (in UTF-16 code units: for JSON
    * text about its bytes; only compared), and the id of the largest call in
@@ -128,9 +131,8 @@ export class SocketSession implements Session {
     this.#connectTimer = setTimeout(() => {
       if (!this.#ready) this.#fail(new Error(`The opening handshake took longer than ${settings.connectTimeoutMs} ms`));
     }, settings.connectTimeoutMs);
-    this.#heartbeatTimer = setInterval(() => this.#checkHeartbeat(), heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs));
+    this.#stopHeartbeat = everyMs(heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs), () => this.#checkHeartbeat());
     unref(this.#connectTimer);
-    unref(this.#heartbeatTimer);
   }
 
   get isReady(): boolean {
@@ -139,7 +141,7 @@ export class SocketSession implements Session {
 
   startCall(call: OutgoingCall): boolean {
     // The same text as JSON.stringify({ id, method, params: { path, input, lastEventId?, idempotencyKey?, trace? } }).
-    const input = inputJson(call.serializedInput);
+    const input = call.inputJson;
     let params = `"path":${JSON.stringify(call.path)}${input === undefined ? '' : `,"input":${input}`}`;
     if (call.lastEventId !== undefined) params += `,"lastEventId":${JSON.stringify(call.lastEventId)}`;
     if (call.idempotencyKey !== undefined) params += `,"idempotencyKey":${JSON.stringify(call.idempotencyKey)}`;
@@ -171,7 +173,7 @@ export class SocketSession implements Session {
     this.#send(json);
     if (this.#settings.maxCallsPerFrame > 1) {
       this.#batch = [];
-      afterThisTick(() => this.#flushBatch());
+      afterThisTick(this.#flush);
     }
     return true;
   }
@@ -359,7 +361,7 @@ export class SocketSession implements Session {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#connectTimer);
-    clearInterval(this.#heartbeatTimer);
+    this.#stopHeartbeat();
     this.#handlers.onEnd(this, {
       wasReady: this.#ready,
       refused: this.#refused,
@@ -382,25 +384,6 @@ export class SocketSession implements Session {
 const HERALD_REFUSAL_STATUSES = /* @__PURE__ */ new Set([429, 503]);
 const KIB = 1_024;
 const MIB = 1_048_576;
-
-let lastInput: unknown = undefined;
-let lastInputJson = '';
-
-/**
- * A serialized input as JSON text (undefined when there is none to write,
- * as `JSON.stringify` of the whole request would leave it out). Calls
- * without input share one serialized `undefined` (the tracker's), so the
- * last object written is remembered with its text.
- */
-function inputJson(serializedInput: unknown): string | undefined {
-  if (serializedInput === lastInput && lastInputJson !== '') return lastInputJson;
-  const json = JSON.stringify(serializedInput) as string | undefined;
-  if (json !== undefined && typeof serializedInput === 'object' && serializedInput !== null) {
-    lastInput = serializedInput;
-    lastInputJson = json;
-  }
-  return json;
-}
 
 /**
  * The error a session ends with, naming what is known of why: the HTTP

@@ -11,7 +11,7 @@ const CALL: OutgoingCall = {
   type: 'subscription',
   path: 'onRooms',
   input: undefined,
-  serializedInput: transformer.serialize(undefined),
+  inputJson: JSON.stringify(transformer.serialize(undefined)),
   lastEventId: '5',
   idempotencyKey: undefined,
 };

@@ -89,10 +89,31 @@ describe('RequestTracker', () => {
     const observed = new Observed();
     tracker.start(query('add', { a: 1 }), observed);
     expect(session.sent).toEqual([
-      expect.objectContaining({ id: 1, type: 'query', path: 'add', serializedInput: transformer.serialize({ a: 1 }), idempotencyKey: undefined }),
+      expect.objectContaining({ id: 1, type: 'query', path: 'add', inputJson: JSON.stringify(transformer.serialize({ a: 1 })), idempotencyKey: undefined }),
     ]);
     tracker.onEvent(session, 1, answer(2));
     expect(observed).toMatchObject({ data: [2], completed: 1, errors: [] });
+  });
+
+  it('writes the input as the transformer would, once: a resend carries the same text whatever the app did to its input since', () => {
+    make();
+    const first = new RecordingSession('ws://a');
+    tracker.onSession(first);
+    const plain = { id: 1, tags: ['a'], ok: true, none: null };
+    const rich = { at: new Date(5), missing: undefined, n: -0 };
+    const shared = { k: 1 };
+    tracker.start(mutation('m', plain), new Observed());
+    tracker.start(query('q', rich), new Observed());
+    tracker.start(query('q', { one: shared, two: shared }), new Observed());
+    tracker.start(query('q'), new Observed());
+    const expected = [plain, rich, { one: shared, two: shared }, undefined].map((input) => JSON.stringify(transformer.serialize(input)));
+    expect(first.sent.map((call) => call.inputJson)).toEqual(expected);
+    plain.tags.push('changed');
+    rich.at.setTime(6);
+    tracker.onSessionLost(first, true);
+    const second = new RecordingSession('ws://b');
+    tracker.onSession(second);
+    expect(second.sent.map((call) => call.inputJson)).toEqual(expected);
   });
 
   it('fails a call with OFFLINE_QUEUE_FULL when maxQueued calls already wait for a connection', () => {

@@ -1,7 +1,7 @@
 import { getErrorShape, getTRPCErrorFromUnknown, type AnyRouter, type TRPCError } from '@trpc/server';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { transformer } from '@herald/shared';
-import { isPlainJson } from './plainJson.js';
+import { isPlainJson } from '@herald/shared/internal';
 
 /** What an error shape is built from: the call it concerns, as far as it is known. */
 export interface ErrorContext {

@@ -253,11 +253,12 @@ export function createChannel<
       }
     : null;
 
+  const subscriberContext = { broker, fanout, retention, bufferSize, onError: runtime.onError };
+
   function openStream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>>) {
     const topic = topicOf(key);
     const presenceInfo =
       streamOptions.presence !== undefined && options.presence ? options.presence.parse(streamOptions.presence) : undefined;
-    const context = { topic, broker, fanout, retention, bufferSize, onError: runtime.onError };
     // Checked once per stream, whichever way it is consumed; `prepare` lets a
     // connection ask before it announces the subscription.
     // Closures below outlive the subscription's start: they capture `ctx`, not the options (and their signal).
@@ -268,7 +269,7 @@ export function createChannel<
 
     const open = async (sink: EventSink, from: string | null, signal?: AbortSignal) => {
       if (authorize) await authorize();
-      const subscriber = new ChannelSubscriber(context, from, sink);
+      const subscriber = new ChannelSubscriber(subscriberContext, topic, from, sink);
       // A consumer that leaves while the subscription waits for the broker stops the wait.
       const stop = () => subscriber.close();
       signal?.addEventListener('abort', stop, { once: true });

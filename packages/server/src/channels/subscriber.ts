@@ -22,8 +22,8 @@ export interface EventSink {
   end?(error: unknown): void;
 }
 
+/** What every subscriber of one channel shares (one object per channel; the topic is the subscriber's own). */
 export interface SubscriberContext {
-  readonly topic: string;
   readonly broker: Broker;
   readonly fanout: FanoutRegistry;
   readonly retention: Retention;
@@ -63,6 +63,7 @@ export class ChannelSubscriber implements Sink {
 
   constructor(
     private readonly ctx: SubscriberContext,
+    private readonly topic: string,
     from: string | null,
     private readonly sink: EventSink,
   ) {
@@ -81,7 +82,7 @@ export class ChannelSubscriber implements Sink {
     const deadline = Date.now() + START_WAIT_MS;
     for (let attempt = 0; !this.attached; attempt++) {
       try {
-        const attaching = this.ctx.fanout.attach(this.ctx.topic, this);
+        const attaching = this.ctx.fanout.attach(this.topic, this);
         if (attaching) await attaching;
         this.attached = true;
       } catch (error) {
@@ -90,7 +91,7 @@ export class ChannelSubscriber implements Sink {
       }
     }
     if (this.isClosed()) {
-      this.ctx.fanout.detach(this.ctx.topic, this);
+      this.ctx.fanout.detach(this.topic, this);
       return;
     }
     await this.catchUp(this.lastId, deadline);
@@ -116,7 +117,7 @@ export class ChannelSubscriber implements Sink {
     this.mode = 'closed';
     this.buffer = null;
     this.stopped?.abort();
-    if (this.attached) this.ctx.fanout.detach(this.ctx.topic, this);
+    if (this.attached) this.ctx.fanout.detach(this.topic, this);
   }
 
   /** The fan-out's callback: live delivery may have skipped entries. */
@@ -189,7 +190,7 @@ export class ChannelSubscriber implements Sink {
   private async readWithRetry(from: string | null, deadline: number | null): Promise<ReadAfterResult | null> {
     for (let attempt = 0; !this.isClosed(); attempt++) {
       try {
-        return await this.ctx.broker.readAfter(this.ctx.topic, from, this.ctx.retention);
+        return await this.ctx.broker.readAfter(this.topic, from, this.ctx.retention);
       } catch (error) {
         if (!(await this.waitToRetry(error, attempt, deadline))) return null;
       }

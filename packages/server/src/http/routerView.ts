@@ -1,6 +1,7 @@
 import type { AnyRouter } from '@trpc/server';
 import { transformer as heraldTransformer } from '@herald/shared';
-import { inputTransformerOf, isPlainJson } from '../calls/plainJson.js';
+import { isPlainJson } from '@herald/shared/internal';
+import { inputTransformerOf } from '../calls/plainJson.js';
 import type { ServerConfig } from '../config.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { TRPCError } from '@trpc/server';
 import { packFrame, packMessage, serializeWithBinaryBytes } from '@herald/shared/internal';
 import { Outcomes, type ErrorContext, type StoredOutcome } from '../calls/outcome.js';
-import { isPlainJson } from '../calls/plainJson.js';
+import { isPlainJson } from '@herald/shared/internal';
 import type { HeraldError } from '../errors.js';
 import { sessionNotice, type ChannelMarker, type Envelope } from './wire.js';
 

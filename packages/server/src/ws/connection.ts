@@ -10,6 +10,7 @@ import { HeraldError, RefusalReason } from '../errors.js';
 import { isThenable } from '../thenable.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { newConnectionId, type Admitted, type AdmissionOutcome, type Refusal } from '../transport/gate.js';
+import { CallTable } from './callTable.js';
 import { dispatchFrame, messageOf } from './dispatch.js';
 import { byteLengthOf, Encoding, heartbeatOf, isConnectionParams, paramsOf, PING, PING_FRAME, PONG, PONG_FRAME, textOf, unpackFrame, wantsConnectionParams, wrongEncoding } from './frames.js';
 import type { HeartbeatPeer } from './heartbeat.js';
@@ -91,7 +92,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   private phase: Phase;
   private encoding: Encoding;
   /** Calls running or open, by request envelope. */
-  private readonly calls = new Map<Envelope, HostedCall>();
+  private readonly calls = new CallTable<HostedCall>();
   private unansweredCalls = 0;
   private slowConsumerTimer: NodeJS.Timeout | null = null;
   /** The in-band refreshes, one at a time in arrival order. */

@@ -77,6 +77,22 @@ const SENDER_IDLE = 0;
 type Sender = Required<NonNullable<WsInternals['_sender']>> & { readonly _queue: unknown[] };
 
 /** Send options of the frames `ws.send` writes (one shared object each, not one per send): JSON text, or MessagePack. */
+/** Where a socket keeps its listener, for the shared event functions (`ws` calls them with the socket as `this`). */
+const LISTENER = Symbol('herald.listener');
+type Listened = WebSocket & { [LISTENER]?: SocketListener };
+
+function onMessage(this: Listened, data: RawData, isBinary: boolean): void {
+  this[LISTENER]!.onFrame(data, isBinary);
+}
+
+function onClose(this: Listened, code: number, reason: Buffer): void {
+  this[LISTENER]!.onClose(code, reason);
+}
+
+function onError(this: Listened, error: Error): void {
+  this[LISTENER]!.onError(error);
+}
+
 const TEXT_FRAME = { binary: false } as const;
 const BINARY_FRAME = { binary: true } as const;
 
@@ -137,13 +153,15 @@ export class WsSocket implements HeraldSocket, FrameWriter, WriteTicks {
     this.socket.terminate();
   }
 
+  /** Hands the socket's events to `listener` through the three shared functions below (no closures per socket). */
   listen(listener: SocketListener): void {
-    const { socket } = this;
-    socket.on('message', (data, isBinary) => listener.onFrame(data, isBinary));
-    socket.on('close', (code, reason) => listener.onClose(code, reason));
+    const socket = this.socket as Listened;
+    socket[LISTENER] = listener;
+    socket.on('message', onMessage);
+    socket.on('close', onClose);
     // `ws` reports protocol violations (bad UTF-8, oversized frames) here and
     // then closes the socket itself; without a listener they would crash the process.
-    socket.on('error', (error) => listener.onError(error));
+    socket.on('error', onError);
   }
 
   prepared(frame: PreparedFrame): boolean {
