@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
 import { RefusalReason, transformer, withExpiry, type Authenticate } from '@herald/server';
@@ -159,6 +159,22 @@ async function refusedCall(
 ): Promise<string | null> {
   opened.send(serialized === undefined ? request(id, method, path, input) : { id, method, params: { path, input: serialized } });
   return errorCodeOf(await opened.frame(answerTo(id), 5_000, `the answer to ${id}`));
+}
+
+/** `calls` calls of `history` of the stream `big` in one GET batch. */
+function historyBatch(http: string, calls: number): string {
+  const input = Object.fromEntries(Array.from({ length: calls }, (_, index) => [index, transformer.serialize({ stream: 'big' })]));
+  return `${http}/${Array<string>(calls).fill('history').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`;
+}
+
+/** A raw TCP client that sends a GET for `url` and stops reading once its status line came (destroyed at cleanup). */
+function nonReader(http: string, url: string): { readonly socket: Socket; readonly status: Promise<string> } {
+  const { pathname, search } = new URL(url);
+  const tcp = connect(Number(new URL(http).port), '127.0.0.1');
+  cleanup.defer(() => tcp.destroy());
+  tcp.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  const status = new Promise<string>((resolve) => tcp.once('data', (chunk: Buffer) => (tcp.pause(), resolve(chunk.toString('latin1', 9, 12)))));
+  return { socket: tcp, status };
 }
 
 /** An input with a BigInt of 2,000 digits, as superjson writes it. */
@@ -333,8 +349,42 @@ const table: Record<RefusalReason, Row> = {
     },
     admin: { notApplicable: 'the admin page calls over its socket; its API answers from figures the node already holds' },
   },
+  [RefusalReason.MAX_HTTP_ANSWER]: {
+    limits: { maxHttpAnswerBytes: 200_000 },
+    websocket: { notApplicable: "a socket's answers go out one call at a time, each bounded by maxBufferedBytes" },
+    http: async ({ http, server }) => {
+      for (let n = 0; n < 4; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
+      const history = historyBatch(http, 1);
+      const refused = await fetch(history);
+      expect(refused.status).toBe(413);
+      expect(await refused.text()).toMatch(/maxHttpAnswerBytes.*smaller batches.*httpBatchStreamLink/);
+      // What the refusal advises: the same batch streamed call by call is served.
+      const streamed = await fetch(history, { headers: { 'trpc-accept': 'application/jsonl' } });
+      expect(streamed.status).toBe(200);
+      expect((await streamed.text()).length).toBeGreaterThan(240_000);
+      expect((await fetch(addUrl(http))).status).toBe(200);
+    },
+    admin: { notApplicable: 'the admin page calls over its socket; its API answers from figures the node already holds' },
+  },
+  [RefusalReason.MAX_HTTP_ANSWER_BYTES_PER_IP]: {
+    limits: { maxHttpAnswerBytesPerIp: 8_000_000 },
+    websocket: { notApplicable: 'a socket that stops reading is closed with 4002 (slow_consumer) once maxBufferedBytes are queued for it' },
+    http: async ({ http, server }) => {
+      for (let n = 0; n < 64; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
+      // A client that asks for 7.7 MB (more than the kernel's socket buffers) and does not read: its address holds that much.
+      const tcp = nonReader(http, historyBatch(http, 2));
+      expect(await tcp.status).toBe('200');
+      const refused = await fetch(historyBatch(http, 1));
+      expect(refused.status).toBe(429);
+      expect(await refused.text()).toMatch(/maxHttpAnswerBytesPerIp.*read the answers asked for/);
+      // Once it goes, its answer is given back.
+      tcp.socket.destroy();
+      await pollUntil(async () => (await fetch(historyBatch(http, 1))).status, 'the answer to be given back', { accept: (status) => status === 200 });
+    },
+    admin: { notApplicable: 'the admin page calls over its socket; its API answers from figures the node already holds' },
+  },
   [RefusalReason.SLOW_HTTP_CLIENT]: {
-    limits: { httpWriteTimeoutMs: 200, maxBufferedBytes: 65_536 },
+    limits: { httpWriteTimeoutMs: 200, maxBufferedBytes: 65_536, maxHttpAnswerBytes: 67_108_864, maxHttpAnswerBytesPerIp: 67_108_864 },
     websocket: { notApplicable: 'a socket that stops reading is closed with 4002 (slow_consumer) once maxBufferedBytes are queued for it' },
     http: async ({ http, server }) => {
       for (let n = 0; n < 64; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });

@@ -6,6 +6,7 @@ import { HeraldError, RefusalReason } from '../errors.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { notAdmittedError, type RequestGate } from '../transport/gate.js';
 import { StreamTickets } from '../transport/streamTickets.js';
+import type { AnswerMeter } from './answerMeter.js';
 import { writeError, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
 import { boundWrites, onClose } from './slowClients.js';
@@ -13,8 +14,17 @@ import { boundWrites, onClose } from './slowClients.js';
 /** The most connection params (as JSON) a stream ticket stands for: what one issued ticket may keep in the store. */
 export const MAX_TICKET_PARAMS_BYTES = 4_096;
 
-/** Runs tRPC's node-http adapter for a request with a context known already, or answers it with `refusal` instead. */
-export type RunAdapter = (req: IncomingMessage, res: ServerResponse, path: string, answer: { readonly ctx: unknown } | { readonly refusal: TRPCError }) => Promise<void>;
+/**
+ * Runs tRPC's node-http adapter for a request with a context known already
+ * (and the meter its answer is counted by, if it is), or answers it with
+ * `refusal` instead.
+ */
+export type RunAdapter = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  answer: { readonly ctx: unknown; readonly meter?: AnswerMeter } | { readonly refusal: TRPCError },
+) => Promise<void>;
 
 /**
  * Event streams (Server-Sent Events subscriptions) and the tickets that

@@ -9,6 +9,7 @@ import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
 import { notAdmittedError, type RequestGate } from '../transport/gate.js';
 import { InputLimitError } from '../transport/inputLimits.js';
+import { AnswerMeter } from './answerMeter.js';
 import { writeError, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
 import { Cors } from './cors.js';
@@ -46,6 +47,11 @@ export interface HttpDoor<TRouter extends AnyRouter> {
  * - the same request budget (a batch of N calls takes N), batch bound, body
  *   size (`maxPayloadBytes`), and connection slots: an event stream holds
  *   one, per address and per user, like a WebSocket (eventStreams.ts);
+ * - the answers one address makes the server build and hold: calls in
+ *   progress (`maxHttpCallsPerIp`), one answer's size (`maxHttpAnswerBytes`)
+ *   and the bytes of its answers not yet taken (`maxHttpAnswerBytesPerIp`),
+ *   counted as the answer is serialized (answerMeter.ts), and answers not
+ *   taken within `httpWriteTimeoutMs` dropped (slowClients.ts);
  * - mutations sent with an `Idempotency-Key` header run through the same
  *   call runner's `once` as over WebSocket (idempotentHttp.ts);
  * - SSE pings (unless the router configures `sse` itself) at the heartbeat
@@ -69,21 +75,27 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     reportFormatterError: (error, path) => runner.report(error, { type: 'unknown', path }),
   };
 
-  const runAdapter: RunAdapter = (req, res, path, answer) =>
-    nodeHTTPRequestHandler({
-      router,
-      req,
-      res,
-      path,
-      maxBodySize: maxPayloadBytes,
-      ...('refusal' in answer ? { middleware: (_req: unknown, _res: unknown, next: (error?: unknown) => void) => next(answer.refusal) } : {}),
-      createContext: () => ('ctx' in answer ? answer.ctx : undefined),
-      onError: ({ error, type, path: errorPath }) => {
-        const limit = error instanceof InputLimitError ? error : error.cause instanceof InputLimitError ? error.cause : null;
-        if (limit) gate.refuse(RefusalReason.INPUT_LIMITS, limit);
-        else runner.report(error, { type: type as 'unknown', path: errorPath });
-      },
-    });
+  const runAdapter: RunAdapter = (req, res, path, answer) => {
+    const meter = 'meter' in answer ? answer.meter : undefined;
+    const run = () =>
+      nodeHTTPRequestHandler({
+        router,
+        req,
+        res,
+        path,
+        maxBodySize: maxPayloadBytes,
+        ...('refusal' in answer ? { middleware: (_req: unknown, _res: unknown, next: (error?: unknown) => void) => next(answer.refusal) } : {}),
+        createContext: () => ('ctx' in answer ? answer.ctx : undefined),
+        onError: ({ error, type, path: errorPath }) => {
+          // The meter's refusal was counted by the gate when it was thrown.
+          if (meter?.threw(error)) return;
+          const limit = error instanceof InputLimitError ? error : error.cause instanceof InputLimitError ? error.cause : null;
+          if (limit) gate.refuse(RefusalReason.INPUT_LIMITS, limit);
+          else runner.report(error, { type: type as 'unknown', path: errorPath });
+        },
+      });
+    return meter ? meter.around(run) : run();
+  };
   const streams = new EventStreams(config, gate, shapes, runAdapter);
   const cors = new Cors(config.originAllowed, config.corsCredentials);
 
@@ -154,7 +166,10 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     dropUnlessTaken(res, httpWriteTimeoutMs, () => gate.refuse(RefusalReason.SLOW_HTTP_CLIENT, slowClient(httpWriteTimeoutMs), { address }));
     const key = req.method === 'POST' ? idempotencyKeyOf(req) : null;
     if (key) return serveIdempotent({ ...shapes, runner, maxPayloadBytes }, req, res, { path, batch: url.searchParams.get('batch') === '1', key }, caller);
-    await runAdapter(req, res, path, { ctx: admitted.ctx });
+    // A streamed batch (httpBatchStreamLink) is written call by call as its client takes it: not counted as one answer.
+    const meter = req.headers['trpc-accept'] === 'application/jsonl' ? undefined : new AnswerMeter(gate, address, config.limits.maxHttpAnswerBytes);
+    if (meter) onClose(res, () => meter.release());
+    await runAdapter(req, res, path, { ctx: admitted.ctx, ...(meter ? { meter } : {}) });
   }
 
   return {

@@ -32,6 +32,8 @@ function gate(settings: Partial<GateSettings> = {}, clock: Clock = { now: 1_000_
     maxBatchSize: 5,
     maxPayloadBytes: 1_000,
     maxHttpCallsPerIp: 4,
+    maxHttpAnswerBytes: 1_000,
+    maxHttpAnswerBytesPerIp: 1_500,
     maxSubscriptionsPerConnection: 4,
     rate: { perSecond: 10, burst: 3 },
     failedAttempts: { perSecond: 1, burst: 2 },
@@ -148,6 +150,24 @@ describe('RequestGate', () => {
     expect(g.expired(clock.now + 1)).toBe(false);
     clock.now += 1;
     expect(g.expired(clock.now)).toBe(true);
+  });
+
+  it('bounds one HTTP answer, and the answers an address holds, until they are given back', () => {
+    const { gate: g, refusals } = gate();
+    expect(g.checkHttpAnswer(1_000)).toBeNull();
+    expect(g.checkHttpAnswer(1_001)?.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/smaller batches.*httpBatchStreamLink/) });
+    expect(g.holdHttpAnswer('a', 1_000)).toBeNull();
+    expect(g.holdHttpAnswer('b', 1_000)).toBeNull();
+    expect(g.holdHttpAnswer('a', 501)?.error.message).toMatch(/read the answers asked for/);
+    expect(g.beginHttpCalls('a', 1)).toBeNull();
+    g.endHttpCalls('a', 1);
+    expect(g.holdHttpAnswer('a', 500)).toBeNull();
+    // Full: no more calls of that address start, other addresses are not concerned.
+    expect(g.beginHttpCalls('a', 1)?.reason).toBe('max_http_answer_bytes_per_ip');
+    expect(g.beginHttpCalls('b', 1)).toBeNull();
+    g.releaseHttpAnswer('a', 1_500);
+    expect(g.beginHttpCalls('a', 1)).toBeNull();
+    expect(refusals()).toEqual({ max_http_answer: 1, max_http_answer_bytes_per_ip: 2 });
   });
 
   it('refreshes credentials only for the same user', async () => {

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { AnswerMeter, jsonLength, metered } from '../../src/http/answerMeter.js';
+import { ServerMetrics } from '../../src/observability/metrics.js';
+import { RequestGate } from '../../src/transport/gate.js';
+
+function gate(maxHttpAnswerBytes: number, maxHttpAnswerBytesPerIp: number): RequestGate {
+  return new RequestGate({
+    authenticate: undefined,
+    createContext: () => ({}),
+    userKey: () => null,
+    report: () => undefined,
+    logError: () => undefined,
+    originAllowed: null,
+    isDraining: () => false,
+    maxConnections: 10,
+    maxConnectionsPerIp: 10,
+    maxConnectionsPerUser: 10,
+    maxBatchSize: 10,
+    maxPayloadBytes: 1_000,
+    maxHttpCallsPerIp: 10,
+    maxHttpAnswerBytes,
+    maxHttpAnswerBytesPerIp,
+    maxSubscriptionsPerConnection: 10,
+    rate: null,
+    failedAttempts: null,
+    expiryGraceMs: 0,
+    metrics: new ServerMetrics(null),
+    logger: pino({ level: 'silent' }),
+  });
+}
+
+describe('jsonLength', () => {
+  it("counts a value's JSON text without making it", () => {
+    const values: unknown[] = [
+      'text',
+      42,
+      -1.5,
+      true,
+      null,
+      [],
+      {},
+      [1, 'two', [3], { four: 4 }],
+      { json: { messages: [{ id: 'a', text: 'x'.repeat(500), at: 1_700_000_000_000 }] }, meta: { values: { at: ['Date'] } } },
+      { date: new Date(0) },
+    ];
+    for (const value of values) {
+      const text = JSON.stringify(value);
+      expect(jsonLength(value, Number.POSITIVE_INFINITY)).toBe(text.length);
+    }
+    expect(jsonLength({ skipped: undefined, fn: () => 1 }, Number.POSITIVE_INFINITY)).toBe(2);
+  });
+
+  it('stops just past its limit, however large the value', () => {
+    const many = { items: Array.from({ length: 1_000 }, (_, n) => ({ n, text: 'y'.repeat(100) })) };
+    const counted = jsonLength(many, 10_000);
+    expect(counted).toBeGreaterThan(10_000);
+    expect(counted).toBeLessThan(10_200);
+    // An array whose commas alone are past the limit is not walked.
+    expect(jsonLength(Array.from({ length: 100_000 }, () => ({})), 10_000)).toBe(100_001);
+    const cycle: { self?: unknown } = {};
+    cycle.self = cycle;
+    expect(jsonLength(cycle, 1_000)).toBeGreaterThan(1_000);
+  });
+});
+
+describe('AnswerMeter', () => {
+  it('counts what the serializer makes for its request only, refuses past the answer cap, and gives the bytes back', () => {
+    const g = gate(100, 1_000);
+    const serialize = metered((value) => ({ json: value }));
+    const meter = new AnswerMeter(g, 'a', 100);
+    // Outside a metered request nothing is counted.
+    expect(serialize('x'.repeat(500))).toEqual({ json: 'x'.repeat(500) });
+    meter.around(() => serialize('x'.repeat(40)));
+    let thrown: unknown;
+    try {
+      meter.around(() => serialize('x'.repeat(80)));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(meter.threw(thrown)).toBe(true);
+    // The error answer made of the refusal goes through.
+    expect(meter.around(() => serialize({ message: 'y'.repeat(200) }))).toBeTruthy();
+    meter.release();
+    expect(g.beginHttpCalls('a', 1)).toBeNull();
+  });
+
+  it("refuses an answer once its address holds its share, until the address's answers are given back", () => {
+    const g = gate(1_000, 150);
+    const serialize = metered((value) => value);
+    const first = new AnswerMeter(g, 'a', 1_000);
+    const second = new AnswerMeter(g, 'a', 1_000);
+    first.around(() => serialize('x'.repeat(100)));
+    expect(() => second.around(() => serialize('x'.repeat(100)))).toThrow(/maxHttpAnswerBytesPerIp/);
+    first.release();
+    second.release();
+    const third = new AnswerMeter(g, 'a', 1_000);
+    expect(third.around(() => serialize('x'.repeat(100)))).toHaveLength(100);
+  });
+});
