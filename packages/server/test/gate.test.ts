@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
 import { RefusalReason, transformer, withExpiry, type Authenticate } from '@herald/server';
@@ -7,7 +7,9 @@ import {
   answerTo,
   Cleanup,
   errorCodeOf,
+  historyBatchUrl,
   metricValue,
+  nonReadingGet,
   pollUntil,
   rawSocket,
   request,
@@ -17,6 +19,7 @@ import {
   upgradeStatus,
   withTimeout,
   type HardeningServer,
+  type NonReader,
   type RawSocket,
   type TestUser,
 } from '@herald/test-kit';
@@ -161,20 +164,11 @@ async function refusedCall(
   return errorCodeOf(await opened.frame(answerTo(id), 5_000, `the answer to ${id}`));
 }
 
-/** `calls` calls of `history` of the stream `big` in one GET batch. */
-function historyBatch(http: string, calls: number): string {
-  const input = Object.fromEntries(Array.from({ length: calls }, (_, index) => [index, transformer.serialize({ stream: 'big' })]));
-  return `${http}/${Array<string>(calls).fill('history').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`;
-}
-
-/** A raw TCP client that sends a GET for `url` and stops reading once its status line came (destroyed at cleanup). */
-function nonReader(http: string, url: string): { readonly socket: Socket; readonly status: Promise<string> } {
-  const { pathname, search } = new URL(url);
-  const tcp = connect(Number(new URL(http).port), '127.0.0.1');
-  cleanup.defer(() => tcp.destroy());
-  tcp.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-  const status = new Promise<string>((resolve) => tcp.once('data', (chunk: Buffer) => (tcp.pause(), resolve(chunk.toString('latin1', 9, 12)))));
-  return { socket: tcp, status };
+/** A client that asks for `url` and stops reading once its status line came, destroyed at cleanup. */
+function nonReader(url: string): NonReader {
+  const client = nonReadingGet(url);
+  cleanup.defer(() => client.socket.destroy());
+  return client;
 }
 
 /** An input with a BigInt of 2,000 digits, as superjson writes it. */
@@ -354,7 +348,7 @@ const table: Record<RefusalReason, Row> = {
     websocket: { notApplicable: "a socket's answers go out one call at a time, each bounded by maxBufferedBytes" },
     http: async ({ http, server }) => {
       for (let n = 0; n < 4; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
-      const history = historyBatch(http, 1);
+      const history = historyBatchUrl(http, 'big', 1);
       const refused = await fetch(history);
       expect(refused.status).toBe(413);
       expect(await refused.text()).toMatch(/maxHttpAnswerBytes.*smaller batches.*httpBatchStreamLink/);
@@ -372,14 +366,14 @@ const table: Record<RefusalReason, Row> = {
     http: async ({ http, server }) => {
       for (let n = 0; n < 64; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
       // A client that asks for 7.7 MB (more than the kernel's socket buffers) and does not read: its address holds that much.
-      const tcp = nonReader(http, historyBatch(http, 2));
+      const tcp = nonReader(historyBatchUrl(http, 'big', 2));
       expect(await tcp.status).toBe('200');
-      const refused = await fetch(historyBatch(http, 1));
+      const refused = await fetch(historyBatchUrl(http, 'big', 1));
       expect(refused.status).toBe(429);
       expect(await refused.text()).toMatch(/maxHttpAnswerBytesPerIp.*read the answers asked for/);
       // Once it goes, its answer is given back.
       tcp.socket.destroy();
-      await pollUntil(async () => (await fetch(historyBatch(http, 1))).status, 'the answer to be given back', { accept: (status) => status === 200 });
+      await pollUntil(async () => (await fetch(historyBatchUrl(http, 'big', 1))).status, 'the answer to be given back', { accept: (status) => status === 200 });
     },
     admin: { notApplicable: 'the admin page calls over its socket; its API answers from figures the node already holds' },
   },
