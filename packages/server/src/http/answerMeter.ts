@@ -21,14 +21,28 @@ export type AnswerGate = Pick<RequestGate, 'checkHttpAnswer' | 'holdHttpAnswer' 
 /** The meter of the request being served, where the router's serializer runs (inside `AnswerMeter.around`). */
 const current = new AsyncLocalStorage<AnswerMeter>();
 
+/** The errors meters threw: held weakly, as a meter is (see `AnswerMeter`). */
+const thrown = new WeakSet<object>();
+
+/** Whether `error` is a refusal a meter threw (counted and logged by the gate already). */
+export function isAnswerRefusal(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && thrown.has(error);
+}
+
 /**
  * One request's answer: the bytes it has grown to, held against its
  * address until `release` (when the response is sent in full or its
  * connection ends).
+ *
+ * A meter holds numbers and flags only: async resources made while its
+ * request is served (a keep-alive timer, a socket) keep it as their
+ * context for as long as they live, so anything it held (the refusal it
+ * threw, whose stack reaches the answer being built) would be held as long.
  */
 export class AnswerMeter {
   private bytes = 0;
-  private refusal: Refusal | null = null;
+  private refused = false;
+  private released = false;
 
   constructor(
     private readonly gate: AnswerGate,
@@ -41,21 +55,13 @@ export class AnswerMeter {
     return current.run(this, serve);
   }
 
-  /** Whether `error` is the refusal this meter threw (counted and logged by the gate already). */
-  threw(error: unknown): boolean {
-    return this.refusal !== null && this.refusal.error === error;
-  }
-
   /** Counts `serialized` (one call's result, or an error) into the answer; throws the gate's refusal when it may not grow. */
   charge(serialized: unknown): void {
-    // Once refused, the error answer tRPC makes of the refusal is small, and let through.
-    if (this.refusal) return;
+    // Once refused, the error answer tRPC makes of the refusal is small, and let through; once released, the request is over.
+    if (this.refused || this.released) return;
     const bytes = jsonLength(serialized, this.maxBytes - this.bytes);
     const refusal = this.gate.checkHttpAnswer(this.bytes + bytes) ?? this.gate.holdHttpAnswer(this.address, bytes);
-    if (refusal) {
-      this.refusal = refusal;
-      throw refusal.error;
-    }
+    if (refusal) throw this.refusedWith(refusal);
     this.bytes += bytes;
   }
 
@@ -63,6 +69,16 @@ export class AnswerMeter {
   release(): void {
     this.gate.releaseHttpAnswer(this.address, this.bytes);
     this.bytes = 0;
+    this.released = true;
+  }
+
+  private refusedWith(refusal: Refusal): Refusal['error'] {
+    this.refused = true;
+    const { error } = refusal;
+    thrown.add(error);
+    // Its stack, made now: until it is, V8 keeps the frames' receivers (the answer's arrays) with the error.
+    void error.stack;
+    return error;
   }
 }
 

@@ -9,7 +9,7 @@ import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
 import { notAdmittedError, type RequestGate } from '../transport/gate.js';
 import { InputLimitError } from '../transport/inputLimits.js';
-import { AnswerMeter } from './answerMeter.js';
+import { AnswerMeter, isAnswerRefusal } from './answerMeter.js';
 import { writeError, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
 import { Cors } from './cors.js';
@@ -87,8 +87,8 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
         ...('refusal' in answer ? { middleware: (_req: unknown, _res: unknown, next: (error?: unknown) => void) => next(answer.refusal) } : {}),
         createContext: () => ('ctx' in answer ? answer.ctx : undefined),
         onError: ({ error, type, path: errorPath }) => {
-          // The meter's refusal was counted by the gate when it was thrown.
-          if (meter?.threw(error)) return;
+          // A meter's refusal was counted by the gate when it was thrown.
+          if (isAnswerRefusal(error)) return;
           const limit = error instanceof InputLimitError ? error : error.cause instanceof InputLimitError ? error.cause : null;
           if (limit) gate.refuse(RefusalReason.INPUT_LIMITS, limit);
           else runner.report(error, { type: type as 'unknown', path: errorPath });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { AnswerMeter, jsonLength, metered } from '../../src/http/answerMeter.js';
+import { AnswerMeter, isAnswerRefusal, jsonLength, metered } from '../../src/http/answerMeter.js';
 import { ServerMetrics } from '../../src/observability/metrics.js';
 import { RequestGate } from '../../src/transport/gate.js';
 
@@ -79,7 +79,8 @@ describe('AnswerMeter', () => {
       thrown = error;
     }
     expect(thrown).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
-    expect(meter.threw(thrown)).toBe(true);
+    expect(isAnswerRefusal(thrown)).toBe(true);
+    expect(isAnswerRefusal(new Error('other'))).toBe(false);
     // The error answer made of the refusal goes through.
     expect(meter.around(() => serialize({ message: 'y'.repeat(200) }))).toBeTruthy();
     meter.release();
