@@ -4,6 +4,7 @@ import { transformer, type Authenticate } from '@herald/server';
 import { CONNECTION_PARAMS_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
 import {
   Cleanup,
+  heapAfterGc,
   historyBatchUrl,
   metricValue,
   nonReadingGet,
@@ -98,9 +99,12 @@ describe('red team: the HTTP door', () => {
     // Production defaults: one answer may be 8 MiB; each batch asks for 30 MB.
     const { server, http } = await start();
     await fillBig(server);
+    const before = await heapAfterGc();
     const statuses = await Promise.all(Array.from({ length: 10 }, () => nonReader(historyBatchUrl(http, 'big', 8)).status));
     expect(statuses.filter((status) => status !== '413' && status !== '429')).toEqual([]);
     expect(await refusals(server, 'max_http_answer')).toBeGreaterThanOrEqual(1);
+    // Their sockets still open, nothing of the batches they asked for is held (each is 8 × 3.8 MB of results).
+    expect((await heapAfterGc()) - before).toBeLessThan(16_000_000);
     const refused = await fetch(historyBatchUrl(http, 'big', 8));
     expect(refused.status).toBe(413);
     expect(await refused.text()).toMatch(/at most 8388608 bytes \(maxHttpAnswerBytes\); ask for less in one request \(smaller batches\), or use httpBatchStreamLink/);
