@@ -1,34 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { AnswerMeter, isAnswerRefusal, jsonLength, metered } from '../../src/http/answerMeter.js';
-import { ServerMetrics } from '../../src/observability/metrics.js';
-import { RequestGate } from '../../src/transport/gate.js';
+import { gate } from '../helpers/gate.js';
 
-function gate(maxHttpAnswerBytes: number, maxHttpAnswerBytesPerIp: number): RequestGate {
-  return new RequestGate({
-    authenticate: undefined,
-    createContext: () => ({}),
-    userKey: () => null,
-    report: () => undefined,
-    logError: () => undefined,
-    originAllowed: null,
-    isDraining: () => false,
-    maxConnections: 10,
-    maxConnectionsPerIp: 10,
-    maxConnectionsPerUser: 10,
-    maxBatchSize: 10,
-    maxPayloadBytes: 1_000,
-    maxHttpCallsPerIp: 10,
-    maxHttpAnswerBytes,
-    maxHttpAnswerBytesPerIp,
-    maxSubscriptionsPerConnection: 10,
-    rate: null,
-    failedAttempts: null,
-    expiryGraceMs: 0,
-    metrics: new ServerMetrics(null),
-    logger: pino({ level: 'silent' }),
-  });
-}
+/** The unit tests' gate with these answer limits. */
+const gateWith = (maxHttpAnswerBytes: number, maxHttpAnswerBytesPerIp: number) => gate({ maxHttpAnswerBytes, maxHttpAnswerBytesPerIp }).gate;
 
 describe('jsonLength', () => {
   it("counts a value's JSON text without making it", () => {
@@ -66,7 +41,7 @@ describe('jsonLength', () => {
 
 describe('AnswerMeter', () => {
   it('counts what the serializer makes for its request only, refuses past the answer cap, and gives the bytes back', () => {
-    const g = gate(100, 1_000);
+    const g = gateWith(100, 1_000);
     const serialize = metered((value) => ({ json: value }));
     const meter = new AnswerMeter(g, 'a', 100);
     // Outside a metered request nothing is counted.
@@ -88,7 +63,7 @@ describe('AnswerMeter', () => {
   });
 
   it("refuses an answer once its address holds its share, until the address's answers are given back", () => {
-    const g = gate(1_000, 150);
+    const g = gateWith(1_000, 150);
     const serialize = metered((value) => value);
     const first = new AnswerMeter(g, 'a', 1_000);
     const second = new AnswerMeter(g, 'a', 1_000);

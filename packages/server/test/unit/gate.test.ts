@@ -1,50 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
-import { pino } from 'pino';
-import { RefusalReason } from '../../src/errors.js';
 import { withExpiry } from '../../src/auth/identity.js';
-import { ServerMetrics } from '../../src/observability/metrics.js';
-import { RequestGate, type AdmissionOutcome, type GateSettings } from '../../src/transport/gate.js';
+import type { AdmissionOutcome } from '../../src/transport/gate.js';
+import { gate } from '../helpers/gate.js';
 
 /** A request as far as the gate reads one: its headers. */
 const req = (headers: Record<string, string> = {}) => ({ headers }) as unknown as IncomingMessage;
-
-interface Clock {
-  now: number;
-}
-
-function gate(settings: Partial<GateSettings> = {}, clock: Clock = { now: 1_000_000 }) {
-  const metrics = new ServerMetrics(null);
-  const refusals = (): Record<string, number> =>
-    Object.fromEntries(Object.values(RefusalReason).flatMap((reason) => (metrics.refusalCount(reason) ? [[reason, metrics.refusalCount(reason)]] : [])));
-  const built = new RequestGate({
-    authenticate: undefined,
-    createContext: () => ({}),
-    userKey: (user) => (typeof user === 'string' ? user : null),
-    report: () => undefined,
-    logError: () => undefined,
-    originAllowed: null,
-    isDraining: () => false,
-    maxConnections: 10,
-    maxConnectionsPerIp: 3,
-    maxConnectionsPerUser: 2,
-    maxBatchSize: 5,
-    maxPayloadBytes: 1_000,
-    maxHttpCallsPerIp: 4,
-    maxHttpAnswerBytes: 1_000,
-    maxHttpAnswerBytesPerIp: 1_500,
-    maxSubscriptionsPerConnection: 4,
-    rate: { perSecond: 10, burst: 3 },
-    failedAttempts: { perSecond: 1, burst: 2 },
-    expiryGraceMs: 1_000,
-    metrics,
-    logger: pino({ level: 'silent' }),
-    now: () => clock.now,
-    ...settings,
-  });
-  return { gate: built, refusals, clock };
-}
 
 async function decided(outcome: AdmissionOutcome | Promise<AdmissionOutcome>): Promise<AdmissionOutcome> {
   return outcome;
