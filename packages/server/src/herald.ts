@@ -5,6 +5,7 @@ import type { Broker } from './brokers/broker.js';
 import { memoryBroker } from './brokers/memory.js';
 import { checkChannelOptions } from './channels/checkOptions.js';
 import { createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
+import { DecodedEntries } from './channels/decodedEntries.js';
 import { FanoutRegistry } from './channels/fanout.js';
 import { createLiveQuery, type LiveQuery, type LiveQueryOptions } from './live/liveQuery.js';
 import { createUserChannel, USER_CHANNEL_PREFIX, UserKey, type UserChannel, type UserChannelOptions } from './channels/userChannel.js';
@@ -150,6 +151,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
   const names = new Set<string>();
   const liveNames = new Set<string>();
   const counts = { published: 0, resumed: 0 };
+  const decoded = new DecodedEntries();
   let closing: Promise<void> | null = null;
 
   const herald: Herald = {
@@ -169,6 +171,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
         onError,
         authorize: options.authorize as Authorize<unknown> | undefined,
         counts,
+        decoded,
       });
     },
     live(query, liveOptions) {
@@ -191,7 +194,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       if (names.has(internal)) throw new TypeError(`User channel "${name}" is declared twice`);
       checkChannelOptions(`${name} (a user channel)`, { key: UserKey, ...userOptions });
       names.add(internal);
-      return createUserChannel(name, userOptions, { broker, fanout, onError, counts });
+      return createUserChannel(name, userOptions, { broker, fanout, onError, counts, decoded });
     },
     close() {
       closing ??= broker.close();
