@@ -13,7 +13,19 @@ import type { Refusal, RequestGate } from '../transport/gate.js';
  * whether its address may hold more (`maxHttpAnswerBytesPerIp`); a refusal
  * is thrown from the serializer, so tRPC answers the request with it (one
  * error for the whole batch, in tRPC's shape) instead of building the rest.
+ *
+ * tRPC runs every call of a batch before it serializes any, so the meter
+ * also paces the calls (`pace`, through the router view's procedures): at
+ * most `CALLS_AT_ONCE` of a request run at a time, the results of those
+ * that ended are counted as they end, and once they are past
+ * `maxHttpAnswerBytes` the calls not yet started are refused without
+ * running, and so is the batch. A batch that asks for far more than one
+ * answer may carry costs the server that answer's worth of work (and the
+ * calls running when it was reached), not the whole batch's.
  */
+
+/** Calls of one metered request that run at once; the others wait for one of them to end. */
+export const CALLS_AT_ONCE = 16;
 
 /** The gate's part in metering (see `RequestGate`). */
 export type AnswerGate = Pick<RequestGate, 'checkHttpAnswer' | 'holdHttpAnswer' | 'releaseHttpAnswer'>;
@@ -43,6 +55,13 @@ export class AnswerMeter {
   private bytes = 0;
   private refused = false;
   private released = false;
+  /** Calls running now (`pace`), and the ends of those waiting for one of them to end. */
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** What the results of the calls that ended come to (`jsonLength`). */
+  private results = 0;
+  /** The refusal of a batch whose calls' results went past `maxBytes`: thrown by the calls not yet started, then by the serializer. */
+  private overflow: Refusal['error'] | null = null;
 
   constructor(
     private readonly gate: AnswerGate,
@@ -55,8 +74,42 @@ export class AnswerMeter {
     return current.run(this, serve);
   }
 
+  /**
+   * Runs one call of the request once fewer than `CALLS_AT_ONCE` of its
+   * calls are running, and counts its result when it ends; refuses it
+   * without running it once the results of the calls that ended are past
+   * `maxBytes` (the batch is refused then, see `charge`).
+   */
+  async pace<T>(call: () => Promise<T>): Promise<T> {
+    if (this.running >= CALLS_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.overflow) {
+      // Refused without running: the next waiting call is told in turn.
+      this.waiting.shift()?.();
+      throw this.overflow;
+    }
+    this.running++;
+    try {
+      const result = await call();
+      this.results += jsonLength(result, this.maxBytes - this.results);
+      if (this.results > this.maxBytes && !this.overflow && !this.refused) {
+        const refusal = this.gate.checkHttpAnswer(this.results);
+        if (refusal) this.overflow = this.refusedWith(refusal);
+      }
+      return result;
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
   /** Counts `serialized` (one call's result, or an error) into the answer; throws the gate's refusal when it may not grow. */
   charge(serialized: unknown): void {
+    const overflow = this.overflow;
+    if (overflow) {
+      // The calls' results were past the limit: the batch is refused whatever its serialized part comes to. Held no longer than this.
+      this.overflow = null;
+      throw overflow;
+    }
     // Once refused, the error answer tRPC makes of the refusal is small, and let through; once released, the request is over.
     if (this.refused || this.released) return;
     const bytes = jsonLength(serialized, this.maxBytes - this.bytes);
@@ -80,6 +133,16 @@ export class AnswerMeter {
     void error.stack;
     return error;
   }
+}
+
+/** `procedure` (a tRPC procedure), with its calls paced by the meter of the request they run for (none outside a metered request). */
+export function paced<TProcedure extends (opts: never) => Promise<unknown>>(procedure: TProcedure): TProcedure {
+  const view = (opts: Parameters<TProcedure>[0]) => {
+    const meter = current.getStore();
+    return meter ? meter.pace(() => procedure(opts)) : procedure(opts);
+  };
+  // Its `_def` and flags, read by tRPC's adapter as the procedure's.
+  return Object.assign(view, procedure) as unknown as TProcedure;
 }
 
 /** `serialize`, with what it makes counted by the meter of the request it runs for (none outside a metered request). */

@@ -112,6 +112,30 @@ describe('red team: the HTTP door', () => {
     expect((await fetch(historyBatchUrl(http, 'big', 1))).status).toBe(200);
   });
 
+  it('runs no more of a batch than one answer may carry: the calls past it are refused without running', async () => {
+    // Every history read is seen by `authorize`: the calls that ran, by stream.
+    const reads: Record<string, number> = {};
+    const authorize = ({ key, action }: { key: string; action: string }) => {
+      if (action === 'subscribe') reads[key] = (reads[key] ?? 0) + 1;
+      return true;
+    };
+    const server = cleanup.add(await startHardeningServer({ authenticate }, { authorize }));
+    const http = `${server.server.httpUrl}/trpc`;
+    await fillBig(server);
+    await server.app.numbers.publish('small', { n: 1 });
+    // 100 calls of 3.8 MB each: the answer is past 8 MiB after three of them.
+    const refused = await fetch(historyBatchUrl(http, 'big', 100));
+    expect(refused.status).toBe(413);
+    expect(await refused.text()).toMatch(/maxHttpAnswerBytes/);
+    // A few run at once (16), and a few more as the first end; the rest never do.
+    expect(reads['big']).toBeLessThanOrEqual(32);
+    // A batch whose answer fits runs every call.
+    const served = await fetch(historyBatchUrl(http, 'small', 100));
+    expect(served.status).toBe(200);
+    expect((await served.json()) as unknown[]).toHaveLength(100);
+    expect(reads['small']).toBe(100);
+  });
+
   it('holds at most an address’s share of answers its clients do not read, drops them, and gives their bytes back', async () => {
     const { server, http } = await start({ limits: { httpWriteTimeoutMs: 1_000, maxHttpAnswerBytesPerIp: 16_000_000 } });
     await fillBig(server);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerMeter, isAnswerRefusal, jsonLength, metered } from '../../src/http/answerMeter.js';
+import { AnswerMeter, CALLS_AT_ONCE, isAnswerRefusal, jsonLength, metered } from '../../src/http/answerMeter.js';
 import { gate } from '../helpers/gate.js';
 
 /** The unit tests' gate with these answer limits. */
@@ -73,5 +73,41 @@ describe('AnswerMeter', () => {
     second.release();
     const third = new AnswerMeter(g, 'a', 1_000);
     expect(third.around(() => serialize('x'.repeat(100)))).toHaveLength(100);
+  });
+
+  it("runs a batch's calls a few at a time and none once their results are past the answer cap, refusing the batch", async () => {
+    const g = gateWith(1_000, 100_000);
+    const serialize = metered((value) => value);
+    const meter = new AnswerMeter(g, 'a', 1_000);
+    let running = 0;
+    let most = 0;
+    const ran: number[] = [];
+    // Each call's result is 302 characters of JSON: the fourth to end takes the results past 1,000.
+    const call = (n: number) => async () => {
+      ran.push(n);
+      most = Math.max(most, ++running);
+      await new Promise((resolve) => setImmediate(resolve));
+      running--;
+      return 'x'.repeat(300);
+    };
+    const settled = await Promise.allSettled(Array.from({ length: 3 * CALLS_AT_ONCE }, (_, n) => meter.pace(call(n))));
+    expect(most).toBe(CALLS_AT_ONCE);
+    // The first wave, and the three calls that started as the first three of it ended.
+    expect(ran).toHaveLength(CALLS_AT_ONCE + 3);
+    const refused = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+    expect(refused).toHaveLength(2 * CALLS_AT_ONCE - 3);
+    expect(refused[0]).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(refused.every((error) => isAnswerRefusal(error))).toBe(true);
+    // The batch is refused with it, however little of it the serializer has made; the error answer then goes through.
+    expect(() => meter.around(() => serialize('small'))).toThrow(refused[0] as Error);
+    expect(meter.around(() => serialize('the error answer'))).toBe('the error answer');
+    meter.release();
+  });
+
+  it('runs calls outside a metered request, and a request whose results fit, in full', async () => {
+    const meter = new AnswerMeter(gateWith(100_000, 100_000), 'a', 100_000);
+    const results = await Promise.all(Array.from({ length: 2 * CALLS_AT_ONCE }, (_, n) => meter.pace(async () => n)));
+    expect(results).toEqual(Array.from({ length: 2 * CALLS_AT_ONCE }, (_, n) => n));
+    expect(meter.around(() => metered((value) => value)(results))).toBe(results);
   });
 });
