@@ -192,8 +192,10 @@ export interface LimitOptions {
    * be larger is not built: the request gets `PAYLOAD_TOO_LARGE` (HTTP 413)
    * telling it to ask for less at once (smaller batches) or to use tRPC's
    * `httpBatchStreamLink`, whose answers are streamed call by call with
-   * backpressure and are not counted as one. Bounds the memory one request
-   * can make the server hold.
+   * backpressure and are not counted as one. The calls of a batch run 16
+   * at a time, and once the results of those that ended are past this size
+   * the rest are not run. Bounds the memory one request can make the server
+   * hold, and the work it can make it do.
    * @default 8_388_608
    */
   maxHttpAnswerBytes?: number;
