@@ -46,10 +46,13 @@ export function isAnswerRefusal(error: unknown): boolean {
  * address until `release` (when the response is sent in full or its
  * connection ends).
  *
- * A meter holds numbers and flags only: async resources made while its
- * request is served (a keep-alive timer, a socket) keep it as their
- * context for as long as they live, so anything it held (the refusal it
- * threw, whose stack reaches the answer being built) would be held as long.
+ * Once its request is answered, a meter holds numbers and flags only:
+ * async resources made while its request is served (a keep-alive timer, a
+ * socket) keep it as their context for as long as they live, so anything
+ * it held (the refusal it threw, whose stack reaches the answer being
+ * built) would be held as long. While the calls run it also holds the
+ * calls waiting to start, and a refusal of its calls' results until the
+ * serializer throws it (its stack made at once, see `refusedWith`).
  */
 export class AnswerMeter {
   private bytes = 0;
