@@ -1,5 +1,5 @@
 import { fmt } from '../lib/log.js';
-import { DECODE, HERALD_DEFAULTS, UNREAD } from '../scenarios/abuse.js';
+import { DECODE, HERALD_DEFAULTS, REFUSED, UNREAD } from '../scenarios/abuse.js';
 import type { ServerMemory } from '../servers/abuseShared.js';
 import type { SuiteResults } from './results.js';
 import type { TargetLine } from './targets.js';
@@ -94,7 +94,9 @@ export function abuseSection(results: SuiteResults): string[] {
       `for ${seconds(results.config.abuse.baselineMs)} before (the baseline: their median) and ${seconds(unread.windowMs)} after the requests, past ` +
       `\`httpWriteTimeoutMs\` (default ${seconds(HERALD_DEFAULTS.httpWriteTimeoutMs)}), so that the server dropping them is in the window; then the sockets are closed ` +
       `and RSS read ${seconds(unread.afterMs)} later, and again after full collections in the server. Refusals are \`herald_refusals_total\` from \`/metrics\`: ` +
-      `\`max_http_calls_per_ip\` (\`maxHttpCallsPerIp\`, default ${HERALD_DEFAULTS.maxHttpCallsPerIp} calls in progress per address, a batch of N counting N: HTTP 429) ` +
+      `\`max_http_answer\` (\`maxHttpAnswerBytes\`, default ${count(HERALD_DEFAULTS.maxHttpAnswerBytes)} bytes in one answer: HTTP 413, the answer not built), ` +
+      `\`max_http_calls_per_ip\` (\`maxHttpCallsPerIp\`, default ${HERALD_DEFAULTS.maxHttpCallsPerIp} calls in progress per address, a batch of N counting N: HTTP 429), ` +
+      `\`max_http_answer_bytes_per_ip\` (\`maxHttpAnswerBytesPerIp\`, default ${count(HERALD_DEFAULTS.maxHttpAnswerBytesPerIp)} bytes of answers not yet taken per address: HTTP 429) ` +
       'and `slow_http_client` (an answer not taken within `httpWriteTimeoutMs`: the connection dropped). Each socket\'s status line is read only after the window. ' +
       `**Decode cost**: on one WebSocket, ${decode.bigint.frames} \`ping\` queries (it takes no input) whose input is \`{"json":"99…9","meta":{"values":["bigint"],"v":1}}\` ` +
       `with ${count(DECODE.digits)} digits (${count(decode.bigint.frameBytes)}-byte frames, under the default ${count(HERALD_DEFAULTS.maxPayloadBytes)}-byte \`maxPayloadBytes\`), ` +
@@ -126,7 +128,15 @@ export function abuseSection(results: SuiteResults): string[] {
       healthLine?.target ?? '',
       verdict(healthLine),
     ],
-    ['unread', 'requests refused at once (429, `max_http_calls_per_ip`, 1 s after)', `${unread.refusedAtOnce} of ${unread.clients} (${unread.refused} by the end)`, '', ''],
+    [
+      'unread',
+      'requests refused at once (1 s after)',
+      `${unread.refusedAtOnce} of ${unread.clients}; by the end: ${(Object.keys(REFUSED) as (keyof typeof REFUSED)[])
+        .map((reason) => `${unread.refusedByReason[reason]} \`${reason}\` (${REFUSED[reason]})`)
+        .join(', ')}`,
+      '',
+      '',
+    ],
     [
       'unread',
       'requests dropped (`slow_http_client`)',

@@ -18,7 +18,15 @@ export const UNREAD = { messages: HISTORY_LIMIT, chars: 2_000, clients: 10, batc
 /** Decode cost: digits of the BigInt input (a frame just under the default 1 MiB `maxPayloadBytes`). */
 export const DECODE = { digits: 1_000_000, frameTimeoutMs: 10_000 } as const;
 /** Herald's defaults the scenario runs against (packages/server/src/options.ts), for the report. */
-export const HERALD_DEFAULTS = { maxHttpCallsPerIp: 100, httpWriteTimeoutMs: 30_000, maxPayloadBytes: 1_048_576 } as const;
+export const HERALD_DEFAULTS = {
+  maxHttpCallsPerIp: 100,
+  maxHttpAnswerBytes: 8_388_608,
+  maxHttpAnswerBytesPerIp: 33_554_432,
+  httpWriteTimeoutMs: 30_000,
+  maxPayloadBytes: 1_048_576,
+} as const;
+/** The refusals of a request that the scenario counts (`herald_refusals_total{reason}`), with the HTTP status each is answered with. */
+export const REFUSED = { max_http_answer: 413, max_http_calls_per_ip: 429, max_http_answer_bytes_per_ip: 429 } as const;
 
 export interface UnreadResult {
   readonly clients: number;
@@ -43,9 +51,10 @@ export interface UnreadResult {
   readonly rssTimeline: readonly (readonly [atMs: number, rss: number])[];
   /** `/healthz` round trips in the window (a fresh connection each), ms; a timeout counts as its timeout. `maxAtMs`: when the slowest started, after the requests. */
   readonly health: { readonly probes: number; readonly timeouts: number; readonly maxMs: number; readonly maxAtMs: number; readonly p50Ms: number };
-  /** herald_refusals_total{reason="max_http_calls_per_ip"}: 1 s after the requests, and at the end of the window. */
+  /** Requests refused (every reason of `REFUSED`): 1 s after the requests, and at the end of the window; and by reason at the end. */
   readonly refusedAtOnce: number;
   readonly refused: number;
+  readonly refusedByReason: Readonly<Record<keyof typeof REFUSED, number>>;
   /** herald_refusals_total{reason="slow_http_client"} at the end of the window, and when it first rose (ms after the requests). */
   readonly dropped: number;
   readonly droppedAtMs: number | null;
@@ -92,7 +101,7 @@ export interface AbuseResult {
  * **Unread answers**: the room filled with 200 messages of 2,000 characters;
  * 10 raw TCP sockets each send a GET batch of 100 `history` calls and never
  * read. The server's RSS (/proc/<pid>/status) and `/healthz` are sampled every
- * 250 ms for a window past `httpWriteTimeoutMs`, so the drop is in it; then
+ * 250 ms for a window past `httpWriteTimeoutMs`, so a drop is in it; then
  * the sockets close and RSS is read again. Refusals come from `/metrics`.
  *
  * **Decode cost**: on one WebSocket, 30 `ping` queries whose input is a
@@ -143,7 +152,7 @@ async function measureUnread(server: AbuseServer, c: SuiteConfig['abuse']): Prom
   let refusedAtOnce = 0;
   let droppedAtMs: number | null = null;
   let held: ServerMemory | null = null;
-  let end: { refused: number; dropped: number };
+  let end: Refusals;
   const statuses: Record<string, number> = {};
   let window: Samples;
   try {
@@ -203,6 +212,7 @@ async function measureUnread(server: AbuseServer, c: SuiteConfig['abuse']): Prom
     },
     refusedAtOnce,
     refused: end.refused,
+    refusedByReason: end.byReason,
     dropped: end.dropped,
     droppedAtMs,
     statuses,
@@ -303,8 +313,15 @@ function httpGet(port: number, path: string, timeoutMs: number): Promise<{ statu
   });
 }
 
+interface Refusals {
+  readonly byReason: Record<keyof typeof REFUSED, number>;
+  /** The sum of `byReason`. */
+  readonly refused: number;
+  readonly dropped: number;
+}
+
 /** The refusal counters the scenario reads from `/metrics`. */
-async function refusals(port: number): Promise<{ refused: number; dropped: number }> {
+async function refusals(port: number): Promise<Refusals> {
   const body = await new Promise<string>((resolve, reject) => {
     const request = get({ host: '127.0.0.1', port, path: '/metrics', agent: false, timeout: 5_000 }, (response) => {
       let text = '';
@@ -320,7 +337,8 @@ async function refusals(port: number): Promise<{ refused: number; dropped: numbe
     const match = new RegExp(`^herald_refusals_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)$`, 'm').exec(body);
     return match ? Number(match[1]) : 0;
   };
-  return { refused: counter('max_http_calls_per_ip'), dropped: counter('slow_http_client') };
+  const byReason = Object.fromEntries(Object.keys(REFUSED).map((reason) => [reason, counter(reason)])) as Record<keyof typeof REFUSED, number>;
+  return { byReason, refused: Object.values(byReason).reduce((sum, n) => sum + n, 0), dropped: counter('slow_http_client') };
 }
 
 // ── Decode cost ─────────────────────────────────────────────────────────────
@@ -407,7 +425,9 @@ function logUnread(u: UnreadResult): void {
     `abuse unread: RSS ${fmt(u.baselineRss / MB, 0)} MB, peak +${fmt((u.peakRss - u.baselineRss) / MB, 0)} MB at ${fmt(u.peakAtMs / 1000, 1)} s, ` +
       `${fmt(u.windowEndRss / MB, 0)} MB at ${u.windowMs / 1000} s, ${fmt(u.afterRss / MB, 0)} MB ${u.afterMs / 1000} s after (${fmt(u.afterGcRss / MB, 0)} MB after gc); ` +
       `/healthz max ${fmt(u.health.maxMs, 0)} ms (${u.health.timeouts} timeouts of ${u.health.probes}); ` +
-      `429 at once ${u.refusedAtOnce}, dropped ${u.dropped}${u.droppedAtMs === null ? '' : ` (by ${fmt(u.droppedAtMs / 1000, 0)} s)`}; sockets read ${statuses}`,
+      `refused at once ${u.refusedAtOnce} (${Object.entries(u.refusedByReason)
+        .map(([reason, n]) => `${reason} ${n}`)
+        .join(', ')} by the end), dropped ${u.dropped}${u.droppedAtMs === null ? '' : ` (by ${fmt(u.droppedAtMs / 1000, 0)} s)`}; sockets read ${statuses}`,
   );
 }
 

@@ -40,6 +40,8 @@ export function createCallPath<TRouter extends AnyRouter>(
     maxBatchSize: limits.maxBatchSize,
     maxPayloadBytes: limits.maxPayloadBytes,
     maxHttpCallsPerIp: limits.maxHttpCallsPerIp,
+    maxHttpAnswerBytes: limits.maxHttpAnswerBytes,
+    maxHttpAnswerBytesPerIp: limits.maxHttpAnswerBytesPerIp,
     maxSubscriptionsPerConnection: limits.maxSubscriptionsPerConnection,
     rate: limits.rate,
     failedAttempts: config.auth.failedAttempts,

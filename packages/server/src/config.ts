@@ -81,6 +81,8 @@ export interface ResolvedLimits {
   readonly maxConnectionsPerUser: number;
   readonly maxHttpCallsPerIp: number;
   readonly httpWriteTimeoutMs: number;
+  readonly maxHttpAnswerBytes: number;
+  readonly maxHttpAnswerBytesPerIp: number;
   /** The request rate bucket, or null when `rate: false`. */
   readonly rate: { readonly perSecond: number; readonly burst: number } | null;
   readonly headersTimeoutMs: number;

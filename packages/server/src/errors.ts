@@ -84,6 +84,10 @@ export const RefusalReason = {
   RATE: 'rate',
   /** `limits.maxHttpCallsPerIp`: an HTTP request while its address has that many calls in progress (`LIMIT_EXCEEDED`, HTTP 429). */
   MAX_HTTP_CALLS_PER_IP: 'max_http_calls_per_ip',
+  /** `limits.maxHttpAnswerBytes`: an HTTP answer that would be larger is not built (`PAYLOAD_TOO_LARGE`, HTTP 413). */
+  MAX_HTTP_ANSWER: 'max_http_answer',
+  /** `limits.maxHttpAnswerBytesPerIp`: an HTTP request while its address's answers not yet taken are that large (`LIMIT_EXCEEDED`, HTTP 429). */
+  MAX_HTTP_ANSWER_BYTES_PER_IP: 'max_http_answer_bytes_per_ip',
   /** An HTTP answer its client did not take within `limits.httpWriteTimeoutMs`, or an event stream whose client fell `maxBufferedBytes` behind: the connection is dropped. */
   SLOW_HTTP_CLIENT: 'slow_http_client',
   /** A caller past `idempotency.maxRecordsPerCaller` or `maxRecordBytesPerCaller` (a `LIMIT_EXCEEDED` answer; nothing runs). */

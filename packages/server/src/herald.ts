@@ -6,6 +6,7 @@ import { memoryBroker } from './brokers/memory.js';
 import { loadTracing } from './observability/tracing.js';
 import { checkChannelOptions } from './channels/checkOptions.js';
 import { channelDefaults, createChannel, type Authorize, type Channel, type ChannelOptions } from './channels/channel.js';
+import { DecodedEntries } from './channels/decodedEntries.js';
 import { FanoutRegistry } from './channels/fanout.js';
 import { createLiveQuery, type LiveQuery, type LiveQueryOptions } from './live/liveQuery.js';
 import { createConnectionChannel, CONNECTION_CHANNEL_PREFIX, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
@@ -178,6 +179,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
   const names = new Set<string>();
   const liveNames = new Set<string>();
   const counts = { published: 0, resumed: 0 };
+  const decoded = new DecodedEntries();
   let closing: Promise<void> | null = null;
 
   const retentions = new Map<string, Retention>();
@@ -198,6 +200,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
         onError,
         authorize: options.authorize as Authorize<unknown> | undefined,
         counts,
+        decoded,
       });
       retentions.set(name, { ...channelDefaults.history, ...channelOptions.history });
       return channel;
@@ -222,7 +225,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       if (names.has(internal)) throw new TypeError(`User channel "${name}" is declared twice`);
       checkChannelOptions(`${name} (a user channel)`, { key: PrivateKey, ...userOptions });
       names.add(internal);
-      return createPrivateChannel(name, internal, userOptions, { broker, fanout, onError, counts });
+      return createPrivateChannel(name, internal, userOptions, { broker, fanout, onError, counts, decoded });
     },
     connectionChannel(name, connectionOptions) {
       if (!CHANNEL_NAME.test(name)) throw new TypeError(`Connection channel name "${name}" must match ${CHANNEL_NAME}`);
@@ -230,7 +233,7 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       if (names.has(internal)) throw new TypeError(`Connection channel "${name}" is declared twice`);
       checkChannelOptions(`${name} (a connection channel)`, { key: PrivateKey, ...connectionOptions });
       names.add(internal);
-      return createConnectionChannel(name, connectionOptions, { broker, fanout, onError, counts });
+      return createConnectionChannel(name, connectionOptions, { broker, fanout, onError, counts, decoded });
     },
     close() {
       closing ??= broker.close();

@@ -196,6 +196,29 @@ export interface LimitOptions {
    */
   httpWriteTimeoutMs?: number;
   /**
+   * Size of one HTTP answer (a batch's answer is one), counted as the
+   * characters of its JSON as the server serializes it. An answer that would
+   * be larger is not built: the request gets `PAYLOAD_TOO_LARGE` (HTTP 413)
+   * telling it to ask for less at once (smaller batches) or to use tRPC's
+   * `httpBatchStreamLink`, whose answers are streamed call by call with
+   * backpressure and are not counted as one. The calls of a batch run 16
+   * at a time, and once the results of those that ended are past this size
+   * the rest are not run. Bounds the memory one request can make the server
+   * hold, and the work it can make it do.
+   * @default 8_388_608
+   */
+  maxHttpAnswerBytes?: number;
+  /**
+   * Bytes of HTTP answers one IP address may have the server hold at once:
+   * built and not yet taken by their clients (counted as `maxHttpAnswerBytes`
+   * counts them, until the answer is sent in full or its connection ends).
+   * Past it, answers being built and further requests of that address get
+   * `LIMIT_EXCEEDED` (HTTP 429) until its clients read what they asked for.
+   * The HTTP side's `maxBufferedBytes`, per address rather than per socket.
+   * @default 33_554_432
+   */
+  maxHttpAnswerBytesPerIp?: number;
+  /**
    * Time a new TCP connection has to send its complete HTTP request headers
    * (a WebSocket upgrade included), and with `tls` to finish its TLS
    * handshake; then it is dropped (HTTP 408). Bounds sockets that connect
@@ -546,6 +569,8 @@ export const serverDefaults = {
     maxConnectionsPerIp: 100,
     maxHttpCallsPerIp: 100,
     httpWriteTimeoutMs: 30_000,
+    maxHttpAnswerBytes: 8_388_608,
+    maxHttpAnswerBytesPerIp: 33_554_432,
     maxConnectionsPerUser: 20,
     rate: { perSecond: 100, burst: 1_000 },
     headersTimeoutMs: 10_000,

@@ -7,7 +7,9 @@ import {
   answerTo,
   Cleanup,
   errorCodeOf,
+  historyBatchUrl,
   metricValue,
+  nonReadingGet,
   pollUntil,
   rawSocket,
   request,
@@ -17,6 +19,7 @@ import {
   upgradeStatus,
   withTimeout,
   type HardeningServer,
+  type NonReader,
   type RawSocket,
   type TestUser,
 } from '@herald/test-kit';
@@ -163,6 +166,18 @@ async function refusedCall(
   return errorCodeOf(await opened.frame(answerTo(id), 5_000, `the answer to ${id}`));
 }
 
+/** `count` messages of 60,000 characters in the stream `big` (a `history` of 64 of them is 3.8 MB). */
+async function publishBig({ app }: HardeningServer, count: number): Promise<void> {
+  for (let n = 0; n < count; n++) await app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
+}
+
+/** A client that asks for `url` and stops reading once its status line came, destroyed at cleanup. */
+function nonReader(url: string): NonReader {
+  const client = nonReadingGet(url);
+  cleanup.defer(() => client.socket.destroy());
+  return client;
+}
+
 /** An input with a BigInt of 2,000 digits, as superjson writes it. */
 const HUGE_BIGINT = { json: { a: '1'.repeat(2_000), b: 1 }, meta: { values: { a: ['bigint'] }, v: 1 } };
 
@@ -172,6 +187,9 @@ function nested(depth: number): unknown {
   for (let level = 1; level < depth; level++) value = [value];
   return value;
 }
+
+/** The HTTP call limits' admin cell: the admin page has no HTTP calls to limit. */
+const ADMIN_HAS_NO_HTTP_CALLS = { notApplicable: 'the admin page calls over its socket; its API answers from figures the node already holds' } as const;
 
 const table: Record<RefusalReason, Row> = {
   [RefusalReason.ORIGIN]: {
@@ -333,13 +351,47 @@ const table: Record<RefusalReason, Row> = {
       expect((await Promise.all(held)).map((response) => response.status)).toEqual([200, 200]);
       expect((await fetch(addUrl(http))).status).toBe(200);
     },
-    admin: { notApplicable: 'the admin page calls over its socket; its API answers from figures the node already holds' },
+    admin: ADMIN_HAS_NO_HTTP_CALLS,
   },
-  [RefusalReason.SLOW_HTTP_CLIENT]: {
-    limits: { httpWriteTimeoutMs: 200, maxBufferedBytes: 65_536 },
+  [RefusalReason.MAX_HTTP_ANSWER]: {
+    limits: { maxHttpAnswerBytes: 200_000 },
+    websocket: { notApplicable: "a socket's answers go out one call at a time, each bounded by maxBufferedBytes" },
+    http: async ({ http, server }) => {
+      await publishBig(server, 4);
+      const history = historyBatchUrl(http, 'big', 1);
+      const refused = await fetch(history);
+      expect(refused.status).toBe(413);
+      expect(await refused.text()).toMatch(/maxHttpAnswerBytes.*smaller batches.*httpBatchStreamLink/);
+      // What the refusal advises: the same batch streamed call by call is served.
+      const streamed = await fetch(history, { headers: { 'trpc-accept': 'application/jsonl' } });
+      expect(streamed.status).toBe(200);
+      expect((await streamed.text()).length).toBeGreaterThan(240_000);
+      expect((await fetch(addUrl(http))).status).toBe(200);
+    },
+    admin: ADMIN_HAS_NO_HTTP_CALLS,
+  },
+  [RefusalReason.MAX_HTTP_ANSWER_BYTES_PER_IP]: {
+    limits: { maxHttpAnswerBytesPerIp: 8_000_000 },
     websocket: { notApplicable: 'a socket that stops reading is closed with 4002 (slow_consumer) once maxBufferedBytes are queued for it' },
     http: async ({ http, server }) => {
-      for (let n = 0; n < 64; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
+      await publishBig(server, 64);
+      // A client that asks for 7.7 MB (more than the kernel's socket buffers) and does not read: its address holds that much.
+      const tcp = nonReader(historyBatchUrl(http, 'big', 2));
+      expect(await tcp.status).toBe('200');
+      const refused = await fetch(historyBatchUrl(http, 'big', 1));
+      expect(refused.status).toBe(429);
+      expect(await refused.text()).toMatch(/maxHttpAnswerBytesPerIp.*read the answers asked for/);
+      // Once it goes, its answer is given back.
+      tcp.socket.destroy();
+      await pollUntil(async () => (await fetch(historyBatchUrl(http, 'big', 1))).status, 'the answer to be given back', { accept: (status) => status === 200 });
+    },
+    admin: ADMIN_HAS_NO_HTTP_CALLS,
+  },
+  [RefusalReason.SLOW_HTTP_CLIENT]: {
+    limits: { httpWriteTimeoutMs: 200, maxBufferedBytes: 65_536, maxHttpAnswerBytes: 67_108_864, maxHttpAnswerBytesPerIp: 67_108_864 },
+    websocket: { notApplicable: 'a socket that stops reading is closed with 4002 (slow_consumer) once maxBufferedBytes are queued for it' },
+    http: async ({ http, server }) => {
+      await publishBig(server, 64);
       // A client that asks for 30 MB (more than the kernel's socket buffers) and never reads: dropped once its answer is not taken in time.
       const { port } = new URL(http);
       const tcp = connect(Number(port), '127.0.0.1');

@@ -37,6 +37,7 @@ export {
 export { rawAuthenticatedSocket, rawSocket, type RawSocket } from './rawSocket.js';
 export { answerTo, errorCodeOf, request, resultOf, type RawFrame } from './frames.js';
 export { upgrade, upgradeStatus, type Upgrade, type UpgradeOptions } from './upgrades.js';
+export { nonReadingGet, type NonReader } from './nonReader.js';
 
 // Test apps and the processes around them.
 export { served, type Served } from './apps/served.js';
@@ -56,6 +57,7 @@ export {
 export {
   createHardeningApp,
   Gates,
+  historyBatchUrl,
   publishSteadily,
   startHardeningServer,
   type HardeningApp,

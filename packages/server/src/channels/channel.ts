@@ -10,6 +10,7 @@ import { tracedPublish } from '../observability/tracing.js';
 import type { FanoutRegistry } from './fanout.js';
 import { retryThroughOutage } from './brokerRetry.js';
 import { ChannelStream } from './channelStream.js';
+import type { DecodedEntries } from './decodedEntries.js';
 import type { NativeStream } from './nativeStream.js';
 import { ChannelSubscriber, type EventSink } from './subscriber.js';
 import { SubscriberQueue } from './subscriberQueue.js';
@@ -155,7 +156,12 @@ export interface Channel<TKeyIn, TMessageIn, TMessage, TPresenceIn, TPresence> {
    * `tracked` with its position.
    */
   stream(key: TKeyIn, options?: StreamOptions<TPresenceIn>): AsyncGenerator<TrackedEnvelope<ChannelEvent<TMessage>>, void, unknown>;
-  /** The newest `limit` messages of `key`, oldest first, and the position to resume a stream from. */
+  /**
+   * The newest `limit` messages of `key`, oldest first, and the position to
+   * resume a stream from. Each message is decoded once per node and shared
+   * by every read of it (as a live message is shared by every subscriber):
+   * read it, map it, but do not change it in place.
+   */
   history(key: TKeyIn, options?: { limit?: number } & CallerOptions): Promise<{ messages: PositionedMessage<TMessage>[]; position: string }>;
   /** Who is subscribed to `key` now, across every node. */
   members(key: TKeyIn, options?: CallerOptions): Promise<PresenceMember<TPresence>[]>;
@@ -173,6 +179,8 @@ export interface ChannelRuntime {
   readonly authorize?: Authorize<unknown> | undefined;
   /** Counts this Herald's channels keep (the admin page reads them). */
   readonly counts: { published: number; resumed: number };
+  /** History entries decoded once and shared by every read of them on this node. */
+  readonly decoded: DecodedEntries;
 }
 
 export function createChannel<
@@ -230,9 +238,9 @@ export function createChannel<
     return new HeraldError('BROKER_UNAVAILABLE', `Channel "${name}": ${what}: ${reason}`, { cause: error });
   }
 
-  const decode = (entry: BrokerEntry): PositionedMessage<Message> => ({
+  const decodeIn = (topic: string) => (entry: BrokerEntry): PositionedMessage<Message> => ({
     id: entry.id,
-    message: transformer.parse<Message>(entry.data),
+    message: runtime.decoded.decode<Message>(topic, entry),
   });
 
   const decodePresence = (record: PresenceRecord): PresenceMember<PresenceInfo> => ({
@@ -253,7 +261,7 @@ export function createChannel<
       }
     : null;
 
-  const subscriberContext = { broker, fanout, retention, bufferSize, onError: runtime.onError };
+  const subscriberContext = { broker, fanout, retention, bufferSize, onError: runtime.onError, decoded: runtime.decoded };
 
   function openStream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>>) {
     const topic = topicOf(key);
@@ -389,7 +397,7 @@ export function createChannel<
       await authorized('subscribe', topic, historyOptions.ctx);
       const limit = Math.max(0, Math.min(historyOptions.limit ?? retention.size, retention.size));
       const read = await brokerCall('history read failed', () => broker.readLatest(topic, limit, retention));
-      return { messages: read.entries.map(decode), position: read.head };
+      return { messages: read.entries.map(decodeIn(topic)), position: read.head };
     },
 
     async members(key, membersOptions = {}) {

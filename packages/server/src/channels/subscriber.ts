@@ -1,7 +1,8 @@
-import { transformer, type ChannelEvent } from '@herald/shared';
+import type { ChannelEvent } from '@herald/shared';
 import type { Broker, ReadAfterResult, Retention } from '../brokers/broker.js';
 import { compareStreamIds, formatStreamId, parseStreamId, previousStreamId, type StreamId } from '../brokers/streamId.js';
 import { delay, isFinal, retryDelayMs, START_WAIT_MS } from './brokerRetry.js';
+import type { DecodedEntries } from './decodedEntries.js';
 import type { DecodedEntry, FanoutRegistry, Sink } from './fanout.js';
 import { SharedEvent } from './sharedEvent.js';
 
@@ -30,6 +31,8 @@ export interface SubscriberContext {
   /** Live messages buffered while history is read, before a resync is forced. */
   readonly bufferSize: number;
   readonly onError: (error: unknown) => void;
+  /** Replayed entries are decoded through it, once per node however many subscribers replay them. */
+  readonly decoded: DecodedEntries;
 }
 
 /**
@@ -141,7 +144,7 @@ export class ChannelSubscriber implements Sink {
       this.emit(first ? formatStreamId(previousStreamId(first)) : read.head, { type: 'gap', reason: read.gap });
     }
     for (const entry of read.entries) {
-      this.emit(entry.id, { type: 'message', message: transformer.parse(entry.data) });
+      this.emit(entry.id, { type: 'message', message: this.ctx.decoded.decode(this.ctx.topic, entry) });
     }
     this.last = parseStreamId(read.head);
     this.lastId = read.head;

@@ -8,6 +8,7 @@ import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
 import { newConnectionId, notAdmittedError, type RequestGate } from '../transport/gate.js';
 import { InputLimitError } from '../transport/inputLimits.js';
+import { AnswerMeter, isAnswerRefusal } from './answerMeter.js';
 import { errorAnswer, type HttpShapes } from './answers.js';
 import { connectionParamsOf, queryConnectionParams } from './connectionParams.js';
 import { Cors } from './cors.js';
@@ -57,6 +58,11 @@ export interface HttpDoor<TRouter extends AnyRouter> {
  * - the same request budget (a batch of N calls takes N), batch bound, body
  *   size (`maxPayloadBytes`), and connection slots: an event stream holds
  *   one, per address and per user, like a WebSocket (eventStreams.ts);
+ * - the answers one address makes the server build and hold: calls in
+ *   progress (`maxHttpCallsPerIp`), one answer's size (`maxHttpAnswerBytes`)
+ *   and the bytes of its answers not yet taken (`maxHttpAnswerBytesPerIp`),
+ *   counted as the answer is serialized (answerMeter.ts), and answers not
+ *   taken within `httpWriteTimeoutMs` dropped (slowClients.ts);
  * - mutations sent with an `Idempotency-Key` header run through the same
  *   call runner's `once` as over WebSocket (idempotentHttp.ts);
  * - SSE pings (unless the router configures `sse` itself) at the heartbeat
@@ -86,6 +92,8 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     endpoint: prefix,
     maxPayloadBytes,
     onError: (error, type, errorPath) => {
+      // A meter's refusal was counted by the gate when it was thrown.
+      if (isAnswerRefusal(error)) return;
       const limit = error instanceof InputLimitError ? error : error.cause instanceof InputLimitError ? error.cause : null;
       if (limit) gate.refuse(RefusalReason.INPUT_LIMITS, limit);
       else runner.report(error, { type: type as 'unknown', path: errorPath });
@@ -161,7 +169,11 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     exchange.dropUnlessTaken(httpWriteTimeoutMs, () => gate.refuse(RefusalReason.SLOW_HTTP_CLIENT, slowClient(httpWriteTimeoutMs), { address }));
     const key = req.method === 'POST' ? idempotencyKeyOf(req) : null;
     if (key) return serveIdempotent({ ...shapes, runner, maxPayloadBytes }, exchange, { path, batch: url.searchParams.get('batch') === '1', key }, caller);
-    await exchange.runAdapter({ ctx: admitted.ctx });
+    // A streamed batch (httpBatchStreamLink) is written call by call as its client takes it: not counted as one answer.
+    if (req.headers['trpc-accept'] === 'application/jsonl') return exchange.runAdapter({ ctx: admitted.ctx });
+    const meter = new AnswerMeter(gate, address, config.limits.maxHttpAnswerBytes);
+    exchange.onClose(() => meter.release());
+    await meter.around(() => exchange.runAdapter({ ctx: admitted.ctx }));
   }
 
   /** Serves `exchange`; an unexpected failure is reported and answered with its error. */

@@ -77,6 +77,10 @@ export interface GateSettings extends Omit<AdmissionSettings, 'countFailure'> {
   readonly maxPayloadBytes: number;
   /** Calls in HTTP requests one address may have in progress at once (a batch of N counts N). */
   readonly maxHttpCallsPerIp: number;
+  /** Size of one HTTP answer, in characters of its JSON. */
+  readonly maxHttpAnswerBytes: number;
+  /** Bytes of HTTP answers one address may have the server hold at once (built, not yet taken). */
+  readonly maxHttpAnswerBytesPerIp: number;
   readonly maxSubscriptionsPerConnection: number;
   /** Requests per user (per address when anonymous) on this node, or null for no limit. */
   readonly rate: { readonly perSecond: number; readonly burst: number } | null;
@@ -110,6 +114,7 @@ export class RequestGate {
   private readonly admission: Admission;
   private readonly slots: ConnectionSlots;
   private readonly httpCalls: KeyedCounter;
+  private readonly httpAnswers: KeyedCounter;
   private readonly requests: { readonly byUser: TokenBuckets; readonly byAddress: TokenBuckets } | null;
   private readonly failures: TokenBuckets | null;
   private readonly now: () => number;
@@ -121,6 +126,7 @@ export class RequestGate {
     this.admission = new Admission({ ...settings, countFailure: (address) => this.countFailure(address) });
     this.slots = new ConnectionSlots(settings.maxConnections, settings.maxConnectionsPerIp, settings.maxConnectionsPerUser);
     this.httpCalls = new KeyedCounter(settings.maxHttpCallsPerIp);
+    this.httpAnswers = new KeyedCounter(settings.maxHttpAnswerBytesPerIp);
     const { rate, failedAttempts } = settings;
     this.requests = rate
       ? { byUser: new TokenBuckets(rate.perSecond, rate.burst, now()), byAddress: new TokenBuckets(rate.perSecond, rate.burst, now()) }
@@ -241,6 +247,8 @@ export class RequestGate {
    * address can have the server build and hold at once.
    */
   beginHttpCalls(address: string, count: number): Refusal | null {
+    // An address whose clients have not taken the answers they asked for gets no more work done for it.
+    if (this.httpAnswers.count(address) >= this.settings.maxHttpAnswerBytesPerIp) return this.answersHeldRefusal(address);
     if (this.httpCalls.acquire(address, count)) return null;
     return this.refuse(
       RefusalReason.MAX_HTTP_CALLS_PER_IP,
@@ -251,6 +259,36 @@ export class RequestGate {
 
   endHttpCalls(address: string, count: number): void {
     this.httpCalls.release(address, count);
+  }
+
+  /**
+   * One HTTP answer grown to `bytes` (characters of its JSON) while it is
+   * built: over `maxHttpAnswerBytes`, refused as PAYLOAD_TOO_LARGE before
+   * the whole of it is made.
+   */
+  checkHttpAnswer(bytes: number): Refusal | null {
+    const max = this.settings.maxHttpAnswerBytes;
+    if (bytes <= max) return null;
+    return this.refuse(
+      RefusalReason.MAX_HTTP_ANSWER,
+      new HeraldError(
+        'PAYLOAD_TOO_LARGE',
+        `An HTTP answer may carry at most ${max} bytes (maxHttpAnswerBytes); ask for less in one request (smaller batches), or use httpBatchStreamLink, which streams each call's answer`,
+      ),
+    );
+  }
+
+  /**
+   * Takes `bytes` of answers from `address`'s share (`maxHttpAnswerBytesPerIp`)
+   * until `releaseHttpAnswer`: what bounds the answers one address can have
+   * the server hold when its clients do not read them.
+   */
+  holdHttpAnswer(address: string, bytes: number): Refusal | null {
+    return this.httpAnswers.acquire(address, bytes) ? null : this.answersHeldRefusal(address);
+  }
+
+  releaseHttpAnswer(address: string, bytes: number): void {
+    this.httpAnswers.release(address, bytes);
   }
 
   /**
@@ -354,6 +392,17 @@ export class RequestGate {
     const max = this.settings.maxSubscriptionsPerConnection;
     if (held < max) return null;
     return this.refuse(RefusalReason.MAX_SUBSCRIPTIONS, new HeraldError('LIMIT_EXCEEDED', `A connection may hold at most ${max} subscriptions; stop one first`));
+  }
+
+  private answersHeldRefusal(address: string): Refusal {
+    return this.refuse(
+      RefusalReason.MAX_HTTP_ANSWER_BYTES_PER_IP,
+      new HeraldError(
+        'LIMIT_EXCEEDED',
+        `At most ${this.settings.maxHttpAnswerBytesPerIp} bytes of HTTP answers not yet taken per address (maxHttpAnswerBytesPerIp); read the answers asked for before asking for more`,
+      ),
+      { address },
+    );
   }
 
   private rateRefusal(): Refusal {

@@ -2,7 +2,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { transformer, type Authenticate } from '@herald/server';
 import { CONNECTION_PARAMS_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
-import { Cleanup, metricValue, pollUntil, scrape, startHardeningServer, type HardeningServer, type TestUser } from '@herald/test-kit';
+import {
+  Cleanup,
+  heapAfterGc,
+  historyBatchUrl,
+  metricValue,
+  nonReadingGet,
+  pollUntil,
+  scrape,
+  startHardeningServer,
+  type HardeningServer,
+  type NonReader,
+  type TestUser,
+} from '@herald/test-kit';
 
 /**
  * What a red team found on the HTTP door, each reproduced as an attacker
@@ -29,6 +41,18 @@ async function start(options: Options = {}): Promise<{ server: HardeningServer; 
 const as = (user: string, extra: Record<string, string> = {}) => ({ [CONNECTION_PARAMS_HEADER]: encodeURIComponent(JSON.stringify({ user, ...extra })) });
 const query = (http: string, path: string, input: unknown) => `${http}/${path}?input=${encodeURIComponent(JSON.stringify(input))}`;
 const publishBody = (stream: string, n: number) => JSON.stringify(transformer.serialize({ stream, n }));
+
+/** 64 messages of 60,000 characters in the stream `big`: one `history` answer is 3.8 MB. */
+async function fillBig(server: HardeningServer): Promise<void> {
+  for (let n = 0; n < 64; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
+}
+
+/** A client that asks for `url` and stops reading once its status line came, destroyed at cleanup. */
+function nonReader(url: string): NonReader {
+  const client = nonReadingGet(url);
+  cleanup.defer(() => client.socket.destroy());
+  return client;
+}
 
 async function refusals(server: HardeningServer, reason: string): Promise<number> {
   return metricValue(await scrape(server.server), 'herald_refusals_total', { reason });
@@ -71,27 +95,59 @@ describe('red team: the HTTP door', () => {
     expect(outcomes).toEqual(['live', 'live', 'live', 'refused', 'refused', 'refused']);
   });
 
-  it('drops clients that ask for big answers and never read, bounds how many build at once, and keeps serving', async () => {
-    const { server, http } = await start({ limits: { httpWriteTimeoutMs: 3_000, maxHttpCallsPerIp: 16 } });
-    for (let n = 0; n < 64; n++) await server.app.numbers.publish('big', { n, pad: 'x'.repeat(60_000) });
-    const batch = 8;
-    const input = Object.fromEntries(Array.from({ length: batch }, (_, index) => [index, transformer.serialize({ stream: 'big' })]));
-    const url = `${http}/${Array(batch).fill('history').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`;
-    // Ten readers that never read: at most two batches (16 calls) build at once, the rest are refused at once.
-    const { connect } = await import('node:net');
-    const statuses = await Promise.all(
-      Array.from({ length: 10 }, () => {
-        const tcp = connect(Number(new URL(http).port), '127.0.0.1');
-        cleanup.defer(() => tcp.destroy());
-        tcp.write(`GET ${new URL(url).pathname}${new URL(url).search} HTTP/1.1\r\nHost: x\r\n\r\n`);
-        return new Promise<string>((resolve) => tcp.once('data', (chunk: Buffer) => (tcp.pause(), resolve(chunk.toString('latin1', 9, 12)))));
-      }),
-    );
-    expect(statuses.filter((status) => status === '429').length).toBeGreaterThanOrEqual(8);
+  it('builds no answer too large for one request: ten clients asking for big batches and never reading are refused at once', async () => {
+    // Production defaults: one answer may be 8 MiB; each batch asks for 30 MB.
+    const { server, http } = await start();
+    await fillBig(server);
+    const before = await heapAfterGc();
+    const statuses = await Promise.all(Array.from({ length: 10 }, () => nonReader(historyBatchUrl(http, 'big', 8)).status));
+    expect(statuses.filter((status) => status !== '413' && status !== '429')).toEqual([]);
+    expect(await refusals(server, 'max_http_answer')).toBeGreaterThanOrEqual(1);
+    // Their sockets still open, nothing of the batches they asked for is held (each is 8 × 3.8 MB of results).
+    expect((await heapAfterGc()) - before).toBeLessThan(16_000_000);
+    const refused = await fetch(historyBatchUrl(http, 'big', 8));
+    expect(refused.status).toBe(413);
+    expect(await refused.text()).toMatch(/at most 8388608 bytes \(maxHttpAnswerBytes\); ask for less in one request \(smaller batches\), or use httpBatchStreamLink/);
     expect((await fetch(`${server.server.httpUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(historyBatchUrl(http, 'big', 1))).status).toBe(200);
+  });
+
+  it('runs no more of a batch than one answer may carry: the calls past it are refused without running', async () => {
+    // Every history read is seen by `authorize`: the calls that ran, by stream.
+    const reads: Record<string, number> = {};
+    const authorize = ({ key, action }: { key: string; action: string }) => {
+      if (action === 'subscribe') reads[key] = (reads[key] ?? 0) + 1;
+      return true;
+    };
+    const server = cleanup.add(await startHardeningServer({ authenticate }, { authorize }));
+    const http = `${server.server.httpUrl}/trpc`;
+    await fillBig(server);
+    await server.app.numbers.publish('small', { n: 1 });
+    // 100 calls of 3.8 MB each: the answer is past 8 MiB after three of them.
+    const refused = await fetch(historyBatchUrl(http, 'big', 100));
+    expect(refused.status).toBe(413);
+    expect(await refused.text()).toMatch(/maxHttpAnswerBytes/);
+    // A few run at once (16), and a few more as the first end; the rest never do.
+    expect(reads['big']).toBeLessThanOrEqual(32);
+    // A batch whose answer fits runs every call.
+    const served = await fetch(historyBatchUrl(http, 'small', 100));
+    expect(served.status).toBe(200);
+    expect((await served.json()) as unknown[]).toHaveLength(100);
+    expect(reads['small']).toBe(100);
+  });
+
+  it('holds at most an address’s share of answers its clients do not read, drops them, and gives their bytes back', async () => {
+    const { server, http } = await start({ limits: { httpWriteTimeoutMs: 1_000, maxHttpAnswerBytesPerIp: 16_000_000 } });
+    await fillBig(server);
+    // Ten clients each asking for 7.7 MB (more than the kernel's socket buffers take) and not reading: two answers fit the share.
+    const statuses = await Promise.all(Array.from({ length: 10 }, () => nonReader(historyBatchUrl(http, 'big', 2)).status));
+    expect(statuses.filter((status) => status === '200').length).toBeLessThanOrEqual(2);
+    expect(statuses.filter((status) => status !== '200' && status !== '429')).toEqual([]);
+    expect(await refusals(server, 'max_http_answer_bytes_per_ip')).toBeGreaterThanOrEqual(8);
+    expect((await fetch(`${server.server.httpUrl}/healthz`)).status).toBe(200);
+    // The non-readers are dropped once their answers are not taken in time, and the share is back: a 3.8 MB answer is served.
     await pollUntil(() => refusals(server, 'slow_http_client'), 'the non-readers to be dropped', { accept: (count) => count >= 1 });
-    // Their slots are back: a normal call is served.
-    await pollUntil(async () => (await fetch(query(http, 'add', { json: { a: 1, b: 2 } }))).status, 'a call to be served', { accept: (status) => status === 200 });
+    await pollUntil(async () => (await fetch(historyBatchUrl(http, 'big', 1))).status, 'an answer to be served', { accept: (status) => status === 200 });
   });
 
   it('refuses a reused idempotency key with another input, and never returns one caller’s result to another', async () => {

@@ -1,48 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
-import { pino } from 'pino';
-import { RefusalReason } from '../../src/errors.js';
 import { withExpiry } from '../../src/auth/identity.js';
-import { ServerMetrics } from '../../src/observability/metrics.js';
-import { RequestGate, type AdmissionOutcome, type GateSettings } from '../../src/transport/gate.js';
+import type { AdmissionOutcome } from '../../src/transport/gate.js';
+import { gate } from '../helpers/gate.js';
 
 /** A request as far as the gate reads one: its headers. */
 const req = (headers: Record<string, string> = {}) => ({ headers }) as unknown as IncomingMessage;
-
-interface Clock {
-  now: number;
-}
-
-function gate(settings: Partial<GateSettings> = {}, clock: Clock = { now: 1_000_000 }) {
-  const metrics = new ServerMetrics(null);
-  const refusals = (): Record<string, number> =>
-    Object.fromEntries(Object.values(RefusalReason).flatMap((reason) => (metrics.refusalCount(reason) ? [[reason, metrics.refusalCount(reason)]] : [])));
-  const built = new RequestGate({
-    authenticate: undefined,
-    createContext: () => ({}),
-    userKey: (user) => (typeof user === 'string' ? user : null),
-    report: () => undefined,
-    logError: () => undefined,
-    originAllowed: null,
-    isDraining: () => false,
-    maxConnections: 10,
-    maxConnectionsPerIp: 3,
-    maxConnectionsPerUser: 2,
-    maxBatchSize: 5,
-    maxPayloadBytes: 1_000,
-    maxHttpCallsPerIp: 4,
-    maxSubscriptionsPerConnection: 4,
-    rate: { perSecond: 10, burst: 3 },
-    failedAttempts: { perSecond: 1, burst: 2 },
-    expiryGraceMs: 1_000,
-    metrics,
-    logger: pino({ level: 'silent' }),
-    now: () => clock.now,
-    ...settings,
-  });
-  return { gate: built, refusals, clock };
-}
 
 async function decided(outcome: AdmissionOutcome | Promise<AdmissionOutcome>): Promise<AdmissionOutcome> {
   return outcome;
@@ -148,6 +112,24 @@ describe('RequestGate', () => {
     expect(g.expired(clock.now + 1)).toBe(false);
     clock.now += 1;
     expect(g.expired(clock.now)).toBe(true);
+  });
+
+  it('bounds one HTTP answer, and the answers an address holds, until they are given back', () => {
+    const { gate: g, refusals } = gate();
+    expect(g.checkHttpAnswer(1_000)).toBeNull();
+    expect(g.checkHttpAnswer(1_001)?.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/smaller batches.*httpBatchStreamLink/) });
+    expect(g.holdHttpAnswer('a', 1_000)).toBeNull();
+    expect(g.holdHttpAnswer('b', 1_000)).toBeNull();
+    expect(g.holdHttpAnswer('a', 501)?.error.message).toMatch(/read the answers asked for/);
+    expect(g.beginHttpCalls('a', 1)).toBeNull();
+    g.endHttpCalls('a', 1);
+    expect(g.holdHttpAnswer('a', 500)).toBeNull();
+    // Full: no more calls of that address start, other addresses are not concerned.
+    expect(g.beginHttpCalls('a', 1)?.reason).toBe('max_http_answer_bytes_per_ip');
+    expect(g.beginHttpCalls('b', 1)).toBeNull();
+    g.releaseHttpAnswer('a', 1_500);
+    expect(g.beginHttpCalls('a', 1)).toBeNull();
+    expect(refusals()).toEqual({ max_http_answer: 1, max_http_answer_bytes_per_ip: 2 });
   });
 
   it('refreshes credentials only for the same user, and gives createContext the connection id it was admitted with', async () => {

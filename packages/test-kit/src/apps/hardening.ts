@@ -159,3 +159,9 @@ export async function publishSteadily(server: HardeningServer, stream: string, c
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** The URL of a GET batch of `calls` calls of the hardening app's `history` of `stream` (`http`: the app's HTTP prefix, `…/trpc`). */
+export function historyBatchUrl(http: string, stream: string, calls: number): string {
+  const input = Object.fromEntries(Array.from({ length: calls }, (_, index) => [index, transformer.serialize({ stream })]));
+  return `${http}/${Array<string>(calls).fill('history').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`;
+}
