@@ -82,6 +82,12 @@ interface RunningCall {
  * stream's URL and options per connection, so each connection gets fresh
  * credentials or a new ticket.
  *
+ * With the `tracing` option, a call's trace context goes as its request's
+ * headers (`traceparent`, `tracestate`): a query that carries one is sent
+ * alone rather than batched, and an event stream carries it through the
+ * `fetch` its EventSource is given (not with a browser's own EventSource,
+ * which sends no headers).
+ *
  * The session is up once `HEAD <url>` answers 2xx, and it heartbeats that way
  * after `pingIntervalMs` without any answer. It ends, as a WebSocket would,
  * when a probe fails, a request fails without reaching the server (no tRPC
@@ -124,17 +130,18 @@ export class HttpSession implements Session {
         EventSource: settings.EventSource,
         ...(streamCredentialsFor(settings.EventSource) === 'ticket'
           ? { url: () => this.ticketedUrl() }
-          : { url, eventSourceOptions: () => ({ fetch: this.streamFetch }) }),
+          : { url, eventSourceOptions: ({ op }) => ({ fetch: (input, init) => this.streamFetch(input, init, traceOf(op)) }) }),
       }),
       false: splitLink<AnyRouter>({
-        condition: (op) => op.type === 'mutation',
+        // A query with trace context goes alone: a request carries one `traceparent`, its call's.
+        condition: (op) => op.type === 'mutation' || traceOf(op) !== undefined,
         true: httpLink<AnyRouter>({
           url,
           transformer: linkTransformer,
           ...fetchOption,
           headers: async ({ op }) => {
             const key = op.context['idempotencyKey'];
-            return typeof key === 'string' ? { ...(await headers()), [IDEMPOTENCY_KEY_HEADER]: key } : headers();
+            return { ...(await headers()), ...traceOf(op), ...(typeof key === 'string' ? { [IDEMPOTENCY_KEY_HEADER]: key } : {}) };
           },
         }),
         false: httpBatchLink<AnyRouter>({ url, transformer: linkTransformer, ...fetchOption, headers, maxURLLength: MAX_URL_LENGTH }),
@@ -183,11 +190,14 @@ export class HttpSession implements Session {
     return this.params;
   }
 
-  /** The `fetch` an event stream's EventSource connects with (each of its own reconnects too): the credentials in the header. */
-  private readonly streamFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  /**
+   * The `fetch` an event stream's EventSource connects with (each of its own
+   * reconnects too): the credentials in the header, and the call's trace context when it has one.
+   */
+  private async streamFetch(input: string | URL | Request, init: RequestInit | undefined, trace: Readonly<Record<string, string>> | undefined): Promise<Response> {
     const params = await this.currentParams();
-    return this.fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...credentialHeaders(params) } });
-  };
+    return this.fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...trace, ...credentialHeaders(params) } });
+  }
 
   /** An event stream's URL with a new ticket for these credentials (or none without credentials). */
   private async ticketedUrl(): Promise<string> {
@@ -215,7 +225,10 @@ export class HttpSession implements Session {
       type: call.type,
       path: call.path,
       input: call.type === 'subscription' ? withLastEventId(call.input, call.lastEventId) : call.input,
-      context: call.idempotencyKey !== undefined ? { idempotencyKey: call.idempotencyKey } : {},
+      context: {
+        ...(call.idempotencyKey !== undefined ? { idempotencyKey: call.idempotencyKey } : {}),
+        ...(call.trace !== undefined ? { trace: call.trace } : {}),
+      },
       signal: running.controller.signal,
     };
     const subscription = this.link({
@@ -394,6 +407,11 @@ function stop(running: RunningCall): void {
   if (running.startTimer) clearTimeout(running.startTimer);
   running.unsubscribe?.();
   running.controller.abort();
+}
+
+/** A call's trace context (the `tracing` option's carrier), sent as request headers (`traceparent`, `tracestate`). */
+function traceOf(op: Operation): Readonly<Record<string, string>> | undefined {
+  return op.context['trace'] as Readonly<Record<string, string>> | undefined;
 }
 
 /** As tRPC's links put a resume position into an input. */

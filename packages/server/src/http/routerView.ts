@@ -2,6 +2,7 @@ import type { AnyRouter } from '@trpc/server';
 import { transformer as heraldTransformer } from '@herald/shared';
 import { inputTransformerOf, isPlainJson } from '../calls/plainJson.js';
 import type { ServerConfig } from '../config.js';
+import { tracedProcedures } from './tracedProcedures.js';
 
 /**
  * The router as the HTTP door hands it to tRPC's adapter: a view sharing
@@ -14,7 +15,9 @@ import type { ServerConfig } from '../config.js';
  *   superjson's walk, which copies the whole answer first: a large answer
  *   costs the server one copy less, in time and in memory;
  * - SSE pings every `pingIntervalMs` and a client inactivity timeout of
- *   `pingIntervalMs + pongTimeoutMs`, unless the app set either.
+ *   `pingIntervalMs + pongTimeoutMs`, unless the app set either;
+ * - its procedures looked up through `tracedProcedures`: each call a server
+ *   span while an OpenTelemetry SDK records spans.
  */
 export function routerForHttp<TRouter extends AnyRouter>(router: TRouter, heartbeat: ServerConfig['heartbeat']): TRouter {
   const config = router._def._config;
@@ -31,5 +34,5 @@ export function routerForHttp<TRouter extends AnyRouter>(router: TRouter, heartb
           ping: { enabled: true, intervalMs: heartbeat.pingIntervalMs },
           client: { reconnectAfterInactivityMs: heartbeat.pingIntervalMs + heartbeat.pongTimeoutMs },
         };
-  return { ...router, _def: { ...router._def, _config: { ...config, transformer, sse } } };
+  return { ...router, _def: { ...router._def, procedures: tracedProcedures(router._def.procedures), _config: { ...config, transformer, sse } } };
 }
