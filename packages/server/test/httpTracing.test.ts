@@ -90,6 +90,21 @@ describe('OpenTelemetry spans of the HTTP door', () => {
     expect(traces.spans().filter(serverSpan('add')).filter((span) => parentOf(span) === undefined)).toHaveLength(1);
   });
 
+  it('starts a new trace for a traceparent header that is malformed or over 512 characters', async () => {
+    const { server } = cleanup.add(await startHardeningServer());
+    const traces = cleanup.add(recordTraces());
+    const valid = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const url = `${server.httpUrl}/trpc/add?input=${encodeURIComponent(JSON.stringify(transformer.serialize({ a: 1, b: 2 })))}`;
+    // A later version's traceparent may carry more fields: one the propagator would take, but over the bound.
+    const long = `cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-${'0'.repeat(460)}`;
+    expect(long.length).toBeGreaterThan(512);
+    for (const traceparent of ['not-a-traceparent', long, valid]) {
+      expect((await fetch(url, { headers: { traceparent } })).status).toBe(200);
+    }
+    await traces.until(() => traces.spans().filter(serverSpan('add')).length === 3, 'three call spans');
+    expect(traces.spans().filter(serverSpan('add')).map((span) => parentOf(span))).toEqual([undefined, undefined, 'b7ad6b7169203331']);
+  });
+
   it('allows the trace context headers in a CORS preflight', async () => {
     const { server } = cleanup.add(await startHardeningServer({ allowedOrigins: ['http://app.example'] }));
     const response = await fetch(`${server.httpUrl}/trpc/add`, {
