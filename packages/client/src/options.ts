@@ -255,7 +255,8 @@ export interface HeraldClientOptions {
    * call so a Herald server continues the trace: pass `openTelemetry()` from
    * `@herald/client/otel` (it needs `@opentelemetry/api`, an optional peer
    * dependency, and records spans only while an OpenTelemetry SDK is
-   * registered). Over WebSocket only: HTTP calls carry no trace context.
+   * registered). Over HTTP the trace context goes as `traceparent` request
+   * headers (a query that carries one is not batched).
    * See docs/observability.md.
    * @default none: calls make no spans and carry no trace context
    */

@@ -1,16 +1,12 @@
-import { httpSubscriptionLink, TRPCClientError, type Operation, type OperationLink, type OperationResultEnvelope } from '@trpc/client';
-// The links' own entries, so they stay in the HTTP transport's chunk (httpTransport.ts).
-import { httpBatchLink } from '@trpc/client/links/httpBatchLink';
-import { httpLink } from '@trpc/client/links/httpLink';
-import { splitLink } from '@trpc/client/links/splitLink';
+import { TRPCClientError, type Operation, type OperationLink, type OperationResultEnvelope } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
-import { transformer } from '@herald/shared';
-import { CREDENTIALS_EXPIRY_HEADER, IDEMPOTENCY_KEY_HEADER } from '@herald/shared/internal';
+import { CREDENTIALS_EXPIRY_HEADER } from '@herald/shared/internal';
 import { asError, parseError } from '../errors.js';
 import type { ConnectionParamsOption } from '../options.js';
 import type { EventSourceClass } from '../platform/types.js';
 import { heartbeatTickMs, retryAfterMsOf, unref } from '../timers.js';
-import { credentialHeaders, streamCredentialsFor, ticketedStreamUrl } from './httpCredentials.js';
+import { credentialHeaders, ticketedStreamUrl } from './httpCredentials.js';
+import { httpLinks, NOT_A_TRPC_RESPONSE, Unrevivable } from './httpLinks.js';
 import type { CallEvent, CallType, ConnectionParams, OutgoingCall, Session, SessionHandlers } from './session.js';
 
 export interface HttpSessionSettings {
@@ -26,35 +22,6 @@ export interface HttpSessionSettings {
   readonly connectTimeoutMs: number;
 }
 
-/** A value Herald's transformer could not revive, in place of the value (see `linkTransformer`). */
-class Unrevivable {
-  constructor(readonly error: TRPCClientError<AnyRouter>) {}
-}
-
-/**
- * Herald's transformer for tRPC's HTTP links, except that a value it cannot
- * revive (a type this client does not know, say) comes out as an
- * `Unrevivable` instead of a throw. Inside the links a throw reads as a
- * broken link: the session would end and the call be resent, and fail, on
- * every session after. This way that one call fails with PARSE_ERROR.
- */
-const linkTransformer = {
-  serialize: (value: unknown): unknown => transformer.serialize(value),
-  deserialize: (value: unknown): unknown => {
-    try {
-      return transformer.deserialize(value as never);
-    } catch (cause) {
-      return new Unrevivable(parseError('a value it could not revive', cause));
-    }
-  },
-};
-
-/** tRPC's message when an HTTP answer is not a tRPC response (`transformResult` in `@trpc/server`). */
-const NOT_A_TRPC_RESPONSE = 'Unable to transform response from server';
-
-/** Longest GET URL a batch of queries may make before it is split (proxies refuse long URLs). */
-const MAX_URL_LENGTH = 4_000;
-
 interface RunningCall {
   readonly type: CallType;
   readonly path: string;
@@ -65,11 +32,10 @@ interface RunningCall {
 }
 
 /**
- * The server's router over HTTP, as one session: tRPC's own links, composed
- * with `splitLink`: queries batched by `httpBatchLink`, each mutation its own
- * `httpLink` request (so it can carry its own `Idempotency-Key` header), and
- * each subscription a Server-Sent Events stream from `httpSubscriptionLink`
- * that resumes from the call's last tracked id.
+ * The server's router over HTTP, as one session: tRPC's own links
+ * (httpLinks.ts): queries batched, each mutation its own request (with its
+ * own `Idempotency-Key` header), and each subscription a Server-Sent Events
+ * stream that resumes from the call's last tracked id.
  *
  * Credentials never travel in a URL (proxies, access logs and browser
  * history keep URLs). Every request carries the `connectionParams` in the
@@ -81,6 +47,9 @@ interface RunningCall {
  * carries only `?ticket=` (see `StreamCredentials`). tRPC's link resolves a
  * stream's URL and options per connection, so each connection gets fresh
  * credentials or a new ticket.
+ *
+ * With the `tracing` option, a call's trace context goes as its request's
+ * headers (`traceparent`), an event stream's through its `fetch` as above.
  *
  * The session is up once `HEAD <url>` answers 2xx, and it heartbeats that way
  * after `pingIntervalMs` without any answer. It ends, as a WebSocket would,
@@ -115,31 +84,13 @@ export class HttpSession implements Session {
   ) {
     this.fetch = settings.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.params = settings.connectionParams;
-    const headers = async (): Promise<Record<string, string>> => credentialHeaders(await this.currentParams());
-    const fetchOption = settings.fetch ? { fetch: settings.fetch } : {};
-    this.link = splitLink<AnyRouter>({
-      condition: (op) => op.type === 'subscription',
-      true: httpSubscriptionLink<AnyRouter, EventSourceClass>({
-        transformer: linkTransformer,
-        EventSource: settings.EventSource,
-        ...(streamCredentialsFor(settings.EventSource) === 'ticket'
-          ? { url: () => this.ticketedUrl() }
-          : { url, eventSourceOptions: () => ({ fetch: this.streamFetch }) }),
-      }),
-      false: splitLink<AnyRouter>({
-        condition: (op) => op.type === 'mutation',
-        true: httpLink<AnyRouter>({
-          url,
-          transformer: linkTransformer,
-          ...fetchOption,
-          headers: async ({ op }) => {
-            const key = op.context['idempotencyKey'];
-            return typeof key === 'string' ? { ...(await headers()), [IDEMPOTENCY_KEY_HEADER]: key } : headers();
-          },
-        }),
-        false: httpBatchLink<AnyRouter>({ url, transformer: linkTransformer, ...fetchOption, headers, maxURLLength: MAX_URL_LENGTH }),
-      }),
-    })({});
+    this.link = httpLinks(url, {
+      EventSource: settings.EventSource,
+      fetch: settings.fetch,
+      credentials: async () => credentialHeaders(await this.currentParams()),
+      ticketedUrl: () => this.ticketedUrl(),
+      streamFetch: (input, init, trace) => this.streamFetch(input, init, trace),
+    });
 
     this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), heartbeatTickMs(settings.pingIntervalMs, settings.pongTimeoutMs));
     unref(this.heartbeatTimer);
@@ -183,11 +134,14 @@ export class HttpSession implements Session {
     return this.params;
   }
 
-  /** The `fetch` an event stream's EventSource connects with (each of its own reconnects too): the credentials in the header. */
-  private readonly streamFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  /**
+   * The `fetch` an event stream's EventSource connects with (each of its own
+   * reconnects too): the credentials in the header, and the call's trace context when it has one.
+   */
+  private async streamFetch(input: string | URL | Request, init: RequestInit | undefined, trace: Readonly<Record<string, string>> | undefined): Promise<Response> {
     const params = await this.currentParams();
-    return this.fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...credentialHeaders(params) } });
-  };
+    return this.fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...trace, ...credentialHeaders(params) } });
+  }
 
   /** An event stream's URL with a new ticket for these credentials (or none without credentials). */
   private async ticketedUrl(): Promise<string> {
@@ -215,7 +169,10 @@ export class HttpSession implements Session {
       type: call.type,
       path: call.path,
       input: call.type === 'subscription' ? withLastEventId(call.input, call.lastEventId) : call.input,
-      context: call.idempotencyKey !== undefined ? { idempotencyKey: call.idempotencyKey } : {},
+      context: {
+        ...(call.idempotencyKey !== undefined ? { idempotencyKey: call.idempotencyKey } : {}),
+        ...(call.trace !== undefined ? { trace: call.trace } : {}),
+      },
       signal: running.controller.signal,
     };
     const subscription = this.link({

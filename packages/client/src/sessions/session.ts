@@ -30,7 +30,7 @@ export interface OutgoingCall {
   readonly lastEventId: string | undefined;
   /** A mutation's idempotency key, the same on every session it is sent on. */
   readonly idempotencyKey: string | undefined;
-  /** The trace context of its span (the `tracing` option), sent as `params.trace`; undefined without one. */
+  /** The trace context of its span (the `tracing` option), sent as `params.trace` (WebSocket) or request headers (HTTP); undefined without one. */
   readonly trace?: Readonly<Record<string, string>> | undefined;
 }
 

@@ -144,7 +144,7 @@ export class ChannelSubscriber implements Sink {
       this.emit(first ? formatStreamId(previousStreamId(first)) : read.head, { type: 'gap', reason: read.gap });
     }
     for (const entry of read.entries) {
-      this.emit(entry.id, { type: 'message', message: this.ctx.decoded.decode(this.ctx.topic, entry) });
+      this.emit(entry.id, { type: 'message', message: this.ctx.decoded.decode(this.topic, entry) });
     }
     this.last = parseStreamId(read.head);
     this.lastId = read.head;

@@ -3,8 +3,8 @@ import type { OriginCheck } from '../transport/clientAddress.js';
 import type { RequestHead } from '../transport/requestHead.js';
 import type { HttpAnswer } from './exchange.js';
 
-/** The request headers Herald's client and tRPC's links send. */
-const ALLOWED_HEADERS = ['content-type', 'authorization', IDEMPOTENCY_KEY_HEADER, CONNECTION_PARAMS_HEADER, 'trpc-accept', 'last-event-id'].join(', ');
+/** The request headers Herald's client and tRPC's links send (W3C trace context among them). */
+const ALLOWED_HEADERS = ['content-type', 'authorization', IDEMPOTENCY_KEY_HEADER, CONNECTION_PARAMS_HEADER, 'trpc-accept', 'last-event-id', 'traceparent', 'tracestate'].join(', ');
 /** The answer headers Herald's client reads. */
 const EXPOSED_HEADERS = ['idempotent-replayed', CREDENTIALS_EXPIRY_HEADER, 'retry-after'].join(', ');
 /** How long a browser may keep a preflight's answer, in seconds. */

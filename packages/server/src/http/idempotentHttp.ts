@@ -4,6 +4,7 @@ import { idempotencyKeyFrom } from '../calls/idempotentCall.js';
 import { inputTransformerOf } from '../calls/plainJson.js';
 import type { ErrorContext } from '../calls/outcome.js';
 import type { CallRunner } from '../calls/runner.js';
+import { codeOf, startCallSpan, tracingActive } from '../observability/tracing.js';
 import type { Admitted, Caller } from '../transport/gate.js';
 import type { RequestHead } from '../transport/requestHead.js';
 import { outcomeAnswer, type HttpShapes } from './answers.js';
@@ -63,14 +64,22 @@ export async function serveIdempotent(
     return answerError(new TRPCError({ code: 'PARSE_ERROR', message: 'The request body is not the JSON tRPC sends', cause }));
   }
   let answer: { readonly outcome: string; readonly replayed: boolean };
+  // Its span, as the adapter's calls get theirs (tracedProcedures.ts): `once` runs the router's own procedure.
+  const span = tracingActive() ? startCallSpan('mutation', path) : null;
   try {
-    answer = await runner.once(
-      { scope: runner.scopeOf(caller.ctx, caller.userKey, caller.address), path, key, inputText: JSON.stringify(wireInput) ?? '' },
-      { ...context, input },
-      0,
-    );
+    const once = () =>
+      runner.once(
+        { scope: runner.scopeOf(caller.ctx, caller.userKey, caller.address), path, key, inputText: JSON.stringify(wireInput) ?? '' },
+        { ...context, input },
+        0,
+      );
+    answer = await (span ? span.run(once) : once());
+    span?.set('herald.call.replayed', answer.replayed);
   } catch (cause) {
+    span?.fail(cause, codeOf(cause));
     return answerError(getTRPCErrorFromUnknown(cause));
+  } finally {
+    span?.end();
   }
   exchange.answer(outcomeAnswer(settings, answer.outcome, batch, answer.replayed));
 }

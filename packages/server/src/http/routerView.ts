@@ -4,6 +4,7 @@ import { isPlainJson } from '@herald/shared/internal';
 import { inputTransformerOf } from '../calls/plainJson.js';
 import type { ServerConfig } from '../config.js';
 import { metered, paced } from './answerMeter.js';
+import { tracedProcedure, type Procedure } from './tracedProcedures.js';
 
 /**
  * The router as the HTTP door hands it to tRPC's adapter: a view sharing
@@ -19,10 +20,11 @@ import { metered, paced } from './answerMeter.js';
  *   over its limits is refused before it is built whole;
  * - procedures whose calls the request's `AnswerMeter` paces, so the calls
  *   of a batch whose results are already past `maxHttpAnswerBytes` do not
- *   run (a proxy over the router's procedures, so procedures a lazy router
- *   loads later are paced too);
+ *   run (`procedureViews`);
  * - SSE pings every `pingIntervalMs` and a client inactivity timeout of
- *   `pingIntervalMs + pongTimeoutMs`, unless the app set either.
+ *   `pingIntervalMs + pongTimeoutMs`, unless the app set either;
+ * - each call a server span while an OpenTelemetry SDK records spans
+ *   (tracedProcedures.ts).
  */
 export function routerForHttp<TRouter extends AnyRouter>(router: TRouter, heartbeat: ServerConfig['heartbeat']): TRouter {
   const config = router._def._config;
@@ -40,21 +42,24 @@ export function routerForHttp<TRouter extends AnyRouter>(router: TRouter, heartb
           ping: { enabled: true, intervalMs: heartbeat.pingIntervalMs },
           client: { reconnectAfterInactivityMs: heartbeat.pingIntervalMs + heartbeat.pongTimeoutMs },
         };
-  return { ...router, _def: { ...router._def, _config: { ...config, transformer, sse }, procedures: pacedProcedures(router._def.procedures) } };
+  return { ...router, _def: { ...router._def, _config: { ...config, transformer, sse }, procedures: procedureViews(router._def.procedures) } };
 }
 
-/** `procedures` as a record whose procedures are `paced`, each wrapped once. */
-function pacedProcedures<T extends object>(procedures: T): T {
-  const views = new WeakMap<object, unknown>();
+/**
+ * `procedures` as the HTTP door calls them: each one `paced` by the
+ * request's meter and traced (`tracedProcedure`), wrapped once. A proxy over
+ * the router's own procedures object, so the procedures a lazy router loads
+ * into it later are wrapped too.
+ */
+function procedureViews(procedures: AnyRouter['_def']['procedures']): AnyRouter['_def']['procedures'] {
+  const views = new WeakMap<Procedure, Procedure>();
   return new Proxy(procedures, {
-    get(target, path, receiver) {
-      const procedure: unknown = Reflect.get(target, path, receiver);
-      if (typeof procedure !== 'function') return procedure;
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function') return value;
+      const procedure = value as Procedure;
       let view = views.get(procedure);
-      if (view === undefined) {
-        view = paced(procedure as (opts: never) => Promise<unknown>);
-        views.set(procedure, view);
-      }
+      if (!view) views.set(procedure, (view = paced(tracedProcedure(procedure))));
       return view;
     },
   });

@@ -4,6 +4,7 @@ import { CREDENTIALS_EXPIRY_HEADER, STREAM_TICKET_PATH } from '@herald/shared/in
 import type { CallRunner } from '../calls/runner.js';
 import type { ServerConfig } from '../config.js';
 import { HeraldError, RefusalReason } from '../errors.js';
+import { traceOfHeaders, tracingActive, withRequestTrace } from '../observability/tracing.js';
 import type { ConnectionParams } from '../transport/admission.js';
 import { clientAddress, type ProxyHeaderWarning } from '../transport/clientAddress.js';
 import { newConnectionId, notAdmittedError, type RequestGate } from '../transport/gate.js';
@@ -66,7 +67,10 @@ export interface HttpDoor<TRouter extends AnyRouter> {
  * - mutations sent with an `Idempotency-Key` header run through the same
  *   call runner's `once` as over WebSocket (idempotentHttp.ts);
  * - SSE pings (unless the router configures `sse` itself) at the heartbeat
- *   interval, and a client inactivity timeout.
+ *   interval, and a client inactivity timeout;
+ * - while an OpenTelemetry SDK records spans, a server span per call (each
+ *   call of a batch its own) and per event stream's start and end, children
+ *   of the request's `traceparent` (routerView.ts, tracedProcedures.ts).
  *
  * The adapter gets each request's context as the gate admitted it; a
  * refusal is answered by the adapter (as a middleware's error), so it has
@@ -176,9 +180,14 @@ export function createTrpcHttpHandler<TRouter extends AnyRouter>(config: ServerC
     await meter.around(() => exchange.runAdapter({ ctx: admitted.ctx }));
   }
 
-  /** Serves `exchange`; an unexpected failure is reported and answered with its error. */
+  /**
+   * Serves `exchange`, within the trace context of its headers while an SDK
+   * records spans (its call spans continue the caller's trace); an
+   * unexpected failure is reported and answered with its error.
+   */
   function start(exchange: HttpExchange, path: string): void {
-    serve(exchange, path).catch((cause: unknown) => {
+    const served = tracingActive() ? withRequestTrace(traceOfHeaders(exchange.head.headers), () => serve(exchange, path)) : serve(exchange, path);
+    served.catch((cause: unknown) => {
       const error = getTRPCErrorFromUnknown(cause);
       runner.report(error, { type: 'unknown', path });
       exchange.answer(errorAnswer(shapes, error, path));

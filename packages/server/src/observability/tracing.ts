@@ -179,13 +179,44 @@ export function carrierOf(value: unknown): TraceCarrier | null {
 }
 
 /**
+ * The trace context of an HTTP request's headers: the fields the registered
+ * propagator reads (W3C `traceparent` and `tracestate` with the default
+ * one), each header's first value, bounded as `carrierOf` bounds a
+ * WebSocket request's; null when there is none.
+ */
+export function traceOfHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): TraceCarrier | null {
+  if (api === null) return null;
+  const carrier: TraceCarrier = {};
+  for (const field of api.propagation.fields().slice(0, MAX_CARRIER_FIELDS)) {
+    const value = headers[field.toLowerCase()];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined && first.length <= MAX_CARRIER_VALUE) carrier[field] = first;
+  }
+  return Object.keys(carrier).length > 0 ? carrier : null;
+}
+
+/**
+ * Runs `fn` with an HTTP request's trace context active, so the call spans
+ * it starts (`startCallSpan` without a parent) continue the caller's trace.
+ * A span already active (the app's HTTP instrumentation made one for the
+ * request, from the same headers) stays the parent.
+ */
+export function withRequestTrace<T>(carrier: TraceCarrier | null, fn: () => T): T {
+  if (api === null || carrier === null) return fn();
+  const active = api.context.active();
+  if (api.trace.getSpan(active) !== undefined) return fn();
+  return api.context.with(contextOf(api, carrier), fn);
+}
+
+/**
  * The span of a query, mutation or subscription start, named after its path
  * (OTel RPC conventions: `rpc.system` `trpc`, `rpc.method` the path), the
- * child of the caller's span when the request carried its trace context.
+ * child of the caller's span when the request carried its trace context
+ * (`parent`, or, absent, the active context: the HTTP door's `withRequestTrace`).
  */
-export function startCallSpan(type: 'query' | 'mutation' | 'subscription', path: string, parent: TraceCarrier | null): HeraldSpan | null {
+export function startCallSpan(type: 'query' | 'mutation' | 'subscription', path: string, parent?: TraceCarrier | null): HeraldSpan | null {
   return start(path, 'server', {
-    parent,
+    ...(parent === undefined ? {} : { parent }),
     attributes: { 'rpc.system': RPC_SYSTEM, 'rpc.method': path, 'herald.call.type': type },
   });
 }
