@@ -47,7 +47,8 @@ export function everyMs(periodMs: number, task: () => void): () => void {
   const owner = group;
   owner.tasks.add(task);
   if (owner.timer === null) {
-    owner.timer = owner.setInterval(() => runAll(owner.tasks), periodMs);
+    // Called on the global object: a browser's setInterval throws "Illegal invocation" on any other `this`.
+    owner.timer = owner.setInterval.call(globalThis, () => runAll(owner.tasks), periodMs);
     unref(owner.timer);
   }
   return () => {

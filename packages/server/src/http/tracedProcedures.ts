@@ -1,4 +1,3 @@
-import type { AnyRouter } from '@trpc/server';
 import { isObservable, observableToAsyncIterable } from '@trpc/server/observable';
 import { isAsyncIterable } from '@trpc/server/unstable-core-do-not-import';
 import { codeOf, recordSubscriptionEnd, startCallSpan, tracingActive, type HeraldSpan, type TraceCarrier } from '../observability/tracing.js';
