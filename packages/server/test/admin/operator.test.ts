@@ -2,7 +2,7 @@
  * What an operator finds on the admin page's server side, cluster-wide over
  * a shared broker: connections by display name (`admin.displayName`), user
  * key or id prefix, WebSockets and HTTP event streams alike, with their
- * transport and bytes in and out; a channel's detail (subscribers per node,
+ * transport and bytes in and out; a channel's detail (subscribers per node, its connections,
  * presence members, newest messages); the event log of connects, refusals
  * by reason and revocations, collected from every node; bytes per node.
  * The page in a browser: packages/admin-ui/test/operator.test.ts.
@@ -124,6 +124,55 @@ describe('admin page: what an operator finds', () => {
     const refused = await trpcErrorOf(admin.trpc.channel.query({ topic: 'no topic' }));
     expect(refused.data?.code).toBe('BAD_REQUEST');
     expect(refused.message).toMatch(/<channel>:<key>/);
+  });
+
+  it("lists a channel's connections on every node, WebSockets and event streams, with the fields of a node's browse", async () => {
+    await using cleanup = new Cleanup();
+    const { one, two, admin } = await twoNodes(cleanup);
+    // Ada on node two over a WebSocket, Grace on node one over an event stream, both in the lobby; Ada's second socket watches another room.
+    const ada = cleanup.add(numbersClient('herald', two.server.url, { name: 'u_ada' }));
+    const adaLobby = subscribeNumbers(ada, 'lobby');
+    cleanup.defer(() => adaLobby.unsubscribe());
+    await adaLobby.waitForLive();
+    const elsewhere = cleanup.add(numbersClient('herald', two.server.url, { name: 'u_ada' }));
+    const kitchen = subscribeNumbers(elsewhere, 'kitchen');
+    cleanup.defer(() => kitchen.unsubscribe());
+    await kitchen.waitForLive();
+    const grace = cleanup.add(
+      createHeraldClient<NumbersRouter>({ url: one.server.url, transport: 'http', http: httpTransport, connectionParams: { name: 'u_grace' }, backoff: FAST_BACKOFF }),
+    );
+    const graceLobby = recordChannel<{ n: number }>((handlers) => grace.trpc.numbers.subscribe({ stream: 'lobby' }, handlers));
+    cleanup.defer(() => graceLobby.unsubscribe());
+    await graceLobby.waitForLive();
+
+    const detail = await admin.trpc.channel.query({ topic: 'numbers:lobby' });
+    expect(detail.connections).toHaveLength(2);
+    expect(detail.connections[0]).toMatchObject({
+      nodeId: 'node-one',
+      transport: 'http-stream',
+      userKey: 'u_grace',
+      displayName: 'Grace Hopper',
+      address: '127.0.0.1',
+      subscriptions: ['numbers'],
+      topics: ['numbers:lobby'],
+    });
+    expect(detail.connections[1]).toMatchObject({
+      nodeId: 'node-two',
+      transport: 'websocket',
+      userKey: 'u_ada',
+      displayName: 'Ada Lovelace',
+      address: '127.0.0.1',
+      subscriptions: ['numbers'],
+      topics: ['numbers:lobby'],
+    });
+    for (const connection of detail.connections) {
+      expect(connection.connectedAt).toBeGreaterThan(0);
+      expect(connection.bytesOut).toBeGreaterThan(0);
+    }
+    expect(detail.unlistedSubscribers).toBe(0);
+    const other = await admin.trpc.channel.query({ topic: 'numbers:kitchen' });
+    expect(other.connections.map((connection) => `${connection.nodeId} ${connection.userKey} ${connection.topics.join()}`)).toEqual(['node-two u_ada numbers:kitchen']);
+
   });
 
   it('logs connects, refusals by reason and revocations of every node, newest first', async () => {
