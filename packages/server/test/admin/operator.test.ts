@@ -43,6 +43,19 @@ async function twoNodes(cleanup: Cleanup) {
   return { one, two, admin: watch.client, until: watch.until };
 }
 
+/** A client subscribed to `stream` and live: over a WebSocket (`numbersClient`) or, with `http`, as an HTTP event stream. */
+async function liveSubscriber(cleanup: Cleanup, url: string, name: string, stream: string, http = false) {
+  const client = cleanup.add(
+    http
+      ? createHeraldClient<NumbersRouter>({ url, transport: 'http', http: httpTransport, connectionParams: { name }, backoff: FAST_BACKOFF })
+      : numbersClient('herald', url, { name }),
+  );
+  const subscription = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream }, handlers));
+  cleanup.defer(() => subscription.unsubscribe());
+  await subscription.waitForLive();
+  return { client, subscription };
+}
+
 const hasEvent = (view: ClusterView, wanted: Partial<AdminEvent>) =>
   view.events.some((event) => Object.entries(wanted).every(([field, value]) => event[field as keyof AdminEvent] === value));
 
@@ -56,12 +69,7 @@ describe('admin page: what an operator finds', () => {
     cleanup.defer(() => adaStream.unsubscribe());
     await adaStream.waitForLive();
     // Grace over HTTP: her subscription is an event stream on node one.
-    const grace = cleanup.add(
-      createHeraldClient<NumbersRouter>({ url: one.server.url, transport: 'http', http: httpTransport, connectionParams: { name: 'u_grace' }, backoff: FAST_BACKOFF }),
-    );
-    const graceStream = recordChannel<{ n: number }>((handlers) => grace.trpc.numbers.subscribe({ stream: 'room' }, handlers));
-    cleanup.defer(() => graceStream.unsubscribe());
-    await graceStream.waitForLive();
+    await liveSubscriber(cleanup, one.server.url, 'u_grace', 'room', true);
     await ada.trpc.publish.mutate({ stream: 'room', n: 1 });
     await adaStream.waitForMessages(1);
 
@@ -130,20 +138,9 @@ describe('admin page: what an operator finds', () => {
     await using cleanup = new Cleanup();
     const { one, two, admin } = await twoNodes(cleanup);
     // Ada on node two over a WebSocket, Grace on node one over an event stream, both in the lobby; Ada's second socket watches another room.
-    const ada = cleanup.add(numbersClient('herald', two.server.url, { name: 'u_ada' }));
-    const adaLobby = subscribeNumbers(ada, 'lobby');
-    cleanup.defer(() => adaLobby.unsubscribe());
-    await adaLobby.waitForLive();
-    const elsewhere = cleanup.add(numbersClient('herald', two.server.url, { name: 'u_ada' }));
-    const kitchen = subscribeNumbers(elsewhere, 'kitchen');
-    cleanup.defer(() => kitchen.unsubscribe());
-    await kitchen.waitForLive();
-    const grace = cleanup.add(
-      createHeraldClient<NumbersRouter>({ url: one.server.url, transport: 'http', http: httpTransport, connectionParams: { name: 'u_grace' }, backoff: FAST_BACKOFF }),
-    );
-    const graceLobby = recordChannel<{ n: number }>((handlers) => grace.trpc.numbers.subscribe({ stream: 'lobby' }, handlers));
-    cleanup.defer(() => graceLobby.unsubscribe());
-    await graceLobby.waitForLive();
+    await liveSubscriber(cleanup, two.server.url, 'u_ada', 'lobby');
+    await liveSubscriber(cleanup, two.server.url, 'u_ada', 'kitchen');
+    await liveSubscriber(cleanup, one.server.url, 'u_grace', 'lobby', true);
 
     const detail = await admin.trpc.channel.query({ topic: 'numbers:lobby' });
     expect(detail.connections).toHaveLength(2);
