@@ -172,6 +172,22 @@ describe('admin page: what an operator finds', () => {
 
   });
 
+  it("bounds a channel's connections to 50 per node and counts the subscribers it leaves out", async () => {
+    await using cleanup = new Cleanup();
+    const { one, two, admin } = await twoNodes(cleanup);
+    await Promise.all(Array.from({ length: 51 }, (_, i) => liveSubscriber(cleanup, one.server.url, `u_many${i}`, 'crowd')));
+    await liveSubscriber(cleanup, two.server.url, 'u_ada', 'crowd');
+
+    const detail = await admin.trpc.channel.query({ topic: 'numbers:crowd' });
+    expect(detail.subscribersByNode).toEqual([
+      { nodeId: 'node-one', subscribers: 51 },
+      { nodeId: 'node-two', subscribers: 1 },
+    ]);
+    expect(detail.connections.filter((connection) => connection.nodeId === 'node-one')).toHaveLength(50);
+    expect(detail.connections.filter((connection) => connection.nodeId === 'node-two').map((connection) => connection.userKey)).toEqual(['u_ada']);
+    expect(detail.unlistedSubscribers).toBe(1);
+  });
+
   it('logs connects, refusals by reason and revocations of every node, newest first', async () => {
     await using cleanup = new Cleanup();
     const { one, two, admin, until } = await twoNodes(cleanup);
