@@ -1,7 +1,8 @@
 /**
  * The chat web app held to WCAG 2.1 A/AA and axe's best practices in
  * Chromium, on every state a person meets: signed out, a room with 1,000
- * messages, reconnecting, offline, session ended; each in light and dark
+ * messages, three people in a room (the member strip a scroller on a
+ * phone), reconnecting, offline, session ended; each in light and dark
  * (`prefers-color-scheme`) on a laptop (1280x800) and a phone (390x844).
  * Also what axe cannot see: focus after Join, one announcement per
  * connection change, an author for every message, keyboard-only use.
@@ -134,6 +135,30 @@ describe.skipIf(skipBrowserTests)('chat web app: accessibility in Chromium', () 
     await expect.poll(() => page.getByLabel('New room').evaluate((element) => element === document.activeElement)).toBe(true);
     await check(page, 'room-new-room-open');
     await page.context().close();
+  });
+
+  it('three people in a room on a phone: the member strip scrolls sideways, from the keyboard too', async () => {
+    const pages: Page[] = [];
+    try {
+      for (const name of ['Ada Lovelace', 'Grace Hopper', 'Katherine Johnson']) {
+        const page = await newPage(MOBILE);
+        pages.push(page);
+        await logIn(page, `${url()}#/trio`, name);
+      }
+      const [first] = pages;
+      if (!first) throw new Error('no page');
+      const strip = first.getByRole('complementary', { name: /In this room/ });
+      await strip.getByText('3', { exact: true }).waitFor();
+      // The strip is wider than the phone: a scroller, which takes focus and scrolls with the arrow keys.
+      expect(await strip.evaluate((element) => element.scrollWidth > element.clientWidth)).toBe(true);
+      await strip.focus();
+      await check(first, 'members-three-phone');
+      expect(await strip.evaluate((element) => element === document.activeElement)).toBe(true);
+      await first.keyboard.press('ArrowRight');
+      await expect.poll(() => strip.evaluate((element) => element.scrollLeft)).toBeGreaterThan(0);
+    } finally {
+      for (const page of pages) await page.context().close();
+    }
   });
 
   // 200% and 400% zoom of a 1280x800 window: the same CSS pixels as 640x400 and 320x200.

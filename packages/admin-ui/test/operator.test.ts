@@ -3,8 +3,9 @@
  * Herald nodes sharing Redis: finding a person by display name, browsing a
  * node's connections (a WebSocket and an HTTP event stream, with transport,
  * address, user, subscriptions, connected-since and bytes), a channel's
- * detail (subscribers per node, members, last messages) and the event log
- * (connects, refusals by reason, revocations), filtered by kind. axe-core on
+ * detail (subscribers per node, its connections on both nodes, members,
+ * last messages) and the event log (connects, refusals by reason,
+ * revocations), filtered by kind. axe-core on
  * each state, light and dark, at 1280x800 and 390x844; screenshots in
  * test-artifacts/admin-operator/.
  */
@@ -99,6 +100,16 @@ describe.skipIf(skipBrowserTests || !redisUp)('admin page: an operator in Chromi
         expect.stringContaining('{"n":3}'),
       ]);
       await check(page, 'channel-detail');
+
+      // The channel's connections on both nodes: Grace's event stream on node one, Ada's and Linus's WebSockets on node two.
+      const subscribed = detail.getByRole('table', { name: 'Connections subscribed to numbers:lobby' }).locator('tbody tr');
+      expect(await detail.getByRole('heading', { name: 'Connections: 3' }).count()).toBe(1);
+      expect(await subscribed.locator('th').allTextContents()).toEqual([expect.stringMatching(/^node-one\/h\d+$/), expect.stringMatching(/^node-two\/c\d+$/), expect.stringMatching(/^node-two\/c\d+$/)]);
+      expect(await subscribed.locator('td[data-column="transport"]').allTextContents()).toEqual(['HTTP event stream', 'WebSocket', 'WebSocket']);
+      expect((await subscribed.locator('td[data-column="user"]').allTextContents()).sort()).toEqual(['Ada Lovelace (u_ada)', 'Grace Hopper (u_grace)', 'Linus Torvalds (u_linus)']);
+      expect(await subscribed.locator('td[data-column="subscriptions"]').allTextContents()).toEqual(Array.from({ length: 3 }, () => 'numbers (numbers:lobby)'));
+      await detail.getByRole('region', { name: 'Connections subscribed to numbers:lobby (scrolls sideways)' }).focus();
+      await check(page, 'channel-connections');
 
       // The event log: a refused sign-in on node two and a revocation, next to the connects.
       const intruder = cleanup.add(numbersClient('herald', two.server.url, { name: 'intruder' }));

@@ -25,7 +25,7 @@ export {
 } from './options.js';
 export type { AdminRouter } from './admin/router.js';
 export type { ChannelView, ClusterView, NodeRates, NodeView } from './admin/figures.js';
-export type { FoundConnection, NodeSubscribers } from './admin/lookups.js';
+export type { FoundConnection, NodeSubscribers, TopicSubscribers } from './admin/lookups.js';
 export type { ChannelDetail, ChannelMember, ChannelMessage } from './admin/channelDetail.js';
 export type { AdminEvent } from './admin/eventLog.js';
 export type { ConnectionTransport, ServerEvent, ServerEventKind } from './observability/serverEvents.js';

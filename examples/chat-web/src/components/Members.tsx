@@ -2,7 +2,7 @@ import type { PresenceMember } from '@herald/client';
 import type { User } from '../lib/types.js';
 import { Avatar } from './Avatar.js';
 
-/** Who is in the room: one entry per person, however many tabs they have open. */
+/** Who is in the room: one entry per person, however many tabs they have open; named by its heading. */
 export function Members({ members, me, stale }: { members: readonly PresenceMember<User>[]; me: User; stale: boolean }) {
   const people = new Map<string, { user: User; connections: number }>();
   for (const member of members) {
@@ -13,7 +13,8 @@ export function Members({ members, me, stale }: { members: readonly PresenceMemb
   const list = [...people.values()];
 
   return (
-    <aside className={`members${stale ? ' members--stale' : ''}`} aria-labelledby="members-title">
+    // It scrolls (down beside the conversation, sideways on a phone): focusable, so the arrow keys scroll it too (axe's `scrollable-region-focusable`).
+    <aside className={`members${stale ? ' members--stale' : ''}`} aria-labelledby="members-title" tabIndex={0}>
       <h2 id="members-title" className="members__title">
         In this room <span className="members__count">{list.length}</span>
       </h2>

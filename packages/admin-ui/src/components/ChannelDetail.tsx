@@ -2,6 +2,7 @@ import { useId, useImperativeHandle, useRef, useState, type FormEvent, type Ref 
 import type { HeraldClient } from '@herald/client';
 import type { AdminRouter, ChannelDetail as Detail } from '@herald/server';
 import { formatClock, formatCount, formatTime } from '../format.js';
+import { ConnectionsTable } from './ConnectionsTable.js';
 import { TableScroll } from './TableScroll.js';
 
 /** What the rest of the page may ask of the channel detail (a channel table's "Details" button). */
@@ -17,7 +18,8 @@ function valueText(value: unknown): string {
 
 /**
  * One topic (`<channel>:<key>`) over the cluster: its subscribers on each
- * node, its presence members and the newest messages of its history.
+ * node, the connections that hold them (50 per node at most, and how many
+ * more), its presence members and the newest messages of its history.
  */
 export function ChannelDetail({ client, ref }: { client: HeraldClient<AdminRouter>; ref?: Ref<ChannelDetailHandle> }) {
   const inputId = useId();
@@ -94,6 +96,17 @@ export function ChannelDetail({ client, ref }: { client: HeraldClient<AdminRoute
                 </tbody>
               </table>
             </TableScroll>
+          </div>
+          <div className="channel-detail__wide">
+            <h3 id={`${inputId}-connections`}>
+              Connections: {formatCount(detail.connections.length)}
+              {detail.unlistedSubscribers > 0 ? ` (${formatCount(detail.unlistedSubscribers)} more subscriber(s) not listed)` : null}
+            </h3>
+            {detail.connections.length === 0 ? (
+              <p className="placeholder">No connection holds a subscription to it.</p>
+            ) : (
+              <ConnectionsTable label={`Connections subscribed to ${detail.topic}`} connections={detail.connections} />
+            )}
           </div>
           <div>
             <h3>

@@ -1,8 +1,7 @@
 import { useId, useImperativeHandle, useRef, useState, type FormEvent, type Ref } from 'react';
 import type { HeraldClient } from '@herald/client';
 import type { AdminRouter, FoundConnection } from '@herald/server';
-import { formatBytes, formatTime } from '../format.js';
-import { TableScroll } from './TableScroll.js';
+import { ConnectionsTable } from './ConnectionsTable.js';
 
 /** The browser's clock, read in event handlers only (the server's `connectedAt` is compared with it). */
 const clockNow = (): number => Date.now();
@@ -117,56 +116,7 @@ export function Lookup({ client, ref }: { client: HeraldClient<AdminRouter>; ref
         result.connections.length === 0 ? (
           <p role="status">No connection matches “{result.query}”.</p>
         ) : (
-          <TableScroll label={`Connections matching ${result.query}`}>
-            <table aria-label={`Connections matching ${result.query}`}>
-              <thead>
-                <tr>
-                  <th scope="col">Connection</th>
-                  <th scope="col">Transport</th>
-                  <th scope="col">User</th>
-                  <th scope="col">Address</th>
-                  <th scope="col">Connected since</th>
-                  <th scope="col">Subscriptions</th>
-                  <th scope="col" className="number">Bytes in / out</th>
-                  <th scope="col">Action</th>
-                </tr>
-              </thead>
-              <tbody>
-                {result.connections.map((connection) => (
-                  <tr key={`${connection.nodeId}/${connection.connectionId}`}>
-                    <th scope="row" className="mono">
-                      {connection.nodeId}/{connection.connectionId}
-                    </th>
-                    <td data-column="transport">{connection.transport === 'websocket' ? 'WebSocket' : 'HTTP event stream'}</td>
-                    <td data-column="user">
-                      {connection.displayName ? (
-                        <>
-                          {connection.displayName} <span className="mono muted">({connection.userKey})</span>
-                        </>
-                      ) : (
-                        (connection.userKey ?? 'anonymous')
-                      )}
-                    </td>
-                    <td className="mono">{connection.address}</td>
-                    <td>{formatTime(connection.connectedAt)}</td>
-                    <td>{connection.subscriptions.length === 0 ? 'none' : connection.subscriptions.join(', ')}</td>
-                    <td className="number" data-column="bytes">
-                      {formatBytes(connection.bytesIn)} / {formatBytes(connection.bytesOut)}
-                    </td>
-                    <td>
-                      {connection.userKey ? (
-                        <button type="button" className="button button--danger" onClick={() => void revoke(connection.userKey as string)}>
-                          Revoke {connection.userKey}
-                        </button>
-                      ) : (
-                        '–'
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
+          <ConnectionsTable label={`Connections matching ${result.query}`} connections={result.connections} onRevoke={(userKey) => void revoke(userKey)} />
         )
       ) : null}
     </section>

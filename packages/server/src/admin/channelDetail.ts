@@ -1,7 +1,7 @@
 import { transformer } from '@herald/shared';
 import type { Broker, Retention } from '../brokers/broker.js';
 import { parseStreamId } from '../brokers/streamId.js';
-import type { NodeSubscribers } from './lookups.js';
+import type { FoundConnection, NodeSubscribers, TopicSubscribers } from './lookups.js';
 
 /** Members one channel detail lists at most (the count says how many there are). */
 export const DETAIL_MEMBERS = 100;
@@ -31,6 +31,17 @@ export interface ChannelDetail {
   readonly topic: string;
   /** Local subscribers on each live node that answered. */
   readonly subscribersByNode: readonly NodeSubscribers[];
+  /**
+   * The connections subscribed to it on those nodes (WebSockets and HTTP
+   * event streams), at most 50 per node, by node, oldest first.
+   */
+  readonly connections: readonly FoundConnection[];
+  /**
+   * Subscribers not among `connections`' subscriptions of the topic: over the
+   * per-node limit, or streams no connection holds (a server-side
+   * `channel.stream()` iterated by the app itself).
+   */
+  readonly unlistedSubscribers: number;
   /** Presence members, oldest first (at most `DETAIL_MEMBERS`). */
   readonly members: readonly ChannelMember[];
   readonly memberCount: number;
@@ -45,28 +56,32 @@ export interface ChannelSources {
   readonly broker: Broker | null;
   /** Declared channels' retention by channel name (the part of a topic before its first `:`). */
   readonly retentions: ReadonlyMap<string, Retention>;
-  readonly subscribers: (topic: string) => Promise<NodeSubscribers[]>;
+  readonly subscribers: (topic: string) => Promise<TopicSubscribers>;
 }
 
 /**
- * Reads one topic's detail: subscribers per node (asked through the
- * broker), presence members and the newest messages of its history. A
+ * Reads one topic's detail: subscribers per node and the connections that
+ * hold them (asked through the broker), presence members and the newest messages of its history. A
  * history is read with the retention its channel was declared with, so the
  * read trims nothing the channel would keep.
  */
 export async function readChannelDetail(topic: string, sources: ChannelSources): Promise<ChannelDetail> {
   const { broker } = sources;
   const retention = sources.retentions.get(topic.slice(0, topic.indexOf(':')));
-  const [subscribersByNode, records, latest, historyLength] = await Promise.all([
+  const [subscribers, records, latest, historyLength] = await Promise.all([
     sources.subscribers(topic),
     broker ? broker.presence.list(topic) : [],
     broker && retention ? broker.readLatest(topic, DETAIL_MESSAGES, retention) : null,
     broker?.historyLength ? broker.historyLength(topic).catch(() => null) : null,
   ]);
   const members = [...records].sort((a, b) => a.joinedAt - b.joinedAt);
+  const total = subscribers.byNode.reduce((sum, node) => sum + node.subscribers, 0);
+  const listed = subscribers.connections.reduce((sum, connection) => sum + connection.topics.filter((held) => held === topic).length, 0);
   return {
     topic,
-    subscribersByNode,
+    subscribersByNode: subscribers.byNode,
+    connections: subscribers.connections,
+    unlistedSubscribers: Math.max(0, total - listed),
     members: members.slice(0, DETAIL_MEMBERS).map((record) => ({ clientId: record.clientId, info: readValue(record.info), joinedAt: record.joinedAt })),
     memberCount: members.length,
     lastMessages: latest

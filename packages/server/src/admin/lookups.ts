@@ -17,8 +17,14 @@ export interface FoundConnection extends ConnectionSummary {
 /** What a node is asked: the connections a query names, or how many local subscribers a topic has. */
 type Question = { readonly kind: 'connections'; readonly query: string } | { readonly kind: 'subscribers'; readonly topic: string };
 
-/** A node's answer to a `Question` of the same kind. */
-type Answer = { readonly kind: 'connections'; readonly connections: ConnectionSummary[] } | { readonly kind: 'subscribers'; readonly subscribers: number };
+/**
+ * A node's answer to a `Question` of the same kind. A `subscribers` answer
+ * also lists the node's connections subscribed to the topic (at most
+ * `MAX_PER_NODE`; a node of an older version lists none).
+ */
+type Answer =
+  | { readonly kind: 'connections'; readonly connections: ConnectionSummary[] }
+  | { readonly kind: 'subscribers'; readonly subscribers: number; readonly connections?: ConnectionSummary[] };
 
 type LookupMessage =
   | { readonly type: 'ask'; readonly requestId: string; readonly question: Question }
@@ -35,6 +41,13 @@ interface Pending {
 export interface NodeSubscribers {
   readonly nodeId: string;
   readonly subscribers: number;
+}
+
+/** A topic's subscribers over the cluster: how many on each node, and the connections that hold them. */
+export interface TopicSubscribers {
+  readonly byNode: NodeSubscribers[];
+  /** At most `MAX_PER_NODE` per node, by node, oldest first. */
+  readonly connections: FoundConnection[];
 }
 
 /** Lists every connection (up to `MAX_PER_NODE` per node): browsing, not searching. */
@@ -111,13 +124,19 @@ export class ConnectionLookups {
     return this.sorted(found, query);
   }
 
-  /** The local subscribers of `topic` on each node of `nodeIds` that answered within `timeoutMs`, by node id. */
-  async subscribers(topic: string, nodeIds: readonly string[], timeoutMs: number): Promise<NodeSubscribers[]> {
-    const counts: NodeSubscribers[] = [];
+  /** The local subscribers of `topic` on each node of `nodeIds` that answered within `timeoutMs`, by node id, and their connections. */
+  async subscribers(topic: string, nodeIds: readonly string[], timeoutMs: number): Promise<TopicSubscribers> {
+    const byNode: NodeSubscribers[] = [];
+    const connections: FoundConnection[] = [];
     for (const { nodeId, answer } of await this.ask({ kind: 'subscribers', topic }, nodeIds, timeoutMs)) {
-      if (answer.kind === 'subscribers') counts.push({ nodeId, subscribers: answer.subscribers });
+      if (answer.kind !== 'subscribers') continue;
+      byNode.push({ nodeId, subscribers: answer.subscribers });
+      for (const connection of answer.connections ?? []) connections.push({ ...connection, nodeId });
     }
-    return counts.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+    return {
+      byNode: byNode.sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
+      connections: connections.sort((a, b) => a.nodeId.localeCompare(b.nodeId) || a.connectedAt - b.connectedAt),
+    };
   }
 
   /** Asks every node (this one answers too, through the broker); resolves once every node of `nodeIds` answered or `timeoutMs` passed. */
@@ -152,7 +171,11 @@ export class ConnectionLookups {
   }
 
   private answer(question: Question): Answer {
-    if (question.kind === 'subscribers') return { kind: 'subscribers', subscribers: this.settings.subscribers(question.topic) };
+    if (question.kind === 'subscribers') {
+      const { topic } = question;
+      const connections = this.settings.describe(({ topics }) => topics().includes(topic), MAX_PER_NODE);
+      return { kind: 'subscribers', subscribers: this.settings.subscribers(topic), connections };
+    }
     const matches = lookupMatcher(question.query, this.settings.nodeId);
     return { kind: 'connections', connections: matches ? this.settings.describe(matches, MAX_PER_NODE) : [] };
   }

@@ -12,6 +12,7 @@ import { retryThroughOutage } from './brokerRetry.js';
 import { ChannelStream } from './channelStream.js';
 import type { DecodedEntries } from './decodedEntries.js';
 import type { NativeStream } from './nativeStream.js';
+import { streamTopics } from './streamTopics.js';
 import { ChannelSubscriber, type EventSink } from './subscriber.js';
 import { SubscriberQueue } from './subscriberQueue.js';
 
@@ -310,11 +311,11 @@ export function createChannel<
         presenceClientId === null ? null : { broker, topic, clientId: presenceClientId, onError: runtime.onError, announce: announcePresence },
       );
     };
-    return { open, authorize };
+    return { open, authorize, topic };
   }
 
   function stream(key: z.input<TKey>, streamOptions: StreamOptions<z.input<TPresence>> = {}) {
-    const { open, authorize } = openStream(key, streamOptions);
+    const { open, authorize, topic } = openStream(key, streamOptions);
     const from = streamOptions.lastEventId ?? null;
     if (from !== null) runtime.counts.resumed++;
     const givenSignal = streamOptions.signal;
@@ -330,6 +331,9 @@ export function createChannel<
       const queue = new SubscriberQueue<{ position: string; event: ChannelEvent<Message> }>(bufferSize + retention.size + 2);
       const signal = givenSignal ?? new AbortController().signal;
       const handle = await open({ deliver: (shared) => queue.push({ position: shared.position, event: shared.event as ChannelEvent<Message> }) }, from, givenSignal);
+      // An HTTP event stream iterating this generator lists the topic for the admin page (`streamTopics`).
+      const streamed = streamTopics.getStore();
+      streamed?.add(topic);
       let consumed = from;
       try {
         while (!signal.aborted) {
@@ -344,6 +348,7 @@ export function createChannel<
           }
         }
       } finally {
+        streamed?.delete(topic);
         await handle.close();
       }
     }
@@ -448,7 +453,8 @@ export function createChannel<
 class OpenStream {
   constructor(
     readonly subscriber: ChannelSubscriber,
-    private readonly topic: string,
+    /** The topic it delivers (the admin page's connections per channel). */
+    readonly topic: string,
     /** The channel's `authorize` check (one function per channel, not per stream). */
     private readonly authorized: (action: ChannelAction, topic: string, ctx: unknown) => Promise<void>,
     private readonly presence: {

@@ -24,6 +24,8 @@ export interface NativeStream {
 }
 
 export interface NativeStreamHandle {
+  /** The channel topic it delivers, when it is a channel's (the admin page's connections per channel). */
+  readonly topic?: string;
   close(): Promise<void>;
   /**
    * Checks the subscription again with a new context, when the connection's

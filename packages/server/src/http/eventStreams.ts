@@ -1,5 +1,6 @@
 import { getTRPCErrorFromUnknown, type AnyRouter } from '@trpc/server';
 import { CONNECTION_PARAMS_HEADER, STREAM_TICKET_PARAM } from '@herald/shared/internal';
+import { streamTopics } from '../channels/streamTopics.js';
 import type { ServerConfig } from '../config.js';
 import { HeraldError, RefusalReason } from '../errors.js';
 import type { ConnectionParams } from '../transport/admission.js';
@@ -22,6 +23,8 @@ interface OpenStream {
   readonly address: string;
   readonly connectedAt: number;
   readonly path: string;
+  /** The channel topics its subscription iterates (`streamTopics`). */
+  readonly topics: Set<string>;
   readonly exchange: HttpExchange;
 }
 
@@ -70,7 +73,7 @@ export class EventStreams {
     for (const stream of this.admitted) {
       if (found.length >= limit) break;
       const displayName = stream.userKey === null ? null : displayNameOf(stream.ctx);
-      if (!matches({ connectionId: stream.connectionId, userKey: stream.userKey, displayName })) continue;
+      if (!matches({ connectionId: stream.connectionId, userKey: stream.userKey, displayName, topics: () => [...stream.topics] })) continue;
       const { bytesIn, bytesOut } = stream.exchange.transferred();
       found.push({
         connectionId: stream.connectionId,
@@ -80,6 +83,7 @@ export class EventStreams {
         address: stream.address,
         connectedAt: stream.connectedAt,
         subscriptions: [stream.path],
+        topics: [...stream.topics],
         bytesIn,
         bytesOut,
       });
@@ -124,11 +128,11 @@ export class EventStreams {
       ),
     );
     if (admitted.userKey !== null) this.track(admitted.userKey, exchange);
-    const stream: OpenStream = { connectionId: `h${++this.numbered}`, userKey: admitted.userKey, ctx: admitted.ctx, address, connectedAt: Date.now(), path, exchange };
+    const stream: OpenStream = { connectionId: `h${++this.numbered}`, userKey: admitted.userKey, ctx: admitted.ctx, address, connectedAt: Date.now(), path, topics: new Set(), exchange };
     this.admitted.add(stream);
     exchange.onClose(() => this.admitted.delete(stream));
     gate.connected({ connectionId: stream.connectionId, userKey: stream.userKey, address, transport: 'http-stream' });
-    await exchange.runAdapter({ ctx: admitted.ctx });
+    await streamTopics.run(stream.topics, () => exchange.runAdapter({ ctx: admitted.ctx }));
   }
 
   /**

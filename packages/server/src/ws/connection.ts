@@ -22,7 +22,7 @@ import { CLOSE_OF } from './refusals.js';
 import type { HeraldSocket, SocketListener } from './socket.js';
 import type { BinaryWire } from './binaryWire.js';
 import { NULL_ENVELOPE, type Envelope, type Wire } from './wire.js';
-import type { ConnectionSummary } from './summary.js';
+import { callTopics, countSubscriptions, summarizeCalls, type ConnectionSummary } from './summary.js';
 
 export type { ConnectionSummary };
 
@@ -171,18 +171,17 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   }
 
   get subscriptionCount(): number {
-    let count = 0;
-    for (const call of this.calls.values()) if (call.type === 'subscription') count++;
-    return count;
+    return countSubscriptions(this.calls.values());
   }
 
-  /** Who this connection is and what it subscribes to (procedure paths), for the admin page; `displayName` from `admin.displayName`. */
+  /** The channel topics its subscriptions deliver (`callTopics`), for the admin page's connections per channel. */
+  get topics(): string[] {
+    return callTopics(this.calls.values());
+  }
+
+  /** Who this connection is and what it subscribes to (`summarizeCalls`), for the admin page; `displayName` from `admin.displayName`. */
   describe(displayName: string | null): ConnectionSummary {
-    const subscriptions: string[] = [];
-    for (const call of this.calls.values()) {
-      if (call.type === 'subscription') subscriptions.push(('path' in call ? (call.path as string | undefined) : undefined) ?? '(subscription)');
-    }
-    return { ...this.who(), displayName, connectedAt: this.openedAt, subscriptions, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
+    return { ...this.who(), displayName, connectedAt: this.openedAt, ...summarizeCalls(this.calls.values()), bytesIn: this.bytesIn, bytesOut: this.bytesOut };
   }
 
   /** This connection in a refusal's log line, the admin page's event log and its lookup. */

@@ -142,7 +142,9 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
     for (const connection of this.connections) {
       if (found.length >= limit) break;
       const displayName = connection.userKey === null ? null : displayNameOf(connection.ctx);
-      if (matches({ connectionId: connection.connectionId, userKey: connection.userKey, displayName })) found.push(connection.describe(displayName));
+      if (matches({ connectionId: connection.connectionId, userKey: connection.userKey, displayName, topics: () => connection.topics })) {
+        found.push(connection.describe(displayName));
+      }
     }
     return found;
   }

@@ -32,6 +32,9 @@ export interface DoorConfig<TRouter extends AnyRouter = AnyRouter> {
 /** A call a connection holds under its request id until it is answered or stopped. */
 export interface HostedCall {
   readonly type: 'query' | 'mutation' | 'subscription';
+  /** A channel subscription's procedure path and, once open, its topic (`NativeSubscription`), for the admin page. */
+  readonly path?: string | undefined;
+  readonly topic?: string | undefined;
   /** Cancels it (a query's or mutation's signal) or ends it (a subscription). */
   stop(): void;
 }

@@ -42,6 +42,11 @@ export class NativeSubscription implements EventSink, HostedCall {
     return 'subscription';
   }
 
+  /** The channel topic it delivers, once open (read by the admin page, not per delivery). */
+  get topic(): string | undefined {
+    return this.handle?.topic;
+  }
+
   stop(): void {
     this.release();
   }

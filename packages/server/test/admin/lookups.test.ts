@@ -11,7 +11,7 @@ const CONNECTIONS = [
 
 function found(query: string, nodeId = 'node-a'): string[] {
   const matches = lookupMatcher(query, nodeId);
-  return matches ? CONNECTIONS.filter((c) => matches({ connectionId: c.id, userKey: c.key, displayName: c.name })).map((c) => c.id) : [];
+  return matches ? CONNECTIONS.filter((c) => matches({ connectionId: c.id, userKey: c.key, displayName: c.name, topics: () => [] })).map((c) => c.id) : [];
 }
 
 describe('lookupMatcher', () => {

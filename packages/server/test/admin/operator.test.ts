@@ -2,7 +2,7 @@
  * What an operator finds on the admin page's server side, cluster-wide over
  * a shared broker: connections by display name (`admin.displayName`), user
  * key or id prefix, WebSockets and HTTP event streams alike, with their
- * transport and bytes in and out; a channel's detail (subscribers per node,
+ * transport and bytes in and out; a channel's detail (subscribers per node, its connections,
  * presence members, newest messages); the event log of connects, refusals
  * by reason and revocations, collected from every node; bytes per node.
  * The page in a browser: packages/admin-ui/test/operator.test.ts.
@@ -43,6 +43,19 @@ async function twoNodes(cleanup: Cleanup) {
   return { one, two, admin: watch.client, until: watch.until };
 }
 
+/** A client subscribed to `stream` and live: over a WebSocket (`numbersClient`) or, with `http`, as an HTTP event stream. */
+async function liveSubscriber(cleanup: Cleanup, url: string, name: string, stream: string, http = false) {
+  const client = cleanup.add(
+    http
+      ? createHeraldClient<NumbersRouter>({ url, transport: 'http', http: httpTransport, connectionParams: { name }, backoff: FAST_BACKOFF })
+      : numbersClient('herald', url, { name }),
+  );
+  const subscription = recordChannel<{ n: number }>((handlers) => client.trpc.numbers.subscribe({ stream }, handlers));
+  cleanup.defer(() => subscription.unsubscribe());
+  await subscription.waitForLive();
+  return { client, subscription };
+}
+
 const hasEvent = (view: ClusterView, wanted: Partial<AdminEvent>) =>
   view.events.some((event) => Object.entries(wanted).every(([field, value]) => event[field as keyof AdminEvent] === value));
 
@@ -56,12 +69,7 @@ describe('admin page: what an operator finds', () => {
     cleanup.defer(() => adaStream.unsubscribe());
     await adaStream.waitForLive();
     // Grace over HTTP: her subscription is an event stream on node one.
-    const grace = cleanup.add(
-      createHeraldClient<NumbersRouter>({ url: one.server.url, transport: 'http', http: httpTransport, connectionParams: { name: 'u_grace' }, backoff: FAST_BACKOFF }),
-    );
-    const graceStream = recordChannel<{ n: number }>((handlers) => grace.trpc.numbers.subscribe({ stream: 'room' }, handlers));
-    cleanup.defer(() => graceStream.unsubscribe());
-    await graceStream.waitForLive();
+    await liveSubscriber(cleanup, one.server.url, 'u_grace', 'room', true);
     await ada.trpc.publish.mutate({ stream: 'room', n: 1 });
     await adaStream.waitForMessages(1);
 
@@ -124,6 +132,60 @@ describe('admin page: what an operator finds', () => {
     const refused = await trpcErrorOf(admin.trpc.channel.query({ topic: 'no topic' }));
     expect(refused.data?.code).toBe('BAD_REQUEST');
     expect(refused.message).toMatch(/<channel>:<key>/);
+  });
+
+  it("lists a channel's connections on every node, WebSockets and event streams, with the fields of a node's browse", async () => {
+    await using cleanup = new Cleanup();
+    const { one, two, admin } = await twoNodes(cleanup);
+    // Ada on node two over a WebSocket, Grace on node one over an event stream, both in the lobby; Ada's second socket watches another room.
+    await liveSubscriber(cleanup, two.server.url, 'u_ada', 'lobby');
+    await liveSubscriber(cleanup, two.server.url, 'u_ada', 'kitchen');
+    await liveSubscriber(cleanup, one.server.url, 'u_grace', 'lobby', true);
+
+    const detail = await admin.trpc.channel.query({ topic: 'numbers:lobby' });
+    expect(detail.connections).toHaveLength(2);
+    expect(detail.connections[0]).toMatchObject({
+      nodeId: 'node-one',
+      transport: 'http-stream',
+      userKey: 'u_grace',
+      displayName: 'Grace Hopper',
+      address: '127.0.0.1',
+      subscriptions: ['numbers'],
+      topics: ['numbers:lobby'],
+    });
+    expect(detail.connections[1]).toMatchObject({
+      nodeId: 'node-two',
+      transport: 'websocket',
+      userKey: 'u_ada',
+      displayName: 'Ada Lovelace',
+      address: '127.0.0.1',
+      subscriptions: ['numbers'],
+      topics: ['numbers:lobby'],
+    });
+    for (const connection of detail.connections) {
+      expect(connection.connectedAt).toBeGreaterThan(0);
+      expect(connection.bytesOut).toBeGreaterThan(0);
+    }
+    expect(detail.unlistedSubscribers).toBe(0);
+    const other = await admin.trpc.channel.query({ topic: 'numbers:kitchen' });
+    expect(other.connections.map((connection) => `${connection.nodeId} ${connection.userKey} ${connection.topics.join()}`)).toEqual(['node-two u_ada numbers:kitchen']);
+
+  });
+
+  it("bounds a channel's connections to 50 per node and counts the subscribers it leaves out", async () => {
+    await using cleanup = new Cleanup();
+    const { one, two, admin } = await twoNodes(cleanup);
+    await Promise.all(Array.from({ length: 51 }, (_, i) => liveSubscriber(cleanup, one.server.url, `u_many${i}`, 'crowd')));
+    await liveSubscriber(cleanup, two.server.url, 'u_ada', 'crowd');
+
+    const detail = await admin.trpc.channel.query({ topic: 'numbers:crowd' });
+    expect(detail.subscribersByNode).toEqual([
+      { nodeId: 'node-one', subscribers: 51 },
+      { nodeId: 'node-two', subscribers: 1 },
+    ]);
+    expect(detail.connections.filter((connection) => connection.nodeId === 'node-one')).toHaveLength(50);
+    expect(detail.connections.filter((connection) => connection.nodeId === 'node-two').map((connection) => connection.userKey)).toEqual(['u_ada']);
+    expect(detail.unlistedSubscribers).toBe(1);
   });
 
   it('logs connects, refusals by reason and revocations of every node, newest first', async () => {
