@@ -36,22 +36,29 @@ import { startFront, type Front } from './helpers/front.js';
 const AUTH_SECRET = 'browser-test-secret-0123456789abcdef';
 if (skipBrowserTests) console.warn(`[chat-web outbox test] skipped: ${missingChromium}`);
 
+/** The `type` key and its `message` value as MessagePack strings (the chat web app speaks MessagePack). */
+const MSGPACK_TYPE_MESSAGE = Buffer.concat([Buffer.from([0xa4]), Buffer.from('type'), Buffer.from([0xa7]), Buffer.from('message')]);
+/** Whether a frame is a room's live event (`type: "message"`), in a JSON frame or a MessagePack one. */
+const isLiveMessageEvent = (payload: Buffer): boolean => payload.includes('"type":"message"') || payload.includes(MSGPACK_TYPE_MESSAGE);
+
 /** The texts of a page's settled messages, in the order shown. */
 const shownTexts = (page: Page): Promise<string[]> => page.locator('[data-message-id] .message__text').allTextContents();
 /** The texts of a page's unsent messages, in the order shown. */
 const unsentTexts = (page: Page): Promise<string[]> => page.locator('[data-outbox-status] .message__text').allTextContents();
 
-/** Runs in each page before the app: notes the idempotency key of every `chat.send` the page sends, over WebSocket or HTTP. */
+/**
+ * Runs in each page before the app: notes the idempotency key of every
+ * `chat.send` the page sends, over WebSocket (JSON text or MessagePack: the
+ * key is a UUID string either way, read from the frame's text) or HTTP.
+ */
 function recordSentKeys(): void {
   const keys: string[] = [];
   (window as unknown as { __chatSendKeys: string[] }).__chatSendKeys = keys;
+  const decoder = new TextDecoder();
   const noteFrame = (data: unknown) => {
-    if (typeof data !== 'string' || !data.includes('chat.send')) return;
-    const parsed = JSON.parse(data) as unknown;
-    for (const request of Array.isArray(parsed) ? parsed : [parsed]) {
-      const params = (request as { params?: { path?: string; idempotencyKey?: string } }).params;
-      if (params?.path === 'chat.send' && params.idempotencyKey) keys.push(params.idempotencyKey);
-    }
+    const text = typeof data === 'string' ? data : data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? decoder.decode(data) : '';
+    if (!text.includes('chat.send')) return;
+    for (const match of text.matchAll(/idempotencyKey[^0-9a-f]{1,3}([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/g)) keys.push(match[1]!);
   };
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (this: WebSocket, data) {
@@ -153,10 +160,7 @@ describe.skipIf(skipBrowserTests)('chat web app outbox in Chromium', () => {
     await membersPanel(bob).getByText('Cleo', { exact: true }).waitFor();
     const text = 'Answer lost on the way back';
     // The answer to chat.send carries the stored message; the room's live event (type "message") still passes.
-    proxy.drop('toClient', (frame) => {
-      const payload = frame.payload.toString();
-      return payload.includes(text) && !payload.includes('"type":"message"');
-    });
+    proxy.drop('toClient', (frame) => frame.payload.includes(text) && !isLiveMessageEvent(frame.payload));
     const dropped = proxy.stats.toClient.framesDropped;
     await send(ann, text);
     await expectCount(messagesWithText(bob, text), 1);
