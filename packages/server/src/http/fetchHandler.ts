@@ -1,6 +1,5 @@
 import { forwardedAddress } from '../transport/clientAddress.js';
 import { headOfRequest } from '../transport/requestHead.js';
-import type { TrpcHttpHandler } from './trpcHttp.js';
 
 /**
  * Herald's HTTP door as a fetch-API handler: calls, batches and event
@@ -27,8 +26,16 @@ export interface FetchHandlerOptions {
   getClientAddress?: (request: Request) => string | undefined;
 }
 
+/**
+ * What the fetch handler serves through: the HTTP door's `fetch`
+ * (trpcHttp.ts), named by shape so the public declarations stop here.
+ */
+interface FetchDoor {
+  fetch(request: Request, address: string): Promise<Response> | null;
+}
+
 /** The fetch handler over the HTTP door `trpcHttp` (null when `httpPath` is off: every request gets 404). */
-export function createFetchHandler(trpcHttp: TrpcHttpHandler | null, trustProxy: boolean, httpPath: string | null, options: FetchHandlerOptions): HeraldFetchHandler {
+export function createFetchHandler(trpcHttp: FetchDoor | null, trustProxy: boolean, httpPath: string | null, options: FetchHandlerOptions): HeraldFetchHandler {
   return async (request, clientAddress) => {
     const address = forwardedAddress(headOfRequest(request), trustProxy) ?? clientAddress ?? options.getClientAddress?.(request);
     const served = address === undefined ? null : trpcHttp?.fetch(request, address);
