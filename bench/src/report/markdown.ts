@@ -442,7 +442,7 @@ export function nodeSection(results: SuiteResults): string[] {
   out.push(
     `${n.connections.toLocaleString('en-US')} clients in the load generator connect and subscribe to one room (${CONNECT_CONCURRENCY_NOTE}); ` +
       `the server's CPU over that is **connect+subscribe**. Then, 2 s later, **idle**: ${n.idleMs / 1000} s with nothing published, Herald with its default heartbeats ` +
-      '(server `PING` after 10 s of quiet, answered by the clients), bare `ws` with no heartbeat at all, and bare `ws` pinging each socket every 15 s in 200 ms ticks (Herald\'s rate and spread) with `ws.ping()` and with text `PING` answered `PONG` (tRPC\'s heartbeat, which Herald speaks); CPU in percent of one core scaled to 10,000 connections. ' +
+      '(a WebSocket ping control frame after 10 s of quiet, answered by the clients\' WebSocket), bare `ws` with no heartbeat at all, and bare `ws` pinging each socket every 15 s in 200 ms ticks (Herald\'s rate and spread) with `ws.ping()` and with text `PING` answered `PONG` (tRPC\'s heartbeat, which clients send and Herald answers); CPU in percent of one core scaled to 10,000 connections. ' +
       `Then **broadcast**: 3 messages to the whole room, ${n.broadcastMs / 1000} s apart, server CPU over each ${n.broadcastMs / 1000} s window (mean; heartbeats included), ` +
       'and the same less the idle CPU rate over the window (**over idle**: the broadcast\'s own cost). ' +
       'Event-loop delay is `perf_hooks.monitorEventLoopDelay` (10 ms resolution) in the server over the window: its max is the longest the loop was held.',

@@ -81,8 +81,10 @@ export interface AuthOptions {
 /** How the server finds dead clients (`heartbeat` of `createHeraldServer`). */
 export interface HeartbeatOptions {
   /**
-   * Quiet time on a socket before the server sends `PING`. Any frame from the
-   * client (its own `PING` included) counts as proof of life, so a socket
+   * Quiet time on a socket before the server pings it: a WebSocket ping
+   * control frame, which every client's WebSocket (a browser's included)
+   * answers by itself with a pong. Any frame from the client (its own text
+   * `PING` included, answered `PONG`) counts as proof of life, so a socket
    * with traffic, or a client that pings on its own, is never pinged.
    *
    * The server checks each socket once per sweep of `min(pingIntervalMs,
@@ -98,7 +100,7 @@ export interface HeartbeatOptions {
    */
   pingIntervalMs?: number;
   /**
-   * How long after a `PING` the server waits for any frame before it drops
+   * How long after its ping the server waits for the pong, or any frame, before it drops
    * the connection (ending its subscriptions and presence). See
    * `pingIntervalMs` for the detection bound.
    * @default 5_000

@@ -12,7 +12,7 @@ import type { ConnectionParams } from '../transport/admission.js';
 import { newConnectionId, type Admitted, type AdmissionOutcome, type Refusal } from '../transport/gate.js';
 import { CallTable } from './callTable.js';
 import { dispatchFrame, messageOf } from './dispatch.js';
-import { byteLengthOf, Encoding, heartbeatOf, isConnectionParams, paramsOf, PING, PING_FRAME, PONG, PONG_FRAME, textOf, unpackFrame, wantsConnectionParams, wrongEncoding } from './frames.js';
+import { byteLengthOf, Encoding, heartbeatOf, isConnectionParams, paramsOf, PING, PONG, PONG_FRAME, textOf, unpackFrame, wantsConnectionParams, wrongEncoding } from './frames.js';
 import type { HeartbeatPeer } from './heartbeat.js';
 import type { CallHost, DoorConfig, HostedCall } from './host.js';
 import type { PreparedFrame } from './preparedFrame.js';
@@ -222,7 +222,14 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   }
 
   ping(): void {
-    this.sendPrepared(PING_FRAME);
+    this.socket.ping();
+  }
+
+  /** The answer to the heartbeat's ping: proof of life like any frame (and counted as one received). */
+  onPong(): void {
+    this.lastSeenAt = Date.now();
+    this.pingSentAt = 0;
+    this.config.metrics.framesIn++;
   }
 
   /** Drops the socket without a close handshake: by default for a heartbeat timeout, else for a close that took too long. */

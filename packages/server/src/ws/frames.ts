@@ -11,8 +11,11 @@ import { PreparedFrame } from './preparedFrame.js';
  * frame with `?connectionParams=1`, and Herald's in-band refresh).
  */
 
-/** The heartbeat frames, framed once for every connection. */
-export const PING_FRAME = new PreparedFrame('PING');
+/**
+ * The answer to a client's text `PING` (tRPC's heartbeat, which Herald's and
+ * tRPC's clients send), framed once for every connection. The server's own
+ * pings are WebSocket ping control frames (`HeraldSocket.ping`).
+ */
 export const PONG_FRAME = new PreparedFrame('PONG');
 export const PING = 1;
 export const PONG = 2;

@@ -2,12 +2,13 @@
 export interface HeartbeatPeer {
   /** When any frame last arrived (ms). */
   lastSeenAt: number;
-  /** When a `PING` went out unanswered, or 0. */
+  /** When a ping went out unanswered, or 0. */
   pingSentAt: number;
   /** When the peer's credentials stop being trusted (ms), or 0 when they do not expire. */
   trustedUntil: number;
   /** The monitor's own bookkeeping: the slot of its wheel the peer sits in, or -1 outside any. */
   heartbeatSlot: number;
+  /** Sends a WebSocket ping, which the peer's WebSocket answers by itself with a pong. */
   ping(): void;
   /** Drops the connection without a close handshake: the peer is presumed gone. */
   terminate(): void;
@@ -38,9 +39,14 @@ const MIN_TICK_MS = 10;
  * peer is visited once per sweep (`sweepMs`, about the shorter of the two
  * intervals) and a tick handles 1/slots of the peers. A visit
  *  - ends a peer whose credentials expired,
- *  - terminates a peer whose `PING` went unanswered for `pongTimeoutMs`,
+ *  - terminates a peer whose ping went unanswered for `pongTimeoutMs`,
  *  - pings a peer quiet for `pingIntervalMs` (a peer that sent anything,
  *    a `PING` of its own included, within the interval is not pinged).
+ *
+ * A ping is a WebSocket ping control frame, not tRPC's text `PING`: the
+ * peer's WebSocket (a browser's included) answers it without waking the
+ * app, and a server pinging with it costs what a bare `ws` server pinging
+ * with `ws.ping()` costs (bench/results.md, section 9).
  *
  * Since a peer's pings happen at its own slot's visits, the peers' pings
  * stay spread over the sweep instead of falling due in one tick together.

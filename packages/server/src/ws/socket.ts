@@ -10,6 +10,8 @@ export interface SocketListener {
   onClose(code: number, reason: Buffer): void;
   /** A protocol violation (bad UTF-8, an oversized frame) or a transport error; the socket closes itself after. */
   onError(error: Error): void;
+  /** The peer answered a WebSocket ping (`HeraldSocket.ping`). */
+  onPong(): void;
 }
 
 /**
@@ -32,6 +34,11 @@ export interface HeraldSocket {
   sendBinary(bytes: Uint8Array, followed: boolean): void;
   /** Writes a frame built once for many sockets. */
   sendPrepared(frame: PreparedFrame): void;
+  /**
+   * Sends a WebSocket ping (RFC 6455 §5.5.2, a control frame): every client
+   * answers it by itself, browsers included, with a pong (`onPong`).
+   */
+  ping(): void;
   close(code: number, reason: string): void;
   /** Drops the socket without a close handshake. */
   terminate(): void;
@@ -93,6 +100,13 @@ function onError(this: Listened, error: Error): void {
   this[LISTENER]!.onError(error);
 }
 
+function onPong(this: Listened): void {
+  this[LISTENER]!.onPong();
+}
+
+/** A ping control frame with no payload (FIN, opcode 9, length 0), written as it is to every socket. */
+const PING_CONTROL_FRAME = Buffer.from([0x89, 0x00]);
+
 const TEXT_FRAME = { binary: false } as const;
 const BINARY_FRAME = { binary: true } as const;
 
@@ -144,6 +158,11 @@ export class WsSocket implements HeraldSocket, FrameWriter, WriteTicks {
     if (!this.prepared(frame)) this.socket.send(frame.payload, frame.binary ? BINARY_FRAME : TEXT_FRAME);
   }
 
+  ping(): void {
+    this.cork(false);
+    if (!this.write(PING_CONTROL_FRAME)) this.socket.ping();
+  }
+
   close(code: number, reason: string): void {
     const { socket } = this;
     if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
@@ -162,6 +181,7 @@ export class WsSocket implements HeraldSocket, FrameWriter, WriteTicks {
     // `ws` reports protocol violations (bad UTF-8, oversized frames) here and
     // then closes the socket itself; without a listener they would crash the process.
     socket.on('error', onError);
+    socket.on('pong', onPong);
   }
 
   prepared(frame: PreparedFrame): boolean {
