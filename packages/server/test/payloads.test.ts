@@ -18,7 +18,7 @@ import {
 } from '@herald/test-kit';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { PreparedFrame } from '../src/ws/preparedFrame.js';
-import { wsSocket, type FrameWriter } from '../src/ws/socket.js';
+import { HeraldWebSocket, wsSocket, type FrameWriter } from '../src/ws/socket.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -143,13 +143,14 @@ describe('prepared frames', () => {
     clientOptions: ClientOptions,
   ): Promise<{ socket: WebSocket; writer: FrameWriter; received: Promise<string[]> }> {
     const wss = new WebSocketServer({
+      WebSocket: HeraldWebSocket,
       port: 0,
       host: '127.0.0.1',
       perMessageDeflate: compression ? { threshold: compression.threshold, serverNoContextTakeover: !compression.contextTakeover } : false,
     });
     cleanup.defer(() => new Promise<void>((resolve) => wss.close(() => resolve())));
     await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-    const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+    const accepted = new Promise<HeraldWebSocket>((resolve) => wss.once('connection', (socket) => resolve(socket as HeraldWebSocket)));
     const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, clientOptions);
     client.on('error', () => undefined);
     cleanup.defer(() => client.terminate());

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { transformer, type ChannelEvent, type PresenceEvent, type PresenceMember } from '@herald/shared';
 import { z } from 'zod';
@@ -15,6 +14,7 @@ import type { NativeStream } from './nativeStream.js';
 import { streamTopics } from './streamTopics.js';
 import { ChannelSubscriber, type EventSink } from './subscriber.js';
 import { SubscriberQueue } from './subscriberQueue.js';
+import { lastingId } from '../ids.js';
 
 /**
  * A channel's declaration (`herald.channel(name, options)`): zod 4 schemas for
@@ -293,7 +293,7 @@ export function createChannel<
       let presenceClientId: string | null = null;
       // A consumer that left while the subscription waited does not join presence on its way out.
       if (presenceInfo !== undefined && !signal?.aborted) {
-        const record = { clientId: randomUUID(), info: transformer.stringify(presenceInfo), joinedAt: Date.now() };
+        const record = { clientId: lastingId(), info: transformer.stringify(presenceInfo), joinedAt: Date.now() };
         try {
           // Waits out a broker that is away, as the subscription's start did.
           await brokerCall('presence join failed', () => retryThroughOutage(() => broker.presence.join(topic, record), runtime.onError, signal));

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { TRPCError } from '@trpc/server';
 import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { Logger } from 'pino';
@@ -13,13 +12,14 @@ import { TokenBuckets } from './rateLimiter.js';
 import { RefusalLog } from './refusalLog.js';
 import type { HeraldRequest, RequestHead } from './requestHead.js';
 import { ConnectionSlots, KeyedCounter } from './slots.js';
+import { lastingId } from '../ids.js';
 
 /**
  * A new connection id (`createContext`'s `connectionId`): random, so it is
  * unique across nodes and restarts, and names no one.
  */
 export function newConnectionId(): string {
-  return randomUUID();
+  return lastingId();
 }
 
 /** A request or connection turned away: why (the metrics label), and what its caller is told, naming what to do. */

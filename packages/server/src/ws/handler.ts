@@ -15,7 +15,7 @@ import { Connection, type ConnectionConfig, type ConnectionSummary } from './con
 import type { LookupFields } from './summary.js';
 import { HeartbeatMonitor } from './heartbeat.js';
 import { UPGRADE_ANSWER } from './refusals.js';
-import { wsSocket } from './socket.js';
+import { HeraldWebSocket, wsSocket } from './socket.js';
 import { writeUpgradeRefusal } from './upgrade.js';
 import { BinaryWire } from './binaryWire.js';
 import { Wire } from './wire.js';
@@ -59,6 +59,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       perMessageDeflate: deflateOptions(config.compression),
       clientTracking: false,
       handleProtocols: pickProtocol,
+      WebSocket: HeraldWebSocket,
     });
     this.heartbeat = new HeartbeatMonitor(config.heartbeat);
     this.connectionConfig = {
@@ -72,6 +73,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       logger: config.logger,
       onAnswered: () => this.checkIdle(),
       onClosed: (closed) => {
+        this.gate.closeConnection(closed.address);
         this.connections.delete(closed);
         this.heartbeat.delete(closed);
         this.checkIdle();
@@ -114,9 +116,13 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       writeUpgradeRefusal(socket, answer, refusal.error.message);
       return;
     }
-    releaseOnClose(socket, gate, address);
+    // The slot is held through the handshake; once the socket is a connection, the connection gives it back (`onClosed`).
+    const release = () => gate.closeConnection(address);
+    socket.on('close', release);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(wsSocket(ws, this.config.compression), req, this.connectionConfig, {
+      socket.off('close', release);
+      // Made by `wss` with its `WebSocket` option.
+      const connection = new Connection(wsSocket(ws as HeraldWebSocket, this.config.compression), req, this.connectionConfig, {
         number: ++this.nextConnectionNumber,
         address,
       });
@@ -208,10 +214,6 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
  * socket's life). `on`, not `once`: a socket closes once, and `once` wraps
  * the listener in two more objects.
  */
-function releaseOnClose(socket: Duplex, gate: RequestGate, address: string): void {
-  socket.on('close', () => gate.closeConnection(address));
-}
-
 /**
  * The subprotocol of a new socket: MessagePack when the client offers it
  * (the connection then speaks it from its first frame), otherwise the first

@@ -1,5 +1,5 @@
 import { constants as zlib } from 'node:zlib';
-import type { RawData, WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import { beforeWrite, type WriteTicks } from './cork.js';
 import type { PreparedFrame } from './preparedFrame.js';
 import { binaryFrame, textFrame } from './preparedFrame.js';
@@ -84,24 +84,41 @@ const SENDER_IDLE = 0;
 type Sender = Required<NonNullable<WsInternals['_sender']>> & { readonly _queue: unknown[] };
 
 /** Send options of the frames `ws.send` writes (one shared object each, not one per send): JSON text, or MessagePack. */
-/** Where a socket keeps its listener, for the shared event functions (`ws` calls them with the socket as `this`). */
-const LISTENER = Symbol('herald.listener');
-type Listened = WebSocket & { [LISTENER]?: SocketListener };
+/**
+ * `ws`'s WebSocket, its events handed straight to the Herald listener: `ws`
+ * reports a socket's frames, pongs, errors and close through `emit`, and
+ * listeners registered with `on` would give every socket a listener table
+ * of its own (a dictionary that grows with each event name, about 250 bytes
+ * a socket). The server makes its sockets of this class (`WebSocketServer`'s
+ * `WebSocket` option). Once a listener is set, those four events go to it
+ * alone (so `ws`'s reports of protocol violations, bad UTF-8 or an
+ * oversized frame, after which it closes the socket itself, never throw for
+ * want of an `error` listener); every other event goes through
+ * `EventEmitter` as usual.
+ */
+export class HeraldWebSocket extends WebSocket {
+  declare heraldListener: SocketListener | undefined;
 
-function onMessage(this: Listened, data: RawData, isBinary: boolean): void {
-  this[LISTENER]!.onFrame(data, isBinary);
-}
-
-function onClose(this: Listened, code: number, reason: Buffer): void {
-  this[LISTENER]!.onClose(code, reason);
-}
-
-function onError(this: Listened, error: Error): void {
-  this[LISTENER]!.onError(error);
-}
-
-function onPong(this: Listened): void {
-  this[LISTENER]!.onPong();
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const listener = this.heraldListener;
+    if (listener === undefined) return super.emit(event, ...args);
+    switch (event) {
+      case 'message':
+        listener.onFrame(args[0] as RawData, args[1] as boolean);
+        return true;
+      case 'pong':
+        listener.onPong();
+        return true;
+      case 'close':
+        listener.onClose(args[0] as number, args[1] as Buffer);
+        return true;
+      case 'error':
+        listener.onError(args[0] as Error);
+        return true;
+      default:
+        return super.emit(event, ...args);
+    }
+  }
 }
 
 /** A ping control frame with no payload (FIN, opcode 9, length 0), written as it is to every socket. */
@@ -121,7 +138,7 @@ export class WsSocket implements HeraldSocket, FrameWriter, WriteTicks {
   lastWriteTick = 0;
 
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: HeraldWebSocket,
     /** `ws`'s sender, or null when its internals are not the expected shape (then every frame takes `ws.send`). */
     private readonly sender: Sender | null,
     /** Payloads from this size on are compressed on this socket (by us when shared, else by `ws`). */
@@ -172,16 +189,9 @@ export class WsSocket implements HeraldSocket, FrameWriter, WriteTicks {
     this.socket.terminate();
   }
 
-  /** Hands the socket's events to `listener` through the three shared functions below (no closures per socket). */
+  /** Hands the socket's events to `listener` (see `HeraldWebSocket`). */
   listen(listener: SocketListener): void {
-    const socket = this.socket as Listened;
-    socket[LISTENER] = listener;
-    socket.on('message', onMessage);
-    socket.on('close', onClose);
-    // `ws` reports protocol violations (bad UTF-8, oversized frames) here and
-    // then closes the socket itself; without a listener they would crash the process.
-    socket.on('error', onError);
-    socket.on('pong', onPong);
+    this.socket.heraldListener = listener;
   }
 
   prepared(frame: PreparedFrame): boolean {
@@ -218,7 +228,7 @@ export class WsSocket implements HeraldSocket, FrameWriter, WriteTicks {
  * zlib makes raw deflate's 8-bit window a 9-bit one, which a peer that
  * asked for 8 cannot inflate.
  */
-export function wsSocket(socket: WebSocket, compression: { readonly threshold: number; readonly level: number } | null): WsSocket {
+export function wsSocket(socket: HeraldWebSocket, compression: { readonly threshold: number; readonly level: number } | null): WsSocket {
   const internals = socket as unknown as WsInternals;
   const sender = internals._sender;
   const level = compression?.level ?? zlib.Z_DEFAULT_COMPRESSION;
