@@ -9,7 +9,7 @@ import { channelDefaults, createChannel, type Authorize, type Channel, type Chan
 import { DecodedEntries } from './channels/decodedEntries.js';
 import { FanoutRegistry } from './channels/fanout.js';
 import { createLiveQuery, type LiveQuery, type LiveQueryOptions } from './live/liveQuery.js';
-import { createConnectionChannel, CONNECTION_CHANNEL_PREFIX, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
+import { connectionChannelDefaults, createConnectionChannel, CONNECTION_CHANNEL_PREFIX, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
 import { createPrivateChannel, PrivateKey, USER_CHANNEL_PREFIX, type UserChannel, type UserChannelOptions } from './channels/userChannel.js';
 
 /** Options of `createHerald`: the broker, the node's name, error reporting and channel authorization. */
@@ -183,6 +183,19 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
   let closing: Promise<void> | null = null;
 
   const retentions = new Map<string, Retention>();
+  /**
+   * Declares a private channel (`userChannel`, `connectionChannel`) under
+   * its internal name, with the retention its streams keep (which the admin
+   * page's channel detail reads with).
+   */
+  const declarePrivate = (kind: 'User' | 'Connection', prefix: string, name: string, declared: { message: z.ZodType; history?: Partial<Retention> | undefined }, history: Retention): void => {
+    if (!CHANNEL_NAME.test(name)) throw new TypeError(`${kind} channel name "${name}" must match ${CHANNEL_NAME}`);
+    const internal = `${prefix}${name}`;
+    if (names.has(internal)) throw new TypeError(`${kind} channel "${name}" is declared twice`);
+    checkChannelOptions(`${name} (a ${kind.toLowerCase()} channel)`, { key: PrivateKey, ...declared });
+    names.add(internal);
+    retentions.set(internal, { ...history, ...declared.history });
+  };
   const herald: Herald = {
     nodeId: options.nodeId ?? randomUUID(),
     broker,
@@ -220,19 +233,11 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       return createLiveQuery(query, liveOptions, { broker, fanout, onError });
     },
     userChannel(name, userOptions) {
-      if (!CHANNEL_NAME.test(name)) throw new TypeError(`User channel name "${name}" must match ${CHANNEL_NAME}`);
-      const internal = `${USER_CHANNEL_PREFIX}${name}`;
-      if (names.has(internal)) throw new TypeError(`User channel "${name}" is declared twice`);
-      checkChannelOptions(`${name} (a user channel)`, { key: PrivateKey, ...userOptions });
-      names.add(internal);
-      return createPrivateChannel(name, internal, userOptions, { broker, fanout, onError, counts, decoded });
+      declarePrivate('User', USER_CHANNEL_PREFIX, name, userOptions, channelDefaults.history);
+      return createPrivateChannel(name, `${USER_CHANNEL_PREFIX}${name}`, userOptions, { broker, fanout, onError, counts, decoded });
     },
     connectionChannel(name, connectionOptions) {
-      if (!CHANNEL_NAME.test(name)) throw new TypeError(`Connection channel name "${name}" must match ${CHANNEL_NAME}`);
-      const internal = `${CONNECTION_CHANNEL_PREFIX}${name}`;
-      if (names.has(internal)) throw new TypeError(`Connection channel "${name}" is declared twice`);
-      checkChannelOptions(`${name} (a connection channel)`, { key: PrivateKey, ...connectionOptions });
-      names.add(internal);
+      declarePrivate('Connection', CONNECTION_CHANNEL_PREFIX, name, connectionOptions, connectionChannelDefaults.history);
       return createConnectionChannel(name, connectionOptions, { broker, fanout, onError, counts, decoded });
     },
     close() {

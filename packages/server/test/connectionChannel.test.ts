@@ -3,6 +3,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { createHerald, createHeraldServer, heraldErrorFormatter, memoryBroker, resumeInput, transformer, type Broker, type HeraldContextOptions } from '@herald/server';
 import { redisBroker } from '@herald/server/redis';
+import { heraldInternals } from '../src/herald.js';
 import { Cleanup, deletePrefix, recordChannel, REDIS_URL, redisAvailable, served, stockClient, testPrefix } from '@herald/test-kit';
 
 /**
@@ -113,5 +114,16 @@ describe('herald.connectionChannel', () => {
     expect(() => herald.connectionChannel('direct', { message: z.object({}) })).toThrow(/Connection channel "direct" is declared twice/);
     // Its own namespace: a user channel of the same name is another channel.
     expect(herald.userChannel('direct', { message: z.object({}) }).name).toBe('direct');
+    expect(() => herald.userChannel('direct', { message: z.object({}) })).toThrow(/User channel "direct" is declared twice/);
+  });
+
+  it('records each private channel’s retention, which the admin page reads its history with', () => {
+    const herald = createHerald();
+    cleanup.defer(() => herald.close());
+    herald.connectionChannel('direct', { message: z.string() });
+    herald.userChannel('notices', { message: z.string(), history: { size: 10 } });
+    const { retentions } = heraldInternals(herald)!;
+    expect(retentions.get('@connection.direct')).toEqual({ size: 100, ttlMs: 300_000 });
+    expect(retentions.get('@user.notices')).toEqual({ size: 10, ttlMs: 86_400_000 });
   });
 });
