@@ -116,7 +116,8 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       writeUpgradeRefusal(socket, answer, refusal.error.message);
       return;
     }
-    // The slot is held through the handshake; once the socket is a connection, the connection gives it back (`onClosed`).
+    // The slot is held through the handshake; once the socket is a connection, the connection gives it
+    // back (`onClosed`), so no socket keeps a listener (and this scope, upgrade request included) for its life.
     const release = () => gate.closeConnection(address);
     socket.on('close', release);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -207,13 +208,6 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
   }
 }
 
-/**
- * Gives the connection slot back when the socket closes. A function of its
- * own so the listener's closure holds only these three (one made inside
- * `handleUpgrade` would share its scope, upgrade request included, for the
- * socket's life). `on`, not `once`: a socket closes once, and `once` wraps
- * the listener in two more objects.
- */
 /**
  * The subprotocol of a new socket: MessagePack when the client offers it
  * (the connection then speaks it from its first frame), otherwise the first
