@@ -9,7 +9,7 @@ import { channelDefaults, createChannel, type Authorize, type Channel, type Chan
 import { DecodedEntries } from './channels/decodedEntries.js';
 import { FanoutRegistry } from './channels/fanout.js';
 import { createLiveQuery, type LiveQuery, type LiveQueryOptions } from './live/liveQuery.js';
-import { connectionChannelDefaults, createConnectionChannel, CONNECTION_CHANNEL_PREFIX, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
+import { connectionChannelDefaults, CONNECTION_CHANNEL_PREFIX, type ConnectionChannel, type ConnectionChannelOptions } from './channels/connectionChannel.js';
 import { createPrivateChannel, PrivateKey, USER_CHANNEL_PREFIX, type UserChannel, type UserChannelOptions } from './channels/userChannel.js';
 
 /** Options of `createHerald`: the broker, the node's name, error reporting and channel authorization. */
@@ -184,17 +184,25 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
 
   const retentions = new Map<string, Retention>();
   /**
-   * Declares a private channel (`userChannel`, `connectionChannel`) under
-   * its internal name, with the retention its streams keep (which the admin
-   * page's channel detail reads with).
+   * Declares and makes a private channel (`userChannel`, `connectionChannel`)
+   * under its internal name, recording the retention its streams keep (which
+   * the admin page's channel detail reads with).
    */
-  const declarePrivate = (kind: 'User' | 'Connection', prefix: string, name: string, declared: { message: z.ZodType; history?: Partial<Retention> | undefined }, history: Retention): void => {
+  const declarePrivate = <TMessage extends z.ZodType>(
+    kind: 'User' | 'Connection',
+    prefix: string,
+    name: string,
+    declared: { message: TMessage; history?: Partial<Retention> | undefined },
+    defaults: Retention,
+  ): UserChannel<z.input<TMessage>, z.output<TMessage>> => {
     if (!CHANNEL_NAME.test(name)) throw new TypeError(`${kind} channel name "${name}" must match ${CHANNEL_NAME}`);
     const internal = `${prefix}${name}`;
     if (names.has(internal)) throw new TypeError(`${kind} channel "${name}" is declared twice`);
     checkChannelOptions(`${name} (a ${kind.toLowerCase()} channel)`, { key: PrivateKey, ...declared });
     names.add(internal);
-    retentions.set(internal, { ...history, ...declared.history });
+    const history = { ...defaults, ...declared.history };
+    retentions.set(internal, history);
+    return createPrivateChannel(name, internal, { message: declared.message, history }, { broker, fanout, onError, counts, decoded });
   };
   const herald: Herald = {
     nodeId: options.nodeId ?? randomUUID(),
@@ -233,12 +241,10 @@ export function createHerald<TCtx = unknown>(options: HeraldOptions<TCtx> = {}):
       return createLiveQuery(query, liveOptions, { broker, fanout, onError });
     },
     userChannel(name, userOptions) {
-      declarePrivate('User', USER_CHANNEL_PREFIX, name, userOptions, channelDefaults.history);
-      return createPrivateChannel(name, `${USER_CHANNEL_PREFIX}${name}`, userOptions, { broker, fanout, onError, counts, decoded });
+      return declarePrivate('User', USER_CHANNEL_PREFIX, name, userOptions, channelDefaults.history);
     },
     connectionChannel(name, connectionOptions) {
-      declarePrivate('Connection', CONNECTION_CHANNEL_PREFIX, name, connectionOptions, connectionChannelDefaults.history);
-      return createConnectionChannel(name, connectionOptions, { broker, fanout, onError, counts, decoded });
+      return declarePrivate('Connection', CONNECTION_CHANNEL_PREFIX, name, connectionOptions, connectionChannelDefaults.history);
     },
     close() {
       closing ??= broker.close();

@@ -2,8 +2,7 @@ import type { TrackedEnvelope } from '@trpc/server';
 import type { z } from 'zod';
 import type { ChannelEvent } from '@herald/shared';
 import type { Retention } from '../brokers/broker.js';
-import type { ChannelRuntime, PositionedMessage } from './channel.js';
-import { createPrivateChannel } from './userChannel.js';
+import type { PositionedMessage } from './channel.js';
 
 /** The options of `herald.connectionChannel`: what a message to one connection is, and how much of it is kept. */
 export interface ConnectionChannelOptions<TMessage extends z.ZodType> {
@@ -54,14 +53,4 @@ export interface ConnectionChannel<TMessageIn, TMessage> {
   ): AsyncGenerator<TrackedEnvelope<ChannelEvent<TMessage>>, void, unknown>;
   /** The connection's newest `limit` messages, oldest first, and the position to resume a stream from. */
   history(connectionId: string, options?: { limit?: number }): Promise<{ messages: PositionedMessage<TMessage>[]; position: string }>;
-}
-
-/** A connection channel over the channel machinery (a private channel keyed by connection id). */
-export function createConnectionChannel<TMessage extends z.ZodType>(
-  name: string,
-  options: ConnectionChannelOptions<TMessage>,
-  runtime: ChannelRuntime,
-): ConnectionChannel<z.input<TMessage>, z.output<TMessage>> {
-  const history = { ...connectionChannelDefaults.history, ...options.history };
-  return createPrivateChannel(name, `${CONNECTION_CHANNEL_PREFIX}${name}`, { message: options.message, history }, runtime);
 }
