@@ -20,9 +20,10 @@ export interface SuiteConfig {
   readonly receive: { readonly subscribers: readonly number[]; readonly rounds: number };
   /**
    * One node at its limits: `connections` subscribed clients, idle for
-   * `idleMs` with default heartbeats, then one broadcast to all of them.
+   * `idleMs` with default heartbeats, then one broadcast to all of them;
+   * the idle window of the systems the idle ratios compare in `idleRounds` rounds.
    */
-  readonly node: { readonly connections: number; readonly idleMs: number; readonly broadcastMs: number };
+  readonly node: { readonly connections: number; readonly idleMs: number; readonly broadcastMs: number; readonly idleRounds: number };
   readonly rpc: { readonly warmupMs: number; readonly windowMs: number; readonly windows: number };
   /** The echo of a small object (calls that carry data): every row measured in `rounds` rounds, reported as medians. */
   readonly rpcEcho: { readonly warmupMs: number; readonly windowMs: number; readonly windows: number; readonly rounds: number };
@@ -134,7 +135,7 @@ export const FULL: SuiteConfig = {
   fanout: { subscribers: [100, 1_000, 5_000], fixedDeliveriesPerSec: 20_000, warmupMs: 1_500, windowMs: 2_000, windows: 3, pairedRounds: 5 },
   memory: { connections: 10_000 },
   receive: { subscribers: [100, 1_000], rounds: 3 },
-  node: { connections: 15_000, idleMs: 30_000, broadcastMs: 2_000 },
+  node: { connections: 15_000, idleMs: 30_000, broadcastMs: 2_000, idleRounds: 3 },
   rpc: { warmupMs: 1_000, windowMs: 1_500, windows: 2 },
   rpcEcho: { warmupMs: 1_000, windowMs: 1_500, windows: 2, rounds: 3 },
   reconnect: { clients: 5_000, timeoutMs: 60_000 },
@@ -160,7 +161,7 @@ export const QUICK: SuiteConfig = {
   fanout: { subscribers: [100, 1_000], fixedDeliveriesPerSec: 20_000, warmupMs: 500, windowMs: 800, windows: 2, pairedRounds: 2 },
   memory: { connections: 2_000 },
   receive: { subscribers: [100, 1_000], rounds: 1 },
-  node: { connections: 15_000, idleMs: 15_000, broadcastMs: 2_000 },
+  node: { connections: 15_000, idleMs: 15_000, broadcastMs: 2_000, idleRounds: 1 },
   rpc: { warmupMs: 300, windowMs: 700, windows: 1 },
   rpcEcho: { warmupMs: 300, windowMs: 700, windows: 1, rounds: 1 },
   reconnect: { clients: 1_000, timeoutMs: 30_000 },

@@ -445,7 +445,9 @@ export function nodeSection(results: SuiteResults): string[] {
       '(a WebSocket ping control frame after 10 s of quiet, answered by the clients\' WebSocket), bare `ws` with no heartbeat at all, and bare `ws` pinging each socket every 15 s in 200 ms ticks (Herald\'s rate and spread) with `ws.ping()` and with text `PING` answered `PONG` (tRPC\'s heartbeat, which clients send and Herald answers); CPU in percent of one core scaled to 10,000 connections. ' +
       `Then **broadcast**: 3 messages to the whole room, ${n.broadcastMs / 1000} s apart, server CPU over each ${n.broadcastMs / 1000} s window (mean; heartbeats included), ` +
       'and the same less the idle CPU rate over the window (**over idle**: the broadcast\'s own cost). ' +
-      'Event-loop delay is `perf_hooks.monitorEventLoopDelay` (10 ms resolution) in the server over the window: its max is the longest the loop was held.',
+      'Event-loop delay is `perf_hooks.monitorEventLoopDelay` (10 ms resolution) in the server over the window: its max is the longest the loop was held. ' +
+      `Idle CPU is a few tenths of a percent apart between systems, less than this machine drifts over minutes: Herald, bare \`ws\` and bare \`ws\` with \`ws.ping()\` are measured idle in ${n.idleRounds} round${n.idleRounds === 1 ? '' : 's'} (each with fresh connections, in a rotated order), ` +
+      "their idle figures are the medians over the rounds (each round's in brackets) and Herald's ratio to bare `ws` with `ws.ping()` is the median of the rounds' ratios.",
     '',
   );
   out.push(
@@ -455,7 +457,7 @@ export function nodeSection(results: SuiteResults): string[] {
         row.system === 'raw-ws-string' ? 'bare ws' : SYSTEM_LABELS[row.system],
         row.connections.toLocaleString('en-US'),
         fmt(row.connectCpuUsPerClient, 0),
-        fmt(row.idle.cpuPercentPer10k, 2),
+        row.idle.rounds && row.idle.rounds.length > 1 ? `${fmt(row.idle.cpuPercentPer10k, 2)} (${row.idle.rounds.map((value) => fmt(value, 2)).join(', ')})` : fmt(row.idle.cpuPercentPer10k, 2),
         row.idle.pairsPerSecPer10k == null ? '–' : fmt(row.idle.pairsPerSecPer10k, 0),
         `${fmt(row.idle.loop.p99Ms, 1)} / ${fmt(row.idle.loop.maxMs, 1)}`,
         fmt(row.broadcast.cpuMs, 0),

@@ -1,5 +1,6 @@
 import type { SystemName } from '../lib/protocol.js';
 import { fmt } from '../lib/log.js';
+import { idleRoundRatios } from '../scenarios/node.js';
 import type { RpcServer } from '../scenarios/rpc.js';
 import { abuseTargetLines } from './abuse.js';
 import { clientTargetLines } from './clientCost.js';
@@ -122,6 +123,33 @@ function single(label: string, value: number, target: string, ok: (ratio: number
   return { label, value: ratio(value), target, met: ok(value), ...(note ? { note } : {}) };
 }
 
+/**
+ * Idle heartbeats: Herald's idle CPU at its default heartbeats against bare
+ * `ws` pinging at Herald's rate with `ws.ping()`, the median of the rounds'
+ * ratios; met at or under it, or at or under 1% of a core per 10,000
+ * connections, whichever is higher.
+ */
+function idleHeartbeatLine(results: SuiteResults): TargetLine {
+  const label = "idle server CPU per 10k connections, default heartbeats, vs bare ws pinging at Herald's rate with ws.ping()";
+  const target = '≤ 1.0x, or ≤ 1% of a core per 10k';
+  const herald = results.node.find((row) => row.system === 'herald');
+  const bare = results.node.find((row) => row.system === 'raw-ws-ping');
+  const ratios = herald && bare ? idleRoundRatios(herald, bare) : null;
+  if (!herald || !bare || !ratios) return { label, value: 'n/a', target, met: null };
+  const floor = results.node.find((row) => row.system === 'raw-ws-string');
+  return {
+    label,
+    value: ratio(ratios.value),
+    target,
+    met: ratios.value <= 1 || herald.idle.cpuPercentPer10k <= 1,
+    note: joinNotes(
+      `median of ${ratios.rounds} round${ratios.rounds === 1 ? '' : 's'}${ratios.rounds > 1 ? ` (${fmt(ratios.min)}–${fmt(ratios.max)})` : ''}`,
+      `Herald ${fmt(herald.idle.cpuPercentPer10k)}% vs ${fmt(bare.idle.cpuPercentPer10k)}% of a core per 10k`,
+      floor ? `bare ws without heartbeats ${fmt(floor.idle.cpuPercentPer10k)}%` : undefined,
+    ),
+  };
+}
+
 /** Herald's ratios against each baseline, one line per target. */
 export function targetLines(results: SuiteResults): TargetLine[] {
   const heraldCost = (count: number) => fanoutCost(results, 'herald', count, 'max');
@@ -162,6 +190,8 @@ export function targetLines(results: SuiteResults): TargetLine[] {
       (r) => r <= 1.0,
     ),
   );
+
+  lines.push(idleHeartbeatLine(results));
 
   const herald = results.memory.find((row) => row.system === 'herald');
   const raw = results.memory.find((row) => row.system === 'raw-ws-string');
