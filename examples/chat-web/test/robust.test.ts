@@ -35,7 +35,8 @@ const BURST = 10_000;
 if (skipBrowserTests) console.warn(`[chat-web robustness test] skipped: ${missingChromium}`);
 
 /** Runs in the page before the app: while `__quotaFull` is set, IndexedDB writes fail as a full disk makes them. */
-function fakeQuota(): void {
+function fakeQuota(fullAtStart: boolean): void {
+  (window as unknown as { __quotaFull?: boolean }).__quotaFull = fullAtStart;
   const put = IDBObjectStore.prototype.put;
   IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
     if ((window as unknown as { __quotaFull?: boolean }).__quotaFull) {
@@ -90,10 +91,14 @@ describe.skipIf(skipBrowserTests)('chat web app: robustness in Chromium', () => 
     expect((await res.text()).length).toBeGreaterThan(100_000); // fetch decodes it
   });
 
-  it('a message the outbox cannot record is shown failed, with the reason and its text, and Retry sends it', async () => {
+  // Full once the page runs (the outbox started, or still starting), or from its first moment (the outbox cannot start: the Retry starts it).
+  it.each([
+    { when: 'once the page runs', room: 'quota', fullAtStart: false },
+    { when: 'from the first moment, so the outbox cannot start', room: 'quota-start', fullAtStart: true },
+  ])('a message the outbox cannot record (storage full $when) is shown failed, with the reason and its text, and Retry sends it', async ({ room, fullAtStart }) => {
     const page = await newPage(DESKTOP);
-    await page.addInitScript(fakeQuota);
-    await logIn(page, `${url()}#/quota`, 'Quinn');
+    await page.addInitScript(fakeQuota, fullAtStart);
+    await logIn(page, `${url()}#/${room}`, 'Quinn');
     await page.evaluate(() => {
       (window as unknown as { __quotaFull?: boolean }).__quotaFull = true;
     });
@@ -103,7 +108,7 @@ describe.skipIf(skipBrowserTests)('chat web app: robustness in Chromium', () => 
     expect(await failed.locator('.message__text').textContent()).toBe('Kept although the disk is full');
     expect(await failed.getByRole('alert').textContent()).toMatch(/could not store the message \(QuotaExceededError: The quota has been exceeded\.\)/);
     expect(await axeViolations(page)).toEqual([]);
-    await page.screenshot({ path: join(SHOTS, 'record-failed-1280.png') });
+    if (!fullAtStart) await page.screenshot({ path: join(SHOTS, 'record-failed-1280.png') });
 
     await page.evaluate(() => {
       (window as unknown as { __quotaFull?: boolean }).__quotaFull = false;

@@ -108,13 +108,13 @@ export type OutboxOutcome =
 export interface Outbox {
   /** Pending and failed entries of this client (including those it took over from a closed page or a dead process), oldest first. The same array until something changes. */
   readonly entries: readonly OutboxEntry[];
-  /** Resolves once stored entries were loaded and the pending ones sent again. */
+  /** Resolves once stored entries were loaded and the pending ones sent again; after a start that failed, the start the next mutation makes. */
   readonly ready: Promise<void>;
   /** Calls `listener` after every change of `entries`. Returns the unsubscribe function. */
   subscribe(listener: () => void): () => void;
   /** Calls `listener` with each entry's outcome. Returns the unsubscribe function. */
   onSettled(listener: (outcome: OutboxOutcome) => void): () => void;
-  /** Sends a failed entry again under a new key (the server recorded the old key's error); resolves with the new key. */
+  /** Sends a failed entry again under a new key (the server recorded the old key's error); resolves with the new key. Rejects when the new entry cannot be stored, leaving the failed one as it was. */
   retry(key: string): Promise<string>;
   /** Forgets an entry. A pending one stops being sent, though a copy already sent may still run. */
   discard(key: string): Promise<void>;

@@ -1,6 +1,7 @@
 import { useEffect, useReducer, useState, type Dispatch } from 'react';
 import { useChannel, useConnectionState, useHeraldClient, useOutbox, useTRPC } from '../herald.js';
 import { chatReducer, initialChatState, logOf, totalUnread, type ChatAction } from '../lib/chatState.js';
+import { recordFailureText } from '../lib/errors.js';
 import { useRooms } from '../lib/rooms.js';
 import type { Message, Session } from '../lib/types.js';
 import { unsentIn } from '../lib/unsent.js';
@@ -43,6 +44,20 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
   // Join puts the caret in the message box; opening another room leaves focus where it is (no keyboard popping up on a phone).
   const [joinedIn] = useState(room);
 
+  // A Retry whose new record cannot be stored leaves the entry failed as it was: why shows on it until the next Retry.
+  const [retryErrors, setRetryErrors] = useState<ReadonlyMap<string, string>>(new Map());
+  const setRetryError = (key: string, text: string | null) =>
+    setRetryErrors((errors) => {
+      const next = new Map(errors);
+      if (text === null) next.delete(key);
+      else next.set(key, text);
+      return next;
+    });
+  const retry = (key: string) => {
+    setRetryError(key, null);
+    outbox.retry(key).catch((error: unknown) => setRetryError(key, recordFailureText(error)));
+  };
+
   const log = logOf(state, room);
   return (
     <>
@@ -60,10 +75,10 @@ export function ChatScreen({ session, onSignOut }: { session: Session; onSignOut
           focusComposer={room === joinedIn}
           me={session.user}
           log={log}
-          unsent={unsentIn(outbox.entries, room, log, session.user.id, online)}
+          unsent={unsentIn(outbox.entries, room, log, session.user.id, online).map((entry) => ({ ...entry, error: retryErrors.get(entry.key) ?? entry.error }))}
           online={online}
           dispatch={dispatch}
-          onRetry={(key) => void outbox.retry(key)}
+          onRetry={retry}
           onDiscard={(key) => void outbox.discard(key)}
         />
       </div>

@@ -41,7 +41,6 @@ export { STORAGE_CONCURRENCY, systemClock, type DurableOutboxSettings, type Outb
  * owner locks. This class ties them together and answers the app.
  */
 export class DurableOutbox implements Outbox {
-  readonly ready: Promise<void>;
   readonly #storage: HeraldStorage;
   readonly #host: OutboxHost;
   readonly #settings: DurableOutboxSettings;
@@ -50,8 +49,12 @@ export class DurableOutbox implements Outbox {
   readonly #entries: LiveEntries;
   readonly #pump: OutboxPump;
   readonly #loader: OutboxLoader;
-  /** The owner lock is held and the epoch taken: mutations may be recorded. */
-  readonly #started: Promise<void>;
+  /** The current start's first part: the owner lock is held and the epoch taken, so mutations may be recorded. */
+  #started!: Promise<void>;
+  /** The current start as a whole (`ready`). */
+  #ready!: Promise<void>;
+  /** The current start failed: the next mutation starts again. */
+  #startFailed = false;
   #epoch = 0;
   #seq = 0;
   /** Calls made before the start, waiting for it. */
@@ -67,10 +70,12 @@ export class DurableOutbox implements Outbox {
     this.#entries = new LiveEntries(storage, this.#locks, limiter, settings, () => this.#pump.pump());
     this.#pump = new OutboxPump(this.#entries, host, settings, this.#clock);
     this.#loader = new OutboxLoader(storage, this.#entries, this.#locks, limiter, settings, this.#clock, () => this.#pump.pump());
-    this.#started = this.#begin();
-    this.ready = this.#start();
-    // Reported through onError and each call; an app that never awaits `ready` gets no unhandled rejection.
-    this.ready.catch(() => undefined);
+    this.#startOver();
+  }
+
+  /** The current start's promise (`Outbox.ready`). */
+  get ready(): Promise<void> {
+    return this.#ready;
   }
 
   get entries(): readonly OutboxEntry[] {
@@ -98,7 +103,7 @@ export class DurableOutbox implements Outbox {
     // One token per call: an app may pass one observer to several calls.
     const waiting = { observer };
     this.#early.add(waiting);
-    void this.#started
+    void this.#whenStarted()
       .then(async () => {
         if (!this.#early.delete(waiting)) return; // stopped waiting, or closed meanwhile
         const stored: StoredEntry = {
@@ -169,7 +174,9 @@ export class DurableOutbox implements Outbox {
     try {
       await recorded;
     } catch (error) {
+      // Not recorded, so not sent: the failed entry comes back as it was (its record, whose removal waited for this one, is still stored).
       this.#entries.drop(live);
+      this.#entries.adopt(old.stored, old.entry.input, old.deadline, true);
       this.#entries.publish();
       throw error;
     }
@@ -208,19 +215,44 @@ export class DurableOutbox implements Outbox {
     }
   }
 
-  /** Takes this client's owner lock, then the store's next epoch. */
+  /**
+   * Starts the outbox: at construction, and again when a mutation comes
+   * after a start that failed, so a storage that was full or unavailable for
+   * a moment fails the mutations of that moment only, not every one until
+   * the page reloads. What the failed start did is kept (the owner lock, the
+   * epoch, the entries it loaded).
+   */
+  #startOver(): void {
+    this.#startFailed = false;
+    const started = this.#begin();
+    const ready = this.#start(started);
+    this.#started = started;
+    this.#ready = ready;
+    // Reported through onError and each call; an app that never awaits `ready` gets no unhandled rejection.
+    ready.catch(() => {
+      if (this.#ready === ready) this.#startFailed = true;
+    });
+  }
+
+  /** The current start's first part, after starting again if the last start failed. */
+  #whenStarted(): Promise<void> {
+    if (this.#startFailed && !this.#entries.closed) this.#startOver();
+    return this.#started;
+  }
+
+  /** Takes this client's owner lock, then the store's next epoch (each unless an earlier start did). */
   async #begin(): Promise<void> {
     try {
-      await this.#locks.takeOwn();
-      this.#epoch = await takeEpoch(this.#storage, this.#clock, this.#settings.onError);
+      if (!this.#locks.holds(this.#locks.own)) await this.#locks.takeOwn();
+      if (this.#epoch === 0) this.#epoch = await takeEpoch(this.#storage, this.#clock, this.#settings.onError);
     } catch (error) {
       this.#settings.onError(asError(error));
       throw error;
     }
   }
 
-  async #start(): Promise<void> {
-    await this.#started;
+  async #start(started: Promise<void>): Promise<void> {
+    await started;
     await this.#loader.claim();
     this.#pump.loaded();
     if (this.#entries.closed) return;

@@ -90,6 +90,69 @@ describe('DurableOutbox timers', () => {
     await outbox.close();
   });
 
+  it('a start the storage failed for a moment: the mutations of that moment fail saying why, the next one starts the outbox again and is sent', async () => {
+    const errors: string[] = [];
+    const base = memoryStorage();
+    let full = true;
+    let locks = 0;
+    const storage: HeraldStorage = {
+      ...base,
+      set: (key, value) => (full ? Promise.reject(new Error('The quota has been exceeded.')) : base.set(key, value)),
+      tryLock: (name) => {
+        locks++;
+        return base.tryLock(name);
+      },
+    };
+    const outbox = new DurableOutbox(storage, host, { ...settings, onError: (error) => errors.push(error.message) });
+    const first = caller();
+    outbox.mutate('write', { n: 1 }, first.observer);
+    await expect(outbox.ready).rejects.toThrow('The quota has been exceeded.');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.seen.error?.message).toMatch(/could not start.*The quota has been exceeded\./);
+    expect(errors).toEqual(['The quota has been exceeded.']);
+
+    full = false;
+    const second = caller();
+    outbox.mutate('write', { n: 2 }, second.observer);
+    await outbox.ready;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(host.sent.map((s) => s.call.input)).toEqual([{ n: 2 }]);
+    host.sent[0]!.observer.next({ type: 'data', data: 2 });
+    expect(second.seen).toEqual({ data: 2 });
+    // The owner lock the failed start took is kept, not asked for a second time (its own holder would be refused it).
+    expect(locks).toBe(1);
+    expect(errors).toHaveLength(1);
+    await outbox.close();
+  });
+
+  it('a retry the storage cannot record: the call says why and the failed entry stays, stored; the next retry sends it', async () => {
+    const base = memoryStorage();
+    let full = false;
+    const storage: HeraldStorage = { ...base, set: (key, value) => (full ? Promise.reject(new Error('The quota has been exceeded.')) : base.set(key, value)) };
+    const { outbox } = await outboxOn(storage);
+    outbox.mutate('write', { n: 1 }, caller().observer);
+    await vi.advanceTimersByTimeAsync(0);
+    host.sent[0]!.observer.error(serverError('BAD_REQUEST', 'no'));
+    await vi.advanceTimersByTimeAsync(0);
+    const key = outbox.entries[0]!.key;
+    expect(outbox.entries).toMatchObject([{ key, state: 'failed', input: { n: 1 } }]);
+
+    full = true;
+    await expect(outbox.retry(key)).rejects.toThrow('The quota has been exceeded.');
+    expect(outbox.entries).toMatchObject([{ key, state: 'failed', input: { n: 1 }, error: { code: 'BAD_REQUEST' } }]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(JSON.parse((await base.get(`outbox/${key}`))!)).toMatchObject({ state: 'failed' });
+    expect(host.sent).toHaveLength(1);
+
+    full = false;
+    const again = await outbox.retry(key);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(outbox.entries).toMatchObject([{ key: again, state: 'pending' }]);
+    expect(host.sent.map((s) => s.call.idempotencyKey)).toEqual([key, again]);
+    expect(await base.get(`outbox/${key}`)).toBeUndefined();
+    await outbox.close();
+  });
+
   it('the server saying the first attempt still runs: sent again after retryDelayMs with the same key', async () => {
     const { outbox, outcomes } = await outboxOn(memoryStorage());
     const { observer, seen } = caller();
