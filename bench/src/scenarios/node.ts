@@ -58,8 +58,6 @@ interface IdleWindow {
   readonly cpuPercentPer10k: number;
   readonly pairsPerSecPer10k: number | null;
   readonly loop: LoopDelay;
-  /** The CPU rate over the window, ms per ms (what the broadcasts' windows are charged for idling). */
-  readonly cpuMsPerMs: number;
 }
 
 /** A session's figures: the idle window's, and with the broadcasts the rest of its row. */
@@ -139,8 +137,7 @@ async function nodeSession(
   cpuProfDir: string | undefined,
 ): Promise<NodeSession> {
   const { connections: count, idleMs, broadcastMs } = config.node;
-  let result: NodeSession | undefined;
-  await withProcesses(async (track) => {
+  return withProcesses(async (track): Promise<NodeSession> => {
     const server = track(await ServerProcess.start({ system, port: 0 }, { cpuProfDir }));
     const loadgen = track(await LoadgenProcess.start());
     if (loadgen.nofile !== null && loadgen.nofile < count + 100) {
@@ -173,16 +170,14 @@ async function nodeSession(
       cpuPercentPer10k: (idleCpuMsPerMs * 100 * 10_000) / n,
       pairsPerSecPer10k: idlePairs === null ? null : (idlePairs * 1000 * 10_000) / idleWindowMs / n,
       loop: idleLoop,
-      cpuMsPerMs: idleCpuMsPerMs,
     };
     const idleLine =
       `idle ${fmt(idle.cpuPercentPer10k, 2)}% of a core per 10k (${idle.pairsPerSecPer10k === null ? 'no' : fmt(idle.pairsPerSecPer10k, 0)} heartbeat answers/s per 10k), ` +
       `loop delay p99 ${fmt(idleLoop.p99Ms, 1)} ms max ${fmt(idleLoop.maxMs, 1)} ms`;
     if (!broadcasts) {
       log(`node ${system} (idle round): ${n} clients: ${idleLine}`);
-      result = { row: null, idle };
       await loadgen.ipc.request('closeAll', null);
-      return;
+      return { row: null, idle };
     }
 
     let cpuMs = 0;
@@ -215,16 +210,14 @@ async function nodeSession(
         delivered,
       },
     };
-    result = { row, idle };
     log(
       `node ${system}: ${n} clients: connect+subscribe ${fmt(row.connectCpuUsPerClient, 0)} µs CPU each; ${idleLine}; ` +
         `broadcast ${fmt(cpuMs, 0)} ms CPU (${fmt(row.broadcast.cpuMsOverIdle, 0)} ms over idle), loop delay p99 ${fmt(broadcastLoop.p99Ms, 1)} ms max ${fmt(broadcastLoop.maxMs, 1)} ms, ` +
         `${fmt(delivered, 0)} delivered`,
     );
     await loadgen.ipc.request('closeAll', null);
+    return { row, idle };
   });
-  if (!result) throw new Error(`node: the ${system} session ended without a result`);
-  return result;
 }
 
 /**
@@ -256,6 +249,8 @@ export function cpuUsPerPair(row: NodeRow, bare: NodeRow): number | null {
 export function nodeRatioLines(herald: NodeRow, bare: NodeRow, barePings: readonly NodeRow[] = []): string[] {
   const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b, 2)}x` : 'n/a');
   const heraldPair = cpuUsPerPair(herald, bare);
+  const pingRow = barePings.find((row) => row.system === 'raw-ws-ping');
+  const pingRounds = pingRow ? idleRoundRatios(herald, pingRow) : null;
   const pairLines =
     heraldPair === null
       ? []
@@ -273,10 +268,7 @@ export function nodeRatioLines(herald: NodeRow, bare: NodeRow, barePings: readon
     `connect+subscribe CPU per client: ${fmt(herald.connectCpuUsPerClient, 0)} µs vs ${fmt(bare.connectCpuUsPerClient, 0)} µs (${ratio(herald.connectCpuUsPerClient, bare.connectCpuUsPerClient)})`,
     `idle CPU per 10k connections: ${fmt(herald.idle.cpuPercentPer10k, 2)}% vs ${fmt(bare.idle.cpuPercentPer10k, 2)}% of a core`,
     ...pairLines,
-    ...barePings.flatMap((row) => {
-      const ratios = row.system === 'raw-ws-ping' ? idleRoundRatios(herald, row) : null;
-      return ratios === null ? [] : [`idle CPU vs bare ws with ws.ping(), round by round: Herald ${fmt(ratios.value, 2)}x (median of ${ratios.rounds}, ${fmt(ratios.min, 2)}–${fmt(ratios.max, 2)})`];
-    }),
+    ...(pingRounds ? [`idle CPU vs bare ws with ws.ping(), round by round: Herald ${fmt(pingRounds.value, 2)}x (median of ${pingRounds.rounds}, ${fmt(pingRounds.min, 2)}–${fmt(pingRounds.max, 2)})`] : []),
     `idle loop delay max: ${fmt(herald.idle.loop.maxMs, 1)} ms vs ${fmt(bare.idle.loop.maxMs, 1)} ms (p99 ${fmt(herald.idle.loop.p99Ms, 1)} vs ${fmt(bare.idle.loop.p99Ms, 1)})`,
     `broadcast CPU over its window: ${fmt(herald.broadcast.cpuMs, 0)} ms vs ${fmt(bare.broadcast.cpuMs, 0)} ms (${ratio(herald.broadcast.cpuMs, bare.broadcast.cpuMs)}); ` +
       `over idle: ${fmt(herald.broadcast.cpuMsOverIdle, 0)} ms vs ${fmt(bare.broadcast.cpuMsOverIdle, 0)} ms (${ratio(herald.broadcast.cpuMsOverIdle, bare.broadcast.cpuMsOverIdle)})`,
