@@ -13,7 +13,7 @@ import { newConnectionId, type Admitted, type AdmissionOutcome, type Refusal } f
 import { CallTable } from './callTable.js';
 import { dispatchFrame, messageOf } from './dispatch.js';
 import { byteLengthOf, Encoding, heartbeatOf, isConnectionParams, paramsOf, PING, PONG, PONG_FRAME, textOf, unpackFrame, wantsConnectionParams, wrongEncoding } from './frames.js';
-import type { HeartbeatPeer } from './heartbeat.js';
+import type { HeartbeatMonitor, HeartbeatPeer } from './heartbeat.js';
 import type { CallHost, DoorConfig, HostedCall } from './host.js';
 import type { PreparedFrame } from './preparedFrame.js';
 import { reauthenticate, type RefreshHost } from './refresh.js';
@@ -28,6 +28,8 @@ export type { ConnectionSummary };
 
 /** What the handler adds to the door's shared config: how it hears of a connection's answers and end. */
 export interface ConnectionConfig extends DoorConfig {
+  /** Watches every connection of the door for life and expiry; a connection joins it when made and leaves when closed. */
+  readonly heartbeat: HeartbeatMonitor;
   /** A query or mutation finished (the drain waits for the last one). */
   readonly onAnswered: () => void;
   readonly onClosed: (connection: Connection) => void;
@@ -75,9 +77,7 @@ const SLOW_CONSUMER_GRACE_MS = 1_000;
  * connection only as a `CallHost`.
  */
 export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketListener {
-  lastSeenAt = Date.now();
-  pingSentAt = 0;
-  heartbeatSlot = -1;
+  heartbeatIndex = -1;
   /** When the credentials stop being trusted (their expiry plus the grace), in ms; 0 when they do not expire. */
   trustedUntil = 0;
   /** The context every call on this connection shares, once admitted. */
@@ -122,6 +122,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     this.req = req;
     this.encoding = socket.protocol === MSGPACK_PROTOCOL ? Encoding.MSGPACK : Encoding.UNDECIDED;
     socket.listen(this);
+    config.heartbeat.add(this);
     config.metrics.connectionsOpened++;
     // Checked first: a silenced logger must not cost each connection its log record.
     if (config.logger.isLevelEnabled('info')) {
@@ -227,8 +228,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
 
   /** The answer to the heartbeat's ping: proof of life like any frame (and counted as one received). */
   onPong(): void {
-    this.lastSeenAt = Date.now();
-    this.pingSentAt = 0;
+    this.config.heartbeat.heard(this);
     this.config.metrics.framesIn++;
   }
 
@@ -320,9 +320,8 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
   }
 
   onFrame(data: RawData, isBinary: boolean): void {
-    this.lastSeenAt = Date.now();
-    this.pingSentAt = 0;
-    const metrics = this.config.metrics;
+    const { metrics } = this.config;
+    this.config.heartbeat.heard(this);
     metrics.framesIn++;
     const received = byteLengthOf(data);
     metrics.bytesIn += received;
@@ -434,6 +433,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
    */
   private trust(admitted: Admitted, req: IncomingMessage): void {
     this.trustedUntil = admitted.trustedUntil;
+    this.config.heartbeat.trust(this, admitted.trustedUntil);
     const { expiresAt } = admitted.identity;
     if (expiresAt === null) {
       this.req = null;
@@ -489,6 +489,7 @@ export class Connection implements CallHost, HeartbeatPeer, RefreshHost, SocketL
     config.gate.release(this);
     this.req = null;
     config.metrics.connectionsClosed++;
+    config.heartbeat.delete(this);
     config.onClosed(this);
     for (const waiter of this.closeWaiters ?? []) waiter();
     this.closeWaiters = null;

@@ -63,6 +63,7 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
     });
     this.heartbeat = new HeartbeatMonitor(config.heartbeat);
     this.connectionConfig = {
+      heartbeat: this.heartbeat,
       gate: door.gate,
       runner: door.runner,
       wire: new Wire(door.runner.router),
@@ -75,7 +76,6 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
       onClosed: (closed) => {
         this.gate.closeConnection(closed.address);
         this.connections.delete(closed);
-        this.heartbeat.delete(closed);
         this.checkIdle();
       },
     };
@@ -128,7 +128,6 @@ export class ConnectionHandler<TRouter extends AnyRouter> {
         address,
       });
       this.connections.add(connection);
-      this.heartbeat.add(connection);
     });
   }
 

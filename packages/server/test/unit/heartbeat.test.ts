@@ -6,19 +6,22 @@ const settings = { pingIntervalMs: 1_000, pongTimeoutMs: 400 } as const;
 const SWEEP_MS = 400;
 const TICK_MS = 16;
 
-/** A peer as a connection is one: the two timestamps, and what the monitor asked of it. */
+/** A peer as a connection is one to its monitor: what the monitor asked of it, and what it reports. */
 class Peer implements HeartbeatPeer {
-  lastSeenAt = Date.now();
-  pingSentAt = 0;
-  trustedUntil = 0;
-  heartbeatSlot = -1;
+  heartbeatIndex = -1;
   pings = 0;
   terminations = 0;
   expirations = 0;
+  /** When each ping went out, on the monitor's clock. */
   pingTimes: number[] = [];
+  constructor(private readonly monitor: HeartbeatMonitor) {}
+  /** When its unanswered ping went out, or 0. */
+  get pingSentAt(): number {
+    return this.monitor.pingSentAtOf(this);
+  }
   ping(): void {
     this.pings++;
-    this.pingTimes.push(Date.now());
+    this.pingTimes.push(this.pingSentAt);
   }
   terminate(): void {
     this.terminations++;
@@ -26,10 +29,9 @@ class Peer implements HeartbeatPeer {
   expire(): void {
     this.expirations++;
   }
-  /** A frame arrived (a PONG, or any other traffic): what the connection records. */
+  /** A frame arrived (a PONG, or any other traffic): what the connection reports. */
   heard(): void {
-    this.lastSeenAt = Date.now();
-    this.pingSentAt = 0;
+    this.monitor.heard(this);
   }
 }
 
@@ -71,8 +73,8 @@ describe('HeartbeatMonitor', () => {
   });
 
   it('pings a peer quiet for pingIntervalMs at its next visit, within one sweep, and only once while the ping is unanswered', () => {
-    const peer = new Peer();
-    const since = peer.lastSeenAt;
+    const peer = new Peer(monitor);
+    const since = Date.now();
     monitor.add(peer);
     vi.advanceTimersByTime(settings.pingIntervalMs - 1);
     expect(peer.pings).toBe(0);
@@ -87,7 +89,7 @@ describe('HeartbeatMonitor', () => {
   });
 
   it('terminates a peer whose ping went unanswered for pongTimeoutMs, exactly then when the sweep divides it, and forgets it', () => {
-    const peer = new Peer();
+    const peer = new Peer(monitor);
     monitor.add(peer);
     advanceUntil(() => peer.pings > 0, settings.pingIntervalMs + SWEEP_MS + TICK_MS);
     vi.advanceTimersByTime(settings.pongTimeoutMs - 1);
@@ -101,7 +103,7 @@ describe('HeartbeatMonitor', () => {
   });
 
   it('drops a silent peer within pingIntervalMs + pongTimeoutMs + one sweep of its last frame, wherever its slot is', () => {
-    const peers = Array.from({ length: 100 }, () => new Peer());
+    const peers = Array.from({ length: 100 }, () => new Peer(monitor));
     const since = Date.now();
     for (const peer of peers) monitor.add(peer);
     const took = advanceUntil(() => peers.every((peer) => peer.terminations === 1), 10 * settings.pingIntervalMs);
@@ -111,7 +113,7 @@ describe('HeartbeatMonitor', () => {
   });
 
   it('keeps a peer that answers its ping, and pings it again after the next quiet interval', () => {
-    const peer = new Peer();
+    const peer = new Peer(monitor);
     monitor.add(peer);
     advanceUntil(() => peer.pings > 0, settings.pingIntervalMs + SWEEP_MS + TICK_MS);
     vi.advanceTimersByTime(settings.pongTimeoutMs / 2);
@@ -125,7 +127,7 @@ describe('HeartbeatMonitor', () => {
   });
 
   it('counts any traffic as life (a client PING included): a peer heard from within every interval is never pinged', () => {
-    const peer = new Peer();
+    const peer = new Peer(monitor);
     monitor.add(peer);
     for (let i = 0; i < 20; i++) {
       vi.advanceTimersByTime(settings.pingIntervalMs - TICK_MS);
@@ -136,7 +138,7 @@ describe('HeartbeatMonitor', () => {
 
   it('spreads the pings of peers that arrived together over the sweep instead of sending them in one tick', () => {
     const slots = SWEEP_MS / TICK_MS;
-    const peers = Array.from({ length: 20 * slots }, () => new Peer());
+    const peers = Array.from({ length: 20 * slots }, () => new Peer(monitor));
     for (const peer of peers) monitor.add(peer);
     const pingsPerTick: number[] = [];
     let before = 0;
@@ -150,6 +152,69 @@ describe('HeartbeatMonitor', () => {
     expect(before).toBeGreaterThanOrEqual(2 * peers.length); // every peer pinged, twice over
     expect(Math.max(...pingsPerTick)).toBe(peers.length / slots); // one slot's worth at a time
     expect(peers.every((peer) => peer.terminations === 0)).toBe(true);
+  });
+
+  it('gives the rows of peers that left to newcomers, which start afresh, one slot\'s worth per tick, past the tables\' first size', () => {
+    const slots = SWEEP_MS / TICK_MS;
+    const peers = Array.from({ length: 40 * slots }, () => new Peer(monitor));
+    for (const peer of peers) monitor.add(peer);
+    advanceUntil(() => peers.every((peer) => peer.pings === 1), settings.pingIntervalMs + SWEEP_MS + TICK_MS);
+    // Every other peer leaves with its ping unanswered; as many newcomers take their rows.
+    const leaving = peers.filter((_, i) => i % 2 === 0);
+    for (const peer of leaving) monitor.delete(peer);
+    const newcomers = Array.from({ length: leaving.length }, () => new Peer(monitor));
+    for (const peer of newcomers) monitor.add(peer);
+    expect(new Set(newcomers.map((peer) => peer.heartbeatIndex))).toEqual(new Set(leaving.map((_, i) => 2 * i)));
+    expect(monitor.size).toBe(peers.length);
+    // No newcomer inherits the unanswered ping of its row: none is terminated or pinged before its own interval.
+    vi.advanceTimersByTime(settings.pingIntervalMs - 1);
+    expect(newcomers.every((peer) => peer.pings === 0 && peer.terminations === 0)).toBe(true);
+    expect(peers.every((peer, i) => peer.terminations === (i % 2 === 0 ? 0 : 1))).toBe(true);
+    const pingsPerTick: number[] = [];
+    let before = 0;
+    for (let elapsed = 0; elapsed <= SWEEP_MS; elapsed += TICK_MS) {
+      vi.advanceTimersByTime(TICK_MS);
+      const total = newcomers.reduce((sum, peer) => sum + peer.pings, 0);
+      pingsPerTick.push(total - before);
+      before = total;
+    }
+    expect(before).toBe(newcomers.length);
+    expect(Math.max(...pingsPerTick)).toBe(newcomers.length / slots);
+  });
+
+  it('watches exactly the peers it holds through any churn of arrivals and departures', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const held: Peer[] = [];
+    const gone: Peer[] = [];
+    for (let step = 0; step < 3_000; step++) {
+      if (held.length === 0 || random(5) < 3) {
+        const peer = new Peer(monitor);
+        monitor.add(peer);
+        held.push(peer);
+      } else {
+        const [peer] = held.splice(random(held.length), 1);
+        monitor.delete(peer!);
+        gone.push(peer!);
+      }
+      if (step % 10 === 0) vi.advanceTimersByTime(1);
+      if (held.length > 0) held[random(held.length)]!.heard();
+    }
+    expect(held.length).toBeGreaterThan(300); // more peers than the tables first hold
+    expect(monitor.size).toBe(held.length);
+    expect(new Set(held.map((peer) => peer.heartbeatIndex)).size).toBe(held.length);
+    expect(gone.every((peer) => peer.heartbeatIndex === -1)).toBe(true);
+    const goneActions = gone.map((peer) => peer.pings + peer.terminations);
+    const quietSince = Date.now();
+    const took = advanceUntil(() => held.every((peer) => peer.terminations === 1), 10 * settings.pingIntervalMs);
+    expect(took).toBeLessThanOrEqual(settings.pingIntervalMs + settings.pongTimeoutMs + SWEEP_MS);
+    expect(held.every((peer) => peer.pings === 1)).toBe(true);
+    expect(gone.map((peer) => peer.pings + peer.terminations)).toEqual(goneActions);
+    expect(Date.now() - quietSince).toBe(took);
+    expect(monitor.size).toBe(0);
   });
 
   describe('with timers that fire late (a clock ahead of the timers, by up to 8 ms more or less every millisecond, and drifting)', () => {
@@ -176,8 +241,7 @@ describe('HeartbeatMonitor', () => {
     }
 
     it('pings a peer that answers every ping at the same visit of every round (3 sweeps apart), never a sweep early, though timers drift', () => {
-      const peers = Array.from({ length: 50 }, () => new Peer());
-      for (const peer of peers) monitor.delete(peer);
+      const peers = Array.from({ length: 50 }, () => new Peer(jittery));
       for (const peer of peers) jittery.add(peer);
       const sentAt = new Map<Peer, number[]>(peers.map((peer) => [peer, []]));
       run(20 * even.pingIntervalMs, () => {
@@ -185,8 +249,7 @@ describe('HeartbeatMonitor', () => {
           // Each answers 1 ms after its ping, on the monitor's clock.
           if (peer.pingSentAt !== 0 && clock() - peer.pingSentAt >= 1) {
             sentAt.get(peer)!.push(peer.pingSentAt);
-            peer.lastSeenAt = clock();
-            peer.pingSentAt = 0;
+            peer.heard();
           }
         }
       }, 20); // 2%: each tick fires a little later than the one before would have it
@@ -198,7 +261,7 @@ describe('HeartbeatMonitor', () => {
     });
 
     it('keeps to its grid when the loop was held (a tick late by several ticks): the visits it missed run next, at their grid times', () => {
-      const peers = Array.from({ length: 50 }, () => new Peer());
+      const peers = Array.from({ length: 50 }, () => new Peer(jittery));
       for (const peer of peers) jittery.add(peer);
       const sentAt = new Map<Peer, number[]>(peers.map((peer) => [peer, []]));
       run(20 * even.pingIntervalMs, () => {
@@ -207,8 +270,7 @@ describe('HeartbeatMonitor', () => {
         for (const peer of peers) {
           if (peer.pingSentAt !== 0 && clock() - peer.pingSentAt >= 1) {
             sentAt.get(peer)!.push(peer.pingSentAt);
-            peer.lastSeenAt = clock();
-            peer.pingSentAt = 0;
+            peer.heard();
           }
         }
       });
@@ -220,12 +282,9 @@ describe('HeartbeatMonitor', () => {
     });
 
     it('still drops a silent peer within pingIntervalMs + pongTimeoutMs + one sweep of its last frame (plus the lateness)', () => {
-      const peers = Array.from({ length: 100 }, () => new Peer());
+      const peers = Array.from({ length: 100 }, () => new Peer(jittery));
       const since = clock();
-      for (const peer of peers) {
-        peer.lastSeenAt = since;
-        jittery.add(peer);
-      }
+      for (const peer of peers) jittery.add(peer);
       const droppedAt = new Map<Peer, number>();
       run(5 * even.pingIntervalMs, () => {
         for (const peer of peers) if (peer.terminations > 0 && !droppedAt.has(peer)) droppedAt.set(peer, clock());
@@ -236,17 +295,17 @@ describe('HeartbeatMonitor', () => {
         expect(at - since).toBeGreaterThanOrEqual(even.pingIntervalMs + even.pongTimeoutMs);
       }
       // Terminated pongTimeoutMs after its ping on the monitor's clock, to the millisecond of lateness.
-      for (const peer of peers) expect(droppedAt.get(peer)! - peer.pingSentAt - even.pongTimeoutMs).toBeLessThanOrEqual(8);
+      for (const peer of peers) expect(droppedAt.get(peer)! - peer.pingTimes[0]! - even.pongTimeoutMs).toBeLessThanOrEqual(8);
     });
   });
 
   it('ends a peer whose credentials expired at its first visit past trustedUntil, even one that keeps talking, and forgets it', () => {
-    const expiring = new Peer();
-    const lasting = new Peer();
+    const expiring = new Peer(monitor);
+    const lasting = new Peer(monitor);
     const expiresAt = Date.now() + 250;
-    expiring.trustedUntil = expiresAt;
     monitor.add(expiring);
     monitor.add(lasting);
+    monitor.trust(expiring, expiresAt);
     vi.advanceTimersByTime(200);
     expiring.heard();
     expect(expiring.expirations).toBe(0);
@@ -262,8 +321,8 @@ describe('HeartbeatMonitor', () => {
 
   it('runs one timer while it has peers, none without, and none after stop()', () => {
     expect(vi.getTimerCount()).toBe(0);
-    const a = new Peer();
-    const b = new Peer();
+    const a = new Peer(monitor);
+    const b = new Peer(monitor);
     monitor.add(a);
     monitor.add(b);
     expect(vi.getTimerCount()).toBe(1);
@@ -276,7 +335,7 @@ describe('HeartbeatMonitor', () => {
     vi.advanceTimersByTime(10 * settings.pingIntervalMs);
     expect([a.pings, b.pings]).toEqual([0, 0]);
 
-    const c = new Peer();
+    const c = new Peer(monitor);
     monitor.add(c);
     expect(vi.getTimerCount()).toBe(1);
     monitor.stop();
@@ -288,8 +347,7 @@ describe('HeartbeatMonitor', () => {
   it('reads the time from `now` when it ticks', () => {
     let clock = 0;
     const manual = new HeartbeatMonitor({ ...settings, now: () => clock });
-    const peer = new Peer();
-    peer.lastSeenAt = 0;
+    const peer = new Peer(manual);
     manual.add(peer);
     vi.advanceTimersByTime(5 * settings.pingIntervalMs); // the timer fires, the clock stands still
     expect(peer.pings).toBe(0);
@@ -300,14 +358,14 @@ describe('HeartbeatMonitor', () => {
   });
 
   it('adds a peer once, and deleting one it does not hold changes nothing', () => {
-    const peer = new Peer();
+    const peer = new Peer(monitor);
     monitor.add(peer);
     monitor.add(peer);
     expect(monitor.size).toBe(1);
-    monitor.delete(new Peer());
+    monitor.delete(new Peer(monitor));
     expect(monitor.size).toBe(1);
     monitor.delete(peer);
     monitor.delete(peer);
-    expect([monitor.size, peer.heartbeatSlot]).toEqual([0, -1]);
+    expect([monitor.size, peer.heartbeatIndex]).toEqual([0, -1]);
   });
 });
