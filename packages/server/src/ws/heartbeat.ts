@@ -44,19 +44,18 @@ const INITIAL_ROWS = 256;
  * from, when its unanswered ping went out, until when it is trusted), and its
  * slot is its row modulo the slot count, so a tick reads every slot-count-th
  * number of arrays that stay in cache and touches a connection only to ping,
- * terminate or end it. Most visits find nothing to do, and reaching each
- * connection object through a `Set` to learn that cost an idle server about
- * 0.1% of a core per 10,000 connections (bench/results.md, section 9). A
- * connection reports its frames with `heard` and its credentials with
- * `trust`. Rows are reused: a peer takes a free row of the slot it is dealt,
+ * terminate or end it. Most visits find nothing to do, and learning that by
+ * reaching each connection object, scattered over a large heap, was most of
+ * what the wheel cost an idle server. A connection reports its frames with
+ * `heard` and its credentials with `trust`. Rows are reused: a peer takes a free row of the slot it is dealt,
  * else a new one at the end; the tables never shrink while the monitor has
  * peers (a tick then skips the free rows of its slot, a number read each),
  * and start over once it has none.
  *
  * A ping is a WebSocket ping control frame, not tRPC's text `PING`: the
  * peer's WebSocket (a browser's included) answers it without waking the
- * app, and a server pinging with it costs what a bare `ws` server pinging
- * with `ws.ping()` costs (bench/results.md, section 9).
+ * app: the exchange a bare `ws` server pinging with `ws.ping()` makes
+ * (bench/results.md, section 9, compares their cost).
  *
  * Since a peer's pings happen at its own slot's visits, the peers' pings
  * stay spread over the sweep instead of falling due in one tick together.
@@ -122,8 +121,8 @@ export class HeartbeatMonitor {
     return this.peerCount;
   }
 
-  /** Starts watching `peer`, heard from now and trusted until `trustedUntil` (0: no expiry). */
-  add(peer: HeartbeatPeer, trustedUntil = 0): void {
+  /** Starts watching `peer`, heard from now, its credentials not expiring until `trust` says otherwise. */
+  add(peer: HeartbeatPeer): void {
     if (peer.heartbeatIndex >= 0) return;
     const slot = this.dealt;
     this.dealt = (slot + 1) % this.slotCount;
@@ -131,7 +130,7 @@ export class HeartbeatMonitor {
     this.peers[row] = peer;
     this.seenAt[row] = this.now();
     this.pingSentAt[row] = 0;
-    this.trustedUntil[row] = trustedUntil;
+    this.trustedUntil[row] = 0;
     peer.heartbeatIndex = row;
     this.peerCount++;
     if (!this.timer) {
