@@ -127,14 +127,15 @@ export class HeartbeatMonitor {
     const slot = this.dealt;
     this.dealt = (slot + 1) % this.slotCount;
     const row = this.freeRows[slot]!.pop() ?? this.newRow(slot);
+    const now = this.now();
     this.peers[row] = peer;
-    this.seenAt[row] = this.now();
+    this.seenAt[row] = now;
     this.pingSentAt[row] = 0;
     this.trustedUntil[row] = 0;
     peer.heartbeatIndex = row;
     this.peerCount++;
     if (!this.timer) {
-      this.dueAt = this.now() + this.tickMs;
+      this.dueAt = now + this.tickMs;
       this.schedule(this.tickMs);
     }
   }
