@@ -89,7 +89,7 @@ export class ServerProcess {
 
   static async start(
     config: ServerConfig,
-    options: { cpuProfDir?: string | undefined; wrapper?: readonly string[]; readyTimeoutMs?: number } = {},
+    options: { cpuProfDir?: string | undefined; wrapper?: readonly string[]; nodeOptions?: readonly string[]; readyTimeoutMs?: number } = {},
   ): Promise<ServerProcess> {
     const label = `server ${config.system}${config.nodeId ? ` ${config.nodeId}` : ''}`;
     const child = spawnBenchProcess(SERVER_ENTRY, [JSON.stringify(config)], {
@@ -97,6 +97,7 @@ export class ServerProcess {
       nofile: NOFILE,
       cpuProfDir: options.cpuProfDir,
       wrapper: options.wrapper,
+      nodeOptions: options.nodeOptions,
     });
     const ipc = new IpcClient<ServerCommands>(child, label);
     try {

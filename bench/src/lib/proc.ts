@@ -51,6 +51,8 @@ export interface SpawnOptions {
   readonly cpuProfDir?: string | undefined;
   /** A command Node runs under (valgrind, say); it must keep Node's pid and pass the IPC descriptor on. */
   readonly wrapper?: readonly string[] | undefined;
+  /** More Node and V8 options for the child. */
+  readonly nodeOptions?: readonly string[] | undefined;
 }
 
 /**
@@ -59,7 +61,7 @@ export interface SpawnOptions {
  * exec, so the child's pid is Node's own.
  */
 export function spawnBenchProcess(entry: string, args: readonly string[], options: SpawnOptions): ChildProcess {
-  const nodeArgs = ['--expose-gc', ...TS_NODE_ARGS];
+  const nodeArgs = ['--expose-gc', ...(options.nodeOptions ?? []), ...TS_NODE_ARGS];
   if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   let command = [...(options.wrapper ?? []), process.execPath, ...nodeArgs, entry, ...args];
   if (options.core !== null && pinningStatus().available) command = ['taskset', '-c', String(options.core), ...command];

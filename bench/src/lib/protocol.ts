@@ -81,6 +81,8 @@ export interface ServerStats {
   readonly writeSyscalls: number | null;
   /** Herald: runs of the live query so far (its recomputes); null elsewhere. */
   readonly recomputes: number | null;
+  /** Full collections (mark-compacts) since the first `settle` command; null before it. */
+  readonly majorGcs: number | null;
 }
 
 /**
@@ -104,6 +106,11 @@ export type ServerCommands = {
    * 10 ms resolution): how late its timer fired, so the longest stretch the loop was held.
    */
   loopDelay: { args: null; result: LoopDelay };
+  /**
+   * Resolves once no full collection has run for `quietMs` (or after `maxMs`):
+   * the heap settled after connecting, before a window that measures a quiet server.
+   */
+  settle: { args: { quietMs: number; maxMs: number }; result: { waitedMs: number; settled: boolean } };
   /** For investigating memory: a V8 heap snapshot of the server process, after full collections. */
   heapSnapshot: { args: { path: string }; result: { path: string } };
 };

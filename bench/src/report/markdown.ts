@@ -1,7 +1,7 @@
 import { fmt } from '../lib/log.js';
 import type { LatencySummary, Measured } from '../lib/stats.js';
 import { SYSTEM_LABELS } from '../servers/index.js';
-import { nodeRatioLines } from '../scenarios/node.js';
+import { GC_QUIET_MAX_MS, GC_QUIET_MS, nodeRatioLines } from '../scenarios/node.js';
 import { fetchDoorRatioLines, SSE_LABELS } from '../scenarios/sse.js';
 import { RECONNECT_POLICY } from '../scenarios/reconnect.js';
 import { REDIS_URL } from '../scenarios/scaleout.js';
@@ -441,24 +441,27 @@ export function nodeSection(results: SuiteResults): string[] {
   const n = results.config.node;
   out.push(
     `${n.connections.toLocaleString('en-US')} clients in the load generator connect and subscribe to one room (${CONNECT_CONCURRENCY_NOTE}); ` +
-      `the server's CPU over that is **connect+subscribe**. Then, 2 s later, **idle**: ${n.idleMs / 1000} s with nothing published, Herald with its default heartbeats ` +
+      `the server's CPU over that is **connect+subscribe**. Then, once the server has run no full collection for ${GC_QUIET_MS / 1000} s (at most ${GC_QUIET_MAX_MS / 1000} s of waiting), **idle**: ${n.idleMs / 1000} s with nothing published, Herald with its default heartbeats ` +
       '(a WebSocket ping control frame after 10 s of quiet, answered by the clients\' WebSocket), bare `ws` with no heartbeat at all, and bare `ws` pinging each socket every 15 s in 200 ms ticks (Herald\'s rate and spread) with `ws.ping()` and with text `PING` answered `PONG` (tRPC\'s heartbeat, which clients send and Herald answers); CPU in percent of one core scaled to 10,000 connections. ' +
       `Then **broadcast**: 3 messages to the whole room, ${n.broadcastMs / 1000} s apart, server CPU over each ${n.broadcastMs / 1000} s window (mean; heartbeats included), ` +
       'and the same less the idle CPU rate over the window (**over idle**: the broadcast\'s own cost). ' +
       'Event-loop delay is `perf_hooks.monitorEventLoopDelay` (10 ms resolution) in the server over the window: its max is the longest the loop was held. ' +
+      "The servers run with `--no-memory-reducer`: V8's memory reducer collects the whole heap up to three times 8 to 24 s or more after connecting grew it, each worth about a quarter point of the idle figure, " +
+      'and those landed inside or outside a window by chance; a node at rest for hours has long finished them. Collections that allocation forces still run, and the windows count them. ' +
       `Idle CPU is a few tenths of a percent apart between systems, less than this machine drifts over minutes: Herald, bare \`ws\` and bare \`ws\` with \`ws.ping()\` are measured idle in ${n.idleRounds} round${n.idleRounds === 1 ? '' : 's'} (each with fresh connections, in a rotated order), ` +
       "their idle figures are the medians over the rounds (each round's in brackets) and Herald's ratio to bare `ws` with `ws.ping()` is the median of the rounds' ratios.",
     '',
   );
   out.push(
     table(
-      ['system', 'clients', 'connect+subscribe µs CPU/client', 'idle CPU %/10k conns', 'heartbeat pairs/s per 10k', 'idle loop delay p99 / max ms', 'broadcast CPU ms', 'over idle ms', 'broadcast loop delay p99 / max ms', 'delivered/broadcast'],
+      ['system', 'clients', 'connect+subscribe µs CPU/client', 'idle CPU %/10k conns', 'heartbeat pairs/s per 10k', 'full GCs in idle window', 'idle loop delay p99 / max ms', 'broadcast CPU ms', 'over idle ms', 'broadcast loop delay p99 / max ms', 'delivered/broadcast'],
       results.node.map((row) => [
         row.system === 'raw-ws-string' ? 'bare ws' : SYSTEM_LABELS[row.system],
         row.connections.toLocaleString('en-US'),
         fmt(row.connectCpuUsPerClient, 0),
         row.idle.rounds && row.idle.rounds.length > 1 ? `${fmt(row.idle.cpuPercentPer10k, 2)} (${row.idle.rounds.map((value) => fmt(value, 2)).join(', ')})` : fmt(row.idle.cpuPercentPer10k, 2),
         row.idle.pairsPerSecPer10k == null ? '–' : fmt(row.idle.pairsPerSecPer10k, 0),
+        row.idle.majorGcs ? row.idle.majorGcs.join(', ') : '–',
         `${fmt(row.idle.loop.p99Ms, 1)} / ${fmt(row.idle.loop.maxMs, 1)}`,
         fmt(row.broadcast.cpuMs, 0),
         fmt(row.broadcast.cpuMsOverIdle, 0),

@@ -30,6 +30,8 @@ export interface NodeRow {
     readonly loop: LoopDelay;
     /** `cpuPercentPer10k` of each round, in order (absent in results saved before rounds were measured); the row's figure is their median. */
     readonly rounds?: readonly number[];
+    /** Full collections (mark-compacts) inside each round's window, in order (absent in results saved before they were counted). */
+    readonly majorGcs?: readonly number[];
   };
   readonly broadcast: {
     readonly count: number;
@@ -48,6 +50,19 @@ export interface NodeRow {
 /** Broadcasts measured, one window each. */
 const BROADCASTS = 3;
 const SETTLE_MS = 2_000;
+/**
+ * V8 options of the servers. Without the memory reducer: it runs up to three
+ * full collections of the whole heap 8 to 24 s or more after connecting grew
+ * it (each ~0.25 points of the idle figure per 10k, more than the systems
+ * differ by), landing inside or outside a system's idle window by chance; a
+ * node at rest for hours has long finished them. Collections forced by
+ * allocation (heartbeats') still run and are counted.
+ */
+const SERVER_NODE_OPTIONS = ['--no-memory-reducer'];
+/** The idle window starts once the server has run no full collection for this long (connecting's own have finished). */
+export const GC_QUIET_MS = 10_000;
+/** Gives up waiting for the quiet after this long (the window then counts what runs). */
+export const GC_QUIET_MAX_MS = 60_000;
 const CONNECT_CONCURRENCY = 100;
 
 const cpuUs = (stats: ServerStats) => stats.cpu.userUs + stats.cpu.systemUs;
@@ -58,6 +73,7 @@ interface IdleWindow {
   readonly cpuPercentPer10k: number;
   readonly pairsPerSecPer10k: number | null;
   readonly loop: LoopDelay;
+  readonly majorGcs: number;
 }
 
 /** A session's figures: the idle window's, and with the broadcasts the rest of its row. */
@@ -73,7 +89,8 @@ const IDLE_ROUND_SYSTEMS: readonly NodeSystem[] = ['raw-ws-string', 'raw-ws-ping
  * Scenario: one node at its limits. `connections` clients connect and each
  * subscribes to one room (connect-plus-subscribe CPU per client), stay idle
  * for `idleMs` with the server's default heartbeats (CPU and event-loop
- * delay), then the room gets `BROADCASTS` broadcasts, each measured over
+ * delay; servers without V8's memory reducer, the window opening once
+ * connecting's collections have finished: `SERVER_NODE_OPTIONS`), then the room gets `BROADCASTS` broadcasts, each measured over
  * `broadcastMs` (CPU, event-loop delay: how long the fan-out held the loop).
  * Herald against a bare `ws` server with no heartbeats, and against bare
  * `ws` with heartbeats at Herald's rate (`NODE_SYSTEMS`), in the same run;
@@ -117,6 +134,7 @@ export async function runNode(
         pairsPerSecPer10k: pairs.length > 0 ? median(pairs) : null,
         loop: windows[0]!.loop,
         rounds: windows.map((w) => w.cpuPercentPer10k),
+        majorGcs: windows.map((w) => w.majorGcs),
       },
     };
   });
@@ -138,7 +156,7 @@ async function nodeSession(
 ): Promise<NodeSession> {
   const { connections: count, idleMs, broadcastMs } = config.node;
   return withProcesses(async (track): Promise<NodeSession> => {
-    const server = track(await ServerProcess.start({ system, port: 0 }, { cpuProfDir }));
+    const server = track(await ServerProcess.start({ system, port: 0 }, { cpuProfDir, nodeOptions: SERVER_NODE_OPTIONS }));
     const loadgen = track(await LoadgenProcess.start());
     if (loadgen.nofile !== null && loadgen.nofile < count + 100) {
       log(`  WARNING: the load generator may open only ${loadgen.nofile} files; ${count} connections will fail`);
@@ -156,7 +174,7 @@ async function nodeSession(
     if (connected.failed > 0) log(`  WARNING: ${connected.failed} of ${count} clients of ${system} failed to connect and subscribe`);
     const n = connected.connected;
 
-    await sleep(SETTLE_MS);
+    const quiet = await server.ipc.request('settle', { quietMs: GC_QUIET_MS, maxMs: GC_QUIET_MAX_MS }, GC_QUIET_MAX_MS + 10_000);
     await server.ipc.request('loopDelay', null);
     const idleStart = await server.stats(false);
     await sleep(idleMs);
@@ -170,10 +188,12 @@ async function nodeSession(
       cpuPercentPer10k: (idleCpuMsPerMs * 100 * 10_000) / n,
       pairsPerSecPer10k: idlePairs === null ? null : (idlePairs * 1000 * 10_000) / idleWindowMs / n,
       loop: idleLoop,
+      majorGcs: (idleEnd.majorGcs ?? 0) - (idleStart.majorGcs ?? 0),
     };
     const idleLine =
       `idle ${fmt(idle.cpuPercentPer10k, 2)}% of a core per 10k (${idle.pairsPerSecPer10k === null ? 'no' : fmt(idle.pairsPerSecPer10k, 0)} heartbeat answers/s per 10k), ` +
-      `loop delay p99 ${fmt(idleLoop.p99Ms, 1)} ms max ${fmt(idleLoop.maxMs, 1)} ms`;
+      `loop delay p99 ${fmt(idleLoop.p99Ms, 1)} ms max ${fmt(idleLoop.maxMs, 1)} ms, ${idle.majorGcs} full GCs ` +
+      `(started ${fmt(quiet.waitedMs / 1000, 0)} s after connecting${quiet.settled ? '' : `, no ${GC_QUIET_MS / 1000} s without a full GC within ${GC_QUIET_MAX_MS / 1000} s`})`;
     if (!broadcasts) {
       log(`node ${system} (idle round): ${n} clients: ${idleLine}`);
       await loadgen.ipc.request('closeAll', null);

@@ -9,6 +9,7 @@ import { makeMessage, nowMs } from '../lib/payload.js';
 import { openFileLimit, writeSyscalls } from '../lib/proc.js';
 import type { ServerCommands, ServerConfig } from '../lib/protocol.js';
 import { startSystem } from './index.js';
+import { MajorGcs } from './majorGcs.js';
 import { Publisher } from './publisher.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
@@ -23,6 +24,8 @@ const publisher = new Publisher(() => {
 
 /** Started on the first `loopDelay` command, so other scenarios do not pay for its timer. */
 let loopMonitor: ReturnType<typeof monitorEventLoopDelay> | null = null;
+/** Started on the first `settle` command, like the loop monitor. */
+const majorGcs = new MajorGcs();
 
 /** Full collections until the heap stops shrinking (at most five). */
 async function collect(): Promise<void> {
@@ -57,6 +60,7 @@ serveIpc<ServerCommands>(
         stalls: publisher.stalls,
         writeSyscalls: writeSyscalls('self'),
         recomputes: server.recomputes ? server.recomputes() : null,
+        majorGcs: majorGcs.count,
       };
     },
     publish(plan) {
@@ -76,6 +80,9 @@ serveIpc<ServerCommands>(
       const delay = { p99Ms: loopMonitor.percentile(99) / ns, maxMs: loopMonitor.max / ns, meanMs: loopMonitor.mean / ns };
       loopMonitor.reset();
       return delay;
+    },
+    settle({ quietMs, maxMs }) {
+      return majorGcs.settle(quietMs, maxMs);
     },
     async heapSnapshot({ path }) {
       await collect();
