@@ -88,10 +88,12 @@ const IDLE_ROUND_SYSTEMS: readonly NodeSystem[] = ['raw-ws-string', 'raw-ws-ping
 /**
  * Scenario: one node at its limits. `connections` clients connect and each
  * subscribes to one room (connect-plus-subscribe CPU per client), stay idle
- * for `idleMs` with the server's default heartbeats (CPU and event-loop
- * delay; servers without V8's memory reducer, the window opening once
- * connecting's collections have finished: `SERVER_NODE_OPTIONS`), then the room gets `BROADCASTS` broadcasts, each measured over
- * `broadcastMs` (CPU, event-loop delay: how long the fan-out held the loop).
+ * for `idleMs` with the server's default heartbeats (CPU, event-loop delay
+ * and full collections; the servers run without V8's memory reducer and the
+ * window opens once connecting's collections have finished, see
+ * `SERVER_NODE_OPTIONS`), then the room gets `BROADCASTS` broadcasts, each
+ * measured over `broadcastMs` (CPU, event-loop delay: how long the fan-out
+ * held the loop).
  * Herald against a bare `ws` server with no heartbeats, and against bare
  * `ws` with heartbeats at Herald's rate (`NODE_SYSTEMS`), in the same run;
  * the idle window also counts the heartbeat answers each server received,

@@ -5,9 +5,9 @@ import { sleep } from '../lib/proc.js';
 /**
  * V8's full collections (mark-compacts) in this process, counted from the
  * first call of `start()`: a scenario that measures a quiet server waits
- * for them to stop (`settle`), since the memory reducer runs a few of them
- * seconds after a heap has grown (after connecting thousands of clients)
- * and a window that catches them charges a system for its connect.
+ * for them to stop (`settle`), so that its window does not charge a system
+ * for collecting what connecting thousands of clients allocated, and counts
+ * those that run inside the window.
  */
 export class MajorGcs {
   private observer: PerformanceObserver | null = null;
