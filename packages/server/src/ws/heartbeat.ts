@@ -47,10 +47,12 @@ const INITIAL_ROWS = 256;
  * terminate or end it. Most visits find nothing to do, and learning that by
  * reaching each connection object, scattered over a large heap, was most of
  * what the wheel cost an idle server. A connection reports its frames with
- * `heard` and its credentials with `trust`. Rows are reused: a peer takes a free row of the slot it is dealt,
- * else a new one at the end; the tables never shrink while the monitor has
- * peers (a tick then skips the free rows of its slot, a number read each),
- * and start over once it has none.
+ * `heard` and its credentials with `trust`. Rows are reused: a peer takes a
+ * free row of the slot it is dealt, else a new one at the end; a free row
+ * reads as never pinged, never expiring and seen at +Infinity, so no visit
+ * acts on it. The tables never shrink while the monitor has peers (a tick
+ * then skips the free rows of its slot, a number read each), and start over
+ * once it has none.
  *
  * A ping is a WebSocket ping control frame, not tRPC's text `PING`: the
  * peer's WebSocket (a browser's included) answers it without waking the
@@ -128,10 +130,9 @@ export class HeartbeatMonitor {
     this.dealt = (slot + 1) % this.slotCount;
     const row = this.freeRows[slot]!.pop() ?? this.newRow(slot);
     const now = this.now();
+    // A free row's ping and expiry are already 0 (`delete`, or never used).
     this.peers[row] = peer;
     this.seenAt[row] = now;
-    this.pingSentAt[row] = 0;
-    this.trustedUntil[row] = 0;
     peer.heartbeatIndex = row;
     this.peerCount++;
     if (!this.timer) {
